@@ -1,0 +1,3 @@
+"""Open-licensing patent marketplace."""
+
+__version__ = "0.1.0"

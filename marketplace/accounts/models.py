@@ -1,0 +1,224 @@
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from pydantic import EmailStr, field_validator, model_validator
+from sqlmodel import Field, SQLModel
+
+from marketplace import clock
+from marketplace.accounts.credit_code import normalize_credit_code
+from marketplace.db import UTCDateTime, enum_type
+
+
+class OrganizationKind(StrEnum):
+    university = "university"
+    research_institute = "research_institute"
+    enterprise = "enterprise"
+    bank = "bank"
+    platform = "platform"
+
+
+LICENSOR_KINDS = frozenset(
+    {OrganizationKind.university, OrganizationKind.research_institute, OrganizationKind.enterprise}
+)
+
+
+class Verification(StrEnum):
+    pending = "pending"
+    verified = "verified"
+    rejected = "rejected"
+
+
+class UserRole(StrEnum):
+    admin = "admin"
+    member = "member"
+
+
+class OrganizationBase(SQLModel):
+    name: str = Field(
+        min_length=2, max_length=200, schema_extra={"examples": ["Zhejiang University"]}
+    )
+    kind: OrganizationKind = Field(sa_type=enum_type(OrganizationKind, "organization_kind"))
+    country: str = Field(
+        default="CN",
+        min_length=2,
+        max_length=2,
+        description="ISO 3166-1 alpha-2 country code.",
+        sa_type=sa.String(2),
+    )
+    region: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Province or region.",
+        schema_extra={"examples": ["Zhejiang"]},
+    )
+    credit_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Unified social credit code (required for Chinese organizations).",
+        schema_extra={"examples": ["91350100M000100Y43"]},
+        sa_type=sa.String(18),
+    )
+
+
+class Organization(OrganizationBase, table=True):
+    __tablename__ = "organization"
+
+    id: int | None = Field(default=None, primary_key=True)
+    credit_code: str | None = Field(default=None, unique=True, sa_type=sa.String(18))
+    verification: Verification = Field(
+        default=Verification.pending, sa_type=enum_type(Verification, "verification")
+    )
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rejection_reason: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+
+
+class OrganizationCreate(OrganizationBase):
+    @field_validator("country")
+    @classmethod
+    def _upper_country(cls, value: str) -> str:
+        if not value.isascii() or not value.isalpha():
+            raise ValueError("country must be a two-letter ISO 3166-1 code")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _chinese_orgs_need_credit_code(self) -> "OrganizationCreate":
+        if self.country == "CN":
+            if not self.credit_code:
+                raise ValueError("credit_code is required for organizations in China")
+            self.credit_code = normalize_credit_code(self.credit_code)
+        elif self.credit_code is not None:
+            raise ValueError("credit_code applies to Chinese organizations only")
+        return self
+
+
+class OrganizationPublic(OrganizationBase):
+    id: int
+    verification: Verification
+    verified_at: datetime | None
+    created_at: datetime
+
+
+class OrganizationDecision(SQLModel):
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class UserBase(SQLModel):
+    email: EmailStr = Field(max_length=254, sa_type=sa.String(254))
+    full_name: str = Field(min_length=1, max_length=200)
+
+
+class User(UserBase, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=254)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    role: UserRole = Field(default=UserRole.member, sa_type=enum_type(UserRole, "user_role"))
+    password_hash: str = Field(max_length=255)
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class UserCreate(UserBase):
+    password: str = Field(
+        min_length=1, max_length=256, schema_extra={"examples": ["correct horse battery"]}
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str) -> str:
+        return value.lower()
+
+
+class UserPublic(UserBase):
+    id: int
+    organization_id: int
+    role: UserRole
+    created_at: datetime
+
+
+class SignupRequest(SQLModel):
+    organization: OrganizationCreate
+    user: UserCreate
+
+
+class SignupResponse(SQLModel):
+    organization: OrganizationPublic
+    user: UserPublic
+
+
+class ApiClient(SQLModel, table=True):
+    """Machine access for an organization (banks), authenticated with client credentials."""
+
+    __tablename__ = "api_client"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(unique=True, max_length=64)
+    secret_hash: str = Field(max_length=255)
+    name: str = Field(max_length=200)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    created_by_user_id: int = Field(foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiClientCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=200, schema_extra={"examples": ["loan-origination"]})
+
+
+class ApiClientPublic(SQLModel):
+    id: int
+    client_id: str
+    name: str
+    organization_id: int
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiClientCreated(ApiClientPublic):
+    client_secret: str = Field(description="Shown once; only its hash is stored.")
+
+
+class RefreshToken(SQLModel, table=True):
+    """Opaque single-use refresh tokens. A family is one login; reusing a spent one revokes it."""
+
+    __tablename__ = "refresh_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    family_id: str = Field(index=True, max_length=36)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    scope: str = Field(max_length=500)
+    issued_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RevokedAccessToken(SQLModel, table=True):
+    """Access tokens ended by logout before they expire; rows can be purged after ``expires_at``."""
+
+    __tablename__ = "revoked_access_token"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class TokenResponse(SQLModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str
+
+
+class MeResponse(SQLModel):
+    user: UserPublic | None
+    api_client: ApiClientPublic | None
+    organization: OrganizationPublic
+    scopes: list[str]

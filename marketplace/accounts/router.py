@@ -1,0 +1,269 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response, status
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from marketplace.accounts import service as accounts
+from marketplace.accounts.deps import CurrentPrincipal, OrganizationAdmin, PlatformAdmin
+from marketplace.accounts.errors import OAuthError, OrganizationNotFound
+from marketplace.accounts.models import (
+    ApiClientCreate,
+    ApiClientCreated,
+    ApiClientPublic,
+    MeResponse,
+    OrganizationDecision,
+    OrganizationKind,
+    OrganizationPublic,
+    SignupRequest,
+    SignupResponse,
+    TokenResponse,
+    UserPublic,
+    Verification,
+)
+from marketplace.accounts.throttle import AttemptLimiter
+from marketplace.db import SessionDep
+from marketplace.errors import problem_responses
+from marketplace.pagination import Page, PageParamsDep
+from marketplace.params import ObjectId
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+_basic = HTTPBasic(auto_error=False)
+
+
+def attempt_limiter(request: Request) -> AttemptLimiter:
+    limiter: AttemptLimiter = request.app.state.attempt_limiter
+    return limiter
+
+
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SignupResponse,
+    responses=problem_responses(409, 422),
+    summary="Register an organization and its first (admin) user",
+)
+def signup(body: SignupRequest, session: SessionDep) -> SignupResponse:
+    organization, user = accounts.signup(
+        session=session, organization=body.organization, user=body.user
+    )
+    return SignupResponse(
+        organization=OrganizationPublic.model_validate(organization),
+        user=UserPublic.model_validate(user),
+    )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    response_model_exclude_none=True,
+    responses=problem_responses(400, 401, 422, 429),
+    summary="OAuth2 token endpoint (password, refresh_token, client_credentials)",
+)
+def token(
+    request: Request,
+    session: SessionDep,
+    limiter: Annotated[AttemptLimiter, Depends(attempt_limiter)],
+    basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    grant_type: Annotated[str, Form(max_length=64)],
+    username: Annotated[str | None, Form(max_length=254)] = None,
+    password: Annotated[str | None, Form(max_length=256)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=512)] = None,
+    client_id: Annotated[str | None, Form(max_length=128)] = None,
+    client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    scope: Annotated[str | None, Form(max_length=500)] = None,
+) -> TokenResponse:
+    caller = request.client.host if request.client else "unknown"
+    if grant_type == "password":
+        if not username or password is None:
+            raise OAuthError("username and password are required.", code="invalid_request")
+        limiter.hit(f"{caller}|user|{username.lower()}")
+        issued = accounts.password_grant(
+            session=session, email=username, password=password, scope=scope
+        )
+    elif grant_type == "refresh_token":
+        if not refresh_token:
+            raise OAuthError("refresh_token is required.", code="invalid_request")
+        issued = accounts.refresh_token_grant(
+            session=session, refresh_token=refresh_token, scope=scope
+        )
+    elif grant_type == "client_credentials":
+        if basic is not None:
+            client_id, client_secret = basic.username, basic.password
+        if not client_id or client_secret is None:
+            raise OAuthError("client_id and client_secret are required.", code="invalid_request")
+        limiter.hit(f"{caller}|client|{client_id}")
+        issued = accounts.client_credentials_grant(
+            session=session, client_id=client_id, client_secret=client_secret, scope=scope
+        )
+    else:
+        raise OAuthError(
+            "grant_type must be password, refresh_token or client_credentials.",
+            code="unsupported_grant_type",
+        )
+    return TokenResponse(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        refresh_token=issued.refresh_token,
+        scope=" ".join(sorted(issued.scopes)),
+    )
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 422),
+    summary="Revoke the presented access token (and the login of a refresh token, if given)",
+)
+def logout(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    refresh_token: Annotated[str | None, Form(max_length=512)] = None,
+) -> Response:
+    accounts.logout(
+        session=session,
+        jti=principal.jti,
+        expires_at=principal.token_expires_at,
+        user=principal.user,
+        refresh_token=refresh_token,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=MeResponse, responses=problem_responses(401))
+def me(principal: CurrentPrincipal) -> MeResponse:
+    return MeResponse(
+        user=UserPublic.model_validate(principal.user) if principal.user else None,
+        api_client=(
+            ApiClientPublic.model_validate(principal.api_client) if principal.api_client else None
+        ),
+        organization=OrganizationPublic.model_validate(principal.organization),
+        scopes=sorted(principal.scopes),
+    )
+
+
+@router.get(
+    "/organizations",
+    response_model=Page[OrganizationPublic],
+    responses=problem_responses(401, 403, 422),
+    summary="List organizations (platform admins), e.g. those pending verification",
+)
+def list_organizations(
+    _admin: PlatformAdmin,
+    session: SessionDep,
+    page: PageParamsDep,
+    verification: Verification | None = None,
+    kind: OrganizationKind | None = None,
+) -> Page[OrganizationPublic]:
+    items, next_cursor = accounts.list_organizations(
+        session=session, params=page, verification=verification, kind=kind
+    )
+    return Page(
+        items=[OrganizationPublic.model_validate(org) for org in items],
+        next_cursor=next_cursor,
+        limit=page.limit,
+    )
+
+
+@router.get(
+    "/organizations/{organization_id}",
+    response_model=OrganizationPublic,
+    responses=problem_responses(401, 404, 422),
+    summary="An organization: verified ones are public to signed-in callers",
+)
+def get_organization(
+    organization_id: ObjectId, principal: CurrentPrincipal, session: SessionDep
+) -> OrganizationPublic:
+    organization = accounts.get_organization(session=session, organization_id=organization_id)
+    visible = (
+        organization.verification == Verification.verified
+        or organization.id == principal.organization_id
+        or principal.is_platform_admin
+    )
+    if not visible:
+        raise OrganizationNotFound(f"Organization {organization_id} does not exist.")
+    return OrganizationPublic.model_validate(organization)
+
+
+@router.post(
+    "/organizations/{organization_id}/verify",
+    response_model=OrganizationPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Verify a pending organization (platform admins)",
+)
+def verify_organization(
+    organization_id: ObjectId, _admin: PlatformAdmin, session: SessionDep
+) -> OrganizationPublic:
+    organization = accounts.get_organization(session=session, organization_id=organization_id)
+    decided = accounts.decide_verification(session=session, organization=organization, approve=True)
+    return OrganizationPublic.model_validate(decided)
+
+
+@router.post(
+    "/organizations/{organization_id}/reject",
+    response_model=OrganizationPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Reject a pending organization, with the reason (platform admins)",
+)
+def reject_organization(
+    organization_id: ObjectId,
+    body: OrganizationDecision,
+    _admin: PlatformAdmin,
+    session: SessionDep,
+) -> OrganizationPublic:
+    organization = accounts.get_organization(session=session, organization_id=organization_id)
+    decided = accounts.decide_verification(
+        session=session, organization=organization, approve=False, reason=body.reason
+    )
+    return OrganizationPublic.model_validate(decided)
+
+
+@router.post(
+    "/api-clients",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiClientCreated,
+    responses=problem_responses(401, 403, 422),
+    summary="Create an API client for machine access; the secret is shown only here",
+)
+def create_api_client(
+    body: ApiClientCreate, admin: OrganizationAdmin, session: SessionDep
+) -> ApiClientCreated:
+    client, secret = accounts.create_api_client(session=session, creator=admin, name=body.name)
+    return ApiClientCreated(
+        **ApiClientPublic.model_validate(client).model_dump(), client_secret=secret
+    )
+
+
+@router.get(
+    "/api-clients",
+    response_model=Page[ApiClientPublic],
+    responses=problem_responses(401, 403, 422),
+)
+def list_api_clients(
+    admin: OrganizationAdmin, session: SessionDep, page: PageParamsDep
+) -> Page[ApiClientPublic]:
+    items, next_cursor = accounts.list_api_clients(
+        session=session, organization_id=admin.organization_id, params=page
+    )
+    return Page(
+        items=[ApiClientPublic.model_validate(client) for client in items],
+        next_cursor=next_cursor,
+        limit=page.limit,
+    )
+
+
+@router.delete(
+    "/api-clients/{api_client_id}",
+    response_model=ApiClientPublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Revoke an API client; its tokens stop working at once",
+)
+def revoke_api_client(
+    api_client_id: ObjectId, admin: OrganizationAdmin, session: SessionDep
+) -> ApiClientPublic:
+    client = accounts.get_api_client(
+        session=session, organization_id=admin.organization_id, api_client_id=api_client_id
+    )
+    return ApiClientPublic.model_validate(
+        accounts.revoke_api_client(session=session, client=client)
+    )

@@ -1,0 +1,407 @@
+"""Organizations, users, API clients and the OAuth2 grants. Callers commit; this module flushes."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from marketplace import clock
+from marketplace.accounts import security
+from marketplace.accounts.errors import (
+    ApiClientNotFound,
+    CreditCodeTaken,
+    EmailTaken,
+    InvalidClient,
+    InvalidGrant,
+    KindNotAllowed,
+    OAuthError,
+    OrganizationNotFound,
+    OrganizationNotPending,
+    RefreshTokenReused,
+    WeakPassword,
+)
+from marketplace.accounts.models import (
+    ApiClient,
+    Organization,
+    OrganizationCreate,
+    OrganizationKind,
+    RefreshToken,
+    RevokedAccessToken,
+    User,
+    UserCreate,
+    UserRole,
+    Verification,
+)
+from marketplace.config import get_settings
+from marketplace.db import transition
+from marketplace.pagination import PageParams, paginate_by_id
+
+# What each kind of organization may do. A token carries a subset of its organization's scopes.
+SCOPES_BY_KIND: dict[OrganizationKind, frozenset[str]] = {
+    OrganizationKind.university: frozenset({"patents", "listings", "licenses"}),
+    OrganizationKind.research_institute: frozenset({"patents", "listings", "licenses"}),
+    OrganizationKind.enterprise: frozenset({"patents", "listings", "licenses", "licenses:accept"}),
+    OrganizationKind.bank: frozenset({"pledges", "encumbrances"}),
+    OrganizationKind.platform: frozenset({"admin"}),
+}
+
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password",
+        "password1",
+        "password123",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "qwerty123456",
+        "iloveyou123",
+        "admin12345",
+        "letmein123",
+        "welcome123",
+        "abc1234567",
+        "a1234567890",
+        "changeme123",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    scopes: frozenset[str]
+    refresh_token: str | None
+
+
+def check_password_strength(password: str, *, email: str) -> None:
+    settings = get_settings()
+    problems: list[str] = []
+    if len(password) < settings.password_min_length:
+        problems.append(f"use at least {settings.password_min_length} characters")
+    if len(set(password)) < 5:
+        problems.append("use at least 5 different characters")
+    if password.lower() in _COMMON_PASSWORDS:
+        problems.append("this password is among the most common ones")
+    local_part = email.split("@", 1)[0].lower()
+    if len(local_part) >= 4 and local_part in password.lower():
+        problems.append("do not include your email name")
+    if problems:
+        raise WeakPassword("Password too weak: " + "; ".join(problems) + ".")
+
+
+def _ensure_email_free(session: Session, email: str) -> None:
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise EmailTaken(f"{email} is already registered.")
+
+
+def signup(
+    *, session: Session, organization: OrganizationCreate, user: UserCreate
+) -> tuple[Organization, User]:
+    """A new organization, pending verification, with its first user as its admin."""
+    if organization.kind == OrganizationKind.platform:
+        raise KindNotAllowed("Platform organizations are created by operators, not by signup.")
+    check_password_strength(user.password, email=user.email)
+    _ensure_email_free(session, user.email)
+    if organization.credit_code is not None:
+        existing = session.scalar(
+            select(Organization.id).where(Organization.credit_code == organization.credit_code)
+        )
+        if existing is not None:
+            raise CreditCodeTaken(
+                f"An organization with credit code {organization.credit_code} is registered."
+            )
+    org = Organization.model_validate(organization)
+    session.add(org)
+    session.flush()
+    assert org.id is not None
+    account = User(
+        email=user.email,
+        full_name=user.full_name,
+        organization_id=org.id,
+        role=UserRole.admin,
+        password_hash=security.hash_secret(user.password),
+    )
+    session.add(account)
+    session.flush()
+    return org, account
+
+
+def create_platform_admin(*, session: Session, email: str, password: str, full_name: str) -> User:
+    """The operator's account; its platform organization is created on first use."""
+    email = email.lower()
+    check_password_strength(password, email=email)
+    _ensure_email_free(session, email)
+    platform = session.scalar(
+        select(Organization).where(Organization.kind == OrganizationKind.platform)
+    )
+    if platform is None:
+        platform = Organization(
+            name="Platform operations",
+            kind=OrganizationKind.platform,
+            country="CN",
+            verification=Verification.verified,
+            verified_at=clock.now(),
+        )
+        session.add(platform)
+        session.flush()
+    assert platform.id is not None
+    admin = User(
+        email=email,
+        full_name=full_name,
+        organization_id=platform.id,
+        role=UserRole.admin,
+        password_hash=security.hash_secret(password),
+    )
+    session.add(admin)
+    session.flush()
+    return admin
+
+
+def get_organization(*, session: Session, organization_id: int) -> Organization:
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise OrganizationNotFound(f"Organization {organization_id} does not exist.")
+    return org
+
+
+def list_organizations(
+    *,
+    session: Session,
+    params: PageParams,
+    verification: Verification | None = None,
+    kind: OrganizationKind | None = None,
+) -> tuple[Sequence[Organization], str | None]:
+    statement = select(Organization)
+    if verification is not None:
+        statement = statement.where(Organization.verification == verification)
+    if kind is not None:
+        statement = statement.where(Organization.kind == kind)
+    return paginate_by_id(session, statement, id_column=Organization.id, params=params)
+
+
+def decide_verification(
+    *, session: Session, organization: Organization, approve: bool, reason: str | None = None
+) -> Organization:
+    # A conditional update, so that two admins deciding at once cannot both succeed.
+    if not transition(
+        session,
+        sa.update(Organization)
+        .where(col(Organization.id) == organization.id)
+        .where(col(Organization.verification) == Verification.pending)
+        .values(
+            verification=Verification.verified if approve else Verification.rejected,
+            verified_at=clock.now() if approve else None,
+            rejection_reason=None if approve else reason,
+        ),
+    ):
+        raise OrganizationNotPending(
+            f"Organization {organization.id} is already {organization.verification}."
+        )
+    session.refresh(organization)
+    return organization
+
+
+def allowed_scopes(organization: Organization) -> frozenset[str]:
+    if organization.verification == Verification.rejected:
+        return frozenset()
+    return SCOPES_BY_KIND[OrganizationKind(organization.kind)]
+
+
+def _grant_scopes(requested: str | None, allowed: frozenset[str]) -> frozenset[str]:
+    if not requested:
+        return allowed
+    wanted = frozenset(requested.split())
+    if not wanted <= allowed:
+        unknown = ", ".join(sorted(wanted - allowed))
+        raise OAuthError(
+            f"Scopes not available to this organization: {unknown}.", code="invalid_scope"
+        )
+    return wanted
+
+
+def _issue_refresh_token(
+    *, session: Session, user: User, scopes: frozenset[str], family_id: str
+) -> str:
+    assert user.id is not None
+    token = security.new_opaque_token("mkr")
+    session.add(
+        RefreshToken(
+            token_hash=security.fingerprint(token),
+            family_id=family_id,
+            user_id=user.id,
+            scope=" ".join(sorted(scopes)),
+            expires_at=clock.now() + timedelta(seconds=get_settings().refresh_token_ttl_seconds),
+        )
+    )
+    return token
+
+
+def _user_tokens(
+    *,
+    session: Session,
+    user: User,
+    organization: Organization,
+    scopes: frozenset[str],
+    family_id: str,
+) -> IssuedTokens:
+    assert organization.id is not None
+    access = security.create_access_token(
+        subject=f"user:{user.id}", organization_id=organization.id, scopes=scopes
+    )
+    refresh = _issue_refresh_token(session=session, user=user, scopes=scopes, family_id=family_id)
+    session.flush()
+    return IssuedTokens(access.token, access.expires_in, scopes, refresh)
+
+
+def password_grant(
+    *, session: Session, email: str, password: str, scope: str | None
+) -> IssuedTokens:
+    user = session.scalar(select(User).where(User.email == email.lower()))
+    if user is None:
+        security.verify_secret(security.dummy_hash(), password)
+        raise InvalidGrant("Wrong email or password.")
+    if not security.verify_secret(user.password_hash, password) or not user.is_active:
+        raise InvalidGrant("Wrong email or password.")
+    organization = get_organization(session=session, organization_id=user.organization_id)
+    scopes = _grant_scopes(scope, allowed_scopes(organization))
+    user.last_login_at = clock.now()
+    session.add(user)
+    return _user_tokens(
+        session=session,
+        user=user,
+        organization=organization,
+        scopes=scopes,
+        family_id=str(uuid.uuid4()),
+    )
+
+
+def refresh_token_grant(*, session: Session, refresh_token: str, scope: str | None) -> IssuedTokens:
+    """Rotate: the presented token is spent and a new one of the same family is issued."""
+    now = clock.now()
+    stored = session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == security.fingerprint(refresh_token))
+    )
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+        raise InvalidGrant("The refresh token is unknown, expired or revoked.")
+    # Spend it with a conditional update: of two concurrent uses, exactly one wins; the other is
+    # treated as a replay, as it would be if it came later.
+    if not transition(
+        session,
+        sa.update(RefreshToken)
+        .where(col(RefreshToken.id) == stored.id)
+        .where(col(RefreshToken.used_at).is_(None))
+        .values(used_at=now),
+    ):
+        revoke_refresh_family(session=session, family_id=stored.family_id)
+        raise RefreshTokenReused()
+    user = session.get(User, stored.user_id)
+    if user is None or not user.is_active:
+        raise InvalidGrant("The account of this refresh token is disabled.")
+    organization = get_organization(session=session, organization_id=user.organization_id)
+    granted = frozenset(stored.scope.split()) & allowed_scopes(organization)
+    scopes = _grant_scopes(scope, granted)
+    return _user_tokens(
+        session=session,
+        user=user,
+        organization=organization,
+        scopes=scopes,
+        family_id=stored.family_id,
+    )
+
+
+def revoke_refresh_family(*, session: Session, family_id: str) -> None:
+    session.execute(
+        sa.update(RefreshToken)
+        .where(col(RefreshToken.family_id) == family_id)
+        .where(col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def client_credentials_grant(
+    *, session: Session, client_id: str, client_secret: str, scope: str | None
+) -> IssuedTokens:
+    client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    if client is None:
+        security.verify_secret(security.dummy_hash(), client_secret)
+        raise InvalidClient()
+    if not security.verify_secret(client.secret_hash, client_secret) or client.revoked_at:
+        raise InvalidClient()
+    organization = get_organization(session=session, organization_id=client.organization_id)
+    scopes = _grant_scopes(scope, allowed_scopes(organization))
+    client.last_used_at = clock.now()
+    session.add(client)
+    session.flush()
+    access = security.create_access_token(
+        subject=f"client:{client.client_id}", organization_id=client.organization_id, scopes=scopes
+    )
+    # Machines hold their secret; they get no refresh token (RFC 6749 section 4.4.3).
+    return IssuedTokens(access.token, access.expires_in, scopes, None)
+
+
+def create_api_client(*, session: Session, creator: User, name: str) -> tuple[ApiClient, str]:
+    """Returns the client and its secret, which is never stored or shown again."""
+    assert creator.id is not None
+    secret = security.new_opaque_token("mks")
+    client = ApiClient(
+        client_id=security.new_opaque_token("mkc")[:40],
+        secret_hash=security.hash_secret(secret),
+        name=name,
+        organization_id=creator.organization_id,
+        created_by_user_id=creator.id,
+    )
+    session.add(client)
+    session.flush()
+    return client, secret
+
+
+def list_api_clients(
+    *, session: Session, organization_id: int, params: PageParams
+) -> tuple[Sequence[ApiClient], str | None]:
+    statement = select(ApiClient).where(ApiClient.organization_id == organization_id)
+    return paginate_by_id(session, statement, id_column=ApiClient.id, params=params)
+
+
+def get_api_client(*, session: Session, organization_id: int, api_client_id: int) -> ApiClient:
+    client = session.get(ApiClient, api_client_id)
+    if client is None or client.organization_id != organization_id:
+        raise ApiClientNotFound(f"API client {api_client_id} does not exist.")
+    return client
+
+
+def revoke_api_client(*, session: Session, client: ApiClient) -> ApiClient:
+    if client.revoked_at is None:
+        client.revoked_at = clock.now()
+        session.add(client)
+        session.flush()
+    return client
+
+
+def is_access_token_revoked(*, session: Session, jti: str) -> bool:
+    return session.get(RevokedAccessToken, jti) is not None
+
+
+def logout(
+    *,
+    session: Session,
+    jti: str,
+    expires_at: datetime,
+    user: User | None,
+    refresh_token: str | None,
+) -> None:
+    """Ends the presented access token and, if given, the login its refresh token belongs to."""
+    if session.get(RevokedAccessToken, jti) is None:
+        session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+    if refresh_token and user is not None:
+        stored = session.scalar(
+            select(RefreshToken).where(
+                RefreshToken.token_hash == security.fingerprint(refresh_token)
+            )
+        )
+        if stored is not None and stored.user_id == user.id:
+            revoke_refresh_family(session=session, family_id=stored.family_id)
+    session.flush()

@@ -1,0 +1,78 @@
+"""Settings, read from the environment (prefix ``MARKETPLACE_``) and an optional ``.env`` file."""
+
+import secrets
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MARKETPLACE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.development
+    database_url: str = "sqlite:///./marketplace.db"
+    # Unset outside production: generated once and kept in `secret_key_file`, so tokens survive a
+    # restart without anybody shipping a default secret.
+    secret_key: str | None = Field(default=None, min_length=32)
+    secret_key_file: Path = Path(".marketplace-secret")
+
+    jwt_issuer: str = "marketplace"
+    jwt_audience: str = "marketplace-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=3_600)
+
+    # Argon2id cost; the defaults follow RFC 9106's second recommended option.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    password_min_length: int = Field(default=10, ge=8)
+
+    # Password and client-secret guessing is throttled per (client address, account).
+    token_attempts_per_minute: int = Field(default=10, ge=1)
+
+    # Royalty guidance (DOMAIN.md, unverified): exceeding it publishes with a warning.
+    guidance_max_lump_sum_cny: Decimal = Decimal("20000000")
+    guidance_max_running_rate_percent: Decimal = Decimal("20")
+    # Late-payment (grace) period after the annual fee falls due (Implementing Regulations art. 98).
+    annual_fee_grace_months: int = Field(default=6, ge=0, le=12)
+    recordation_deadline_months: int = Field(default=3, ge=1)
+    open_license_fee_reduction_percent: Decimal = Decimal("15")
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_secret(self) -> "Settings":
+        if self.environment is Environment.production and not self.secret_key:
+            raise ValueError("MARKETPLACE_SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def signing_secret(self) -> str:
+        """The configured secret, or the one generated on first run and kept on disk."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.secret_key_file
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        generated = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(generated, encoding="utf-8")
+        return generated
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

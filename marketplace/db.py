@@ -1,0 +1,169 @@
+"""Engine, metadata naming convention, column types that behave the same on SQLite and PostgreSQL,
+and the request-scoped session that commits each use case exactly once."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any, cast
+
+import sqlalchemy as sa
+from fastapi import Depends
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect, Engine
+from sqlmodel import Session, SQLModel
+
+from marketplace.config import get_settings
+from marketplace.errors import MarketplaceError
+
+# Set before any table is defined so that Alembic sees stable constraint names.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class ScaledDecimal(sa.types.TypeDecorator[Decimal]):
+    """NUMERIC on PostgreSQL; on SQLite an integer count of the smallest unit, because SQLite
+    would otherwise round-trip decimals through floats."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__()
+        self.precision = precision
+        self.scale = scale
+        self._quantum = Decimal(1).scaleb(-scale)
+
+    def __repr__(self) -> str:
+        # Alembic writes this into migrations.
+        return f"ScaledDecimal(precision={self.precision}, scale={self.scale})"
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.Numeric(self.precision, self.scale))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        quantized = Decimal(value).quantize(self._quantum)
+        if dialect.name == "sqlite":
+            return int(quantized.scaleb(self.scale))
+        return quantized
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale).quantize(self._quantum)
+        return Decimal(value).quantize(self._quantum)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on both databases."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (pysqlite would otherwise defer BEGIN and break
+        # SAVEPOINTs), and make write transactions take the lock up front so that two writers
+        # queue on the busy timeout instead of failing mid-transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA busy_timeout = 15000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return create_db_engine(get_settings().database_url)
+
+
+def get_session() -> Iterator[Session]:
+    """One request, one transaction: committed after the route returns, rolled back on error.
+
+    Services only flush; this is the one place that commits."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield from transaction(session)
+
+
+def transaction(session: Session) -> Iterator[Session]:
+    try:
+        yield session
+    except MarketplaceError as exc:
+        # Some refusals must leave a trace (a reused refresh token revokes its family).
+        if exc.keeps_changes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        session.commit()
+
+
+# scope="function" runs the commit before the response is sent, so a failed commit is reported
+# to the client instead of being lost after a 2xx.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def transition(session: Session, statement: sa.Update) -> bool:
+    """Run ``UPDATE ... WHERE <the expected current state>``; True if it changed exactly one row.
+
+    A state change guarded this way is safe under concurrency on both databases: of two racing
+    requests, one updates the row and the other sees zero rows changed."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return cast(sa.CursorResult[Any], result).rowcount == 1
+
+
+def enum_type(enum_cls: type[Any], name: str) -> sa.Enum:
+    """A VARCHAR with a CHECK constraint: portable, and cheap to extend in a migration."""
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )

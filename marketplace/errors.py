@@ -1,0 +1,262 @@
+"""Every error leaves the API as RFC 9457 problem+json with a stable machine-readable ``code``."""
+
+import logging
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:marketplace:problem:"
+
+
+class MarketplaceError(Exception):
+    """Base of every refusal a service can make. Subclasses fix the status, code and title."""
+
+    status_code: ClassVar[int] = 400
+    default_code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+    # When true the transaction is committed before the error is returned (see db.transaction).
+    keeps_changes: ClassVar[bool] = False
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any):
+        self.detail = detail or self.title
+        self.code = code or self.default_code
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequest(MarketplaceError):
+    pass
+
+
+class Unauthorized(MarketplaceError):
+    status_code = 401
+    default_code = "not_authenticated"
+    title = "Not authenticated"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(MarketplaceError):
+    status_code = 403
+    default_code = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(MarketplaceError):
+    status_code = 404
+    default_code = "not_found"
+    title = "Not found"
+
+
+class Conflict(MarketplaceError):
+    status_code = 409
+    default_code = "conflict"
+    title = "Conflict with the current state"
+
+
+class Unprocessable(MarketplaceError):
+    status_code = 422
+    default_code = "unprocessable"
+    title = "Unprocessable request"
+
+
+class TooManyRequests(MarketplaceError):
+    status_code = 429
+    default_code = "too_many_requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any):
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class FieldError(BaseModel):
+    field: str = Field(examples=["body.application_number"])
+    message: str = Field(examples=["check character of 202110123456.8 is '8'; expected '7'"])
+    type: str = Field(examples=["value_error"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, extended with a stable ``code``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["urn:marketplace:problem:listing_not_published"])
+    title: str = Field(examples=["Listing is not published"])
+    status: int = Field(examples=[409])
+    detail: str = Field(
+        examples=["Listing 12 is withdrawn; offers of it can no longer be accepted"]
+    )
+    code: str = Field(examples=["listing_not_published"])
+    instance: str | None = Field(default=None, examples=["/api/v1/offers/31/accept"])
+    errors: list[FieldError] | None = None
+
+
+_STATUS_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing, expired or revoked token",
+    403: "The caller may not do this",
+    404: "No such object, or not visible to the caller",
+    409: "The object's state does not allow this",
+    422: "Invalid input",
+    429: "Too many attempts",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the given error statuses."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _STATUS_DESCRIPTIONS.get(status, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for status in statuses
+    }
+
+
+def problem_response(
+    *,
+    request: Request,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _field_errors(errors: Iterable[Any]) -> list[dict[str, str]]:
+    return [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())),
+            "message": str(error.get("msg", "")).removeprefix("Value error, "),
+            "type": str(error.get("type", "value_error")),
+        }
+        for error in errors
+    ]
+
+
+async def _marketplace_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MarketplaceError)
+    return problem_response(
+        request=request,
+        status=exc.status_code,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        headers=exc.headers(),
+        **exc.extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc.errors())
+    first = errors[0] if errors else None
+    detail = f"{first['field']}: {first['message']}" if first else "Invalid input"
+    return problem_response(
+        request=request,
+        status=422,
+        code="validation_failed",
+        title="Invalid input",
+        detail=detail,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+    code = codes.get(exc.status_code, f"http_{exc.status_code}")
+    return problem_response(
+        request=request,
+        status=exc.status_code,
+        code=code,
+        title=str(exc.detail) if exc.status_code != 404 else "Not found",
+        detail=str(exc.detail),
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # A constraint caught a race that the service's own checks could not see.
+    logger.info("integrity error on %s: %s", request.url.path, exc)
+    return problem_response(
+        request=request,
+        status=409,
+        code="conflict",
+        title="Conflict with the current state",
+        detail="The request conflicts with a concurrent change; retry it.",
+    )
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.info("data error on %s: %s", request.url.path, exc)
+    return problem_response(
+        request=request,
+        status=422,
+        code="invalid_value",
+        title="Invalid input",
+        detail="A value is out of the range the database accepts.",
+    )
+
+
+async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable on %s: %s", request.url.path, exc)
+    return problem_response(
+        request=request,
+        status=503,
+        code="database_busy",
+        title="Service temporarily unavailable",
+        detail="The database is busy or unreachable; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    return problem_response(
+        request=request,
+        status=500,
+        code="internal_error",
+        title="Internal server error",
+        detail="An unexpected error occurred; it has been logged.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(MarketplaceError, _marketplace_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa_exc.IntegrityError, _integrity_error)
+    app.add_exception_handler(sa_exc.DataError, _data_error)
+    app.add_exception_handler(sa_exc.OperationalError, _operational_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,41 @@
+from marketplace.errors import Conflict, Forbidden, NotFound, Unprocessable
+
+
+class LicenseNotFound(NotFound):
+    default_code = "license_not_found"
+    title = "License not found"
+
+
+class SelfLicense(Forbidden):
+    default_code = "self_license"
+    title = "A licensor cannot license its own patent"
+
+
+class LicenseAlreadyActive(Conflict):
+    default_code = "license_already_active"
+    title = "An active license for this offer exists"
+
+
+class LicenseNotActive(Conflict):
+    default_code = "license_not_active"
+    title = "License is not active"
+
+
+class OnlyLicenseeTerminates(Forbidden):
+    default_code = "only_licensee_can_terminate"
+    title = "Only the licensee may terminate an open license"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    default_code = "idempotency_key_reused"
+    title = "Idempotency key used for a different request"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    default_code = "idempotency_key_in_flight"
+    title = "A request with this idempotency key is in progress"
+
+
+class PatentNotInForce(Conflict):
+    default_code = "patent_not_in_force"
+    title = "A covered patent is not in force"

@@ -1,0 +1,326 @@
+"""Licenses under open-license declarations: acceptance in one step, frozen terms, termination."""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from marketplace import clock
+from marketplace.accounts.models import Organization, User
+from marketplace.config import get_settings
+from marketplace.db import transition
+from marketplace.licensing.errors import (
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    LicenseAlreadyActive,
+    LicenseNotActive,
+    LicenseNotFound,
+    OnlyLicenseeTerminates,
+    PatentNotInForce,
+    SelfLicense,
+)
+from marketplace.licensing.models import IdempotencyRecord, License, LicensePublic, LicenseStatus
+from marketplace.listings import service as listings
+from marketplace.listings.errors import ListingNotPublished
+from marketplace.listings.models import Listing, ListingStatus, Offer
+from marketplace.pagination import PageParams, paginate_by_id
+from marketplace.patents import service as patents
+from marketplace.patents.identifiers import PatentKind
+
+TERMS_SCHEMA_VERSION = 1
+
+
+class LicenseRole(StrEnum):
+    licensor = "licensor"
+    licensee = "licensee"
+
+
+def canonical_json(value: Any) -> bytes:
+    """The byte string the terms hash is taken over: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def terms_digest(terms: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(terms)).hexdigest()
+
+
+def to_public(license_: License) -> LicensePublic:
+    return LicensePublic.model_validate(license_.model_dump())
+
+
+def _organization_terms(org: Organization) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "name": org.name,
+        "country": org.country,
+        "credit_code": org.credit_code,
+    }
+
+
+def _license_term(listing: Listing, offer: Offer, effective: date) -> date:
+    nominal_end = patents.add_years(effective, offer.term_years) - timedelta(days=1)
+    return min(nominal_end, listings.earliest_term_end(listing))
+
+
+def build_terms(
+    *,
+    listing: Listing,
+    offer: Offer,
+    licensor: Organization,
+    licensee: Organization,
+    effective: date,
+    expires_on: date,
+) -> dict[str, Any]:
+    """The exact terms accepted, as plain JSON: amounts as decimal strings, dates ISO 8601."""
+
+    def amount(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "schema_version": TERMS_SCHEMA_VERSION,
+        "declaration": {
+            "listing_id": listing.id,
+            "announcement_number": listing.announcement_number,
+            "announcement_date": (
+                listing.announcement_date.isoformat() if listing.announcement_date else None
+            ),
+            "title": listing.title,
+        },
+        "licensor": _organization_terms(licensor),
+        "licensee": _organization_terms(licensee),
+        "patents": [
+            {
+                "application_number": patent.application_number,
+                "title": patent.title,
+                "kind": str(patent.kind),
+                "term_end_date": patents.term_end_date(
+                    PatentKind(patent.kind), patent.filing_date
+                ).isoformat(),
+            }
+            for patent in listing.patents
+        ],
+        "offer": {
+            "offer_id": offer.id,
+            "royalty_type": str(offer.royalty_type),
+            "upfront_fee": amount(offer.upfront_fee),
+            "royalty_rate_percent": amount(offer.royalty_rate),
+            "per_unit_fee": amount(offer.per_unit_fee),
+            "minimum_annual": amount(offer.minimum_annual),
+            "currency": offer.currency,
+            "term_years": offer.term_years,
+            "field_of_use": offer.field_of_use,
+            "territory": offer.territory,
+        },
+        "exclusivity": "non_exclusive",
+        "sublicensing_allowed": False,
+        "effective_date": effective.isoformat(),
+        "expires_on": expires_on.isoformat(),
+    }
+
+
+def request_fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _replay(session: Session, record: IdempotencyRecord, fingerprint: str) -> License:
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different request; use a new key."
+        )
+    if record.license_id is None:
+        raise IdempotencyKeyInFlight("A request with this Idempotency-Key is still in progress.")
+    license_ = session.get(License, record.license_id)
+    assert license_ is not None
+    return license_
+
+
+def _claim_key(
+    session: Session, *, organization_id: int, key: str, fingerprint: str
+) -> IdempotencyRecord | License:
+    """Claim the key in this transaction, or return the license an earlier request produced.
+
+    A concurrent request with the same key blocks on the unique index until the first commits,
+    then finds its record: exactly one license, whatever the interleaving."""
+    existing = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.organization_id == organization_id, IdempotencyRecord.key == key
+        )
+    )
+    if existing is not None:
+        return _replay(session, existing, fingerprint)
+    record = IdempotencyRecord(
+        organization_id=organization_id, key=key, request_fingerprint=fingerprint
+    )
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        winner = session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.organization_id == organization_id,
+                IdempotencyRecord.key == key,
+            )
+        )
+        if winner is None:
+            raise IdempotencyKeyInFlight(
+                "A request with this Idempotency-Key is still in progress."
+            ) from None
+        return _replay(session, winner, fingerprint)
+    return record
+
+
+def accept_offer(
+    *,
+    session: Session,
+    offer_id: int,
+    licensee: Organization,
+    user: User | None,
+    idempotency_key: str,
+) -> tuple[License, bool]:
+    """Notify-and-take a license under a published declaration (Patent Law art. 51).
+
+    Returns the license and whether it was created now (False: a replay of the same key)."""
+    assert licensee.id is not None
+    fingerprint = request_fingerprint("accept_offer", str(offer_id))
+    claimed = _claim_key(
+        session, organization_id=licensee.id, key=idempotency_key, fingerprint=fingerprint
+    )
+    if isinstance(claimed, License):
+        return claimed, False
+
+    offer = listings.get_visible_offer(
+        session=session, offer_id=offer_id, organization_id=licensee.id
+    )
+    # A shared lock on the listing: acceptances run side by side, while a withdrawal (which
+    # updates the row) waits for them, or they for it, and then see "withdrawn".
+    listing = session.scalars(
+        select(Listing)
+        .where(Listing.id == offer.listing_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    ).one()
+    if listing.status != ListingStatus.published:
+        raise ListingNotPublished(
+            f"Listing {listing.id} is {listing.status}; its offers can no longer be accepted."
+        )
+    if listing.owner_id == licensee.id:
+        raise SelfLicense("An organization cannot take a license under its own declaration.")
+    today = clock.today()
+    for patent in listing.patents:
+        if not patents.is_in_force(patent, today=today):
+            raise PatentNotInForce(
+                f"Patent {patent.application_number} is no longer in force.",
+                application_number=patent.application_number,
+            )
+    already = session.scalar(
+        select(License.id).where(
+            License.licensee_id == licensee.id,
+            License.offer_id == offer.id,
+            License.status == LicenseStatus.active,
+        )
+    )
+    if already is not None:
+        raise LicenseAlreadyActive(
+            f"You already hold active license {already} under offer {offer.id}.",
+            license_id=already,
+        )
+
+    expires_on = _license_term(listing, offer, today)
+    terms = build_terms(
+        listing=listing,
+        offer=offer,
+        licensor=listing.owner,
+        licensee=licensee,
+        effective=today,
+        expires_on=expires_on,
+    )
+    assert offer.id is not None
+    assert listing.id is not None
+    license_ = License(
+        offer_id=offer.id,
+        listing_id=listing.id,
+        licensor_id=listing.owner_id,
+        licensee_id=licensee.id,
+        accepted_by_user_id=user.id if user else None,
+        terms=terms,
+        terms_sha256=terms_digest(terms),
+        effective_date=today,
+        expires_on=expires_on,
+        recordation_deadline=patents.add_months(today, get_settings().recordation_deadline_months),
+    )
+    try:
+        with session.begin_nested():
+            session.add(license_)
+    except IntegrityError:
+        raise LicenseAlreadyActive(
+            f"An active license under offer {offer.id} was created concurrently."
+        ) from None
+    license_.license_number = f"LIC{today:%Y}{license_.id:08d}"
+    claimed.license_id = license_.id
+    session.add_all([license_, claimed])
+    session.flush()
+    return license_, True
+
+
+def get_license(*, session: Session, license_id: int, organization_id: int) -> License:
+    """The license if the caller is a party to it; to anyone else it does not exist."""
+    license_ = session.get(License, license_id)
+    if license_ is None or organization_id not in (license_.licensor_id, license_.licensee_id):
+        raise LicenseNotFound(f"License {license_id} does not exist.")
+    return license_
+
+
+def list_licenses(
+    *,
+    session: Session,
+    organization_id: int,
+    params: PageParams,
+    role: LicenseRole | None = None,
+    status: LicenseStatus | None = None,
+    listing_id: int | None = None,
+    offer_id: int | None = None,
+) -> tuple[Sequence[License], str | None]:
+    as_licensor = col(License.licensor_id) == organization_id
+    as_licensee = col(License.licensee_id) == organization_id
+    if role is LicenseRole.licensor:
+        party = as_licensor
+    elif role is LicenseRole.licensee:
+        party = as_licensee
+    else:
+        party = sa.or_(as_licensor, as_licensee)
+    statement = select(License).where(party)
+    if status is not None:
+        statement = statement.where(License.status == status)
+    if listing_id is not None:
+        statement = statement.where(License.listing_id == listing_id)
+    if offer_id is not None:
+        statement = statement.where(License.offer_id == offer_id)
+    return paginate_by_id(session, statement, id_column=License.id, params=params)
+
+
+def terminate_license(
+    *, session: Session, license_: License, organization_id: int, reason: str | None
+) -> License:
+    """The licensee may end its license; the licensor may not revoke an open license."""
+    if license_.licensee_id != organization_id:
+        raise OnlyLicenseeTerminates("Only the licensee may terminate this license.")
+    if not transition(
+        session,
+        sa.update(License)
+        .where(col(License.id) == license_.id)
+        .where(col(License.status) == LicenseStatus.active)
+        .values(status=LicenseStatus.terminated),
+    ):
+        raise LicenseNotActive(f"License {license_.id} is {license_.status}.")
+    license_.status = LicenseStatus.terminated
+    license_.terminated_at = clock.now()
+    license_.termination_reason = reason
+    session.add(license_)
+    session.flush()
+    return license_

@@ -1,0 +1,208 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from marketplace.accounts.deps import OptionalPrincipal
+from marketplace.accounts.errors import InvalidAccessToken
+from marketplace.accounts.models import OrganizationKind
+from marketplace.db import SessionDep
+from marketplace.errors import problem_responses
+from marketplace.listings import service as listings
+from marketplace.listings.deps import ListingsScope, OwnListing, OwnOffer, VerifiedLister
+from marketplace.listings.models import (
+    ListingCreate,
+    ListingPublic,
+    ListingStatus,
+    ListingUpdate,
+    OfferCreate,
+    OfferPublic,
+    OfferUpdate,
+    Precheck,
+    RoyaltyType,
+)
+from marketplace.pagination import Page, PageParamsDep
+from marketplace.params import MAX_ID, ObjectId
+from marketplace.patents.identifiers import PatentKind
+
+router = APIRouter(prefix="/api/v1", tags=["listings"])
+
+
+@router.post(
+    "/listings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ListingPublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Draft an open-license listing for one patent or a bundle",
+)
+def create_listing(
+    body: ListingCreate, principal: ListingsScope, session: SessionDep
+) -> ListingPublic:
+    listing = listings.create_listing(session=session, owner=principal.organization, data=body)
+    return listings.to_public(listing)
+
+
+@router.get(
+    "/listings",
+    response_model=Page[ListingPublic],
+    responses=problem_responses(401, 422),
+    summary="Published listings (public), or all of the caller's own with `mine=true`",
+)
+def list_listings(
+    principal: OptionalPrincipal,
+    session: SessionDep,
+    page: PageParamsDep,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Words in title, description or patents."),
+    ] = None,
+    ipc: Annotated[
+        str | None,
+        Query(max_length=20, description="IPC prefix at any level: `G`, `G06F`, `G06F 16/33`."),
+    ] = None,
+    royalty_type: RoyaltyType | None = None,
+    kind: Annotated[PatentKind | None, Query(description="Patent kind.")] = None,
+    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    owner_kind: OrganizationKind | None = None,
+    region: Annotated[str | None, Query(max_length=100)] = None,
+    mine: Annotated[
+        bool, Query(description="The caller's own listings in every status (needs a token).")
+    ] = False,
+    listing_status: Annotated[
+        ListingStatus | None,
+        Query(alias="status", description="With `mine=true`: only this status."),
+    ] = None,
+) -> Page[ListingPublic]:
+    statuses: tuple[ListingStatus, ...] = (ListingStatus.published,)
+    if mine:
+        if principal is None:
+            raise InvalidAccessToken("mine=true needs a bearer token.", code="not_authenticated")
+        owner_id = principal.organization_id
+        statuses = (listing_status,) if listing_status else tuple(ListingStatus)
+    items, next_cursor = listings.list_listings(
+        session=session,
+        params=page,
+        owner_id=owner_id,
+        statuses=statuses,
+        q=q,
+        ipc=ipc,
+        royalty_type=royalty_type,
+        kind=kind,
+        owner_kind=owner_kind,
+        region=region,
+    )
+    return Page(
+        items=[listings.to_public(item) for item in items],
+        next_cursor=next_cursor,
+        limit=page.limit,
+    )
+
+
+@router.get(
+    "/listings/{listing_id}",
+    response_model=ListingPublic,
+    responses=problem_responses(401, 404, 422),
+    summary="A listing with its patents and offers (drafts only to their owner)",
+)
+def get_listing(
+    listing_id: ObjectId, principal: OptionalPrincipal, session: SessionDep
+) -> ListingPublic:
+    listing = listings.get_visible_listing(
+        session=session,
+        listing_id=listing_id,
+        organization_id=principal.organization_id if principal else None,
+    )
+    return listings.to_public(listing)
+
+
+@router.patch(
+    "/listings/{listing_id}",
+    response_model=ListingPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Edit a draft's title or description",
+)
+def update_listing(listing: OwnListing, body: ListingUpdate, session: SessionDep) -> ListingPublic:
+    return listings.to_public(
+        listings.update_listing(session=session, listing=listing, changes=body)
+    )
+
+
+@router.delete(
+    "/listings/{listing_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Delete a draft",
+)
+def delete_listing(listing: OwnListing, session: SessionDep) -> Response:
+    listings.delete_listing(session=session, listing=listing)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/listings/{listing_id}/offers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OfferPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Add a standard offer to a draft listing",
+)
+def add_offer(listing: OwnListing, body: OfferCreate, session: SessionDep) -> OfferPublic:
+    offer = listings.add_offer(session=session, listing=listing, data=body)
+    return OfferPublic.model_validate(offer)
+
+
+@router.patch(
+    "/offers/{offer_id}",
+    response_model=OfferPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Change an offer of a draft listing",
+)
+def update_offer(own: OwnOffer, body: OfferUpdate, session: SessionDep) -> OfferPublic:
+    listing, offer = own
+    updated = listings.update_offer(session=session, listing=listing, offer=offer, changes=body)
+    return OfferPublic.model_validate(updated)
+
+
+@router.delete(
+    "/offers/{offer_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Remove an offer from a draft listing",
+)
+def delete_offer(own: OwnOffer, session: SessionDep) -> Response:
+    listing, offer = own
+    listings.delete_offer(session=session, listing=listing, offer=offer)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/listings/{listing_id}/precheck",
+    response_model=Precheck,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Every reason the listing cannot be published now, without publishing it",
+)
+def precheck(listing: OwnListing) -> Precheck:
+    blockers = listings.publication_blockers(listing)
+    return Precheck(
+        publishable=not blockers, blockers=blockers, warnings=listings.guidance_warnings(listing)
+    )
+
+
+@router.post(
+    "/listings/{listing_id}/publish",
+    response_model=ListingPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Declare the open license: the listing is announced and its offers can be accepted",
+)
+def publish_listing(
+    listing: OwnListing, _verified: VerifiedLister, session: SessionDep
+) -> ListingPublic:
+    return listings.to_public(listings.publish_listing(session=session, listing=listing))
+
+
+@router.post(
+    "/listings/{listing_id}/withdraw",
+    response_model=ListingPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Withdraw the declaration; existing licenses stay in force",
+)
+def withdraw_listing(listing: OwnListing, session: SessionDep) -> ListingPublic:
+    return listings.to_public(listings.withdraw_listing(session=session, listing=listing))

@@ -1,0 +1,514 @@
+"""Open-license declarations (listings) and their standard offers.
+
+Patent Law arts. 50-52: a declaration states the royalty method, standard and term; it cannot be
+made while the patent is encumbered in the ways listed in ``publication_blockers``; announced terms
+never change; withdrawal leaves licenses already granted untouched."""
+
+from collections.abc import Sequence
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from marketplace import clock
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.config import get_settings
+from marketplace.db import transition
+from marketplace.listings.errors import (
+    InvalidOffer,
+    ListingNotDraft,
+    ListingNotFound,
+    ListingNotPublished,
+    NotListingOwner,
+    OfferNotFound,
+    PublicationRefused,
+    TermExceedsPatentTerm,
+    TooManyOffers,
+)
+from marketplace.listings.models import (
+    MAX_OFFERS_PER_LISTING,
+    Listing,
+    ListingCreate,
+    ListingPatent,
+    ListingPublic,
+    ListingStatus,
+    ListingUpdate,
+    ListingWarning,
+    Offer,
+    OfferCreate,
+    OfferUpdate,
+    PublicationBlocker,
+    RoyaltyType,
+)
+from marketplace.pagination import PageParams, paginate_by_id
+from marketplace.patents import service as patents
+from marketplace.patents.errors import PatentNotFound
+from marketplace.patents.identifiers import PatentKind
+from marketplace.patents.models import FeeStatus, LegalStatus, Patent, PatentUpdate
+
+NEEDS_EVALUATION_REPORT = frozenset({PatentKind.utility_model, PatentKind.design})
+
+
+def to_public(listing: Listing) -> ListingPublic:
+    return ListingPublic.model_validate(
+        {
+            **listing.model_dump(),
+            "owner": listing.owner.model_dump(),
+            "patents": [patents.to_summary(patent) for patent in listing.patents],
+            "offers": [offer.model_dump() for offer in listing.offers],
+        }
+    )
+
+
+# Lookups ---------------------------------------------------------------------------------------
+
+
+def is_visible(listing: Listing, organization_id: int | None) -> bool:
+    """Drafts are private to their owner; every announced declaration stays public."""
+    return listing.status != ListingStatus.draft or listing.owner_id == organization_id
+
+
+def get_visible_listing(
+    *, session: Session, listing_id: int, organization_id: int | None
+) -> Listing:
+    listing = session.get(Listing, listing_id)
+    if listing is None or not is_visible(listing, organization_id):
+        raise ListingNotFound(f"Listing {listing_id} does not exist.")
+    return listing
+
+
+def get_own_listing(*, session: Session, listing_id: int, organization_id: int) -> Listing:
+    listing = get_visible_listing(
+        session=session, listing_id=listing_id, organization_id=organization_id
+    )
+    if listing.owner_id != organization_id:
+        raise NotListingOwner(f"Listing {listing_id} belongs to another organization.")
+    return listing
+
+
+def get_visible_offer(*, session: Session, offer_id: int, organization_id: int | None) -> Offer:
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        raise OfferNotFound(f"Offer {offer_id} does not exist.")
+    listing = session.get(Listing, offer.listing_id)
+    if listing is None or not is_visible(listing, organization_id):
+        raise OfferNotFound(f"Offer {offer_id} does not exist.")
+    return offer
+
+
+def get_own_offer(
+    *, session: Session, offer_id: int, organization_id: int
+) -> tuple[Listing, Offer]:
+    offer = get_visible_offer(session=session, offer_id=offer_id, organization_id=organization_id)
+    listing = get_own_listing(
+        session=session, listing_id=offer.listing_id, organization_id=organization_id
+    )
+    return listing, offer
+
+
+def list_listings(
+    *,
+    session: Session,
+    params: PageParams,
+    owner_id: int | None = None,
+    statuses: Sequence[ListingStatus] = (ListingStatus.published,),
+    q: str | None = None,
+    ipc: str | None = None,
+    royalty_type: RoyaltyType | None = None,
+    kind: PatentKind | None = None,
+    owner_kind: OrganizationKind | None = None,
+    region: str | None = None,
+) -> tuple[Sequence[Listing], str | None]:
+    statement = select(Listing).where(col(Listing.status).in_(statuses))
+    if owner_id is not None:
+        statement = statement.where(Listing.owner_id == owner_id)
+    covered = select(ListingPatent.listing_id).join(
+        Patent, col(Patent.id) == col(ListingPatent.patent_id)
+    )
+    if ipc:
+        statement = statement.where(
+            col(Listing.id).in_(covered.where(patents.patents_with_ipc(ipc)))
+        )
+    if kind is not None:
+        statement = statement.where(col(Listing.id).in_(covered.where(col(Patent.kind) == kind)))
+    if q:
+        pattern = f"%{patents.escape_like(q)}%"
+        text_match = sa.or_(
+            col(Listing.title).ilike(pattern, escape="\\"),
+            col(Listing.description).ilike(pattern, escape="\\"),
+            col(Listing.id).in_(
+                covered.where(
+                    sa.or_(
+                        col(Patent.title).ilike(pattern, escape="\\"),
+                        col(Patent.abstract).ilike(pattern, escape="\\"),
+                    )
+                )
+            ),
+        )
+        statement = statement.where(text_match)
+    if royalty_type is not None:
+        statement = statement.where(
+            col(Listing.id).in_(select(Offer.listing_id).where(Offer.royalty_type == royalty_type))
+        )
+    if owner_kind is not None or region is not None:
+        owners = select(Organization.id)
+        if owner_kind is not None:
+            owners = owners.where(Organization.kind == owner_kind)
+        if region is not None:
+            owners = owners.where(Organization.region == region)
+        statement = statement.where(col(Listing.owner_id).in_(owners))
+    return paginate_by_id(session, statement, id_column=Listing.id, params=params)
+
+
+# Drafting --------------------------------------------------------------------------------------
+
+
+def create_listing(*, session: Session, owner: Organization, data: ListingCreate) -> Listing:
+    patent_ids = list(dict.fromkeys(data.patent_ids))
+    found = patents.get_patents(session=session, patent_ids=patent_ids)
+    owned = {patent.id: patent for patent in found if patent.owner_id == owner.id}
+    for patent_id in patent_ids:
+        if patent_id not in owned:
+            raise PatentNotFound(f"Patent {patent_id} does not exist.", patent_id=patent_id)
+    assert owner.id is not None
+    covered = [owned[patent_id] for patent_id in patent_ids]
+    listing = Listing(
+        owner_id=owner.id,
+        title=data.title or covered[0].title,
+        description=data.description,
+        patents=covered,
+    )
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def _ensure_draft(listing: Listing) -> None:
+    if listing.status != ListingStatus.draft:
+        raise ListingNotDraft(
+            f"Listing {listing.id} is {listing.status}; announced terms never change. "
+            "Withdraw it and publish a new listing to change them."
+        )
+
+
+def update_listing(*, session: Session, listing: Listing, changes: ListingUpdate) -> Listing:
+    _ensure_draft(listing)
+    values = changes.model_dump(exclude_unset=True)
+    if "title" in values and values["title"] is None:
+        raise InvalidOffer("title cannot be null.", code="invalid_listing")
+    for field, value in values.items():
+        setattr(listing, field, value)
+    listing.updated_at = clock.now()
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def delete_listing(*, session: Session, listing: Listing) -> None:
+    _ensure_draft(listing)
+    for offer in listing.offers:
+        session.delete(offer)
+    session.delete(listing)
+    session.flush()
+
+
+def earliest_term_end(listing: Listing) -> date:
+    return min(patents.term_end_date(PatentKind(p.kind), p.filing_date) for p in listing.patents)
+
+
+def _check_term(listing: Listing, term_years: int, *, today: date) -> None:
+    """The term may round the remaining patent term up to a whole year, never beyond it; a
+    license's end is in any case capped at the patent's term end."""
+    term_end = earliest_term_end(listing)
+    if patents.add_years(today, term_years - 1) > term_end:
+        raise TermExceedsPatentTerm(
+            f"A {term_years}-year term runs past {term_end}, when a covered patent's term ends.",
+            term_end_date=term_end.isoformat(),
+        )
+
+
+def add_offer(*, session: Session, listing: Listing, data: OfferCreate) -> Offer:
+    _ensure_draft(listing)
+    if len(listing.offers) >= MAX_OFFERS_PER_LISTING:
+        raise TooManyOffers(f"A listing has at most {MAX_OFFERS_PER_LISTING} offers.")
+    _check_term(listing, data.term_years, today=clock.today())
+    assert listing.id is not None
+    offer = Offer.model_validate({**data.model_dump(), "listing_id": listing.id})
+    listing.offers.append(offer)
+    session.add(offer)
+    session.flush()
+    return offer
+
+
+def update_offer(
+    *, session: Session, listing: Listing, offer: Offer, changes: OfferUpdate
+) -> Offer:
+    _ensure_draft(listing)
+    current = OfferCreate.model_validate(offer.model_dump(include=set(OfferCreate.model_fields)))
+    merged = {**current.model_dump(), **changes.model_dump(exclude_unset=True)}
+    try:
+        validated = OfferCreate.model_validate(merged)
+    except ValueError as exc:
+        raise InvalidOffer(str(exc).split("\n", 1)[-1].strip()) from exc
+    _check_term(listing, validated.term_years, today=clock.today())
+    for field, value in validated.model_dump().items():
+        setattr(offer, field, value)
+    offer.updated_at = clock.now()
+    session.add(offer)
+    session.flush()
+    return offer
+
+
+def delete_offer(*, session: Session, listing: Listing, offer: Offer) -> None:
+    _ensure_draft(listing)
+    listing.offers.remove(offer)
+    session.delete(offer)
+    session.flush()
+
+
+# Publication -----------------------------------------------------------------------------------
+
+
+def _patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[PublicationBlocker]:
+    def blocker(code: str, detail: str) -> PublicationBlocker:
+        return PublicationBlocker(
+            code=code,
+            detail=f"{patent.application_number}: {detail}",
+            patent_id=patent.id,
+            application_number=patent.application_number,
+        )
+
+    found: list[PublicationBlocker] = []
+    if patent.owner_id != listing.owner_id:
+        found.append(blocker("patent_not_owned", "no longer owned by the listing's owner"))
+    if patent.legal_status == LegalStatus.pending:
+        found.append(blocker("patent_not_granted", "not granted yet"))
+    elif not patents.is_in_force(patent, today=today):
+        term_end = patents.term_end_date(PatentKind(patent.kind), patent.filing_date)
+        reason = (
+            f"legal status is {patent.legal_status}"
+            if patent.legal_status != LegalStatus.granted
+            else f"term ended {term_end}"
+            if today > term_end
+            else "annual fee unpaid beyond the late-payment period"
+        )
+        found.append(blocker("patent_not_in_force", f"not in force ({reason})"))
+    if patents.fee_status(patent, today=today) is FeeStatus.grace:
+        found.append(
+            blocker(
+                "annual_fee_in_arrears",
+                f"annual fee due since {patent.fee_paid_until} is unpaid (late-payment period)",
+            )
+        )
+    if PatentKind(patent.kind) in NEEDS_EVALUATION_REPORT and not patent.evaluation_report_ref:
+        found.append(
+            blocker(
+                "evaluation_report_missing",
+                f"a {patent.kind} needs a patent evaluation report supporting its validity",
+            )
+        )
+    exclusive = patents.encumbrances_in_force(patent, patents.EXCLUSIVE_KINDS, today=today)
+    if exclusive:
+        found.append(blocker("exclusive_license_in_force", f"a {exclusive[0].kind} is in force"))
+    suspended = patents.encumbrances_in_force(patent, patents.SUSPENDING_KINDS, today=today)
+    if suspended:
+        found.append(blocker("patent_suspended", f"suspended by {suspended[0].kind}"))
+    missing_consent = [
+        co_owner["name"]
+        for co_owner in patent.co_owners
+        if not co_owner.get("open_license_consent", False)
+    ]
+    if missing_consent:
+        found.append(
+            blocker(
+                "co_owner_consent_missing",
+                "co-owners have not consented: " + ", ".join(missing_consent),
+            )
+        )
+    if patent.open_license_listing_id not in (None, listing.id):
+        found.append(
+            blocker(
+                "patent_already_declared",
+                f"already under the open license of listing {patent.open_license_listing_id}",
+            )
+        )
+    return found
+
+
+def publication_blockers(
+    listing: Listing, *, today: date | None = None
+) -> list[PublicationBlocker]:
+    """Every reason the listing cannot be declared now; empty when it can."""
+    today = today or clock.today()
+    found: list[PublicationBlocker] = []
+    if listing.status != ListingStatus.draft:
+        found.append(
+            PublicationBlocker(code="listing_not_draft", detail=f"listing is {listing.status}")
+        )
+    if not listing.offers:
+        found.append(
+            PublicationBlocker(
+                code="listing_has_no_offers", detail="add at least one offer before publishing"
+            )
+        )
+    for patent in listing.patents:
+        found.extend(_patent_blockers(patent, listing, today=today))
+    for offer in listing.offers:
+        try:
+            _check_term(listing, offer.term_years, today=today)
+        except TermExceedsPatentTerm as exc:
+            found.append(PublicationBlocker(code=exc.code, detail=exc.detail, offer_id=offer.id))
+    return found
+
+
+def guidance_warnings(listing: Listing) -> list[ListingWarning]:
+    """Royalty guidance (unverified caps): exceeding it is allowed, and said."""
+    settings = get_settings()
+    found: list[ListingWarning] = []
+    for offer in listing.offers:
+        if (
+            offer.royalty_type == RoyaltyType.lump_sum
+            and offer.currency == "CNY"
+            and offer.upfront_fee is not None
+            and offer.upfront_fee > settings.guidance_max_lump_sum_cny
+        ):
+            found.append(
+                ListingWarning(
+                    code="lump_sum_above_guidance",
+                    detail=f"lump sum {offer.upfront_fee} CNY is above the guidance of "
+                    f"{settings.guidance_max_lump_sum_cny} CNY",
+                    offer_id=offer.id,
+                )
+            )
+        if (
+            offer.royalty_rate is not None
+            and offer.royalty_rate > settings.guidance_max_running_rate_percent
+        ):
+            found.append(
+                ListingWarning(
+                    code="royalty_rate_above_guidance",
+                    detail=f"royalty rate {offer.royalty_rate}% of net sales is above the guidance "
+                    f"of {settings.guidance_max_running_rate_percent}%",
+                    offer_id=offer.id,
+                )
+            )
+    return found
+
+
+def publish_listing(*, session: Session, listing: Listing) -> Listing:
+    blockers = publication_blockers(listing)
+    if blockers:
+        raise PublicationRefused(
+            "; ".join(blocker.detail for blocker in blockers),
+            code=blockers[0].code,
+            reasons=[blocker.model_dump(exclude_none=True) for blocker in blockers],
+        )
+    assert listing.id is not None
+    today = clock.today()
+    # Conditional updates hold both invariants under concurrency: a listing is published once,
+    # and a patent is under at most one declaration.
+    if not transition(
+        session,
+        sa.update(Listing)
+        .where(col(Listing.id) == listing.id)
+        .where(col(Listing.status) == ListingStatus.draft)
+        .values(status=ListingStatus.published),
+    ):
+        raise ListingNotDraft(f"Listing {listing.id} was published or changed concurrently.")
+    for patent in listing.patents:
+        if not transition(
+            session,
+            sa.update(Patent)
+            .where(col(Patent.id) == patent.id)
+            .where(col(Patent.open_license_listing_id).is_(None))
+            .values(open_license_listing_id=listing.id),
+        ):
+            raise PublicationRefused(
+                f"{patent.application_number}: declared under another listing concurrently",
+                code="patent_already_declared",
+            )
+        patent.open_license_listing_id = listing.id
+    listing.status = ListingStatus.published
+    listing.announcement_number = f"OL{today:%Y}{listing.id:08d}"
+    listing.announcement_date = today
+    listing.published_at = clock.now()
+    listing.updated_at = listing.published_at
+    listing.annual_fee_reduction_percent = get_settings().open_license_fee_reduction_percent
+    listing.warnings = [w.model_dump(exclude_none=True) for w in guidance_warnings(listing)]
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def _end_declaration(
+    session: Session, listing: Listing, *, to: ListingStatus, reason: str | None = None
+) -> Listing:
+    if not transition(
+        session,
+        sa.update(Listing)
+        .where(col(Listing.id) == listing.id)
+        .where(col(Listing.status) == ListingStatus.published)
+        .values(status=to),
+    ):
+        raise ListingNotPublished(f"Listing {listing.id} is {listing.status}, not published.")
+    session.execute(
+        sa.update(Patent)
+        .where(col(Patent.open_license_listing_id) == listing.id)
+        .values(open_license_listing_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    for patent in listing.patents:
+        patent.open_license_listing_id = None
+    now = clock.now()
+    listing.status = to
+    listing.updated_at = now
+    if to is ListingStatus.withdrawn:
+        listing.withdrawn_at = now
+    else:
+        listing.lapsed_at = now
+        listing.lapse_reason = reason
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def withdraw_listing(*, session: Session, listing: Listing) -> Listing:
+    """Ends the declaration; licenses already granted are not affected (Patent Law art. 50)."""
+    return _end_declaration(session, listing, to=ListingStatus.withdrawn)
+
+
+def lapse_if_not_in_force(
+    *, session: Session, patent: Patent, today: date | None = None
+) -> Listing | None:
+    """Lapse the declaration covering ``patent`` once the patent is no longer in force."""
+    if patent.open_license_listing_id is None or patents.is_in_force(patent, today=today):
+        return None
+    listing = session.get(Listing, patent.open_license_listing_id)
+    if listing is None or listing.status != ListingStatus.published:
+        return None
+    return _end_declaration(
+        session,
+        listing,
+        to=ListingStatus.lapsed,
+        reason=f"patent {patent.application_number} is no longer in force",
+    )
+
+
+def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) -> Patent:
+    """A patent edit, and its consequence: a declaration on a patent no longer in force lapses."""
+    updated = patents.update_patent(session=session, patent=patent, changes=changes)
+    lapse_if_not_in_force(session=session, patent=updated)
+    return updated
+
+
+def lapse_expired_declarations(*, session: Session, today: date | None = None) -> list[Listing]:
+    """The periodic sweep: term ends and unpaid fees take effect with the calendar, not an edit."""
+    declared = session.scalars(
+        select(Patent).where(col(Patent.open_license_listing_id).is_not(None))
+    )
+    lapsed: list[Listing] = []
+    for patent in declared:
+        listing = lapse_if_not_in_force(session=session, patent=patent, today=today)
+        if listing is not None:
+            lapsed.append(listing)
+    return lapsed

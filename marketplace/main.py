@@ -1,0 +1,53 @@
+"""The app factory: routers, error handlers, per-process state. No business logic here."""
+
+from fastapi import FastAPI
+
+from marketplace import __version__
+from marketplace.accounts.router import router as accounts_router
+from marketplace.accounts.throttle import AttemptLimiter
+from marketplace.config import get_settings
+from marketplace.errors import install_error_handlers
+from marketplace.licensing.router import router as licensing_router
+from marketplace.listings.router import router as listings_router
+from marketplace.patents.router import router as patents_router
+
+DESCRIPTION = """
+The API on which patent open licensing happens (Patent Law arts. 50-52).
+
+* **Universities and institutes** register patents and publish open-license listings with
+  standard offers.
+* **Enterprises** accept an offer in one call and hold a non-exclusive license.
+* **Banks** query pledges and encumbrances (machine-to-machine, client credentials).
+* **Platform admins** verify organizations.
+
+Authenticate at `POST /api/v1/auth/token`. Every error is `application/problem+json` with a
+stable `code`.
+"""
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Open-licensing patent marketplace",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "accounts", "description": "Signup, verification, tokens, API clients."},
+            {
+                "name": "patents",
+                "description": "Patents an organization owns and their encumbrances.",
+            },
+            {"name": "listings", "description": "Open-license declarations and their offers."},
+            {"name": "licenses", "description": "Accepting offers; the licenses that result."},
+        ],
+    )
+    app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
+    install_error_handlers(app)
+    for router in (accounts_router, patents_router, listings_router, licensing_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness probe")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

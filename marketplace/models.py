@@ -1,0 +1,12 @@
+"""Imports every table model, so that the metadata is complete for Alembic and the tests."""
+
+from sqlmodel import SQLModel
+
+from marketplace.accounts import models as accounts_models
+from marketplace.licensing import models as licensing_models
+from marketplace.listings import models as listings_models
+from marketplace.patents import models as patents_models
+
+metadata = SQLModel.metadata
+
+__all__ = ["accounts_models", "licensing_models", "listings_models", "metadata", "patents_models"]

@@ -1,0 +1,86 @@
+"""Keyset (cursor) pagination: stable under inserts, cheap at any depth, capped page size."""
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from marketplace.errors import Unprocessable
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class InvalidCursor(Unprocessable):
+    default_code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+class PageParams(BaseModel):
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="`next_cursor` of the previous page."),
+    ] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageParamsDep = Annotated[PageParams, Depends(page_params)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; null on the last page."
+    )
+    limit: int
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("The cursor is not one this API issued.") from exc
+    if not isinstance(position, dict):
+        raise InvalidCursor("The cursor is not one this API issued.")
+    return position
+
+
+def paginate_by_id(
+    session: Session,
+    statement: sa.Select[Any],
+    *,
+    id_column: Any,
+    params: PageParams,
+) -> tuple[Sequence[Any], str | None]:
+    """Newest first by a unique integer id; returns one page of scalars and the next cursor."""
+    if params.cursor is not None:
+        after = decode_cursor(params.cursor).get("id")
+        if not isinstance(after, int) or isinstance(after, bool):
+            raise InvalidCursor("The cursor is not one this API issued.")
+        statement = statement.where(id_column < after)
+    rows = session.scalars(statement.order_by(id_column.desc()).limit(params.limit + 1)).all()
+    if len(rows) <= params.limit:
+        return rows, None
+    page = rows[: params.limit]
+    return page, encode_cursor({"id": page[-1].id})

@@ -1,0 +1,282 @@
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import Field as PydanticField
+from sqlmodel import Field, Relationship, SQLModel
+
+from marketplace import clock
+from marketplace.db import JSONType, UTCDateTime, enum_type
+from marketplace.patents.identifiers import (
+    PatentKind,
+    canonical_application_number,
+    normalize_ipc,
+    normalize_publication_number,
+)
+
+MAX_IPC_CODES = 50
+
+
+class LegalStatus(StrEnum):
+    pending = "pending"
+    granted = "granted"
+    lapsed = "lapsed"
+    invalidated = "invalidated"
+    expired = "expired"
+
+
+class FeeStatus(StrEnum):
+    """Annual-fee standing: paid; due but within the late-payment period; or in arrears."""
+
+    paid = "paid"
+    grace = "grace"
+    arrears = "arrears"
+    not_applicable = "not_applicable"
+
+
+class EncumbranceKind(StrEnum):
+    exclusive_license = "exclusive_license"
+    sole_license = "sole_license"
+    non_exclusive_license = "non_exclusive_license"
+    court_preservation = "court_preservation"
+    ownership_dispute = "ownership_dispute"
+
+
+class CoOwner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = PydanticField(min_length=1, max_length=200)
+    open_license_consent: bool = PydanticField(
+        default=False, description="Whether this co-owner consents to open licensing."
+    )
+
+
+def _normalize_ipc_list(codes: list[str]) -> list[str]:
+    normalized: list[str] = []
+    for code in codes:
+        canonical = normalize_ipc(code)
+        if canonical not in normalized:
+            normalized.append(canonical)
+    return normalized
+
+
+class PatentFields(SQLModel):
+    """Fields an owner sets, shared by the table and the create/update payloads."""
+
+    title: str = Field(min_length=1, max_length=500)
+    abstract: str | None = Field(default=None, max_length=20_000)
+    grant_date: date | None = None
+    legal_status: LegalStatus = Field(
+        default=LegalStatus.pending, sa_type=enum_type(LegalStatus, "legal_status")
+    )
+    fee_paid_until: date | None = Field(
+        default=None, description="The annual fee is paid up to and including this date."
+    )
+    publication_number: str | None = Field(default=None, max_length=20)
+    department: str | None = Field(default=None, max_length=200)
+    publicly_funded: bool = False
+    evaluation_report_ref: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Patent evaluation report (utility models and designs); must support validity.",
+    )
+
+
+class Patent(PatentFields, table=True):
+    __tablename__ = "patent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="organization.id", index=True)
+    application_number: str = Field(unique=True, max_length=16)
+    kind: PatentKind = Field(sa_type=enum_type(PatentKind, "patent_kind"))
+    filing_date: date
+    main_ipc: str | None = Field(default=None, max_length=20, index=True)
+    # The published listing whose open-license declaration covers this patent, if any. One column
+    # rather than a query, so that a conditional update claims it and two declarations cannot race.
+    open_license_listing_id: int | None = Field(default=None, foreign_key="listing.id", index=True)
+    inventors: list[str] = Field(default_factory=list, sa_type=JSONType)
+    co_owners: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+
+    ipc_entries: list["PatentIpc"] = Relationship(
+        sa_relationship_kwargs={
+            "order_by": "PatentIpc.position",
+            "cascade": "all, delete-orphan",
+            "lazy": "selectin",
+        }
+    )
+    encumbrances: list["PatentEncumbrance"] = Relationship(
+        sa_relationship_kwargs={"order_by": "PatentEncumbrance.id", "lazy": "selectin"}
+    )
+
+    @property
+    def ipc_codes(self) -> list[str]:
+        return [entry.code for entry in self.ipc_entries]
+
+
+class PatentIpc(SQLModel, table=True):
+    """One IPC symbol of a patent, in canonical form, for prefix search at any level."""
+
+    __tablename__ = "patent_ipc"
+
+    patent_id: int = Field(foreign_key="patent.id", primary_key=True, ondelete="CASCADE")
+    position: int = Field(primary_key=True, ge=0)
+    code: str = Field(max_length=20, index=True)
+
+
+class PatentCreate(PatentFields):
+    application_number: str = Field(
+        max_length=40,
+        description="With or without `CN`, dot or spaces; stored canonical; sets the kind.",
+        schema_extra={"examples": ["202110123456.7"]},
+    )
+    filing_date: date
+    ipc_codes: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_IPC_CODES,
+        description="IPC symbols; the first is the main classification.",
+        schema_extra={"examples": [["G06F 16/33", "G06N 3/08"]]},
+    )
+    inventors: list[str] = Field(default_factory=list, max_length=100)
+    co_owners: list[CoOwner] = Field(default_factory=list, max_length=20)
+
+    @field_validator("application_number")
+    @classmethod
+    def _canonical_number(cls, value: str) -> str:
+        return canonical_application_number(value)
+
+    @field_validator("ipc_codes")
+    @classmethod
+    def _ipc(cls, codes: list[str]) -> list[str]:
+        return _normalize_ipc_list(codes)
+
+    @field_validator("publication_number")
+    @classmethod
+    def _publication(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_publication_number(value)
+
+    @model_validator(mode="after")
+    def _dates_consistent(self) -> "PatentCreate":
+        check_patent_dates(
+            self.filing_date, self.grant_date, self.legal_status, self.fee_paid_until
+        )
+        return self
+
+
+def check_patent_dates(
+    filing_date: date, grant_date: date | None, status: LegalStatus, fee_paid_until: date | None
+) -> None:
+    if grant_date is not None and grant_date < filing_date:
+        raise ValueError("grant_date cannot be before filing_date")
+    if status is not LegalStatus.pending and grant_date is None:
+        raise ValueError(f"a {status} patent needs its grant_date")
+    if status is LegalStatus.pending and grant_date is not None:
+        raise ValueError("a patent with a grant_date is not pending; set legal_status")
+    if status is LegalStatus.granted and fee_paid_until is None:
+        raise ValueError("a granted patent needs fee_paid_until (annual fee paid up to)")
+    if filing_date > clock.today():
+        raise ValueError("filing_date cannot be in the future")
+
+
+class PatentUpdate(SQLModel):
+    """Every field optional; the application number and filing date never change."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    abstract: str | None = Field(default=None, max_length=20_000)
+    grant_date: date | None = None
+    legal_status: LegalStatus | None = None
+    fee_paid_until: date | None = None
+    publication_number: str | None = Field(default=None, max_length=20)
+    department: str | None = Field(default=None, max_length=200)
+    publicly_funded: bool | None = None
+    evaluation_report_ref: str | None = Field(default=None, max_length=100)
+    ipc_codes: list[str] | None = Field(default=None, max_length=MAX_IPC_CODES)
+    inventors: list[str] | None = Field(default=None, max_length=100)
+    co_owners: list[CoOwner] | None = Field(default=None, max_length=20)
+
+    @field_validator("ipc_codes")
+    @classmethod
+    def _ipc(cls, codes: list[str] | None) -> list[str] | None:
+        return None if codes is None else _normalize_ipc_list(codes)
+
+    @field_validator("publication_number")
+    @classmethod
+    def _publication(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_publication_number(value)
+
+
+class PatentEncumbranceBase(SQLModel):
+    kind: EncumbranceKind = Field(sa_type=enum_type(EncumbranceKind, "encumbrance_kind"))
+    counterparty: str | None = Field(default=None, max_length=200)
+    starts_on: date
+    ends_on: date | None = Field(default=None, description="Open-ended when null.")
+    reference: str | None = Field(
+        default=None, max_length=200, description="Contract or court ref."
+    )
+
+
+class PatentEncumbrance(PatentEncumbranceBase, table=True):
+    """An off-platform license or a legal restriction that the owner declares."""
+
+    __tablename__ = "patent_encumbrance"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patent_id: int = Field(foreign_key="patent.id", index=True)
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+
+
+class PatentEncumbranceCreate(PatentEncumbranceBase):
+    @model_validator(mode="after")
+    def _period(self) -> "PatentEncumbranceCreate":
+        if self.ends_on is not None and self.ends_on < self.starts_on:
+            raise ValueError("ends_on cannot be before starts_on")
+        return self
+
+
+class PatentEncumbrancePublic(PatentEncumbranceBase):
+    id: int
+    patent_id: int
+    in_force: bool
+    released_at: datetime | None
+    created_at: datetime
+
+
+class PatentPublic(PatentFields):
+    id: int
+    owner_id: int
+    application_number: str
+    kind: PatentKind
+    filing_date: date
+    ipc_codes: list[str]
+    main_ipc: str | None
+    inventors: list[str]
+    co_owners: list[CoOwner]
+    term_end_date: date = Field(description="Last day of the statutory term.")
+    remaining_term_days: int
+    fee_status: FeeStatus
+    next_fee_due_date: date | None
+    in_force: bool
+    open_license_listing_id: int | None
+    encumbrances: list[PatentEncumbrancePublic]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PatentSummary(SQLModel):
+    """What anyone sees of a patent covered by a published listing."""
+
+    id: int
+    application_number: str
+    kind: PatentKind
+    title: str
+    abstract: str | None
+    ipc_codes: list[str]
+    filing_date: date
+    grant_date: date | None
+    legal_status: LegalStatus
+    term_end_date: date
+    fee_status: FeeStatus
+    in_force: bool

@@ -1,0 +1,120 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from marketplace.db import SessionDep
+from marketplace.errors import problem_responses
+from marketplace.listings import service as listings
+from marketplace.pagination import Page, PageParamsDep
+from marketplace.params import ObjectId
+from marketplace.patents import service as patents
+from marketplace.patents.deps import OwnedPatent, PatentsScope
+from marketplace.patents.identifiers import PatentKind
+from marketplace.patents.models import (
+    LegalStatus,
+    PatentCreate,
+    PatentEncumbranceCreate,
+    PatentEncumbrancePublic,
+    PatentPublic,
+    PatentUpdate,
+)
+
+router = APIRouter(prefix="/api/v1/patents", tags=["patents"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PatentPublic,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Register a patent the caller's organization owns",
+)
+def register_patent(
+    body: PatentCreate, principal: PatentsScope, session: SessionDep
+) -> PatentPublic:
+    patent = patents.register_patent(session=session, owner=principal.organization, data=body)
+    return patents.to_public(patent)
+
+
+@router.get(
+    "",
+    response_model=Page[PatentPublic],
+    responses=problem_responses(401, 403, 422),
+    summary="The caller's patents, newest first",
+)
+def list_patents(
+    principal: PatentsScope,
+    session: SessionDep,
+    page: PageParamsDep,
+    legal_status: LegalStatus | None = None,
+    kind: PatentKind | None = None,
+    ipc: Annotated[
+        str | None, Query(max_length=20, description="IPC prefix at any level, e.g. `G06F 16`.")
+    ] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Title or number contains.")
+    ] = None,
+) -> Page[PatentPublic]:
+    items, next_cursor = patents.list_patents(
+        session=session,
+        owner_id=principal.organization_id,
+        params=page,
+        legal_status=legal_status,
+        kind=kind,
+        ipc=ipc,
+        q=q,
+    )
+    return Page(
+        items=[patents.to_public(p) for p in items], next_cursor=next_cursor, limit=page.limit
+    )
+
+
+@router.get(
+    "/{patent_id}",
+    response_model=PatentPublic,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_patent(patent: OwnedPatent) -> PatentPublic:
+    return patents.to_public(patent)
+
+
+@router.patch(
+    "/{patent_id}",
+    response_model=PatentPublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Update a patent's bibliographic data, legal status or fee standing",
+)
+def update_patent(patent: OwnedPatent, body: PatentUpdate, session: SessionDep) -> PatentPublic:
+    updated = listings.update_patent(session=session, patent=patent, changes=body)
+    return patents.to_public(updated)
+
+
+@router.post(
+    "/{patent_id}/encumbrances",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PatentEncumbrancePublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Declare an off-platform license, court preservation or ownership dispute",
+)
+def add_encumbrance(
+    patent: OwnedPatent, body: PatentEncumbranceCreate, session: SessionDep
+) -> PatentEncumbrancePublic:
+    encumbrance = patents.add_encumbrance(session=session, patent=patent, data=body)
+    return patents.encumbrance_public(encumbrance)
+
+
+@router.delete(
+    "/{patent_id}/encumbrances/{encumbrance_id}",
+    response_model=PatentEncumbrancePublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Release an encumbrance (kept in history with its release time)",
+)
+def release_encumbrance(
+    patent: OwnedPatent, encumbrance_id: ObjectId, session: SessionDep
+) -> PatentEncumbrancePublic:
+    encumbrance = patents.get_encumbrance(
+        session=session, patent=patent, encumbrance_id=encumbrance_id
+    )
+    return patents.encumbrance_public(
+        patents.release_encumbrance(session=session, encumbrance=encumbrance)
+    )

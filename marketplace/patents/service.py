@@ -1,0 +1,310 @@
+"""Patents: registration, the statutory term, annual-fee standing, encumbrances."""
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from marketplace import clock
+from marketplace.accounts.models import LICENSOR_KINDS, Organization
+from marketplace.config import get_settings
+from marketplace.pagination import PageParams, paginate_by_id
+from marketplace.patents.errors import (
+    EncumbranceNotFound,
+    InvalidPatentUpdate,
+    NotPatentOwnerKind,
+    OpenLicenseInForce,
+    PatentAlreadyRegistered,
+    PatentNotFound,
+)
+from marketplace.patents.identifiers import (
+    PatentKind,
+    ipc_like_pattern,
+    normalize_ipc_prefix,
+    parse_application_number,
+)
+from marketplace.patents.models import (
+    EncumbranceKind,
+    FeeStatus,
+    LegalStatus,
+    Patent,
+    PatentCreate,
+    PatentEncumbrance,
+    PatentEncumbranceCreate,
+    PatentEncumbrancePublic,
+    PatentIpc,
+    PatentPublic,
+    PatentSummary,
+    PatentUpdate,
+    check_patent_dates,
+)
+
+# Designs filed from this day on get 15 years (Patent Law as amended in 2020, art. 42).
+DESIGN_15_YEARS_FROM = date(2021, 6, 1)
+EXCLUSIVE_KINDS = frozenset({EncumbranceKind.exclusive_license, EncumbranceKind.sole_license})
+SUSPENDING_KINDS = frozenset(
+    {EncumbranceKind.court_preservation, EncumbranceKind.ownership_dispute}
+)
+
+
+def add_years(day: date, years: int) -> date:
+    """Calendar years; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate_day in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, candidate_day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def statutory_years(kind: PatentKind, filing_date: date) -> int:
+    if kind is PatentKind.invention:
+        return 20
+    if kind is PatentKind.utility_model:
+        return 10
+    return 15 if filing_date >= DESIGN_15_YEARS_FROM else 10
+
+
+def term_end_date(kind: PatentKind, filing_date: date) -> date:
+    """The last day in force: the day before the anniversary of filing that ends the term."""
+    return add_years(filing_date, statutory_years(kind, filing_date)) - timedelta(days=1)
+
+
+def fee_status(patent: Patent, *, today: date | None = None) -> FeeStatus:
+    if patent.legal_status != LegalStatus.granted or patent.fee_paid_until is None:
+        return FeeStatus.not_applicable
+    today = today or clock.today()
+    if today <= patent.fee_paid_until:
+        return FeeStatus.paid
+    grace_end = add_months(patent.fee_paid_until, get_settings().annual_fee_grace_months)
+    return FeeStatus.grace if today <= grace_end else FeeStatus.arrears
+
+
+def is_in_force(patent: Patent, *, today: date | None = None) -> bool:
+    today = today or clock.today()
+    return (
+        patent.legal_status == LegalStatus.granted
+        and today <= term_end_date(PatentKind(patent.kind), patent.filing_date)
+        and fee_status(patent, today=today) is not FeeStatus.arrears
+    )
+
+
+def encumbrance_in_force(encumbrance: PatentEncumbrance, *, today: date | None = None) -> bool:
+    today = today or clock.today()
+    return (
+        encumbrance.released_at is None
+        and encumbrance.starts_on <= today
+        and (encumbrance.ends_on is None or today <= encumbrance.ends_on)
+    )
+
+
+def encumbrances_in_force(
+    patent: Patent, kinds: frozenset[EncumbranceKind], *, today: date | None = None
+) -> list[PatentEncumbrance]:
+    return [
+        item
+        for item in patent.encumbrances
+        if item.kind in kinds and encumbrance_in_force(item, today=today)
+    ]
+
+
+def to_public(patent: Patent) -> PatentPublic:
+    today = clock.today()
+    kind = PatentKind(patent.kind)
+    term_end = term_end_date(kind, patent.filing_date)
+    status = fee_status(patent, today=today)
+    return PatentPublic.model_validate(
+        {
+            **patent.model_dump(),
+            "ipc_codes": patent.ipc_codes,
+            "term_end_date": term_end,
+            "remaining_term_days": max(0, (term_end - today).days),
+            "fee_status": status,
+            "next_fee_due_date": (
+                patent.fee_paid_until + timedelta(days=1)
+                if status is not FeeStatus.not_applicable and patent.fee_paid_until
+                else None
+            ),
+            "in_force": is_in_force(patent, today=today),
+            "encumbrances": [encumbrance_public(item) for item in patent.encumbrances],
+        }
+    )
+
+
+def to_summary(patent: Patent) -> PatentSummary:
+    kind = PatentKind(patent.kind)
+    return PatentSummary.model_validate(
+        {
+            **patent.model_dump(),
+            "ipc_codes": patent.ipc_codes,
+            "term_end_date": term_end_date(kind, patent.filing_date),
+            "fee_status": fee_status(patent),
+            "in_force": is_in_force(patent),
+        }
+    )
+
+
+def encumbrance_public(item: PatentEncumbrance) -> PatentEncumbrancePublic:
+    return PatentEncumbrancePublic.model_validate(
+        {**item.model_dump(), "in_force": encumbrance_in_force(item)}
+    )
+
+
+def _set_ipc_codes(patent: Patent, codes: list[str]) -> None:
+    # patent_id is set by the relationship when the patent is flushed.
+    patent.ipc_entries = [
+        PatentIpc(code=code, position=index)  # type: ignore[call-arg]
+        for index, code in enumerate(codes)
+    ]
+    patent.main_ipc = codes[0] if codes else None
+
+
+def register_patent(*, session: Session, owner: Organization, data: PatentCreate) -> Patent:
+    if owner.kind not in LICENSOR_KINDS:
+        raise NotPatentOwnerKind(f"A {owner.kind} does not register patents.")
+    existing = session.scalar(
+        select(Patent.id).where(Patent.application_number == data.application_number)
+    )
+    if existing is not None:
+        raise PatentAlreadyRegistered(
+            f"Patent {data.application_number} is already registered on the platform."
+        )
+    assert owner.id is not None
+    kind = parse_application_number(data.application_number).kind
+    patent = Patent.model_validate(
+        {
+            **data.model_dump(exclude={"ipc_codes", "co_owners"}),
+            "co_owners": [co_owner.model_dump() for co_owner in data.co_owners],
+            "owner_id": owner.id,
+            "kind": kind,
+        }
+    )
+    _set_ipc_codes(patent, data.ipc_codes)
+    session.add(patent)
+    session.flush()
+    return patent
+
+
+def get_owned_patent(*, session: Session, owner_id: int, patent_id: int) -> Patent:
+    """The patent if ``owner_id`` owns it; otherwise it does not exist for the caller."""
+    patent = session.get(Patent, patent_id)
+    if patent is None or patent.owner_id != owner_id:
+        raise PatentNotFound(f"Patent {patent_id} does not exist.")
+    return patent
+
+
+def get_patents(*, session: Session, patent_ids: Sequence[int]) -> list[Patent]:
+    patents = session.scalars(select(Patent).where(col(Patent.id).in_(patent_ids))).all()
+    by_id = {patent.id: patent for patent in patents}
+    return [by_id[patent_id] for patent_id in patent_ids if patent_id in by_id]
+
+
+def list_patents(
+    *,
+    session: Session,
+    owner_id: int,
+    params: PageParams,
+    legal_status: LegalStatus | None = None,
+    kind: PatentKind | None = None,
+    ipc: str | None = None,
+    q: str | None = None,
+) -> tuple[Sequence[Patent], str | None]:
+    statement = select(Patent).where(Patent.owner_id == owner_id)
+    if legal_status is not None:
+        statement = statement.where(Patent.legal_status == legal_status)
+    if kind is not None:
+        statement = statement.where(Patent.kind == kind)
+    if ipc:
+        statement = statement.where(patents_with_ipc(ipc))
+    if q:
+        pattern = f"%{escape_like(q)}%"
+        statement = statement.where(
+            sa.or_(
+                col(Patent.title).ilike(pattern, escape="\\"),
+                col(Patent.application_number).like(pattern, escape="\\"),
+            )
+        )
+    return paginate_by_id(session, statement, id_column=Patent.id, params=params)
+
+
+def patents_with_ipc(prefix: str) -> sa.ColumnElement[bool]:
+    """A condition on ``Patent.id``: the patent has an IPC symbol under ``prefix``."""
+    pattern = ipc_like_pattern(normalize_ipc_prefix(prefix))
+    matching = select(PatentIpc.patent_id).where(col(PatentIpc.code).like(pattern))
+    return col(Patent.id).in_(matching)
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) -> Patent:
+    values = changes.model_dump(exclude_unset=True)
+    for field in ("title", "legal_status", "publicly_funded"):
+        if field in values and values[field] is None:
+            raise InvalidPatentUpdate(f"{field} cannot be null.")
+    ipc_codes = values.pop("ipc_codes", None)
+    co_owners = values.pop("co_owners", None)
+    for field, value in values.items():
+        setattr(patent, field, value)
+    if co_owners is not None:
+        patent.co_owners = co_owners
+    if ipc_codes is not None:
+        _set_ipc_codes(patent, ipc_codes)
+    try:
+        check_patent_dates(
+            patent.filing_date,
+            patent.grant_date,
+            LegalStatus(patent.legal_status),
+            patent.fee_paid_until,
+        )
+    except ValueError as exc:
+        raise InvalidPatentUpdate(str(exc)) from exc
+    patent.updated_at = clock.now()
+    session.add(patent)
+    session.flush()
+    return patent
+
+
+def add_encumbrance(
+    *, session: Session, patent: Patent, data: PatentEncumbranceCreate
+) -> PatentEncumbrance:
+    assert patent.id is not None
+    if data.kind in EXCLUSIVE_KINDS and patent.open_license_listing_id is not None:
+        # Patent Law art. 51: no exclusive or sole license while an open license is in force.
+        raise OpenLicenseInForce(
+            f"Patent {patent.application_number} is under the open license of listing "
+            f"{patent.open_license_listing_id}; withdraw it before granting a {data.kind}.",
+            listing_id=patent.open_license_listing_id,
+        )
+    encumbrance = PatentEncumbrance.model_validate({**data.model_dump(), "patent_id": patent.id})
+    session.add(encumbrance)
+    session.flush()
+    session.refresh(patent, attribute_names=["encumbrances"])
+    return encumbrance
+
+
+def get_encumbrance(*, session: Session, patent: Patent, encumbrance_id: int) -> PatentEncumbrance:
+    encumbrance = session.get(PatentEncumbrance, encumbrance_id)
+    if encumbrance is None or encumbrance.patent_id != patent.id:
+        raise EncumbranceNotFound(f"Encumbrance {encumbrance_id} does not exist on this patent.")
+    return encumbrance
+
+
+def release_encumbrance(*, session: Session, encumbrance: PatentEncumbrance) -> PatentEncumbrance:
+    if encumbrance.released_at is None:
+        encumbrance.released_at = clock.now()
+        session.add(encumbrance)
+        session.flush()
+    return encumbrance

@@ -1,0 +1,151 @@
+"""Test harness: the schema comes from the migrations, and every test runs inside a transaction
+that is rolled back. Set MARKETPLACE_TEST_DATABASE_URL to run the suite on PostgreSQL."""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+_TEST_DB_DIR = tempfile.mkdtemp(prefix="marketplace-tests-")
+TEST_DATABASE_URL = os.environ.get(
+    "MARKETPLACE_TEST_DATABASE_URL", f"sqlite:///{_TEST_DB_DIR}/test.db"
+)
+# Before anything reads the settings: a fixed secret, and Argon2 cheap enough for hundreds of
+# hashes (the production cost is the default; tests check behavior, not hardness).
+os.environ.update(
+    {
+        "MARKETPLACE_ENVIRONMENT": "test",
+        "MARKETPLACE_DATABASE_URL": TEST_DATABASE_URL,
+        "MARKETPLACE_SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256-signing",
+        "MARKETPLACE_ARGON2_TIME_COST": "1",
+        "MARKETPLACE_ARGON2_MEMORY_COST_KIB": "64",
+        "MARKETPLACE_ARGON2_PARALLELISM": "1",
+        "MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "1000",
+    }
+)
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from marketplace import clock  # noqa: E402
+from marketplace.db import create_db_engine, get_engine, get_session, transaction  # noqa: E402
+from marketplace.main import create_app  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+IS_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+
+# The calendar day every test runs on unless it moves the clock itself.
+TODAY = date(2026, 6, 15)
+
+
+def alembic_config() -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def reset_database(engine: Engine) -> None:
+    if IS_POSTGRES:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    else:
+        sa.MetaData().drop_all(engine)
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    engine = create_db_engine(TEST_DATABASE_URL)
+    reset_database(engine)
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    moment = datetime(TODAY.year, TODAY.month, TODAY.day, 9, 30, tzinfo=UTC)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    monkeypatch.setattr(clock, "today", lambda: moment.date())
+    return moment
+
+
+@pytest.fixture
+def set_today(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Move the clock: ``set_today(date(2030, 1, 1))``."""
+
+    def move(day: date) -> None:
+        moment = datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC)
+        monkeypatch.setattr(clock, "now", lambda: moment)
+        monkeypatch.setattr(clock, "today", lambda: day)
+
+    return move
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose commits are savepoints inside a transaction rolled back after the test."""
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(session: Session) -> FastAPI:
+    application = create_app()
+
+    def test_session() -> Iterator[Session]:
+        yield from transaction(session)
+
+    application.dependency_overrides[get_session] = test_session
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def committed_engine(engine: Engine) -> Iterator[Engine]:
+    """For tests that need real commits from concurrent connections (PostgreSQL): the app uses
+    the real engine, and every table is emptied afterwards."""
+    get_engine.cache_clear()
+    yield engine
+    get_engine.cache_clear()
+    from marketplace.models import metadata
+
+    with engine.begin() as connection:
+        if IS_POSTGRES:
+            tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        else:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="needs PostgreSQL")

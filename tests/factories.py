@@ -1,0 +1,203 @@
+"""Small flush-only builders. Each returns a persisted object inside the test's transaction."""
+
+import itertools
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlmodel import Session
+
+from marketplace.accounts import security
+from marketplace.accounts import service as accounts
+from marketplace.accounts.credit_code import ALPHABET, credit_code_check_character
+from marketplace.accounts.models import Organization, OrganizationKind, User, UserRole, Verification
+from marketplace.listings import service as listings
+from marketplace.listings.models import Listing, ListingCreate, Offer, OfferCreate
+from marketplace.patents import service as patents
+from marketplace.patents.identifiers import application_check_character
+from marketplace.patents.models import CoOwner, LegalStatus, Patent, PatentCreate
+
+PASSWORD = "correct horse battery staple"
+TODAY = date(2026, 6, 15)
+
+_sequence = itertools.count(1)
+_random = random.Random(20261125)
+
+
+def next_number() -> int:
+    return next(_sequence)
+
+
+def credit_code() -> str:
+    body = "91" + "330100" + "".join(_random.choice(ALPHABET) for _ in range(9))
+    return body + credit_code_check_character(body)
+
+
+def application_number(type_digit: int = 1, year: int = 2020) -> str:
+    digits = f"{year}{type_digit}{next_number() + 1_000_000:07d}"[:12]
+    return f"{digits}.{application_check_character(digits)}"
+
+
+@lru_cache
+def password_hash() -> str:
+    return security.hash_secret(PASSWORD)
+
+
+def organization(
+    session: Session,
+    *,
+    kind: OrganizationKind = OrganizationKind.enterprise,
+    verified: bool = True,
+    name: str | None = None,
+    country: str = "CN",
+    region: str | None = "Zhejiang",
+) -> Organization:
+    org = Organization(
+        name=name or f"{kind.value.replace('_', ' ').title()} {next_number()}",
+        kind=kind,
+        country=country,
+        region=region,
+        credit_code=credit_code() if country == "CN" else None,
+        verification=Verification.verified if verified else Verification.pending,
+    )
+    session.add(org)
+    session.flush()
+    return org
+
+
+def user(
+    session: Session,
+    org: Organization,
+    *,
+    role: UserRole = UserRole.admin,
+    email: str | None = None,
+) -> User:
+    assert org.id is not None
+    account = User(
+        email=email or f"user{next_number()}@example.org",
+        full_name="Test User",
+        organization_id=org.id,
+        role=role,
+        password_hash=password_hash(),
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def member(
+    session: Session,
+    *,
+    kind: OrganizationKind = OrganizationKind.enterprise,
+    verified: bool = True,
+    role: UserRole = UserRole.admin,
+    **org_fields: Any,
+) -> User:
+    """A user of a fresh organization: the usual way a test gets a caller."""
+    return user(
+        session, organization(session, kind=kind, verified=verified, **org_fields), role=role
+    )
+
+
+def platform_admin(session: Session) -> User:
+    return member(session, kind=OrganizationKind.platform)
+
+
+def token(session: Session, account: User, scopes: frozenset[str] | None = None) -> str:
+    org = session.get(Organization, account.organization_id)
+    assert org is not None
+    granted = accounts.allowed_scopes(org) if scopes is None else scopes
+    return security.create_access_token(
+        subject=f"user:{account.id}", organization_id=account.organization_id, scopes=granted
+    ).token
+
+
+def auth(session: Session, account: User, scopes: frozenset[str] | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(session, account, scopes)}"}
+
+
+def patent(
+    session: Session,
+    owner: Organization | User,
+    *,
+    type_digit: int = 1,
+    filing_date: date = date(2020, 3, 1),
+    legal_status: LegalStatus = LegalStatus.granted,
+    grant_date: date | None = date(2022, 5, 10),
+    fee_paid_until: date | None = TODAY + timedelta(days=200),
+    ipc_codes: list[str] | None = None,
+    title: str | None = None,
+    evaluation_report_ref: str | None = None,
+    co_owners: list[CoOwner] | None = None,
+    **fields: Any,
+) -> Patent:
+    org = _org(session, owner)
+    if legal_status is LegalStatus.pending:
+        grant_date, fee_paid_until = None, None
+    data = PatentCreate(
+        application_number=application_number(type_digit, filing_date.year),
+        title=title or f"Method and device number {next_number()}",
+        abstract="A method for improving lithium battery thermal management.",
+        filing_date=filing_date,
+        grant_date=grant_date,
+        legal_status=legal_status,
+        fee_paid_until=fee_paid_until,
+        ipc_codes=["H01M 10/0525", "G06F 16/33"] if ipc_codes is None else ipc_codes,
+        inventors=["Li Wei", "Zhang Min"],
+        evaluation_report_ref=evaluation_report_ref,
+        co_owners=co_owners or [],
+        **fields,
+    )
+    return patents.register_patent(session=session, owner=org, data=data)
+
+
+def offer_data(**overrides: Any) -> OfferCreate:
+    values: dict[str, Any] = {
+        "royalty_type": "hybrid",
+        "upfront_fee": Decimal("50000.00"),
+        "royalty_rate": Decimal("3.5"),
+        "minimum_annual": Decimal("20000"),
+        "term_years": 3,
+    }
+    if overrides.get("royalty_type") in ("lump_sum", "running", "per_unit"):
+        values = {"term_years": 3}
+    values.update(overrides)
+    return OfferCreate.model_validate(values)
+
+
+def draft_listing(
+    session: Session,
+    owner: Organization | User,
+    *,
+    patent_list: list[Patent] | None = None,
+    offers: list[OfferCreate] | None = None,
+) -> Listing:
+    org = _org(session, owner)
+    covered = patent_list or [patent(session, org)]
+    listing = listings.create_listing(
+        session=session,
+        owner=org,
+        data=ListingCreate(patent_ids=[p.id for p in covered if p.id is not None]),
+    )
+    for data in [offer_data()] if offers is None else offers:
+        listings.add_offer(session=session, listing=listing, data=data)
+    return listing
+
+
+def published_listing(
+    session: Session, owner: Organization | User | None = None, **kwargs: Any
+) -> tuple[Listing, Offer]:
+    org = _org(session, owner) if owner else organization(session, kind=OrganizationKind.university)
+    listing = draft_listing(session, org, **kwargs)
+    listings.publish_listing(session=session, listing=listing)
+    return listing, listing.offers[0]
+
+
+def _org(session: Session, owner: Organization | User) -> Organization:
+    if isinstance(owner, Organization):
+        return owner
+    org = session.get(Organization, owner.organization_id)
+    assert org is not None
+    return org

@@ -3,14 +3,23 @@ that is rolled back. Set MARKETPLACE_TEST_DATABASE_URL to run the suite on Postg
 
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 _TEST_DB_DIR = tempfile.mkdtemp(prefix="marketplace-tests-")
-TEST_DATABASE_URL = os.environ.get(
-    "MARKETPLACE_TEST_DATABASE_URL", f"sqlite:///{_TEST_DB_DIR}/test.db"
-)
+# On PostgreSQL the given database is only the way in: each run creates a database of its own
+# (dropped at the end), so that runs side by side do not trample each other's schema.
+SERVER_DATABASE_URL = os.environ.get("MARKETPLACE_TEST_DATABASE_URL")
+IS_POSTGRES = bool(SERVER_DATABASE_URL and SERVER_DATABASE_URL.startswith("postgresql"))
+RUN_DATABASE = f"marketplace_test_{uuid.uuid4().hex[:12]}"
+if SERVER_DATABASE_URL and IS_POSTGRES:
+    TEST_DATABASE_URL = str(make_url(SERVER_DATABASE_URL).set(database=RUN_DATABASE))
+else:
+    TEST_DATABASE_URL = SERVER_DATABASE_URL or f"sqlite:///{_TEST_DB_DIR}/test.db"
 # Before anything reads the settings: a fixed secret, and Argon2 cheap enough for hundreds of
 # hashes (the production cost is the default; tests check behavior, not hardness).
 os.environ.update(
@@ -39,7 +48,6 @@ from marketplace.db import create_db_engine, get_engine, get_session, transactio
 from marketplace.main import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-IS_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 
 # The calendar day every test runs on unless it moves the clock itself.
 TODAY = date(2026, 6, 15)
@@ -68,13 +76,30 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def _server_admin(statement: str) -> None:
+    assert SERVER_DATABASE_URL is not None
+    server = sa.create_engine(SERVER_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(statement)
+    finally:
+        server.dispose()
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
+    if IS_POSTGRES:
+        _server_admin(f'CREATE DATABASE "{RUN_DATABASE}"')
     engine = create_db_engine(TEST_DATABASE_URL)
-    reset_database(engine)
-    upgrade_database(engine)
-    yield engine
-    engine.dispose()
+    try:
+        reset_database(engine)
+        upgrade_database(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        get_engine().dispose()
+        if IS_POSTGRES:
+            _server_admin(f'DROP DATABASE IF EXISTS "{RUN_DATABASE}" WITH (FORCE)')
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +143,9 @@ def app(session: Session) -> FastAPI:
     application = create_app()
 
     def test_session() -> Iterator[Session]:
+        # What the test set up so far counts as already in the database, as it would be for a
+        # real request: a refused request then undoes only its own work.
+        session.commit()
         yield from transaction(session)
 
     application.dependency_overrides[get_session] = test_session

@@ -27,6 +27,7 @@ from marketplace.accounts.models import (
     Verification,
 )
 from marketplace.db import SessionDep
+from marketplace.errors import Unauthorized
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",
@@ -72,7 +73,7 @@ def get_principal(
     session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     if not token:
-        raise InvalidAccessToken("A bearer token is required.", code="not_authenticated")
+        raise Unauthorized("A bearer token is required.")
     try:
         claims = security.decode_access_token(token)
     except security.InvalidToken as exc:

@@ -2,7 +2,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from pydantic import EmailStr, field_validator, model_validator
+from pydantic import EmailStr, ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from marketplace import clock
@@ -82,14 +82,25 @@ class OrganizationCreate(OrganizationBase):
             raise ValueError("country must be a two-letter ISO 3166-1 code")
         return value.upper()
 
+    # A field validator (country is declared, and so validated, before credit_code), so that a
+    # bad code is reported at body.organization.credit_code, where a client can show it.
+    @field_validator("credit_code")
+    @classmethod
+    def _valid_credit_code(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        country = info.data.get("country")
+        if country is None:
+            # The country is invalid and already reported; the code cannot be judged without it.
+            return value
+        if country != "CN":
+            raise ValueError("credit_code applies to Chinese organizations only")
+        return normalize_credit_code(value)
+
     @model_validator(mode="after")
     def _chinese_orgs_need_credit_code(self) -> "OrganizationCreate":
-        if self.country == "CN":
-            if not self.credit_code:
-                raise ValueError("credit_code is required for organizations in China")
-            self.credit_code = normalize_credit_code(self.credit_code)
-        elif self.credit_code is not None:
-            raise ValueError("credit_code applies to Chinese organizations only")
+        if self.country == "CN" and self.credit_code is None:
+            raise ValueError("credit_code is required for organizations in China")
         return self
 
 
@@ -97,6 +108,8 @@ class OrganizationPublic(OrganizationBase):
     id: int
     verification: Verification
     verified_at: datetime | None
+    # Only rejected organizations have one, and only they and platform admins can see them.
+    rejection_reason: str | None = None
     created_at: datetime
 
 

@@ -65,7 +65,9 @@ def token(
     session: SessionDep,
     limiter: Annotated[AttemptLimiter, Depends(attempt_limiter)],
     basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
-    grant_type: Annotated[str, Form(max_length=64)],
+    response: Response,
+    # Optional here so that a missing grant_type gets the RFC 6749 invalid_request, not a 422.
+    grant_type: Annotated[str | None, Form(max_length=64)] = None,
     username: Annotated[str | None, Form(max_length=254)] = None,
     password: Annotated[str | None, Form(max_length=256)] = None,
     refresh_token: Annotated[str | None, Form(max_length=512)] = None,
@@ -74,6 +76,8 @@ def token(
     scope: Annotated[str | None, Form(max_length=500)] = None,
 ) -> TokenResponse:
     caller = request.client.host if request.client else "unknown"
+    if not grant_type:
+        raise OAuthError("grant_type is required.", code="invalid_request")
     if grant_type == "password":
         if not username or password is None:
             raise OAuthError("username and password are required.", code="invalid_request")
@@ -101,6 +105,9 @@ def token(
             "grant_type must be password, refresh_token or client_credentials.",
             code="unsupported_grant_type",
         )
+    # RFC 6749 section 5.1: responses carrying tokens must not be stored by any cache.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return TokenResponse(
         access_token=issued.access_token,
         expires_in=issued.expires_in,

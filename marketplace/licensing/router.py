@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1", tags=["licenses"])
 
 LicensesScope = Annotated[Principal, Depends(require_scope("licenses"))]
 VerifiedLicensee = Annotated[Principal, Depends(require_verified_scope("licenses:accept"))]
+# Ending a license is an act of the licensee, like accepting: a read-only token may not do it.
+LicenseeScope = Annotated[Principal, Depends(require_scope("licenses:accept"))]
 
 IdempotencyKey = Annotated[
     str,
@@ -114,7 +116,7 @@ def get_license(
 )
 def terminate_license(
     license_id: ObjectId,
-    principal: LicensesScope,
+    principal: LicenseeScope,
     session: SessionDep,
     body: LicenseTermination | None = None,
 ) -> LicensePublic:

@@ -3,10 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from marketplace.accounts.deps import OptionalPrincipal
-from marketplace.accounts.errors import InvalidAccessToken
 from marketplace.accounts.models import OrganizationKind
 from marketplace.db import SessionDep
-from marketplace.errors import problem_responses
+from marketplace.errors import Unauthorized, problem_responses
 from marketplace.listings import service as listings
 from marketplace.listings.deps import ListingsScope, OwnListing, OwnOffer, VerifiedLister
 from marketplace.listings.models import (
@@ -23,6 +22,7 @@ from marketplace.listings.models import (
 from marketplace.pagination import Page, PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.identifiers import PatentKind
+from marketplace.patents.models import IpcPrefix
 
 router = APIRouter(prefix="/api/v1", tags=["listings"])
 
@@ -56,8 +56,8 @@ def list_listings(
         Query(min_length=1, max_length=200, description="Words in title, description or patents."),
     ] = None,
     ipc: Annotated[
-        str | None,
-        Query(max_length=20, description="IPC prefix at any level: `G`, `G06F`, `G06F 16/33`."),
+        IpcPrefix | None,
+        Query(description="IPC prefix at any level: `G`, `G06F`, `G06F 16`, `G06F 16/33`."),
     ] = None,
     royalty_type: RoyaltyType | None = None,
     kind: Annotated[PatentKind | None, Query(description="Patent kind.")] = None,
@@ -75,7 +75,7 @@ def list_listings(
     statuses: tuple[ListingStatus, ...] = (ListingStatus.published,)
     if mine:
         if principal is None:
-            raise InvalidAccessToken("mine=true needs a bearer token.", code="not_authenticated")
+            raise Unauthorized("mine=true needs a bearer token.")
         owner_id = principal.organization_id
         statuses = (listing_status,) if listing_status else tuple(ListingStatus)
     items, next_cursor = listings.list_listings(

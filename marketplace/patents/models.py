@@ -1,8 +1,15 @@
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic import Field as PydanticField
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -12,10 +19,14 @@ from marketplace.patents.identifiers import (
     PatentKind,
     canonical_application_number,
     normalize_ipc,
+    normalize_ipc_prefix,
     normalize_publication_number,
 )
 
 MAX_IPC_CODES = 50
+
+# An IPC prefix at any level (`G`, `G06F`, `G06F 16`, `G06F 16/33`), normalized on input.
+IpcPrefix = Annotated[str, StringConstraints(max_length=30), AfterValidator(normalize_ipc_prefix)]
 
 
 class LegalStatus(StrEnum):

@@ -11,6 +11,7 @@ from marketplace.patents import service as patents
 from marketplace.patents.deps import OwnedPatent, PatentsScope
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import (
+    IpcPrefix,
     LegalStatus,
     PatentCreate,
     PatentEncumbranceCreate,
@@ -49,7 +50,8 @@ def list_patents(
     legal_status: LegalStatus | None = None,
     kind: PatentKind | None = None,
     ipc: Annotated[
-        str | None, Query(max_length=20, description="IPC prefix at any level, e.g. `G06F 16`.")
+        IpcPrefix | None,
+        Query(description="IPC prefix at any level: `G`, `G06F`, `G06F 16`, `G06F 16/33`."),
     ] = None,
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Title or number contains.")

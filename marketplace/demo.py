@@ -1,0 +1,268 @@
+"""A small, realistic demo: two universities with patents and published open licenses, SMEs that
+hold licenses, a bank with an API client, and a platform admin. Built through the services, so
+every rule applies to it as to real data."""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from marketplace import clock
+from marketplace.accounts import service as accounts
+from marketplace.accounts.credit_code import credit_code_check_character
+from marketplace.accounts.models import (
+    Organization,
+    OrganizationCreate,
+    OrganizationKind,
+    User,
+    UserCreate,
+)
+from marketplace.licensing import service as licensing
+from marketplace.listings import service as listings
+from marketplace.listings.models import ListingCreate, OfferCreate, RoyaltyType
+from marketplace.patents import service as patents
+from marketplace.patents.identifiers import application_check_character
+from marketplace.patents.models import CoOwner, LegalStatus, PatentCreate
+
+# Published in the README on purpose; `marketplace demo` refuses to run in production.
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105
+ADMIN_EMAIL = "admin@marketplace.example"
+
+
+@dataclass
+class DemoSummary:
+    created: bool
+    accounts: list[tuple[str, str, str]] = field(default_factory=list)  # (role, email, org)
+    patents: int = 0
+    listings: int = 0
+    licenses: int = 0
+    api_client: tuple[str, str] | None = None
+
+
+def _credit_code(division: str, serial: str) -> str:
+    body = f"12{division}{serial}"
+    return body + credit_code_check_character(body)
+
+
+def _application_number(year: int, type_digit: int, serial: int) -> str:
+    digits = f"{year}{type_digit}{serial:07d}"
+    return f"{digits}.{application_check_character(digits)}"
+
+
+_UNIVERSITIES = [
+    ("Zhejiang Institute of Technology", "Zhejiang", "330100", "tto@zit.example.edu.cn"),
+    ("Northwest Polytechnic University", "Shaanxi", "610100", "ip@nwpu.example.edu.cn"),
+]
+
+# (title, abstract, ipc codes, type digit, filing date, department)
+_PORTFOLIOS = [
+    [
+        (
+            "Solid-state electrolyte with high ionic conductivity for lithium batteries",
+            "A sulfide solid electrolyte doped with halogen that raises room-temperature ionic "
+            "conductivity above 10 mS/cm while remaining stable against lithium metal.",
+            ["H01M 10/0562", "H01M 10/0525"],
+            1,
+            date(2019, 4, 12),
+            "School of Materials Science",
+        ),
+        (
+            "Battery thermal management method based on phase-change materials",
+            "A pack-level cooling method combining paraffin composites with liquid cold plates, "
+            "keeping cell temperature spread under 3 K during fast charging.",
+            ["H01M 10/613", "H01M 10/6554"],
+            1,
+            date(2020, 8, 3),
+            "School of Energy Engineering",
+        ),
+        (
+            "Semantic retrieval of technical documents using dual encoders",
+            "A retrieval system that embeds patent claims and product descriptions into one vector "
+            "space for cross-language matching of Chinese and English text.",
+            ["G06F 16/33", "G06N 3/08"],
+            1,
+            date(2021, 2, 22),
+            "College of Computer Science",
+        ),
+        (
+            "Clamp for fixing photovoltaic panels on corrugated roofs",
+            "A tool-free aluminium clamp that fixes photovoltaic modules to corrugated steel roofs "
+            "without drilling.",
+            ["H02S 20/23"],
+            2,
+            date(2022, 5, 9),
+            "School of Mechanical Engineering",
+        ),
+    ],
+    [
+        (
+            "Titanium alloy additive manufacturing with in-situ heat treatment",
+            "Laser powder-bed fusion of Ti-6Al-4V with a scan strategy that performs in-situ "
+            "heat treatment, removing the need for hot isostatic pressing.",
+            ["B22F 10/28", "B33Y 10/00", "C22C 14/00"],
+            1,
+            date(2018, 11, 30),
+            "School of Materials",
+        ),
+        (
+            "Fault diagnosis of rotating machinery from vibration signals",
+            "A convolutional network trained on envelope spectra that detects bearing faults of "
+            "rotating machinery under variable speed.",
+            ["G01M 13/045", "G06N 3/0464"],
+            1,
+            date(2020, 1, 15),
+            "School of Mechanical Engineering",
+        ),
+        (
+            "Drip irrigation emitter resistant to clogging",
+            "A labyrinth emitter geometry that keeps sediment in suspension, for drip irrigation "
+            "in arid regions.",
+            ["A01G 25/02"],
+            2,
+            date(2021, 9, 1),
+            "College of Water Resources",
+        ),
+    ],
+]
+
+_SMES = [
+    ("Hangzhou Greencell Energy Co., Ltd.", "Zhejiang", "330100", "ceo@greencell.example.com"),
+    ("Xi'an Precision Drive Co., Ltd.", "Shaanxi", "610100", "cto@xpdrive.example.com"),
+]
+
+
+def _already_loaded(session: Session) -> bool:
+    return session.scalar(select(User.id).where(User.email == ADMIN_EMAIL)) is not None
+
+
+def _organization(
+    session: Session,
+    *,
+    name: str,
+    kind: OrganizationKind,
+    region: str,
+    credit_code: str,
+    email: str,
+    summary: DemoSummary,
+) -> tuple[Organization, User]:
+    org, user = accounts.signup(
+        session=session,
+        organization=OrganizationCreate(
+            name=name, kind=kind, country="CN", region=region, credit_code=credit_code
+        ),
+        user=UserCreate(email=email, password=DEMO_PASSWORD, full_name=f"{name} admin"),
+    )
+    accounts.decide_verification(session=session, organization=org, approve=True)
+    summary.accounts.append((kind.value, email, name))
+    return org, user
+
+
+def load_demo(session: Session) -> DemoSummary:
+    """Loads the demo once; a second call changes nothing and says so."""
+    if _already_loaded(session):
+        return DemoSummary(created=False)
+    summary = DemoSummary(created=True)
+    accounts.create_platform_admin(
+        session=session, email=ADMIN_EMAIL, password=DEMO_PASSWORD, full_name="Platform admin"
+    )
+    summary.accounts.append(("platform admin", ADMIN_EMAIL, "Platform operations"))
+    today = clock.today()
+    serial = 100_000
+    published = []
+    for index, (name, region, division, email) in enumerate(_UNIVERSITIES):
+        university, _ = _organization(
+            session,
+            name=name,
+            kind=OrganizationKind.university,
+            region=region,
+            credit_code=_credit_code(division, f"4000{index:04d}1"),
+            email=email,
+            summary=summary,
+        )
+        for title, abstract, ipc_codes, type_digit, filed, department in _PORTFOLIOS[index]:
+            serial += 1
+            patent = patents.register_patent(
+                session=session,
+                owner=university,
+                data=PatentCreate(
+                    application_number=_application_number(filed.year, type_digit, serial),
+                    title=title,
+                    abstract=abstract,
+                    ipc_codes=ipc_codes,
+                    filing_date=filed,
+                    grant_date=filed + timedelta(days=540 if type_digit == 1 else 200),
+                    legal_status=LegalStatus.granted,
+                    fee_paid_until=today + timedelta(days=150 + 30 * (serial % 7)),
+                    inventors=["Chen Jing", "Liu Yang"],
+                    department=department,
+                    publicly_funded=True,
+                    evaluation_report_ref=f"PJ{filed.year}{serial}" if type_digit != 1 else None,
+                    co_owners=[CoOwner(name="Provincial Research Fund", open_license_consent=True)]
+                    if serial % 3 == 0
+                    else [],
+                ),
+            )
+            summary.patents += 1
+            listing = listings.create_listing(
+                session=session,
+                owner=university,
+                data=ListingCreate(patent_ids=[patent.id or 0], description=abstract),
+            )
+            offers = [
+                OfferCreate(
+                    royalty_type=RoyaltyType.lump_sum,
+                    upfront_fee=Decimal(80_000 + 20_000 * (serial % 5)),
+                    term_years=3,
+                ),
+                OfferCreate(
+                    royalty_type=RoyaltyType.hybrid,
+                    upfront_fee=Decimal("30000"),
+                    royalty_rate=Decimal("2.5"),
+                    minimum_annual=Decimal("10000"),
+                    term_years=5,
+                ),
+            ]
+            for offer in offers:
+                listings.add_offer(session=session, listing=listing, data=offer)
+            listings.publish_listing(session=session, listing=listing)
+            summary.listings += 1
+            published.append(listing)
+
+    smes = []
+    for index, (name, region, division, email) in enumerate(_SMES):
+        sme, user = _organization(
+            session,
+            name=name,
+            kind=OrganizationKind.enterprise,
+            region=region,
+            credit_code=_credit_code(division, f"MA0{index:05d}X"),
+            email=email,
+            summary=summary,
+        )
+        smes.append((sme, user))
+    for index, listing in enumerate(published[:3]):
+        sme, user = smes[index % len(smes)]
+        licensing.accept_offer(
+            session=session,
+            offer_id=listing.offers[0].id or 0,
+            licensee=sme,
+            user=user,
+            idempotency_key=f"demo-{listing.id}",
+        )
+        summary.licenses += 1
+
+    _bank, bank_user = _organization(
+        session,
+        name="Bank of Hangzhou Science and Technology Branch",
+        kind=OrganizationKind.bank,
+        region="Zhejiang",
+        credit_code=_credit_code("330100", "7000000B2"),
+        email="ipfinance@bank.example.com",
+        summary=summary,
+    )
+    client, secret = accounts.create_api_client(
+        session=session, creator=bank_user, name="loan-origination"
+    )
+    summary.api_client = (client.client_id, secret)
+    return summary

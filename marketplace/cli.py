@@ -9,12 +9,11 @@ from alembic import command
 from alembic.config import Config
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
 from marketplace import clock
 from marketplace.accounts import service as accounts
 from marketplace.config import Environment, get_settings
-from marketplace.db import get_engine
+from marketplace.db import unit_of_work
 from marketplace.errors import MarketplaceError
 
 app = typer.Typer(
@@ -68,14 +67,13 @@ def create_admin(
 ) -> None:
     """Create a platform administrator (verifies organizations, moderates)."""
     _migrate()
-    with Session(get_engine()) as session:
-        try:
+    try:
+        with unit_of_work() as session:
             admin = accounts.create_platform_admin(
                 session=session, email=email, password=password, full_name=full_name
             )
-        except MarketplaceError as exc:
-            raise _fail(exc.detail) from None
-        session.commit()
+    except MarketplaceError as exc:
+        raise _fail(exc.detail) from None
     console.print(f"Platform admin [bold]{admin.email}[/bold] created.")
 
 
@@ -84,9 +82,8 @@ def _load_demo() -> None:
 
     if get_settings().environment is Environment.production:
         raise _fail("the demo data has published passwords; it is not loaded in production.")
-    with Session(get_engine()) as session:
+    with unit_of_work() as session:
         summary = load_demo(session)
-        session.commit()
     if not summary.created:
         console.print("Demo data is already loaded.")
         return
@@ -119,9 +116,8 @@ def sweep() -> None:
     Run it daily (cron, a Kubernetes CronJob)."""
     from marketplace.listings import service as listings
 
-    with Session(get_engine()) as session:
+    with unit_of_work() as session:
         lapsed = listings.lapse_expired_declarations(session=session, today=clock.today())
-        session.commit()
     console.print(f"{len(lapsed)} listing(s) lapsed.")
 
 

@@ -2,6 +2,7 @@
 and the request-scoped session that commits each use case exactly once."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -120,7 +121,14 @@ def get_engine() -> Engine:
 def get_session() -> Iterator[Session]:
     """One request, one transaction: committed after the route returns, rolled back on error.
 
-    Services only flush; this is the one place that commits."""
+    Services only flush; this (and ``unit_of_work`` outside requests) is where commits happen."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield from transaction(session)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """The same transaction outside a request (commands, jobs)."""
     with Session(get_engine(), expire_on_commit=False) as session:
         yield from transaction(session)
 

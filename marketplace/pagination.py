@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from marketplace.errors import Unprocessable
+from marketplace.params import MAX_ID
 
 T = TypeVar("T")
 
@@ -76,7 +77,8 @@ def paginate_by_id(
     """Newest first by a unique integer id; returns one page of scalars and the next cursor."""
     if params.cursor is not None:
         after = decode_cursor(params.cursor).get("id")
-        if not isinstance(after, int) or isinstance(after, bool):
+        # Beyond the id range, a forged cursor would overflow the database's integer.
+        if not isinstance(after, int) or isinstance(after, bool) or not 1 <= after <= MAX_ID:
             raise InvalidCursor("The cursor is not one this API issued.")
         statement = statement.where(id_column < after)
     rows = session.scalars(statement.order_by(id_column.desc()).limit(params.limit + 1)).all()

@@ -36,6 +36,11 @@ class InvalidOffer(Unprocessable):
     title = "Invalid offer"
 
 
+class InvalidListing(Unprocessable):
+    default_code = "invalid_listing"
+    title = "Invalid listing"
+
+
 class TermExceedsPatentTerm(Unprocessable):
     default_code = "term_exceeds_patent_term"
     title = "License term beyond the patent's remaining term"

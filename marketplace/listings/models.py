@@ -19,6 +19,7 @@ DEFAULT_TERRITORY = "mainland China"
 
 MONEY_QUANTUM = Decimal("0.01")
 RATE_QUANTUM = Decimal("0.0001")
+PERCENT_QUANTUM = Decimal("0.01")
 Money = Annotated[Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0)]
 Rate = Annotated[Decimal, PydanticField(max_digits=7, decimal_places=4, gt=0, le=100)]
 

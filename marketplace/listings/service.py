@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from marketplace import clock
@@ -15,6 +16,7 @@ from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.db import transition
 from marketplace.listings.errors import (
+    InvalidListing,
     InvalidOffer,
     ListingNotDraft,
     ListingNotFound,
@@ -27,6 +29,7 @@ from marketplace.listings.errors import (
 )
 from marketplace.listings.models import (
     MAX_OFFERS_PER_LISTING,
+    PERCENT_QUANTUM,
     Listing,
     ListingCreate,
     ListingPatent,
@@ -195,7 +198,7 @@ def update_listing(*, session: Session, listing: Listing, changes: ListingUpdate
     _ensure_draft(listing)
     values = changes.model_dump(exclude_unset=True)
     if "title" in values and values["title"] is None:
-        raise InvalidOffer("title cannot be null.", code="invalid_listing")
+        raise InvalidListing("title cannot be null.")
     for field, value in values.items():
         setattr(listing, field, value)
     listing.updated_at = clock.now()
@@ -248,8 +251,11 @@ def update_offer(
     merged = {**current.model_dump(), **changes.model_dump(exclude_unset=True)}
     try:
         validated = OfferCreate.model_validate(merged)
-    except ValueError as exc:
-        raise InvalidOffer(str(exc).split("\n", 1)[-1].strip()) from exc
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+        raise InvalidOffer(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+        ) from exc
     _check_term(listing, validated.term_years, today=clock.today())
     for field, value in validated.model_dump().items():
         setattr(offer, field, value)
@@ -257,6 +263,18 @@ def update_offer(
     session.add(offer)
     session.flush()
     return offer
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """The merged offer's errors in the shape of request validation errors."""
+    return [
+        {
+            "field": ".".join(["body", *(str(part) for part in error["loc"])]),
+            "message": error["msg"].removeprefix("Value error, "),
+            "type": error["type"],
+        }
+        for error in exc.errors()
+    ]
 
 
 def delete_offer(*, session: Session, listing: Listing, offer: Offer) -> None:
@@ -433,7 +451,10 @@ def publish_listing(*, session: Session, listing: Listing) -> Listing:
     listing.announcement_date = today
     listing.published_at = clock.now()
     listing.updated_at = listing.published_at
-    listing.annual_fee_reduction_percent = get_settings().open_license_fee_reduction_percent
+    # The column's scale, so the response reads as a later read from the database does.
+    listing.annual_fee_reduction_percent = (
+        get_settings().open_license_fee_reduction_percent.quantize(PERCENT_QUANTUM)
+    )
     listing.warnings = [w.model_dump(exclude_none=True) for w in guidance_warnings(listing)]
     session.add(listing)
     session.flush()

@@ -192,7 +192,10 @@ def check_patent_dates(
 
 
 class PatentUpdate(SQLModel):
-    """Every field optional; the application number and filing date never change."""
+    """Every field optional; the application number and filing date never change, so a request
+    naming them (or any unknown field) is refused rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     title: str | None = Field(default=None, min_length=1, max_length=500)
     abstract: str | None = Field(default=None, max_length=20_000)

@@ -288,6 +288,23 @@ def test_patch_rejects_a_null_title(client: TestClient, session: Session) -> Non
     assert_problem(response, 422, "invalid_patent_update")
 
 
+@pytest.mark.parametrize(
+    "change", [{"application_number": "202110123456.7"}, {"filing_date": "2019-01-01"}]
+)
+def test_patch_refuses_to_change_identity_fields(
+    client: TestClient, session: Session, change: dict[str, str]
+) -> None:
+    account = factories.member(session, kind=OrganizationKind.university)
+    patent = factories.patent(session, account)
+    response = client.patch(
+        f"{PATENTS}/{patent.id}", headers=factories.auth(session, account), json=change
+    )
+    assert_problem(response, 422, "validation_failed")
+    assert response.json()["errors"][0]["type"] == "extra_forbidden"
+    session.refresh(patent)
+    assert patent.filing_date == date(2020, 3, 1)
+
+
 def test_patch_revalidates_dates(client: TestClient, session: Session) -> None:
     account, headers = university_member(session)
     patent = factories.patent(session, account, legal_status=LegalStatus.pending)

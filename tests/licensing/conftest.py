@@ -1,0 +1,97 @@
+"""Builders shared by the licensing tests: a university that has published an open-license
+listing, and verified enterprises that accept its offer."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from marketplace.accounts.models import Organization, OrganizationKind, User
+from marketplace.listings.models import Listing, Offer
+from tests import factories
+
+
+@dataclass(frozen=True)
+class Party:
+    """An organization acting through one of its users, with that user's bearer headers."""
+
+    user: User
+    organization: Organization
+    headers: dict[str, str]
+
+    @property
+    def id(self) -> int:
+        assert self.organization.id is not None
+        return self.organization.id
+
+
+def make_party(
+    session: Session,
+    *,
+    kind: OrganizationKind = OrganizationKind.enterprise,
+    verified: bool = True,
+    scopes: frozenset[str] | None = None,
+    **org_fields: Any,
+) -> Party:
+    user = factories.member(session, kind=kind, verified=verified, **org_fields)
+    organization = session.get(Organization, user.organization_id)
+    assert organization is not None
+    return Party(user, organization, factories.auth(session, user, scopes))
+
+
+NewParty = Callable[..., Party]
+Accept = Callable[..., httpx.Response]
+
+
+@pytest.fixture
+def new_party(session: Session) -> NewParty:
+    """``new_party(kind=..., verified=..., scopes=..., name=...)``: a fresh caller."""
+
+    def build(**kwargs: Any) -> Party:
+        return make_party(session, **kwargs)
+
+    return build
+
+
+@pytest.fixture
+def licensor(new_party: NewParty) -> Party:
+    return new_party(kind=OrganizationKind.university)
+
+
+@pytest.fixture
+def licensee(new_party: NewParty) -> Party:
+    return new_party(kind=OrganizationKind.enterprise)
+
+
+@pytest.fixture
+def published(session: Session, licensor: Party) -> tuple[Listing, Offer]:
+    """The licensor's published listing (one invention filed 2020-03-01) and its hybrid offer."""
+    return factories.published_listing(session, licensor.organization)
+
+
+@pytest.fixture
+def listing(published: tuple[Listing, Offer]) -> Listing:
+    return published[0]
+
+
+@pytest.fixture
+def offer(published: tuple[Listing, Offer]) -> Offer:
+    return published[1]
+
+
+@pytest.fixture
+def accept(client: TestClient) -> Accept:
+    """``accept(offer_or_id, party, key=None)``: POST the acceptance, a fresh key unless given."""
+
+    def post(offer: Offer | int, party: Party, key: str | None = None) -> httpx.Response:
+        offer_id = offer if isinstance(offer, int) else offer.id
+        headers = party.headers | {"Idempotency-Key": key or str(uuid.uuid4())}
+        response: httpx.Response = client.post(f"/api/v1/offers/{offer_id}/accept", headers=headers)
+        return response
+
+    return post

@@ -9,3 +9,9 @@ def now() -> datetime:
 
 def today() -> date:
     return now().date()
+
+
+def timestamp() -> datetime:
+    """Column default for ``*_at`` fields. It looks ``now`` up at each call, so a test that moves
+    the clock moves these too (a default bound to ``now`` itself would keep the real one)."""
+    return now()

@@ -16,6 +16,10 @@ class Environment(StrEnum):
     production = "production"
 
 
+# anyio's default number of worker threads, which FastAPI uses for sync routes and dependencies.
+WORKER_THREADS = 40
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MARKETPLACE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -23,6 +27,11 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.development
     database_url: str = "sqlite:///./marketplace.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=5, ge=0)
+    # Requests inside the app at once (the rest wait in the event loop): at most the connection
+    # pool, and below the 40 worker threads that run sync routes (see marketplace.middleware).
+    max_concurrent_requests: int = Field(default=15, ge=1, le=WORKER_THREADS - 1)
     # Unset outside production: generated once and kept in `secret_key_file`, so tokens survive a
     # restart without anybody shipping a default secret.
     secret_key: str | None = Field(default=None, min_length=32)
@@ -49,6 +58,16 @@ class Settings(BaseSettings):
     annual_fee_grace_months: int = Field(default=6, ge=0, le=12)
     recordation_deadline_months: int = Field(default=3, ge=1)
     open_license_fee_reduction_percent: Decimal = Decimal("15")
+
+    @model_validator(mode="after")
+    def _requests_fit_the_pool(self) -> "Settings":
+        connections = self.database_pool_size + self.database_max_overflow
+        if self.max_concurrent_requests > connections:
+            raise ValueError(
+                f"max_concurrent_requests ({self.max_concurrent_requests}) exceeds the database "
+                f"pool ({connections} connections)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_explicit_secret(self) -> "Settings":

@@ -106,6 +106,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    settings = get_settings()
+    kwargs.setdefault("pool_size", settings.database_pool_size)
+    kwargs.setdefault("max_overflow", settings.database_max_overflow)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)

@@ -259,4 +259,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sa_exc.IntegrityError, _integrity_error)
     app.add_exception_handler(sa_exc.DataError, _data_error)
     app.add_exception_handler(sa_exc.OperationalError, _operational_error)
+    # No pooled connection came free in time: the database is overloaded, not the request wrong.
+    app.add_exception_handler(sa_exc.TimeoutError, _operational_error)
     app.add_exception_handler(Exception, _unexpected_error)

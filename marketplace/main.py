@@ -9,6 +9,7 @@ from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.licensing.router import router as licensing_router
 from marketplace.listings.router import router as listings_router
+from marketplace.middleware import ConcurrencyLimit
 from marketplace.patents.router import router as patents_router
 
 DESCRIPTION = """
@@ -43,6 +44,7 @@ def create_app() -> FastAPI:
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
     install_error_handlers(app)
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     for router in (accounts_router, patents_router, listings_router, licensing_router):
         app.include_router(router)
 

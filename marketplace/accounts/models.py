@@ -71,7 +71,7 @@ class Organization(OrganizationBase, table=True):
     )
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rejection_reason: str | None = Field(default=None, max_length=1000)
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 
 
 class OrganizationCreate(OrganizationBase):
@@ -131,7 +131,7 @@ class User(UserBase, table=True):
     role: UserRole = Field(default=UserRole.member, sa_type=enum_type(UserRole, "user_role"))
     password_hash: str = Field(max_length=255)
     is_active: bool = True
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -174,7 +174,7 @@ class ApiClient(SQLModel, table=True):
     name: str = Field(max_length=200)
     organization_id: int = Field(foreign_key="organization.id", index=True)
     created_by_user_id: int = Field(foreign_key="user_account.id")
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -207,7 +207,7 @@ class RefreshToken(SQLModel, table=True):
     family_id: str = Field(index=True, max_length=36)
     user_id: int = Field(foreign_key="user_account.id", index=True)
     scope: str = Field(max_length=500)
-    issued_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    issued_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

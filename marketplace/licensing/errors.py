@@ -39,3 +39,8 @@ class IdempotencyKeyInFlight(Conflict):
 class PatentNotInForce(Conflict):
     default_code = "patent_not_in_force"
     title = "A covered patent is not in force"
+
+
+class PatentSuspended(Conflict):
+    default_code = "patent_suspended"
+    title = "A covered patent is suspended"

@@ -50,7 +50,7 @@ class License(SQLModel, table=True):
     effective_date: date
     expires_on: date
     recordation_deadline: date
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     terminated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     termination_reason: str | None = Field(default=None, max_length=1000)
 
@@ -66,7 +66,7 @@ class IdempotencyRecord(SQLModel, table=True):
     key: str = Field(max_length=255)
     request_fingerprint: str = Field(max_length=64)
     license_id: int | None = Field(default=None, foreign_key="license.id")
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 
 
 class LicensePublic(SQLModel):

@@ -1,8 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from fastapi.concurrency import run_in_threadpool
-from sqlmodel import Session
 
 from marketplace.accounts.deps import Principal, require_scope, require_verified_scope
 from marketplace.db import SessionDep
@@ -44,32 +42,13 @@ IdempotencyKey = Annotated[
     },
     summary="Accept an offer: written notice to the patentee, and a non-exclusive license",
 )
-async def accept_offer(
+def accept_offer(
     offer_id: ObjectId,
     principal: VerifiedLicensee,
     idempotency_key: IdempotencyKey,
     session: SessionDep,
     response: Response,
 ) -> LicensePublic:
-    # Async on purpose, with the database work in one threadpool call. A sync route would need
-    # a second threadpool slot to validate its response while its transaction still holds the
-    # idempotency key; under a burst, every slot can be taken by requests waiting for that key
-    # or for a pooled connection, and nothing moves until the pool times out (500s).
-    public, created = await run_in_threadpool(
-        _accept,
-        session=session,
-        offer_id=offer_id,
-        principal=principal,
-        idempotency_key=idempotency_key,
-    )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return public
-
-
-def _accept(
-    *, session: Session, offer_id: int, principal: Principal, idempotency_key: str
-) -> tuple[LicensePublic, bool]:
     license_, created = licensing.accept_offer(
         session=session,
         offer_id=offer_id,
@@ -77,7 +56,9 @@ def _accept(
         user=principal.user,
         idempotency_key=idempotency_key,
     )
-    return licensing.to_public(license_), created
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return licensing.to_public(license_)
 
 
 @router.get(

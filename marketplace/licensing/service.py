@@ -23,6 +23,7 @@ from marketplace.licensing.errors import (
     LicenseNotFound,
     OnlyLicenseeTerminates,
     PatentNotInForce,
+    PatentSuspended,
     SelfLicense,
 )
 from marketplace.licensing.models import IdempotencyRecord, License, LicensePublic, LicenseStatus
@@ -216,6 +217,14 @@ def accept_offer(
         if not patents.is_in_force(patent, today=today):
             raise PatentNotInForce(
                 f"Patent {patent.application_number} is no longer in force.",
+                application_number=patent.application_number,
+            )
+        # A court preservation or an ownership dispute that arose after the declaration stops
+        # the patentee from disposing of the patent, licenses included, while it lasts.
+        holds = patents.encumbrances_in_force(patent, patents.SUSPENDING_KINDS, today=today)
+        if holds:
+            raise PatentSuspended(
+                f"Patent {patent.application_number} is suspended ({holds[0].kind}).",
                 application_number=patent.application_number,
             )
     already = session.scalar(

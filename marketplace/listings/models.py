@@ -66,8 +66,8 @@ class Listing(ListingFields, table=True):
     lapse_reason: str | None = Field(default=None, max_length=500)
     warnings: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     annual_fee_reduction_percent: Decimal | None = Field(default=None, sa_type=ScaledDecimal(5, 2))
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 
     owner: Organization = Relationship(sa_relationship_kwargs={"lazy": "selectin"})
     patents: list[Patent] = Relationship(
@@ -142,8 +142,8 @@ class Offer(OfferTerms, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listing.id", index=True)
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 
 
 _REQUIRED = {

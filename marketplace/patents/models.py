@@ -108,8 +108,8 @@ class Patent(PatentFields, table=True):
     open_license_listing_id: int | None = Field(default=None, foreign_key="listing.id", index=True)
     inventors: list[str] = Field(default_factory=list, sa_type=JSONType)
     co_owners: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 
     ipc_entries: list["PatentIpc"] = Relationship(
         sa_relationship_kwargs={
@@ -239,7 +239,7 @@ class PatentEncumbrance(PatentEncumbranceBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     patent_id: int = Field(foreign_key="patent.id", index=True)
     released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    created_at: datetime = Field(default_factory=clock.now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 
 
 class PatentEncumbranceCreate(PatentEncumbranceBase):

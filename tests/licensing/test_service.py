@@ -19,6 +19,7 @@ from marketplace.licensing.errors import (
     LicenseNotFound,
     OnlyLicenseeTerminates,
     PatentNotInForce,
+    PatentSuspended,
     SelfLicense,
 )
 from marketplace.licensing.models import IdempotencyRecord, License, LicenseStatus
@@ -28,7 +29,12 @@ from marketplace.listings.errors import ListingNotPublished, OfferNotFound
 from marketplace.listings.models import Listing, Offer
 from marketplace.pagination import PageParams
 from marketplace.patents import service as patents
-from marketplace.patents.models import LegalStatus, PatentUpdate
+from marketplace.patents.models import (
+    EncumbranceKind,
+    LegalStatus,
+    PatentEncumbranceCreate,
+    PatentUpdate,
+)
 from tests import factories
 from tests.licensing.conftest import NewParty, Party
 
@@ -190,6 +196,28 @@ def test_lapsed_patent_refuses_acceptance(
     with pytest.raises(PatentNotInForce) as raised:
         accept(session, offer, licensee)
     assert raised.value.extra["application_number"] == listing.patents[0].application_number
+
+
+@pytest.mark.parametrize(
+    "kind", [EncumbranceKind.court_preservation, EncumbranceKind.ownership_dispute]
+)
+def test_a_hold_that_arose_after_publication_refuses_acceptance(
+    session: Session, listing: Listing, offer: Offer, licensee: Party, kind: EncumbranceKind
+) -> None:
+    patent = listing.patents[0]
+    hold = patents.add_encumbrance(
+        session=session,
+        patent=patent,
+        data=PatentEncumbranceCreate(kind=kind, starts_on=date(2026, 6, 1)),
+    )
+    with pytest.raises(PatentSuspended):
+        accept(session, offer, licensee, key="held")
+
+    patents.release_encumbrance(session=session, encumbrance=hold)
+    session.refresh(patent, attribute_names=["encumbrances"])
+    released, created = accept(session, offer, licensee, key="released")
+    assert created
+    assert released.status is LicenseStatus.active
 
 
 def test_annual_fee_in_arrears_refuses_acceptance(

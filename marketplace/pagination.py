@@ -3,7 +3,7 @@
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from marketplace.errors import Unprocessable
 from marketplace.params import MAX_ID
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -49,6 +50,16 @@ class Page(BaseModel, Generic[T]):
         default=None, description="Pass as `cursor` to get the next page; null on the last page."
     )
     limit: int
+
+
+def page_of(
+    found: tuple[Sequence[M], str | None], params: PageParams, to_public: Callable[[M], T]
+) -> Page[T]:
+    """The response page for what a service's list function found."""
+    items, next_cursor = found
+    return Page(
+        items=[to_public(item) for item in items], next_cursor=next_cursor, limit=params.limit
+    )
 
 
 def encode_cursor(position: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from marketplace.accounts.models import (
 from marketplace.accounts.throttle import AttemptLimiter
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
-from marketplace.pagination import Page, PageParamsDep
+from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -162,14 +162,10 @@ def list_organizations(
     verification: Verification | None = None,
     kind: OrganizationKind | None = None,
 ) -> Page[OrganizationPublic]:
-    items, next_cursor = accounts.list_organizations(
+    found = accounts.list_organizations(
         session=session, params=page, verification=verification, kind=kind
     )
-    return Page(
-        items=[OrganizationPublic.model_validate(org) for org in items],
-        next_cursor=next_cursor,
-        limit=page.limit,
-    )
+    return page_of(found, page, OrganizationPublic.model_validate)
 
 
 @router.get(
@@ -249,14 +245,10 @@ def create_api_client(
 def list_api_clients(
     admin: OrganizationAdmin, session: SessionDep, page: PageParamsDep
 ) -> Page[ApiClientPublic]:
-    items, next_cursor = accounts.list_api_clients(
+    found = accounts.list_api_clients(
         session=session, organization_id=admin.organization_id, params=page
     )
-    return Page(
-        items=[ApiClientPublic.model_validate(client) for client in items],
-        next_cursor=next_cursor,
-        limit=page.limit,
-    )
+    return page_of(found, page, ApiClientPublic.model_validate)
 
 
 @router.delete(

@@ -8,7 +8,7 @@ from marketplace.errors import problem_responses
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models import LicensePublic, LicenseStatus, LicenseTermination
 from marketplace.licensing.service import LicenseRole
-from marketplace.pagination import Page, PageParamsDep
+from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 
 router = APIRouter(prefix="/api/v1", tags=["licenses"])
@@ -78,7 +78,7 @@ def list_licenses(
     listing_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     offer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Page[LicensePublic]:
-    items, next_cursor = licensing.list_licenses(
+    found = licensing.list_licenses(
         session=session,
         organization_id=principal.organization_id,
         params=page,
@@ -87,11 +87,7 @@ def list_licenses(
         listing_id=listing_id,
         offer_id=offer_id,
     )
-    return Page(
-        items=[licensing.to_public(item) for item in items],
-        next_cursor=next_cursor,
-        limit=page.limit,
-    )
+    return page_of(found, page, licensing.to_public)
 
 
 @router.get(

@@ -19,7 +19,7 @@ from marketplace.listings.models import (
     Precheck,
     RoyaltyType,
 )
-from marketplace.pagination import Page, PageParamsDep
+from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import IpcPrefix
@@ -78,7 +78,7 @@ def list_listings(
             raise Unauthorized("mine=true needs a bearer token.")
         owner_id = principal.organization_id
         statuses = (listing_status,) if listing_status else tuple(ListingStatus)
-    items, next_cursor = listings.list_listings(
+    found = listings.list_listings(
         session=session,
         params=page,
         owner_id=owner_id,
@@ -90,11 +90,7 @@ def list_listings(
         owner_kind=owner_kind,
         region=region,
     )
-    return Page(
-        items=[listings.to_public(item) for item in items],
-        next_cursor=next_cursor,
-        limit=page.limit,
-    )
+    return page_of(found, page, listings.to_public)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, status
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.listings import service as listings
-from marketplace.pagination import Page, PageParamsDep
+from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
 from marketplace.patents import service as patents
 from marketplace.patents.deps import OwnedPatent, PatentsScope
@@ -57,7 +57,7 @@ def list_patents(
         str | None, Query(min_length=1, max_length=200, description="Title or number contains.")
     ] = None,
 ) -> Page[PatentPublic]:
-    items, next_cursor = patents.list_patents(
+    found = patents.list_patents(
         session=session,
         owner_id=principal.organization_id,
         params=page,
@@ -66,9 +66,7 @@ def list_patents(
         ipc=ipc,
         q=q,
     )
-    return Page(
-        items=[patents.to_public(p) for p in items], next_cursor=next_cursor, limit=page.limit
-    )
+    return page_of(found, page, patents.to_public)
 
 
 @router.get(

@@ -21,9 +21,9 @@ from marketplace.accounts.models import (
     Verification,
 )
 from marketplace.accounts.throttle import AttemptLimiter
-from marketplace.errors import PROBLEM_MEDIA_TYPE
 from tests import factories
 from tests.factories import PASSWORD
+from tests.problems import assert_problem
 
 SignupBody = Callable[..., dict[str, Any]]
 Login = Callable[..., dict[str, Any]]
@@ -34,15 +34,6 @@ TOKEN_URL = "/api/v1/auth/token"
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    return body
 
 
 def _org_with_credit_code(session: Session, code: str) -> Organization | None:
@@ -111,7 +102,7 @@ def test_signup_names_the_expected_check_character(
 
     response = client.post("/api/v1/signup", json=signup_body(organization={"credit_code": wrong}))
 
-    body = _problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     [error] = body["errors"]
     assert error["field"] == "body.organization.credit_code"
     assert f"expected {expected!r}" in error["message"]
@@ -124,7 +115,7 @@ def test_signup_requires_a_credit_code_in_china(
     response = client.post(
         "/api/v1/signup", json=signup_body(organization={"credit_code": missing})
     )
-    body = _problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     assert "credit_code is required" in body["errors"][0]["message"]
 
 
@@ -135,7 +126,7 @@ def test_signup_refuses_a_credit_code_for_a_foreign_organization(
         "/api/v1/signup",
         json=signup_body(organization={"country": "DE", "credit_code": factories.credit_code()}),
     )
-    body = _problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     assert body["errors"][0]["field"] == "body.organization.credit_code"
     assert "Chinese organizations only" in body["errors"][0]["message"]
 
@@ -159,7 +150,7 @@ def test_signup_refuses_a_malformed_country(
     response = client.post(
         "/api/v1/signup", json=signup_body(organization={"country": country, "credit_code": None})
     )
-    body = _problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     assert body["errors"][0]["field"] == "body.organization.country"
 
 
@@ -168,7 +159,7 @@ def test_signup_refuses_the_platform_kind(
 ) -> None:
     body = signup_body(organization={"kind": "platform"})
     response = client.post("/api/v1/signup", json=body)
-    _problem(response, 422, "kind_not_allowed")
+    assert_problem(response, 422, "kind_not_allowed")
     assert _org_with_credit_code(session, body["organization"]["credit_code"]) is None
 
 
@@ -179,7 +170,7 @@ def test_signup_refuses_a_registered_email_in_any_case(
     response = client.post(
         "/api/v1/signup", json=signup_body(user={"email": existing.email.upper()})
     )
-    _problem(response, 409, "email_taken")
+    assert_problem(response, 409, "email_taken")
 
 
 def test_signup_refuses_a_registered_credit_code_in_any_spelling(
@@ -191,7 +182,7 @@ def test_signup_refuses_a_registered_credit_code_in_any_spelling(
     response = client.post(
         "/api/v1/signup", json=signup_body(organization={"credit_code": respelled})
     )
-    _problem(response, 409, "credit_code_taken")
+    assert_problem(response, 409, "credit_code_taken")
 
 
 @pytest.mark.parametrize(
@@ -208,7 +199,7 @@ def test_signup_refuses_a_weak_password(
 ) -> None:
     body = signup_body(user={"email": "wangfang@battery.example.com", "password": password})
     response = client.post("/api/v1/signup", json=body)
-    problem = _problem(response, 422, "weak_password")
+    problem = assert_problem(response, 422, "weak_password")
     assert reason in problem["detail"]
     assert password not in problem["detail"]
     assert _org_with_credit_code(session, body["organization"]["credit_code"]) is None
@@ -220,14 +211,14 @@ def test_signup_with_malformed_json_is_a_validation_problem(client: TestClient) 
         content=b'{"organization": {"name": "Acme",',
         headers={"Content-Type": "application/json"},
     )
-    body = _problem(response, 422, "validation_failed")
+    body = assert_problem(response, 422, "validation_failed")
     assert isinstance(body["errors"], list)
     assert body["errors"][0]["type"] == "json_invalid"
 
 
 def test_signup_lists_every_invalid_field(client: TestClient, signup_body: SignupBody) -> None:
     body = signup_body(organization={"name": "A"}, user={"email": "not-an-email"})
-    problem = _problem(client.post("/api/v1/signup", json=body), 422, "validation_failed")
+    problem = assert_problem(client.post("/api/v1/signup", json=body), 422, "validation_failed")
     fields = {error["field"] for error in problem["errors"]}
     assert {"body.organization.name", "body.user.email"} <= fields
 
@@ -246,7 +237,7 @@ def test_a_signup_failing_on_the_user_writes_no_organization(
 
     response = client.post("/api/v1/signup", json=body)
 
-    _problem(response, 409, "conflict")
+    assert_problem(response, 409, "conflict")
     assert _org_with_credit_code(session, body["organization"]["credit_code"]) is None
 
 
@@ -288,7 +279,7 @@ def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
     unknown = client.post(TOKEN_URL, data=_password_form("nobody@example.org"))
 
     for response in (wrong, unknown):
-        body = _problem(response, 400, "invalid_grant")
+        body = assert_problem(response, 400, "invalid_grant")
         assert body["error"] == "invalid_grant"
         assert body["error_description"] == body["detail"]
     assert wrong.json()["detail"] == unknown.json()["detail"]
@@ -299,7 +290,7 @@ def test_a_deactivated_user_cannot_sign_in(client: TestClient, session: Session)
     user.is_active = False
     session.add(user)
     session.flush()
-    _problem(client.post(TOKEN_URL, data=_password_form(user.email)), 400, "invalid_grant")
+    assert_problem(client.post(TOKEN_URL, data=_password_form(user.email)), 400, "invalid_grant")
 
 
 def test_a_subset_of_scopes_can_be_requested(client: TestClient, session: Session) -> None:
@@ -314,13 +305,13 @@ def test_a_subset_of_scopes_can_be_requested(client: TestClient, session: Sessio
 def test_a_scope_the_organization_lacks_is_refused(client: TestClient, session: Session) -> None:
     bank_user = factories.member(session, kind=OrganizationKind.bank)
     response = client.post(TOKEN_URL, data=_password_form(bank_user.email, scope="listings"))
-    body = _problem(response, 400, "invalid_scope")
+    body = assert_problem(response, 400, "invalid_scope")
     assert body["error"] == "invalid_scope"
 
 
 def test_an_unknown_grant_type_is_refused(client: TestClient) -> None:
     response = client.post(TOKEN_URL, data={"grant_type": "authorization_code", "code": "x"})
-    body = _problem(response, 400, "unsupported_grant_type")
+    body = assert_problem(response, 400, "unsupported_grant_type")
     assert body["error"] == "unsupported_grant_type"
 
 
@@ -339,7 +330,7 @@ def test_an_unknown_grant_type_is_refused(client: TestClient) -> None:
 def test_a_token_request_missing_a_parameter_is_invalid(
     client: TestClient, form: dict[str, str]
 ) -> None:
-    body = _problem(client.post(TOKEN_URL, data=form), 400, "invalid_request")
+    body = assert_problem(client.post(TOKEN_URL, data=form), 400, "invalid_request")
     assert body["error"] == "invalid_request"
 
 
@@ -374,11 +365,11 @@ def test_reusing_a_spent_refresh_token_revokes_the_whole_login(
 
     replay = _refresh(client, first)
 
-    body = _problem(replay, 400, "invalid_grant")
+    body = assert_problem(replay, 400, "invalid_grant")
     assert "already used" in body["detail"]
     # The replay was refused, yet the revocation it caused was kept: the newest token of the
     # login, never used, no longer works.
-    _problem(_refresh(client, newest), 400, "invalid_grant")
+    assert_problem(_refresh(client, newest), 400, "invalid_grant")
 
 
 def test_a_refused_refresh_does_not_spend_the_token(
@@ -386,7 +377,7 @@ def test_a_refused_refresh_does_not_spend_the_token(
 ) -> None:
     user = factories.member(session)
     tokens = login(user.email, scope="licenses")
-    _problem(_refresh(client, tokens["refresh_token"], scope="patents"), 400, "invalid_scope")
+    assert_problem(_refresh(client, tokens["refresh_token"], scope="patents"), 400, "invalid_scope")
     assert _refresh(client, tokens["refresh_token"]).status_code == 200
 
 
@@ -427,7 +418,7 @@ def test_a_wrong_client_secret_is_unauthorized(
     response = client.post(
         TOKEN_URL, data={"grant_type": "client_credentials"}, auth=(client_id, "mks_wrong")
     )
-    body = _problem(response, 401, "invalid_client")
+    body = assert_problem(response, 401, "invalid_client")
     assert body["error"] == "invalid_client"
     assert response.headers["www-authenticate"].startswith("Basic")
 
@@ -443,7 +434,7 @@ def test_a_revoked_client_cannot_get_tokens(
     response = client.post(
         TOKEN_URL, data={"grant_type": "client_credentials"}, auth=(client_id, secret)
     )
-    _problem(response, 401, "invalid_client")
+    assert_problem(response, 401, "invalid_client")
 
 
 # --- token endpoint: throttling --------------------------------------------------------------
@@ -459,12 +450,12 @@ def test_password_guessing_is_throttled_per_account(limited: TestClient, session
     user, bystander = factories.member(session), factories.member(session)
     guess = _password_form(user.email, password="guess number one")
     for _ in range(2):
-        _problem(limited.post(TOKEN_URL, data=guess), 400, "invalid_grant")
+        assert_problem(limited.post(TOKEN_URL, data=guess), 400, "invalid_grant")
 
     # Even the right password waits: the limit counts attempts, not failures.
     throttled = limited.post(TOKEN_URL, data=_password_form(user.email.upper()))
 
-    _problem(throttled, 429, "too_many_attempts")
+    assert_problem(throttled, 429, "too_many_attempts")
     assert 1 <= int(throttled.headers["retry-after"]) <= 60
     assert limited.post(TOKEN_URL, data=_password_form(bystander.email)).status_code == 200
 
@@ -477,7 +468,7 @@ def test_client_secret_guessing_is_throttled(
     for _ in range(2):
         limited.post(TOKEN_URL, data=form, auth=(client_id, "mks_guess"))
     throttled = limited.post(TOKEN_URL, data=form, auth=(client_id, secret))
-    _problem(throttled, 429, "too_many_attempts")
+    assert_problem(throttled, 429, "too_many_attempts")
     assert "retry-after" in throttled.headers
 
 
@@ -556,7 +547,7 @@ def test_rejecting_needs_a_reason(
     response = client.post(
         f"/api/v1/organizations/{pending.id}/reject", headers=admin_headers, json=body
     )
-    _problem(response, 422, "validation_failed")
+    assert_problem(response, 422, "validation_failed")
     session.refresh(pending)
     assert pending.verification == Verification.pending
 
@@ -569,19 +560,21 @@ def test_only_platform_admins_decide(client: TestClient, session: Session, actio
     response = client.post(
         f"/api/v1/organizations/{pending.id}/{action}", headers=outsider, json={"reason": "fake"}
     )
-    _problem(response, 403, "not_platform_admin")
+    assert_problem(response, 403, "not_platform_admin")
 
 
 def test_deciding_needs_a_token(client: TestClient, session: Session) -> None:
     pending = factories.organization(session, verified=False)
-    _problem(client.post(f"/api/v1/organizations/{pending.id}/verify"), 401, "not_authenticated")
+    assert_problem(
+        client.post(f"/api/v1/organizations/{pending.id}/verify"), 401, "not_authenticated"
+    )
 
 
 def test_deciding_an_unknown_organization_is_not_found(
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     response = client.post("/api/v1/organizations/2147483647/verify", headers=admin_headers)
-    _problem(response, 404, "organization_not_found")
+    assert_problem(response, 404, "organization_not_found")
 
 
 @pytest.mark.parametrize("organization_id", ["0", "2147483648", "abc"])
@@ -589,7 +582,7 @@ def test_deciding_a_malformed_id_is_invalid(
     client: TestClient, admin_headers: dict[str, str], organization_id: str
 ) -> None:
     response = client.post(f"/api/v1/organizations/{organization_id}/verify", headers=admin_headers)
-    _problem(response, 422, "validation_failed")
+    assert_problem(response, 422, "validation_failed")
 
 
 @pytest.mark.parametrize(
@@ -607,7 +600,7 @@ def test_a_decided_organization_cannot_be_decided_again(
     reason = {"reason": "Documents do not match."}
     assert client.post(f"{url}/{first}", headers=admin_headers, json=reason).status_code == 200
     response = client.post(f"{url}/{second}", headers=admin_headers, json=reason)
-    _problem(response, 409, "organization_not_pending")
+    assert_problem(response, 409, "organization_not_pending")
 
 
 # --- organization lists and lookups ----------------------------------------------------------
@@ -617,8 +610,8 @@ def test_organizations_are_listed_for_platform_admins_only(
     client: TestClient, session: Session
 ) -> None:
     headers = factories.auth(session, factories.member(session))
-    _problem(client.get("/api/v1/organizations", headers=headers), 403, "not_platform_admin")
-    _problem(client.get("/api/v1/organizations"), 401, "not_authenticated")
+    assert_problem(client.get("/api/v1/organizations", headers=headers), 403, "not_platform_admin")
+    assert_problem(client.get("/api/v1/organizations"), 401, "not_authenticated")
 
 
 def test_organizations_filter_by_verification_and_kind(
@@ -672,7 +665,7 @@ def test_organization_list_parameters_are_validated(
     client: TestClient, admin_headers: dict[str, str], params: dict[str, Any]
 ) -> None:
     response = client.get("/api/v1/organizations", headers=admin_headers, params=params)
-    _problem(response, 422, "validation_failed")
+    assert_problem(response, 422, "validation_failed")
 
 
 def _cursor(position: Any) -> str:
@@ -695,7 +688,7 @@ def test_a_cursor_this_api_did_not_issue_is_refused(
     client: TestClient, admin_headers: dict[str, str], cursor: str
 ) -> None:
     response = client.get("/api/v1/organizations", headers=admin_headers, params={"cursor": cursor})
-    _problem(response, 422, "invalid_cursor")
+    assert_problem(response, 422, "invalid_cursor")
 
 
 def test_a_verified_organization_is_visible_to_any_signed_in_caller(
@@ -706,7 +699,7 @@ def test_a_verified_organization_is_visible_to_any_signed_in_caller(
     response = client.get(f"/api/v1/organizations/{verified.id}", headers=caller)
     assert response.status_code == 200, response.text
     assert response.json()["name"] == verified.name
-    _problem(client.get(f"/api/v1/organizations/{verified.id}"), 401, "not_authenticated")
+    assert_problem(client.get(f"/api/v1/organizations/{verified.id}"), 401, "not_authenticated")
 
 
 @pytest.mark.parametrize("approve", [None, False])
@@ -720,7 +713,7 @@ def test_an_undecided_or_rejected_organization_is_hidden_from_others(
         )
     caller = factories.auth(session, factories.member(session))
     response = client.get(f"/api/v1/organizations/{other.id}", headers=caller)
-    _problem(response, 404, "organization_not_found")
+    assert_problem(response, 404, "organization_not_found")
 
 
 def test_a_pending_organization_sees_itself(client: TestClient, session: Session) -> None:
@@ -743,13 +736,13 @@ def test_a_platform_admin_sees_a_pending_organization(
 def test_an_unknown_organization_is_not_found(client: TestClient, session: Session) -> None:
     caller = factories.auth(session, factories.member(session))
     response = client.get("/api/v1/organizations/2147483647", headers=caller)
-    _problem(response, 404, "organization_not_found")
+    assert_problem(response, 404, "organization_not_found")
 
 
 def test_an_organization_id_out_of_range_is_invalid(client: TestClient, session: Session) -> None:
     caller = factories.auth(session, factories.member(session))
     response = client.get("/api/v1/organizations/2147483648", headers=caller)
-    _problem(response, 422, "validation_failed")
+    assert_problem(response, 422, "validation_failed")
 
 
 # --- API clients -----------------------------------------------------------------------------
@@ -798,13 +791,13 @@ def test_an_api_client_needs_a_sensible_name(
     client: TestClient, session: Session, name: str
 ) -> None:
     headers = factories.auth(session, factories.member(session, kind=OrganizationKind.bank))
-    _problem(_create_client(client, headers, name), 422, "validation_failed")
+    assert_problem(_create_client(client, headers, name), 422, "validation_failed")
 
 
 def test_api_clients_need_a_token(client: TestClient) -> None:
-    _problem(client.post("/api/v1/api-clients", json={"name": "x"}), 401, "not_authenticated")
-    _problem(client.get("/api/v1/api-clients"), 401, "not_authenticated")
-    _problem(client.delete("/api/v1/api-clients/1"), 401, "not_authenticated")
+    assert_problem(client.post("/api/v1/api-clients", json={"name": "x"}), 401, "not_authenticated")
+    assert_problem(client.get("/api/v1/api-clients"), 401, "not_authenticated")
+    assert_problem(client.delete("/api/v1/api-clients/1"), 401, "not_authenticated")
 
 
 @pytest.mark.parametrize(
@@ -815,7 +808,7 @@ def test_api_client_parameters_are_validated(
     client: TestClient, session: Session, method: str, path: str
 ) -> None:
     headers = factories.auth(session, factories.member(session, kind=OrganizationKind.bank))
-    _problem(client.request(method, path, headers=headers), 422, "validation_failed")
+    assert_problem(client.request(method, path, headers=headers), 422, "validation_failed")
 
 
 @pytest.mark.parametrize(
@@ -829,7 +822,7 @@ def test_a_plain_member_cannot_manage_api_clients(
     response = client.request(
         method, path, headers=factories.auth(session, member), json={"name": "x"}
     )
-    _problem(response, 403, "not_organization_admin")
+    assert_problem(response, 403, "not_organization_admin")
 
 
 def test_a_plain_member_cannot_revoke_an_api_client(
@@ -844,7 +837,7 @@ def test_a_plain_member_cannot_revoke_an_api_client(
     response = client.delete(
         f"/api/v1/api-clients/{target}", headers=factories.auth(session, member)
     )
-    _problem(response, 403, "not_organization_admin")
+    assert_problem(response, 403, "not_organization_admin")
 
 
 def test_an_api_client_cannot_create_api_clients(
@@ -854,7 +847,7 @@ def test_an_api_client_cannot_create_api_clients(
     token = client.post(
         TOKEN_URL, data={"grant_type": "client_credentials"}, auth=(client_id, secret)
     ).json()["access_token"]
-    _problem(_create_client(client, _bearer(token)), 403, "not_organization_admin")
+    assert_problem(_create_client(client, _bearer(token)), 403, "not_organization_admin")
 
 
 def test_revoking_an_api_client_ends_its_tokens(
@@ -876,7 +869,7 @@ def test_revoking_an_api_client_ends_its_tokens(
 
     assert response.status_code == 200, response.text
     assert response.json()["revoked_at"] == "2026-06-15T09:30:00Z"
-    _problem(client.get("/api/v1/me", headers=machine), 401, "invalid_token")
+    assert_problem(client.get("/api/v1/me", headers=machine), 401, "invalid_token")
 
 
 def test_another_organizations_api_client_is_not_found(
@@ -888,7 +881,7 @@ def test_another_organizations_api_client_is_not_found(
 
     response = client.delete(f"/api/v1/api-clients/{target}", headers=stranger)
 
-    _problem(response, 404, "api_client_not_found")
+    assert_problem(response, 404, "api_client_not_found")
     still = client.post(
         TOKEN_URL, data={"grant_type": "client_credentials"}, auth=(client_id, secret)
     )

@@ -19,17 +19,7 @@ from marketplace.patents import service as patents
 from marketplace.patents.models import LegalStatus, PatentUpdate
 from tests import factories
 from tests.licensing.conftest import Accept, NewParty, Party
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    return body
+from tests.problems import assert_problem
 
 
 def independent_digest(terms: dict[str, Any]) -> str:

@@ -20,23 +20,15 @@ from marketplace.patents.models import (
     PatentEncumbranceCreate,
 )
 from tests import factories
+from tests.problems import assert_problem
 
 LISTINGS = "/api/v1/listings"
 OFFERS = "/api/v1/offers"
-PROBLEM = "application/problem+json"
 
 
 def university_member(session: Session, **org_fields: Any) -> tuple[User, dict[str, str]]:
     account = factories.member(session, kind=OrganizationKind.university, **org_fields)
     return account, factories.auth(session, account)
-
-
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    return body
 
 
 def reason_codes(body: dict[str, Any]) -> list[str]:

@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlmodel import Session
 
 from marketplace.accounts.models import OrganizationKind, User
@@ -13,9 +12,9 @@ from marketplace.patents import service as patents
 from marketplace.patents.identifiers import application_check_character
 from marketplace.patents.models import EncumbranceKind, LegalStatus, PatentEncumbranceCreate
 from tests import factories
+from tests.problems import assert_problem
 
 PATENTS = "/api/v1/patents"
-PROBLEM = "application/problem+json"
 
 
 def university_member(session: Session) -> tuple[User, dict[str, str]]:
@@ -34,14 +33,6 @@ def payload(**overrides: Any) -> dict[str, Any]:
         "ipc_codes": ["H01M 10/0562"],
     }
     body.update(overrides)
-    return body
-
-
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
     return body
 
 
@@ -205,8 +196,8 @@ def test_list_filters_by_status_kind_ipc_and_text(client: TestClient, session: S
 def test_list_rejects_a_malformed_ipc_filter(client: TestClient, session: Session) -> None:
     _, headers = university_member(session)
     response = client.get(PATENTS, headers=headers, params={"ipc": "Z99"})
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
+    body = assert_problem(response, 422, "validation_failed")
+    assert body["errors"][0]["field"] == "query.ipc"
 
 
 def test_list_walks_every_patent_once_with_the_cursor(client: TestClient, session: Session) -> None:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Annotated, Any, cast
 
 import sqlalchemy as sa
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session, SQLModel
@@ -26,6 +26,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+# Write transactions on SQLite take the database lock up front (BEGIN IMMEDIATE), so two writers
+# queue on the busy timeout instead of one failing when it upgrades from reading to writing.
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
@@ -90,9 +95,8 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 def _configure_sqlite(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Hand transaction control to SQLAlchemy (pysqlite would otherwise defer BEGIN and break
-        # SAVEPOINTs), and make write transactions take the lock up front so that two writers
-        # queue on the busy timeout instead of failing mid-transaction.
+        # Hand transaction control to SQLAlchemy: pysqlite would otherwise defer BEGIN and break
+        # SAVEPOINTs. BEGIN itself is emitted by _on_begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -102,7 +106,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
@@ -121,11 +126,20 @@ def get_engine() -> Engine:
     return create_db_engine(get_settings().database_url)
 
 
-def get_session() -> Iterator[Session]:
+@lru_cache
+def get_read_engine() -> Engine:
+    """The same engine and pool; on SQLite its transactions start deferred, so that reads run
+    side by side instead of queuing for the write lock. (Ignored by PostgreSQL.)"""
+    return get_engine().execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+
+
+def get_session(request: Request) -> Iterator[Session]:
     """One request, one transaction: committed after the route returns, rolled back on error.
 
-    Services only flush; this (and ``unit_of_work`` outside requests) is where commits happen."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+    Services only flush; this (and ``unit_of_work`` outside requests) is where commits happen.
+    Safe methods never write, so their transactions need not hold SQLite's write lock."""
+    engine = get_read_engine() if request.method in SAFE_METHODS else get_engine()
+    with Session(engine, expire_on_commit=False) as session:
         yield from transaction(session)
 
 

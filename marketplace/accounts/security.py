@@ -1,7 +1,9 @@
 """Tokens and secret hashing. The only module that imports ``jose``."""
 
 import hashlib
+import os
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -126,15 +128,23 @@ def _current_hasher() -> PasswordHasher:
     )
 
 
+# Each Argon2 computation takes its memory cost (64 MiB by default) for about 0.1 s of CPU. More
+# computations at once than cores gain no throughput and only multiply memory: a burst of 32
+# sign-ins otherwise took the server past 1 GiB.
+_hashing_slots = threading.BoundedSemaphore(os.cpu_count() or 2)
+
+
 def hash_secret(secret: str) -> str:
-    return _current_hasher().hash(secret)
+    with _hashing_slots:
+        return _current_hasher().hash(secret)
 
 
 def verify_secret(secret_hash: str, secret: str) -> bool:
-    try:
-        return _current_hasher().verify(secret_hash, secret)
-    except (VerificationError, InvalidHashError):
-        return False
+    with _hashing_slots:
+        try:
+            return _current_hasher().verify(secret_hash, secret)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 # Verifying against this when an account does not exist keeps the response time of "unknown

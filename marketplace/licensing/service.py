@@ -200,15 +200,13 @@ def accept_offer(
     )
     # A shared lock on the listing: acceptances run side by side, while a withdrawal (which
     # updates the row) waits for them, or they for it, and then see "withdrawn".
-    listing = session.scalars(
-        select(Listing)
-        .where(Listing.id == offer.listing_id)
-        .with_for_update(read=True)
-        .execution_options(populate_existing=True)
-    ).one()
-    if listing.status != ListingStatus.published:
+    status = session.execute(
+        select(Listing.status).where(col(Listing.id) == offer.listing_id).with_for_update(read=True)
+    ).scalar_one()
+    listing = session.get_one(Listing, offer.listing_id)
+    if status != ListingStatus.published:
         raise ListingNotPublished(
-            f"Listing {listing.id} is {listing.status}; its offers can no longer be accepted."
+            f"Listing {listing.id} is {status}; its offers can no longer be accepted."
         )
     if listing.owner_id == licensee.id:
         raise SelfLicense("An organization cannot take a license under its own declaration.")

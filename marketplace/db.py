@@ -102,6 +102,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA busy_timeout = 15000")
+        # Prefix LIKE (IPC codes, stored upper case) can then use an ordinary index; ilike()
+        # compiles to lower(...) LIKE lower(...) and stays case-insensitive.
+        cursor.execute("PRAGMA case_sensitive_like = ON")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

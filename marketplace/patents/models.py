@@ -2,6 +2,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -131,10 +132,14 @@ class PatentIpc(SQLModel, table=True):
     """One IPC symbol of a patent, in canonical form, for prefix search at any level."""
 
     __tablename__ = "patent_ipc"
+    __table_args__ = (
+        # Pattern operators, so that LIKE 'G06F %' uses the index whatever the collation.
+        sa.Index("ix_patent_ipc_code", "code", postgresql_ops={"code": "varchar_pattern_ops"}),
+    )
 
     patent_id: int = Field(foreign_key="patent.id", primary_key=True, ondelete="CASCADE")
     position: int = Field(primary_key=True, ge=0)
-    code: str = Field(max_length=20, index=True)
+    code: str = Field(max_length=20)
 
 
 class PatentCreate(PatentFields):

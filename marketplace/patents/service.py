@@ -232,7 +232,7 @@ def list_patents(
         statement = statement.where(
             sa.or_(
                 col(Patent.title).ilike(pattern, escape="\\"),
-                col(Patent.application_number).like(pattern, escape="\\"),
+                col(Patent.application_number).ilike(pattern, escape="\\"),
             )
         )
     return paginate_by_id(session, statement, id_column=Patent.id, params=params)

@@ -6,7 +6,15 @@ from marketplace.accounts import models as accounts_models
 from marketplace.licensing import models as licensing_models
 from marketplace.listings import models as listings_models
 from marketplace.patents import models as patents_models
+from marketplace.pledges import models as pledges_models
 
 metadata = SQLModel.metadata
 
-__all__ = ["accounts_models", "licensing_models", "listings_models", "metadata", "patents_models"]
+__all__ = [
+    "accounts_models",
+    "licensing_models",
+    "listings_models",
+    "metadata",
+    "patents_models",
+    "pledges_models",
+]

@@ -11,7 +11,7 @@ from sqlmodel import Field, Relationship, SQLModel
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
-from marketplace.patents.models import Patent, PatentSummary
+from marketplace.patents.models import Patent, PatentIssue, PatentSummary
 
 MAX_PATENTS_PER_LISTING = 50
 MAX_OFFERS_PER_LISTING = 10
@@ -267,11 +267,7 @@ class ListingPublic(ListingFields):
     updated_at: datetime
 
 
-class PublicationBlocker(BaseModel):
-    code: str
-    detail: str
-    patent_id: int | None = None
-    application_number: str | None = None
+class PublicationBlocker(PatentIssue):
     offer_id: int | None = None
 
 

@@ -47,7 +47,7 @@ from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 from marketplace.patents.errors import PatentNotFound
 from marketplace.patents.identifiers import PatentKind
-from marketplace.patents.models import FeeStatus, LegalStatus, Patent, PatentUpdate
+from marketplace.patents.models import Patent, PatentIssue, PatentUpdate
 
 NEEDS_EVALUATION_REPORT = frozenset({PatentKind.utility_model, PatentKind.design})
 
@@ -287,50 +287,22 @@ def delete_offer(*, session: Session, listing: Listing, offer: Offer) -> None:
 # Publication -----------------------------------------------------------------------------------
 
 
-def _patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[PublicationBlocker]:
-    def blocker(code: str, detail: str) -> PublicationBlocker:
-        return PublicationBlocker(
-            code=code,
-            detail=f"{patent.application_number}: {detail}",
-            patent_id=patent.id,
-            application_number=patent.application_number,
-        )
-
-    found: list[PublicationBlocker] = []
+def _patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[PatentIssue]:
+    found: list[PatentIssue] = []
     if patent.owner_id != listing.owner_id:
-        found.append(blocker("patent_not_owned", "no longer owned by the listing's owner"))
-    if patent.legal_status == LegalStatus.pending:
-        found.append(blocker("patent_not_granted", "not granted yet"))
-    elif not patents.is_in_force(patent, today=today):
-        term_end = patents.term_end_date(PatentKind(patent.kind), patent.filing_date)
-        reason = (
-            f"legal status is {patent.legal_status}"
-            if patent.legal_status != LegalStatus.granted
-            else f"term ended {term_end}"
-            if today > term_end
-            else "annual fee unpaid beyond the late-payment period"
-        )
-        found.append(blocker("patent_not_in_force", f"not in force ({reason})"))
-    if patents.fee_status(patent, today=today) is FeeStatus.grace:
         found.append(
-            blocker(
-                "annual_fee_in_arrears",
-                f"annual fee due since {patent.fee_paid_until} is unpaid (late-payment period)",
-            )
+            patents.issue(patent, "patent_not_owned", "no longer owned by the listing's owner")
         )
+    found.extend(patents.validity_issues(patent, today=today))
     if PatentKind(patent.kind) in NEEDS_EVALUATION_REPORT and not patent.evaluation_report_ref:
         found.append(
-            blocker(
+            patents.issue(
+                patent,
                 "evaluation_report_missing",
                 f"a {patent.kind} needs a patent evaluation report supporting its validity",
             )
         )
-    exclusive = patents.encumbrances_in_force(patent, patents.EXCLUSIVE_KINDS, today=today)
-    if exclusive:
-        found.append(blocker("exclusive_license_in_force", f"a {exclusive[0].kind} is in force"))
-    suspended = patents.encumbrances_in_force(patent, patents.SUSPENDING_KINDS, today=today)
-    if suspended:
-        found.append(blocker("patent_suspended", f"suspended by {suspended[0].kind}"))
+    found.extend(patents.restriction_issues(patent, today=today))
     missing_consent = [
         co_owner["name"]
         for co_owner in patent.co_owners
@@ -338,14 +310,16 @@ def _patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[P
     ]
     if missing_consent:
         found.append(
-            blocker(
+            patents.issue(
+                patent,
                 "co_owner_consent_missing",
                 "co-owners have not consented: " + ", ".join(missing_consent),
             )
         )
     if patent.open_license_listing_id not in (None, listing.id):
         found.append(
-            blocker(
+            patents.issue(
+                patent,
                 "patent_already_declared",
                 f"already under the open license of listing {patent.open_license_listing_id}",
             )
@@ -370,7 +344,10 @@ def publication_blockers(
             )
         )
     for patent in listing.patents:
-        found.extend(_patent_blockers(patent, listing, today=today))
+        found.extend(
+            PublicationBlocker(**item.model_dump())
+            for item in _patent_blockers(patent, listing, today=today)
+        )
     for offer in listing.offers:
         try:
             _check_term(listing, offer.term_years, today=today)

@@ -107,6 +107,8 @@ class Patent(PatentFields, table=True):
     # The published listing whose open-license declaration covers this patent, if any. One column
     # rather than a query, so that a conditional update claims it and two declarations cannot race.
     open_license_listing_id: int | None = Field(default=None, foreign_key="listing.id", index=True)
+    # The registered pledge on this patent, claimed the same way: at most one at a time.
+    active_pledge_id: int | None = Field(default=None, foreign_key="pledge.id", index=True)
     inventors: list[str] = Field(default_factory=list, sa_type=JSONType)
     co_owners: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
@@ -279,9 +281,19 @@ class PatentPublic(PatentFields):
     next_fee_due_date: date | None
     in_force: bool
     open_license_listing_id: int | None
+    active_pledge_id: int | None
     encumbrances: list[PatentEncumbrancePublic]
     created_at: datetime
     updated_at: datetime
+
+
+class PatentIssue(BaseModel):
+    """Why a patent cannot be declared, pledged or licensed now: a stable code and a sentence."""
+
+    code: str = PydanticField(examples=["annual_fee_in_arrears"])
+    detail: str
+    patent_id: int | None = None
+    application_number: str | None = None
 
 
 class PatentSummary(SQLModel):

@@ -34,6 +34,7 @@ from marketplace.patents.models import (
     PatentEncumbranceCreate,
     PatentEncumbrancePublic,
     PatentIpc,
+    PatentIssue,
     PatentPublic,
     PatentSummary,
     PatentUpdate,
@@ -117,6 +118,55 @@ def encumbrances_in_force(
         for item in patent.encumbrances
         if item.kind in kinds and encumbrance_in_force(item, today=today)
     ]
+
+
+def issue(patent: Patent, code: str, detail: str) -> PatentIssue:
+    return PatentIssue(
+        code=code,
+        detail=f"{patent.application_number}: {detail}",
+        patent_id=patent.id,
+        application_number=patent.application_number,
+    )
+
+
+def validity_issues(patent: Patent, *, today: date) -> list[PatentIssue]:
+    """Not granted, not in force, or the annual fee in its late-payment period."""
+    found: list[PatentIssue] = []
+    if patent.legal_status == LegalStatus.pending:
+        found.append(issue(patent, "patent_not_granted", "not granted yet"))
+    elif not is_in_force(patent, today=today):
+        term_end = term_end_date(PatentKind(patent.kind), patent.filing_date)
+        reason = (
+            f"legal status is {patent.legal_status}"
+            if patent.legal_status != LegalStatus.granted
+            else f"term ended {term_end}"
+            if today > term_end
+            else "annual fee unpaid beyond the late-payment period"
+        )
+        found.append(issue(patent, "patent_not_in_force", f"not in force ({reason})"))
+    if fee_status(patent, today=today) is FeeStatus.grace:
+        found.append(
+            issue(
+                patent,
+                "annual_fee_in_arrears",
+                f"annual fee due since {patent.fee_paid_until} is unpaid (late-payment period)",
+            )
+        )
+    return found
+
+
+def restriction_issues(patent: Patent, *, today: date) -> list[PatentIssue]:
+    """An exclusive or sole license in force, or a court preservation or ownership dispute."""
+    found: list[PatentIssue] = []
+    exclusive = encumbrances_in_force(patent, EXCLUSIVE_KINDS, today=today)
+    if exclusive:
+        found.append(
+            issue(patent, "exclusive_license_in_force", f"a {exclusive[0].kind} is in force")
+        )
+    suspended = encumbrances_in_force(patent, SUSPENDING_KINDS, today=today)
+    if suspended:
+        found.append(issue(patent, "patent_suspended", f"suspended by {suspended[0].kind}"))
+    return found
 
 
 def to_public(patent: Patent) -> PatentPublic:

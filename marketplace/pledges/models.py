@@ -1,0 +1,274 @@
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import Field as PydanticField
+from sqlmodel import Field, Relationship, SQLModel
+
+from marketplace import clock
+from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
+from marketplace.patents.models import Patent
+
+MAX_PATENTS_PER_PLEDGE = 100
+Money = Annotated[Decimal, PydanticField(max_digits=16, decimal_places=2, gt=0)]
+
+
+class PledgeStatus(StrEnum):
+    applied = "applied"
+    registered = "registered"
+    refused = "refused"
+    changed = "changed"
+    cancelled = "cancelled"
+
+
+# A pledge binds its patents while registered, including after amendments.
+ACTIVE_PLEDGE_STATUSES = frozenset({PledgeStatus.registered, PledgeStatus.changed})
+
+
+class CancellationReason(StrEnum):
+    debt_repaid = "debt_repaid"
+    realised = "realised"
+    waived = "waived"
+    void = "void"
+
+
+class ValuationMethod(StrEnum):
+    cost = "cost"
+    market = "market"
+    income = "income"
+
+
+class PledgePatent(SQLModel, table=True):
+    __tablename__ = "pledge_patent"
+
+    pledge_id: int = Field(foreign_key="pledge.id", primary_key=True, ondelete="CASCADE")
+    patent_id: int = Field(foreign_key="patent.id", primary_key=True, index=True)
+
+
+class Pledge(SQLModel, table=True):
+    """A patent pledge (IP finance). Public register fields: pledgor, pledgee, patents,
+    registration number and date, status. Private to the parties: amounts, terms, valuation."""
+
+    __tablename__ = "pledge"
+    __table_args__ = (
+        sa.CheckConstraint("debt_end_date >= debt_start_date", name="debt_term"),
+        sa.CheckConstraint("pledgee_id != pledgor_id", name="distinct_parties"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pledgee_id: int = Field(foreign_key="organization.id", index=True)
+    pledgor_id: int = Field(foreign_key="organization.id", index=True)
+    debtor_name: str | None = Field(default=None, max_length=200)
+    secured_amount: Decimal = Field(sa_type=ScaledDecimal(18, 2))
+    currency: str = Field(default="CNY", max_length=3)
+    debt_start_date: date
+    debt_end_date: date = Field(index=True)
+    guarantee_scope: str | None = Field(default=None, max_length=1000)
+    valuation_amount: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
+    valuation_method: ValuationMethod | None = Field(
+        default=None, sa_type=enum_type(ValuationMethod, "valuation_method")
+    )
+    valuer: str | None = Field(default=None, max_length=200)
+    valuation_date: date | None = None
+    valuation_report_ref: str | None = Field(default=None, max_length=100)
+    status: PledgeStatus = Field(
+        default=PledgeStatus.applied, sa_type=enum_type(PledgeStatus, "pledge_status"), index=True
+    )
+    pledgor_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    registration_number: str | None = Field(default=None, unique=True, max_length=32)
+    registered_date: date | None = Field(default=None, index=True)
+    refusal_reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    cancellation_reason: CancellationReason | None = Field(
+        default=None, sa_type=enum_type(CancellationReason, "cancellation_reason")
+    )
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+
+    patents: list[Patent] = Relationship(
+        link_model=PledgePatent,
+        sa_relationship_kwargs={"lazy": "selectin", "order_by": "Patent.id"},
+    )
+    history: list["PledgeChange"] = Relationship(
+        sa_relationship_kwargs={"lazy": "selectin", "order_by": "PledgeChange.id"}
+    )
+    consents: list["PledgeConsent"] = Relationship(
+        sa_relationship_kwargs={"lazy": "selectin", "order_by": "PledgeConsent.id"}
+    )
+
+
+class PledgeChange(SQLModel, table=True):
+    """Every state change and amendment of a pledge, kept for good."""
+
+    __tablename__ = "pledge_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pledge_id: int = Field(foreign_key="pledge.id", index=True)
+    status: PledgeStatus = Field(sa_type=enum_type(PledgeStatus, "pledge_change_status"))
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    actor_organization_id: int = Field(foreign_key="organization.id")
+    note: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+
+
+class LicensePledge(SQLModel, table=True):
+    """A license granted on pledged patents: its royalty income is the pledgee's concern
+    (Civil Code art. 444: early repayment or escrow)."""
+
+    __tablename__ = "license_pledge"
+
+    license_id: int = Field(foreign_key="license.id", primary_key=True)
+    pledge_id: int = Field(foreign_key="pledge.id", primary_key=True, index=True)
+
+
+class PledgeConsent(SQLModel, table=True):
+    """The pledgee's consent to an open license on pledged patents (Civil Code art. 444)."""
+
+    __tablename__ = "pledge_consent"
+    __table_args__ = (sa.UniqueConstraint("pledge_id", "listing_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pledge_id: int = Field(foreign_key="pledge.id", index=True)
+    listing_id: int = Field(foreign_key="listing.id", index=True)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+
+
+class Valuation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Money
+    method: ValuationMethod
+    valuer: str = PydanticField(min_length=1, max_length=200)
+    valuation_date: date
+    report_ref: str | None = PydanticField(default=None, max_length=100)
+
+
+class PledgeCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "pledgor_id": 4,
+                    "application_numbers": ["202010100002.3"],
+                    "secured_amount": "5000000.00",
+                    "currency": "CNY",
+                    "debt_start_date": "2026-07-01",
+                    "debt_end_date": "2029-06-30",
+                    "valuation": {
+                        "amount": "8000000",
+                        "method": "income",
+                        "valuer": "Zhejiang Assets Appraisal Co.",
+                        "valuation_date": "2026-06-10",
+                        "report_ref": "ZA-2026-118",
+                    },
+                }
+            ]
+        },
+    )
+
+    pledgor_id: int = PydanticField(ge=1, le=2**31 - 1)
+    application_numbers: list[str] = PydanticField(min_length=1, max_length=MAX_PATENTS_PER_PLEDGE)
+    secured_amount: Money
+    currency: str = PydanticField(default="CNY", pattern=r"^[A-Z]{3}$")
+    debt_start_date: date
+    debt_end_date: date
+    debtor_name: str | None = PydanticField(default=None, max_length=200)
+    guarantee_scope: str | None = PydanticField(default=None, max_length=1000)
+    valuation: Valuation | None = None
+
+    @model_validator(mode="after")
+    def _term(self) -> "PledgeCreate":
+        if self.debt_end_date < self.debt_start_date:
+            raise ValueError("debt_end_date cannot be before debt_start_date")
+        return self
+
+
+class PledgeUpdate(BaseModel):
+    """An amendment by the pledgee: the secured amount or the debt term."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secured_amount: Money | None = None
+    debt_start_date: date | None = None
+    debt_end_date: date | None = None
+    note: str | None = PydanticField(default=None, max_length=1000)
+
+
+class PledgeRefusal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reasons: list[str] = PydanticField(
+        min_length=1, max_length=20, description="Reason codes, e.g. `annual_fee_in_arrears`."
+    )
+    note: str | None = PydanticField(default=None, max_length=1000)
+
+
+class PledgeCancellation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: CancellationReason
+    note: str | None = PydanticField(default=None, max_length=1000)
+
+
+class PledgeConsentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    listing_id: int = PydanticField(ge=1, le=2**31 - 1)
+
+
+class PledgedPatent(BaseModel):
+    id: int
+    application_number: str
+    title: str
+    main_ipc: str | None
+    grant_date: date | None
+
+
+class PledgeChangePublic(BaseModel):
+    status: PledgeStatus
+    changes: dict[str, Any]
+    actor_organization_id: int
+    note: str | None
+    created_at: datetime
+
+
+class PledgeConsentPublic(BaseModel):
+    id: int
+    pledge_id: int
+    listing_id: int
+    created_at: datetime
+
+
+class PledgeView(BaseModel):
+    """A pledge as the caller may see it. ``visibility`` is ``full`` for its parties and platform
+    admins; ``register`` for other banks, which see only what the public register announces."""
+
+    visibility: str = PydanticField(examples=["full", "register"])
+    id: int
+    status: PledgeStatus
+    pledgor_id: int
+    pledgor_name: str
+    pledgee_id: int
+    pledgee_name: str
+    patents: list[PledgedPatent]
+    registration_number: str | None
+    registered_date: date | None
+    cancelled_at: datetime | None
+    # Private to the parties: null in a register view.
+    debtor_name: str | None = None
+    secured_amount: Decimal | None = None
+    currency: str | None = None
+    debt_start_date: date | None = None
+    debt_end_date: date | None = None
+    guarantee_scope: str | None = None
+    valuation: Valuation | None = None
+    pledgor_confirmed_at: datetime | None = None
+    refusal_reasons: list[dict[str, Any]] | None = None
+    cancellation_reason: CancellationReason | None = None
+    history: list[PledgeChangePublic] | None = None
+    consents: list[PledgeConsentPublic] | None = None
+    created_at: datetime | None = None

@@ -11,6 +11,7 @@ from marketplace.licensing.router import router as licensing_router
 from marketplace.listings.router import router as listings_router
 from marketplace.middleware import ConcurrencyLimit
 from marketplace.patents.router import router as patents_router
+from marketplace.pledges.router import router as pledges_router
 
 DESCRIPTION = """
 The API on which patent open licensing happens (Patent Law arts. 50-52).
@@ -40,12 +41,19 @@ def create_app() -> FastAPI:
             },
             {"name": "listings", "description": "Open-license declarations and their offers."},
             {"name": "licenses", "description": "Accepting offers; the licenses that result."},
+            {"name": "pledges", "description": "Pledge registration and the banks' checks."},
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
     install_error_handlers(app)
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
-    for router in (accounts_router, patents_router, listings_router, licensing_router):
+    for router in (
+        accounts_router,
+        patents_router,
+        listings_router,
+        licensing_router,
+        pledges_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness probe")

@@ -100,3 +100,105 @@ def test_university_publishes_and_many_enterprises_license(client, session) -> N
     held = client.get("/api/v1/licenses", headers=uni).json()["items"]
     assert {item["id"] for item in held} == {item["id"] for item in licenses}
     assert all(item["status"] == "active" for item in held)
+
+
+def test_a_bank_lends_against_a_patent_and_consents_to_its_open_license(client, session) -> None:
+    from marketplace.accounts.models import OrganizationKind
+    from tests.factories import auth, member, patent, platform_admin
+
+    admin = auth(session, platform_admin(session))
+    owner_user = member(session, kind=OrganizationKind.enterprise)
+    owner = auth(session, owner_user)
+    pledged = patent(session, owner_user)
+    bank_user = member(session, kind=OrganizationKind.bank)
+    other_bank = auth(session, member(session, kind=OrganizationKind.bank))
+
+    # The bank signs in as a machine.
+    created = client.post(
+        "/api/v1/api-clients", headers=auth(session, bank_user), json={"name": "loans"}
+    )
+    token = client.post(
+        "/api/v1/auth/token",
+        auth=(created.json()["client_id"], created.json()["client_secret"]),
+        data={"grant_type": "client_credentials"},
+    )
+    bank = {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    check = client.post(
+        "/api/v1/encumbrances/check",
+        headers=bank,
+        json={"application_numbers": [pledged.application_number, "202010000000.X", "nonsense"]},
+    )
+    assert check.status_code == 200, check.text
+    first, unknown, malformed = check.json()["results"]
+    assert first["pledgeable"] is True
+    assert first["active_pledge"] is None
+    assert unknown["known"] is False
+    assert malformed["error"]
+
+    application = client.post(
+        "/api/v1/pledges",
+        headers=bank,
+        json={
+            "pledgor_id": owner_user.organization_id,
+            "application_numbers": [pledged.application_number],
+            "secured_amount": "5000000",
+            "debt_start_date": "2026-07-01",
+            "debt_end_date": "2029-06-30",
+            "valuation": {
+                "amount": "8000000",
+                "method": "income",
+                "valuer": "Appraiser Co.",
+                "valuation_date": "2026-06-10",
+            },
+        },
+    )
+    assert application.status_code == 201, application.text
+    pledge_id = application.json()["id"]
+    assert application.json()["status"] == "applied"
+    assert client.post(f"/api/v1/pledges/{pledge_id}/confirm", headers=owner).status_code == 200
+    registered = client.post(f"/api/v1/pledges/{pledge_id}/register", headers=admin)
+    assert registered.status_code == 200, registered.text
+    assert registered.json()["status"] == "registered"
+    assert registered.json()["registration_number"]
+
+    # Another bank sees the register entry only.
+    seen = client.get(f"/api/v1/pledges/{pledge_id}", headers=other_bank).json()
+    assert seen["visibility"] == "register"
+    assert seen["secured_amount"] is None
+    check = client.post(
+        "/api/v1/encumbrances/check",
+        headers=other_bank,
+        json={"application_numbers": [pledged.application_number]},
+    ).json()["results"][0]
+    assert check["pledgeable"] is False
+    assert check["reasons"] == ["patent_already_pledged"]
+    assert check["active_pledge"]["registration_number"] == registered.json()["registration_number"]
+
+    # Publishing an open license on the pledged patent needs the pledgee's consent.
+    listing = client.post(
+        "/api/v1/listings", headers=owner, json={"patent_ids": [pledged.id]}
+    ).json()
+    client.post(
+        f"/api/v1/listings/{listing['id']}/offers",
+        headers=owner,
+        json={"royalty_type": "lump_sum", "upfront_fee": "100000", "term_years": 2},
+    )
+    refused = client.post(f"/api/v1/listings/{listing['id']}/publish", headers=owner)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "pledgee_consent_missing"
+    consent = client.post(
+        f"/api/v1/pledges/{pledge_id}/consents", headers=bank, json={"listing_id": listing["id"]}
+    )
+    assert consent.status_code == 201, consent.text
+    published = client.post(f"/api/v1/listings/{listing['id']}/publish", headers=owner)
+    assert published.status_code == 200, published.text
+
+    # A license on the pledged patent is flagged with the pledge.
+    sme = auth(session, member(session, kind=OrganizationKind.enterprise))
+    offer_id = published.json()["offers"][0]["id"]
+    accepted = client.post(
+        f"/api/v1/offers/{offer_id}/accept", headers=sme | {"Idempotency-Key": "k-1"}
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["pledge_ids"] == [pledge_id]

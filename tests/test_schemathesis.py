@@ -28,6 +28,7 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
     admin = factories.platform_admin(session)
     university = factories.member(session, kind=OrganizationKind.university)
     enterprise = factories.member(session, kind=OrganizationKind.enterprise)
+    bank = factories.member(session, kind=OrganizationKind.bank)
     # Objects for the generated ids to hit now and then (ids are small integers).
     factories.published_listing(session, university)
     factories.draft_listing(session, university)
@@ -37,6 +38,8 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
             return admin
         if path.startswith(("/api/v1/offers/{offer_id}/accept", "/api/v1/licenses")):
             return enterprise
+        if path.startswith(("/api/v1/pledges", "/api/v1/encumbrances")):
+            return bank
         return university
 
     def headers(path: str) -> dict[str, str]:

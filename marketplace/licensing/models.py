@@ -3,10 +3,11 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
 from marketplace.db import JSONType, UTCDateTime, enum_type
+from marketplace.pledges.models import LicensePledge
 
 
 class LicenseStatus(StrEnum):
@@ -54,6 +55,8 @@ class License(SQLModel, table=True):
     terminated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     termination_reason: str | None = Field(default=None, max_length=1000)
 
+    pledge_links: list[LicensePledge] = Relationship(sa_relationship_kwargs={"lazy": "selectin"})
+
 
 class IdempotencyRecord(SQLModel, table=True):
     """A claimed ``Idempotency-Key``: written in the same transaction as the license it produced."""
@@ -87,6 +90,10 @@ class LicensePublic(SQLModel):
     created_at: datetime
     terminated_at: datetime | None
     termination_reason: str | None
+    pledge_ids: list[int] = Field(
+        description="Pledges on the licensed patents when the license was granted (their "
+        "pledgees are entitled to its royalty income, Civil Code art. 444)."
+    )
 
 
 class LicenseTermination(SQLModel):

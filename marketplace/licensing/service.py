@@ -33,6 +33,8 @@ from marketplace.listings.models import Listing, ListingStatus, Offer
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind
+from marketplace.pledges import service as pledges
+from marketplace.pledges.models import LicensePledge
 
 TERMS_SCHEMA_VERSION = 1
 
@@ -52,7 +54,12 @@ def terms_digest(terms: dict[str, Any]) -> str:
 
 
 def to_public(license_: License) -> LicensePublic:
-    return LicensePublic.model_validate(license_.model_dump())
+    return LicensePublic.model_validate(
+        {
+            **license_.model_dump(),
+            "pledge_ids": sorted(link.pledge_id for link in license_.pledge_links),
+        }
+    )
 
 
 def _organization_terms(org: Organization) -> dict[str, Any]:
@@ -268,8 +275,14 @@ def accept_offer(
         raise LicenseAlreadyActive(
             f"An active license under offer {offer.id} was created concurrently."
         ) from None
+    assert license_.id is not None
     license_.license_number = f"LIC{today:%Y}{license_.id:08d}"
     claimed.license_id = license_.id
+    # Licensing income of pledged patents is the pledgee's concern (Civil Code art. 444).
+    license_.pledge_links = [
+        LicensePledge(license_id=license_.id, pledge_id=pledge_id)
+        for pledge_id in pledges.active_pledge_ids(listing.patents)
+    ]
     session.add_all([license_, claimed])
     session.flush()
     return license_, True

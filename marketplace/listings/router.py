@@ -175,8 +175,8 @@ def delete_offer(own: OwnOffer, session: SessionDep) -> Response:
     responses=problem_responses(401, 403, 404, 422),
     summary="Every reason the listing cannot be published now, without publishing it",
 )
-def precheck(listing: OwnListing) -> Precheck:
-    blockers = listings.publication_blockers(listing)
+def precheck(listing: OwnListing, session: SessionDep) -> Precheck:
+    blockers = listings.publication_blockers(session=session, listing=listing)
     return Precheck(
         publishable=not blockers, blockers=blockers, warnings=listings.guidance_warnings(listing)
     )

@@ -48,6 +48,7 @@ from marketplace.patents import service as patents
 from marketplace.patents.errors import PatentNotFound
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import Patent, PatentIssue, PatentUpdate
+from marketplace.pledges import service as pledges
 
 NEEDS_EVALUATION_REPORT = frozenset({PatentKind.utility_model, PatentKind.design})
 
@@ -328,7 +329,7 @@ def _patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[P
 
 
 def publication_blockers(
-    listing: Listing, *, today: date | None = None
+    *, session: Session, listing: Listing, today: date | None = None
 ) -> list[PublicationBlocker]:
     """Every reason the listing cannot be declared now; empty when it can."""
     today = today or clock.today()
@@ -348,6 +349,19 @@ def publication_blockers(
             PublicationBlocker(**item.model_dump())
             for item in _patent_blockers(patent, listing, today=today)
         )
+    if listing.id is not None:
+        # Civil Code art. 444: a pledged patent is licensed only with the pledgee's consent.
+        for patent in pledges.pledges_without_consent(session, listing.patents, listing.id):
+            found.append(
+                PublicationBlocker(
+                    **patents.issue(
+                        patent,
+                        "pledgee_consent_missing",
+                        f"pledged under pledge {patent.active_pledge_id} without the pledgee's "
+                        "consent to this listing",
+                    ).model_dump()
+                )
+            )
     for offer in listing.offers:
         try:
             _check_term(listing, offer.term_years, today=today)
@@ -391,7 +405,7 @@ def guidance_warnings(listing: Listing) -> list[ListingWarning]:
 
 
 def publish_listing(*, session: Session, listing: Listing) -> Listing:
-    blockers = publication_blockers(listing)
+    blockers = publication_blockers(session=session, listing=listing)
     if blockers:
         raise PublicationRefused(
             "; ".join(blocker.detail for blocker in blockers),

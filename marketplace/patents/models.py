@@ -28,6 +28,10 @@ MAX_IPC_CODES = 50
 
 # An IPC prefix at any level (`G`, `G06F`, `G06F 16`, `G06F 16/33`), normalized on input.
 IpcPrefix = Annotated[str, StringConstraints(max_length=30), AfterValidator(normalize_ipc_prefix)]
+# An application number in any accepted spelling, canonical on input.
+ApplicationNumber = Annotated[
+    str, StringConstraints(max_length=40), AfterValidator(canonical_application_number)
+]
 
 
 class LegalStatus(StrEnum):

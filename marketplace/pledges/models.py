@@ -9,6 +9,7 @@ from pydantic import Field as PydanticField
 from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
+from marketplace.accounts.models import Organization
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.patents.models import Patent
 
@@ -88,6 +89,12 @@ class Pledge(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 
+    pledgor: Organization = Relationship(
+        sa_relationship_kwargs={"lazy": "selectin", "foreign_keys": "[Pledge.pledgor_id]"}
+    )
+    pledgee: Organization = Relationship(
+        sa_relationship_kwargs={"lazy": "selectin", "foreign_keys": "[Pledge.pledgee_id]"}
+    )
     patents: list[Patent] = Relationship(
         link_model=PledgePatent,
         sa_relationship_kwargs={"lazy": "selectin", "order_by": "Patent.id"},
@@ -272,3 +279,67 @@ class PledgeView(BaseModel):
     history: list[PledgeChangePublic] | None = None
     consents: list[PledgeConsentPublic] | None = None
     created_at: datetime | None = None
+
+
+MAX_CHECKED_NUMBERS = 1000
+
+
+class EncumbranceCheckRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"application_numbers": ["202010100002.3", "CN2019101000017"]}]
+        },
+    )
+
+    application_numbers: list[Annotated[str, PydanticField(max_length=40)]] = PydanticField(
+        min_length=1, max_length=MAX_CHECKED_NUMBERS
+    )
+
+
+class ActivePledgeSummary(BaseModel):
+    """What the public register announces about a pledge."""
+
+    pledge_id: int
+    registration_number: str | None
+    registered_date: date | None
+    pledgor_id: int
+    pledgee_id: int
+    pledgee_name: str
+
+
+class OpenLicenseSummary(BaseModel):
+    listing_id: int
+    announcement_number: str | None
+    announcement_date: date | None
+
+
+class EncumbranceResult(BaseModel):
+    application_number: str = PydanticField(
+        description="Canonical when well-formed, else as given."
+    )
+    known: bool
+    error: str | None = PydanticField(default=None, description="Why the number is malformed.")
+    owner_id: int | None = None
+    kind: str | None = None
+    legal_status: str | None = None
+    in_force: bool | None = None
+    fee_status: str | None = None
+    fee_paid_until: date | None = None
+    next_fee_due_date: date | None = None
+    term_end_date: date | None = None
+    remaining_term_days: int | None = None
+    main_ipc: str | None = None
+    active_pledge: ActivePledgeSummary | None = None
+    open_license: OpenLicenseSummary | None = None
+    active_license_count: int = 0
+    exclusive_license: bool = False
+    pledgeable: bool = False
+    reasons: list[str] = PydanticField(
+        default_factory=list, description="Why it is not pledgeable by its owner today."
+    )
+
+
+class EncumbranceCheckResponse(BaseModel):
+    checked_on: date
+    results: list[EncumbranceResult]

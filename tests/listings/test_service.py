@@ -144,7 +144,12 @@ def test_get_own_listing_hides_drafts_and_forbids_published_listings_of_others(
 
 
 def test_publishable_listing_has_no_blockers(session: Session, owner: Organization) -> None:
-    assert listings.publication_blockers(factories.draft_listing(session, owner)) == []
+    assert (
+        listings.publication_blockers(
+            session=session, listing=factories.draft_listing(session, owner)
+        )
+        == []
+    )
 
 
 def test_publication_blockers_returns_every_blocker(session: Session, owner: Organization) -> None:
@@ -158,7 +163,7 @@ def test_publication_blockers_returns_every_blocker(session: Session, owner: Org
     listing = factories.draft_listing(
         session, owner, patent_list=[arrears_and_exclusive, suspended_design, lapsed], offers=[]
     )
-    blockers = listings.publication_blockers(listing)
+    blockers = listings.publication_blockers(session=session, listing=listing)
     assert [(blocker.code, blocker.patent_id) for blocker in blockers] == [
         ("listing_has_no_offers", None),
         ("annual_fee_in_arrears", arrears_and_exclusive.id),
@@ -192,7 +197,7 @@ def test_publication_blockers_ignore_encumbrances_not_in_force(
     )
     patents.release_encumbrance(session=session, encumbrance=released)
     listing = factories.draft_listing(session, owner, patent_list=[patent])
-    assert listings.publication_blockers(listing) == []
+    assert listings.publication_blockers(session=session, listing=listing) == []
 
 
 def test_publication_blockers_at_a_later_date_see_the_term_end(
@@ -210,8 +215,16 @@ def test_publication_blockers_at_a_later_date_see_the_term_end(
     listing = factories.draft_listing(
         session, owner, patent_list=[patent], offers=[factories.offer_data(term_years=1)]
     )
-    assert listings.publication_blockers(listing, today=date(2026, 6, 30)) == []
-    codes = [b.code for b in listings.publication_blockers(listing, today=date(2026, 7, 1))]
+    assert (
+        listings.publication_blockers(session=session, listing=listing, today=date(2026, 6, 30))
+        == []
+    )
+    codes = [
+        b.code
+        for b in listings.publication_blockers(
+            session=session, listing=listing, today=date(2026, 7, 1)
+        )
+    ]
     assert codes == ["patent_not_in_force", "term_exceeds_patent_term"]
 
 
@@ -257,7 +270,7 @@ def test_publish_refuses_a_patent_declared_by_a_concurrent_publication(
         assert stale is not None
         assert stale.patents[0].open_license_listing_id is None
         listings.publish_listing(session=session, listing=first)
-        assert listings.publication_blockers(stale) == []
+        assert listings.publication_blockers(session=session, listing=stale) == []
         with pytest.raises(PublicationRefused) as refused:
             listings.publish_listing(session=concurrent, listing=stale)
         assert refused.value.code == "patent_already_declared"

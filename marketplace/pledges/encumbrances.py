@@ -1,0 +1,156 @@
+""" "Is patent X pledgeable today?" for up to 1,000 numbers in one call: a fixed number of
+queries whatever the batch size."""
+
+from collections import Counter
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from marketplace.licensing.models import License, LicenseStatus
+from marketplace.listings.models import Listing, ListingPatent
+from marketplace.patents import service as patents
+from marketplace.patents.identifiers import PatentKind, canonical_application_number
+from marketplace.patents.models import FeeStatus, Patent
+from marketplace.pledges.models import (
+    ActivePledgeSummary,
+    EncumbranceResult,
+    OpenLicenseSummary,
+    Pledge,
+)
+from marketplace.pledges.service import pledge_issues
+
+
+def check_encumbrances(
+    *, session: Session, application_numbers: list[str], today: date
+) -> list[EncumbranceResult]:
+    """One result per number, in request order. Unknown numbers are reported as unknown and
+    malformed ones carry an error; neither fails the batch."""
+    canonical: list[str | None] = []
+    errors: dict[int, str] = {}
+    for index, raw in enumerate(application_numbers):
+        try:
+            canonical.append(canonical_application_number(raw))
+        except ValueError as exc:
+            canonical.append(None)
+            errors[index] = str(exc)
+    wanted = {number for number in canonical if number is not None}
+    found = (
+        session.scalars(select(Patent).where(col(Patent.application_number).in_(wanted))).all()
+        if wanted
+        else []
+    )
+    by_number = {patent.application_number: patent for patent in found}
+
+    pledge_ids = {p.active_pledge_id for p in found if p.active_pledge_id is not None}
+    pledges = (
+        {
+            pledge.id: pledge
+            for pledge in session.scalars(select(Pledge).where(col(Pledge.id).in_(pledge_ids)))
+        }
+        if pledge_ids
+        else {}
+    )
+    listing_ids = {p.open_license_listing_id for p in found if p.open_license_listing_id}
+    listings = (
+        {
+            listing.id: listing
+            for listing in session.execute(
+                select(Listing).where(col(Listing.id).in_(listing_ids))
+            ).scalars()
+        }
+        if listing_ids
+        else {}
+    )
+    license_counts = _active_license_counts(session, [p.id for p in found if p.id is not None])
+
+    results: list[EncumbranceResult] = []
+    for index, raw in enumerate(application_numbers):
+        number = canonical[index]
+        if number is None:
+            results.append(
+                EncumbranceResult(application_number=raw, known=False, error=errors[index])
+            )
+            continue
+        patent = by_number.get(number)
+        if patent is None:
+            results.append(EncumbranceResult(application_number=number, known=False))
+            continue
+        results.append(
+            _result(patent, pledges=pledges, listings=listings, counts=license_counts, today=today)
+        )
+    return results
+
+
+def _active_license_counts(session: Session, patent_ids: list[int]) -> Counter[int]:
+    if not patent_ids:
+        return Counter()
+    rows = session.execute(
+        select(ListingPatent.patent_id, sa.func.count(col(License.id)))
+        .join(License, col(License.listing_id) == col(ListingPatent.listing_id))
+        .where(col(ListingPatent.patent_id).in_(patent_ids))
+        .where(col(License.status) == LicenseStatus.active)
+        .group_by(col(ListingPatent.patent_id))
+    ).all()
+    return Counter(dict(rows))
+
+
+def _result(
+    patent: Patent,
+    *,
+    pledges: dict[int | None, Pledge],
+    listings: dict[int | None, Listing],
+    counts: Counter[int],
+    today: date,
+) -> EncumbranceResult:
+    kind = PatentKind(patent.kind)
+    term_end = patents.term_end_date(kind, patent.filing_date)
+    fee = patents.fee_status(patent, today=today)
+    pledge = pledges.get(patent.active_pledge_id)
+    listing = listings.get(patent.open_license_listing_id)
+    issues = pledge_issues(patent, pledgor_id=patent.owner_id, debt_end_date=None, today=today)
+    return EncumbranceResult(
+        application_number=patent.application_number,
+        known=True,
+        owner_id=patent.owner_id,
+        kind=kind.value,
+        legal_status=str(patent.legal_status),
+        in_force=patents.is_in_force(patent, today=today),
+        fee_status=fee.value,
+        fee_paid_until=patent.fee_paid_until,
+        next_fee_due_date=(
+            patent.fee_paid_until + timedelta(days=1)
+            if patent.fee_paid_until and fee is not FeeStatus.not_applicable
+            else None
+        ),
+        term_end_date=term_end,
+        remaining_term_days=max(0, (term_end - today).days),
+        main_ipc=patent.main_ipc,
+        active_pledge=(
+            ActivePledgeSummary(
+                pledge_id=pledge.id or 0,
+                registration_number=pledge.registration_number,
+                registered_date=pledge.registered_date,
+                pledgor_id=pledge.pledgor_id,
+                pledgee_id=pledge.pledgee_id,
+                pledgee_name=pledge.pledgee.name,
+            )
+            if pledge is not None
+            else None
+        ),
+        open_license=(
+            OpenLicenseSummary(
+                listing_id=listing.id or 0,
+                announcement_number=listing.announcement_number,
+                announcement_date=listing.announcement_date,
+            )
+            if listing is not None
+            else None
+        ),
+        active_license_count=counts.get(patent.id or 0, 0),
+        exclusive_license=bool(
+            patents.encumbrances_in_force(patent, patents.EXCLUSIVE_KINDS, today=today)
+        ),
+        pledgeable=not issues,
+        reasons=list(dict.fromkeys(item.code for item in issues)),
+    )

@@ -1,0 +1,224 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from marketplace import clock
+from marketplace.accounts.deps import (
+    CurrentPrincipal,
+    PlatformAdmin,
+    Principal,
+    require_scope,
+    require_verified_scope,
+)
+from marketplace.accounts.models import OrganizationKind
+from marketplace.db import SessionDep
+from marketplace.errors import problem_responses
+from marketplace.pagination import Page, PageParamsDep, page_of
+from marketplace.params import MAX_ID, ObjectId
+from marketplace.patents.models import ApplicationNumber
+from marketplace.pledges import encumbrances
+from marketplace.pledges import service as pledges
+from marketplace.pledges.errors import NotPledgee
+from marketplace.pledges.models import (
+    EncumbranceCheckRequest,
+    EncumbranceCheckResponse,
+    Pledge,
+    PledgeCancellation,
+    PledgeConsentCreate,
+    PledgeConsentPublic,
+    PledgeCreate,
+    PledgeRefusal,
+    PledgeStatus,
+    PledgeUpdate,
+    PledgeView,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["pledges"])
+
+VerifiedBank = Annotated[Principal, Depends(require_verified_scope("pledges"))]
+PledgesScope = Annotated[Principal, Depends(require_scope("pledges"))]
+PatentOwner = Annotated[Principal, Depends(require_scope("patents"))]
+EncumbranceReader = Annotated[Principal, Depends(require_scope("encumbrances"))]
+
+
+def _visible_pledge(
+    pledge_id: ObjectId, principal: CurrentPrincipal, session: SessionDep
+) -> Pledge:
+    return pledges.get_visible_pledge(
+        session=session,
+        pledge_id=pledge_id,
+        organization_id=principal.organization_id,
+        is_admin=principal.is_platform_admin,
+        is_bank=principal.organization.kind == OrganizationKind.bank,
+    )
+
+
+VisiblePledge = Annotated[Pledge, Depends(_visible_pledge)]
+
+
+def _view(pledge: Pledge, principal: Principal) -> PledgeView:
+    full = pledges.sees_everything(
+        pledge, principal.organization_id, is_admin=principal.is_platform_admin
+    )
+    return pledges.to_view(pledge, full=full)
+
+
+@router.post(
+    "/pledges",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PledgeView,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Apply for a pledge registration (the bank's side of the joint application)",
+)
+def apply_for_pledge(body: PledgeCreate, bank: VerifiedBank, session: SessionDep) -> PledgeView:
+    pledge = pledges.apply_for_pledge(session=session, pledgee=bank.organization, data=body)
+    return pledges.to_view(pledge, full=True)
+
+
+@router.get(
+    "/pledges",
+    response_model=Page[PledgeView],
+    responses=problem_responses(401, 422),
+    summary="Pledges: a bank's own in full, and other registered ones as the register shows them",
+)
+def list_pledges(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    page: PageParamsDep,
+    patent_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    application_number: Annotated[ApplicationNumber | None, Query()] = None,
+    pledgor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    pledgee_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    pledge_status: Annotated[PledgeStatus | None, Query(alias="status")] = None,
+    registered_from: date | None = None,
+    registered_to: date | None = None,
+) -> Page[PledgeView]:
+    found = pledges.list_pledges(
+        session=session,
+        params=page,
+        organization_id=principal.organization_id,
+        is_admin=principal.is_platform_admin,
+        is_bank=principal.organization.kind == OrganizationKind.bank,
+        patent_id=patent_id,
+        application_number=application_number,
+        pledgor_id=pledgor_id,
+        pledgee_id=pledgee_id,
+        status=pledge_status,
+        registered_from=registered_from,
+        registered_to=registered_to,
+    )
+    return page_of(found, page, lambda pledge: _view(pledge, principal))
+
+
+@router.get(
+    "/pledges/{pledge_id}",
+    response_model=PledgeView,
+    responses=problem_responses(401, 404, 422),
+)
+def get_pledge(pledge: VisiblePledge, principal: CurrentPrincipal) -> PledgeView:
+    return _view(pledge, principal)
+
+
+@router.post(
+    "/pledges/{pledge_id}/confirm",
+    response_model=PledgeView,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="The pledgor joins the application",
+)
+def confirm_pledge(pledge: VisiblePledge, owner: PatentOwner, session: SessionDep) -> PledgeView:
+    confirmed = pledges.confirm_pledge(session=session, pledge=pledge, pledgor=owner.organization)
+    return pledges.to_view(confirmed, full=True)
+
+
+@router.post(
+    "/pledges/{pledge_id}/register",
+    response_model=PledgeView,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Register the pledge (platform admins): it takes effect",
+)
+def register_pledge(pledge: VisiblePledge, admin: PlatformAdmin, session: SessionDep) -> PledgeView:
+    registered = pledges.register_pledge(session=session, pledge=pledge, admin=admin.organization)
+    return pledges.to_view(registered, full=True)
+
+
+@router.post(
+    "/pledges/{pledge_id}/refuse",
+    response_model=PledgeView,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Refuse the application with reason codes (platform admins)",
+)
+def refuse_pledge(
+    pledge: VisiblePledge, body: PledgeRefusal, admin: PlatformAdmin, session: SessionDep
+) -> PledgeView:
+    refused = pledges.refuse_pledge(
+        session=session, pledge=pledge, admin=admin.organization, refusal=body
+    )
+    return pledges.to_view(refused, full=True)
+
+
+@router.patch(
+    "/pledges/{pledge_id}",
+    response_model=PledgeView,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Amend the secured amount or the debt term (the pledgee); history is kept",
+)
+def amend_pledge(
+    pledge: VisiblePledge, body: PledgeUpdate, bank: PledgesScope, session: SessionDep
+) -> PledgeView:
+    amended = pledges.amend_pledge(
+        session=session, pledge=pledge, pledgee=bank.organization, changes=body
+    )
+    return pledges.to_view(amended, full=True)
+
+
+@router.post(
+    "/pledges/{pledge_id}/cancel",
+    response_model=PledgeView,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Cancel the pledge (the pledgee or a platform admin)",
+)
+def cancel_pledge(
+    pledge: VisiblePledge,
+    body: PledgeCancellation,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+) -> PledgeView:
+    if not (principal.is_platform_admin or principal.organization_id == pledge.pledgee_id):
+        raise NotPledgee("Only the pledgee or a platform admin cancels a pledge.")
+    cancelled = pledges.cancel_pledge(
+        session=session, pledge=pledge, actor=principal.organization, cancellation=body
+    )
+    return pledges.to_view(cancelled, full=True)
+
+
+@router.post(
+    "/pledges/{pledge_id}/consents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PledgeConsentPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Consent to an open license on the pledged patents (Civil Code art. 444)",
+)
+def consent_to_listing(
+    pledge: VisiblePledge, body: PledgeConsentCreate, bank: PledgesScope, session: SessionDep
+) -> PledgeConsentPublic:
+    consent = pledges.consent_to_listing(
+        session=session, pledge=pledge, pledgee=bank.organization, listing_id=body.listing_id
+    )
+    return PledgeConsentPublic.model_validate(consent, from_attributes=True)
+
+
+@router.post(
+    "/encumbrances/check",
+    response_model=EncumbranceCheckResponse,
+    responses=problem_responses(401, 403, 422),
+    summary="Is each patent pledgeable today, and what encumbers it? Up to 1,000 numbers",
+)
+def check_encumbrances(
+    body: EncumbranceCheckRequest, _reader: EncumbranceReader, session: SessionDep
+) -> EncumbranceCheckResponse:
+    today = clock.today()
+    results = encumbrances.check_encumbrances(
+        session=session, application_numbers=body.application_numbers, today=today
+    )
+    return EncumbranceCheckResponse(checked_on=today, results=results)

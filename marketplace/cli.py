@@ -95,7 +95,7 @@ def _load_demo() -> None:
     console.print(table)
     console.print(
         f"{summary.patents} patents, {summary.listings} published listings, "
-        f"{summary.licenses} licenses."
+        f"{summary.licenses} licenses, {summary.pledges} registered pledge."
     )
     if summary.api_client:
         client_id, secret = summary.api_client

@@ -24,6 +24,8 @@ from marketplace.listings.models import ListingCreate, OfferCreate, RoyaltyType
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import application_check_character
 from marketplace.patents.models import CoOwner, LegalStatus, PatentCreate
+from marketplace.pledges import service as pledges
+from marketplace.pledges.models import PledgeCreate, Valuation, ValuationMethod
 
 # Published in the README on purpose; `marketplace demo` refuses to run in production.
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105
@@ -37,6 +39,7 @@ class DemoSummary:
     patents: int = 0
     listings: int = 0
     licenses: int = 0
+    pledges: int = 0
     api_client: tuple[str, str] | None = None
 
 
@@ -163,10 +166,11 @@ def load_demo(session: Session) -> DemoSummary:
     if _already_loaded(session):
         return DemoSummary(created=False)
     summary = DemoSummary(created=True)
-    accounts.create_platform_admin(
+    admin_user = accounts.create_platform_admin(
         session=session, email=ADMIN_EMAIL, password=DEMO_PASSWORD, full_name="Platform admin"
     )
     summary.accounts.append(("platform admin", ADMIN_EMAIL, "Platform operations"))
+    admin = session.get_one(Organization, admin_user.organization_id)
     today = clock.today()
     serial = 100_000
     published = []
@@ -252,7 +256,7 @@ def load_demo(session: Session) -> DemoSummary:
         )
         summary.licenses += 1
 
-    _bank, bank_user = _organization(
+    bank, bank_user = _organization(
         session,
         name="Bank of Hangzhou Science and Technology Branch",
         kind=OrganizationKind.bank,
@@ -265,4 +269,55 @@ def load_demo(session: Session) -> DemoSummary:
         session=session, creator=bank_user, name="loan-origination"
     )
     summary.api_client = (client.client_id, secret)
+    _pledge_an_sme_patent(session, sme=smes[0][0], bank=bank, admin=admin, summary=summary)
     return summary
+
+
+def _pledge_an_sme_patent(
+    session: Session,
+    *,
+    sme: Organization,
+    bank: Organization,
+    admin: Organization,
+    summary: DemoSummary,
+) -> None:
+    """An SME's own patent, pledged to the bank for a three-year loan."""
+    today = clock.today()
+    filed = date(2020, 10, 20)
+    patent = patents.register_patent(
+        session=session,
+        owner=sme,
+        data=PatentCreate(
+            application_number=_application_number(filed.year, 1, 200_001),
+            title="Electrolyte additive that suppresses lithium dendrites",
+            abstract="A fluorinated additive forming a stable interphase on lithium metal anodes.",
+            ipc_codes=["H01M 10/0567", "H01M 4/134"],
+            filing_date=filed,
+            grant_date=date(2022, 6, 7),
+            legal_status=LegalStatus.granted,
+            fee_paid_until=today + timedelta(days=60),
+            inventors=["Zhou Lei"],
+        ),
+    )
+    summary.patents += 1
+    pledge = pledges.apply_for_pledge(
+        session=session,
+        pledgee=bank,
+        data=PledgeCreate(
+            pledgor_id=sme.id or 0,
+            application_numbers=[patent.application_number],
+            secured_amount=Decimal("3000000"),
+            debt_start_date=today,
+            debt_end_date=patents.add_years(today, 3),
+            valuation=Valuation(
+                amount=Decimal("4500000"),
+                method=ValuationMethod.income,
+                valuer="Zhejiang Assets Appraisal Co.",
+                valuation_date=today - timedelta(days=10),
+                report_ref="ZA-DEMO-001",
+            ),
+        ),
+    )
+    pledges.confirm_pledge(session=session, pledge=pledge, pledgor=sme)
+    pledges.register_pledge(session=session, pledge=pledge, admin=admin)
+    summary.pledges += 1

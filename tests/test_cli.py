@@ -16,6 +16,7 @@ from marketplace.db import get_engine
 from marketplace.licensing.models import License
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.patents.models import Patent
+from marketplace.pledges.models import Pledge
 
 runner = CliRunner()
 
@@ -71,14 +72,15 @@ def test_demo_loads_once(cli_database: sa.Engine) -> None:
             len(session.scalars(select(Patent)).all()),
             len(session.scalars(select(Listing)).all()),
             len(session.scalars(select(License)).all()),
+            len(session.scalars(select(Pledge)).all()),
         )
-    assert counts == (7, 7, 3)
+    assert counts == (8, 7, 3, 1)
 
     second = runner.invoke(app, ["demo"])
     assert second.exit_code == 0
     assert "already loaded" in second.output
     with Session(cli_database) as session:
-        assert len(session.scalars(select(Patent)).all()) == 7
+        assert len(session.scalars(select(Patent)).all()) == 8
 
 
 def test_demo_is_refused_in_production(

@@ -115,6 +115,8 @@ class Patent(PatentFields, table=True):
     active_pledge_id: int | None = Field(default=None, foreign_key="pledge.id", index=True)
     inventors: list[str] = Field(default_factory=list, sa_type=JSONType)
     co_owners: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    # Banks watch this: a pledged patent that lapses or is invalidated weakens the collateral.
+    legal_status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 

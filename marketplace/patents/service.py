@@ -306,6 +306,8 @@ def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) ->
             raise InvalidPatentUpdate(f"{field} cannot be null.")
     ipc_codes = values.pop("ipc_codes", None)
     co_owners = values.pop("co_owners", None)
+    if "legal_status" in values and values["legal_status"] != patent.legal_status:
+        patent.legal_status_changed_at = clock.now()
     for field, value in values.items():
         setattr(patent, field, value)
     if co_owners is not None:

@@ -4,17 +4,23 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
 from marketplace.accounts.models import Organization
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
-from marketplace.patents.models import Patent
+from marketplace.patents.models import ApplicationNumber, Patent
 
 MAX_PATENTS_PER_PLEDGE = 100
-Money = Annotated[Decimal, PydanticField(max_digits=16, decimal_places=2, gt=0)]
+MONEY_QUANTUM = Decimal("0.01")
+# Fixed scale on input, so that an amount reads the same before and after it is stored.
+Money = Annotated[
+    Decimal,
+    PydanticField(max_digits=16, decimal_places=2, gt=0),
+    AfterValidator(lambda value: value.quantize(MONEY_QUANTUM)),
+]
 
 
 class PledgeStatus(StrEnum):
@@ -178,7 +184,9 @@ class PledgeCreate(BaseModel):
     )
 
     pledgor_id: int = PydanticField(ge=1, le=2**31 - 1)
-    application_numbers: list[str] = PydanticField(min_length=1, max_length=MAX_PATENTS_PER_PLEDGE)
+    application_numbers: list[ApplicationNumber] = PydanticField(
+        min_length=1, max_length=MAX_PATENTS_PER_PLEDGE
+    )
     secured_amount: Money
     currency: str = PydanticField(default="CNY", pattern=r"^[A-Z]{3}$")
     debt_start_date: date
@@ -343,3 +351,76 @@ class EncumbranceResult(BaseModel):
 class EncumbranceCheckResponse(BaseModel):
     checked_on: date
     results: list[EncumbranceResult]
+
+
+class ExposureByPledgor(BaseModel):
+    pledgor_id: int
+    pledgor_name: str
+    currency: str
+    pledges: int
+    patents: int
+    secured_amount: Decimal
+
+
+class ExposureBySection(BaseModel):
+    section: str = PydanticField(description="IPC section of the patents' main classification.")
+    currency: str
+    patents: int
+    secured_amount: Decimal = PydanticField(
+        description="Each pledge's amount shared equally among its patents."
+    )
+
+
+class ExposureByYear(BaseModel):
+    debt_end_year: int
+    currency: str
+    pledges: int
+    secured_amount: Decimal
+
+
+class StatusChangeSinceRegistration(BaseModel):
+    pledge_id: int
+    patent_id: int
+    application_number: str
+    legal_status: str
+    changed_at: datetime
+
+
+class Exposure(BaseModel):
+    """The calling bank's registered book (pledges registered or changed)."""
+
+    as_of: date
+    pledges: int
+    patents: int
+    by_pledgor: list[ExposureByPledgor]
+    by_ipc_section: list[ExposureBySection]
+    by_debt_end_year: list[ExposureByYear]
+    patents_fee_due_within_90_days: int
+    fee_due_within_90_days_share: Decimal = PydanticField(
+        description="Share of pledged patents whose annual fee falls due within 90 days (0-1)."
+    )
+    status_changed_since_registration: list[StatusChangeSinceRegistration]
+
+
+class LicenseIncomeItem(BaseModel):
+    license_id: int
+    license_number: str
+    licensee_id: int
+    effective_date: date
+    royalty_type: str
+    currency: str
+    upfront_fee: Decimal | None
+
+
+class LicenseIncomeTotal(BaseModel):
+    currency: str
+    licenses: int
+    upfront_fees: Decimal
+
+
+class LicenseIncome(BaseModel):
+    pledge_id: int
+    period_start: date
+    period_end: date
+    licenses: list[LicenseIncomeItem]
+    totals: list[LicenseIncomeTotal]

@@ -13,16 +13,19 @@ from marketplace.accounts.deps import (
 )
 from marketplace.accounts.models import OrganizationKind
 from marketplace.db import SessionDep
-from marketplace.errors import problem_responses
+from marketplace.errors import Unprocessable, problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.models import ApplicationNumber
 from marketplace.pledges import encumbrances
+from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import service as pledges
 from marketplace.pledges.errors import NotPledgee
 from marketplace.pledges.models import (
     EncumbranceCheckRequest,
     EncumbranceCheckResponse,
+    Exposure,
+    LicenseIncome,
     Pledge,
     PledgeCancellation,
     PledgeConsentCreate,
@@ -109,6 +112,18 @@ def list_pledges(
         registered_to=registered_to,
     )
     return page_of(found, page, lambda pledge: _view(pledge, principal))
+
+
+@router.get(
+    "/pledges/exposure",
+    response_model=Exposure,
+    responses=problem_responses(401, 403),
+    summary="The calling bank's registered book: by pledgor, technology, maturity; risks",
+)
+def exposure(bank: PledgesScope, session: SessionDep) -> Exposure:
+    return exposure_report.exposure(
+        session=session, pledgee_id=bank.organization_id, today=clock.today()
+    )
 
 
 @router.get(
@@ -222,3 +237,25 @@ def check_encumbrances(
         session=session, application_numbers=body.application_numbers, today=today
     )
     return EncumbranceCheckResponse(checked_on=today, results=results)
+
+
+@router.get(
+    "/pledges/{pledge_id}/license-income",
+    response_model=LicenseIncome,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Licenses granted on the pledged patents in a period, and their fees (the pledgee)",
+)
+def license_income(
+    pledge: VisiblePledge,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    period_start: Annotated[date, Query(alias="from")],
+    period_end: Annotated[date, Query(alias="to")],
+) -> LicenseIncome:
+    if not (principal.is_platform_admin or principal.organization_id == pledge.pledgee_id):
+        raise NotPledgee("Only the pledgee sees the licensing income of a pledge.")
+    if period_end < period_start:
+        raise Unprocessable("`to` cannot be before `from`.", code="invalid_period")
+    return exposure_report.license_income(
+        session=session, pledge=pledge, period_start=period_start, period_end=period_end
+    )

@@ -1,0 +1,222 @@
+"""The bank's view of its book: exposure by pledgor, technology and maturity, collateral at risk,
+and the licensing income that pledged patents earn."""
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from marketplace.accounts.models import Organization
+from marketplace.licensing.models import License
+from marketplace.patents.models import Patent
+from marketplace.pledges.models import (
+    ACTIVE_PLEDGE_STATUSES,
+    Exposure,
+    ExposureByPledgor,
+    ExposureBySection,
+    ExposureByYear,
+    LicenseIncome,
+    LicenseIncomeItem,
+    LicenseIncomeTotal,
+    LicensePledge,
+    Pledge,
+    PledgePatent,
+    StatusChangeSinceRegistration,
+)
+
+FEE_WATCH_DAYS = 90
+CENT = Decimal("0.01")
+
+
+def exposure(*, session: Session, pledgee_id: int, today: date) -> Exposure:
+    """One pass over the bank's active pledges and their patents (two queries)."""
+    active = (
+        select(Pledge)
+        .where(col(Pledge.pledgee_id) == pledgee_id)
+        .where(col(Pledge.status).in_(ACTIVE_PLEDGE_STATUSES))
+    )
+    rows = session.execute(
+        sa.select(
+            col(Pledge.id),
+            col(Pledge.pledgor_id),
+            col(Pledge.currency),
+            col(Pledge.secured_amount),
+            col(Pledge.debt_end_date),
+            col(Pledge.registered_date),
+            col(Patent.id),
+            col(Patent.application_number),
+            col(Patent.main_ipc),
+            col(Patent.fee_paid_until),
+            col(Patent.legal_status),
+            col(Patent.legal_status_changed_at),
+        )
+        .join(PledgePatent, col(PledgePatent.pledge_id) == col(Pledge.id))
+        .join(Patent, col(Patent.id) == col(PledgePatent.patent_id))
+        .where(col(Pledge.id).in_(active.with_only_columns(col(Pledge.id))))
+        .order_by(col(Pledge.id), col(Patent.id))
+    ).all()
+
+    patents_per_pledge: dict[int, int] = defaultdict(int)
+    for row in rows:
+        patents_per_pledge[row[0]] += 1
+
+    pledgor_totals: dict[tuple[int, str], list[Decimal | int]] = {}
+    pledgor_pledges: dict[tuple[int, str], set[int]] = defaultdict(set)
+    sections: dict[tuple[str, str], list[Decimal | int]] = {}
+    years: dict[tuple[int, str], list[Decimal | int]] = {}
+    counted_pledges: set[int] = set()
+    fee_due = 0
+    changes: list[StatusChangeSinceRegistration] = []
+    watch_until = today + timedelta(days=FEE_WATCH_DAYS)
+    for (
+        pledge_id,
+        pledgor_id,
+        currency,
+        amount,
+        debt_end,
+        registered,
+        patent_id,
+        number,
+        main_ipc,
+        fee_paid_until,
+        legal_status,
+        status_changed_at,
+    ) in rows:
+        first_of_pledge = pledge_id not in counted_pledges
+        counted_pledges.add(pledge_id)
+        key = (pledgor_id, currency)
+        totals = pledgor_totals.setdefault(key, [Decimal(0), 0])
+        pledgor_pledges[key].add(pledge_id)
+        totals[1] = int(totals[1]) + 1
+        if first_of_pledge:
+            totals[0] = Decimal(totals[0]) + amount
+            year = years.setdefault((debt_end.year, currency), [Decimal(0), 0])
+            year[0] = Decimal(year[0]) + amount
+            year[1] = int(year[1]) + 1
+        section = (main_ipc or "?")[0]
+        share = sections.setdefault((section, currency), [Decimal(0), 0])
+        share[0] = Decimal(share[0]) + amount / patents_per_pledge[pledge_id]
+        share[1] = int(share[1]) + 1
+        if fee_paid_until is not None and fee_paid_until + timedelta(days=1) <= watch_until:
+            fee_due += 1
+        if (
+            status_changed_at is not None
+            and registered is not None
+            and status_changed_at.date() >= registered
+        ):
+            changes.append(
+                StatusChangeSinceRegistration(
+                    pledge_id=pledge_id,
+                    patent_id=patent_id,
+                    application_number=number,
+                    legal_status=str(legal_status),
+                    changed_at=status_changed_at,
+                )
+            )
+
+    names = _names(session, {pledgor_id for pledgor_id, _ in pledgor_totals})
+    patent_count = len(rows)
+    return Exposure(
+        as_of=today,
+        pledges=len(counted_pledges),
+        patents=patent_count,
+        by_pledgor=sorted(
+            (
+                ExposureByPledgor(
+                    pledgor_id=pledgor_id,
+                    pledgor_name=names.get(pledgor_id, ""),
+                    currency=currency,
+                    pledges=len(pledgor_pledges[(pledgor_id, currency)]),
+                    patents=int(count),
+                    secured_amount=Decimal(amount).quantize(CENT),
+                )
+                for (pledgor_id, currency), (amount, count) in pledgor_totals.items()
+            ),
+            key=lambda item: (-item.secured_amount, item.pledgor_id),
+        ),
+        by_ipc_section=[
+            ExposureBySection(
+                section=section,
+                currency=currency,
+                patents=int(count),
+                secured_amount=Decimal(amount).quantize(CENT),
+            )
+            for (section, currency), (amount, count) in sorted(sections.items())
+        ],
+        by_debt_end_year=[
+            ExposureByYear(
+                debt_end_year=year,
+                currency=currency,
+                pledges=int(count),
+                secured_amount=Decimal(amount).quantize(CENT),
+            )
+            for (year, currency), (amount, count) in sorted(years.items())
+        ],
+        patents_fee_due_within_90_days=fee_due,
+        fee_due_within_90_days_share=(
+            (Decimal(fee_due) / patent_count).quantize(Decimal("0.0001"))
+            if patent_count
+            else Decimal(0)
+        ),
+        status_changed_since_registration=changes,
+    )
+
+
+def _names(session: Session, organization_ids: set[int]) -> dict[int, str]:
+    if not organization_ids:
+        return {}
+    rows = session.execute(
+        select(Organization.id, Organization.name).where(col(Organization.id).in_(organization_ids))
+    ).all()
+    return dict(rows)
+
+
+def license_income(
+    *, session: Session, pledge: Pledge, period_start: date, period_end: date
+) -> LicenseIncome:
+    """Licenses granted on the pledged patents in the period, and the fees due at grant.
+    Running royalties join these figures once royalty reports are recorded."""
+    licenses = session.scalars(
+        select(License)
+        .join(LicensePledge, col(LicensePledge.license_id) == col(License.id))
+        .where(col(LicensePledge.pledge_id) == pledge.id)
+        .where(col(License.effective_date) >= period_start)
+        .where(col(License.effective_date) <= period_end)
+        .order_by(col(License.effective_date), col(License.id))
+    ).all()
+    items = [
+        LicenseIncomeItem(
+            license_id=license_.id or 0,
+            license_number=license_.license_number or "",
+            licensee_id=license_.licensee_id,
+            effective_date=license_.effective_date,
+            royalty_type=str(license_.terms["offer"]["royalty_type"]),
+            currency=str(license_.terms["offer"]["currency"]),
+            upfront_fee=(
+                Decimal(license_.terms["offer"]["upfront_fee"])
+                if license_.terms["offer"]["upfront_fee"] is not None
+                else None
+            ),
+        )
+        for license_ in licenses
+    ]
+    totals: dict[str, list[Decimal | int]] = {}
+    for item in items:
+        total = totals.setdefault(item.currency, [Decimal(0), 0])
+        total[0] = Decimal(total[0]) + (item.upfront_fee or Decimal(0))
+        total[1] = int(total[1]) + 1
+    assert pledge.id is not None
+    return LicenseIncome(
+        pledge_id=pledge.id,
+        period_start=period_start,
+        period_end=period_end,
+        licenses=items,
+        totals=[
+            LicenseIncomeTotal(
+                currency=currency, licenses=int(count), upfront_fees=Decimal(amount).quantize(CENT)
+            )
+            for currency, (amount, count) in sorted(totals.items())
+        ],
+    )

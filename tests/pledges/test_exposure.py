@@ -1,0 +1,240 @@
+"""A bank's book (exposure) and the licensing income of pledged patents."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.licensing import service as licensing
+from marketplace.listings import service as listings
+from marketplace.patents import service as patents
+from marketplace.patents.models import LegalStatus, Patent, PatentUpdate
+from marketplace.pledges import exposure as exposure_report
+from marketplace.pledges import service as pledges
+from marketplace.pledges.models import Pledge, PledgeCancellation, PledgeCreate
+from tests import factories
+from tests.problems import assert_problem
+
+TODAY = date(2026, 6, 15)
+
+
+def org(session: Session, kind: OrganizationKind) -> Organization:
+    return factories.organization(session, kind=kind)
+
+
+def registered_pledge(
+    session: Session,
+    *,
+    bank: Organization,
+    pledgor: Organization,
+    patent_list: list[Patent],
+    amount: str,
+    debt_end: date = date(2029, 6, 30),
+) -> Pledge:
+    admin = session.get_one(Organization, factories.platform_admin(session).organization_id)
+    pledge = pledges.apply_for_pledge(
+        session=session,
+        pledgee=bank,
+        data=PledgeCreate(
+            pledgor_id=pledgor.id or 0,
+            application_numbers=[p.application_number for p in patent_list],
+            secured_amount=Decimal(amount),
+            debt_start_date=TODAY,
+            debt_end_date=debt_end,
+        ),
+    )
+    pledges.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
+    return pledges.register_pledge(session=session, pledge=pledge, admin=admin)
+
+
+def test_exposure_groups_the_book_by_pledgor_section_and_maturity(session: Session) -> None:
+    bank = org(session, OrganizationKind.bank)
+    first, second = (
+        org(session, OrganizationKind.enterprise),
+        org(session, OrganizationKind.enterprise),
+    )
+    battery = factories.patent(session, first, ipc_codes=["H01M 10/0525"])
+    software = factories.patent(session, first, ipc_codes=["G06F 16/33"])
+    machine = factories.patent(
+        session, second, ipc_codes=["F16C 19/00"], fee_paid_until=TODAY + timedelta(days=300)
+    )
+    registered_pledge(
+        session, bank=bank, pledgor=first, patent_list=[battery, software], amount="1000000"
+    )
+    registered_pledge(
+        session,
+        bank=bank,
+        pledgor=second,
+        patent_list=[machine],
+        amount="250000",
+        debt_end=date(2027, 12, 31),
+    )
+
+    book = exposure_report.exposure(session=session, pledgee_id=bank.id or 0, today=TODAY)
+
+    assert (book.pledges, book.patents) == (2, 3)
+    assert [
+        (row.pledgor_id, row.pledges, row.patents, row.secured_amount) for row in book.by_pledgor
+    ] == [
+        (first.id, 1, 2, Decimal("1000000.00")),
+        (second.id, 1, 1, Decimal("250000.00")),
+    ]
+    # A pledge's amount is shared equally by its patents.
+    assert [(row.section, row.patents, row.secured_amount) for row in book.by_ipc_section] == [
+        ("F", 1, Decimal("250000.00")),
+        ("G", 1, Decimal("500000.00")),
+        ("H", 1, Decimal("500000.00")),
+    ]
+    assert [
+        (row.debt_end_year, row.pledges, row.secured_amount) for row in book.by_debt_end_year
+    ] == [
+        (2027, 1, Decimal("250000.00")),
+        (2029, 1, Decimal("1000000.00")),
+    ]
+    # The factories' fee is paid for 200 days: due beyond 90 days. None of the three is at risk.
+    assert book.patents_fee_due_within_90_days == 0
+    assert book.fee_due_within_90_days_share == Decimal(0)
+
+
+def test_exposure_flags_fees_due_soon_and_status_changes_after_registration(
+    session: Session, set_today
+) -> None:  # type: ignore[no-untyped-def]
+    bank = org(session, OrganizationKind.bank)
+    owner = org(session, OrganizationKind.enterprise)
+    due_soon = factories.patent(session, owner, fee_paid_until=TODAY + timedelta(days=30))
+    safe = factories.patent(session, owner, fee_paid_until=TODAY + timedelta(days=200))
+    registered_pledge(
+        session, bank=bank, pledgor=owner, patent_list=[due_soon, safe], amount="1000"
+    )
+
+    set_today(TODAY + timedelta(days=5))
+    patents.update_patent(
+        session=session, patent=safe, changes=PatentUpdate(legal_status=LegalStatus.invalidated)
+    )
+    book = exposure_report.exposure(session=session, pledgee_id=bank.id or 0, today=TODAY)
+
+    assert book.patents_fee_due_within_90_days == 1
+    assert book.fee_due_within_90_days_share == Decimal("0.5000")
+    assert [
+        (item.patent_id, item.legal_status) for item in book.status_changed_since_registration
+    ] == [(safe.id, "invalidated")]
+
+
+def test_exposure_leaves_out_other_banks_and_ended_pledges(session: Session) -> None:
+    bank, other_bank = org(session, OrganizationKind.bank), org(session, OrganizationKind.bank)
+    owner = org(session, OrganizationKind.enterprise)
+    mine = registered_pledge(
+        session,
+        bank=bank,
+        pledgor=owner,
+        patent_list=[factories.patent(session, owner)],
+        amount="10",
+    )
+    registered_pledge(
+        session,
+        bank=other_bank,
+        pledgor=owner,
+        patent_list=[factories.patent(session, owner)],
+        amount="20",
+    )
+    pledges.cancel_pledge(
+        session=session,
+        pledge=mine,
+        actor=bank,
+        cancellation=PledgeCancellation(reason="debt_repaid"),
+    )
+    book = exposure_report.exposure(session=session, pledgee_id=bank.id or 0, today=TODAY)
+    assert (book.pledges, book.patents, book.by_pledgor) == (0, 0, [])
+
+
+def test_exposure_endpoint_is_the_callers_own_book(client: TestClient, session: Session) -> None:
+    bank_user = factories.member(session, kind=OrganizationKind.bank)
+    bank = session.get_one(Organization, bank_user.organization_id)
+    owner = org(session, OrganizationKind.enterprise)
+    registered_pledge(
+        session,
+        bank=bank,
+        pledgor=owner,
+        patent_list=[factories.patent(session, owner)],
+        amount="99",
+    )
+    response = client.get("/api/v1/pledges/exposure", headers=factories.auth(session, bank_user))
+    assert response.status_code == 200, response.text
+    assert response.json()["by_pledgor"][0]["secured_amount"] == "99.00"
+
+    other = client.get(
+        "/api/v1/pledges/exposure",
+        headers=factories.auth(session, factories.member(session, kind=OrganizationKind.bank)),
+    )
+    assert other.json()["pledges"] == 0
+    university = factories.member(session, kind=OrganizationKind.university)
+    assert_problem(
+        client.get("/api/v1/pledges/exposure", headers=factories.auth(session, university)),
+        403,
+        "insufficient_scope",
+    )
+    assert_problem(client.get("/api/v1/pledges/exposure"), 401, "not_authenticated")
+
+
+def test_license_income_lists_licenses_granted_on_the_pledged_patents(
+    client: TestClient, session: Session, set_today
+) -> None:  # type: ignore[no-untyped-def]
+    bank_user = factories.member(session, kind=OrganizationKind.bank)
+    bank = session.get_one(Organization, bank_user.organization_id)
+    owner = org(session, OrganizationKind.university)
+    pledged = factories.patent(session, owner)
+    pledge = registered_pledge(session, bank=bank, pledgor=owner, patent_list=[pledged], amount="5")
+    listing = factories.draft_listing(session, owner, patent_list=[pledged])
+    pledges.consent_to_listing(
+        session=session, pledge=pledge, pledgee=bank, listing_id=listing.id or 0
+    )
+    listings.publish_listing(session=session, listing=listing)
+    offer = listing.offers[0]
+    for day, key in ((date(2026, 7, 1), "a"), (date(2026, 9, 1), "b"), (date(2027, 1, 5), "c")):
+        set_today(day)
+        licensee = org(session, OrganizationKind.enterprise)
+        licensing.accept_offer(
+            session=session,
+            offer_id=offer.id or 0,
+            licensee=licensee,
+            user=None,
+            idempotency_key=key,
+        )
+
+    headers = factories.auth(session, bank_user)
+    url = f"/api/v1/pledges/{pledge.id}/license-income"
+    response = client.get(url, headers=headers, params={"from": "2026-07-01", "to": "2026-12-31"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [item["effective_date"] for item in body["licenses"]] == ["2026-07-01", "2026-09-01"]
+    # The factories' hybrid offer has an entry fee of 50,000 CNY per license.
+    assert body["totals"] == [{"currency": "CNY", "licenses": 2, "upfront_fees": "100000.00"}]
+
+    assert_problem(
+        client.get(url, headers=headers, params={"from": "2026-12-31", "to": "2026-07-01"}),
+        422,
+        "invalid_period",
+    )
+    assert_problem(client.get(url, headers=headers), 422, "validation_failed")
+    pledgor = factories.user(session, owner)
+    assert_problem(
+        client.get(
+            url,
+            headers=factories.auth(session, pledgor),
+            params={"from": "2026-01-01", "to": "2026-12-31"},
+        ),
+        403,
+        "not_pledgee",
+    )
+    stranger = factories.member(session, kind=OrganizationKind.enterprise)
+    assert_problem(
+        client.get(
+            url,
+            headers=factories.auth(session, stranger),
+            params={"from": "2026-01-01", "to": "2026-12-31"},
+        ),
+        404,
+        "pledge_not_found",
+    )

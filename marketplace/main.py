@@ -7,6 +7,7 @@ from marketplace.accounts.router import router as accounts_router
 from marketplace.accounts.throttle import AttemptLimiter
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
+from marketplace.events.router import router as events_router
 from marketplace.licensing.router import router as licensing_router
 from marketplace.listings.router import router as listings_router
 from marketplace.middleware import ConcurrencyLimit
@@ -42,6 +43,7 @@ def create_app() -> FastAPI:
             {"name": "listings", "description": "Open-license declarations and their offers."},
             {"name": "licenses", "description": "Accepting offers; the licenses that result."},
             {"name": "pledges", "description": "Pledge registration and the banks' checks."},
+            {"name": "events", "description": "What changed for the caller, in order."},
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -53,6 +55,7 @@ def create_app() -> FastAPI:
         listings_router,
         licensing_router,
         pledges_router,
+        events_router,
     ):
         app.include_router(router)
 

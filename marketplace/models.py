@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from marketplace.accounts import models as accounts_models
+from marketplace.events import models as events_models
 from marketplace.licensing import models as licensing_models
 from marketplace.listings import models as listings_models
 from marketplace.patents import models as patents_models
@@ -12,6 +13,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "accounts_models",
+    "events_models",
     "licensing_models",
     "listings_models",
     "metadata",

@@ -1,6 +1,9 @@
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 from marketplace.config import get_settings
@@ -12,6 +15,15 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    # Alembic writes JSONB's default astext_type as a bare Text(), which the migration would not
+    # import; spell it through the sa alias every migration has.
+    if type_ == "type" and isinstance(obj, JSONB):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "postgresql.JSONB(astext_type=sa.Text())"
+    return False
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
         connection=connection,
@@ -20,6 +32,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         # SQLite can only alter tables by copying them.
         render_as_batch=True,
         compare_type=True,
+        render_item=_render_item,
         literal_binds=connection is None,
     )
 

@@ -44,7 +44,13 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from marketplace import clock  # noqa: E402
-from marketplace.db import create_db_engine, get_engine, get_session, transaction  # noqa: E402
+from marketplace.db import (  # noqa: E402
+    create_db_engine,
+    get_engine,
+    get_read_engine,
+    get_session,
+    transaction,
+)
 from marketplace.main import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,8 +169,11 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
     """For tests that need real commits from concurrent connections (PostgreSQL): the app uses
     the real engine, and every table is emptied afterwards."""
     get_engine.cache_clear()
+    get_read_engine.cache_clear()
     yield engine
+    get_engine().dispose()
     get_engine.cache_clear()
+    get_read_engine.cache_clear()
     from marketplace.models import metadata
 
     with engine.begin() as connection:

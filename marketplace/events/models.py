@@ -1,0 +1,62 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
+from sqlmodel import Field, SQLModel
+
+from marketplace import clock
+from marketplace.db import JSONType, UTCDateTime
+
+
+class EventType(StrEnum):
+    pledge_registered = "pledge.registered"
+    pledge_changed = "pledge.changed"
+    pledge_cancelled = "pledge.cancelled"
+    pledged_patent_status_changed = "pledged_patent.legal_status_changed"
+    pledged_patent_fee_changed = "pledged_patent.fee_status_changed"
+    pledged_patent_listed = "pledged_patent.open_license_published"
+    pledged_patent_licensed = "pledged_patent.licensed"
+
+
+class Event(SQLModel, table=True):
+    """Something an organization is told about, written in the transaction of the change itself
+    (an outbox), so that an event exists exactly when its change does."""
+
+    __tablename__ = "event"
+    __table_args__ = (sa.Index("ix_event_feed", "recipient_id", "transaction_id", "id"),)
+
+    # BIGINT for a feed that grows without bound; on SQLite only INTEGER is the autoincrementing
+    # rowid (and is 64-bit there anyway).
+    id: int | None = Field(
+        default=None,
+        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+    )
+    recipient_id: int = Field(foreign_key="organization.id")
+    type: str = Field(max_length=64)
+    subject: str = Field(max_length=64, description="What it is about, e.g. `pledge:12`.")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    # The writing transaction on PostgreSQL (0 on SQLite): the feed is ordered by it so that a
+    # reader never passes an event whose transaction has not committed yet.
+    transaction_id: int = Field(default=0, sa_type=sa.BigInteger)
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+
+
+class EventPublic(BaseModel):
+    id: int
+    type: str = PydanticField(examples=["pledge.registered"])
+    subject: str = PydanticField(examples=["pledge:12"])
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class EventFeed(BaseModel):
+    items: list[EventPublic]
+    next_cursor: str | None = PydanticField(
+        description="Pass as `since` to continue; present even on the last page, so that a "
+        "poller resumes exactly where it stopped."
+    )
+    limit: int

@@ -1,0 +1,36 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from marketplace.accounts.deps import CurrentPrincipal
+from marketplace.db import SessionDep
+from marketplace.errors import problem_responses
+from marketplace.events import service as events
+from marketplace.events.models import EventFeed, EventPublic
+from marketplace.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+
+@router.get(
+    "/events",
+    response_model=EventFeed,
+    responses=problem_responses(401, 422),
+    summary="The caller's organization's events, oldest first; poll with `since`",
+)
+def list_events(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    since: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous call.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> EventFeed:
+    found, next_cursor = events.feed(
+        session=session, recipient_id=principal.organization_id, since=since, limit=limit
+    )
+    return EventFeed(
+        items=[EventPublic.model_validate(event, from_attributes=True) for event in found],
+        next_cursor=next_cursor,
+        limit=limit,
+    )

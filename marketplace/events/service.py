@@ -1,0 +1,82 @@
+"""The event feed: written with the change it describes, read in commit-safe order."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from marketplace.events.models import Event, EventType
+from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
+
+
+def _transaction_id(session: Session) -> int:
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite runs one writer at a time: the id order is the commit order.
+        return 0
+    return int(session.execute(sa.text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+
+
+def record(
+    session: Session,
+    *,
+    recipients: Sequence[int],
+    type: EventType,
+    subject: str,
+    payload: dict[str, Any],
+) -> None:
+    """Add one event per recipient to the current transaction."""
+    if not recipients:
+        return
+    transaction_id = _transaction_id(session)
+    session.add_all(
+        Event(
+            recipient_id=recipient,
+            type=type.value,
+            subject=subject,
+            payload=payload,
+            transaction_id=transaction_id,
+        )
+        for recipient in dict.fromkeys(recipients)
+    )
+    session.flush()
+
+
+def feed(
+    *, session: Session, recipient_id: int, since: str | None, limit: int
+) -> tuple[list[Event], str]:
+    """The next events after ``since``, oldest first, and the cursor to continue from.
+
+    On PostgreSQL an event becomes readable only once every transaction older than its own has
+    ended: ids are taken at insert but become visible at commit, and without this rule a reader
+    could pass id 10 while id 9 was still being written, and never see 9."""
+    after_tx, after_id = 0, 0
+    if since is not None:
+        position = decode_cursor(since)
+        tx, event_id = position.get("tx"), position.get("id")
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (tx, event_id)
+        ):
+            raise InvalidCursor("The cursor is not one this API issued.")
+        assert isinstance(tx, int)
+        assert isinstance(event_id, int)
+        if max(tx, event_id) >= 2**63:
+            raise InvalidCursor("The cursor is not one this API issued.")
+        after_tx, after_id = tx, event_id
+    statement = (
+        select(Event)
+        .where(col(Event.recipient_id) == recipient_id)
+        .where(sa.tuple_(col(Event.transaction_id), col(Event.id)) > sa.tuple_(after_tx, after_id))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        horizon = sa.text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        statement = statement.where(col(Event.transaction_id) < horizon)
+    events = list(
+        session.scalars(
+            statement.order_by(col(Event.transaction_id), col(Event.id)).limit(limit)
+        ).all()
+    )
+    if events:
+        last = events[-1]
+        after_tx, after_id = last.transaction_id, last.id or 0
+    return events, encode_cursor({"tx": after_tx, "id": after_id})

@@ -11,6 +11,7 @@ from marketplace.accounts.deps import (
     require_scope,
     require_verified_scope,
 )
+from marketplace.accounts.errors import InsufficientScope
 from marketplace.accounts.models import OrganizationKind
 from marketplace.db import SessionDep
 from marketplace.errors import Unprocessable, problem_responses
@@ -45,15 +46,27 @@ PatentOwner = Annotated[Principal, Depends(require_scope("patents"))]
 EncumbranceReader = Annotated[Principal, Depends(require_scope("encumbrances"))]
 
 
-def _visible_pledge(
-    pledge_id: ObjectId, principal: CurrentPrincipal, session: SessionDep
-) -> Pledge:
+def _pledge_reader(principal: CurrentPrincipal) -> Principal:
+    """Banks read pledges with the pledges scope, pledgors with the patents scope."""
+    if not (principal.is_platform_admin or principal.scopes & {"pledges", "patents"}):
+        raise InsufficientScope("This needs the 'pledges' scope.", required_scope="pledges")
+    return principal
+
+
+PledgeReader = Annotated[Principal, Depends(_pledge_reader)]
+
+
+def _reads_register(principal: Principal) -> bool:
+    return principal.organization.kind == OrganizationKind.bank and "pledges" in principal.scopes
+
+
+def _visible_pledge(pledge_id: ObjectId, principal: PledgeReader, session: SessionDep) -> Pledge:
     return pledges.get_visible_pledge(
         session=session,
         pledge_id=pledge_id,
         organization_id=principal.organization_id,
         is_admin=principal.is_platform_admin,
-        is_bank=principal.organization.kind == OrganizationKind.bank,
+        is_bank=_reads_register(principal),
     )
 
 
@@ -82,11 +95,11 @@ def apply_for_pledge(body: PledgeCreate, bank: VerifiedBank, session: SessionDep
 @router.get(
     "/pledges",
     response_model=Page[PledgeView],
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 403, 422),
     summary="Pledges: a bank's own in full, and other registered ones as the register shows them",
 )
 def list_pledges(
-    principal: CurrentPrincipal,
+    principal: PledgeReader,
     session: SessionDep,
     page: PageParamsDep,
     patent_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -102,7 +115,7 @@ def list_pledges(
         params=page,
         organization_id=principal.organization_id,
         is_admin=principal.is_platform_admin,
-        is_bank=principal.organization.kind == OrganizationKind.bank,
+        is_bank=_reads_register(principal),
         patent_id=patent_id,
         application_number=application_number,
         pledgor_id=pledgor_id,
@@ -129,9 +142,9 @@ def exposure(bank: PledgesScope, session: SessionDep) -> Exposure:
 @router.get(
     "/pledges/{pledge_id}",
     response_model=PledgeView,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
-def get_pledge(pledge: VisiblePledge, principal: CurrentPrincipal) -> PledgeView:
+def get_pledge(pledge: VisiblePledge, principal: PledgeReader) -> PledgeView:
     return _view(pledge, principal)
 
 
@@ -196,7 +209,7 @@ def amend_pledge(
 def cancel_pledge(
     pledge: VisiblePledge,
     body: PledgeCancellation,
-    principal: CurrentPrincipal,
+    principal: PledgeReader,
     session: SessionDep,
 ) -> PledgeView:
     if not (principal.is_platform_admin or principal.organization_id == pledge.pledgee_id):
@@ -247,7 +260,7 @@ def check_encumbrances(
 )
 def license_income(
     pledge: VisiblePledge,
-    principal: CurrentPrincipal,
+    principal: PledgeReader,
     session: SessionDep,
     period_start: Annotated[date, Query(alias="from")],
     period_end: Annotated[date, Query(alias="to")],

@@ -15,6 +15,7 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, User
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.events.models import EventType
 from marketplace.licensing.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -285,6 +286,15 @@ def accept_offer(
     ]
     session.add_all([license_, claimed])
     session.flush()
+    pledges.notify_pledgees(
+        session,
+        listing.patents,
+        EventType.pledged_patent_licensed,
+        license_id=license_.id,
+        license_number=license_.license_number,
+        licensee_id=licensee.id,
+        offer=terms["offer"],
+    )
     return license_, True
 
 

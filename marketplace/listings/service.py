@@ -15,6 +15,7 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.events.models import EventType
 from marketplace.listings.errors import (
     InvalidListing,
     InvalidOffer,
@@ -449,6 +450,13 @@ def publish_listing(*, session: Session, listing: Listing) -> Listing:
     listing.warnings = [w.model_dump(exclude_none=True) for w in guidance_warnings(listing)]
     session.add(listing)
     session.flush()
+    pledges.notify_pledgees(
+        session,
+        listing.patents,
+        EventType.pledged_patent_listed,
+        listing_id=listing.id,
+        announcement_number=listing.announcement_number,
+    )
     return listing
 
 
@@ -507,9 +515,18 @@ def lapse_if_not_in_force(
 
 
 def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) -> Patent:
-    """A patent edit, and its consequence: a declaration on a patent no longer in force lapses."""
+    """A patent edit, and its consequences: a declaration on a patent no longer in force lapses,
+    and the pledgee of a pledged patent hears of a change in its standing."""
+    legal_status_before = str(patent.legal_status)
+    fee_status_before = patents.fee_status(patent).value
     updated = patents.update_patent(session=session, patent=patent, changes=changes)
     lapse_if_not_in_force(session=session, patent=updated)
+    pledges.patent_changed(
+        session,
+        updated,
+        legal_status_before=legal_status_before,
+        fee_status_before=fee_status_before,
+    )
     return updated
 
 

@@ -5,8 +5,10 @@ from collections import Counter
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload, subqueryload
 from sqlmodel import Session, col, select
 
+from marketplace.accounts.models import Organization
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.listings.models import Listing, ListingPatent
 from marketplace.patents import service as patents
@@ -36,33 +38,28 @@ def check_encumbrances(
             errors[index] = str(exc)
     wanted = {number for number in canonical if number is not None}
     found = (
-        session.scalars(select(Patent).where(col(Patent.application_number).in_(wanted))).all()
+        session.scalars(
+            select(Patent)
+            .where(col(Patent.application_number).in_(wanted))
+            # The check reads the patent's columns and encumbrances only. Selectin loading
+            # splits a batch past 500 patents into more queries; a subquery load stays one.
+            # (SQLModel types relationships as lists, hence the ignores.)
+            .options(
+                lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
+                subqueryload(Patent.encumbrances),  # type: ignore[arg-type]
+            )
+        ).all()
         if wanted
         else []
     )
     by_number = {patent.application_number: patent for patent in found}
-
-    pledge_ids = {p.active_pledge_id for p in found if p.active_pledge_id is not None}
-    pledges = (
-        {
-            pledge.id: pledge
-            for pledge in session.scalars(select(Pledge).where(col(Pledge.id).in_(pledge_ids)))
-        }
-        if pledge_ids
-        else {}
+    pledges = _active_pledges(session, {p.active_pledge_id for p in found if p.active_pledge_id})
+    listings = _open_licenses(
+        session, {p.open_license_listing_id for p in found if p.open_license_listing_id}
     )
-    listing_ids = {p.open_license_listing_id for p in found if p.open_license_listing_id}
-    listings = (
-        {
-            listing.id: listing
-            for listing in session.execute(
-                select(Listing).where(col(Listing.id).in_(listing_ids))
-            ).scalars()
-        }
-        if listing_ids
-        else {}
+    license_counts = _active_license_counts(
+        session, [p.id for p in found if p.id is not None], today=today
     )
-    license_counts = _active_license_counts(session, [p.id for p in found if p.id is not None])
 
     results: list[EncumbranceResult] = []
     for index, raw in enumerate(application_numbers):
@@ -82,7 +79,53 @@ def check_encumbrances(
     return results
 
 
-def _active_license_counts(session: Session, patent_ids: list[int]) -> Counter[int]:
+def _active_pledges(session: Session, pledge_ids: set[int]) -> dict[int, ActivePledgeSummary]:
+    """The register fields only: the pledge's private terms are not even read."""
+    if not pledge_ids:
+        return {}
+    rows = session.execute(
+        sa.select(
+            col(Pledge.id),
+            col(Pledge.registration_number),
+            col(Pledge.registered_date),
+            col(Pledge.pledgor_id),
+            col(Pledge.pledgee_id),
+            col(Organization.name),
+        )
+        .join(Organization, col(Organization.id) == col(Pledge.pledgee_id))
+        .where(col(Pledge.id).in_(pledge_ids))
+    ).all()
+    return {
+        row[0]: ActivePledgeSummary(
+            pledge_id=row[0],
+            registration_number=row[1],
+            registered_date=row[2],
+            pledgor_id=row[3],
+            pledgee_id=row[4],
+            pledgee_name=row[5],
+        )
+        for row in rows
+    }
+
+
+def _open_licenses(session: Session, listing_ids: set[int]) -> dict[int, OpenLicenseSummary]:
+    if not listing_ids:
+        return {}
+    rows = session.execute(
+        select(
+            col(Listing.id), col(Listing.announcement_number), col(Listing.announcement_date)
+        ).where(col(Listing.id).in_(listing_ids))
+    ).all()
+    return {
+        row[0]: OpenLicenseSummary(
+            listing_id=row[0], announcement_number=row[1], announcement_date=row[2]
+        )
+        for row in rows
+    }
+
+
+def _active_license_counts(session: Session, patent_ids: list[int], *, today: date) -> Counter[int]:
+    """Licenses in force today: not terminated, and their term not yet over."""
     if not patent_ids:
         return Counter()
     rows = session.execute(
@@ -90,6 +133,7 @@ def _active_license_counts(session: Session, patent_ids: list[int]) -> Counter[i
         .join(License, col(License.listing_id) == col(ListingPatent.listing_id))
         .where(col(ListingPatent.patent_id).in_(patent_ids))
         .where(col(License.status) == LicenseStatus.active)
+        .where(col(License.effective_date) <= today, col(License.expires_on) >= today)
         .group_by(col(ListingPatent.patent_id))
     ).all()
     return Counter(dict(rows))
@@ -98,16 +142,18 @@ def _active_license_counts(session: Session, patent_ids: list[int]) -> Counter[i
 def _result(
     patent: Patent,
     *,
-    pledges: dict[int | None, Pledge],
-    listings: dict[int | None, Listing],
+    pledges: dict[int, ActivePledgeSummary],
+    listings: dict[int, OpenLicenseSummary],
     counts: Counter[int],
     today: date,
 ) -> EncumbranceResult:
     kind = PatentKind(patent.kind)
     term_end = patents.term_end_date(kind, patent.filing_date)
     fee = patents.fee_status(patent, today=today)
-    pledge = pledges.get(patent.active_pledge_id)
-    listing = listings.get(patent.open_license_listing_id)
+    pledge = pledges.get(patent.active_pledge_id) if patent.active_pledge_id else None
+    listing = (
+        listings.get(patent.open_license_listing_id) if patent.open_license_listing_id else None
+    )
     issues = pledge_issues(patent, pledgor_id=patent.owner_id, debt_end_date=None, today=today)
     return EncumbranceResult(
         application_number=patent.application_number,
@@ -126,27 +172,8 @@ def _result(
         term_end_date=term_end,
         remaining_term_days=max(0, (term_end - today).days),
         main_ipc=patent.main_ipc,
-        active_pledge=(
-            ActivePledgeSummary(
-                pledge_id=pledge.id or 0,
-                registration_number=pledge.registration_number,
-                registered_date=pledge.registered_date,
-                pledgor_id=pledge.pledgor_id,
-                pledgee_id=pledge.pledgee_id,
-                pledgee_name=pledge.pledgee.name,
-            )
-            if pledge is not None
-            else None
-        ),
-        open_license=(
-            OpenLicenseSummary(
-                listing_id=listing.id or 0,
-                announcement_number=listing.announcement_number,
-                announcement_date=listing.announcement_date,
-            )
-            if listing is not None
-            else None
-        ),
+        active_pledge=pledge,
+        open_license=listing,
         active_license_count=counts.get(patent.id or 0, 0),
         exclusive_license=bool(
             patents.encumbrances_in_force(patent, patents.EXCLUSIVE_KINDS, today=today)

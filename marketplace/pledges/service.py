@@ -11,6 +11,8 @@ from sqlmodel import Session, col, select
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.db import transition
+from marketplace.events import service as events
+from marketplace.events.models import EventType
 from marketplace.listings.models import ListingPatent
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
@@ -154,6 +156,71 @@ def _move(
     pledge.status = to
 
 
+def _announce(session: Session, pledge: Pledge, event: EventType, **details: Any) -> None:
+    """Tell both parties; the pledgee watches its collateral, the pledgor its obligations."""
+    events.record(
+        session,
+        recipients=[pledge.pledgee_id, pledge.pledgor_id],
+        type=event,
+        subject=f"pledge:{pledge.id}",
+        payload={
+            "pledge_id": pledge.id,
+            "status": str(pledge.status),
+            "registration_number": pledge.registration_number,
+            "application_numbers": [patent.application_number for patent in pledge.patents],
+            **details,
+        },
+    )
+
+
+def notify_pledgees(
+    session: Session, patents_: Sequence[Patent], event: EventType, **details: Any
+) -> None:
+    """Something happened to pledged patents (an open license, a license): tell each pledgee."""
+    for pledge_id in active_pledge_ids(patents_):
+        pledge = session.get_one(Pledge, pledge_id)
+        events.record(
+            session,
+            recipients=[pledge.pledgee_id],
+            type=event,
+            subject=f"pledge:{pledge_id}",
+            payload={
+                "pledge_id": pledge_id,
+                "application_numbers": [
+                    p.application_number for p in patents_ if p.active_pledge_id == pledge_id
+                ],
+                **details,
+            },
+        )
+
+
+def patent_changed(
+    session: Session, patent: Patent, *, legal_status_before: str, fee_status_before: str
+) -> None:
+    """A pledged patent's legal or fee standing moved: its pledgee hears of it."""
+    if patent.active_pledge_id is None:
+        return
+    fee_status_now = patents.fee_status(patent).value
+    if str(patent.legal_status) != legal_status_before:
+        notify_pledgees(
+            session,
+            [patent],
+            EventType.pledged_patent_status_changed,
+            legal_status_before=legal_status_before,
+            legal_status=str(patent.legal_status),
+        )
+    # A new legal status says more than the fee standing that follows from it.
+    elif fee_status_now != fee_status_before:
+        notify_pledgees(
+            session,
+            [patent],
+            EventType.pledged_patent_fee_changed,
+            fee_status_before=fee_status_before,
+            fee_status=fee_status_now,
+            fee_paid_until=patent.fee_paid_until.isoformat() if patent.fee_paid_until else None,
+        )
+
+
 # Lifecycle -------------------------------------------------------------------------------------
 
 
@@ -271,6 +338,7 @@ def register_pledge(*, session: Session, pledge: Pledge, admin: Organization) ->
         changes={"registration_number": pledge.registration_number},
         note="registered",
     )
+    _announce(session, pledge, EventType.pledge_registered)
     return pledge
 
 
@@ -329,6 +397,7 @@ def amend_pledge(
     for field, value in values.items():
         setattr(pledge, field, value)
     _record(session, pledge, actor=pledgee, changes=recorded, note=changes.note)
+    _announce(session, pledge, EventType.pledge_changed, changes=recorded)
     return pledge
 
 
@@ -361,6 +430,7 @@ def cancel_pledge(
         changes={"reason": str(cancellation.reason)},
         note=cancellation.note,
     )
+    _announce(session, pledge, EventType.pledge_cancelled, reason=str(cancellation.reason))
     return pledge
 
 

@@ -1,0 +1,114 @@
+"""Every pledge-relevant change is written as an event for the pledgee, with the change."""
+
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from marketplace.accounts.models import OrganizationKind
+from marketplace.events.models import Event, EventType
+from marketplace.licensing import service as licensing
+from marketplace.listings import service as listings
+from marketplace.patents.models import LegalStatus, PatentUpdate
+from marketplace.pledges import service as pledges
+from marketplace.pledges.models import PledgeCancellation, PledgeStatus, PledgeUpdate
+from tests import factories
+from tests.pledges.conftest import MakePledge, Party
+
+
+def events_of(session: Session, party: Party) -> list[tuple[str, str]]:
+    rows = session.scalars(
+        select(Event).where(col(Event.recipient_id) == party.id).order_by(col(Event.id))
+    ).all()
+    return [(event.type, event.subject) for event in rows]
+
+
+def test_registration_change_and_cancellation_reach_both_parties(
+    session: Session, bank: Party, owner: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.registered)
+    pledges.amend_pledge(
+        session=session,
+        pledge=pledge,
+        pledgee=bank.organization,
+        changes=PledgeUpdate(debt_end_date=date(2029, 12, 31)),
+    )
+    pledges.cancel_pledge(
+        session=session,
+        pledge=pledge,
+        actor=bank.organization,
+        cancellation=PledgeCancellation(reason="debt_repaid"),
+    )
+    subject = f"pledge:{pledge.id}"
+    expected = [
+        (EventType.pledge_registered.value, subject),
+        (EventType.pledge_changed.value, subject),
+        (EventType.pledge_cancelled.value, subject),
+    ]
+    assert events_of(session, bank) == expected
+    assert events_of(session, owner) == expected
+    cancelled = session.scalars(
+        select(Event).where(col(Event.type) == EventType.pledge_cancelled.value)
+    ).first()
+    assert cancelled is not None
+    assert cancelled.payload["reason"] == "debt_repaid"
+
+
+def test_a_pledged_patents_standing_changes_are_told_to_the_pledgee(
+    session: Session, bank: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.registered)
+    patent = pledge.patents[0]
+    before = len(events_of(session, bank))
+    listings.update_patent(
+        session=session,
+        patent=patent,
+        changes=PatentUpdate(fee_paid_until=date(2026, 6, 1)),  # now in the late-payment period
+    )
+    listings.update_patent(
+        session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.invalidated)
+    )
+    listings.update_patent(session=session, patent=patent, changes=PatentUpdate(title="Renamed"))
+    told = events_of(session, bank)[before:]
+    assert [kind for kind, _ in told] == [
+        EventType.pledged_patent_fee_changed.value,
+        EventType.pledged_patent_status_changed.value,
+    ]
+
+
+def test_an_unpledged_patent_changes_quietly(session: Session, owner: Party) -> None:
+    patent = factories.patent(session, owner.organization)
+    listings.update_patent(
+        session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
+    )
+    assert session.scalars(select(Event)).all() == []
+
+
+def test_an_open_license_and_a_license_on_a_pledged_patent_are_told_to_the_pledgee(
+    session: Session, bank: Party, owner: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.registered)
+    listing = factories.draft_listing(session, owner.organization, patent_list=list(pledge.patents))
+    pledges.consent_to_listing(
+        session=session, pledge=pledge, pledgee=bank.organization, listing_id=listing.id or 0
+    )
+    listings.publish_listing(session=session, listing=listing)
+    licensee = factories.organization(session, kind=OrganizationKind.enterprise)
+    license_, _ = licensing.accept_offer(
+        session=session,
+        offer_id=listing.offers[0].id or 0,
+        licensee=licensee,
+        user=None,
+        idempotency_key="k",
+    )
+    kinds = [kind for kind, _ in events_of(session, bank)]
+    assert kinds[-2:] == [
+        EventType.pledged_patent_listed.value,
+        EventType.pledged_patent_licensed.value,
+    ]
+    licensed = session.scalars(
+        select(Event).where(col(Event.type) == EventType.pledged_patent_licensed.value)
+    ).one()
+    assert licensed.payload["license_id"] == license_.id
+    assert licensed.payload["application_numbers"] == [pledge.patents[0].application_number]
+    # The licensee is no party to the pledge and hears nothing of it.
+    assert session.scalars(select(Event).where(col(Event.recipient_id) == licensee.id)).all() == []

@@ -111,14 +111,18 @@ def demo() -> None:
 
 @app.command()
 def sweep() -> None:
-    """Lapse open licenses whose patents left force with the calendar (term end, unpaid fee).
+    """Apply what the calendar changes: open licenses lapse when their patents leave force (term
+    end, unpaid fee), and licenses expire at the end of their term.
 
     Run it daily (cron, a Kubernetes CronJob)."""
+    from marketplace.licensing import service as licensing
     from marketplace.listings import service as listings
 
+    today = clock.today()
     with unit_of_work() as session:
-        lapsed = listings.lapse_expired_declarations(session=session, today=clock.today())
-    console.print(f"{len(lapsed)} listing(s) lapsed.")
+        lapsed = listings.lapse_expired_declarations(session=session, today=today)
+        expired = licensing.expire_licenses(session=session, today=today)
+    console.print(f"{len(lapsed)} listing(s) lapsed, {expired} license(s) expired.")
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """The `marketplace` command, run against a database file of its own."""
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -95,14 +95,29 @@ def test_demo_is_refused_in_production(
 
 def test_sweep_lapses_listings_whose_patents_left_force(cli_database: sa.Engine, set_today) -> None:  # type: ignore[no-untyped-def]
     assert runner.invoke(app, ["demo"]).exit_code == 0
-    # Thirty years on, every demo patent's term has ended.
-    set_today(date(2056, 1, 1))
+    # By the end of 2028 every demo patent's annual fee is unpaid past the late-payment period,
+    # while the three-year licenses granted in 2026 still run.
+    set_today(date(2028, 12, 31))
     result = runner.invoke(app, ["sweep"])
     assert result.exit_code == 0, result.output
-    assert "7 listing(s) lapsed" in result.output
+    assert "7 listing(s) lapsed, 0 license(s) expired" in result.output
     with Session(cli_database) as session:
         statuses = {listing.status for listing in session.scalars(select(Listing))}
         licenses = session.scalars(select(License)).all()
     assert statuses == {ListingStatus.lapsed}
     # Lapsing ends the declaration, never the licenses granted under it.
     assert {license_.status for license_ in licenses} == {"active"}
+
+
+def test_sweep_expires_licenses_at_the_end_of_their_term(
+    cli_database: sa.Engine, set_today
+) -> None:  # type: ignore[no-untyped-def]
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    with Session(cli_database) as session:
+        last_day = max(license_.expires_on for license_ in session.scalars(select(License)))
+    set_today(last_day)
+    assert "0 license(s) expired" in runner.invoke(app, ["sweep"]).output
+    set_today(last_day + timedelta(days=1))
+    assert "3 license(s) expired" in runner.invoke(app, ["sweep"]).output
+    with Session(cli_database) as session:
+        assert {license_.status for license_ in session.scalars(select(License))} == {"expired"}

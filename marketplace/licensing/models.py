@@ -13,6 +13,7 @@ from marketplace.pledges.models import LicensePledge
 class LicenseStatus(StrEnum):
     active = "active"
     terminated = "terminated"
+    expired = "expired"
 
 
 class License(SQLModel, table=True):

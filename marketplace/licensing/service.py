@@ -233,6 +233,8 @@ def accept_offer(
                 f"Patent {patent.application_number} is suspended ({holds[0].kind}).",
                 application_number=patent.application_number,
             )
+    # A license that ran its term is over, and the licensee may take a new one.
+    expire_licenses(session=session, today=today, licensee_id=licensee.id, offer_id=offer.id)
     already = session.scalar(
         select(License.id).where(
             License.licensee_id == licensee.id,
@@ -296,6 +298,32 @@ def accept_offer(
         offer=terms["offer"],
     )
     return license_, True
+
+
+def expire_licenses(
+    *,
+    session: Session,
+    today: date,
+    licensee_id: int | None = None,
+    offer_id: int | None = None,
+) -> int:
+    """Active licenses whose term ended before ``today`` become expired; returns how many.
+    Run daily for all (``marketplace sweep``), and for one licensee and offer at acceptance."""
+    statement = (
+        sa.update(License)
+        .where(col(License.status) == LicenseStatus.active)
+        .where(col(License.expires_on) < today)
+    )
+    if licensee_id is not None:
+        statement = statement.where(col(License.licensee_id) == licensee_id)
+    if offer_id is not None:
+        statement = statement.where(col(License.offer_id) == offer_id)
+    result = session.execute(
+        statement.values(status=LicenseStatus.expired).execution_options(
+            synchronize_session="fetch"
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def get_license(*, session: Session, license_id: int, organization_id: int) -> License:

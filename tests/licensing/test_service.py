@@ -3,7 +3,7 @@
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -500,3 +500,25 @@ def test_database_refuses_a_license_to_the_licensor_itself(
 
     with pytest.raises(IntegrityError), session.begin_nested():
         session.add(to_itself)
+
+
+def test_a_license_past_its_term_expires_and_the_licensee_may_take_a_new_one(
+    session: Session, offer: Offer, licensee: Party, set_today: Callable[[date], None]
+) -> None:
+    for patent in session.get_one(Listing, offer.listing_id).patents:
+        # Fees paid years ahead, so that only the license's own term is in play.
+        patents.update_patent(
+            session=session, patent=patent, changes=PatentUpdate(fee_paid_until=date(2035, 1, 1))
+        )
+    first, _ = accept(session, offer, licensee, key="first")
+    set_today(first.expires_on)
+    with pytest.raises(LicenseAlreadyActive):
+        accept(session, offer, licensee, key="still-running")
+
+    set_today(first.expires_on + timedelta(days=1))
+    second, created = accept(session, offer, licensee, key="renewal")
+    session.refresh(first)
+    assert created
+    assert first.status is LicenseStatus.expired
+    assert second.status is LicenseStatus.active
+    assert second.id != first.id

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -52,6 +53,7 @@ from marketplace.db import (  # noqa: E402
     transaction,
 )
 from marketplace.main import create_app  # noqa: E402
+from tests.factories import NewParty, Party, make_party  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -183,6 +185,16 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
         else:
             for table in reversed(metadata.sorted_tables):
                 connection.execute(table.delete())
+
+
+@pytest.fixture
+def new_party(session: Session) -> NewParty:
+    """``new_party(kind=..., verified=..., scopes=..., name=...)``: a fresh caller."""
+
+    def build(**kwargs: Any) -> Party:
+        return make_party(session, **kwargs)
+
+    return build
 
 
 postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="needs PostgreSQL")

@@ -2,6 +2,8 @@
 
 import itertools
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -99,6 +101,36 @@ def member(
     return user(
         session, organization(session, kind=kind, verified=verified, **org_fields), role=role
     )
+
+
+@dataclass(frozen=True)
+class Party:
+    """An organization acting through one of its users, with that user's bearer headers."""
+
+    user: User
+    organization: Organization
+    headers: dict[str, str]
+
+    @property
+    def id(self) -> int:
+        assert self.organization.id is not None
+        return self.organization.id
+
+
+NewParty = Callable[..., Party]
+
+
+def make_party(
+    session: Session,
+    *,
+    kind: OrganizationKind = OrganizationKind.enterprise,
+    verified: bool = True,
+    scopes: frozenset[str] | None = None,
+    **org_fields: Any,
+) -> Party:
+    account = member(session, kind=kind, verified=verified, **org_fields)
+    org = session.get_one(Organization, account.organization_id)
+    return Party(account, org, auth(session, account, scopes))
 
 
 def platform_admin(session: Session) -> User:

@@ -3,59 +3,18 @@ listing, and verified enterprises that accept its offer."""
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from marketplace.accounts.models import Organization, OrganizationKind, User
+from marketplace.accounts.models import OrganizationKind
 from marketplace.listings.models import Listing, Offer
 from tests import factories
+from tests.factories import NewParty, Party
 
-
-@dataclass(frozen=True)
-class Party:
-    """An organization acting through one of its users, with that user's bearer headers."""
-
-    user: User
-    organization: Organization
-    headers: dict[str, str]
-
-    @property
-    def id(self) -> int:
-        assert self.organization.id is not None
-        return self.organization.id
-
-
-def make_party(
-    session: Session,
-    *,
-    kind: OrganizationKind = OrganizationKind.enterprise,
-    verified: bool = True,
-    scopes: frozenset[str] | None = None,
-    **org_fields: Any,
-) -> Party:
-    user = factories.member(session, kind=kind, verified=verified, **org_fields)
-    organization = session.get(Organization, user.organization_id)
-    assert organization is not None
-    return Party(user, organization, factories.auth(session, user, scopes))
-
-
-NewParty = Callable[..., Party]
 Accept = Callable[..., httpx.Response]
-
-
-@pytest.fixture
-def new_party(session: Session) -> NewParty:
-    """``new_party(kind=..., verified=..., scopes=..., name=...)``: a fresh caller."""
-
-    def build(**kwargs: Any) -> Party:
-        return make_party(session, **kwargs)
-
-    return build
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 the patents, a platform admin) and a pledge brought to any state through the service."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, func, select
 
-from marketplace.accounts.models import Organization, OrganizationKind, User
+from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.patents.models import Patent
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import (
@@ -23,46 +22,7 @@ from marketplace.pledges.models import (
     PledgeUpdate,
 )
 from tests import factories
-
-
-@dataclass(frozen=True)
-class Party:
-    """An organization acting through one of its users, with that user's bearer headers."""
-
-    user: User
-    organization: Organization
-    headers: dict[str, str]
-
-    @property
-    def id(self) -> int:
-        assert self.organization.id is not None
-        return self.organization.id
-
-
-def make_party(
-    session: Session,
-    *,
-    kind: OrganizationKind = OrganizationKind.enterprise,
-    verified: bool = True,
-    scopes: frozenset[str] | None = None,
-) -> Party:
-    user = factories.member(session, kind=kind, verified=verified)
-    organization = session.get(Organization, user.organization_id)
-    assert organization is not None
-    return Party(user, organization, factories.auth(session, user, scopes))
-
-
-NewParty = Callable[..., Party]
-
-
-@pytest.fixture
-def new_party(session: Session) -> NewParty:
-    """``new_party(kind=..., verified=..., scopes=...)``: a fresh caller."""
-
-    def build(**kwargs: Any) -> Party:
-        return make_party(session, **kwargs)
-
-    return build
+from tests.factories import NewParty, Party
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.deps import CurrentPrincipal, OrganizationAdmin, PlatformAdmin
-from marketplace.accounts.errors import OAuthError, OrganizationNotFound
+from marketplace.accounts.errors import OAuthError
 from marketplace.accounts.models import (
     ApiClientCreate,
     ApiClientCreated,
@@ -177,14 +177,12 @@ def list_organizations(
 def get_organization(
     organization_id: ObjectId, principal: CurrentPrincipal, session: SessionDep
 ) -> OrganizationPublic:
-    organization = accounts.get_organization(session=session, organization_id=organization_id)
-    visible = (
-        organization.verification == Verification.verified
-        or organization.id == principal.organization_id
-        or principal.is_platform_admin
+    organization = accounts.get_visible_organization(
+        session=session,
+        organization_id=organization_id,
+        reader_id=principal.organization_id,
+        is_admin=principal.is_platform_admin,
     )
-    if not visible:
-        raise OrganizationNotFound(f"Organization {organization_id} does not exist.")
     return OrganizationPublic.model_validate(organization)
 
 

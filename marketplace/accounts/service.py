@@ -167,6 +167,22 @@ def get_organization(*, session: Session, organization_id: int) -> Organization:
     return org
 
 
+def get_visible_organization(
+    *, session: Session, organization_id: int, reader_id: int, is_admin: bool
+) -> Organization:
+    """Verified organizations are public to signed-in callers; a pending or rejected one only
+    to itself and to platform admins."""
+    organization = get_organization(session=session, organization_id=organization_id)
+    visible = (
+        organization.verification == Verification.verified
+        or organization.id == reader_id
+        or is_admin
+    )
+    if not visible:
+        raise OrganizationNotFound(f"Organization {organization_id} does not exist.")
+    return organization
+
+
 def list_organizations(
     *,
     session: Session,

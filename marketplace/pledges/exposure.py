@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization
+from marketplace.errors import Unprocessable
 from marketplace.licensing.models import License
 from marketplace.patents.models import Patent
+from marketplace.pledges.errors import NotPledgee
 from marketplace.pledges.models import (
     ACTIVE_PLEDGE_STATUSES,
     Exposure,
@@ -174,10 +176,20 @@ def _names(session: Session, organization_ids: set[int]) -> dict[int, str]:
 
 
 def license_income(
-    *, session: Session, pledge: Pledge, period_start: date, period_end: date
+    *,
+    session: Session,
+    pledge: Pledge,
+    reader_id: int,
+    period_start: date,
+    period_end: date,
+    is_admin: bool = False,
 ) -> LicenseIncome:
-    """Licenses granted on the pledged patents in the period, and the fees due at grant.
-    Running royalties join these figures once royalty reports are recorded."""
+    """Licenses granted on the pledged patents in the period, and the fees due at grant, for
+    the pledgee. Running royalties join these figures once royalty reports are recorded."""
+    if not (is_admin or reader_id == pledge.pledgee_id):
+        raise NotPledgee("Only the pledgee sees the licensing income of a pledge.")
+    if period_end < period_start:
+        raise Unprocessable("`to` cannot be before `from`.", code="invalid_period")
     licenses = session.scalars(
         select(License)
         .join(LicensePledge, col(LicensePledge.license_id) == col(License.id))

@@ -14,14 +14,13 @@ from marketplace.accounts.deps import (
 from marketplace.accounts.errors import InsufficientScope
 from marketplace.accounts.models import OrganizationKind
 from marketplace.db import SessionDep
-from marketplace.errors import Unprocessable, problem_responses
+from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.models import ApplicationNumber
 from marketplace.pledges import encumbrances
 from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import service as pledges
-from marketplace.pledges.errors import NotPledgee
 from marketplace.pledges.models import (
     EncumbranceCheckRequest,
     EncumbranceCheckResponse,
@@ -212,10 +211,12 @@ def cancel_pledge(
     principal: PledgeReader,
     session: SessionDep,
 ) -> PledgeView:
-    if not (principal.is_platform_admin or principal.organization_id == pledge.pledgee_id):
-        raise NotPledgee("Only the pledgee or a platform admin cancels a pledge.")
     cancelled = pledges.cancel_pledge(
-        session=session, pledge=pledge, actor=principal.organization, cancellation=body
+        session=session,
+        pledge=pledge,
+        actor=principal.organization,
+        cancellation=body,
+        is_admin=principal.is_platform_admin,
     )
     return pledges.to_view(cancelled, full=True)
 
@@ -265,10 +266,11 @@ def license_income(
     period_start: Annotated[date, Query(alias="from")],
     period_end: Annotated[date, Query(alias="to")],
 ) -> LicenseIncome:
-    if not (principal.is_platform_admin or principal.organization_id == pledge.pledgee_id):
-        raise NotPledgee("Only the pledgee sees the licensing income of a pledge.")
-    if period_end < period_start:
-        raise Unprocessable("`to` cannot be before `from`.", code="invalid_period")
     return exposure_report.license_income(
-        session=session, pledge=pledge, period_start=period_start, period_end=period_end
+        session=session,
+        pledge=pledge,
+        reader_id=principal.organization_id,
+        is_admin=principal.is_platform_admin,
+        period_start=period_start,
+        period_end=period_end,
     )

@@ -402,10 +402,18 @@ def amend_pledge(
 
 
 def cancel_pledge(
-    *, session: Session, pledge: Pledge, actor: Organization, cancellation: PledgeCancellation
+    *,
+    session: Session,
+    pledge: Pledge,
+    actor: Organization,
+    cancellation: PledgeCancellation,
+    is_admin: bool = False,
 ) -> Pledge:
     """Ends the pledge (debt repaid, pledge realised, waived, contract void) and frees its
-    patents. An application not yet registered can be withdrawn the same way."""
+    patents. An application not yet registered can be withdrawn the same way. The pledgee or a
+    platform admin does it."""
+    if not (is_admin or actor.id == pledge.pledgee_id):
+        raise NotPledgee("Only the pledgee or a platform admin cancels a pledge.")
     _move(
         session,
         pledge,

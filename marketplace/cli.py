@@ -112,17 +112,23 @@ def demo() -> None:
 @app.command()
 def sweep() -> None:
     """Apply what the calendar changes: open licenses lapse when their patents leave force (term
-    end, unpaid fee), and licenses expire at the end of their term.
+    end, unpaid fee), licenses expire at the end of their term, and pledgees hear of pledged
+    patents whose annual fee fell due or went unpaid.
 
     Run it daily (cron, a Kubernetes CronJob)."""
     from marketplace.licensing import service as licensing
     from marketplace.listings import service as listings
+    from marketplace.pledges import service as pledges
 
     today = clock.today()
     with unit_of_work() as session:
         lapsed = listings.lapse_expired_declarations(session=session, today=today)
         expired = licensing.expire_licenses(session=session, today=today)
-    console.print(f"{len(lapsed)} listing(s) lapsed, {expired} license(s) expired.")
+        told = pledges.watch_fee_standing(session=session, today=today)
+    console.print(
+        f"{len(lapsed)} listing(s) lapsed, {expired} license(s) expired, "
+        f"{told} pledgee(s) told of a fee standing change."
+    )
 
 
 @app.command()

@@ -518,15 +518,9 @@ def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) ->
     """A patent edit, and its consequences: a declaration on a patent no longer in force lapses,
     and the pledgee of a pledged patent hears of a change in its standing."""
     legal_status_before = str(patent.legal_status)
-    fee_status_before = patents.fee_status(patent).value
     updated = patents.update_patent(session=session, patent=patent, changes=changes)
     lapse_if_not_in_force(session=session, patent=updated)
-    pledges.patent_changed(
-        session,
-        updated,
-        legal_status_before=legal_status_before,
-        fee_status_before=fee_status_before,
-    )
+    pledges.patent_changed(session, updated, legal_status_before=legal_status_before)
     return updated
 
 

@@ -53,6 +53,8 @@ class PledgePatent(SQLModel, table=True):
 
     pledge_id: int = Field(foreign_key="pledge.id", primary_key=True, ondelete="CASCADE")
     patent_id: int = Field(foreign_key="patent.id", primary_key=True, index=True)
+    # The annual-fee standing the pledgee last heard of; a change is news (see watch_fee_standing).
+    fee_status_seen: str | None = Field(default=None, max_length=32)
 
 
 class Pledge(SQLModel, table=True):

@@ -194,13 +194,11 @@ def notify_pledgees(
         )
 
 
-def patent_changed(
-    session: Session, patent: Patent, *, legal_status_before: str, fee_status_before: str
-) -> None:
-    """A pledged patent's legal or fee standing moved: its pledgee hears of it."""
+def patent_changed(session: Session, patent: Patent, *, legal_status_before: str) -> None:
+    """A pledged patent was edited: its pledgee hears of a new legal status, or else of a new
+    annual-fee standing (a new legal status says more than the fee standing that follows)."""
     if patent.active_pledge_id is None:
         return
-    fee_status_now = patents.fee_status(patent).value
     if str(patent.legal_status) != legal_status_before:
         notify_pledgees(
             session,
@@ -209,16 +207,64 @@ def patent_changed(
             legal_status_before=legal_status_before,
             legal_status=str(patent.legal_status),
         )
-    # A new legal status says more than the fee standing that follows from it.
-    elif fee_status_now != fee_status_before:
+        _remember_fee_status(session, patent.active_pledge_id, patent, clock.today())
+    else:
+        _report_fee_standing(session, patent.active_pledge_id, patent, clock.today())
+
+
+def watch_fee_standing(*, session: Session, today: date) -> int:
+    """The daily check: fees fall due and grace periods end with the calendar, not with an edit.
+    Tells each pledgee of every pledged patent whose fee standing moved; returns how many."""
+    rows = session.execute(
+        select(PledgePatent, Patent)
+        .join(Patent, col(Patent.id) == col(PledgePatent.patent_id))
+        .join(Pledge, col(Pledge.id) == col(PledgePatent.pledge_id))
+        .where(col(Pledge.status).in_(ACTIVE_PLEDGE_STATUSES))
+    ).all()
+    return sum(
+        _report_fee_standing(session, link.pledge_id, patent, today, seen=link.fee_status_seen)
+        for link, patent in rows
+    )
+
+
+def _report_fee_standing(
+    session: Session,
+    pledge_id: int,
+    patent: Patent,
+    today: date,
+    *,
+    seen: str | None = None,
+) -> bool:
+    if seen is None:
+        seen = session.scalar(
+            select(PledgePatent.fee_status_seen).where(
+                PledgePatent.pledge_id == pledge_id, PledgePatent.patent_id == patent.id
+            )
+        )
+    now = patents.fee_status(patent, today=today).value
+    if now == seen:
+        return False
+    if seen is not None:
         notify_pledgees(
             session,
             [patent],
             EventType.pledged_patent_fee_changed,
-            fee_status_before=fee_status_before,
-            fee_status=fee_status_now,
+            fee_status_before=seen,
+            fee_status=now,
             fee_paid_until=patent.fee_paid_until.isoformat() if patent.fee_paid_until else None,
         )
+    _remember_fee_status(session, pledge_id, patent, today)
+    return seen is not None
+
+
+def _remember_fee_status(session: Session, pledge_id: int, patent: Patent, today: date) -> None:
+    session.execute(
+        sa.update(PledgePatent)
+        .where(col(PledgePatent.pledge_id) == pledge_id)
+        .where(col(PledgePatent.patent_id) == patent.id)
+        .values(fee_status_seen=patents.fee_status(patent, today=today).value)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # Lifecycle -------------------------------------------------------------------------------------
@@ -329,6 +375,8 @@ def register_pledge(*, session: Session, pledge: Pledge, admin: Organization) ->
             )
         patent.active_pledge_id = pledge.id
     assert pledge.id is not None
+    for patent in pledge.patents:
+        _remember_fee_status(session, pledge.id, patent, today)
     pledge.registration_number = f"ZL{today:%Y}{pledge.id:08d}"
     pledge.registered_date = today
     _record(

@@ -1,6 +1,7 @@
 """Every pledge-relevant change is written as an event for the pledgee, with the change."""
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -112,3 +113,49 @@ def test_an_open_license_and_a_license_on_a_pledged_patent_are_told_to_the_pledg
     assert licensed.payload["application_numbers"] == [pledge.patents[0].application_number]
     # The licensee is no party to the pledge and hears nothing of it.
     assert session.scalars(select(Event).where(col(Event.recipient_id) == licensee.id)).all() == []
+
+
+def test_the_daily_sweep_tells_the_pledgee_when_a_fee_falls_due_and_when_grace_ends(
+    session: Session, bank: Party, pledge_of: MakePledge, set_today: Callable[[date], None]
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.registered)
+    paid_until = pledge.patents[0].fee_paid_until
+    assert paid_until is not None
+
+    def fee_events() -> list[dict[str, object]]:
+        rows = session.scalars(
+            select(Event)
+            .where(col(Event.recipient_id) == bank.id)
+            .where(col(Event.type) == EventType.pledged_patent_fee_changed.value)
+            .order_by(col(Event.id))
+        ).all()
+        return [event.payload for event in rows]
+
+    set_today(paid_until)
+    assert pledges.watch_fee_standing(session=session, today=paid_until) == 0
+
+    due = paid_until + timedelta(days=1)
+    assert pledges.watch_fee_standing(session=session, today=due) == 1
+    # Nothing new the next day: the pledgee already knows.
+    assert pledges.watch_fee_standing(session=session, today=due + timedelta(days=1)) == 0
+
+    beyond_grace = paid_until + timedelta(days=200)
+    assert pledges.watch_fee_standing(session=session, today=beyond_grace) == 1
+    assert [(e["fee_status_before"], e["fee_status"]) for e in fee_events()] == [
+        ("paid", "grace"),
+        ("grace", "arrears"),
+    ]
+
+
+def test_the_sweep_ignores_ended_pledges(
+    session: Session, bank: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.registered)
+    pledges.cancel_pledge(
+        session=session,
+        pledge=pledge,
+        actor=bank.organization,
+        cancellation=PledgeCancellation(reason="debt_repaid"),
+    )
+    far_later = date(2040, 1, 1)
+    assert pledges.watch_fee_standing(session=session, today=far_later) == 0

@@ -102,3 +102,13 @@ class InvalidClient(OAuthError):
 
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": 'Basic realm="marketplace"'}
+
+
+class UserNotFound(NotFound):
+    default_code = "user_not_found"
+    title = "User not found"
+
+
+class CannotDeactivateSelf(Conflict):
+    default_code = "cannot_deactivate_self"
+    title = "An admin cannot deactivate their own account"

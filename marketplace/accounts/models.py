@@ -146,10 +146,18 @@ class UserCreate(UserBase):
         return value.lower()
 
 
+class MemberCreate(UserCreate):
+    """A colleague an organization admin adds; members act for the organization, admins also
+    manage its users and API clients."""
+
+    role: UserRole = UserRole.member
+
+
 class UserPublic(UserBase):
     id: int
     organization_id: int
     role: UserRole
+    is_active: bool
     created_at: datetime
 
 

@@ -10,6 +10,7 @@ from marketplace.accounts.models import (
     ApiClientCreate,
     ApiClientCreated,
     ApiClientPublic,
+    MemberCreate,
     MeResponse,
     OrganizationDecision,
     OrganizationKind,
@@ -263,4 +264,44 @@ def revoke_api_client(
     )
     return ApiClientPublic.model_validate(
         accounts.revoke_api_client(session=session, client=client)
+    )
+
+
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Add a user to your organization (organization admins)",
+)
+def add_member(body: MemberCreate, admin: OrganizationAdmin, session: SessionDep) -> UserPublic:
+    return UserPublic.model_validate(accounts.add_member(session=session, admin=admin, data=body))
+
+
+@router.get(
+    "/users",
+    response_model=Page[UserPublic],
+    responses=problem_responses(401, 403, 422),
+    summary="The users of your organization (organization admins)",
+)
+def list_members(
+    admin: OrganizationAdmin, session: SessionDep, page: PageParamsDep
+) -> Page[UserPublic]:
+    found = accounts.list_members(
+        session=session, organization_id=admin.organization_id, params=page
+    )
+    return page_of(found, page, UserPublic.model_validate)
+
+
+@router.delete(
+    "/users/{user_id}",
+    response_model=UserPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Deactivate a user of your organization; their tokens stop working at once",
+)
+def deactivate_member(
+    user_id: ObjectId, admin: OrganizationAdmin, session: SessionDep
+) -> UserPublic:
+    return UserPublic.model_validate(
+        accounts.deactivate_member(session=session, admin=admin, user_id=user_id)
     )

@@ -12,6 +12,7 @@ from marketplace import clock
 from marketplace.accounts import security
 from marketplace.accounts.errors import (
     ApiClientNotFound,
+    CannotDeactivateSelf,
     CreditCodeTaken,
     EmailTaken,
     InvalidClient,
@@ -21,10 +22,12 @@ from marketplace.accounts.errors import (
     OrganizationNotFound,
     OrganizationNotPending,
     RefreshTokenReused,
+    UserNotFound,
     WeakPassword,
 )
 from marketplace.accounts.models import (
     ApiClient,
+    MemberCreate,
     Organization,
     OrganizationCreate,
     OrganizationKind,
@@ -127,6 +130,43 @@ def signup(
     session.add(account)
     session.flush()
     return org, account
+
+
+def add_member(*, session: Session, admin: User, data: MemberCreate) -> User:
+    """A new user of the admin's organization."""
+    check_password_strength(data.password, email=data.email)
+    _ensure_email_free(session, data.email)
+    member = User(
+        email=data.email,
+        full_name=data.full_name,
+        organization_id=admin.organization_id,
+        role=data.role,
+        password_hash=security.hash_secret(data.password),
+    )
+    session.add(member)
+    session.flush()
+    return member
+
+
+def list_members(
+    *, session: Session, organization_id: int, params: PageParams
+) -> tuple[Sequence[User], str | None]:
+    statement = select(User).where(User.organization_id == organization_id)
+    return paginate_by_id(session, statement, id_column=User.id, params=params)
+
+
+def deactivate_member(*, session: Session, admin: User, user_id: int) -> User:
+    """Ends a colleague's access at once: their tokens are refused from the next request."""
+    member = session.get(User, user_id)
+    if member is None or member.organization_id != admin.organization_id:
+        raise UserNotFound(f"User {user_id} does not exist.")
+    if member.id == admin.id:
+        raise CannotDeactivateSelf("Ask another admin of your organization to do this.")
+    if member.is_active:
+        member.is_active = False
+        session.add(member)
+        session.flush()
+    return member
 
 
 def create_platform_admin(*, session: Session, email: str, password: str, full_name: str) -> User:

@@ -64,7 +64,15 @@ def test_signup_returns_the_pending_organization_and_its_admin(
     assert org["credit_code"] == body["organization"]["credit_code"]
     assert org["kind"] == "enterprise"
     assert isinstance(org["id"], int)
-    assert set(user) == {"id", "email", "full_name", "organization_id", "role", "created_at"}
+    assert set(user) == {
+        "id",
+        "email",
+        "full_name",
+        "organization_id",
+        "role",
+        "is_active",
+        "created_at",
+    }
     assert user["email"] == "founder@battery.example.com"
     assert user["organization_id"] == org["id"]
     assert user["role"] == "admin"

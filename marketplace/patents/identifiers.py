@@ -195,6 +195,11 @@ def parse_application_number(raw: str) -> ApplicationNumber:
     Accepts an optional ``CN``/``ZL`` prefix (any case), spaces anywhere, an optional dot
     before the check character and a lowercase ``x``.
     """
+    year, type_digit, serial, check = _validated_application_parts(raw)
+    return ApplicationNumber(year=year, type_digit=type_digit, serial=serial, check=check)
+
+
+def _validated_application_parts(raw: str) -> tuple[int, int, str, str]:
     body, check, had_dot = _split_application_number(raw)
 
     bad = next((ch for ch in body if ch not in _ASCII_DIGITS), None)
@@ -217,11 +222,14 @@ def parse_application_number(raw: str) -> ApplicationNumber:
 
     year, type_digit, serial = int(body[:4]), int(body[4]), body[5:]
     _validate_application_fields(year, type_digit, serial, check, max_year=_max_application_year())
-    return ApplicationNumber(year=year, type_digit=type_digit, serial=serial, check=check)
+    return year, type_digit, serial, check
 
 
 def canonical_application_number(raw: str) -> str:
-    return parse_application_number(raw).canonical
+    # Validated once, without building an ApplicationNumber (which would check again): the
+    # encumbrance check canonicalizes a thousand numbers per request.
+    year, type_digit, serial, check = _validated_application_parts(raw)
+    return f"{year:04d}{type_digit}{serial}.{check}"
 
 
 # ---------------------------------------------------------------------------

@@ -1,19 +1,21 @@
 """ "Is patent X pledgeable today?" for up to 1,000 numbers in one call: a fixed number of
 queries whatever the batch size."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import lazyload, subqueryload
+from sqlalchemy.orm import lazyload, load_only
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization
+from marketplace.db import any_of
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.listings.models import Listing, ListingPatent
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind, canonical_application_number
-from marketplace.patents.models import FeeStatus, Patent
+from marketplace.patents.models import FeeStatus, Patent, PatentEncumbrance
 from marketplace.pledges.models import (
     ActivePledgeSummary,
     EncumbranceResult,
@@ -37,21 +39,7 @@ def check_encumbrances(
             canonical.append(None)
             errors[index] = str(exc)
     wanted = {number for number in canonical if number is not None}
-    found = (
-        session.scalars(
-            select(Patent)
-            .where(col(Patent.application_number).in_(wanted))
-            # The check reads the patent's columns and encumbrances only. Selectin loading
-            # splits a batch past 500 patents into more queries; a subquery load stays one.
-            # (SQLModel types relationships as lists, hence the ignores.)
-            .options(
-                lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
-                subqueryload(Patent.encumbrances),  # type: ignore[arg-type]
-            )
-        ).all()
-        if wanted
-        else []
-    )
+    found = _patents(session, wanted) if wanted else []
     by_number = {patent.application_number: patent for patent in found}
     pledges = _active_pledges(session, {p.active_pledge_id for p in found if p.active_pledge_id})
     listings = _open_licenses(
@@ -79,6 +67,47 @@ def check_encumbrances(
     return results
 
 
+# The columns the check reads; the rest of a patent (abstract, inventors, co-owners) stays unread.
+_CHECKED_COLUMNS = (
+    Patent.id,
+    Patent.application_number,
+    Patent.owner_id,
+    Patent.kind,
+    Patent.filing_date,
+    Patent.legal_status,
+    Patent.fee_paid_until,
+    Patent.main_ipc,
+    Patent.open_license_listing_id,
+    Patent.active_pledge_id,
+)
+
+
+def _patents(session: Session, numbers: set[str]) -> list[Patent]:
+    """The patents and their encumbrances in two statements, whatever the batch size."""
+    found = list(
+        session.scalars(
+            select(Patent)
+            .where(any_of(session, col(Patent.application_number), numbers))
+            .options(
+                load_only(*_CHECKED_COLUMNS),  # type: ignore[arg-type]
+                lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
+                lazyload(Patent.encumbrances),  # type: ignore[arg-type]
+            )
+        ).all()
+    )
+    by_patent: dict[int, list[PatentEncumbrance]] = defaultdict(list)
+    if found:
+        for item in session.scalars(
+            select(PatentEncumbrance).where(
+                any_of(session, col(PatentEncumbrance.patent_id), [p.id for p in found])
+            )
+        ):
+            by_patent[item.patent_id].append(item)
+    for patent in found:
+        set_committed_value(patent, "encumbrances", by_patent.get(patent.id or 0, []))
+    return found
+
+
 def _active_pledges(session: Session, pledge_ids: set[int]) -> dict[int, ActivePledgeSummary]:
     """The register fields only: the pledge's private terms are not even read."""
     if not pledge_ids:
@@ -93,7 +122,7 @@ def _active_pledges(session: Session, pledge_ids: set[int]) -> dict[int, ActiveP
             col(Organization.name),
         )
         .join(Organization, col(Organization.id) == col(Pledge.pledgee_id))
-        .where(col(Pledge.id).in_(pledge_ids))
+        .where(any_of(session, col(Pledge.id), pledge_ids))
     ).all()
     return {
         row[0]: ActivePledgeSummary(
@@ -114,7 +143,7 @@ def _open_licenses(session: Session, listing_ids: set[int]) -> dict[int, OpenLic
     rows = session.execute(
         select(
             col(Listing.id), col(Listing.announcement_number), col(Listing.announcement_date)
-        ).where(col(Listing.id).in_(listing_ids))
+        ).where(any_of(session, col(Listing.id), listing_ids))
     ).all()
     return {
         row[0]: OpenLicenseSummary(
@@ -131,7 +160,7 @@ def _active_license_counts(session: Session, patent_ids: list[int], *, today: da
     rows = session.execute(
         select(ListingPatent.patent_id, sa.func.count(col(License.id)))
         .join(License, col(License.listing_id) == col(ListingPatent.listing_id))
-        .where(col(ListingPatent.patent_id).in_(patent_ids))
+        .where(any_of(session, col(ListingPatent.patent_id), patent_ids))
         .where(col(License.status) == LicenseStatus.active)
         .where(col(License.effective_date) <= today, col(License.expires_on) >= today)
         .group_by(col(ListingPatent.patent_id))
@@ -155,7 +184,9 @@ def _result(
         listings.get(patent.open_license_listing_id) if patent.open_license_listing_id else None
     )
     issues = pledge_issues(patent, pledgor_id=patent.owner_id, debt_end_date=None, today=today)
-    return EncumbranceResult(
+    # Built from values this module computed: validating them again would cost as much as the
+    # rest of the check for a thousand numbers.
+    return EncumbranceResult.model_construct(
         application_number=patent.application_number,
         known=True,
         owner_id=patent.owner_id,

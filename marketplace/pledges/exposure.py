@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization
+from marketplace.db import any_of
 from marketplace.errors import Unprocessable
 from marketplace.licensing.models import License
 from marketplace.patents.models import Patent
@@ -170,7 +171,9 @@ def _names(session: Session, organization_ids: set[int]) -> dict[int, str]:
     if not organization_ids:
         return {}
     rows = session.execute(
-        select(Organization.id, Organization.name).where(col(Organization.id).in_(organization_ids))
+        select(Organization.id, Organization.name).where(
+            any_of(session, col(Organization.id), organization_ids)
+        )
     ).all()
     return dict(rows)
 

@@ -21,7 +21,7 @@ Usage (from the project root)::
     .venv/bin/python benchmarks/bench_core.py \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     .venv/bin/python benchmarks/bench_core.py --patents 100000 --requests 1000 --concurrency 16 \\
-        --json /tmp/bench.json
+        --json bench.json
 
 Every request that does not get the expected status counts as an error; errors are shown with
 examples, and the exit status is 1 if any scenario had one. Speed is reported here, never

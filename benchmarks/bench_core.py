@@ -31,20 +31,16 @@ asserted in the test suite.
 import argparse
 import asyncio
 import json
-import math
-import os
 import random
 import secrets
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -54,32 +50,33 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
+from harness import (  # the directory of this script
+    API,
+    GIVEN_NAMES,
+    PASSWORD,
+    PROVINCES,
+    SURNAMES,
+    application_number,
+    credit_code,
+    migrate,
+    ms,
+    percentile,
+    running_server,
+    server_admin,
+)
 from sqlalchemy.engine import Engine, make_url
 
 from marketplace.accounts import security
-from marketplace.accounts.credit_code import credit_code_check_character
 from marketplace.accounts.models import OrganizationKind, UserRole, Verification
-from marketplace.config import get_settings
 from marketplace.db import create_db_engine
 from marketplace.listings.models import DEFAULT_TERRITORY, ListingStatus, RoyaltyType
 from marketplace.models import metadata
-from marketplace.patents.identifiers import PatentKind, application_check_character
+from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import LegalStatus
 from marketplace.patents.service import add_years, term_end_date
 
-ROOT = Path(__file__).resolve().parent.parent
-API = "/api/v1"
-PASSWORD = "bench-password-2026"  # noqa: S105 - a throwaway account in a throwaway database
-# Fixed (48 characters), so that a server restarted against a kept database accepts the same
-# tokens.
-SECRET_KEY = "bench-secret-key-0123456789-abcdefghijklmnopqrst"  # noqa: S105
-
 # Bounds on every wait, so that a wedged server cannot hang the run.
 REQUEST_TIMEOUT_S = 30.0
-STARTUP_TIMEOUT_S = 60.0
-SHUTDOWN_TIMEOUT_S = 15.0
 INSERT_CHUNK = 5_000
 PAGES_PER_WALK = 10
 
@@ -260,18 +257,6 @@ BENEFITS = (
     "shortens processing time while keeping results stable",
     "is simple to manufacture and suited to large-scale production",
 )
-PROVINCES = (
-    ("Beijing", "110108"),
-    ("Shanghai", "310104"),
-    ("Zhejiang", "330106"),
-    ("Jiangsu", "320102"),
-    ("Guangdong", "440305"),
-    ("Hubei", "420111"),
-    ("Sichuan", "510107"),
-    ("Shaanxi", "610113"),
-    ("Shandong", "370212"),
-    ("Anhui", "340111"),
-)
 DEPARTMENTS = (
     "School of Materials Science",
     "School of Computer Science",
@@ -281,8 +266,6 @@ DEPARTMENTS = (
     "School of Civil Engineering",
     "School of Information Engineering",
 )
-SURNAMES = ("Li", "Wang", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu")
-GIVEN_NAMES = ("Wei", "Min", "Jing", "Lei", "Yan", "Tao", "Hui", "Qiang", "Xin", "Fang")
 
 
 @dataclass(slots=True)
@@ -299,16 +282,6 @@ class Seeded:
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
-
-
-def _credit_code(prefix: str, division: str, serial: int) -> str:
-    body = f"{prefix}{division}{serial:09d}"
-    return body + credit_code_check_character(body)
-
-
-def _application_number(year: int, type_digit: int, serial: int) -> str:
-    digits = f"{year:04d}{type_digit}{serial:07d}"
-    return f"{digits}.{application_check_character(digits)}"
 
 
 def _max_term_years(term_end: date, today: date) -> int:
@@ -385,7 +358,7 @@ def build_rows(
                 "kind": kind,
                 "country": "CN",
                 "region": province,
-                "credit_code": _credit_code(prefix, division, org_id),
+                "credit_code": credit_code(prefix, division, org_id),
                 "verification": Verification.verified,
                 "verified_at": now,
                 "rejection_reason": None,
@@ -491,7 +464,7 @@ def build_rows(
                 # Utility models need an evaluation report supporting validity to be declared.
                 "evaluation_report_ref": None if invention else f"PJ{grant:%Y}{patent_id:07d}",
                 "owner_id": owner_id,
-                "application_number": _application_number(
+                "application_number": application_number(
                     filing.year, 1 if invention else 2, 1_000_000 + patent_id
                 ),
                 "kind": kind,
@@ -590,15 +563,6 @@ class BenchDatabase:
     sqlite_path: Path | None = None
 
 
-def _server_admin(server_url: str, statement: str) -> None:
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql(statement)
-    finally:
-        engine.dispose()
-
-
 @contextmanager
 def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Iterator[BenchDatabase]:
     """A database that belongs to this run alone; dropped afterwards unless ``keep``."""
@@ -625,7 +589,7 @@ def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Itera
     if url.get_backend_name() != "postgresql":
         raise SystemExit("error: --database-url must be a SQLite or PostgreSQL URL")
     name = f"bench_{secrets.token_hex(6)}"
-    _server_admin(database_url, f'CREATE DATABASE "{name}"')
+    server_admin(database_url, f'CREATE DATABASE "{name}"')
     bench_url = url.set(database=name)
     try:
         yield BenchDatabase(
@@ -636,17 +600,7 @@ def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Itera
         if keep:
             print(f"kept PostgreSQL database {name}")
         else:
-            _server_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def migrate(database_url: str) -> None:
-    # migrations/env.py reads the URL from the settings, as `marketplace migrate` does.
-    os.environ["MARKETPLACE_DATABASE_URL"] = database_url
-    get_settings.cache_clear()
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
+            server_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def database_size(database: BenchDatabase) -> int:
@@ -669,108 +623,6 @@ def database_size(database: BenchDatabase) -> int:
     finally:
         engine.dispose()
     return int(size or 0)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _marketplace_command() -> str:
-    for candidate in (Path(sys.executable).parent / "marketplace", ROOT / ".venv/bin/marketplace"):
-        if candidate.is_file():
-            return str(candidate)
-    found = shutil.which("marketplace")
-    if found is None:
-        raise SystemExit("error: the `marketplace` command is not installed (pip install -e .)")
-    return found
-
-
-@dataclass(slots=True)
-class Server:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    def memory_kib(self) -> dict[str, int]:
-        """VmHWM (peak resident set) and VmRSS of the server process, in KiB."""
-        found: dict[str, int] = {}
-        with suppress(OSError):
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in ("VmHWM", "VmRSS"):
-                    found[key] = int(value.split()[0])
-        return found
-
-    def log_tail(self, lines: int = 30) -> str:
-        with suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-
-@contextmanager
-def running_server(database_url: str, workdir: Path) -> Iterator[Server]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MARKETPLACE_DATABASE_URL": database_url,
-        "MARKETPLACE_SECRET_KEY": SECRET_KEY,
-        "MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "100000",
-    }
-    log_path = workdir / "server.log"
-    command_line = [
-        _marketplace_command(),
-        "serve",
-        "--no-migrate",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    with log_path.open("wb") as log:
-        # Its own session, so that Ctrl-C reaches only this script, which then stops the
-        # server in the finally below. The cwd keeps a stray .env out of the server's settings.
-        process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
-            command_line,
-            env=env,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
-    try:
-        _wait_healthy(server)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-
-
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with httpx.Client(base_url=server.base_url, timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise SystemExit(
-                    f"error: the server exited with {server.process.returncode}:\n"
-                    f"{server.log_tail()}"
-                )
-            with suppress(httpx.HTTPError):
-                if client.get("/healthz").status_code == 200:
-                    return
-            time.sleep(0.2)
-    raise SystemExit(f"error: no healthy server after {STARTUP_TIMEOUT_S:.0f} s")
 
 
 # --------------------------------------------------------------------------------------------
@@ -802,14 +654,6 @@ class ScenarioResult:
 
 
 Job = Callable[[], Awaitable[list[Sample]]]
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def summarize(
@@ -1108,10 +952,6 @@ class Bench:
 # --------------------------------------------------------------------------------------------
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
 def _mib(value_bytes: float) -> str:
     return f"{value_bytes / 1024 / 1024:.1f} MiB"
 
@@ -1123,9 +963,9 @@ def render_table(results: Sequence[ScenarioResult]) -> str:
             result.name,
             str(result.count),
             str(result.errors),
-            _ms(result.median_ms),
-            _ms(result.p95_ms),
-            _ms(result.p99_ms),
+            ms(result.median_ms),
+            ms(result.p95_ms),
+            ms(result.p99_ms),
             f"{result.throughput_rps:.1f}",
         )
         for result in results
@@ -1231,7 +1071,9 @@ def _run(
     )
 
     memory: dict[str, int] = {}
-    with running_server(database.url, workdir) as server:
+    with running_server(
+        database.url, workdir, extra_env={"MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "100000"}
+    ) as server:
         print(f"server up at {server.base_url} (pid {server.process.pid}); measuring", flush=True)
 
         async def measure() -> Bench:

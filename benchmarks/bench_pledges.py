@@ -42,21 +42,17 @@ import argparse
 import gc
 import hashlib
 import json
-import math
-import os
 import random
 import re
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -67,20 +63,30 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
+from harness import (  # the directory of this script
+    API,
+    GIVEN_NAMES,
+    PASSWORD,
+    PROVINCES,
+    SURNAMES,
+    Server,
+    application_number,
+    credit_code,
+    migrate,
+    ms,
+    percentile,
+    running_server,
+    server_admin,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from marketplace.accounts import security
-from marketplace.accounts.credit_code import credit_code_check_character
-from marketplace.config import get_settings
 from marketplace.db import SQLITE_BEGIN_OPTION, create_db_engine
 from marketplace.models import metadata
 from marketplace.pagination import PageParams
 from marketplace.patents.identifiers import (
     PatentKind,
-    application_check_character,
     normalize_ipc,
 )
 from marketplace.patents.service import add_months, add_years, term_end_date
@@ -89,20 +95,13 @@ from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import service as pledge_service
 from marketplace.pledges.models import (
     EncumbranceCheckRequest,
-    EncumbranceCheckResponse,
     PledgeStatus,
 )
+from marketplace.pledges.router import check_encumbrances as check_route
 
-ROOT = Path(__file__).resolve().parent.parent
-API = "/api/v1"
-# Fixed and 48 characters long, so that a server restarted on a kept database accepts old tokens.
-SECRET_KEY = "bench-pledges-secret-0123456789-abcdefghijklmnop"  # noqa: S105 - throwaway
 CLIENT_SECRET = "bench-bank-client-secret-2026"  # noqa: S105 - a throwaway API client
-PASSWORD = "bench-password-2026"  # noqa: S105 - throwaway accounts in a throwaway database
 
 REQUEST_TIMEOUT_S = 60.0
-STARTUP_TIMEOUT_S = 60.0
-SHUTDOWN_TIMEOUT_S = 15.0
 SQLITE_CHUNK = 5_000
 TARGET_MS = 100.0
 REPLAYS = 5
@@ -200,18 +199,6 @@ TITLES = (
     "System for {subject}",
     "{subject} apparatus based on deep learning",
 )
-PROVINCES = (
-    ("Beijing", "110108"),
-    ("Shanghai", "310104"),
-    ("Zhejiang", "330106"),
-    ("Jiangsu", "320102"),
-    ("Guangdong", "440305"),
-    ("Hubei", "420111"),
-    ("Sichuan", "510107"),
-    ("Shaanxi", "610113"),
-    ("Shandong", "370212"),
-    ("Anhui", "340111"),
-)
 DEPARTMENTS = (
     "School of Materials Science",
     "School of Computer Science",
@@ -220,8 +207,6 @@ DEPARTMENTS = (
     "School of Chemistry",
     "School of Civil Engineering",
 )
-SURNAMES = ("Li", "Wang", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu")
-GIVEN_NAMES = ("Wei", "Min", "Jing", "Lei", "Yan", "Tao", "Hui", "Qiang", "Xin", "Fang")
 VALUERS = ("Zhejiang Assets Appraisal Co.", "China United Appraisal", "Beijing Zhongqi Valuation")
 
 KINDS = (PatentKind.invention, PatentKind.utility_model, PatentKind.design)
@@ -295,16 +280,6 @@ COLUMNS = {
 }
 
 
-def _credit_code(prefix: str, division: str, serial: int) -> str:
-    body = f"{prefix}{division}{serial:09d}"
-    return body + credit_code_check_character(body)
-
-
-def _application_number(year: int, type_digit: int, serial: int) -> str:
-    digits = f"{year:04d}{type_digit}{serial:07d}"
-    return f"{digits}.{application_check_character(digits)}"
-
-
 def _serial(patent_id: int) -> int:
     # Unique per patent whatever its year; numbers from 9,000,000 up are never seeded.
     return 1_000_000 + patent_id
@@ -343,7 +318,7 @@ class PatentPlan:
     listing: array[int]
 
     def number(self, patent_id: int) -> str:
-        return _application_number(
+        return application_number(
             _day(self.filing[patent_id]).year, self.type_digit[patent_id], _serial(patent_id)
         )
 
@@ -712,7 +687,7 @@ class Seeder:
                 kind,
                 "CN",
                 province,
-                _credit_code(prefix, division, org_id),
+                credit_code(prefix, division, org_id),
                 "verified",
                 self.now,
                 None,
@@ -1264,15 +1239,6 @@ class BenchDatabase:
     postgresql: bool
 
 
-def _server_admin(server_url: str, statement: str) -> None:
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql(statement)
-    finally:
-        engine.dispose()
-
-
 @contextmanager
 def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Iterator[BenchDatabase]:
     """A database that belongs to this run alone; dropped afterwards unless ``keep``."""
@@ -1291,7 +1257,7 @@ def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Itera
     if url.get_backend_name() != "postgresql":
         raise SystemExit("error: --database-url must be a PostgreSQL URL (omit it for SQLite)")
     name = f"benchpledge_{secrets.token_hex(6)}"
-    _server_admin(database_url, f'CREATE DATABASE "{name}"')
+    server_admin(database_url, f'CREATE DATABASE "{name}"')
     bench_url = url.set(database=name)
     try:
         yield BenchDatabase(
@@ -1303,17 +1269,7 @@ def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Itera
         if keep:
             print(f"kept PostgreSQL database {name}")
         else:
-            _server_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def migrate(database_url: str) -> None:
-    # migrations/env.py reads the URL from the settings, as `marketplace migrate` does.
-    os.environ["MARKETPLACE_DATABASE_URL"] = database_url
-    get_settings.cache_clear()
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
+            server_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def database_bytes(engine: Engine, database: BenchDatabase) -> int:
@@ -1325,105 +1281,6 @@ def database_bytes(engine: Engine, database: BenchDatabase) -> int:
                 "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
             )
         return int(value.scalar() or 0)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _marketplace_command() -> str:
-    for candidate in (Path(sys.executable).parent / "marketplace", ROOT / ".venv/bin/marketplace"):
-        if candidate.is_file():
-            return str(candidate)
-    found = shutil.which("marketplace")
-    if found is None:
-        raise SystemExit("error: the `marketplace` command is not installed (pip install -e .)")
-    return found
-
-
-@dataclass(slots=True)
-class Server:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    def log_tail(self, lines: int = 30) -> str:
-        with suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def peak_rss_kib(self) -> int | None:
-        with suppress(OSError, ValueError):
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return None
-
-
-@contextmanager
-def running_server(database_url: str, workdir: Path) -> Iterator[Server]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MARKETPLACE_DATABASE_URL": database_url,
-        "MARKETPLACE_SECRET_KEY": SECRET_KEY,
-        "MARKETPLACE_ACCESS_TOKEN_TTL_SECONDS": "7200",
-    }
-    log_path = workdir / "server.log"
-    command_line = [
-        _marketplace_command(),
-        "serve",
-        "--no-migrate",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    with log_path.open("wb") as log:
-        # Its own session, so that Ctrl-C reaches only this script, which stops the server in
-        # the finally below. The cwd keeps a stray .env out of the server's settings.
-        process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
-            command_line,
-            env=env,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(process=process, base_url=f"http://127.0.0.1:{port}", log_path=log_path)
-    try:
-        _wait_healthy(server)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-
-
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with httpx.Client(base_url=server.base_url, timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise SystemExit(
-                    f"error: the server exited with {server.process.returncode}:\n"
-                    f"{server.log_tail()}"
-                )
-            with suppress(httpx.HTTPError):
-                if client.get("/healthz").status_code == 200:
-                    return
-            time.sleep(0.2)
-    raise SystemExit(f"error: no healthy server after {STARTUP_TIMEOUT_S:.0f} s")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1462,7 +1319,7 @@ def make_batches(seeded: Seeded, args: argparse.Namespace) -> list[Batch]:
             year = rng.randrange(2005, seeded.today.year)
             items.append(
                 (
-                    _application_number(
+                    application_number(
                         year, rng.choice((1, 2, 3)), rng.randrange(9_000_000, 10**7)
                     ),
                     "unknown",
@@ -1555,14 +1412,6 @@ class ScenarioResult:
     error_examples: list[str] = field(default_factory=list)
     db_median_ms: float | None = None
     db_p95_ms: float | None = None
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of already sorted values."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def summarize(
@@ -1896,13 +1745,11 @@ def run_in_process(
         body = json.dumps({"application_numbers": batch.numbers}).encode()
 
         def call(session: Session) -> Any:
-            # What the route adds around the service: request validation, the response model
-            # and its JSON encoding (FastAPI's own routing and dependencies are not included).
+            # The route itself around the service: request validation and the JSON it answers
+            # with (FastAPI's own routing and dependencies are not included). It reads the
+            # calendar from marketplace.clock, like the server.
             request = EncumbranceCheckRequest.model_validate_json(body)
-            found = encumbrances.check_encumbrances(
-                session=session, application_numbers=request.application_numbers, today=today
-            )
-            return EncumbranceCheckResponse(checked_on=today, results=found).model_dump_json()
+            return check_route(body=request, _reader=None, session=session).body
 
         return call
 
@@ -2188,10 +2035,6 @@ def check_indexes(engine: Engine) -> list[IndexCheck]:
 # --------------------------------------------------------------------------------------------
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
 def render_table(results: Sequence[ScenarioResult]) -> str:
     headers = (
         "scenario",
@@ -2209,10 +2052,10 @@ def render_table(results: Sequence[ScenarioResult]) -> str:
             result.where,
             str(result.count),
             str(result.errors),
-            _ms(result.median_ms),
-            _ms(result.p95_ms),
-            _ms(result.p99_ms),
-            f"{_ms(result.db_median_ms)}/{_ms(result.db_p95_ms)}"
+            ms(result.median_ms),
+            ms(result.p95_ms),
+            ms(result.p99_ms),
+            f"{ms(result.db_median_ms)}/{ms(result.db_p95_ms)}"
             if result.db_median_ms is not None
             else "",
         )
@@ -2368,7 +2211,9 @@ def _run(
     other_bank = next(b for b in seeded.bank_ids if b != bank)
     batches = make_batches(seeded, args)
 
-    with running_server(database.url, workdir) as server:
+    with running_server(
+        database.url, workdir, extra_env={"MARKETPLACE_ACCESS_TOKEN_TTL_SECONDS": "7200"}
+    ) as server:
         print(f"server up at {server.base_url} (pid {server.process.pid}); measuring", flush=True)
         http_results, notes = run_http(server, args, seeded, batches, bank, other_bank)
         peak_rss = server.peak_rss_kib()
@@ -2412,9 +2257,9 @@ def _run(
     verdict = "met" if handler.p95_ms is not None and handler.p95_ms < TARGET_MS else "NOT met"
     print(
         f"target: a {args.batch}-number check well under {TARGET_MS:.0f} ms of server time: "
-        f"{verdict} (handler median {_ms(handler.median_ms)} ms, p95 {_ms(handler.p95_ms)} ms; "
-        f"service median {_ms(service_result.median_ms)} ms of which database "
-        f"{_ms(service_result.db_median_ms)} ms)"
+        f"{verdict} (handler median {ms(handler.median_ms)} ms, p95 {ms(handler.p95_ms)} ms; "
+        f"service median {ms(service_result.median_ms)} ms of which database "
+        f"{ms(service_result.db_median_ms)} ms)"
     )
     print()
     print(

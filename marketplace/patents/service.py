@@ -1,8 +1,10 @@
 """Patents: registration, the statutory term, annual-fee standing, encumbrances."""
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -87,7 +89,53 @@ def term_end_date(kind: PatentKind, filing_date: date) -> date:
     return add_years(filing_date, statutory_years(kind, filing_date)) - timedelta(days=1)
 
 
-def fee_status(patent: Patent, *, today: date | None = None) -> FeeStatus:
+class EncumbranceFacts(Protocol):
+    """What the rules read of an encumbrance: a table row or a column select alike."""
+
+    @property
+    def kind(self) -> EncumbranceKind: ...
+    @property
+    def starts_on(self) -> date: ...
+    @property
+    def ends_on(self) -> date | None: ...
+    @property
+    def released_at(self) -> datetime | None: ...
+
+
+class PatentFacts(Protocol):
+    """What the legal-standing rules read of a patent: a ``Patent`` or the plain columns a
+    batch check selects (loading a thousand table objects costs more than the whole check)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def application_number(self) -> str: ...
+    @property
+    def owner_id(self) -> int: ...
+    @property
+    def kind(self) -> PatentKind: ...
+    @property
+    def filing_date(self) -> date: ...
+    @property
+    def legal_status(self) -> LegalStatus: ...
+    @property
+    def fee_paid_until(self) -> date | None: ...
+    @property
+    def active_pledge_id(self) -> int | None: ...
+    @property
+    def encumbrances(self) -> Sequence[EncumbranceFacts]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PatentStanding:
+    """A patent's term and fee position on one day, computed once and read by every rule."""
+
+    term_end: date
+    fee_status: FeeStatus
+    in_force: bool
+
+
+def fee_status(patent: PatentFacts, *, today: date | None = None) -> FeeStatus:
     if patent.legal_status != LegalStatus.granted or patent.fee_paid_until is None:
         return FeeStatus.not_applicable
     today = today or clock.today()
@@ -97,16 +145,25 @@ def fee_status(patent: Patent, *, today: date | None = None) -> FeeStatus:
     return FeeStatus.grace if today <= grace_end else FeeStatus.arrears
 
 
-def is_in_force(patent: Patent, *, today: date | None = None) -> bool:
-    today = today or clock.today()
-    return (
-        patent.legal_status == LegalStatus.granted
-        and today <= term_end_date(PatentKind(patent.kind), patent.filing_date)
-        and fee_status(patent, today=today) is not FeeStatus.arrears
+def standing(patent: PatentFacts, *, today: date) -> PatentStanding:
+    term_end = term_end_date(PatentKind(patent.kind), patent.filing_date)
+    fee = fee_status(patent, today=today)
+    return PatentStanding(
+        term_end=term_end,
+        fee_status=fee,
+        in_force=(
+            patent.legal_status == LegalStatus.granted
+            and today <= term_end
+            and fee is not FeeStatus.arrears
+        ),
     )
 
 
-def encumbrance_in_force(encumbrance: PatentEncumbrance, *, today: date | None = None) -> bool:
+def is_in_force(patent: PatentFacts, *, today: date | None = None) -> bool:
+    return standing(patent, today=today or clock.today()).in_force
+
+
+def encumbrance_in_force(encumbrance: EncumbranceFacts, *, today: date | None = None) -> bool:
     today = today or clock.today()
     return (
         encumbrance.released_at is None
@@ -116,8 +173,8 @@ def encumbrance_in_force(encumbrance: PatentEncumbrance, *, today: date | None =
 
 
 def encumbrances_in_force(
-    patent: Patent, kinds: frozenset[EncumbranceKind], *, today: date | None = None
-) -> list[PatentEncumbrance]:
+    patent: PatentFacts, kinds: frozenset[EncumbranceKind], *, today: date | None = None
+) -> list[EncumbranceFacts]:
     return [
         item
         for item in patent.encumbrances
@@ -125,7 +182,7 @@ def encumbrances_in_force(
     ]
 
 
-def issue(patent: Patent, code: str, detail: str) -> PatentIssue:
+def issue(patent: PatentFacts, code: str, detail: str) -> PatentIssue:
     return PatentIssue(
         code=code,
         detail=f"{patent.application_number}: {detail}",
@@ -134,22 +191,25 @@ def issue(patent: Patent, code: str, detail: str) -> PatentIssue:
     )
 
 
-def validity_issues(patent: Patent, *, today: date) -> list[PatentIssue]:
-    """Not granted, not in force, or the annual fee in its late-payment period."""
+def validity_issues(
+    patent: PatentFacts, *, today: date, known: PatentStanding | None = None
+) -> list[PatentIssue]:
+    """Not granted, not in force, or the annual fee in its late-payment period. ``known`` is
+    the patent's standing today when the caller has it already."""
+    current = known or standing(patent, today=today)
     found: list[PatentIssue] = []
     if patent.legal_status == LegalStatus.pending:
         found.append(issue(patent, "patent_not_granted", "not granted yet"))
-    elif not is_in_force(patent, today=today):
-        term_end = term_end_date(PatentKind(patent.kind), patent.filing_date)
+    elif not current.in_force:
         reason = (
             f"legal status is {patent.legal_status}"
             if patent.legal_status != LegalStatus.granted
-            else f"term ended {term_end}"
-            if today > term_end
+            else f"term ended {current.term_end}"
+            if today > current.term_end
             else "annual fee unpaid beyond the late-payment period"
         )
         found.append(issue(patent, "patent_not_in_force", f"not in force ({reason})"))
-    if fee_status(patent, today=today) is FeeStatus.grace:
+    if current.fee_status is FeeStatus.grace:
         found.append(
             issue(
                 patent,
@@ -160,7 +220,7 @@ def validity_issues(patent: Patent, *, today: date) -> list[PatentIssue]:
     return found
 
 
-def restriction_issues(patent: Patent, *, today: date) -> list[PatentIssue]:
+def restriction_issues(patent: PatentFacts, *, today: date) -> list[PatentIssue]:
     """An exclusive or sole license in force, or a court preservation or ownership dispute."""
     found: list[PatentIssue] = []
     exclusive = encumbrances_in_force(patent, EXCLUSIVE_KINDS, today=today)

@@ -16,7 +16,6 @@ from marketplace.events.models import EventType
 from marketplace.listings.models import ListingPatent
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
-from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import Patent, PatentIssue
 from marketplace.pledges.errors import (
     InvalidPledgeUpdate,
@@ -71,19 +70,22 @@ REFUSAL_CODES = frozenset(
 
 
 def pledge_issues(
-    patent: Patent,
+    patent: patents.PatentFacts,
     *,
     pledgor_id: int,
     debt_end_date: date | None,
     today: date,
     pledge_id: int | None = None,
+    known: patents.PatentStanding | None = None,
 ) -> list[PatentIssue]:
     """Every reason ``patent`` cannot be pledged by ``pledgor_id`` now (empty when it can).
-    ``pledge_id`` is the pledge being registered or amended, whose own claim does not count."""
+    ``pledge_id`` is the pledge being registered or amended, whose own claim does not count;
+    ``known`` is the patent's standing today when the caller has it already."""
+    current = known or patents.standing(patent, today=today)
     found: list[PatentIssue] = []
     if patent.owner_id != pledgor_id:
         found.append(patents.issue(patent, "pledgor_not_owner", "not owned by the pledgor"))
-    found.extend(patents.validity_issues(patent, today=today))
+    found.extend(patents.validity_issues(patent, today=today, known=current))
     if patent.active_pledge_id not in (None, pledge_id):
         found.append(
             patents.issue(
@@ -92,7 +94,7 @@ def pledge_issues(
                 f"already under registered pledge {patent.active_pledge_id}",
             )
         )
-    term_end = patents.term_end_date(PatentKind(patent.kind), patent.filing_date)
+    term_end = current.term_end
     if debt_end_date is not None and debt_end_date > term_end:
         found.append(
             patents.issue(

@@ -8,6 +8,8 @@ was expected instead.
 
 from __future__ import annotations
 
+import operator
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -87,7 +89,7 @@ def application_check_character(digits: str) -> str:
     """Return the check character for the 12 leading digits of an application number."""
     if len(digits) != 12 or not _is_ascii_digits(digits):
         raise InvalidApplicationNumber(f"check character needs exactly 12 digits; got {digits!r}")
-    total = sum(int(d) * w for d, w in zip(digits, _APPLICATION_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(int, digits), _APPLICATION_WEIGHTS))
     remainder = total % 11
     return "X" if remainder == 10 else str(remainder)
 
@@ -225,9 +227,21 @@ def _validated_application_parts(raw: str) -> tuple[int, int, str, str]:
     return year, type_digit, serial, check
 
 
+# Already canonical: 12 ASCII digits with a known type digit, a dot and the check character.
+_CANONICAL_APPLICATION = re.compile(r"([0-9]{4})[12389][0-9]{7}\.[0-9X]", re.ASCII)
+
+
 def canonical_application_number(raw: str) -> str:
-    # Validated once, without building an ApplicationNumber (which would check again): the
-    # encumbrance check canonicalizes a thousand numbers per request.
+    # The encumbrance check canonicalizes a thousand numbers per request, most of them
+    # canonical already: those need only the year range and the check character.
+    match = _CANONICAL_APPLICATION.fullmatch(raw)
+    if (
+        match is not None
+        and _FIRST_YEAR <= int(match[1]) <= _max_application_year()
+        and application_check_character(raw[:12]) == raw[13]
+    ):
+        return raw
+    # Validated once, without building an ApplicationNumber (which would check again).
     year, type_digit, serial, check = _validated_application_parts(raw)
     return f"{year:04d}{type_digit}{serial}.{check}"
 

@@ -228,6 +228,30 @@ def test_every_other_check_character_is_rejected(digits: str, wrong: str) -> Non
     )
 
 
+@given(
+    year=st.integers(1990, 2100),
+    type_digit=st.sampled_from("0123456789"),
+    serial=st.integers(0, 9_999_999),
+    check=st.sampled_from(CHECK_CHARACTERS),
+)
+def test_canonical_shortcut_agrees_with_the_parser(
+    year: int, type_digit: str, serial: int, check: str
+) -> None:
+    """Canonical-looking input takes a shortcut; it must accept and refuse exactly what the
+    full parser does, with the same message."""
+    raw = f"{year}{type_digit}{serial:07d}.{check}"
+    try:
+        expected: str | InvalidApplicationNumber = parse_application_number(raw).canonical
+    except InvalidApplicationNumber as refused:
+        expected = refused
+    if isinstance(expected, str):
+        assert canonical_application_number(raw) == expected == raw
+    else:
+        with pytest.raises(InvalidApplicationNumber) as excinfo:
+            canonical_application_number(raw)
+        assert str(excinfo.value) == str(expected)
+
+
 @given(digits=valid_prefixes)
 def test_missing_check_character_names_full_number(digits: str) -> None:
     expected = f"{digits}.{application_check_character(digits)}"

@@ -1,3 +1,4 @@
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -307,7 +308,10 @@ class EncumbranceCheckRequest(BaseModel):
     )
 
 
-class ActivePledgeSummary(BaseModel):
+# The check answers up to a thousand of these per request: plain slotted dataclasses are built
+# in a tenth of the time of pydantic models, and pydantic still documents and serializes them.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActivePledgeSummary:
     """What the public register announces about a pledge."""
 
     pledge_id: int
@@ -318,18 +322,20 @@ class ActivePledgeSummary(BaseModel):
     pledgee_name: str
 
 
-class OpenLicenseSummary(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenLicenseSummary:
     listing_id: int
     announcement_number: str | None
     announcement_date: date | None
 
 
-class EncumbranceResult(BaseModel):
-    application_number: str = PydanticField(
-        description="Canonical when well-formed, else as given."
-    )
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncumbranceResult:
+    application_number: Annotated[
+        str, PydanticField(description="Canonical when well-formed, else as given.")
+    ]
     known: bool
-    error: str | None = PydanticField(default=None, description="Why the number is malformed.")
+    error: Annotated[str | None, PydanticField(description="Why the number is malformed.")] = None
     owner_id: int | None = None
     kind: str | None = None
     legal_status: str | None = None
@@ -345,9 +351,9 @@ class EncumbranceResult(BaseModel):
     active_license_count: int = 0
     exclusive_license: bool = False
     pledgeable: bool = False
-    reasons: list[str] = PydanticField(
-        default_factory=list, description="Why it is not pledgeable by its owner today."
-    )
+    reasons: Annotated[
+        list[str], PydanticField(description="Why it is not pledgeable by its owner today.")
+    ] = field(default_factory=list)
 
 
 class EncumbranceCheckResponse(BaseModel):

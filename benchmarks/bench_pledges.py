@@ -1391,7 +1391,7 @@ def check_payload(payload: str, batch: Batch) -> str | None:
 
 
 def check_results(results: Sequence[Any], batch: Batch) -> str | None:
-    return check_batch_response({"results": [item.model_dump() for item in results]}, batch)
+    return check_batch_response({"results": [asdict(item) for item in results]}, batch)
 
 
 # --------------------------------------------------------------------------------------------

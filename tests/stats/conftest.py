@@ -1,0 +1,77 @@
+"""A small portfolio with known conversion figures, shared by the service and route tests."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from sqlmodel import Session
+
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.licensing import service as licensing
+from marketplace.listings import service as listings
+from marketplace.patents.models import Patent
+from tests import factories
+from tests.factories import NewParty, Party
+
+
+@dataclass
+class Portfolio:
+    university: Party
+    patents: list[Patent]
+
+
+def accept(session: Session, offer_id: int, licensee: Organization) -> None:
+    licensing.accept_offer(
+        session=session,
+        offer_id=offer_id,
+        licensee=licensee,
+        user=None,
+        idempotency_key=str(uuid.uuid4()),
+    )
+
+
+@pytest.fixture
+def portfolio(session: Session, new_party: NewParty) -> Portfolio:
+    """Three patents of a university in Hubei:
+
+    * H01M, filed 2019, department Materials: published (lump sum), licensed twice;
+    * G06F, filed 2020, department Computing: published (running), licensed once, withdrawn;
+    * G06F, filed 2020, no department: never listed.
+
+    Everything happens on the test calendar day, 2026-06-15."""
+    university = new_party(kind=OrganizationKind.university, region="Hubei")
+    battery = factories.patent(
+        session,
+        university.organization,
+        filing_date=date(2019, 4, 1),
+        ipc_codes=["H01M 10/0525"],
+        department="Materials",
+    )
+    search = factories.patent(
+        session,
+        university.organization,
+        filing_date=date(2020, 2, 1),
+        ipc_codes=["G06F 16/33"],
+        department="Computing",
+    )
+    idle = factories.patent(
+        session, university.organization, filing_date=date(2020, 9, 1), ipc_codes=["G06F 17/00"]
+    )
+    _, lump_sum = factories.published_listing(
+        session,
+        university.organization,
+        patent_list=[battery],
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee="10000")],
+    )
+    searching, running = factories.published_listing(
+        session,
+        university.organization,
+        patent_list=[search],
+        offers=[factories.offer_data(royalty_type="running", royalty_rate="3")],
+    )
+    for _ in range(2):
+        accept(session, lump_sum.id or 0, factories.organization(session))
+    accept(session, running.id or 0, factories.organization(session))
+    listings.withdraw_listing(session=session, listing=searching)
+    return Portfolio(university=university, patents=[battery, search, idle])

@@ -1,0 +1,210 @@
+"""Conversion figures computed by the service, group by group."""
+
+from datetime import date
+
+import pytest
+from sqlmodel import Session
+
+from marketplace.accounts.models import OrganizationKind
+from marketplace.errors import MarketplaceError
+from marketplace.stats import service as stats
+from marketplace.stats.errors import InvalidPeriod, StatsNotAvailable
+from marketplace.stats.models import ConversionRow, ConversionStats, StatsGroup
+from tests import factories
+from tests.factories import NewParty
+from tests.stats.conftest import Portfolio
+
+
+def report(
+    session: Session, portfolio: Portfolio, group_by: StatsGroup, **period: date
+) -> ConversionStats:
+    return stats.conversion_stats(
+        session=session, owner_id=portfolio.university.id, group_by=group_by, **period
+    )
+
+
+def by_group(result: ConversionStats) -> dict[str | None, ConversionRow]:
+    return {row.group: row for row in result.rows}
+
+
+def test_totals(session: Session, portfolio: Portfolio) -> None:
+    totals = report(session, portfolio, StatsGroup.year).totals
+
+    assert totals.patents == 3
+    assert totals.licensed_patents == 2
+    assert totals.licensed_patent_ratio == pytest.approx(0.6667)
+    assert (totals.listings_published, totals.listings_withdrawn) == (2, 1)
+    assert totals.licenses == 3
+    assert totals.licenses_by_royalty_type == {
+        "lump_sum": 2,
+        "running": 1,
+        "per_unit": 0,
+        "hybrid": 0,
+    }
+
+
+def test_by_year_patents_by_filing_year_events_by_the_year_they_happened(
+    session: Session, portfolio: Portfolio
+) -> None:
+    rows = by_group(report(session, portfolio, StatsGroup.year))
+
+    assert list(rows) == ["2019", "2020", "2026"]
+    assert (rows["2019"].patents, rows["2019"].licensed_patents) == (1, 1)
+    assert (rows["2020"].patents, rows["2020"].licensed_patents) == (2, 1)
+    assert rows["2020"].licensed_patent_ratio == 0.5
+    assert rows["2026"].patents == 0
+    assert rows["2026"].licensed_patent_ratio is None
+    assert (rows["2026"].listings_published, rows["2026"].listings_withdrawn) == (2, 1)
+    assert rows["2026"].licenses == 3
+
+
+def test_by_ipc_section(session: Session, portfolio: Portfolio) -> None:
+    rows = by_group(report(session, portfolio, StatsGroup.ipc_section))
+
+    assert set(rows) == {"G", "H"}
+    assert (rows["H"].patents, rows["H"].licensed_patents, rows["H"].licenses) == (1, 1, 2)
+    assert rows["H"].licenses_by_royalty_type["lump_sum"] == 2
+    assert (rows["G"].patents, rows["G"].licensed_patents, rows["G"].licenses) == (2, 1, 1)
+    assert (rows["G"].listings_published, rows["G"].listings_withdrawn) == (1, 1)
+
+
+def test_by_department_keeps_the_unrecorded_group_last(
+    session: Session, portfolio: Portfolio
+) -> None:
+    result = report(session, portfolio, StatsGroup.department)
+
+    assert [row.group for row in result.rows] == ["Computing", "Materials", None]
+    rows = by_group(result)
+    assert (rows["Materials"].patents, rows["Materials"].licenses) == (1, 2)
+    assert (rows["Computing"].patents, rows["Computing"].listings_withdrawn) == (1, 1)
+    assert (rows[None].patents, rows[None].licensed_patents, rows[None].licenses) == (1, 0, 0)
+
+
+def test_by_region_of_the_owner(session: Session, portfolio: Portfolio) -> None:
+    rows = by_group(report(session, portfolio, StatsGroup.region))
+
+    assert list(rows) == ["Hubei"]
+    assert rows["Hubei"].model_dump(exclude={"group"}) == (
+        report(session, portfolio, StatsGroup.year).totals.model_dump()
+    )
+
+
+def test_period_limits_events_not_the_stock_of_patents(
+    session: Session, portfolio: Portfolio
+) -> None:
+    later = report(session, portfolio, StatsGroup.year, period_start=date(2026, 6, 16)).totals
+    assert later.patents == 3
+    assert (later.licensed_patents, later.listings_published, later.licenses) == (0, 0, 0)
+
+    same_day = report(
+        session,
+        portfolio,
+        StatsGroup.year,
+        period_start=date(2026, 6, 15),
+        period_end=date(2026, 6, 15),
+    ).totals
+    assert (same_day.licensed_patents, same_day.listings_published, same_day.licenses) == (2, 2, 3)
+
+    earlier = report(session, portfolio, StatsGroup.year, period_end=date(2026, 6, 14)).totals
+    assert (earlier.listings_published, earlier.listings_withdrawn, earlier.licenses) == (0, 0, 0)
+
+
+def test_a_bundle_counts_once_in_the_totals_and_in_each_group(
+    session: Session, new_party: NewParty
+) -> None:
+    owner = new_party(kind=OrganizationKind.research_institute)
+    bundle = [
+        factories.patent(session, owner.organization, ipc_codes=["A61K 31/00"]),
+        factories.patent(session, owner.organization, ipc_codes=["C07D 401/00"]),
+    ]
+    factories.published_listing(session, owner.organization, patent_list=bundle)
+
+    result = stats.conversion_stats(
+        session=session, owner_id=owner.id, group_by=StatsGroup.ipc_section
+    )
+
+    assert {row.group: row.listings_published for row in result.rows} == {"A": 1, "C": 1}
+    assert result.totals.listings_published == 1
+
+
+def test_another_licensors_figures_stay_out(
+    session: Session, portfolio: Portfolio, new_party: NewParty
+) -> None:
+    other = new_party(kind=OrganizationKind.university, region="Hubei")
+    factories.published_listing(session, other.organization)
+
+    totals = report(session, portfolio, StatsGroup.region).totals
+
+    assert (totals.patents, totals.listings_published) == (3, 2)
+
+
+def test_whole_platform_includes_every_licensor(
+    session: Session, portfolio: Portfolio, new_party: NewParty
+) -> None:
+    other = new_party(kind=OrganizationKind.university, region="Sichuan")
+    factories.published_listing(session, other.organization)
+
+    rows = by_group(
+        stats.conversion_stats(session=session, owner_id=None, group_by=StatsGroup.region)
+    )
+
+    assert (rows["Hubei"].patents, rows["Hubei"].listings_published) == (3, 2)
+    assert (rows["Sichuan"].patents, rows["Sichuan"].listings_published) == (1, 1)
+
+
+def test_csv_has_a_line_per_group_and_the_totals(session: Session, portfolio: Portfolio) -> None:
+    lines = stats.to_csv(report(session, portfolio, StatsGroup.ipc_section)).splitlines()
+
+    assert lines[0] == (
+        "group,patents,licensed_patents,licensed_patent_ratio,listings_published,"
+        "listings_withdrawn,licenses,licenses_lump_sum,licenses_running,licenses_per_unit,"
+        "licenses_hybrid"
+    )
+    assert lines[1:] == [
+        "G,2,1,0.5,1,1,1,0,1,0,0",
+        "H,1,1,1.0,1,0,2,2,0,0,0",
+        "total,3,2,0.6667,2,1,3,2,1,0,0",
+    ]
+
+
+def test_period_that_ends_before_it_starts_is_refused(
+    session: Session, portfolio: Portfolio
+) -> None:
+    with pytest.raises(InvalidPeriod):
+        report(
+            session,
+            portfolio,
+            StatsGroup.year,
+            period_start=date(2026, 2, 1),
+            period_end=date(2026, 1, 31),
+        )
+
+
+def test_only_licensors_and_admins_have_a_scope(new_party: NewParty) -> None:
+    """Enterprises own and declare patents too (LICENSOR_KINDS); banks never do."""
+    caller = new_party(kind=OrganizationKind.bank)
+    with pytest.raises(StatsNotAvailable):
+        stats.report_scope(organization=caller.organization, is_platform_admin=False, owner_id=None)
+
+
+@pytest.mark.parametrize("kind", [OrganizationKind.university, OrganizationKind.enterprise])
+def test_scope_of_a_licensor_is_itself(new_party: NewParty, kind: OrganizationKind) -> None:
+    university = new_party(kind=kind)
+    assert (
+        stats.report_scope(
+            organization=university.organization, is_platform_admin=False, owner_id=None
+        )
+        == university.id
+    )
+    with pytest.raises(MarketplaceError) as refused:
+        stats.report_scope(
+            organization=university.organization,
+            is_platform_admin=False,
+            owner_id=university.id + 1,
+        )
+    assert refused.value.code == "stats_not_available"
+    admin = new_party(kind=OrganizationKind.platform)
+    assert (
+        stats.report_scope(organization=admin.organization, is_platform_admin=True, owner_id=None)
+        is None
+    )

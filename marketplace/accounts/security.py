@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
 from marketplace import signing
 from marketplace.config import Settings, get_settings
 

@@ -199,7 +199,9 @@ class CertificateClaims(SQLModel):
     )
     effective_date: date
     expires_on: date
-    status: LicenseStatus = Field(description="The license's status when the certificate was issued.")
+    status: LicenseStatus = Field(
+        description="The license's status when the certificate was issued."
+    )
     recordation: CertificateRecordation | None = None
 
 
@@ -226,7 +228,7 @@ class CertificateVerdict(SQLModel):
     reason: str | None = Field(
         default=None,
         description="Why not valid: `malformed`, `unsupported_algorithm`, `wrong_type`, "
-        "`unknown_key`, `bad_signature`, `wrong_issuer`.",
+        "`unknown_key`, `bad_signature`.",
     )
     kid: str | None = None
     claims: dict[str, Any] | None = None

@@ -414,9 +414,7 @@ def test_verify_rejects_bad_bodies_with_422(client: TestClient, body: Any) -> No
     assert_problem(response, 422, "validation_failed")
 
 
-def test_verify_needs_no_token(
-    client: TestClient, license_: License, licensee: Party
-) -> None:
+def test_verify_needs_no_token(client: TestClient, license_: License, licensee: Party) -> None:
     token = get_certificate(client, license_.id, licensee)["jws"]
 
     response = client.post("/api/v1/certificates/verify", json={"jws": token})

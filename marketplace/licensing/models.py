@@ -213,10 +213,14 @@ class LicenseCertificate(SQLModel):
     claims: CertificateClaims
 
 
+CERTIFICATE_MAX_CHARS = 262_144
+
+
 class CertificateVerification(SQLModel):
     jws: str = Field(
         min_length=1,
-        max_length=65_536,
+        # The largest certificate (50 patents with 500-character Chinese titles) is ~110 kB.
+        max_length=CERTIFICATE_MAX_CHARS,
         description="A certificate's compact JWS, as `GET /api/v1/licenses/{id}/certificate` "
         "returned it.",
         schema_extra={"examples": ["eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.eyJ...fQ.MEUCIQ..."]},

@@ -21,8 +21,8 @@ from marketplace import signing
 from marketplace.config import Environment, get_settings
 from marketplace.licensing import certificates, recordation
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import License, LicenseStatus
-from marketplace.listings.models import Listing
+from marketplace.licensing.models import CERTIFICATE_MAX_CHARS, License, LicenseStatus
+from marketplace.listings.models import MAX_PATENTS_PER_LISTING, Listing
 from tests import factories
 from tests.licensing.conftest import Grant, NewParty, Party
 from tests.problems import assert_problem
@@ -406,7 +406,15 @@ def test_verify_refuses_an_access_token_as_a_certificate(
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"jws": ""}, {"jws": "x" * 65_537}, {"jws": 5}, {"token": "a.b.c"}, []]
+    "body",
+    [
+        {},
+        {"jws": ""},
+        {"jws": "x" * (CERTIFICATE_MAX_CHARS + 1)},
+        {"jws": 5},
+        {"token": "a.b.c"},
+        [],
+    ],
 )
 def test_verify_rejects_bad_bodies_with_422(client: TestClient, body: Any) -> None:
     response: httpx.Response = client.post("/api/v1/certificates/verify", json=body)
@@ -421,3 +429,21 @@ def test_verify_needs_no_token(client: TestClient, license_: License, licensee: 
 
     assert response.status_code == 200
     assert response.json()["valid"] is True
+
+
+def test_the_largest_possible_certificate_fits_the_verify_endpoint(
+    client: TestClient, session: Session, licensor: Party, grant: Grant, licensee: Party
+) -> None:
+    bundle = [
+        factories.patent(session, licensor.organization, title="锂" * 500)
+        for _ in range(MAX_PATENTS_PER_LISTING)
+    ]
+    _, big_offer = factories.published_listing(session, licensor.organization, patent_list=bundle)
+    big = grant(licensee, big_offer)
+    token = get_certificate(client, big.id, licensee)["jws"]
+
+    verdict = verify(client, token)
+
+    assert len(token) > 100_000
+    assert verdict["valid"] is True
+    assert len(verdict["claims"]["patents"]) == MAX_PATENTS_PER_LISTING

@@ -1,4 +1,4 @@
-"""The ``marketplace`` command: serve, migrate, create-admin, demo, sweep."""
+"""The ``marketplace`` command: serve, migrate, create-admin, demo, sweep, keys."""
 
 from pathlib import Path
 from typing import Annotated
@@ -131,6 +131,23 @@ def sweep() -> None:
     )
 
 
+def _ensure_certificate_keys() -> None:
+    """Outside production, make the first certificate key before the workers start; in
+    production, warn if there is none (certificates answer 503 until `keys rotate`)."""
+    from marketplace import signing
+
+    settings = get_settings()
+    try:
+        signing.load_key_set(
+            settings.signing_keys_dir, create=settings.environment is not Environment.production
+        )
+    except signing.SigningKeysUnavailable as exc:
+        errors.print(
+            f"[yellow]warning:[/yellow] license certificates are disabled: {exc} "
+            f"(MARKETPLACE_SIGNING_KEYS_DIR={settings.signing_keys_dir})."
+        )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -151,6 +168,7 @@ def serve(
         _load_demo()
     # Create the signing secret before workers start, so that they all share one.
     settings.signing_secret()
+    _ensure_certificate_keys()
     console.print(f"Serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
     uvicorn.run(
         "marketplace.main:create_app",
@@ -160,3 +178,42 @@ def serve(
         workers=workers,
         proxy_headers=True,
     )
+
+
+keys_app = typer.Typer(
+    help="The keys that sign license certificates (published at /.well-known/jwks.json).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Make a new signing key the active one. Older keys stay published, so the certificates
+    they signed still verify; running servers pick the new key up on their next certificate."""
+    from marketplace import signing
+
+    directory = get_settings().signing_keys_dir
+    kid = signing.rotate(directory)
+    console.print(f"Active signing key is now [bold]{kid}[/bold] (in {directory}).")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The signing keys: which one signs, and when each was made."""
+    from marketplace import signing
+
+    directory = get_settings().signing_keys_dir
+    try:
+        key_set = signing.load_key_set(directory, create=False)
+    except signing.SigningKeysUnavailable as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"Signing keys in {directory}")
+    for column in ("kid", "algorithm", "created", "state"):
+        table.add_column(column, no_wrap=column == "kid")
+    for kid in sorted(key_set.keys):
+        key = key_set.keys[kid]
+        created = key.created_at.isoformat() if key.created_at else "-"
+        state = "active" if kid == key_set.active_kid else "retired (still published)"
+        table.add_row(kid, signing.STATEMENT_ALGORITHM, created, state)
+    console.print(table)

@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     recordation_deadline_months: int = Field(default=3, ge=1)
     open_license_fee_reduction_percent: Decimal = Decimal("15")
 
+    # License certificates (ES256). The key set: one `<kid>.pem` per key and an `active` file
+    # naming the signing key. Generated on first use outside production; in production it must be
+    # created with `marketplace keys rotate`.
+    signing_keys_dir: Path = Path(".marketplace-keys")
+    certificate_issuer: str = "marketplace"
+    jwks_max_age_seconds: int = Field(default=300, ge=0, le=86_400)
+    # The office's recordation number as entered, after removing spaces and upper-casing
+    # (DOMAIN.md defines no format; configurable).
+    recordation_number_pattern: str = r"^[A-Z0-9][A-Z0-9./-]{5,31}$"
+
     @model_validator(mode="after")
     def _requests_fit_the_pool(self) -> "Settings":
         connections = self.database_pool_size + self.database_max_overflow

@@ -13,6 +13,7 @@ from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.events.router import router as events_router
 from marketplace.licensing.router import router as licensing_router
+from marketplace.licensing.router import well_known_router as licensing_well_known_router
 from marketplace.listings.router import router as listings_router
 from marketplace.middleware import ConcurrencyLimit
 from marketplace.patents.router import router as patents_router
@@ -60,6 +61,10 @@ def create_app() -> FastAPI:
             {"name": "pledges", "description": "Pledge registration and the banks' checks."},
             {"name": "events", "description": "What changed for the caller, in order."},
             {"name": "stats", "description": "Conversion statistics for licensors and admins."},
+            {
+                "name": "certificates",
+                "description": "Signed license certificates: public keys and verification.",
+            },
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -73,6 +78,7 @@ def create_app() -> FastAPI:
         pledges_router,
         events_router,
         stats_router,
+        licensing_well_known_router,
     ):
         app.include_router(router)
 

@@ -32,6 +32,8 @@ os.environ.update(
         "MARKETPLACE_ARGON2_MEMORY_COST_KIB": "64",
         "MARKETPLACE_ARGON2_PARALLELISM": "1",
         "MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "1000",
+        # Certificate signing keys: generated on first use, outside the source tree.
+        "MARKETPLACE_SIGNING_KEYS_DIR": f"{_TEST_DB_DIR}/signing-keys",
     }
 )
 

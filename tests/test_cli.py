@@ -121,3 +121,52 @@ def test_sweep_expires_licenses_at_the_end_of_their_term(
     assert "3 license(s) expired" in runner.invoke(app, ["sweep"]).output
     with Session(cli_database) as session:
         assert {license_.status for license_ in session.scalars(select(License))} == {"expired"}
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    directory = tmp_path / "keys"
+    monkeypatch.setenv("MARKETPLACE_SIGNING_KEYS_DIR", str(directory))
+    get_settings.cache_clear()
+    yield directory
+    get_settings.cache_clear()
+
+
+def test_keys_rotate_adds_an_active_key_and_list_shows_them(keys_dir: Path) -> None:
+    from marketplace import signing
+
+    empty = runner.invoke(app, ["keys", "list"])
+    assert empty.exit_code == 1
+    assert "keys rotate" in empty.output
+
+    first = runner.invoke(app, ["keys", "rotate"])
+    second = runner.invoke(app, ["keys", "rotate"])
+    listed = runner.invoke(app, ["keys", "list"], env={"COLUMNS": "200"})
+
+    assert (first.exit_code, second.exit_code, listed.exit_code) == (0, 0, 0)
+    key_set = signing.load_key_set(keys_dir, create=False)
+    assert len(key_set.keys) == 2
+    assert key_set.active_kid in second.output
+    old_kid = next(kid for kid in key_set.keys if kid != key_set.active_kid)
+    assert old_kid in first.output
+    rows = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if "│" in line}
+    assert "active" in rows[key_set.active_kid]
+    assert "retired" in rows[old_kid]
+
+
+def test_serve_makes_the_first_key_outside_production_only(
+    keys_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from marketplace.cli import _ensure_certificate_keys
+
+    monkeypatch.setenv("MARKETPLACE_ENVIRONMENT", "production")
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY", "x" * 40)
+    get_settings.cache_clear()
+    _ensure_certificate_keys()
+    assert not keys_dir.exists()
+    assert "certificates are disabled" in capsys.readouterr().err
+
+    monkeypatch.setenv("MARKETPLACE_ENVIRONMENT", "development")
+    get_settings.cache_clear()
+    _ensure_certificate_keys()
+    assert (keys_dir / "active").is_file()

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from sqlmodel import Session
 
-from marketplace.accounts.models import OrganizationKind, User
+from marketplace.accounts.models import Organization, OrganizationKind, User
+from marketplace.licensing import service as licensing
 from marketplace.main import create_app
 from tests import factories
 
@@ -30,8 +31,17 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
     enterprise = factories.member(session, kind=OrganizationKind.enterprise)
     bank = factories.member(session, kind=OrganizationKind.bank)
     # Objects for the generated ids to hit now and then (ids are small integers).
-    factories.published_listing(session, university)
+    _, offer = factories.published_listing(session, university)
     factories.draft_listing(session, university)
+    # A license for the enterprise, so that recordation and certificates reach their services.
+    assert offer.id is not None
+    licensing.accept_offer(
+        session=session,
+        offer_id=offer.id,
+        licensee=session.get_one(Organization, enterprise.organization_id),
+        user=enterprise,
+        idempotency_key="schemathesis",
+    )
 
     def caller(path: str) -> User:
         if path.startswith("/api/v1/organizations"):

@@ -1,4 +1,5 @@
-"""Tokens and secret hashing. The only module that imports ``jose``."""
+"""Tokens and secret hashing. JWTs are encoded and decoded through ``marketplace.signing``, the
+only module that imports ``jose``."""
 
 import hashlib
 import os
@@ -11,8 +12,8 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from jose import JWTError, jwt
 
+from marketplace import signing
 from marketplace.config import Settings, get_settings
 
 ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name
@@ -77,31 +78,31 @@ def create_access_token(
         "jti": jti,
     }
     kid, secret = _current_key(settings)
-    token = jwt.encode(claims, secret, algorithm=ACCESS_TOKEN_ALGORITHM, headers={"kid": kid})
+    token = signing.encode_jwt(
+        claims, secret, algorithm=ACCESS_TOKEN_ALGORITHM, headers={"kid": kid}
+    )
     return IssuedAccessToken(token=token, jti=jti, expires_in=ttl)
 
 
 def decode_access_token(token: str, *, settings: Settings | None = None) -> AccessClaims:
     settings = settings or get_settings()
     try:
-        header = jwt.get_unverified_header(token)
-    except JWTError as exc:
+        header = signing.unverified_header(token)
+    except signing.SignatureError as exc:
         raise InvalidToken("malformed token") from exc
     secret = _signing_keys(settings.signing_secret()).get(str(header.get("kid")))
     if secret is None:
         raise InvalidToken("unknown signing key")
     try:
-        claims = jwt.decode(
+        claims = signing.decode_jwt(
             token,
             secret,
             algorithms=ALLOWED_ALGORITHMS,
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={
-                f"require_{claim}": True for claim in ("aud", "iss", "exp", "iat", "sub", "jti")
-            },
+            required=("aud", "iss", "exp", "iat", "sub", "jti"),
         )
-    except JWTError as exc:
+    except signing.SignatureError as exc:
         raise InvalidToken(str(exc)) from exc
     missing = [claim for claim in REQUIRED_CLAIMS if claim not in claims]
     organization_id = claims.get("org")

@@ -1,4 +1,4 @@
-from marketplace.errors import Conflict, Forbidden, NotFound, Unprocessable
+from marketplace.errors import Conflict, Forbidden, MarketplaceError, NotFound, Unprocessable
 
 
 class LicenseNotFound(NotFound):
@@ -44,3 +44,29 @@ class PatentNotInForce(Conflict):
 class PatentSuspended(Conflict):
     default_code = "patent_suspended"
     title = "A covered patent is suspended"
+
+
+class LicenseAlreadyRecorded(Conflict):
+    default_code = "license_already_recorded"
+    title = "License is already recorded"
+
+
+class RecordNumberInUse(Conflict):
+    default_code = "record_number_in_use"
+    title = "Another license carries this recordation number"
+
+
+class InvalidRecordNumber(Unprocessable):
+    default_code = "invalid_record_number"
+    title = "Invalid recordation number"
+
+
+class RecordDateOutOfRange(Unprocessable):
+    default_code = "record_date_out_of_range"
+    title = "Recordation date outside the license's life"
+
+
+class SigningKeysMissing(MarketplaceError):
+    status_code = 503
+    default_code = "signing_keys_unavailable"
+    title = "Certificate signing is not configured"

@@ -33,6 +33,26 @@ class License(SQLModel, table=True):
         ),
         sa.CheckConstraint("licensor_id != licensee_id", name="not_self"),
         sa.CheckConstraint("exclusivity = 'non_exclusive'", name="non_exclusive"),
+        # Recordation with the office is one fact: its number, date, who marked it and when.
+        sa.CheckConstraint(
+            "(record_number IS NULL AND record_date IS NULL AND recorded_by_org_id IS NULL"
+            " AND recorded_at IS NULL) OR (record_number IS NOT NULL AND record_date IS NOT NULL"
+            " AND recorded_by_org_id IS NOT NULL AND recorded_at IS NOT NULL)",
+            name="recordation_complete",
+        ),
+        sa.CheckConstraint("record_date >= effective_date", name="recorded_after_effective"),
+        # "Which of my licenses still need recording, soonest deadline first", as either party.
+        *(
+            sa.Index(
+                f"ix_license_recordation_due_{party}",
+                f"{party}_id",
+                "recordation_deadline",
+                "id",
+                postgresql_where=sa.text("record_number IS NULL AND status = 'active'"),
+                sqlite_where=sa.text("record_number IS NULL AND status = 'active'"),
+            )
+            for party in ("licensor", "licensee")
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,6 +75,10 @@ class License(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     terminated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     termination_reason: str | None = Field(default=None, max_length=1000)
+    record_number: str | None = Field(default=None, unique=True, max_length=32)
+    record_date: date | None = None
+    recorded_by_org_id: int | None = Field(default=None, foreign_key="organization.id")
+    recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     pledge_links: list[LicensePledge] = Relationship(sa_relationship_kwargs={"lazy": "selectin"})
 
@@ -91,6 +115,12 @@ class LicensePublic(SQLModel):
     created_at: datetime
     terminated_at: datetime | None
     termination_reason: str | None
+    record_number: str | None = Field(
+        default=None, description="The office's recordation number, once either party marked it."
+    )
+    record_date: date | None = None
+    recorded_by_org_id: int | None = None
+    recorded_at: datetime | None = None
     pledge_ids: list[int] = Field(
         description="Pledges on the licensed patents when the license was granted (their "
         "pledgees are entitled to its royalty income, Civil Code art. 444)."
@@ -99,3 +129,118 @@ class LicensePublic(SQLModel):
 
 class LicenseTermination(SQLModel):
     reason: str | None = Field(default=None, max_length=1000)
+
+
+class LicenseRecordationCreate(SQLModel):
+    record_number: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The number the office gave the recordation; spaces are removed and letters "
+        "upper-cased before it is checked.",
+        schema_extra={"examples": ["2026330000123"]},
+    )
+    record_date: date = Field(
+        description="The day the office recorded the license: not in the future, not before the "
+        "license took effect, not after it ended.",
+        schema_extra={"examples": ["2026-07-20"]},
+    )
+
+
+class RecordationDue(SQLModel):
+    """An active license not yet recorded, with how long is left to record it."""
+
+    license_id: int
+    license_number: str
+    role: str = Field(description="The caller's side: `licensor` or `licensee`.")
+    licensor_id: int
+    licensee_id: int
+    effective_date: date
+    recordation_deadline: date
+    days_left: int = Field(description="Days until the deadline; negative when overdue.")
+    overdue: bool
+
+
+# License certificates ---------------------------------------------------------------------------
+
+
+class CertificateParty(SQLModel):
+    id: int
+    name: str
+    country: str | None = None
+    credit_code: str | None = Field(
+        default=None, description="Unified social credit code (Chinese organizations)."
+    )
+
+
+class CertificatePatent(SQLModel):
+    application_number: str
+    title: str
+
+
+class CertificateRecordation(SQLModel):
+    record_number: str
+    record_date: date
+
+
+class CertificateClaims(SQLModel):
+    """What a certificate states. It is true as of ``iat``: a verifier that needs today's status
+    asks ``POST /api/v1/certificates/verify`` or fetches a fresh certificate."""
+
+    iss: str
+    iat: int = Field(description="Issued at (seconds since the epoch, UTC).")
+    jti: str = Field(description="The certificate's own id.")
+    license_id: int
+    license_number: str
+    licensor: CertificateParty
+    licensee: CertificateParty
+    patents: list[CertificatePatent]
+    terms_sha256: str = Field(
+        description="SHA-256 of the frozen terms (canonical JSON: sorted keys, no whitespace)."
+    )
+    effective_date: date
+    expires_on: date
+    status: LicenseStatus = Field(
+        description="The license's status when the certificate was issued."
+    )
+    recordation: CertificateRecordation | None = None
+
+
+class LicenseCertificate(SQLModel):
+    jws: str = Field(
+        description="Compact JWS (ES256; `kid` and `typ: license-certificate+jwt` in the header) "
+        "over the claims, verifiable with the keys at `/.well-known/jwks.json`."
+    )
+    claims: CertificateClaims
+
+
+CERTIFICATE_MAX_CHARS = 262_144
+
+
+class CertificateVerification(SQLModel):
+    jws: str = Field(
+        min_length=1,
+        # The largest certificate (50 patents with 500-character Chinese titles) is ~110 kB.
+        max_length=CERTIFICATE_MAX_CHARS,
+        description="A certificate's compact JWS, as `GET /api/v1/licenses/{id}/certificate` "
+        "returned it.",
+        schema_extra={"examples": ["eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.eyJ...fQ.MEUCIQ..."]},
+    )
+
+
+class CertificateVerdict(SQLModel):
+    valid: bool = Field(description="The signature holds under a key this service published.")
+    reason: str | None = Field(
+        default=None,
+        description="Why not valid: `malformed`, `unsupported_algorithm`, `wrong_type`, "
+        "`unknown_key`, `bad_signature`.",
+    )
+    kid: str | None = None
+    claims: dict[str, Any] | None = None
+    license_status_now: LicenseStatus | None = Field(
+        default=None, description="The license's status today (null if it no longer exists)."
+    )
+    status_changed: bool | None = Field(
+        default=None,
+        description="True when the status today differs from the one certified: a stale "
+        "certificate, e.g. an `active` one of a license since terminated.",
+    )

@@ -1,17 +1,32 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi.responses import JSONResponse
 
+from marketplace import clock
 from marketplace.accounts.deps import Principal, require_scope, require_verified_scope
+from marketplace.config import get_settings
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
+from marketplace.licensing import certificates, recordation
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import LicensePublic, LicenseStatus, LicenseTermination
+from marketplace.licensing.models import (
+    CertificateVerdict,
+    CertificateVerification,
+    LicenseCertificate,
+    LicensePublic,
+    LicenseRecordationCreate,
+    LicenseStatus,
+    LicenseTermination,
+    RecordationDue,
+)
 from marketplace.licensing.service import LicenseRole
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 
 router = APIRouter(prefix="/api/v1", tags=["licenses"])
+# Served at the site root, where verifiers look for it (RFC 8615).
+well_known_router = APIRouter(tags=["certificates"])
 
 LicensesScope = Annotated[Principal, Depends(require_scope("licenses"))]
 VerifiedLicensee = Annotated[Principal, Depends(require_verified_scope("licenses:accept"))]
@@ -91,6 +106,37 @@ def list_licenses(
 
 
 @router.get(
+    "/licenses/recordation-due",
+    response_model=Page[RecordationDue],
+    responses=problem_responses(401, 403, 422),
+    summary="The caller's licenses still to be recorded with the office, soonest deadline first",
+    description="Active, unrecorded licenses (as licensor or licensee) whose 3-month "
+    "recordation deadline falls within `days` from today; overdue ones are included and flagged.",
+)
+def list_recordation_due(
+    principal: LicensesScope,
+    session: SessionDep,
+    page: PageParamsDep,
+    days: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=recordation.MAX_DUE_WITHIN_DAYS,
+            description="Deadlines at most this many days away.",
+        ),
+    ] = 30,
+) -> Page[RecordationDue]:
+    items, next_cursor = recordation.list_recordation_due(
+        session=session,
+        organization_id=principal.organization_id,
+        within_days=days,
+        params=page,
+        today=clock.today(),
+    )
+    return Page(items=list(items), next_cursor=next_cursor, limit=page.limit)
+
+
+@router.get(
     "/licenses/{license_id}",
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 422),
@@ -126,3 +172,96 @@ def terminate_license(
         reason=body.reason if body else None,
     )
     return licensing.to_public(ended)
+
+
+@router.post(
+    "/licenses/{license_id}/recordation",
+    response_model=LicensePublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Mark the license as recorded with the office (either party, once)",
+)
+def record_license(
+    license_id: ObjectId,
+    body: LicenseRecordationCreate,
+    principal: LicensesScope,
+    session: SessionDep,
+) -> LicensePublic:
+    license_ = licensing.get_license(
+        session=session, license_id=license_id, organization_id=principal.organization_id
+    )
+    recorded = recordation.record_license(
+        session=session,
+        license_=license_,
+        organization_id=principal.organization_id,
+        record_number=body.record_number,
+        record_date=body.record_date,
+    )
+    return licensing.to_public(recorded)
+
+
+@router.get(
+    "/licenses/{license_id}/certificate",
+    response_model=LicenseCertificate,
+    responses=problem_responses(401, 403, 404, 422, 503),
+    summary="A signed certificate of the license (JWS, ES256), for either party",
+    description="The claims state the license's status at issue time (`iat`); each call signs a "
+    "new certificate with the active key. Verify it with the keys at `/.well-known/jwks.json` or "
+    "with `POST /api/v1/certificates/verify`.",
+)
+def get_certificate(
+    license_id: ObjectId, principal: LicensesScope, session: SessionDep, response: Response
+) -> LicenseCertificate:
+    license_ = licensing.get_license(
+        session=session, license_id=license_id, organization_id=principal.organization_id
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return certificates.issue_certificate(license_=license_)
+
+
+@router.post(
+    "/certificates/verify",
+    response_model=CertificateVerdict,
+    responses=problem_responses(422, 503),
+    tags=["certificates"],
+    summary="Verify a license certificate (public, no token)",
+    description="`valid` says whether the signature holds under a key this service published "
+    "(retired keys included). A certificate states the status when it was issued; "
+    "`license_status_now` and `status_changed` tell whether that is still so. An invalid "
+    "certificate is a 200 with `valid: false` and a `reason`.",
+)
+def verify_certificate(body: CertificateVerification, session: SessionDep) -> CertificateVerdict:
+    return certificates.verify_certificate(session=session, token=body.jws)
+
+
+@well_known_router.get(
+    "/.well-known/jwks.json",
+    responses={
+        200: {
+            "description": "The public keys (JWK set) that license certificates are signed with",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "keys": [
+                            {
+                                "kty": "EC",
+                                "crv": "P-256",
+                                "x": "u3L-3bRuPpyFc_R3IQmOvNeR72lmiDfe3eLQYOO0ahc",
+                                "y": "XWyJqnrJsQjw8mmEadRAXomdwCZaFyDpbtNwNB3IWZM",
+                                "kid": "20261125T101500Z-3f9a0c1d",
+                                "use": "sig",
+                                "alg": "ES256",
+                            }
+                        ]
+                    }
+                }
+            },
+        },
+        **problem_responses(503),
+    },
+    summary="Public keys for verifying license certificates offline",
+)
+def jwks() -> JSONResponse:
+    max_age = get_settings().jwks_max_age_seconds
+    return JSONResponse(
+        certificates.jwks(), headers={"Cache-Control": f"public, max-age={max_age}"}
+    )

@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from marketplace.accounts.models import OrganizationKind
+from marketplace.licensing import service as licensing
+from marketplace.licensing.models import License
 from marketplace.listings.models import Listing, Offer
 from tests import factories
 from tests.factories import NewParty, Party
@@ -54,3 +56,25 @@ def accept(client: TestClient) -> Accept:
         return response
 
     return post
+
+
+Grant = Callable[..., License]
+
+
+@pytest.fixture
+def grant(session: Session, offer: Offer) -> Grant:
+    """``grant(party, offer=None)``: the party takes a license under the offer, via the service."""
+
+    def take(party: Party, under: Offer | None = None) -> License:
+        chosen = under or offer
+        assert chosen.id is not None
+        license_, _ = licensing.accept_offer(
+            session=session,
+            offer_id=chosen.id,
+            licensee=party.organization,
+            user=party.user,
+            idempotency_key=str(uuid.uuid4()),
+        )
+        return license_
+
+    return take

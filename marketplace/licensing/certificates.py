@@ -1,0 +1,132 @@
+"""License certificates: a signed statement (ES256 JWS) of who licenses what to whom, on which
+terms, and the license's status when the certificate was issued.
+
+A certificate is true as of its ``iat``. Verifiers that care about today (a bank, a court, a
+customer) check its age, or ask ``POST /api/v1/certificates/verify``, which also reports the
+license's status now and flags a certificate whose status has since changed.
+
+Parties and patents are taken from the terms frozen at acceptance, the same snapshot that
+``terms_sha256`` covers, so a later rename of an organization never changes what was licensed.
+"""
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+
+from marketplace import clock, signing
+from marketplace.config import Environment, get_settings
+from marketplace.licensing.errors import SigningKeysMissing
+from marketplace.licensing.models import (
+    CertificateClaims,
+    CertificateParty,
+    CertificatePatent,
+    CertificateRecordation,
+    CertificateVerdict,
+    License,
+    LicenseCertificate,
+    LicenseStatus,
+)
+from marketplace.params import MAX_ID
+
+CERTIFICATE_TYPE = "license-certificate+jwt"
+
+
+def key_set() -> signing.KeySet:
+    """The statement keys; outside production a first key is made on first use."""
+    settings = get_settings()
+    try:
+        return signing.load_key_set(
+            settings.signing_keys_dir, create=settings.environment is not Environment.production
+        )
+    except signing.SigningKeysUnavailable as exc:
+        raise SigningKeysMissing(f"License certificates cannot be signed: {exc}.") from exc
+
+
+def jwks() -> dict[str, list[dict[str, str]]]:
+    return key_set().jwks()
+
+
+def status_on(license_: License, today: date) -> LicenseStatus:
+    """The status as of ``today``: an active license past its term is expired even before the
+    daily sweep has marked it."""
+    if license_.status is LicenseStatus.active and license_.expires_on < today:
+        return LicenseStatus.expired
+    return license_.status
+
+
+def _party(snapshot: dict[str, Any]) -> CertificateParty:
+    return CertificateParty(
+        id=snapshot["id"],
+        name=snapshot["name"],
+        country=snapshot.get("country"),
+        credit_code=snapshot.get("credit_code"),
+    )
+
+
+def certificate_claims(license_: License, *, jti: str) -> CertificateClaims:
+    assert license_.id is not None
+    assert license_.license_number is not None
+    terms = license_.terms
+    recordation = None
+    if license_.record_number is not None and license_.record_date is not None:
+        recordation = CertificateRecordation(
+            record_number=license_.record_number, record_date=license_.record_date
+        )
+    return CertificateClaims(
+        iss=get_settings().certificate_issuer,
+        iat=int(clock.now().timestamp()),
+        jti=jti,
+        license_id=license_.id,
+        license_number=license_.license_number,
+        licensor=_party(terms["licensor"]),
+        licensee=_party(terms["licensee"]),
+        patents=[
+            CertificatePatent(
+                application_number=patent["application_number"], title=patent["title"]
+            )
+            for patent in terms["patents"]
+        ],
+        terms_sha256=license_.terms_sha256,
+        effective_date=license_.effective_date,
+        expires_on=license_.expires_on,
+        status=status_on(license_, clock.today()),
+        recordation=recordation,
+    )
+
+
+def issue_certificate(*, license_: License) -> LicenseCertificate:
+    """A freshly signed certificate of the license, with the active key. The caller must be a
+    party (see ``service.get_license``)."""
+    claims = certificate_claims(license_, jti=uuid.uuid4().hex)
+    token = signing.sign_statement(
+        claims.model_dump(mode="json"), typ=CERTIFICATE_TYPE, key_set=key_set()
+    )
+    return LicenseCertificate(jws=token, claims=claims)
+
+
+def verify_certificate(*, session: Session, token: str) -> CertificateVerdict:
+    """Whether ``token`` is a certificate this service signed (under any key it published, the
+    retired ones included), and how the license stands today. Never raises for a bad token."""
+    try:
+        verified = signing.verify_statement(token, typ=CERTIFICATE_TYPE, key_set=key_set())
+    except signing.StatementRejected as exc:
+        return CertificateVerdict(valid=False, reason=exc.reason)
+    claims = verified.claims
+    license_id = claims.get("license_id")
+    license_ = None
+    if (
+        isinstance(license_id, int)
+        and not isinstance(license_id, bool)
+        and 1 <= license_id <= MAX_ID
+    ):
+        license_ = session.get(License, license_id)
+    now = status_on(license_, clock.today()) if license_ is not None else None
+    return CertificateVerdict(
+        valid=True,
+        kid=verified.kid,
+        claims=claims,
+        license_status_now=now,
+        status_changed=None if now is None else str(now) != claims.get("status"),
+    )

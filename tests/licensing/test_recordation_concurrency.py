@@ -1,0 +1,122 @@
+"""Recordation under real concurrency (PostgreSQL only): requests commit for real, side by side."""
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.db import get_engine
+from marketplace.licensing import service as licensing
+from marketplace.licensing.models import License
+from marketplace.main import create_app
+from tests import factories
+from tests.conftest import postgres_only
+
+pytestmark = postgres_only
+
+
+@dataclass(frozen=True)
+class Licensed:
+    license_id: int
+    licensor: dict[str, str]
+    licensee: dict[str, str]
+
+
+@pytest.fixture
+def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
+    yield create_app()
+    get_engine().dispose()
+
+
+def licensed(engine: Engine, count: int) -> list[Licensed]:
+    """Commit ``count`` licenses of one university's offer, each to its own enterprise."""
+    with Session(engine, expire_on_commit=False) as session:
+        university = factories.member(session, kind=OrganizationKind.university)
+        _, offer = factories.published_listing(session, university)
+        assert offer.id is not None
+        result = []
+        for _ in range(count):
+            enterprise = factories.member(session)
+            license_, _ = licensing.accept_offer(
+                session=session,
+                offer_id=offer.id,
+                licensee=session.get_one(Organization, enterprise.organization_id),
+                user=enterprise,
+                idempotency_key=str(uuid.uuid4()),
+            )
+            assert license_.id is not None
+            result.append(
+                Licensed(
+                    license_.id,
+                    factories.auth(session, university),
+                    factories.auth(session, enterprise),
+                )
+            )
+        session.commit()
+    return result
+
+
+def fire(app: FastAPI, calls: list[tuple[str, dict[str, str], dict[str, Any]]]) -> list[Any]:
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.post(path, headers=headers, json=body)
+                        for path, headers, body in calls
+                    )
+                )
+            )
+
+    return [(r.status_code, r.json()) for r in asyncio.run(run())]
+
+
+def test_both_parties_recording_at_once_record_it_once(
+    committed_engine: Engine, live_app: FastAPI
+) -> None:
+    (target,) = licensed(committed_engine, 1)
+    path = f"/api/v1/licenses/{target.license_id}/recordation"
+    calls = [
+        (
+            path,
+            target.licensor if n % 2 else target.licensee,
+            {"record_number": f"2026330{n:06d}", "record_date": "2026-06-15"},
+        )
+        for n in range(20)
+    ]
+
+    outcomes = fire(live_app, calls)
+
+    winners = [body for status, body in outcomes if status == 200]
+    losers = [body["code"] for status, body in outcomes if status != 200]
+    assert len(winners) == 1, outcomes
+    assert losers == ["license_already_recorded"] * 19
+    with Session(committed_engine) as session:
+        stored = session.get_one(License, target.license_id)
+        assert stored.record_number == winners[0]["record_number"]
+        assert stored.recorded_by_org_id == winners[0]["recorded_by_org_id"]
+
+
+def test_one_record_number_given_to_two_licenses_at_once_lands_once(
+    committed_engine: Engine, live_app: FastAPI
+) -> None:
+    targets = licensed(committed_engine, 6)
+    body = {"record_number": "2026330000123", "record_date": "2026-06-15"}
+    calls = [(f"/api/v1/licenses/{t.license_id}/recordation", t.licensee, body) for t in targets]
+
+    outcomes = fire(live_app, calls)
+
+    statuses = sorted((status, body.get("code")) for status, body in outcomes)
+    assert statuses == [(200, None)] + [(409, "record_number_in_use")] * 5, outcomes
+    with Session(committed_engine) as session:
+        numbers = [session.get_one(License, t.license_id).record_number for t in targets]
+    assert sorted(numbers, key=str) == ["2026330000123"] + [None] * 5

@@ -9,8 +9,10 @@ RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
 FROM python:3.11-slim
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
-    MARKETPLACE_ENVIRONMENT=production
-RUN groupadd --system marketplace && useradd --system --gid marketplace --home-dir /app marketplace
+    MARKETPLACE_ENVIRONMENT=production \
+    MARKETPLACE_SIGNING_KEYS_DIR=/app/keys
+RUN groupadd --system marketplace && useradd --system --gid marketplace --home-dir /app marketplace \
+    && mkdir -p /app/keys && chown marketplace:marketplace /app/keys && chmod 700 /app/keys
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 # The CLI finds alembic.ini and migrations/ in the working directory.

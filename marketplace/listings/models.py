@@ -45,8 +45,11 @@ class ListingPatent(SQLModel, table=True):
     patent_id: int = Field(foreign_key="patent.id", primary_key=True, index=True)
 
 
+MAX_LISTING_TITLE = 300
+
+
 class ListingFields(SQLModel):
-    title: str = Field(min_length=1, max_length=300)
+    title: str = Field(min_length=1, max_length=MAX_LISTING_TITLE)
     description: str | None = Field(default=None, max_length=20_000)
 
 
@@ -83,7 +86,7 @@ class ListingCreate(ListingFields):
     title: str | None = Field(  # type: ignore[assignment]
         default=None,
         min_length=1,
-        max_length=300,
+        max_length=MAX_LISTING_TITLE,
         description="Defaults to the first patent's title.",
     )
     patent_ids: list[Annotated[int, PydanticField(ge=1, le=2**31 - 1)]] = Field(
@@ -95,7 +98,7 @@ class ListingCreate(ListingFields):
 
 
 class ListingUpdate(SQLModel):
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title: str | None = Field(default=None, min_length=1, max_length=MAX_LISTING_TITLE)
     description: str | None = Field(default=None, max_length=20_000)
 
 

@@ -29,6 +29,7 @@ from marketplace.listings.errors import (
     TooManyOffers,
 )
 from marketplace.listings.models import (
+    MAX_LISTING_TITLE,
     MAX_OFFERS_PER_LISTING,
     PERCENT_QUANTUM,
     Listing,
@@ -168,6 +169,14 @@ def list_listings(
 # Drafting --------------------------------------------------------------------------------------
 
 
+def default_title(patent_title: str) -> str:
+    """A listing is titled after its first patent unless named; a patent's title may be longer
+    than a listing's, so it is shortened with an ellipsis."""
+    if len(patent_title) <= MAX_LISTING_TITLE:
+        return patent_title
+    return patent_title[: MAX_LISTING_TITLE - 1].rstrip() + "…"
+
+
 def create_listing(*, session: Session, owner: Organization, data: ListingCreate) -> Listing:
     patent_ids = list(dict.fromkeys(data.patent_ids))
     found = patents.get_patents(session=session, patent_ids=patent_ids)
@@ -179,7 +188,7 @@ def create_listing(*, session: Session, owner: Organization, data: ListingCreate
     covered = [owned[patent_id] for patent_id in patent_ids]
     listing = Listing(
         owner_id=owner.id,
-        title=data.title or covered[0].title,
+        title=data.title or default_title(covered[0].title),
         description=data.description,
         patents=covered,
     )

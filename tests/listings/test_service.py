@@ -57,6 +57,30 @@ def encumber(session: Session, patent: Patent, kind: EncumbranceKind) -> None:
 # Drafting ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("patent_title", "expected"),
+    [
+        ("一种锂离子电池的制备方法", "一种锂离子电池的制备方法"),
+        ("电" * 300, "电" * 300),
+        ("电" * 500, "电" * 299 + "…"),
+        ("a " * 250, ("a " * 150)[:299].rstrip() + "…"),
+    ],
+)
+def test_untitled_listing_takes_its_first_patents_title_cut_to_fit(
+    session: Session, owner: Organization, patent_title: str, expected: str
+) -> None:
+    patent = factories.patent(session, owner, title=patent_title)
+
+    listing = listings.create_listing(
+        session=session, owner=owner, data=ListingCreate(patent_ids=[patent.id or 0])
+    )
+    session.flush()
+    session.refresh(listing)
+
+    assert listing.title == expected
+    assert len(listing.title) <= 300
+
+
 def test_create_listing_refuses_a_patent_of_another_owner(
     session: Session, owner: Organization
 ) -> None:

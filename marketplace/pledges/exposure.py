@@ -35,11 +35,6 @@ CENT = Decimal("0.01")
 
 def exposure(*, session: Session, pledgee_id: int, today: date) -> Exposure:
     """One pass over the bank's active pledges and their patents (two queries)."""
-    active = (
-        select(Pledge)
-        .where(col(Pledge.pledgee_id) == pledgee_id)
-        .where(col(Pledge.status).in_(ACTIVE_PLEDGE_STATUSES))
-    )
     rows = session.execute(
         sa.select(
             col(Pledge.id),
@@ -57,7 +52,8 @@ def exposure(*, session: Session, pledgee_id: int, today: date) -> Exposure:
         )
         .join(PledgePatent, col(PledgePatent.pledge_id) == col(Pledge.id))
         .join(Patent, col(Patent.id) == col(PledgePatent.patent_id))
-        .where(col(Pledge.id).in_(active.with_only_columns(col(Pledge.id))))
+        .where(col(Pledge.pledgee_id) == pledgee_id)
+        .where(col(Pledge.status).in_(ACTIVE_PLEDGE_STATUSES))
         .order_by(col(Pledge.id), col(Patent.id))
     ).all()
 

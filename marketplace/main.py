@@ -12,6 +12,7 @@ from marketplace.accounts.throttle import AttemptLimiter
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.events.router import router as events_router
+from marketplace.licensing.obligations_router import router as royalties_router
 from marketplace.licensing.router import router as licensing_router
 from marketplace.listings.router import router as listings_router
 from marketplace.middleware import ConcurrencyLimit
@@ -58,6 +59,11 @@ def create_app() -> FastAPI:
             {"name": "licenses", "description": "Accepting offers; the licenses that result."},
             {"name": "pledges", "description": "Pledge registration and the banks' checks."},
             {"name": "events", "description": "What changed for the caller, in order."},
+            {
+                "name": "royalties",
+                "description": "Royalty reports, obligations and payments. Amounts are exact, "
+                "and each obligation is rounded once to the currency's minor unit, half up.",
+            },
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -70,6 +76,7 @@ def create_app() -> FastAPI:
         licensing_router,
         pledges_router,
         events_router,
+        royalties_router,
     ):
         app.include_router(router)
 

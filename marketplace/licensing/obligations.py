@@ -509,7 +509,7 @@ def overdue_reports(
     holds every missing period of the licenses it reached, and the cursor continues after them."""
     today = clock.today()
     months = get_royalty_settings().reporting_period_months
-    after = MAX_ID + 1
+    after: int | None = None
     if params.cursor is not None:
         position = decode_cursor(params.cursor).get("license_id")
         if not isinstance(position, int) or isinstance(position, bool):
@@ -524,11 +524,12 @@ def overdue_reports(
         statement = (
             select(License)
             .where(col(License.licensor_id) == licensor_id)
-            .where(col(License.id) < after)
             .where(col(License.effective_date) < today)
             .order_by(col(License.id).desc())
             .limit(batch)
         )
+        if after is not None:
+            statement = statement.where(col(License.id) < after)
         if license_id is not None:
             statement = statement.where(col(License.id) == license_id)
         licenses = session.scalars(statement).all()

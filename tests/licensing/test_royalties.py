@@ -1,5 +1,6 @@
 """Royalty arithmetic: examples worked by hand, and properties over generated terms and sales."""
 
+import itertools
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -76,9 +77,7 @@ def test_per_unit_and_hybrid_with_a_unit_fee() -> None:
         RoyaltyType.hybrid, "CNY", rate_percent=Decimal(2), per_unit_fee=Decimal("0.10")
     )
     # 2 % of 10,000 + 300 x 0.10
-    assert royalties.royalty_due(hybrid, net_sales=Decimal(10_000), units=300) == Decimal(
-        "230.00"
-    )
+    assert royalties.royalty_due(hybrid, net_sales=Decimal(10_000), units=300) == Decimal("230.00")
 
 
 def test_hybrid_without_a_unit_fee_is_running_on_net_sales() -> None:
@@ -136,9 +135,9 @@ def test_license_years_follow_anniversaries_and_stop_at_expiry() -> None:
 def test_minimum_is_pro_rated_for_a_short_year() -> None:
     year = LicenseYear(2, date(2028, 6, 15), date(2028, 9, 30), date(2029, 6, 14))
     # 108 of 365 days of 20,000 = 5,917.808... -> 5,917.81
-    assert royalties.year_minimum(
-        Decimal(20_000), year, ended_on=None, currency="CNY"
-    ) == Decimal("5917.81")
+    assert royalties.year_minimum(Decimal(20_000), year, ended_on=None, currency="CNY") == Decimal(
+        "5917.81"
+    )
     assert royalties.year_minimum(
         Decimal(20_000), year, ended_on=date(2028, 6, 1), currency="CNY"
     ) == Decimal("0.00")
@@ -245,7 +244,7 @@ def test_a_chain_of_corrections_adds_up_to_the_latest_royalty(
     charged = dues[0] + sum(
         (
             royalties.correction_amount(previous_due=before, corrected_due=after)
-            for before, after in zip(dues, dues[1:], strict=False)
+            for before, after in itertools.pairwise(dues)
         ),
         Decimal(0),
     )
@@ -307,7 +306,7 @@ def test_license_years_partition_the_term(effective: date, length: int) -> None:
     years = royalties.license_years(effective, expires)
     assert years[0].start == effective
     assert years[-1].end == expires
-    for before, after in zip(years, years[1:], strict=False):
+    for before, after in itertools.pairwise(years):
         assert after.start == before.end + timedelta(days=1)
     for year in years:
         for day in (year.start, year.end):
@@ -326,7 +325,7 @@ def test_reporting_periods_tile_the_term_within_license_years(
     periods = royalties.reporting_periods(effective, expires, months=months, until=expires)
     assert periods[0][0] == effective
     assert periods[-1][1] == expires
-    for (_, end), (start, _) in zip(periods, periods[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(periods):
         assert start == end + timedelta(days=1)
     for start, end in periods:
         # A period never straddles a license year: it can be reported as one.

@@ -132,10 +132,7 @@ def sweep() -> None:
         f"{len(lapsed)} listing(s) lapsed, {expired} license(s) expired, "
         f"{told} pledgee(s) told of a fee standing change."
     )
-    console.print(
-        f"{settled} license year(s) settled against their minimum royalty, "
-        f"{overdue} obligation(s) newly overdue."
-    )
+    console.print(f"{settled} minimum-royalty year(s) settled, {overdue} obligation(s) overdue.")
 
 
 @app.command()

@@ -364,6 +364,8 @@ class PaymentCreate(BaseModel):
 
 
 class PaymentRejection(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"reason": "No such transfer received"}]}}
+
     reason: str = PydanticField(min_length=1, max_length=1000)
 
 

@@ -5,6 +5,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from marketplace import clock
@@ -643,3 +645,82 @@ def test_only_the_licensee_pays_what_is_due_and_not_in_the_future(
     assert credit is not None
     with pytest.raises(errors.ObligationNotPayable):
         pay(session, credit, "1")
+
+
+# The arithmetic through the database, generated ----------------------------------------------
+
+QUARTERS = (Q1, Q2, Q3, Q4)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    filings=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=3),
+            st.decimals(min_value=0, max_value=Decimal(1_000_000), places=2),
+        ),
+        min_size=0,
+        max_size=8,
+    ),
+    settle_after=st.integers(min_value=0, max_value=8),
+)
+def test_obligations_always_add_up_to_the_latest_reports_and_the_minimum(
+    session: Session,
+    hybrid: License,
+    set_today: SetToday,
+    filings: list[tuple[int, Decimal]],
+    settle_after: int,
+) -> None:
+    """Reports, corrections and the year's settlement in any order: the royalty obligations sum
+    to the latest report of each period, and the shortfall obligations to exactly the minimum's
+    shortfall, never counted twice."""
+    set_today(date(2027, 7, 20))
+    savepoint = session.begin_nested()
+    try:
+        latest: dict[int, tuple[int, Decimal]] = {}
+        settled = False
+        for step, (quarter, net_sales) in enumerate(filings):
+            if step == settle_after:
+                obligations.settle_minimum_years(session=session, today=clock.today())
+                settled = True
+            previous = latest.get(quarter)
+            report, _ = file(
+                session,
+                hybrid,
+                report_data(
+                    QUARTERS[quarter],
+                    str(net_sales),
+                    corrects=previous[0] if previous else None,
+                ),
+            )
+            assert report.id is not None
+            latest[quarter] = (report.id, report.royalty_due)
+        if not settled:
+            obligations.settle_minimum_years(session=session, today=clock.today())
+        owed = obligations_of(session, hybrid)
+        reported = sum((due for _, due in latest.values()), Decimal(0))
+        charged = sum(
+            (
+                o.amount
+                for o in owed
+                if o.kind in (ObligationKind.royalty, ObligationKind.correction)
+            ),
+            Decimal(0),
+        )
+        shortfall = sum(
+            (o.amount for o in owed if o.kind is ObligationKind.minimum_shortfall), Decimal(0)
+        )
+        assert charged == reported
+        assert shortfall == max(Decimal(20_000) - reported, Decimal(0))
+        assert all(
+            (o.amount > 0) == (o.status is ObligationStatus.due)
+            for o in owed
+            if o.kind is not ObligationKind.upfront
+        )
+    finally:
+        savepoint.rollback()

@@ -195,6 +195,13 @@ class Obligation(SQLModel, table=True):
         ),
         sa.Index("ix_obligation_licensee_due", "licensee_id", "due_date"),
         sa.Index("ix_obligation_licensor_due", "licensor_id", "due_date"),
+        # What the daily sweep has yet to announce as overdue: small, whatever the table's size.
+        sa.Index(
+            "ix_obligation_unannounced_due",
+            "due_date",
+            postgresql_where=sa.text("status = 'due' AND overdue_notified_at IS NULL"),
+            sqlite_where=sa.text("status = 'due' AND overdue_notified_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

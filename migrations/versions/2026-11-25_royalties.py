@@ -1,8 +1,8 @@
 """Royalty reports, obligations, minimum-royalty years and payments
 
-Revision ID: f17808320727
+Revision ID: 7ba8d8b1b9be
 Revises: 0fcb55fe25f6
-Create Date: 2026-11-25 11:38:15.222013
+Create Date: 2026-11-25 12:00:12.578032
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 
 import marketplace.db
 
-revision: str = "f17808320727"
+revision: str = "7ba8d8b1b9be"
 down_revision: str | None = "0fcb55fe25f6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -192,6 +192,13 @@ def upgrade() -> None:
             batch_op.f("ix_obligation_minimum_year_id"), ["minimum_year_id"], unique=False
         )
         batch_op.create_index(
+            "ix_obligation_unannounced_due",
+            ["due_date"],
+            unique=False,
+            postgresql_where=sa.text("status = 'due' AND overdue_notified_at IS NULL"),
+            sqlite_where=sa.text("status = 'due' AND overdue_notified_at IS NULL"),
+        )
+        batch_op.create_index(
             "uq_obligation_upfront",
             ["license_id"],
             unique=True,
@@ -268,6 +275,11 @@ def downgrade() -> None:
             "uq_obligation_upfront",
             postgresql_where=sa.text("kind = 'upfront'"),
             sqlite_where=sa.text("kind = 'upfront'"),
+        )
+        batch_op.drop_index(
+            "ix_obligation_unannounced_due",
+            postgresql_where=sa.text("status = 'due' AND overdue_notified_at IS NULL"),
+            sqlite_where=sa.text("status = 'due' AND overdue_notified_at IS NULL"),
         )
         batch_op.drop_index(batch_op.f("ix_obligation_minimum_year_id"))
         batch_op.drop_index("ix_obligation_licensor_due")

@@ -105,3 +105,33 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+class RoyaltySettings(BaseSettings):
+    """Reporting and payment terms for licenses whose frozen terms do not state their own
+    (environment prefix ``MARKETPLACE_ROYALTY_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MARKETPLACE_ROYALTY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # Running royalties are reported per period of this many months from the effective date.
+    reporting_period_months: int = Field(default=3, ge=1, le=12)
+    # A report, and the royalty it computes, is due this many days after its period ends.
+    report_deadline_days: int = Field(default=30, ge=0, le=365)
+    # Upfront fees, minimum-royalty shortfalls and later corrections: days to pay.
+    payment_days: int = Field(default=30, ge=0, le=365)
+
+    @model_validator(mode="after")
+    def _periods_fit_the_year(self) -> "RoyaltySettings":
+        if 12 % self.reporting_period_months:
+            raise ValueError("reporting_period_months must divide 12 (1, 2, 3, 4, 6 or 12)")
+        return self
+
+
+@lru_cache
+def get_royalty_settings() -> RoyaltySettings:
+    return RoyaltySettings()

@@ -12,6 +12,7 @@ from marketplace.accounts.throttle import AttemptLimiter
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.events.router import router as events_router
+from marketplace.licensing.obligations_router import router as royalties_router
 from marketplace.licensing.router import router as licensing_router
 from marketplace.licensing.router import well_known_router as licensing_well_known_router
 from marketplace.listings.router import router as listings_router
@@ -65,6 +66,11 @@ def create_app() -> FastAPI:
                 "name": "certificates",
                 "description": "Signed license certificates: public keys and verification.",
             },
+            {
+                "name": "royalties",
+                "description": "Royalty reports, obligations and payments. Amounts are exact, "
+                "and each obligation is rounded once to the currency's minor unit, half up.",
+            },
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -79,6 +85,7 @@ def create_app() -> FastAPI:
         events_router,
         stats_router,
         licensing_well_known_router,
+        royalties_router,
     ):
         app.include_router(router)
 

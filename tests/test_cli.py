@@ -170,3 +170,47 @@ def test_serve_makes_the_first_key_outside_production_only(
     get_settings.cache_clear()
     _ensure_certificate_keys()
     assert (keys_dir / "active").is_file()
+
+
+def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
+    cli_database: sa.Engine, set_today
+) -> None:  # type: ignore[no-untyped-def]
+    from marketplace.events.models import Event
+    from marketplace.licensing.models import MinimumRoyaltyYear, Obligation, ObligationKind
+    from tests import factories
+    from tests.licensing.royalty_builders import license_for
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    with Session(cli_database) as session:
+        # The demo's licenses are lump sums: add a hybrid one with a minimum annual royalty.
+        license_for(
+            session,
+            factories.organization(session, kind=OrganizationKind.university),
+            factories.organization(session),
+        )
+        session.commit()
+    with Session(cli_database) as session:
+        first_years = session.scalars(
+            select(MinimumRoyaltyYear).where(MinimumRoyaltyYear.year_index == 0)
+        ).all()
+        upfront = session.scalars(
+            select(Obligation).where(Obligation.kind == ObligationKind.upfront)
+        ).all()
+    assert first_years
+    assert upfront
+    set_today(max(year.settles_on for year in first_years) + timedelta(days=1))
+    output = runner.invoke(app, ["sweep"]).output
+    assert f"{len(first_years)} minimum-royalty year(s) settled" in output
+    with Session(cli_database) as session:
+        shortfalls = session.scalars(
+            select(Obligation).where(Obligation.kind == ObligationKind.minimum_shortfall)
+        ).all()
+        overdue_events = session.scalars(select(Event).where(Event.type == "obligation.overdue"))
+        # No reports were filed: each first year owes its whole minimum.
+        assert len(shortfalls) == len(first_years)
+        assert len({event.subject for event in overdue_events}) == len(upfront)
+    assert f"{len(upfront)} obligation(s) overdue" in output
+    assert (
+        "0 minimum-royalty year(s) settled, 0 obligation(s) overdue"
+        in runner.invoke(app, ["sweep"]).output
+    )

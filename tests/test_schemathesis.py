@@ -48,6 +48,8 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
             return admin
         if path.startswith(("/api/v1/offers/{offer_id}/accept", "/api/v1/licenses")):
             return enterprise
+        if path.startswith(("/api/v1/obligations", "/api/v1/payments", "/api/v1/royalty-")):
+            return enterprise
         if path.startswith(("/api/v1/pledges", "/api/v1/encumbrances")):
             return bank
         return university

@@ -19,6 +19,11 @@ class EventType(StrEnum):
     pledged_patent_fee_changed = "pledged_patent.fee_status_changed"
     pledged_patent_listed = "pledged_patent.open_license_published"
     pledged_patent_licensed = "pledged_patent.licensed"
+    royalty_report_filed = "royalty_report.filed"
+    obligation_overdue = "obligation.overdue"
+    payment_recorded = "payment.recorded"
+    payment_confirmed = "payment.confirmed"
+    payment_rejected = "payment.rejected"
 
 
 class Event(SQLModel, table=True):

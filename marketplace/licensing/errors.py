@@ -70,3 +70,111 @@ class SigningKeysMissing(MarketplaceError):
     status_code = 503
     default_code = "signing_keys_unavailable"
     title = "Certificate signing is not configured"
+
+
+# Royalty reports, obligations and payments ----------------------------------------------------
+
+
+class RoyaltyReportNotFound(NotFound):
+    default_code = "royalty_report_not_found"
+    title = "Royalty report not found"
+
+
+class ObligationNotFound(NotFound):
+    default_code = "obligation_not_found"
+    title = "Obligation not found"
+
+
+class PaymentNotFound(NotFound):
+    default_code = "payment_not_found"
+    title = "Payment not found"
+
+
+class OnlyLicenseeReports(Forbidden):
+    default_code = "only_licensee_reports"
+    title = "Only the licensee files royalty reports"
+
+
+class OnlyLicenseePays(Forbidden):
+    default_code = "only_licensee_pays"
+    title = "Only the licensee records payments"
+
+
+class OnlyLicensorConfirms(Forbidden):
+    default_code = "only_licensor_confirms"
+    title = "Only the licensor confirms or rejects payments"
+
+
+class LicenseNotRoyaltyBearing(Conflict):
+    default_code = "license_not_royalty_bearing"
+    title = "This license owes no periodic royalty"
+
+
+class ReportPeriodOverlaps(Conflict):
+    default_code = "report_period_overlaps"
+    title = "A report for an overlapping period exists"
+
+
+class ReportAlreadyCorrected(Conflict):
+    default_code = "report_already_corrected"
+    title = "The report has been corrected already; correct the latest correction"
+
+
+class CurrencyMismatch(Unprocessable):
+    default_code = "currency_mismatch"
+    title = "The currency differs from the license's"
+
+
+class UnitsRequired(Unprocessable):
+    default_code = "units_required"
+    title = "The license charges per unit: units are required"
+
+
+class PeriodOutsideTerm(Unprocessable):
+    default_code = "period_outside_term"
+    title = "The period lies outside the license term"
+
+
+class PeriodNotEnded(Unprocessable):
+    default_code = "period_not_ended"
+    title = "The period has not ended yet"
+
+
+class PeriodCrossesLicenseYear(Unprocessable):
+    default_code = "period_crosses_license_year"
+    title = "A reporting period must lie within one license year"
+
+
+class CorrectionPeriodMismatch(Unprocessable):
+    default_code = "correction_period_mismatch"
+    title = "A correction covers exactly the period of the report it corrects"
+
+
+class AmountTooLarge(Unprocessable):
+    default_code = "amount_too_large"
+    title = "The computed amount is too large to record"
+
+
+class ObligationNotPayable(Conflict):
+    default_code = "obligation_not_payable"
+    title = "The obligation is not open for payment"
+
+
+class Overpayment(Unprocessable):
+    default_code = "overpayment"
+    title = "The payment exceeds what is outstanding"
+
+
+class PaymentDateInFuture(Unprocessable):
+    default_code = "payment_date_in_future"
+    title = "A payment cannot be dated in the future"
+
+
+class PaymentNotRecorded(Conflict):
+    default_code = "payment_not_recorded"
+    title = "The payment has been confirmed or rejected already"
+
+
+class InvalidDateRange(Unprocessable):
+    default_code = "invalid_date_range"
+    title = "Invalid date range"

@@ -1,12 +1,15 @@
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, model_validator
+from pydantic import Field as PydanticField
 from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
-from marketplace.db import JSONType, UTCDateTime, enum_type
+from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.pledges.models import LicensePledge
 
 
@@ -244,3 +247,290 @@ class CertificateVerdict(SQLModel):
         description="True when the status today differs from the one certified: a stale "
         "certificate, e.g. an `active` one of a license since terminated.",
     )
+
+
+# Royalty reports, obligations and payments ----------------------------------------------------
+
+Amount = Annotated[Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0)]
+PositiveAmount = Annotated[Decimal, PydanticField(max_digits=16, decimal_places=2, gt=0)]
+
+
+class RoyaltyReport(SQLModel, table=True):
+    """A licensee's sales for one reporting period, and the royalty computed from the license's
+    frozen terms. Never edited: a correction is a new report that ``corrects`` this one."""
+
+    __tablename__ = "royalty_report"
+    __table_args__ = (
+        sa.CheckConstraint("period_start <= period_end", name="period_order"),
+        sa.CheckConstraint("net_sales >= 0", name="net_sales_not_negative"),
+        sa.CheckConstraint("units IS NULL OR units >= 0", name="units_not_negative"),
+        sa.CheckConstraint("royalty_due >= 0", name="royalty_not_negative"),
+        sa.Index("ix_royalty_report_license_period", "license_id", "period_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    license_id: int = Field(foreign_key="license.id")
+    licensor_id: int = Field(foreign_key="organization.id", index=True)
+    licensee_id: int = Field(foreign_key="organization.id", index=True)
+    period_start: date
+    period_end: date
+    license_year: int = Field(ge=0)
+    net_sales: Decimal = Field(sa_type=ScaledDecimal(18, 2))
+    units: int | None = Field(default=None, sa_type=sa.BigInteger)
+    currency: str = Field(min_length=3, max_length=3)
+    royalty_due: Decimal = Field(sa_type=ScaledDecimal(18, 2))
+    # At most one correction per report: corrections form a chain, the last one counts.
+    corrects_id: int | None = Field(default=None, foreign_key="royalty_report.id", unique=True)
+    note: str | None = Field(default=None, max_length=1000)
+    filed_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    filed_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+
+
+class ObligationKind(StrEnum):
+    upfront = "upfront"
+    royalty = "royalty"
+    minimum_shortfall = "minimum_shortfall"
+    correction = "correction"
+
+
+class ObligationStatus(StrEnum):
+    """Stored: ``due``, ``paid``, ``credit``. ``overdue`` is never stored: it is a ``due``
+    obligation past its due date, derived in every query from the clock."""
+
+    due = "due"
+    overdue = "overdue"
+    paid = "paid"
+    credit = "credit"
+
+
+class MinimumRoyaltyYear(SQLModel, table=True):
+    """One license year of a license with a minimum annual royalty: when its reporting deadline
+    has passed, the sweep charges the shortfall (and later reports adjust it)."""
+
+    __tablename__ = "minimum_royalty_year"
+    __table_args__ = (sa.UniqueConstraint("license_id", "year_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    license_id: int = Field(foreign_key="license.id")
+    year_index: int = Field(ge=0)
+    start_date: date
+    end_date: date
+    full_end_date: date
+    settles_on: date = Field(index=True, description="The day after which the sweep settles it.")
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Obligation(SQLModel, table=True):
+    """An amount the licensee owes the licensor under a license, due on a date. Never edited
+    except for its settlement: a change in what is owed is a new obligation."""
+
+    __tablename__ = "obligation"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(amount > 0 AND status IN ('due', 'paid')) OR (amount < 0 AND status = 'credit')",
+            name="amount_sign",
+        ),
+        # One upfront fee per license; one royalty per report.
+        sa.Index(
+            "uq_obligation_upfront",
+            "license_id",
+            unique=True,
+            postgresql_where=sa.text("kind = 'upfront'"),
+            sqlite_where=sa.text("kind = 'upfront'"),
+        ),
+        sa.Index("ix_obligation_licensee_due", "licensee_id", "due_date"),
+        sa.Index("ix_obligation_licensor_due", "licensor_id", "due_date"),
+        # What the daily sweep has yet to announce as overdue: small, whatever the table's size.
+        sa.Index(
+            "ix_obligation_unannounced_due",
+            "due_date",
+            postgresql_where=sa.text("status = 'due' AND overdue_notified_at IS NULL"),
+            sqlite_where=sa.text("status = 'due' AND overdue_notified_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    license_id: int = Field(foreign_key="license.id", index=True)
+    licensor_id: int = Field(foreign_key="organization.id")
+    licensee_id: int = Field(foreign_key="organization.id")
+    kind: ObligationKind = Field(sa_type=enum_type(ObligationKind, "obligation_kind"))
+    amount: Decimal = Field(sa_type=ScaledDecimal(18, 2))
+    currency: str = Field(min_length=3, max_length=3)
+    due_date: date
+    status: ObligationStatus = Field(
+        default=ObligationStatus.due, sa_type=enum_type(ObligationStatus, "obligation_status")
+    )
+    # One obligation per report: its royalty, or for a correction the difference.
+    report_id: int | None = Field(default=None, foreign_key="royalty_report.id", unique=True)
+    minimum_year_id: int | None = Field(
+        default=None, foreign_key="minimum_royalty_year.id", index=True
+    )
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    overdue_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PaymentStatus(StrEnum):
+    recorded = "recorded"
+    confirmed = "confirmed"
+    rejected = "rejected"
+
+
+class Payment(SQLModel, table=True):
+    """A payment the licensee says it made against an obligation; it counts once the licensor
+    confirms receipt."""
+
+    __tablename__ = "payment"
+    __table_args__ = (sa.CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: int = Field(foreign_key="obligation.id", index=True)
+    licensor_id: int = Field(foreign_key="organization.id")
+    licensee_id: int = Field(foreign_key="organization.id")
+    amount: Decimal = Field(sa_type=ScaledDecimal(18, 2))
+    currency: str = Field(min_length=3, max_length=3)
+    paid_on: date
+    reference: str = Field(max_length=200)
+    status: PaymentStatus = Field(
+        default=PaymentStatus.recorded, sa_type=enum_type(PaymentStatus, "payment_status")
+    )
+    recorded_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    recorded_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    decided_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rejection_reason: str | None = Field(default=None, max_length=1000)
+
+
+class RoyaltyReportCreate(BaseModel):
+    """One reporting period's sales, in the license's currency."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "period_start": "2026-06-15",
+                    "period_end": "2026-09-14",
+                    "net_sales": "1250000.00",
+                    "units": 4200,
+                    "currency": "CNY",
+                }
+            ]
+        }
+    }
+
+    period_start: date
+    period_end: date
+    net_sales: Amount
+    units: int | None = PydanticField(default=None, ge=0, le=10**12)
+    currency: str = PydanticField(pattern=r"^[A-Z]{3}$")
+    corrects: int | None = PydanticField(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="The id of the report this one corrects (same period); it supersedes it.",
+    )
+    note: str | None = PydanticField(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> "RoyaltyReportCreate":
+        if self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
+class RoyaltyReportPublic(BaseModel):
+    id: int
+    license_id: int
+    licensor_id: int
+    licensee_id: int
+    period_start: date
+    period_end: date
+    license_year: int = PydanticField(description="0 for the first license year.")
+    net_sales: Decimal
+    units: int | None
+    currency: str
+    royalty_due: Decimal = PydanticField(
+        description="The period's royalty under the frozen terms, rounded once to the currency's "
+        "minor unit, half up."
+    )
+    corrects: int | None
+    superseded_by: int | None
+    obligation_id: int | None = PydanticField(
+        description="The obligation this report created (for a correction: the difference); "
+        "null when nothing changed hands."
+    )
+    note: str | None
+    filed_at: datetime
+
+
+class OverdueReport(BaseModel):
+    license_id: int
+    license_number: str | None
+    licensee_id: int
+    period_start: date
+    period_end: date
+    report_due_date: date
+    days_overdue: int
+
+
+class ObligationPublic(BaseModel):
+    id: int
+    license_id: int
+    licensor_id: int
+    licensee_id: int
+    kind: ObligationKind
+    amount: Decimal = PydanticField(description="Negative for a credit to the licensee.")
+    currency: str
+    due_date: date
+    status: ObligationStatus
+    paid_amount: Decimal = PydanticField(description="Sum of the confirmed payments.")
+    outstanding: Decimal = PydanticField(description="What is still to be paid (0 for a credit).")
+    report_id: int | None
+    license_year: int | None
+    created_at: datetime
+    paid_at: datetime | None
+
+
+class CalendarMonth(BaseModel):
+    month: str = PydanticField(examples=["2026-09"])
+    totals: dict[str, Decimal] = PydanticField(description="Outstanding per currency.")
+    obligations: list[ObligationPublic]
+
+
+class ObligationCalendar(BaseModel):
+    start: date
+    end: date
+    months: list[CalendarMonth]
+
+
+class PaymentCreate(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"amount": "43750.00", "paid_on": "2026-10-10", "reference": "TT-88213"}]
+        }
+    }
+
+    amount: PositiveAmount
+    paid_on: date
+    reference: str = PydanticField(min_length=1, max_length=200)
+
+
+class PaymentRejection(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"reason": "No such transfer received"}]}}
+
+    reason: str = PydanticField(min_length=1, max_length=1000)
+
+
+class PaymentPublic(BaseModel):
+    id: int
+    obligation_id: int
+    licensor_id: int
+    licensee_id: int
+    amount: Decimal
+    currency: str
+    paid_on: date
+    reference: str
+    status: PaymentStatus
+    recorded_at: datetime
+    decided_at: datetime | None
+    rejection_reason: str | None

@@ -16,6 +16,7 @@ from marketplace.accounts.models import Organization, User
 from marketplace.config import get_settings
 from marketplace.db import transition
 from marketplace.events.models import EventType
+from marketplace.licensing import obligations
 from marketplace.licensing.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -288,6 +289,9 @@ def accept_offer(
     ]
     session.add_all([license_, claimed])
     session.flush()
+    # What the license costs becomes owed in the same transaction: the upfront fee, and the
+    # license years whose minimum royalty the sweep settles.
+    obligations.open_license_account(session=session, license_=license_)
     pledges.notify_pledgees(
         session,
         listing.patents,

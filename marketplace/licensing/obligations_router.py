@@ -1,0 +1,275 @@
+"""Royalty reports, obligations and payments over HTTP. Thin: each route calls one service."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from marketplace.accounts.deps import Principal, require_scope
+from marketplace.db import SessionDep
+from marketplace.errors import problem_responses
+from marketplace.licensing import obligations
+from marketplace.licensing.models import (
+    ObligationCalendar,
+    ObligationKind,
+    ObligationPublic,
+    ObligationStatus,
+    OverdueReport,
+    PaymentCreate,
+    PaymentPublic,
+    PaymentRejection,
+    RoyaltyReportCreate,
+    RoyaltyReportPublic,
+)
+from marketplace.licensing.obligations import ObligationRole
+from marketplace.pagination import Page, PageParamsDep, page_of
+from marketplace.params import MAX_ID, ObjectId
+
+ROUNDING_RULE = (
+    "Amounts are computed exactly from the license's frozen terms (running: net sales x rate; "
+    "per-unit: units x fee; hybrid: both as its terms define) and each obligation is rounded "
+    "once to the currency's minor unit, half up (ROUND_HALF_UP)."
+)
+
+router = APIRouter(prefix="/api/v1", tags=["royalties"])
+
+# Parties read with the licenses scope; acts of the licensee need its scope, as accepting does.
+PartyScope = Annotated[Principal, Depends(require_scope("licenses"))]
+LicenseeScope = Annotated[Principal, Depends(require_scope("licenses:accept"))]
+
+
+@router.post(
+    "/licenses/{license_id}/royalty-reports",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RoyaltyReportPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="The licensee files a royalty report (or a correction of one)",
+    description="The period must lie within the license term and one license year, must have "
+    "ended, and may not overlap another report (409) unless it `corrects` that report, in which "
+    "case the difference becomes a new obligation (a credit if negative). The currency must be "
+    "the license's (422). The royalty is due at the period end plus the reporting deadline. "
+    + ROUNDING_RULE,
+)
+def file_report(
+    license_id: ObjectId,
+    body: RoyaltyReportCreate,
+    principal: LicenseeScope,
+    session: SessionDep,
+) -> RoyaltyReportPublic:
+    license_ = obligations.get_license_for(
+        session=session, license_id=license_id, organization_id=principal.organization_id
+    )
+    report, _ = obligations.file_report(
+        session=session,
+        license_=license_,
+        organization_id=principal.organization_id,
+        user=principal.user,
+        data=body,
+    )
+    return obligations.reports_public(session, [report])[0]
+
+
+@router.get(
+    "/licenses/{license_id}/royalty-reports",
+    response_model=Page[RoyaltyReportPublic],
+    responses=problem_responses(401, 403, 404, 422),
+    summary="A license's royalty reports, newest first (both parties)",
+)
+def list_reports(
+    license_id: ObjectId, principal: PartyScope, session: SessionDep, page: PageParamsDep
+) -> Page[RoyaltyReportPublic]:
+    license_ = obligations.get_license_for(
+        session=session, license_id=license_id, organization_id=principal.organization_id
+    )
+    reports, cursor = obligations.list_reports(session=session, license_=license_, params=page)
+    return Page(
+        items=obligations.reports_public(session, reports), next_cursor=cursor, limit=page.limit
+    )
+
+
+@router.get(
+    "/royalty-reports/overdue",
+    response_model=Page[OverdueReport],
+    responses=problem_responses(401, 403, 422),
+    summary="Reports the caller's licensees have not filed by their deadline (licensors)",
+    description="Reporting periods run from the effective date in steps of the configured "
+    "period; a period is overdue when its deadline has passed and no report covers all of it. "
+    "Paged by license, newest license first.",
+)
+def overdue_reports(
+    principal: PartyScope,
+    session: SessionDep,
+    page: PageParamsDep,
+    license_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Page[OverdueReport]:
+    items, cursor = obligations.overdue_reports(
+        session=session,
+        licensor_id=principal.organization_id,
+        params=page,
+        license_id=license_id,
+    )
+    return Page(items=items, next_cursor=cursor, limit=page.limit)
+
+
+@router.get(
+    "/royalty-reports/{report_id}",
+    response_model=RoyaltyReportPublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="One royalty report (both parties)",
+)
+def get_report(
+    report_id: ObjectId, principal: PartyScope, session: SessionDep
+) -> RoyaltyReportPublic:
+    report = obligations.get_report(
+        session=session, report_id=report_id, organization_id=principal.organization_id
+    )
+    return obligations.reports_public(session, [report])[0]
+
+
+@router.get(
+    "/obligations",
+    response_model=Page[ObligationPublic],
+    responses=problem_responses(401, 403, 422),
+    summary="What the caller owes or is owed: due, overdue, paid, credits",
+    description="`overdue` is a `due` obligation whose due date has passed (derived from "
+    "today's date, exact at any time). `due_before`/`due_after` are inclusive. " + ROUNDING_RULE,
+)
+def list_obligations(
+    principal: PartyScope,
+    session: SessionDep,
+    page: PageParamsDep,
+    role: Annotated[
+        ObligationRole | None, Query(description="Only as licensor or only as licensee.")
+    ] = None,
+    obligation_status: Annotated[ObligationStatus | None, Query(alias="status")] = None,
+    license_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    kind: ObligationKind | None = None,
+    due_before: date | None = None,
+    due_after: date | None = None,
+) -> Page[ObligationPublic]:
+    found = obligations.list_obligations(
+        session=session,
+        organization_id=principal.organization_id,
+        params=page,
+        role=role,
+        status=obligation_status,
+        license_id=license_id,
+        kind=kind,
+        due_before=due_before,
+        due_after=due_after,
+    )
+    items, cursor = found
+    return Page(
+        items=obligations.obligations_public(session, items), next_cursor=cursor, limit=page.limit
+    )
+
+
+@router.get(
+    "/obligations/calendar",
+    response_model=ObligationCalendar,
+    responses=problem_responses(401, 403, 422),
+    summary="The licensee's calendar: what it still owes, by month of the due date",
+    description="Outstanding (due or overdue) obligations with a due date from `from` to `to` "
+    "inclusive, at most 731 days; totals per currency.",
+)
+def obligation_calendar(
+    principal: LicenseeScope,
+    session: SessionDep,
+    start: Annotated[date, Query(alias="from", examples=["2026-07-01"])],
+    end: Annotated[date, Query(alias="to", examples=["2026-12-31"])],
+) -> ObligationCalendar:
+    return obligations.calendar(
+        session=session, licensee_id=principal.organization_id, start=start, end=end
+    )
+
+
+@router.get(
+    "/obligations/{obligation_id}",
+    response_model=ObligationPublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="One obligation (both parties)",
+)
+def get_obligation(
+    obligation_id: ObjectId, principal: PartyScope, session: SessionDep
+) -> ObligationPublic:
+    obligation = obligations.get_obligation(
+        session=session, obligation_id=obligation_id, organization_id=principal.organization_id
+    )
+    return obligations.obligations_public(session, [obligation])[0]
+
+
+@router.post(
+    "/obligations/{obligation_id}/payments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="The licensee records a payment against an obligation",
+    description="Partial payments are allowed; recorded and confirmed payments together may not "
+    "exceed the obligation (422 `overpayment`). The payment counts once the licensor confirms.",
+)
+def record_payment(
+    obligation_id: ObjectId, body: PaymentCreate, principal: LicenseeScope, session: SessionDep
+) -> PaymentPublic:
+    payment = obligations.record_payment(
+        session=session,
+        obligation_id=obligation_id,
+        organization_id=principal.organization_id,
+        user=principal.user,
+        data=body,
+    )
+    return PaymentPublic.model_validate(payment.model_dump())
+
+
+@router.get(
+    "/obligations/{obligation_id}/payments",
+    response_model=Page[PaymentPublic],
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Payments recorded against an obligation (both parties)",
+)
+def list_payments(
+    obligation_id: ObjectId, principal: PartyScope, session: SessionDep, page: PageParamsDep
+) -> Page[PaymentPublic]:
+    obligation = obligations.get_obligation(
+        session=session, obligation_id=obligation_id, organization_id=principal.organization_id
+    )
+    found = obligations.list_payments(session=session, obligation=obligation, params=page)
+    return page_of(found, page, lambda p: PaymentPublic.model_validate(p.model_dump()))
+
+
+@router.post(
+    "/payments/{payment_id}/confirm",
+    response_model=PaymentPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="The licensor confirms receipt of a payment",
+    description="Once confirmed payments cover the obligation, it is `paid`. Confirming twice "
+    "is a 409.",
+)
+def confirm_payment(
+    payment_id: ObjectId, principal: PartyScope, session: SessionDep
+) -> PaymentPublic:
+    payment = obligations.confirm_payment(
+        session=session,
+        payment_id=payment_id,
+        organization_id=principal.organization_id,
+        user=principal.user,
+    )
+    return PaymentPublic.model_validate(payment.model_dump())
+
+
+@router.post(
+    "/payments/{payment_id}/reject",
+    response_model=PaymentPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="The licensor rejects a payment it has not received",
+)
+def reject_payment(
+    payment_id: ObjectId, body: PaymentRejection, principal: PartyScope, session: SessionDep
+) -> PaymentPublic:
+    payment = obligations.reject_payment(
+        session=session,
+        payment_id=payment_id,
+        organization_id=principal.organization_id,
+        user=principal.user,
+        reason=body.reason,
+    )
+    return PaymentPublic.model_validate(payment.model_dump())

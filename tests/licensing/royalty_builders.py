@@ -1,0 +1,70 @@
+"""Builders for the royalty tests: a license accepted today under chosen terms, and reports."""
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session
+
+from marketplace.accounts.models import Organization
+from marketplace.licensing import obligations
+from marketplace.licensing import service as licensing
+from marketplace.licensing.models import License, Obligation, RoyaltyReport, RoyaltyReportCreate
+from tests import factories
+
+# The first reporting quarter of a license accepted on the tests' day (2026-06-15).
+Q1 = (date(2026, 6, 15), date(2026, 9, 14))
+Q2 = (date(2026, 9, 15), date(2026, 12, 14))
+Q3 = (date(2026, 12, 15), date(2027, 3, 14))
+Q4 = (date(2027, 3, 15), date(2027, 6, 14))
+
+
+def license_for(
+    session: Session, licensor: Organization, licensee: Organization, **offer: Any
+) -> License:
+    """``licensee`` accepts (today) an offer of ``licensor``'s new listing: hybrid 50,000 +
+    3.5 % with a 20,000 minimum for three years unless ``offer`` says otherwise."""
+    _, published = factories.published_listing(
+        session, licensor, offers=[factories.offer_data(**offer)]
+    )
+    assert published.id is not None
+    license_, created = licensing.accept_offer(
+        session=session,
+        offer_id=published.id,
+        licensee=licensee,
+        user=None,
+        idempotency_key=str(uuid.uuid4()),
+    )
+    assert created
+    return license_
+
+
+def report_data(
+    period: tuple[date, date] = Q1,
+    net_sales: str = "100000.00",
+    *,
+    units: int | None = None,
+    currency: str = "CNY",
+    corrects: int | None = None,
+) -> RoyaltyReportCreate:
+    return RoyaltyReportCreate(
+        period_start=period[0],
+        period_end=period[1],
+        net_sales=Decimal(net_sales),
+        units=units,
+        currency=currency,
+        corrects=corrects,
+    )
+
+
+def file(
+    session: Session, license_: License, data: RoyaltyReportCreate
+) -> tuple[RoyaltyReport, Obligation | None]:
+    return obligations.file_report(
+        session=session,
+        license_=license_,
+        organization_id=license_.licensee_id,
+        user=None,
+        data=data,
+    )

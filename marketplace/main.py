@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from marketplace import __version__
 from marketplace.accounts.router import router as accounts_router
 from marketplace.accounts.throttle import AttemptLimiter
+from marketplace.audit.router import router as audit_router
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.events.router import router as events_router
@@ -58,6 +59,7 @@ def create_app() -> FastAPI:
             {"name": "licenses", "description": "Accepting offers; the licenses that result."},
             {"name": "pledges", "description": "Pledge registration and the banks' checks."},
             {"name": "events", "description": "What changed for the caller, in order."},
+            {"name": "audit", "description": "The hash-chained trail of every state change."},
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -70,6 +72,7 @@ def create_app() -> FastAPI:
         licensing_router,
         pledges_router,
         events_router,
+        audit_router,
     ):
         app.include_router(router)
 

@@ -1,11 +1,12 @@
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
+from marketplace.audit.spec import Audited
 from marketplace.db import JSONType, UTCDateTime, enum_type
 from marketplace.pledges.models import LicensePledge
 
@@ -21,6 +22,7 @@ class License(SQLModel, table=True):
     acceptance: later changes to the listing never reach it."""
 
     __tablename__ = "license"
+    __audited__: ClassVar[Audited] = Audited(parties=("licensor_id", "licensee_id"), state="status")
     __table_args__ = (
         # One active license per licensee and offer, held by the database under concurrency.
         sa.Index(

@@ -4,7 +4,9 @@
   attribute's history for old → new);
 * ``do_orm_execute`` sees bulk ``UPDATE``/``DELETE`` statements on audited models (the guarded
   state transitions of ``db.transition``): they run with ``RETURNING``, so the rows they really
-  changed are known; old values come from the identity map, never from an extra query;
+  changed are known; old values come from the identity map, never from an extra query (a row
+  that was not loaded has its old values recorded as unknown, ``null``). Loaded objects are
+  synchronized from the returned rows unless ``synchronize_session=False``;
 * ``before_commit`` of the outermost transaction merges what was recorded into one entry per
   object and appends the entries to the hash chain (``chain.append``), as late as possible, so
   that the chain lock is held only for the commit itself.
@@ -31,6 +33,7 @@ from sqlalchemy.orm import (
     SessionTransaction,
     UOWTransaction,
 )
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.audit.spec import Audited, audited
 
@@ -265,11 +268,6 @@ def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
         return None
     statement = execute_state.statement
     assert isinstance(statement, sa.Update | sa.Delete)
-    if execute_state.execution_options.get("synchronize_session", "auto") is not False:
-        raise UnauditableStatement(
-            f"Bulk statements on {mapper.class_.__name__} (audited) need "
-            "synchronize_session=False; load and change the objects otherwise."
-        )
     if statement._returning or isinstance(execute_state.parameters, list):
         raise UnauditableStatement(
             f"Bulk statements on {mapper.class_.__name__} (audited) cannot use RETURNING or "
@@ -295,6 +293,7 @@ def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
         execute_state.parameters or None,
     )
     rows = [dict(row) for row in result.mappings()]
+    synchronize = execute_state.execution_options.get("synchronize_session", "auto") is not False
     action = "updated" if isinstance(statement, sa.Update) else "deleted"
     for row in rows:
         identity = mapper.identity_key_from_primary_key((row[primary_key],))
@@ -304,6 +303,10 @@ def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
             loaded_state = sa.inspect(loaded)
             # No synchronization: the object still holds what was read before this statement.
             before = {**loaded_state.dict, **loaded_state.committed_state}
+            if synchronize:
+                # What synchronize_session asks for, from the rows RETURNING gave anyway.
+                for key in set_columns:
+                    set_committed_value(loaded, key, row[key])
         changes = {
             key: [jsonable(before[key]) if key in before else UNKNOWN, jsonable(row[key])]
             for key in set_columns

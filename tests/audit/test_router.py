@@ -5,8 +5,9 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
+from marketplace.accounts import service as accounts
 from marketplace.accounts.models import OrganizationKind, UserRole
 from marketplace.audit.models import AuditEvent
 from marketplace.listings.models import Listing, Offer
@@ -159,7 +160,7 @@ def test_the_head_names_the_newest_entry(
     licensor, *_ = market(session, client, new_party)
     response = client.get(f"{URL}/head", headers=licensor.headers)
     assert response.status_code == 200, response.text
-    newest = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()  # type: ignore[union-attr]
+    newest = session.scalars(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1)).one()
     assert response.json() == {"id": newest.id, "hash": newest.hash}
 
 
@@ -209,3 +210,29 @@ def test_a_refused_request_writes_no_entry(
     assert not_party.status_code in (403, 404), not_party.text
 
     assert audit_count(session) == before
+
+
+def test_an_api_client_reads_its_organizations_entries(
+    session: Session, client: TestClient, new_party: NewParty
+) -> None:
+    bank = new_party(kind=OrganizationKind.bank)
+    other = new_party(kind=OrganizationKind.bank)
+    created, secret = accounts.create_api_client(session=session, creator=bank.user, name="loans")
+    issued = client.post(
+        "/api/v1/auth/token",
+        auth=(created.client_id, secret),
+        data={"grant_type": "client_credentials"},
+    )
+    assert issued.status_code == 200, issued.text
+    headers = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+
+    response = client.get(URL, headers=headers, params={"object_type": "organization"})
+    assert response.status_code == 200, response.text
+    assert [item["object_id"] for item in response.json()["items"]] == [bank.id]
+    assert_problem(
+        client.get(
+            URL, headers=headers, params={"object_type": "organization", "object_id": other.id}
+        ),
+        404,
+        "audit_object_not_found",
+    )

@@ -34,6 +34,7 @@ from sqlalchemy.orm import (
     UOWTransaction,
 )
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import NO_VALUE
 
 from marketplace.audit.spec import Audited, audited
 
@@ -268,22 +269,24 @@ def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
         return None
     statement = execute_state.statement
     assert isinstance(statement, sa.Update | sa.Delete)
-    if statement._returning or isinstance(execute_state.parameters, list):
+    synchronize = execute_state.execution_options.get("synchronize_session", "auto") is not False
+    if (
+        statement._returning
+        or isinstance(execute_state.parameters, list)
+        or (isinstance(statement, sa.Delete) and synchronize)
+    ):
         raise UnauditableStatement(
             f"Bulk statements on {mapper.class_.__name__} (audited) cannot use RETURNING or "
-            "executemany."
+            "executemany, and bulk deletes need synchronize_session=False."
         )
     session = execute_state.session
     table = _table(mapper)
     set_columns = (
-        [
-            key
-            for key in _set_columns(statement, table, execute_state.parameters)
-            if spec.records(key)
-        ]
+        _set_columns(statement, table, execute_state.parameters)
         if isinstance(statement, sa.Update)
         else []
     )
+    recorded = [key for key in set_columns if spec.records(key)]
     primary_key = str(mapper.primary_key[0].key)
     wanted = dict.fromkeys([primary_key, *set_columns, *spec.parties])
     if spec.parent is not None:
@@ -293,7 +296,6 @@ def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
         execute_state.parameters or None,
     )
     rows = [dict(row) for row in result.mappings()]
-    synchronize = execute_state.execution_options.get("synchronize_session", "auto") is not False
     action = "updated" if isinstance(statement, sa.Update) else "deleted"
     for row in rows:
         identity = mapper.identity_key_from_primary_key((row[primary_key],))
@@ -302,14 +304,18 @@ def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
         if loaded is not None:
             loaded_state = sa.inspect(loaded)
             # No synchronization: the object still holds what was read before this statement.
-            before = {**loaded_state.dict, **loaded_state.committed_state}
+            before = {
+                key: value
+                for key, value in {**loaded_state.dict, **loaded_state.committed_state}.items()
+                if value is not NO_VALUE
+            }
             if synchronize:
                 # What synchronize_session asks for, from the rows RETURNING gave anyway.
                 for key in set_columns:
                     set_committed_value(loaded, key, row[key])
         changes = {
             key: [jsonable(before[key]) if key in before else UNKNOWN, jsonable(row[key])]
-            for key in set_columns
+            for key in recorded
         }
         _record(session, mapper, spec, values=row, action=action, changes=changes)
     return _Counted(len(rows))

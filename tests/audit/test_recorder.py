@@ -17,7 +17,7 @@ from marketplace.audit.recorder import Actor, UnauditableStatement, act_as
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.listings import service as listings
-from marketplace.listings.models import OfferUpdate
+from marketplace.listings.models import Listing, OfferUpdate
 from tests import factories
 
 
@@ -212,6 +212,24 @@ def test_a_bulk_statement_the_recorder_cannot_follow_is_refused(session: Session
             .values(region="Hubei")
             .returning(col(Organization.id))
         )
+
+
+def test_a_bulk_delete_is_recorded_row_by_row(session: Session) -> None:
+    owner = factories.organization(session, kind=OrganizationKind.university)
+    listing = factories.draft_listing(session, owner, offers=[])
+    session.commit()
+    with pytest.raises(UnauditableStatement):
+        session.execute(sa.delete(Listing).where(col(Listing.id) == listing.id))
+
+    session.execute(
+        sa.delete(Listing)
+        .where(col(Listing.id) == listing.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    [deleted] = entries(session, object_type="listing", action="deleted")
+    assert (deleted.object_id, deleted.changes) == (listing.id, {})
+    assert parties(session, deleted) == [owner.id]
 
 
 def test_a_synchronized_bulk_update_refreshes_loaded_objects(session: Session) -> None:

@@ -55,9 +55,12 @@ def entry_hash(
 
 def head(session: Session) -> tuple[int, str]:
     """The id and hash of the newest entry; (0, genesis) while the trail is empty."""
-    row = session.execute(
-        sa.select(EVENTS.c.id, EVENTS.c.hash).order_by(EVENTS.c.id.desc()).limit(1)
-    ).first()
+    # On the connection: plain Core, none of the ORM's execution machinery.
+    row = (
+        session.connection()
+        .execute(sa.select(EVENTS.c.id, EVENTS.c.hash).order_by(EVENTS.c.id.desc()).limit(1))
+        .first()
+    )
     return (0, GENESIS_HASH) if row is None else (int(row.id), str(row.hash))
 
 
@@ -69,8 +72,9 @@ def append(session: Session, entries: Sequence[Entry]) -> None:
     for it); on SQLite writers already are serialized (BEGIN IMMEDIATE). Ids are taken from the
     head under that lock, not from a sequence: a rolled-back append leaves no gap, so a gap is a
     deleted entry. Should two appends ever race anyway, the primary key refuses one of them."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
     last_id, prev_hash = head(session)
     at = clock.now()
     events: list[dict[str, Any]] = []
@@ -91,6 +95,6 @@ def append(session: Session, entries: Sequence[Entry]) -> None:
         row["hash"] = prev_hash = entry_hash(**row, parties=entry.parties)
         events.append(row)
         parties.extend({"event_id": last_id, "organization_id": org} for org in entry.parties)
-    session.execute(sa.insert(EVENTS), events)
+    connection.execute(sa.insert(EVENTS), events)
     if parties:
-        session.execute(sa.insert(PARTIES), parties)
+        connection.execute(sa.insert(PARTIES), parties)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -126,8 +127,14 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _columns(mapper: Mapper[Any], spec: Audited) -> list[str]:
-    return [attr.key for attr in mapper.column_attrs if spec.records(attr.key)]
+@cache
+def _column_set(mapper: Mapper[Any], spec: Audited) -> frozenset[str]:
+    return frozenset(_columns(mapper, spec))
+
+
+@cache
+def _columns(mapper: Mapper[Any], spec: Audited) -> tuple[str, ...]:
+    return tuple(attr.key for attr in mapper.column_attrs if spec.records(attr.key))
 
 
 def _table(mapper: Mapper[Any]) -> sa.Table:
@@ -220,14 +227,16 @@ def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
     for state, spec in _audited_states(session.dirty):
         if state.deleted or state.was_deleted:
             continue
+        # Only the attributes changed since load are in committed_state, with their originals.
+        recorded = _column_set(state.mapper, spec)
         changes = {}
-        for key in _columns(state.mapper, spec):
-            history = state.attrs[key].history
-            if not history.has_changes():
+        for key, old in state.committed_state.items():
+            if key not in recorded:
                 continue
-            old = jsonable(history.deleted[0]) if history.deleted else UNKNOWN
-            new = jsonable(history.added[0]) if history.added else None
-            changes[key] = [old, new]
+            new = state.dict.get(key)
+            if old is not NO_VALUE and old == new:
+                continue
+            changes[key] = [UNKNOWN if old is NO_VALUE else jsonable(old), jsonable(new)]
         if changes:
             _record(
                 session, state.mapper, spec, values=state.dict, action="updated", changes=changes

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from rich.console import Console
 from rich.table import Table
+from sqlmodel import Session
 
 from marketplace import clock
 from marketplace.accounts import service as accounts
@@ -221,3 +222,47 @@ def keys_list() -> None:
         state = "active" if kid == key_set.active_kid else "retired (still published)"
         table.add_row(kid, signing.STATEMENT_ALGORITHM, created, state)
     console.print(table)
+
+
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    batch_size: Annotated[int, typer.Option(min=1, help="Entries read per query.")] = 1000,
+) -> None:
+    """Check the whole audit chain: every entry's hash, every link, no gaps. Exits 1 at the
+    first broken entry."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from marketplace.audit import service as audit
+    from marketplace.db import get_read_engine
+
+    with (
+        Session(get_read_engine()) as session,
+        Progress(
+            TextColumn("Verifying the audit chain"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
+        head_id, _ = audit.head(session=session)
+        task = progress.add_task("verify", total=head_id)
+        result = audit.verify_chain(
+            session=session,
+            batch_size=batch_size,
+            progress=lambda checked: progress.update(task, completed=checked),
+        )
+    if not result.ok:
+        assert result.reason is not None
+        reason = result.reason.value.replace("_", " ")
+        raise _fail(
+            f"audit chain broken at entry {result.broken_at}: {reason} "
+            f"({result.checked} entries before it verified)."
+        )
+    console.print(
+        f"Audit chain intact: {result.checked} entries, head {result.head_id} {result.head_hash}."
+    )

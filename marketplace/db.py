@@ -14,6 +14,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session, SQLModel
 
+# Imported for its session events: every change of an audited model is recorded.
+from marketplace.audit import recorder as audit_recorder
 from marketplace.config import get_settings
 from marketplace.errors import MarketplaceError
 
@@ -143,6 +145,8 @@ def get_session(request: Request) -> Iterator[Session]:
     Safe methods never write, so their transactions need not hold SQLite's write lock."""
     engine = get_read_engine() if request.method in SAFE_METHODS else get_engine()
     with Session(engine, expire_on_commit=False) as session:
+        # Until the auth dependency names the caller (signup, token requests).
+        audit_recorder.act_as(session, audit_recorder.ANONYMOUS)
         yield from transaction(session)
 
 

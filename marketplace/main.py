@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from marketplace import __version__
 from marketplace.accounts.router import router as accounts_router
 from marketplace.accounts.throttle import AttemptLimiter
+from marketplace.audit.router import router as audit_router
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.events.router import router as events_router
@@ -71,6 +72,7 @@ def create_app() -> FastAPI:
                 "description": "Royalty reports, obligations and payments. Amounts are exact, "
                 "and each obligation is rounded once to the currency's minor unit, half up.",
             },
+            {"name": "audit", "description": "The hash-chained trail of every state change."},
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -86,6 +88,7 @@ def create_app() -> FastAPI:
         stats_router,
         licensing_well_known_router,
         royalties_router,
+        audit_router,
     ):
         app.include_router(router)
 

@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from marketplace.accounts import models as accounts_models
+from marketplace.audit import models as audit_models
 from marketplace.events import models as events_models
 from marketplace.licensing import models as licensing_models
 from marketplace.listings import models as listings_models
@@ -13,6 +14,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "accounts_models",
+    "audit_models",
     "events_models",
     "licensing_models",
     "listings_models",

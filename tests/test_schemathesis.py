@@ -52,6 +52,8 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
             return enterprise
         if path.startswith(("/api/v1/pledges", "/api/v1/encumbrances")):
             return bank
+        if path.startswith("/api/v1/audit-events"):
+            return admin
         return university
 
     def headers(path: str) -> dict[str, str]:

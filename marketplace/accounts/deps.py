@@ -26,6 +26,7 @@ from marketplace.accounts.models import (
     UserRole,
     Verification,
 )
+from marketplace.audit.recorder import Actor, act_as
 from marketplace.db import SessionDep
 from marketplace.errors import Unauthorized
 
@@ -98,6 +99,8 @@ def get_principal(
     )
     # Scopes shrink at once when an organization is rejected, without waiting for token expiry.
     scopes = claims.scopes & accounts.allowed_scopes(organization)
+    actor = f"user:{user.id}" if user is not None else f"client:{ident}"
+    act_as(session, Actor(actor, organization_id=organization.id))
     return Principal(
         organization=organization,
         scopes=scopes,

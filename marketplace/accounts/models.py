@@ -1,5 +1,6 @@
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 import sqlalchemy as sa
 from pydantic import EmailStr, ValidationInfo, field_validator, model_validator
@@ -7,6 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace import clock
 from marketplace.accounts.credit_code import normalize_credit_code
+from marketplace.audit.spec import Audited
 from marketplace.db import UTCDateTime, enum_type
 
 
@@ -63,6 +65,7 @@ class OrganizationBase(SQLModel):
 
 class Organization(OrganizationBase, table=True):
     __tablename__ = "organization"
+    __audited__: ClassVar[Audited] = Audited(parties=("id",), state="verification")
 
     id: int | None = Field(default=None, primary_key=True)
     credit_code: str | None = Field(default=None, unique=True, sa_type=sa.String(18))
@@ -124,6 +127,9 @@ class UserBase(SQLModel):
 
 class User(UserBase, table=True):
     __tablename__ = "user_account"
+    __audited__: ClassVar[Audited] = Audited(
+        parties=("organization_id",), exclude=("last_login_at",)
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(unique=True, max_length=254)

@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, model_validator
@@ -9,6 +9,7 @@ from pydantic import Field as PydanticField
 from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
+from marketplace.audit.spec import Audited
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.pledges.models import LicensePledge
 
@@ -24,6 +25,7 @@ class License(SQLModel, table=True):
     acceptance: later changes to the listing never reach it."""
 
     __tablename__ = "license"
+    __audited__: ClassVar[Audited] = Audited(parties=("licensor_id", "licensee_id"), state="status")
     __table_args__ = (
         # One active license per licensee and offer, held by the database under concurrency.
         sa.Index(
@@ -260,6 +262,7 @@ class RoyaltyReport(SQLModel, table=True):
     frozen terms. Never edited: a correction is a new report that ``corrects`` this one."""
 
     __tablename__ = "royalty_report"
+    __audited__: ClassVar[Audited] = Audited(parties=("licensor_id", "licensee_id"))
     __table_args__ = (
         sa.CheckConstraint("period_start <= period_end", name="period_order"),
         sa.CheckConstraint("net_sales >= 0", name="net_sales_not_negative"),
@@ -325,6 +328,7 @@ class Obligation(SQLModel, table=True):
     except for its settlement: a change in what is owed is a new obligation."""
 
     __tablename__ = "obligation"
+    __audited__: ClassVar[Audited] = Audited(parties=("licensor_id", "licensee_id"), state="status")
     __table_args__ = (
         sa.CheckConstraint(
             "(amount > 0 AND status IN ('due', 'paid')) OR (amount < 0 AND status = 'credit')",
@@ -381,6 +385,7 @@ class Payment(SQLModel, table=True):
     confirms receipt."""
 
     __tablename__ = "payment"
+    __audited__: ClassVar[Audited] = Audited(parties=("licensor_id", "licensee_id"), state="status")
     __table_args__ = (sa.CheckConstraint("amount > 0", name="amount_positive"),)
 
     id: int | None = Field(default=None, primary_key=True)

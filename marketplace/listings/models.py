@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, field_validator, model_validator
@@ -10,6 +10,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.audit.spec import Audited
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.patents.models import Patent, PatentIssue, PatentSummary
 
@@ -55,6 +56,7 @@ class ListingFields(SQLModel):
 
 class Listing(ListingFields, table=True):
     __tablename__ = "listing"
+    __audited__: ClassVar[Audited] = Audited(parties=("owner_id",), state="status")
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="organization.id", index=True)
@@ -128,6 +130,7 @@ class OfferTerms(SQLModel):
 
 class Offer(OfferTerms, table=True):
     __tablename__ = "offer"
+    __audited__: ClassVar[Audited] = Audited(parent=(Listing, "listing_id"))
     __table_args__ = (
         sa.CheckConstraint("term_years BETWEEN 1 AND 20", name="term_years"),
         sa.CheckConstraint(

@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
@@ -11,6 +11,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
 from marketplace.accounts.models import Organization
+from marketplace.audit.spec import Audited
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.patents.models import ApplicationNumber, Patent
 
@@ -63,6 +64,7 @@ class Pledge(SQLModel, table=True):
     registration number and date, status. Private to the parties: amounts, terms, valuation."""
 
     __tablename__ = "pledge"
+    __audited__: ClassVar[Audited] = Audited(parties=("pledgee_id", "pledgor_id"), state="status")
     __table_args__ = (
         sa.CheckConstraint("debt_end_date >= debt_start_date", name="debt_term"),
         sa.CheckConstraint("pledgee_id != pledgor_id", name="distinct_parties"),
@@ -120,6 +122,7 @@ class PledgeChange(SQLModel, table=True):
     """Every state change and amendment of a pledge, kept for good."""
 
     __tablename__ = "pledge_change"
+    __audited__: ClassVar[Audited] = Audited(parent=(Pledge, "pledge_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     pledge_id: int = Field(foreign_key="pledge.id", index=True)

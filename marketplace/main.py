@@ -17,6 +17,7 @@ from marketplace.listings.router import router as listings_router
 from marketplace.middleware import ConcurrencyLimit
 from marketplace.patents.router import router as patents_router
 from marketplace.pledges.router import router as pledges_router
+from marketplace.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 The API on which patent open licensing happens (Patent Law arts. 50-52).
@@ -58,6 +59,7 @@ def create_app() -> FastAPI:
             {"name": "licenses", "description": "Accepting offers; the licenses that result."},
             {"name": "pledges", "description": "Pledge registration and the banks' checks."},
             {"name": "events", "description": "What changed for the caller, in order."},
+            {"name": "webhooks", "description": "Events pushed to your endpoints, signed."},
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -70,6 +72,7 @@ def create_app() -> FastAPI:
         licensing_router,
         pledges_router,
         events_router,
+        webhooks_router,
     ):
         app.include_router(router)
 

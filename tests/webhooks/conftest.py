@@ -12,14 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from marketplace import clock
 from marketplace.accounts.models import User
 from marketplace.events import service as events
-from marketplace.events.models import EventType
+from marketplace.events.models import Event, EventType
 from marketplace.webhooks import service as webhooks
-from marketplace.webhooks.models import WebhookCreate, WebhookSubscription
+from marketplace.webhooks.models import WebhookCreate, WebhookDelivery, WebhookSubscription
 
 
 @dataclass(frozen=True)
@@ -153,3 +153,24 @@ def record_event(
         subject=subject,
         payload={"subject": subject, "amount": "5000000.00"},
     )
+
+
+def delivery_for(
+    session: Session, subscription: WebhookSubscription, subject: str = "pledge:1"
+) -> WebhookDelivery:
+    """A delivery as fan-out creates it, for tests that do not run the worker."""
+    record_event(session, subscription.organization_id, subject)
+    event = session.scalars(
+        select(Event)
+        .where(Event.recipient_id == subscription.organization_id)
+        .order_by(col(Event.id).desc())
+    ).first()
+    assert event is not None
+    assert event.id is not None
+    assert subscription.id is not None
+    delivery = WebhookDelivery(
+        subscription_id=subscription.id, event_id=event.id, next_attempt_at=clock.now()
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery

@@ -2,9 +2,13 @@
 its own transactions, as deployed): signed, retried through an outage, surviving a worker
 restart, never two deliveries for one event and subscription."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -489,3 +493,52 @@ def visible_to_fan_out(engine: Engine, organization_id: int) -> None:
                 return
         assert time.monotonic() < deadline, "the event never became readable"
         time.sleep(0.05)
+
+
+def start_worker_process() -> subprocess.Popen[str]:
+    env = os.environ | {"MARKETPLACE_WEBHOOK_POLL_INTERVAL_SECONDS": "0.1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from marketplace.cli import app; app()", "webhooks", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_worker_processes_stop_on_sigterm_and_a_new_one_carries_on(
+    committed_engine: Engine, receiver: Receiver
+) -> None:
+    admin, subscription_id, _ = subscribed(committed_engine, receiver)
+    happen(committed_engine, admin.organization_id, "pledge:1")
+
+    first = start_worker_process()
+    try:
+        wait_for(lambda: len(receiver.requests) == 1)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        output, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, output
+    assert "Webhook worker stopped." in output
+
+    # Changes made while no worker runs are delivered by the next one.
+    happen(committed_engine, admin.organization_id, "pledge:2")
+    second = start_worker_process()
+    try:
+        wait_for(lambda: len(receiver.requests) == 2)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
+    assert second.returncode == 0
+
+    rows = deliveries(committed_engine, subscription_id)
+    assert [row.status for row in rows] == [DeliveryStatus.succeeded] * 2
+    assert receiver.ids() == [f"whd_{row.id}" for row in rows]
+    assert [r.event["subject"] for r in receiver.requests] == ["pledge:1", "pledge:2"]

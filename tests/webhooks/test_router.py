@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from marketplace.accounts.models import OrganizationKind, UserRole
+from marketplace.config import Environment, get_settings
 from marketplace.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from tests import factories
 from tests.factories import NewParty, Party
@@ -251,3 +252,13 @@ def test_no_redelivery_while_paused_or_in_flight(
     assert delivery.status is DeliveryStatus.failed
     assert delivery.next_attempt_at is None
     assert count(session, WebhookDelivery) == 1
+
+
+def test_production_wants_https_to_public_hosts(
+    client: TestClient, session: Session, bank: Party, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "environment", Environment.production)
+    for url in ("http://127.0.0.1:8080/hook", "https://localhost/hook", "https://127.0.0.1/hook"):
+        response = client.post("/api/v1/webhooks", headers=bank.headers, json={"url": url})
+        assert_problem(response, 422, "invalid_webhook_url")
+    assert count(session, WebhookSubscription) == 0

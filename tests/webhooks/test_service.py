@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import OrganizationKind
-from marketplace.config import get_settings
+from marketplace.config import Settings, get_settings
 from marketplace.webhooks import sender
 from marketplace.webhooks import service as webhooks
 from marketplace.webhooks.errors import DeliveryInFlight, WebhookInactive, WebhookNotFound
@@ -296,3 +297,8 @@ def test_production_checks_the_destination_before_sending() -> None:
     assert not result.succeeded
     assert result.error is not None
     assert "public host" in result.error
+
+
+def test_a_lease_must_outlast_a_request() -> None:
+    with pytest.raises(ValidationError, match="webhook_lease_seconds"):
+        Settings(webhook_timeout_seconds=30, webhook_lease_seconds=30)

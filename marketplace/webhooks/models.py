@@ -159,7 +159,7 @@ class WebhookCreated(WebhookPublic):
 
 
 class DeliveryPublic(BaseModel):
-    id: int = PydanticField(description="Also the `Webhook-Id` header of every request for it.")
+    id: int = PydanticField(description="`Webhook-Id` of every request for it is `whd_{id}`.")
     subscription_id: int
     event_id: int
     status: DeliveryStatus

@@ -266,3 +266,44 @@ def audit_verify(
     console.print(
         f"Audit chain intact: {result.checked} entries, head {result.head_id} {result.head_hash}."
     )
+
+
+webhooks_app = typer.Typer(help="Webhook delivery.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
+
+
+@webhooks_app.command("worker")
+def webhooks_worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass (fan-out, then send what is due), then exit.")
+    ] = False,
+) -> None:
+    """Deliver events to webhooks: poll, sign, send, retry with backoff. Stops cleanly on
+    SIGTERM or Ctrl-C (the pass in progress is finished). Run several against PostgreSQL to
+    share the load; they never take the same delivery at once."""
+    import signal
+    import threading
+
+    from marketplace.webhooks.worker import Worker
+
+    worker = Worker()
+    try:
+        if once:
+            result = worker.run_once()
+            console.print(
+                f"{result.created} delivery(ies) created, {result.attempted} attempt(s), "
+                f"{result.succeeded} succeeded."
+            )
+            return
+        stop = threading.Event()
+
+        def request_stop(_signum: int, _frame: object) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        console.print("Webhook worker running; SIGTERM or Ctrl-C stops it.")
+        worker.run(stop)
+        console.print("Webhook worker stopped.")
+    finally:
+        worker.close()

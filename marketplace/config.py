@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     # (DOMAIN.md defines no format; configurable).
     recordation_number_pattern: str = r"^[A-Z0-9][A-Z0-9./-]{5,31}$"
 
+    # Webhooks (marketplace.webhooks). Plain http to 127.0.0.1/localhost is for a local receiver
+    # in development and tests; production always ignores it and requires https to public hosts.
+    webhook_allow_local_http: bool = True
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_backoff_base_seconds: float = Field(default=30.0, gt=0)
+    webhook_backoff_factor: float = Field(default=2.0, ge=1)
+    webhook_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # Each delay is scaled by a random factor in [1 - jitter, 1 + jitter].
+    webhook_backoff_jitter: float = Field(default=0.2, ge=0, lt=1)
+    # A claimed delivery not finished within the lease (a worker died) is sent again by another.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_poll_interval_seconds: float = Field(default=2.0, gt=0)
+    webhook_batch_size: int = Field(default=100, ge=1, le=1000)
+
     @model_validator(mode="after")
     def _requests_fit_the_pool(self) -> "Settings":
         connections = self.database_pool_size + self.database_max_overflow
@@ -83,6 +98,12 @@ class Settings(BaseSettings):
     def _production_needs_explicit_secret(self) -> "Settings":
         if self.environment is Environment.production and not self.secret_key:
             raise ValueError("MARKETPLACE_SECRET_KEY must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_lease_outlasts_a_request(self) -> "Settings":
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must exceed webhook_timeout_seconds")
         return self
 
     @property

@@ -21,6 +21,7 @@ from marketplace.middleware import ConcurrencyLimit
 from marketplace.patents.router import router as patents_router
 from marketplace.pledges.router import router as pledges_router
 from marketplace.stats.router import router as stats_router
+from marketplace.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 The API on which patent open licensing happens (Patent Law arts. 50-52).
@@ -73,6 +74,7 @@ def create_app() -> FastAPI:
                 "and each obligation is rounded once to the currency's minor unit, half up.",
             },
             {"name": "audit", "description": "The hash-chained trail of every state change."},
+            {"name": "webhooks", "description": "Events pushed to your endpoints, signed."},
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -89,6 +91,7 @@ def create_app() -> FastAPI:
         licensing_well_known_router,
         royalties_router,
         audit_router,
+        webhooks_router,
     ):
         app.include_router(router)
 

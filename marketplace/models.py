@@ -9,6 +9,7 @@ from marketplace.licensing import models as licensing_models
 from marketplace.listings import models as listings_models
 from marketplace.patents import models as patents_models
 from marketplace.pledges import models as pledges_models
+from marketplace.webhooks import models as webhooks_models
 
 metadata = SQLModel.metadata
 
@@ -21,4 +22,5 @@ __all__ = [
     "metadata",
     "patents_models",
     "pledges_models",
+    "webhooks_models",
 ]

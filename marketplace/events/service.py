@@ -63,6 +63,21 @@ def feed(
         if max(tx, event_id) >= 2**63:
             raise InvalidCursor("The cursor is not one this API issued.")
         after_tx, after_id = tx, event_id
+    events = read_after(
+        session=session, recipient_id=recipient_id, after=(after_tx, after_id), limit=limit
+    )
+    if events:
+        last = events[-1]
+        after_tx, after_id = last.transaction_id, last.id or 0
+    return events, encode_cursor({"tx": after_tx, "id": after_id})
+
+
+def read_after(
+    *, session: Session, recipient_id: int, after: tuple[int, int], limit: int
+) -> list[Event]:
+    """The committed events after the position ``(transaction_id, id)``, oldest first: the feed's
+    order, for readers that keep their position themselves (webhook fan-out)."""
+    after_tx, after_id = after
     statement = (
         select(Event)
         .where(col(Event.recipient_id) == recipient_id)
@@ -71,12 +86,19 @@ def feed(
     if session.get_bind().dialect.name == "postgresql":
         horizon = sa.text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         statement = statement.where(col(Event.transaction_id) < horizon)
-    events = list(
+    return list(
         session.scalars(
             statement.order_by(col(Event.transaction_id), col(Event.id)).limit(limit)
         ).all()
     )
-    if events:
-        last = events[-1]
-        after_tx, after_id = last.transaction_id, last.id or 0
-    return events, encode_cursor({"tx": after_tx, "id": after_id})
+
+
+def position_now(session: Session) -> tuple[int, int]:
+    """A feed position that every event committed so far is at or before, and every event of a
+    later transaction is after: where a new reader starts so that it sees only what comes next.
+    (On PostgreSQL, events of transactions still open and older than this one may fall before
+    it: they are concurrent with the caller's change.)"""
+    if session.get_bind().dialect.name != "postgresql":
+        last = session.scalar(select(sa.func.max(col(Event.id))))
+        return 0, int(last or 0)
+    return _transaction_id(session), 0

@@ -1,0 +1,31 @@
+"""The webhook or delivery with this id that the calling organization admin may manage."""
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from marketplace.accounts.deps import OrganizationAdmin
+from marketplace.db import SessionDep
+from marketplace.params import ObjectId
+from marketplace.webhooks import service as webhooks
+from marketplace.webhooks.models import WebhookDelivery, WebhookSubscription
+
+
+def _own_webhook(
+    webhook_id: ObjectId, admin: OrganizationAdmin, session: SessionDep
+) -> WebhookSubscription:
+    return webhooks.get_subscription(
+        session=session, organization_id=admin.organization_id, subscription_id=webhook_id
+    )
+
+
+def _own_delivery(
+    delivery_id: ObjectId, admin: OrganizationAdmin, session: SessionDep
+) -> WebhookDelivery:
+    return webhooks.get_delivery(
+        session=session, organization_id=admin.organization_id, delivery_id=delivery_id
+    )
+
+
+OwnWebhook = Annotated[WebhookSubscription, Depends(_own_webhook)]
+OwnDelivery = Annotated[WebhookDelivery, Depends(_own_delivery)]

@@ -364,11 +364,16 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+LIST_UPDATE_FIELDS = ("ipc_codes", "inventors", "co_owners")
+NOT_NULL_UPDATE_FIELDS = ("title", "legal_status", "publicly_funded", *LIST_UPDATE_FIELDS)
+
+
 def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) -> Patent:
     values = changes.model_dump(exclude_unset=True)
-    for field in ("title", "legal_status", "publicly_funded"):
+    for field in NOT_NULL_UPDATE_FIELDS:
         if field in values and values[field] is None:
-            raise InvalidPatentUpdate(f"{field} cannot be null.")
+            clear = " (send [] to clear it)" if field in LIST_UPDATE_FIELDS else ""
+            raise InvalidPatentUpdate(f"{field} cannot be null{clear}.")
     ipc_codes = values.pop("ipc_codes", None)
     co_owners = values.pop("co_owners", None)
     if "legal_status" in values and values["legal_status"] != patent.legal_status:

@@ -272,11 +272,19 @@ def test_patch_updates_fields_and_recomputes_the_standing(
     assert body["main_ipc"] == "G06N 3/08"
 
 
-def test_patch_rejects_a_null_title(client: TestClient, session: Session) -> None:
+@pytest.mark.parametrize(
+    "field", ["title", "legal_status", "publicly_funded", "ipc_codes", "inventors", "co_owners"]
+)
+def test_patch_rejects_null_for_a_field_that_always_has_a_value(
+    client: TestClient, session: Session, field: str
+) -> None:
     account, headers = university_member(session)
     patent = factories.patent(session, account)
-    response = client.patch(f"{PATENTS}/{patent.id}", headers=headers, json={"title": None})
-    assert_problem(response, 422, "invalid_patent_update")
+    response = client.patch(f"{PATENTS}/{patent.id}", headers=headers, json={field: None})
+    body = assert_problem(response, 422, "invalid_patent_update")
+    assert field in body["detail"]
+    unchanged = client.get(f"{PATENTS}/{patent.id}", headers=headers).json()
+    assert unchanged[field] is not None
 
 
 @pytest.mark.parametrize(

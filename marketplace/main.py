@@ -13,6 +13,7 @@ from marketplace.audit.router import router as audit_router
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.events.router import router as events_router
+from marketplace.licensing.export_router import router as export_review_router
 from marketplace.licensing.obligations_router import router as royalties_router
 from marketplace.licensing.router import router as licensing_router
 from marketplace.licensing.router import well_known_router as licensing_well_known_router
@@ -75,6 +76,10 @@ def create_app() -> FastAPI:
             },
             {"name": "audit", "description": "The hash-chained trail of every state change."},
             {"name": "webhooks", "description": "Events pushed to your endpoints, signed."},
+            {
+                "name": "export review",
+                "description": "Licenses to foreign licensees in flagged technology categories.",
+            },
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -92,6 +97,7 @@ def create_app() -> FastAPI:
         royalties_router,
         audit_router,
         webhooks_router,
+        export_review_router,
     ):
         app.include_router(router)
 

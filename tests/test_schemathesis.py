@@ -44,7 +44,10 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
     )
 
     def caller(path: str) -> User:
-        if path.startswith("/api/v1/organizations"):
+        if (
+            path.startswith(("/api/v1/organizations", "/api/v1/export-"))
+            or "/export-review/" in path
+        ):
             return admin
         if path.startswith(("/api/v1/offers/{offer_id}/accept", "/api/v1/licenses")):
             return enterprise

@@ -24,6 +24,9 @@ class EventType(StrEnum):
     payment_recorded = "payment.recorded"
     payment_confirmed = "payment.confirmed"
     payment_rejected = "payment.rejected"
+    license_export_review = "license.export_review_pending"
+    license_export_approved = "license.export_approved"
+    license_export_refused = "license.export_refused"
 
 
 class Event(SQLModel, table=True):

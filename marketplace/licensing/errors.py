@@ -178,3 +178,21 @@ class PaymentNotRecorded(Conflict):
 class InvalidDateRange(Unprocessable):
     default_code = "invalid_date_range"
     title = "Invalid date range"
+
+
+# Technology-export review --------------------------------------------------------------------
+
+
+class ExportControlExists(Conflict):
+    default_code = "export_control_exists"
+    title = "The category is flagged already"
+
+
+class ExportControlNotFound(NotFound):
+    default_code = "export_control_not_found"
+    title = "Export control not found"
+
+
+class LicenseNotPendingReview(Conflict):
+    default_code = "license_not_pending_export_review"
+    title = "The license is not waiting for export review"

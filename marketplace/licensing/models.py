@@ -11,6 +11,7 @@ from sqlmodel import Field, Relationship, SQLModel
 from marketplace import clock
 from marketplace.audit.spec import Audited
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
+from marketplace.patents.models import IpcPrefix
 from marketplace.pledges.models import LicensePledge
 
 
@@ -18,6 +19,14 @@ class LicenseStatus(StrEnum):
     active = "active"
     terminated = "terminated"
     expired = "expired"
+    # A foreign licensee's license of a patent in an export-controlled technology category
+    # waits for a platform admin (technology-export review) before it takes effect.
+    pending_export_review = "pending_export_review"
+    export_refused = "export_refused"
+
+
+# Statuses that hold an offer for their licensee: at most one at a time per licensee and offer.
+HOLDING_STATUSES = (LicenseStatus.active, LicenseStatus.pending_export_review)
 
 
 class License(SQLModel, table=True):
@@ -27,14 +36,15 @@ class License(SQLModel, table=True):
     __tablename__ = "license"
     __audited__: ClassVar[Audited] = Audited(parties=("licensor_id", "licensee_id"), state="status")
     __table_args__ = (
-        # One active license per licensee and offer, held by the database under concurrency.
+        # One active (or pending) license per licensee and offer, held by the database under
+        # concurrency.
         sa.Index(
             "uq_license_active_licensee_offer",
             "licensee_id",
             "offer_id",
             unique=True,
-            postgresql_where=sa.text("status = 'active'"),
-            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status IN ('active', 'pending_export_review')"),
+            sqlite_where=sa.text("status IN ('active', 'pending_export_review')"),
         ),
         sa.CheckConstraint("licensor_id != licensee_id", name="not_self"),
         sa.CheckConstraint("exclusivity = 'non_exclusive'", name="non_exclusive"),
@@ -80,6 +90,14 @@ class License(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     terminated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     termination_reason: str | None = Field(default=None, max_length=1000)
+    export_controls: list[str] | None = Field(
+        default=None,
+        sa_type=JSONType,
+        description="The export-controlled categories (IPC prefixes) that sent it to review.",
+    )
+    export_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    export_decided_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    export_decision_note: str | None = Field(default=None, max_length=1000)
     record_number: str | None = Field(default=None, unique=True, max_length=32)
     record_date: date | None = None
     recorded_by_org_id: int | None = Field(default=None, foreign_key="organization.id")
@@ -126,6 +144,13 @@ class LicensePublic(SQLModel):
     record_date: date | None = None
     recorded_by_org_id: int | None = None
     recorded_at: datetime | None = None
+    export_controls: list[str] | None = Field(
+        default=None,
+        description="Set when the license went to technology-export review: the controlled "
+        "categories (IPC prefixes) its patents fall in. It takes effect on approval.",
+    )
+    export_decided_at: datetime | None = None
+    export_decision_note: str | None = None
     pledge_ids: list[int] = Field(
         description="Pledges on the licensed patents when the license was granted (their "
         "pledgees are entitled to its royalty income, Civil Code art. 444)."
@@ -539,3 +564,43 @@ class PaymentPublic(BaseModel):
     recorded_at: datetime
     decided_at: datetime | None
     rejection_reason: str | None
+
+
+# Technology-export review ---------------------------------------------------------------------
+
+
+class ExportControl(SQLModel, table=True):
+    """A technology category the platform flags for export review, as an IPC prefix at any
+    level: a license of a patent under it to a licensee outside China waits for an admin."""
+
+    __tablename__ = "export_control"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ipc_prefix: str = Field(max_length=30, unique=True)
+    description: str = Field(max_length=500)
+    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+
+
+class ExportControlCreate(SQLModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"ipc_prefix": "H01L 21", "description": "Semiconductor manufacturing"}]
+        }
+    }
+
+    ipc_prefix: IpcPrefix = Field(
+        description="`G`, `G06`, `G06F`, `G06F 16` or `G06F 16/33`; stored normalized."
+    )
+    description: str = Field(min_length=1, max_length=500)
+
+
+class ExportControlPublic(SQLModel):
+    id: int
+    ipc_prefix: str
+    description: str
+    created_at: datetime
+
+
+class ExportDecision(SQLModel):
+    note: str | None = Field(default=None, max_length=1000, description="Why, for the parties.")

@@ -15,6 +15,7 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, User
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.licensing import obligations
 from marketplace.licensing.errors import (
@@ -28,13 +29,21 @@ from marketplace.licensing.errors import (
     PatentSuspended,
     SelfLicense,
 )
-from marketplace.licensing.models import IdempotencyRecord, License, LicensePublic, LicenseStatus
+from marketplace.licensing.models import (
+    HOLDING_STATUSES,
+    ExportControl,
+    IdempotencyRecord,
+    License,
+    LicensePublic,
+    LicenseStatus,
+)
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotPublished
 from marketplace.listings.models import Listing, ListingStatus, Offer
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
-from marketplace.patents.identifiers import PatentKind
+from marketplace.patents.identifiers import PatentKind, ipc_like_pattern
+from marketplace.patents.models import Patent
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import LicensePledge
 
@@ -73,7 +82,7 @@ def _organization_terms(org: Organization) -> dict[str, Any]:
     }
 
 
-def _license_term(listing: Listing, offer: Offer, effective: date) -> date:
+def license_term(listing: Listing, offer: Offer, effective: date) -> date:
     nominal_end = patents.add_years(effective, offer.term_years) - timedelta(days=1)
     return min(nominal_end, listings.earliest_term_end(listing))
 
@@ -240,7 +249,7 @@ def accept_offer(
         select(License.id).where(
             License.licensee_id == licensee.id,
             License.offer_id == offer.id,
-            License.status == LicenseStatus.active,
+            col(License.status).in_(HOLDING_STATUSES),
         )
     )
     if already is not None:
@@ -249,7 +258,8 @@ def accept_offer(
             license_id=already,
         )
 
-    expires_on = _license_term(listing, offer, today)
+    expires_on = license_term(listing, offer, today)
+    controls = export_controls_applying(session, licensee=licensee, licensed=listing.patents)
     terms = build_terms(
         listing=listing,
         offer=offer,
@@ -271,6 +281,8 @@ def accept_offer(
         effective_date=today,
         expires_on=expires_on,
         recordation_deadline=patents.add_months(today, get_settings().recordation_deadline_months),
+        status=LicenseStatus.pending_export_review if controls else LicenseStatus.active,
+        export_controls=controls or None,
     )
     try:
         with session.begin_nested():
@@ -289,8 +301,27 @@ def accept_offer(
     ]
     session.add_all([license_, claimed])
     session.flush()
-    # What the license costs becomes owed in the same transaction: the upfront fee, and the
-    # license years whose minimum royalty the sweep settles.
+    if license_.status is LicenseStatus.active:
+        take_effect(session=session, license_=license_, listing=listing)
+    else:
+        events.record(
+            session,
+            recipients=[license_.licensor_id, license_.licensee_id],
+            type=EventType.license_export_review,
+            subject=f"license:{license_.id}",
+            payload={
+                "license_id": license_.id,
+                "license_number": license_.license_number,
+                "export_controls": controls,
+            },
+        )
+    return license_, True
+
+
+def take_effect(*, session: Session, license_: License, listing: Listing) -> None:
+    """What follows once a license is in force, in its own transaction: the upfront fee and the
+    license years whose minimum royalty the sweep settles become owed, and the pledgees of the
+    licensed patents are told."""
     obligations.open_license_account(session=session, license_=license_)
     pledges.notify_pledgees(
         session,
@@ -298,10 +329,31 @@ def accept_offer(
         EventType.pledged_patent_licensed,
         license_id=license_.id,
         license_number=license_.license_number,
-        licensee_id=licensee.id,
-        offer=terms["offer"],
+        licensee_id=license_.licensee_id,
+        offer=license_.terms["offer"],
     )
-    return license_, True
+
+
+DOMESTIC_COUNTRY = "CN"
+
+
+def _under(code: str, prefix: str) -> bool:
+    pattern = ipc_like_pattern(prefix)
+    return code.startswith(pattern[:-1]) if pattern.endswith("%") else code == pattern
+
+
+def export_controls_applying(
+    session: Session, *, licensee: Organization, licensed: Sequence[Patent]
+) -> list[str]:
+    """The flagged technology categories that send a license to export review: the licensee is
+    outside China and a licensed patent falls under a category. Empty when none does."""
+    if (licensee.country or DOMESTIC_COUNTRY).upper() == DOMESTIC_COUNTRY:
+        return []
+    codes = [code for patent in licensed for code in patent.ipc_codes]
+    if not codes:
+        return []
+    prefixes = session.scalars(select(ExportControl.ipc_prefix)).all()
+    return sorted(prefix for prefix in prefixes if any(_under(code, prefix) for code in codes))
 
 
 def expire_licenses(

@@ -1,0 +1,118 @@
+"""Technology-export review, for platform admins: the flagged categories, and the licenses of
+foreign licensees waiting for a decision."""
+
+from fastapi import APIRouter, Response, status
+
+from marketplace.accounts.deps import PlatformAdmin
+from marketplace.db import SessionDep
+from marketplace.errors import problem_responses
+from marketplace.licensing import export_review
+from marketplace.licensing import service as licensing
+from marketplace.licensing.models import (
+    ExportControlCreate,
+    ExportControlPublic,
+    ExportDecision,
+    LicensePublic,
+)
+from marketplace.pagination import Page, PageParamsDep, page_of
+from marketplace.params import ObjectId
+
+router = APIRouter(prefix="/api/v1", tags=["export review"])
+
+
+@router.post(
+    "/export-controls",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExportControlPublic,
+    responses=problem_responses(401, 403, 409, 422),
+    summary="Flag a technology category (an IPC prefix) for export review",
+)
+def add_export_control(
+    body: ExportControlCreate, principal: PlatformAdmin, session: SessionDep
+) -> ExportControlPublic:
+    control = export_review.add_control(session=session, data=body, user=principal.user)
+    return ExportControlPublic.model_validate(control, from_attributes=True)
+
+
+@router.get(
+    "/export-controls",
+    response_model=list[ExportControlPublic],
+    responses=problem_responses(401, 403),
+    summary="The flagged categories",
+)
+def list_export_controls(
+    principal: PlatformAdmin, session: SessionDep
+) -> list[ExportControlPublic]:
+    return [
+        ExportControlPublic.model_validate(control, from_attributes=True)
+        for control in export_review.list_controls(session=session)
+    ]
+
+
+@router.delete(
+    "/export-controls/{control_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Unflag a category (licenses already pending stay pending)",
+)
+def remove_export_control(
+    control_id: ObjectId, principal: PlatformAdmin, session: SessionDep
+) -> Response:
+    export_review.remove_control(session=session, control_id=control_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/export-reviews",
+    response_model=Page[LicensePublic],
+    responses=problem_responses(401, 403, 422),
+    summary="Licenses waiting for export review, newest first",
+)
+def list_export_reviews(
+    principal: PlatformAdmin, session: SessionDep, page: PageParamsDep
+) -> Page[LicensePublic]:
+    return page_of(
+        export_review.list_pending(session=session, page=page), page, licensing.to_public
+    )
+
+
+@router.post(
+    "/licenses/{license_id}/export-review/approve",
+    response_model=LicensePublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Approve: the license takes effect today",
+)
+def approve_export(
+    license_id: ObjectId,
+    principal: PlatformAdmin,
+    session: SessionDep,
+    body: ExportDecision | None = None,
+) -> LicensePublic:
+    decided = export_review.approve(
+        session=session,
+        license_id=license_id,
+        admin=principal.user,
+        note=body.note if body else None,
+    )
+    return licensing.to_public(decided)
+
+
+@router.post(
+    "/licenses/{license_id}/export-review/refuse",
+    response_model=LicensePublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Refuse: the license ends as `export_refused`",
+)
+def refuse_export(
+    license_id: ObjectId,
+    principal: PlatformAdmin,
+    session: SessionDep,
+    body: ExportDecision | None = None,
+) -> LicensePublic:
+    decided = export_review.refuse(
+        session=session,
+        license_id=license_id,
+        admin=principal.user,
+        note=body.note if body else None,
+    )
+    return licensing.to_public(decided)

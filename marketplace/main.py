@@ -12,6 +12,7 @@ from marketplace.accounts.throttle import AttemptLimiter
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.events.router import router as events_router
+from marketplace.licensing.disputes_router import router as disputes_router
 from marketplace.licensing.router import router as licensing_router
 from marketplace.licensing.router import well_known_router as licensing_well_known_router
 from marketplace.listings.router import router as listings_router
@@ -27,7 +28,10 @@ The API on which patent open licensing happens (Patent Law arts. 50-52).
   standard offers.
 * **Enterprises** accept an offer in one call and hold a non-exclusive license.
 * **Banks** query pledges and encumbrances (machine-to-machine, client credentials).
-* **Platform admins** verify organizations.
+* **Platform admins** verify organizations and mediate license disputes.
+
+A license under dispute keeps its `status`; it shows `disputed: true` and its `open_dispute_id`
+while a dispute is open or in mediation.
 
 Authenticate at `POST /api/v1/auth/token`. Every error is `application/problem+json` with a
 stable `code`.
@@ -65,6 +69,10 @@ def create_app() -> FastAPI:
                 "name": "certificates",
                 "description": "Signed license certificates: public keys and verification.",
             },
+            {
+                "name": "disputes",
+                "description": "License disputes: opened by a party, mediated by platform admins.",
+            },
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -79,6 +87,7 @@ def create_app() -> FastAPI:
         events_router,
         stats_router,
         licensing_well_known_router,
+        disputes_router,
     ):
         app.include_router(router)
 

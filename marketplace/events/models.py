@@ -19,6 +19,11 @@ class EventType(StrEnum):
     pledged_patent_fee_changed = "pledged_patent.fee_status_changed"
     pledged_patent_listed = "pledged_patent.open_license_published"
     pledged_patent_licensed = "pledged_patent.licensed"
+    dispute_opened = "dispute.opened"
+    dispute_mediation_started = "dispute.mediation_started"
+    dispute_resolved = "dispute.resolved"
+    dispute_withdrawn = "dispute.withdrawn"
+    dispute_statement_added = "dispute.statement_added"
 
 
 class Event(SQLModel, table=True):

@@ -197,7 +197,7 @@ def start_mediation(
     ):
         raise DisputeNotOpen(
             f"Dispute {dispute.id} is {dispute.status}; only an open dispute goes to mediation.",
-            status=str(dispute.status),
+            dispute_status=str(dispute.status),
         )
     _notify(
         session, dispute, EventType.dispute_mediation_started, mediator_user_id=mediator_user_id

@@ -13,6 +13,7 @@ from marketplace.audit.router import router as audit_router
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.events.router import router as events_router
+from marketplace.licensing.disputes_router import router as disputes_router
 from marketplace.licensing.export_router import router as export_review_router
 from marketplace.licensing.obligations_router import router as royalties_router
 from marketplace.licensing.router import router as licensing_router
@@ -31,7 +32,10 @@ The API on which patent open licensing happens (Patent Law arts. 50-52).
   standard offers.
 * **Enterprises** accept an offer in one call and hold a non-exclusive license.
 * **Banks** query pledges and encumbrances (machine-to-machine, client credentials).
-* **Platform admins** verify organizations.
+* **Platform admins** verify organizations and mediate license disputes.
+
+A license under dispute keeps its `status`; it shows `disputed: true` and its `open_dispute_id`
+while a dispute is open or in mediation.
 
 Authenticate at `POST /api/v1/auth/token`. Every error is `application/problem+json` with a
 stable `code`.
@@ -80,6 +84,10 @@ def create_app() -> FastAPI:
                 "name": "export review",
                 "description": "Licenses to foreign licensees in flagged technology categories.",
             },
+            {
+                "name": "disputes",
+                "description": "License disputes: opened by a party, mediated by platform admins.",
+            },
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -98,6 +106,7 @@ def create_app() -> FastAPI:
         audit_router,
         webhooks_router,
         export_review_router,
+        disputes_router,
     ):
         app.include_router(router)
 

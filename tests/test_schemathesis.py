@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind, User
+from marketplace.licensing import disputes
 from marketplace.licensing import service as licensing
+from marketplace.licensing.models import DisputeReason
 from marketplace.main import create_app
 from tests import factories
 
@@ -35,12 +37,21 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
     factories.draft_listing(session, university)
     # A license for the enterprise, so that recordation and certificates reach their services.
     assert offer.id is not None
-    licensing.accept_offer(
+    license_, _ = licensing.accept_offer(
         session=session,
         offer_id=offer.id,
         licensee=session.get_one(Organization, enterprise.organization_id),
         user=enterprise,
         idempotency_key="schemathesis",
+    )
+    # A dispute about it, so that the dispute endpoints reach their services.
+    disputes.open_dispute(
+        session=session,
+        license_=license_,
+        organization_id=enterprise.organization_id,
+        user_id=enterprise.id,
+        reason=DisputeReason.other,
+        statement="schemathesis",
     )
 
     def caller(path: str) -> User:
@@ -49,6 +60,10 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
             or "/export-review/" in path
         ):
             return admin
+        if path.endswith(("/mediation", "/resolve")):
+            return admin
+        if path.startswith("/api/v1/disputes"):
+            return enterprise
         if path.startswith(("/api/v1/offers/{offer_id}/accept", "/api/v1/licenses")):
             return enterprise
         if path.startswith(("/api/v1/obligations", "/api/v1/payments", "/api/v1/royalty-")):

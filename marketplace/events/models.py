@@ -27,6 +27,11 @@ class EventType(StrEnum):
     license_export_review = "license.export_review_pending"
     license_export_approved = "license.export_approved"
     license_export_refused = "license.export_refused"
+    dispute_opened = "dispute.opened"
+    dispute_mediation_started = "dispute.mediation_started"
+    dispute_resolved = "dispute.resolved"
+    dispute_withdrawn = "dispute.withdrawn"
+    dispute_statement_added = "dispute.statement_added"
 
 
 class Event(SQLModel, table=True):

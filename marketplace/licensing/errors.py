@@ -196,3 +196,38 @@ class ExportControlNotFound(NotFound):
 class LicenseNotPendingReview(Conflict):
     default_code = "license_not_pending_export_review"
     title = "The license is not waiting for export review"
+
+
+class DisputeNotFound(NotFound):
+    default_code = "dispute_not_found"
+    title = "Dispute not found"
+
+
+class DisputeAlreadyOpen(Conflict):
+    default_code = "dispute_already_open"
+    title = "A dispute about this license is already open"
+
+
+class DisputeNotOpen(Conflict):
+    default_code = "dispute_not_open"
+    title = "Dispute is not open"
+
+
+class DisputeClosed(Conflict):
+    default_code = "dispute_closed"
+    title = "Dispute is closed"
+
+
+class OnlyOpenerWithdraws(Forbidden):
+    default_code = "only_opener_can_withdraw"
+    title = "Only the party that opened the dispute may withdraw it"
+
+
+class NotDisputeParticipant(Forbidden):
+    default_code = "not_dispute_participant"
+    title = "Only the parties and the mediator may add statements"
+
+
+class MediatorMustBeUser(Forbidden):
+    default_code = "mediator_must_be_user"
+    title = "A mediator is a person: use a user's token"

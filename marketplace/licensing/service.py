@@ -69,6 +69,7 @@ def to_public(license_: License) -> LicensePublic:
         {
             **license_.model_dump(),
             "pledge_ids": sorted(link.pledge_id for link in license_.pledge_links),
+            "disputed": license_.open_dispute_id is not None,
         }
     )
 

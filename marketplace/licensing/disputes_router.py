@@ -1,0 +1,256 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from marketplace.accounts.deps import CurrentPrincipal, PlatformAdmin, Principal, require_scope
+from marketplace.accounts.errors import InsufficientScope
+from marketplace.db import SessionDep
+from marketplace.errors import problem_responses
+from marketplace.licensing import disputes
+from marketplace.licensing import service as licensing
+from marketplace.licensing.models import (
+    DisputeCreate,
+    DisputePublic,
+    DisputeReason,
+    DisputeResolution,
+    DisputeStatementCreate,
+    DisputeStatementPublic,
+    DisputeStatus,
+)
+from marketplace.pagination import Page, PageParamsDep, page_of
+from marketplace.params import MAX_ID, ObjectId
+
+router = APIRouter(prefix="/api/v1", tags=["disputes"])
+
+LicensesScope = Annotated[Principal, Depends(require_scope("licenses"))]
+
+
+def _party_or_admin(principal: CurrentPrincipal) -> Principal:
+    if not (principal.is_platform_admin or "licenses" in principal.scopes):
+        raise InsufficientScope("This needs the 'licenses' scope.", required_scope="licenses")
+    return principal
+
+
+PartyOrAdmin = Annotated[Principal, Depends(_party_or_admin)]
+
+
+def _user_id(principal: Principal) -> int | None:
+    return principal.user.id if principal.user is not None else None
+
+
+@router.post(
+    "/licenses/{license_id}/disputes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DisputePublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Open a dispute about a license (either party)",
+    description="The license then shows `disputed: true` and `open_dispute_id`; its status is "
+    "unchanged. Terminated and expired licenses may be disputed too (e.g. royalties unpaid "
+    "after the end). At most one dispute per license is open or in mediation at a time "
+    "(409 `dispute_already_open`).",
+)
+def open_dispute(
+    license_id: ObjectId, body: DisputeCreate, principal: LicensesScope, session: SessionDep
+) -> DisputePublic:
+    license_ = licensing.get_license(
+        session=session, license_id=license_id, organization_id=principal.organization_id
+    )
+    dispute = disputes.open_dispute(
+        session=session,
+        license_=license_,
+        organization_id=principal.organization_id,
+        user_id=_user_id(principal),
+        reason=body.reason,
+        statement=body.statement,
+    )
+    return disputes.to_public(dispute)
+
+
+@router.get(
+    "/licenses/{license_id}/disputes",
+    response_model=Page[DisputePublic],
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Disputes about a license, newest first (its parties and platform admins)",
+)
+def list_license_disputes(
+    license_id: ObjectId, principal: PartyOrAdmin, session: SessionDep, page: PageParamsDep
+) -> Page[DisputePublic]:
+    license_ = disputes.get_license(
+        session=session,
+        license_id=license_id,
+        organization_id=principal.organization_id,
+        is_platform_admin=principal.is_platform_admin,
+    )
+    found = disputes.list_disputes(
+        session=session,
+        organization_id=principal.organization_id,
+        is_platform_admin=principal.is_platform_admin,
+        params=page,
+        license_id=license_.id,
+    )
+    return page_of(found, page, disputes.to_public)
+
+
+@router.get(
+    "/disputes",
+    response_model=Page[DisputePublic],
+    responses=problem_responses(401, 403, 422),
+    summary="Disputes, newest first: all for platform admins, else those about own licenses",
+)
+def list_disputes(
+    principal: PartyOrAdmin,
+    session: SessionDep,
+    page: PageParamsDep,
+    dispute_status: Annotated[DisputeStatus | None, Query(alias="status")] = None,
+    reason: DisputeReason | None = None,
+    license_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Page[DisputePublic]:
+    found = disputes.list_disputes(
+        session=session,
+        organization_id=principal.organization_id,
+        is_platform_admin=principal.is_platform_admin,
+        params=page,
+        status=dispute_status,
+        reason=reason,
+        license_id=license_id,
+    )
+    return page_of(found, page, disputes.to_public)
+
+
+@router.get(
+    "/disputes/{dispute_id}",
+    response_model=DisputePublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="One dispute (the license's parties and platform admins)",
+)
+def get_dispute(
+    dispute_id: ObjectId, principal: PartyOrAdmin, session: SessionDep
+) -> DisputePublic:
+    dispute = disputes.get_dispute(
+        session=session,
+        dispute_id=dispute_id,
+        organization_id=principal.organization_id,
+        is_platform_admin=principal.is_platform_admin,
+    )
+    return disputes.to_public(dispute)
+
+
+@router.post(
+    "/disputes/{dispute_id}/mediation",
+    response_model=DisputePublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Take an open dispute into mediation; the calling platform admin mediates",
+)
+def start_mediation(
+    dispute_id: ObjectId, principal: PlatformAdmin, session: SessionDep
+) -> DisputePublic:
+    dispute = disputes.get_dispute(
+        session=session,
+        dispute_id=dispute_id,
+        organization_id=principal.organization_id,
+        is_platform_admin=True,
+    )
+    mediated = disputes.start_mediation(
+        session=session, dispute=dispute, mediator_user_id=_user_id(principal)
+    )
+    return disputes.to_public(mediated)
+
+
+@router.post(
+    "/disputes/{dispute_id}/resolve",
+    response_model=DisputePublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Close a dispute with an outcome (platform admin)",
+    description="From mediation, or straight from open when the parties settled before "
+    "mediation (then no mediator is recorded). The license no longer shows disputed.",
+)
+def resolve_dispute(
+    dispute_id: ObjectId, body: DisputeResolution, principal: PlatformAdmin, session: SessionDep
+) -> DisputePublic:
+    dispute = disputes.get_dispute(
+        session=session,
+        dispute_id=dispute_id,
+        organization_id=principal.organization_id,
+        is_platform_admin=True,
+    )
+    resolved = disputes.resolve_dispute(
+        session=session,
+        dispute=dispute,
+        admin_user_id=_user_id(principal),
+        outcome=body.outcome,
+        text=body.text,
+    )
+    return disputes.to_public(resolved)
+
+
+@router.post(
+    "/disputes/{dispute_id}/withdraw",
+    response_model=DisputePublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Withdraw a dispute (the party that opened it)",
+)
+def withdraw_dispute(
+    dispute_id: ObjectId, principal: LicensesScope, session: SessionDep
+) -> DisputePublic:
+    dispute = disputes.get_dispute(
+        session=session,
+        dispute_id=dispute_id,
+        organization_id=principal.organization_id,
+        is_platform_admin=False,
+    )
+    withdrawn = disputes.withdraw_dispute(
+        session=session,
+        dispute=dispute,
+        organization_id=principal.organization_id,
+        user_id=_user_id(principal),
+    )
+    return disputes.to_public(withdrawn)
+
+
+@router.post(
+    "/disputes/{dispute_id}/statements",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DisputeStatementPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Add a statement to a dispute (either party or the mediator)",
+)
+def add_statement(
+    dispute_id: ObjectId,
+    body: DisputeStatementCreate,
+    principal: PartyOrAdmin,
+    session: SessionDep,
+) -> DisputeStatementPublic:
+    dispute = disputes.get_dispute(
+        session=session,
+        dispute_id=dispute_id,
+        organization_id=principal.organization_id,
+        is_platform_admin=principal.is_platform_admin,
+    )
+    added = disputes.add_statement(
+        session=session,
+        dispute=dispute,
+        organization_id=principal.organization_id,
+        user_id=_user_id(principal),
+        is_platform_admin=principal.is_platform_admin,
+        text=body.text,
+    )
+    return disputes.statement_to_public(added)
+
+
+@router.get(
+    "/disputes/{dispute_id}/statements",
+    response_model=Page[DisputeStatementPublic],
+    responses=problem_responses(401, 403, 404, 422),
+    summary="A dispute's statements, newest first",
+)
+def list_statements(
+    dispute_id: ObjectId, principal: PartyOrAdmin, session: SessionDep, page: PageParamsDep
+) -> Page[DisputeStatementPublic]:
+    dispute = disputes.get_dispute(
+        session=session,
+        dispute_id=dispute_id,
+        organization_id=principal.organization_id,
+        is_platform_admin=principal.is_platform_admin,
+    )
+    found = disputes.list_statements(session=session, dispute=dispute, params=page)
+    return page_of(found, page, disputes.statement_to_public)

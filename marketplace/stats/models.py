@@ -1,4 +1,5 @@
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -30,6 +31,15 @@ class ConversionFigures(BaseModel):
     listings_withdrawn: int
     licenses: int = Field(description="Licenses that took effect in the period.")
     licenses_by_royalty_type: dict[RoyaltyType, int]
+    royalty_income: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Confirmed payments received in the period, per currency.",
+    )
+    outstanding: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Owed and not yet paid (due or overdue), per currency; for `year` by the "
+        "year it falls due. With `from`/`to`: what falls due in the period.",
+    )
 
 
 class ConversionRow(ConversionFigures):

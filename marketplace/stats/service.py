@@ -5,8 +5,8 @@ query, so the report costs the same at a hundred patents or a million."""
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +14,14 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from marketplace.accounts.models import LICENSOR_KINDS, Organization
-from marketplace.licensing.models import License
+from marketplace.db import ScaledDecimal
+from marketplace.licensing.models import (
+    License,
+    Obligation,
+    ObligationStatus,
+    Payment,
+    PaymentStatus,
+)
 from marketplace.listings.models import Listing, ListingPatent, Offer, RoyaltyType
 from marketplace.patents.models import Patent
 from marketplace.stats.errors import InvalidPeriod, StatsNotAvailable
@@ -71,6 +78,10 @@ def conversion_stats(
         for key, royalty_type, count in query.licenses(grouped):
             figures[key]["licenses_by_royalty_type"][RoyaltyType(royalty_type)] = count
             figures[key]["licenses"] += count
+        for key, amounts in query.royalty_income(grouped).items():
+            figures[key]["royalty_income"] = amounts
+        for key, amounts in query.outstanding(grouped).items():
+            figures[key]["outstanding"] = amounts
     totals = figures.pop(_TOTAL, _empty_figures())
     rows = [
         ConversionRow(group=_label(key), **_with_ratio(values))
@@ -99,14 +110,24 @@ CSV_COLUMNS = (
 
 
 def to_csv(stats: ConversionStats) -> str:
-    """One line per group and a last line ``total``; numbers as plain digits."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    lines: Iterable[tuple[str, ConversionFigures]] = [
+    """One line per group and a last line ``total``; numbers as plain digits, money in a column
+    per currency that occurs (``royalty_income_CNY``, ``outstanding_CNY``)."""
+    lines: list[tuple[str, ConversionFigures]] = [
         *((row.group or "", row) for row in stats.rows),
         ("total", stats.totals),
     ]
+    currencies = sorted(
+        {code for _, figures in lines for code in (*figures.royalty_income, *figures.outstanding)}
+    )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            *CSV_COLUMNS,
+            *(f"royalty_income_{code}" for code in currencies),
+            *(f"outstanding_{code}" for code in currencies),
+        ]
+    )
     for label, figures in lines:
         writer.writerow(
             [
@@ -118,6 +139,8 @@ def to_csv(stats: ConversionStats) -> str:
                 figures.listings_withdrawn,
                 figures.licenses,
                 *(figures.licenses_by_royalty_type[kind] for kind in RoyaltyType),
+                *(figures.royalty_income.get(code, Decimal(0)) for code in currencies),
+                *(figures.outstanding.get(code, Decimal(0)) for code in currencies),
             ]
         )
     return out.getvalue()
@@ -131,6 +154,8 @@ def _empty_figures() -> dict[str, Any]:
         "listings_withdrawn": 0,
         "licenses": 0,
         "licenses_by_royalty_type": dict.fromkeys(RoyaltyType, 0),
+        "royalty_income": {},
+        "outstanding": {},
     }
 
 
@@ -213,6 +238,80 @@ class _Query:
             statement, col(License.licensor_id), grouped, year_of=col(License.effective_date)
         )
         return [(key, royalty_type, count) for key, royalty_type, count in rows]
+
+    def royalty_income(self, grouped: bool) -> dict[GroupKey, dict[str, Decimal]]:
+        """Confirmed payments, by the day they were paid."""
+        statement = (
+            sa.select(col(Payment.id), col(Payment.amount), col(Payment.currency))
+            .select_from(Payment)
+            .join(Obligation, col(Obligation.id) == col(Payment.obligation_id))
+            .join(License, col(License.id) == col(Obligation.license_id))
+            .where(col(Payment.status) == PaymentStatus.confirmed)
+        )
+        statement = self._owned(statement, col(Payment.licensor_id))
+        statement = self._in_period(statement, col(Payment.paid_on))
+        return self._amounts(
+            statement, col(Payment.licensor_id), grouped, year_of=col(Payment.paid_on)
+        )
+
+    def outstanding(self, grouped: bool) -> dict[GroupKey, dict[str, Decimal]]:
+        """What is owed and not yet covered by confirmed payments, by due date (overdue or
+        not): each unpaid obligation's amount less its confirmed part payments."""
+        confirmed = (
+            sa.select(sa.func.coalesce(sa.func.sum(col(Payment.amount)), 0))
+            .where(col(Payment.obligation_id) == col(Obligation.id))
+            .where(col(Payment.status) == PaymentStatus.confirmed)
+            .correlate(Obligation)
+            .scalar_subquery()
+        )
+        statement = (
+            sa.select(
+                col(Obligation.id),
+                col(Obligation.amount),
+                col(Obligation.currency),
+                sa.type_coerce(confirmed, ScaledDecimal(18, 2)).label("paid"),
+            )
+            .select_from(Obligation)
+            .join(License, col(License.id) == col(Obligation.license_id))
+            .where(col(Obligation.status) == ObligationStatus.due)
+        )
+        statement = self._owned(statement, col(Obligation.licensor_id))
+        statement = self._in_period(statement, col(Obligation.due_date))
+        return self._amounts(
+            statement, col(Obligation.licensor_id), grouped, year_of=col(Obligation.due_date)
+        )
+
+    def _amounts(
+        self, statement: Any, owner_column: Any, grouped: bool, *, year_of: Any
+    ) -> dict[GroupKey, dict[str, Decimal]]:
+        """Money per group and currency. Summed here rather than in SQL: an amount must count
+        once per group even when two patents of its license fall into the same group, and the
+        exact decimal columns are scaled integers on SQLite."""
+        if grouped and self.group_by in (StatsGroup.ipc_section, StatsGroup.department):
+            statement = statement.join(
+                ListingPatent, col(ListingPatent.listing_id) == col(License.listing_id)
+            ).join(Patent, col(Patent.id) == col(ListingPatent.patent_id))
+        if not grouped:
+            group: Any = sa.literal("total")
+        elif self.group_by is StatsGroup.region:
+            owner = aliased(Organization)
+            statement = statement.join(owner, col(owner.id) == owner_column)
+            group = col(owner.region)
+        else:
+            group = self._group_column(year_of=year_of)
+        statement = statement.add_columns(group.label("group_key"))
+        seen: set[tuple[int, Any]] = set()
+        sums: dict[GroupKey, dict[str, Decimal]] = defaultdict(dict)
+        for item_id, amount, currency, *rest in self.session.execute(statement):
+            *paid, raw_key = rest
+            if (item_id, raw_key) in seen:
+                continue
+            seen.add((item_id, raw_key))
+            key: GroupKey = _TOTAL if not grouped else None if raw_key is None else str(raw_key)
+            value = Decimal(amount) - (Decimal(paid[0]) if paid else Decimal(0))
+            per_currency = sums[key]
+            per_currency[currency] = per_currency.get(currency, Decimal(0)) + value
+        return sums
 
     def _utc(self, timestamp: Any) -> Any:
         """The timestamp as UTC wall time: PostgreSQL would take the year in the session's

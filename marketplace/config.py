@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     recordation_deadline_months: int = Field(default=3, ge=1)
     open_license_fee_reduction_percent: Decimal = Decimal("15")
 
+    # Bulk patent import (CSV / JSON Lines).
+    import_max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    import_max_line_bytes: int = Field(default=1024 * 1024, ge=1024)
+    import_chunk_size: int = Field(default=1000, ge=1, le=10_000)
+    # A running job whose last progress is older than this is taken to be dead and is resumed.
+    import_stale_after_seconds: int = Field(default=600, ge=10)
+
     @model_validator(mode="after")
     def _requests_fit_the_pool(self) -> "Settings":
         connections = self.database_pool_size + self.database_max_overflow

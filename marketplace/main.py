@@ -15,6 +15,7 @@ from marketplace.events.router import router as events_router
 from marketplace.licensing.router import router as licensing_router
 from marketplace.listings.router import router as listings_router
 from marketplace.middleware import ConcurrencyLimit
+from marketplace.patents.imports_router import router as imports_router
 from marketplace.patents.router import router as patents_router
 from marketplace.pledges.router import router as pledges_router
 
@@ -70,6 +71,7 @@ def create_app() -> FastAPI:
         licensing_router,
         pledges_router,
         events_router,
+        imports_router,
     ):
         app.include_router(router)
 

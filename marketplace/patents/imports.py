@@ -776,6 +776,15 @@ def run_import_job(
     return True
 
 
+def run_import_job_in_background(*, sessions: SessionFactory, job_id: int) -> None:
+    """After the response: nothing is left to tell the client, so a failure is logged, and the
+    job, still queued, is run by ``marketplace import resume``."""
+    try:
+        run_import_job(sessions=sessions, job_id=job_id)
+    except Exception:
+        logger.exception("import job %s could not start; it stays queued", job_id)
+
+
 def resume_import_jobs(
     *, sessions: SessionFactory, stale_after: timedelta | None = None
 ) -> list[int]:

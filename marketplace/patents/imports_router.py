@@ -76,7 +76,7 @@ def submit_import(
     )
     assert job.id is not None
     # Runs after the response, when the request's transaction has committed the job.
-    background.add_task(imports.run_import_job, sessions=sessions, job_id=job.id)
+    background.add_task(imports.run_import_job_in_background, sessions=sessions, job_id=job.id)
     response.headers["Location"] = f"{router.prefix}/{job.id}"
     return imports.to_public(job)
 

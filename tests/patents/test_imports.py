@@ -626,3 +626,24 @@ def test_listing_jobs_shows_only_the_organizations_own(
     assert [job.id for job in page + rest] == [job.id for job in reversed(mine)]
     assert last is None
     assert session.scalar(select(func.count()).where(col(ImportJob.id).is_not(None))) == 4
+
+
+def test_a_job_that_cannot_start_in_the_background_stays_queued_for_resume(
+    session: Session,
+    university: Organization,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    job = submit(session, university, csv_file(csv_row(number())))
+    assert job.id is not None
+
+    @contextmanager
+    def unreachable() -> Iterator[Session]:
+        raise ConnectionError("database unreachable")
+        yield session  # pragma: no cover
+
+    imports.run_import_job_in_background(sessions=unreachable, job_id=job.id)
+
+    session.refresh(job)
+    assert job.status == ImportStatus.queued
+    assert "stays queued" in caplog.text

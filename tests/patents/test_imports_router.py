@@ -1,20 +1,14 @@
 """The import job over HTTP: upload, 202 and Location, status, the organization's list."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.config import get_settings
-from marketplace.db import transaction
-from marketplace.patents.deps import import_sessions
 from marketplace.patents.import_models import ImportJob
-from marketplace.patents.imports import SessionFactory
 from marketplace.patents.models import Patent
 from tests import factories
 from tests.factories import NewParty, Party
@@ -25,24 +19,9 @@ IMPORTS = "/api/v1/imports"
 
 
 @pytest.fixture
-def app_with_jobs(app: FastAPI, session: Session) -> FastAPI:
-    """The background job runs in the test's transaction instead of a connection of its own."""
-
-    @contextmanager
-    def open_session() -> Iterator[Session]:
-        yield from transaction(session)
-
-    def sessions() -> SessionFactory:
-        return open_session
-
-    app.dependency_overrides[import_sessions] = sessions
-    return app
-
-
-@pytest.fixture
-def api(app_with_jobs: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app_with_jobs) as test_client:
-        yield test_client
+def api(client: TestClient) -> TestClient:
+    """The background job runs after the response, on the request's database connection."""
+    return client
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ from marketplace.patents.errors import (
     InvalidImportFile,
     NotPatentOwnerKind,
 )
-from marketplace.patents.identifiers import parse_application_number
+from marketplace.patents.identifiers import kind_of_canonical_number
 from marketplace.patents.import_models import (
     ImportFile,
     ImportFormat,
@@ -399,7 +399,7 @@ def _patent_values(data: PatentCreate, owner_id: int, now: Any) -> dict[str, Any
     return {
         "owner_id": owner_id,
         "application_number": data.application_number,
-        "kind": parse_application_number(data.application_number).kind,
+        "kind": kind_of_canonical_number(data.application_number),
         "filing_date": data.filing_date,
         "title": data.title,
         "abstract": data.abstract,

@@ -255,7 +255,7 @@ def over_http(client: httpx.Client, headers: dict[str, str], content: bytes) -> 
             break
         if time.monotonic() > deadline:
             raise SystemExit(f"error: the import job did not end in {JOB_TIMEOUT_S:.0f} s")
-        time.sleep(0.1)
+        time.sleep(0.25)
     seconds = time.perf_counter() - started
     if job["status"] == "failed":
         raise SystemExit(f"error: the import job failed: {job['error']}")

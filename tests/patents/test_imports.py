@@ -647,3 +647,38 @@ def test_a_job_that_cannot_start_in_the_background_stays_queued_for_resume(
     session.refresh(job)
     assert job.status == ImportStatus.queued
     assert "stays queued" in caplog.text
+
+
+def test_a_spreadsheet_export_with_bom_crlf_and_multiline_cells_reads_with_true_lines(
+    session: Session, sessions: SessionFactory, university: Organization
+) -> None:
+    first, bad = number(), wrong_check(number())
+    header = HEADER + ",abstract"
+    content = (
+        "\ufeff"
+        + "\r\n".join(
+            [
+                header,
+                csv_row(first) + ',"Two\r\nlines"',
+                "",
+                csv_row(bad) + ",plain",
+            ]
+        )
+        + "\r\n"
+    ).encode()
+
+    outcome = run(sessions, university, content)
+
+    assert outcome.created == 1
+    assert error_codes(outcome) == {5: "validation_failed"}
+    patent = patent_by_number(session, first)
+    assert patent is not None
+    assert patent.abstract == "Two\r\nlines"
+
+
+def test_a_header_line_longer_than_allowed_fails_the_file(
+    sessions: SessionFactory, university: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "import_max_line_bytes", 1024)
+    with pytest.raises(InvalidImportFile, match="header"):
+        run(sessions, university, csv_file(header=HEADER + "," + "x" * 2000))

@@ -588,6 +588,33 @@ def write_chunk(*, session: Session, owner_id: int, rows: list[Row]) -> ImportOu
     return outcome
 
 
+REFUSED_BY_DATABASE = (sa.exc.DataError, sa.exc.IntegrityError)
+
+
+def _write_row_by_row(session: Session, owner_id: int, rows: list[Row]) -> ImportOutcome:
+    outcome = ImportOutcome()
+    for row in rows:
+        try:
+            with session.begin_nested():
+                part = write_chunk(session=session, owner_id=owner_id, rows=[row])
+        except REFUSED_BY_DATABASE as exc:
+            logger.info("import row on line %s refused by the database: %s", row.line, exc)
+            part = ImportOutcome(total_rows=1)
+            part.fail(
+                _row_error(
+                    row.line,
+                    "invalid_value",
+                    "The database refused a value of this row (for example a NUL character).",
+                    application_number=row.data.application_number if row.data else None,
+                )
+            )
+        errors = part.errors
+        part.errors = []
+        outcome.add(part)
+        outcome.errors.extend(errors)
+    return outcome
+
+
 def check_owner(owner: Organization) -> None:
     if owner.kind not in LICENSOR_KINDS:
         raise NotPatentOwnerKind(f"A {owner.kind} does not register patents.")
@@ -618,10 +645,18 @@ def import_patents(
     chunk: list[Row] = []
 
     def flush() -> None:
-        with sessions() as session:
-            outcome = write_chunk(session=session, owner_id=owner_id, rows=chunk)
-            if on_chunk is not None:
-                on_chunk(session, outcome)
+        try:
+            with sessions() as session:
+                outcome = write_chunk(session=session, owner_id=owner_id, rows=chunk)
+                if on_chunk is not None:
+                    on_chunk(session, outcome)
+        except REFUSED_BY_DATABASE:
+            # A value the database refuses (PostgreSQL: a NUL character): the chunk again, row by
+            # row, so that only the offending rows fail.
+            with sessions() as session:
+                outcome = _write_row_by_row(session, owner_id, chunk)
+                if on_chunk is not None:
+                    on_chunk(session, outcome)
         total.add(outcome)
         if progress is not None:
             progress(len(chunk))

@@ -22,6 +22,7 @@ from marketplace.patents.import_models import ImportFile, ImportFormat, ImportJo
 from marketplace.patents.imports import SessionFactory
 from marketplace.patents.models import LegalStatus, Patent
 from tests import factories
+from tests.conftest import postgres_only
 
 HEADER = "application_number,title,filing_date,grant_date,legal_status,fee_paid_until,ipc_codes"
 
@@ -682,3 +683,42 @@ def test_a_header_line_longer_than_allowed_fails_the_file(
     monkeypatch.setattr(get_settings(), "import_max_line_bytes", 1024)
     with pytest.raises(InvalidImportFile, match="header"):
         run(sessions, university, csv_file(header=HEADER + "," + "x" * 2000))
+
+
+def test_a_row_the_database_refuses_fails_alone(
+    session: Session, sessions: SessionFactory, university: Organization, monkeypatch: Any
+) -> None:
+    import sqlalchemy as sa
+
+    refused = number()
+    insert_new = imports._insert_new
+
+    def picky(session: Session, owner_id: int, rows: list[imports.Row]) -> dict[str, int]:
+        created = insert_new(session, owner_id, rows)
+        if refused in created:
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("refused"))
+        return created
+
+    monkeypatch.setattr(imports, "_insert_new", picky)
+    others = [number(), number()]
+    content = csv_file(csv_row(others[0]), csv_row(refused), csv_row(others[1]))
+
+    outcome = run(sessions, university, content)
+
+    assert (outcome.created, outcome.failed) == (2, 1)
+    assert error_codes(outcome) == {3: "invalid_value"}
+    assert patent_by_number(session, refused) is None
+    assert all(patent_by_number(session, item) is not None for item in others)
+
+
+@postgres_only
+def test_a_nul_character_fails_only_its_row_on_postgresql(
+    session: Session, sessions: SessionFactory, university: Organization
+) -> None:
+    bad, good = number(), number()
+    content = jsonl_file(jsonl_record(bad, title="Cathode\u0000"), jsonl_record(good))
+
+    outcome = run(sessions, university, content, ImportFormat.jsonl)
+
+    assert error_codes(outcome) == {1: "invalid_value"}
+    assert patent_by_number(session, good) is not None

@@ -201,9 +201,11 @@ def import_patents(
         typer.Option("--errors", help="Write every row error to this CSV file."),
     ] = None,
 ) -> None:
-    """Import patents for an organization: idempotent by application number; a bad row is
-    reported (line, application number, reason) and never stops the others. Exits with 1 when
-    any row failed, 2 when the file could not be read at all."""
+    """Import patents for an organization from CSV or JSON Lines.
+
+    Idempotent by application number; a bad row is reported (line, application number, reason)
+    and never stops the others. Exits with 1 when any row failed, 2 when the file could not be
+    read at all."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from marketplace.patents import imports
@@ -270,8 +272,9 @@ def import_patents(
 
 @import_app.command("resume")
 def resume_imports() -> None:
-    """Run the API's import jobs that are queued or were left running by a dead process. Safe to
-    repeat: each job continues after its last written chunk."""
+    """Run queued import jobs and resume those a dead process left running.
+
+    Safe to repeat: each job continues after its last written chunk."""
     from marketplace.patents import imports
 
     resumed = imports.resume_import_jobs(sessions=unit_of_work)

@@ -306,7 +306,7 @@ def escape_like(text: str) -> str:
 
 def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) -> Patent:
     values = changes.model_dump(exclude_unset=True)
-    for field in ("title", "legal_status", "publicly_funded"):
+    for field in ("title", "legal_status", "publicly_funded", "inventors"):
         if field in values and values[field] is None:
             raise InvalidPatentUpdate(f"{field} cannot be null.")
     ipc_codes = values.pop("ipc_codes", None)

@@ -1,7 +1,7 @@
 """The ``marketplace`` command: serve, migrate, create-admin, demo, sweep, keys."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -307,3 +307,122 @@ def webhooks_worker(
         console.print("Webhook worker stopped.")
     finally:
         worker.close()
+
+
+import_app = typer.Typer(help="Bulk imports (CSV or JSON Lines).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+REPORT_COLUMNS = ("line", "application_number", "code", "detail", "fields")
+
+
+def _write_error_report(path: Path, row_errors: list[Any]) -> None:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPORT_COLUMNS)
+        for error in row_errors:
+            writer.writerow(
+                (
+                    error.line,
+                    error.application_number or "",
+                    error.code,
+                    error.detail,
+                    "; ".join(f"{item.field}: {item.message}" for item in error.errors),
+                )
+            )
+
+
+@import_app.command("patents")
+def import_patents(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV or JSON Lines.")
+    ],
+    org: Annotated[int, typer.Option("--org", help="Id of the owning organization.")],
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or jsonl; inferred from the file name or content."),
+    ] = None,
+    errors_path: Annotated[
+        Path | None,
+        typer.Option("--errors", help="Write every row error to this CSV file."),
+    ] = None,
+) -> None:
+    """Import patents for an organization from CSV or JSON Lines.
+
+    Idempotent by application number; a bad row is reported (line, application number, reason)
+    and never stops the others. Exits with 1 when any row failed, 2 when the file could not be
+    read at all."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from marketplace.patents import imports
+    from marketplace.patents.import_models import ImportFormat
+
+    with file.open("rb") as handle:
+        head = handle.read(1024)
+    try:
+        chosen = (
+            ImportFormat(file_format)
+            if file_format
+            else imports.detect_format(filename=file.name, content_type=None, head=head)
+        )
+    except ValueError:
+        raise typer.BadParameter("--format must be csv or jsonl") from None
+    with file.open("rb") as handle:
+        estimate = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    if chosen is ImportFormat.csv:
+        estimate = max(estimate - 1, 0)
+    row_errors: list[Any] = []
+    with (
+        file.open("rb") as stream,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=errors,
+        ) as bar,
+    ):
+        task = bar.add_task(f"Importing {file.name}", total=estimate or None)
+
+        def keep_errors(_session: Any, outcome: imports.ImportOutcome) -> None:
+            row_errors.extend(outcome.errors)
+
+        try:
+            outcome = imports.import_patents(
+                sessions=unit_of_work,
+                owner_id=org,
+                stream=stream,
+                file_format=chosen,
+                on_chunk=keep_errors,
+                progress=lambda rows: bar.advance(task, rows),
+            )
+        except MarketplaceError as exc:
+            errors.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(code=2) from None
+    console.print(
+        f"{outcome.total_rows} row(s): {outcome.created} created, {outcome.updated} updated, "
+        f"{outcome.unchanged} unchanged, {outcome.failed} failed."
+    )
+    if errors_path is not None:
+        _write_error_report(errors_path, row_errors)
+        console.print(f"Row errors written to {errors_path}.")
+    if row_errors:
+        table = Table(title="Row errors" + (" (first 20)" if len(row_errors) > 20 else ""))
+        for column in ("line", "application number", "code", "detail"):
+            table.add_column(column)
+        for error in row_errors[:20]:
+            table.add_row(str(error.line), error.application_number or "", error.code, error.detail)
+        console.print(table)
+        raise typer.Exit(code=1)
+
+
+@import_app.command("resume")
+def resume_imports() -> None:
+    """Run queued import jobs and resume those a dead process left running.
+
+    Safe to repeat: each job continues after its last written chunk."""
+    from marketplace.patents import imports
+
+    resumed = imports.resume_import_jobs(sessions=unit_of_work)
+    console.print(f"{len(resumed)} import job(s) run" + (f": {resumed}." if resumed else "."))

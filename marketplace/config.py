@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     webhook_poll_interval_seconds: float = Field(default=2.0, gt=0)
     webhook_batch_size: int = Field(default=100, ge=1, le=1000)
 
+    # Bulk patent import (CSV / JSON Lines).
+    import_max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    import_max_line_bytes: int = Field(default=1024 * 1024, ge=1024)
+    import_chunk_size: int = Field(default=1000, ge=1, le=10_000)
+    # A running job whose last progress is older than this is taken to be dead and is resumed.
+    import_stale_after_seconds: int = Field(default=600, ge=10)
+
     @model_validator(mode="after")
     def _requests_fit_the_pool(self) -> "Settings":
         connections = self.database_pool_size + self.database_max_overflow

@@ -20,6 +20,7 @@ from marketplace.licensing.router import router as licensing_router
 from marketplace.licensing.router import well_known_router as licensing_well_known_router
 from marketplace.listings.router import router as listings_router
 from marketplace.middleware import ConcurrencyLimit
+from marketplace.patents.imports_router import router as imports_router
 from marketplace.patents.router import router as patents_router
 from marketplace.pledges.router import router as pledges_router
 from marketplace.stats.router import router as stats_router
@@ -107,6 +108,7 @@ def create_app() -> FastAPI:
         webhooks_router,
         export_review_router,
         disputes_router,
+        imports_router,
     ):
         app.include_router(router)
 

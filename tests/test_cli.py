@@ -214,3 +214,139 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
         "0 minimum-royalty year(s) settled, 0 obligation(s) overdue"
         in runner.invoke(app, ["sweep"]).output
     )
+
+
+# marketplace import ------------------------------------------------------------------------------
+
+
+def _import_owner(engine: sa.Engine, kind: OrganizationKind = OrganizationKind.university) -> int:
+    from tests import factories
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    with Session(engine) as session:
+        org = factories.organization(session, kind=kind)
+        session.commit()
+        assert org.id is not None
+        return org.id
+
+
+def _import_csv(tmp_path: Path, *numbers: str) -> Path:
+    lines = ["application_number,title,filing_date,ipc_codes,inventors"]
+    lines += [
+        f"{number},Cathode {index},2021-03-02,H01M4/36;G06F16/33,Li Wei"
+        for index, number in enumerate(numbers)
+    ]
+    path = tmp_path / "patents.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_import_patents_from_csv_is_idempotent(cli_database: sa.Engine, tmp_path: Path) -> None:
+    from tests import factories
+
+    owner = _import_owner(cli_database)
+    numbers = [factories.application_number() for _ in range(3)]
+    path = _import_csv(tmp_path, *numbers)
+
+    first = runner.invoke(app, ["import", "patents", str(path), "--org", str(owner)])
+    again = runner.invoke(app, ["import", "patents", str(path), "--org", str(owner)])
+
+    assert first.exit_code == 0, first.output
+    assert "3 row(s): 3 created, 0 updated, 0 unchanged, 0 failed." in first.output
+    assert again.exit_code == 0, again.output
+    assert "0 created, 0 updated, 3 unchanged" in again.output
+    with Session(cli_database) as session:
+        stored = session.scalars(select(Patent).where(Patent.owner_id == owner)).all()
+        assert sorted(patent.application_number for patent in stored) == sorted(numbers)
+        assert stored[0].ipc_codes == ["H01M 4/36", "G06F 16/33"]
+
+
+def test_import_patents_reports_bad_rows_and_exits_1(
+    cli_database: sa.Engine, tmp_path: Path
+) -> None:
+    from tests import factories
+
+    owner = _import_owner(cli_database)
+    good = factories.application_number()
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    path = tmp_path / "patents.jsonl"
+    path.write_text(
+        f'{{"application_number": "{good}", "title": "A", "filing_date": "2021-03-02"}}\n'
+        "{broken\n"
+        f'{{"application_number": "{bad}", "title": "B", "filing_date": "2021-03-02"}}\n',
+        encoding="utf-8",
+    )
+    report = tmp_path / "errors.csv"
+
+    result = runner.invoke(
+        app, ["import", "patents", str(path), "--org", str(owner), "--errors", str(report)]
+    )
+
+    assert result.exit_code == 1, result.output
+    assert "1 created, 0 updated, 0 unchanged, 2 failed" in result.output
+    import csv
+
+    rows = list(csv.DictReader(report.open(encoding="utf-8")))
+    assert [(row["line"], row["code"]) for row in rows] == [
+        ("2", "invalid_json"),
+        ("3", "validation_failed"),
+    ]
+    assert rows[1]["application_number"] == bad
+    assert rows[1]["fields"].startswith("application_number: check character")
+
+
+def test_import_patents_refuses_an_unreadable_file_with_exit_2(
+    cli_database: sa.Engine, tmp_path: Path
+) -> None:
+    owner = _import_owner(cli_database)
+    path = tmp_path / "patents.csv"
+    path.write_text("number,name\n1,2\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["import", "patents", str(path), "--org", str(owner)])
+
+    assert result.exit_code == 2
+    assert "Unknown CSV column" in result.output
+
+
+def test_import_patents_refuses_a_bank(cli_database: sa.Engine, tmp_path: Path) -> None:
+    from tests import factories
+
+    bank = _import_owner(cli_database, OrganizationKind.bank)
+    path = _import_csv(tmp_path, factories.application_number())
+    result = runner.invoke(app, ["import", "patents", str(path), "--org", str(bank)])
+    assert result.exit_code == 2
+    with Session(cli_database) as session:
+        assert session.scalars(select(Patent)).first() is None
+
+
+def test_import_resume_runs_stale_jobs(cli_database: sa.Engine, tmp_path: Path) -> None:
+    from marketplace import clock
+    from marketplace.patents.import_models import ImportFile, ImportFormat, ImportJob, ImportStatus
+    from tests import factories
+
+    owner = _import_owner(cli_database)
+    content = _import_csv(tmp_path, factories.application_number()).read_bytes()
+    with Session(cli_database) as session:
+        job = ImportJob(
+            organization_id=owner,
+            format=ImportFormat.csv,
+            filename="patents.csv",
+            size_bytes=len(content),
+            status=ImportStatus.running,
+            heartbeat_at=clock.now() - timedelta(hours=2),
+        )
+        session.add(job)
+        session.flush()
+        assert job.id is not None
+        session.add(ImportFile(job_id=job.id, content=content))
+        session.commit()
+        job_id = job.id
+
+    result = runner.invoke(app, ["import", "resume"])
+
+    assert result.exit_code == 0, result.output
+    assert f"1 import job(s) run: [{job_id}]" in result.output
+    with Session(cli_database) as session:
+        done = session.get_one(ImportJob, job_id)
+        assert done.status == ImportStatus.succeeded
+        assert done.created_count == 1

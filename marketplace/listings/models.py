@@ -281,3 +281,68 @@ class Precheck(BaseModel):
     publishable: bool
     blockers: list[PublicationBlocker]
     warnings: list[ListingWarning]
+
+
+MAX_BULK_DECLARATIONS = 500
+
+
+class BulkDeclarationCreate(BaseModel):
+    """One offer template declared for many patents, each in a listing of its own."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "patent_ids": [8, 9, 10],
+                    "offer": {
+                        "royalty_type": "hybrid",
+                        "upfront_fee": "50000",
+                        "royalty_rate": "3.5",
+                        "term_years": 3,
+                    },
+                    "publish": True,
+                }
+            ]
+        }
+    }
+
+    patent_ids: list[Annotated[int, PydanticField(ge=1, le=2**31 - 1)]] = PydanticField(
+        min_length=1,
+        max_length=MAX_BULK_DECLARATIONS,
+        description=f"At most {MAX_BULK_DECLARATIONS}; a repeated id is declared once.",
+    )
+    offer: OfferCreate
+    description: str | None = PydanticField(default=None, max_length=20_000)
+    publish: bool = PydanticField(
+        default=True, description="Publish each listing, or only draft it with its offer."
+    )
+
+
+class BulkDeclarationStatus(StrEnum):
+    published = "published"
+    drafted = "drafted"
+    refused = "refused"
+    not_found = "not_found"
+
+
+class BulkReason(BaseModel):
+    code: str = PydanticField(examples=["annual_fee_in_arrears"])
+    detail: str
+
+
+class BulkDeclarationResult(BaseModel):
+    patent_id: int
+    status: BulkDeclarationStatus
+    listing_id: int | None = None
+    reasons: list[BulkReason] = PydanticField(
+        default_factory=list, description="Why it was refused, with the codes of publishing."
+    )
+    warnings: list[ListingWarning] = PydanticField(default_factory=list)
+
+
+class BulkDeclarationOutcome(BaseModel):
+    published: int
+    drafted: int
+    refused: int
+    not_found: int
+    results: list[BulkDeclarationResult] = PydanticField(description="In request order.")

@@ -3,12 +3,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from marketplace.accounts.deps import OptionalPrincipal
+from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
 from marketplace.db import SessionDep
 from marketplace.errors import Unauthorized, problem_responses
 from marketplace.listings import service as listings
 from marketplace.listings.deps import ListingsScope, OwnListing, OwnOffer, VerifiedLister
 from marketplace.listings.models import (
+    MAX_BULK_DECLARATIONS,
+    BulkDeclarationCreate,
+    BulkDeclarationOutcome,
     ListingCreate,
     ListingPublic,
     ListingStatus,
@@ -202,3 +206,26 @@ def publish_listing(
 )
 def withdraw_listing(listing: OwnListing, session: SessionDep) -> ListingPublic:
     return listings.to_public(listings.withdraw_listing(session=session, listing=listing))
+
+
+@router.post(
+    "/listings/bulk",
+    response_model=BulkDeclarationOutcome,
+    responses=problem_responses(401, 403, 422),
+    summary="Declare open licenses for many patents at once from one offer template",
+    description=(
+        "Each patent gets a listing of its own (titled after the patent) with the offer, and is "
+        "published when `publish` is true, exactly as one at a time. The result says, per patent, "
+        "`published`, `drafted`, `refused` (with the reasons and codes of publishing) or "
+        "`not_found`. A refused patent leaves nothing behind and does not stop the others; the "
+        f"rest commit together. At most {MAX_BULK_DECLARATIONS} patents per request."
+    ),
+)
+def declare_in_bulk(
+    body: BulkDeclarationCreate, principal: ListingsScope, session: SessionDep
+) -> BulkDeclarationOutcome:
+    if body.publish and not principal.is_verified:
+        raise OrganizationNotVerified(
+            "Your organization must be verified by the platform before it can do this."
+        )
+    return listings.declare_in_bulk(session=session, owner=principal.organization, data=body)

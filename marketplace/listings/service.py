@@ -15,6 +15,7 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.errors import MarketplaceError
 from marketplace.events.models import EventType
 from marketplace.listings.errors import (
     InvalidListing,
@@ -32,6 +33,11 @@ from marketplace.listings.models import (
     MAX_LISTING_TITLE,
     MAX_OFFERS_PER_LISTING,
     PERCENT_QUANTUM,
+    BulkDeclarationCreate,
+    BulkDeclarationOutcome,
+    BulkDeclarationResult,
+    BulkDeclarationStatus,
+    BulkReason,
     Listing,
     ListingCreate,
     ListingPatent,
@@ -544,3 +550,85 @@ def lapse_expired_declarations(*, session: Session, today: date | None = None) -
         if listing is not None:
             lapsed.append(listing)
     return lapsed
+
+
+# Bulk declaration ------------------------------------------------------------------------------
+
+
+def _refusal_reasons(exc: MarketplaceError) -> list[BulkReason]:
+    reasons = exc.extra.get("reasons")
+    if isinstance(reasons, list) and reasons:
+        return [BulkReason(code=item["code"], detail=item["detail"]) for item in reasons]
+    return [BulkReason(code=exc.code, detail=exc.detail)]
+
+
+def declare_in_bulk(
+    *, session: Session, owner: Organization, data: BulkDeclarationCreate
+) -> BulkDeclarationOutcome:
+    """A listing per patent (titled after it) with the template offer, published if asked, each
+    through the same functions as one at a time. Each patent runs in a savepoint: a refused one
+    leaves nothing behind and does not stop the others; the caller commits the rest at once."""
+    patent_ids = list(dict.fromkeys(data.patent_ids))
+    owned = {
+        patent.id
+        for patent in patents.get_patents(session=session, patent_ids=patent_ids)
+        if patent.owner_id == owner.id
+    }
+    results: list[BulkDeclarationResult] = []
+    for patent_id in patent_ids:
+        if patent_id not in owned:
+            # Another organization's patent is as unknown as a missing one.
+            results.append(
+                BulkDeclarationResult(
+                    patent_id=patent_id,
+                    status=BulkDeclarationStatus.not_found,
+                    reasons=[
+                        BulkReason(
+                            code=PatentNotFound.default_code,
+                            detail=f"Patent {patent_id} does not exist.",
+                        )
+                    ],
+                )
+            )
+            continue
+        try:
+            with session.begin_nested():
+                listing = create_listing(
+                    session=session,
+                    owner=owner,
+                    data=ListingCreate(patent_ids=[patent_id], description=data.description),
+                )
+                add_offer(session=session, listing=listing, data=data.offer)
+                if data.publish:
+                    publish_listing(session=session, listing=listing)
+        except MarketplaceError as exc:
+            results.append(
+                BulkDeclarationResult(
+                    patent_id=patent_id,
+                    status=BulkDeclarationStatus.refused,
+                    reasons=_refusal_reasons(exc),
+                )
+            )
+            continue
+        results.append(
+            BulkDeclarationResult(
+                patent_id=patent_id,
+                status=(
+                    BulkDeclarationStatus.published
+                    if data.publish
+                    else BulkDeclarationStatus.drafted
+                ),
+                listing_id=listing.id,
+                warnings=[ListingWarning.model_validate(item) for item in listing.warnings],
+            )
+        )
+    counts = dict.fromkeys(BulkDeclarationStatus, 0)
+    for result in results:
+        counts[result.status] += 1
+    return BulkDeclarationOutcome(
+        published=counts[BulkDeclarationStatus.published],
+        drafted=counts[BulkDeclarationStatus.drafted],
+        refused=counts[BulkDeclarationStatus.refused],
+        not_found=counts[BulkDeclarationStatus.not_found],
+        results=results,
+    )

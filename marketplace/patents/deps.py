@@ -1,11 +1,15 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends
+from sqlmodel import Session
 
 from marketplace.accounts.deps import Principal, require_scope
-from marketplace.db import SessionDep
+from marketplace.db import SessionDep, transaction
 from marketplace.params import ObjectId
 from marketplace.patents import service as patents
+from marketplace.patents.imports import SessionFactory
 from marketplace.patents.models import Patent
 
 PatentsScope = Annotated[Principal, Depends(require_scope("patents"))]
@@ -18,3 +22,21 @@ def _owned_patent(patent_id: ObjectId, principal: PatentsScope, session: Session
 
 
 OwnedPatent = Annotated[Patent, Depends(_owned_patent)]
+
+
+def import_sessions(session: SessionDep) -> SessionFactory:
+    """How an import job opens its own transactions after the response: on the database the
+    request used (a savepoint when that is a connection already in a transaction, as in tests)."""
+    bind = session.get_bind()
+
+    @contextmanager
+    def open_session() -> Iterator[Session]:
+        with Session(
+            bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        ) as job_session:
+            yield from transaction(job_session)
+
+    return open_session
+
+
+ImportSessions = Annotated[SessionFactory, Depends(import_sessions)]

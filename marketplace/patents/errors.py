@@ -1,4 +1,4 @@
-from marketplace.errors import Conflict, Forbidden, NotFound, Unprocessable
+from marketplace.errors import Conflict, Forbidden, MarketplaceError, NotFound, Unprocessable
 
 
 class PatentNotFound(NotFound):
@@ -29,3 +29,21 @@ class EncumbranceNotFound(NotFound):
 class OpenLicenseInForce(Conflict):
     default_code = "open_license_in_force"
     title = "An open license is in force"
+
+
+class ImportJobNotFound(NotFound):
+    default_code = "import_not_found"
+    title = "Import not found"
+
+
+class InvalidImportFile(Unprocessable):
+    """The file as a whole cannot be read: empty, an unknown format, a wrong CSV header."""
+
+    default_code = "invalid_import_file"
+    title = "The import file cannot be read"
+
+
+class ImportFileTooLarge(MarketplaceError):
+    status_code = 413
+    default_code = "import_file_too_large"
+    title = "Import file too large"

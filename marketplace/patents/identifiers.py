@@ -25,6 +25,7 @@ __all__ = [
     "canonical_application_number",
     "ipc_like_pattern",
     "ipc_section",
+    "kind_of_canonical_number",
     "normalize_ipc",
     "normalize_ipc_prefix",
     "normalize_publication_number",
@@ -453,3 +454,9 @@ def normalize_publication_number(raw: str) -> str:
             "Y or S, optionally followed by one digit"
         )
     return shown
+
+
+def kind_of_canonical_number(canonical: str) -> PatentKind:
+    """The kind of an application number already validated into canonical form (a bulk import
+    has just validated thousands and need not parse them again)."""
+    return _KIND_BY_TYPE_DIGIT[int(canonical[4])]

@@ -16,6 +16,7 @@ from marketplace.patents.identifiers import (
     canonical_application_number,
     ipc_like_pattern,
     ipc_section,
+    kind_of_canonical_number,
     normalize_ipc,
     normalize_ipc_prefix,
     normalize_publication_number,
@@ -511,3 +512,19 @@ def test_publication_number_round_trips(digits: str, kind: str, suffix: str, pre
     canonical = f"CN{digits}{kind}{suffix}"
     assert normalize_publication_number(f"{prefix}{digits}{kind.lower()}{suffix}") == canonical
     assert normalize_publication_number(canonical) == canonical
+
+
+@pytest.mark.parametrize(
+    ("digit", "kind"),
+    [
+        ("1", "invention"),
+        ("2", "utility_model"),
+        ("3", "design"),
+        ("8", "invention"),
+        ("9", "utility_model"),
+    ],
+)
+def test_kind_of_canonical_number_agrees_with_parsing(digit: str, kind: str) -> None:
+    body = f"2020{digit}0012345"
+    canonical = f"{body}.{application_check_character(body)}"
+    assert kind_of_canonical_number(canonical) == parse_application_number(canonical).kind == kind

@@ -311,6 +311,17 @@ def test_update_patent_refuses_a_null_title(session: Session) -> None:
         )
 
 
+def test_update_patent_refuses_null_inventors(session: Session) -> None:
+    patent = factories.patent(session, factories.organization(session))
+    with pytest.raises(InvalidPatentUpdate, match="inventors"):
+        patents.update_patent(
+            session=session,
+            patent=patent,
+            changes=PatentUpdate.model_validate({"inventors": None}),
+        )
+    assert patent.inventors == ["Li Wei", "Zhang Min"]
+
+
 def test_update_patent_revalidates_dates_against_the_stored_values(session: Session) -> None:
     patent = factories.patent(session, factories.organization(session))
     changes = PatentUpdate(grant_date=date(2019, 1, 1))

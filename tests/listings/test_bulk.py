@@ -1,0 +1,196 @@
+"""Bulk declaration: one offer template published for many patents, a result per patent."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, func, select
+
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.listings import service as listings
+from marketplace.listings.models import (
+    MAX_BULK_DECLARATIONS,
+    BulkDeclarationCreate,
+    BulkDeclarationStatus,
+    Listing,
+    ListingPatent,
+    ListingStatus,
+)
+from marketplace.patents.models import LegalStatus, Patent
+from tests import factories
+from tests.factories import TODAY, NewParty
+from tests.problems import assert_problem
+
+BULK = "/api/v1/listings/bulk"
+OFFER = {"royalty_type": "lump_sum", "upfront_fee": "80000", "term_years": 3}
+
+
+def listings_of(session: Session, patent: Patent) -> int:
+    statement = select(func.count()).where(col(ListingPatent.patent_id) == patent.id)
+    return session.scalar(statement) or 0
+
+
+def declare(
+    session: Session, owner: Organization, patent_ids: list[int], *, publish: bool = True
+) -> dict[int, listings.BulkDeclarationResult]:
+    outcome = listings.declare_in_bulk(
+        session=session,
+        owner=owner,
+        data=BulkDeclarationCreate.model_validate(
+            {"patent_ids": patent_ids, "offer": OFFER, "publish": publish}
+        ),
+    )
+    return {result.patent_id: result for result in outcome.results}
+
+
+def university(session: Session) -> Organization:
+    return factories.organization(session, kind=OrganizationKind.university)
+
+
+def test_each_patent_is_published_refused_or_not_found_on_its_own(session: Session) -> None:
+    owner = university(session)
+    fine = factories.patent(session, owner, title="Solid electrolyte")
+    pending = factories.patent(session, owner, legal_status=LegalStatus.pending)
+    late_fee = factories.patent(session, owner, fee_paid_until=TODAY - timedelta(days=30))
+    utility = factories.patent(session, owner, type_digit=2)
+    foreign = factories.patent(session, university(session))
+    ids = [fine.id, pending.id, late_fee.id, utility.id, foreign.id, 2_000_000_000]
+
+    results = declare(session, owner, [i for i in ids if i is not None])
+
+    published = results[fine.id or 0]
+    assert published.status is BulkDeclarationStatus.published
+    listing = session.get_one(Listing, published.listing_id)
+    assert listing.status == ListingStatus.published
+    assert listing.title == "Solid electrolyte"
+    assert listing.offers[0].upfront_fee == Decimal("80000.00")
+    assert fine.open_license_listing_id == listing.id
+    assert [r.code for r in results[pending.id or 0].reasons] == ["patent_not_granted"]
+    assert [r.code for r in results[late_fee.id or 0].reasons] == ["annual_fee_in_arrears"]
+    assert [r.code for r in results[utility.id or 0].reasons] == ["evaluation_report_missing"]
+    for refused in (pending, late_fee, utility):
+        assert results[refused.id or 0].status is BulkDeclarationStatus.refused
+        assert results[refused.id or 0].listing_id is None
+        assert listings_of(session, refused) == 0
+    for unknown in (foreign.id or 0, 2_000_000_000):
+        assert results[unknown].status is BulkDeclarationStatus.not_found
+        assert [r.code for r in results[unknown].reasons] == ["patent_not_found"]
+    assert listings_of(session, foreign) == 0
+
+
+def test_a_patent_already_declared_is_refused_with_the_publishing_code(session: Session) -> None:
+    owner = university(session)
+    listing, _offer = factories.published_listing(session, owner)
+    declared = listing.patents[0]
+
+    results = declare(session, owner, [declared.id or 0])
+
+    assert [r.code for r in results[declared.id or 0].reasons] == ["patent_already_declared"]
+    assert listings_of(session, declared) == 1
+
+
+def test_an_offer_beyond_a_patents_term_is_refused_for_that_patent_only(session: Session) -> None:
+    owner = university(session)
+    old = factories.patent(session, owner, filing_date=TODAY.replace(year=2007))
+    young = factories.patent(session, owner)
+    data = BulkDeclarationCreate.model_validate(
+        {"patent_ids": [old.id, young.id], "offer": {**OFFER, "term_years": 5}}
+    )
+
+    outcome = listings.declare_in_bulk(session=session, owner=owner, data=data)
+
+    assert [r.status for r in outcome.results] == [
+        BulkDeclarationStatus.refused,
+        BulkDeclarationStatus.published,
+    ]
+    assert outcome.results[0].reasons[0].code == "term_exceeds_patent_term"
+    assert (outcome.published, outcome.refused) == (1, 1)
+
+
+def test_without_publish_the_listings_are_drafted(session: Session) -> None:
+    owner = university(session)
+    pending = factories.patent(session, owner, legal_status=LegalStatus.pending)
+
+    results = declare(session, owner, [pending.id or 0, pending.id or 0], publish=False)
+
+    assert list(results) == [pending.id]
+    drafted = results[pending.id or 0]
+    assert drafted.status is BulkDeclarationStatus.drafted
+    listing = session.get_one(Listing, drafted.listing_id)
+    assert listing.status == ListingStatus.draft
+    assert len(listing.offers) == 1
+
+
+def test_bulk_over_http(client: TestClient, new_party: NewParty, session: Session) -> None:
+    party = new_party(kind=OrganizationKind.university)
+    fine = factories.patent(session, party.organization)
+    pending = factories.patent(session, party.organization, legal_status=LegalStatus.pending)
+
+    response = client.post(
+        BULK,
+        headers=party.headers,
+        json={"patent_ids": [fine.id, pending.id], "offer": OFFER, "publish": True},
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["published"], body["refused"], body["drafted"], body["not_found"]) == (1, 1, 0, 0)
+    first, second = body["results"]
+    assert first["status"] == "published"
+    assert isinstance(first["listing_id"], int)
+    assert second == {
+        "patent_id": pending.id,
+        "status": "refused",
+        "listing_id": None,
+        "reasons": [
+            {
+                "code": "patent_not_granted",
+                "detail": f"{pending.application_number}: not granted yet",
+            }
+        ],
+        "warnings": [],
+    }
+    published = client.get(f"/api/v1/listings/{first['listing_id']}").json()
+    assert published["status"] == "published"
+
+
+def test_bulk_refusals_over_http(client: TestClient, new_party: NewParty, session: Session) -> None:
+    party = new_party(kind=OrganizationKind.university)
+    fine = factories.patent(session, party.organization)
+    body = {"patent_ids": [fine.id], "offer": OFFER}
+
+    assert_problem(client.post(BULK, json=body), 401, "not_authenticated")
+    bank = new_party(kind=OrganizationKind.bank)
+    assert_problem(client.post(BULK, headers=bank.headers, json=body), 403, "insufficient_scope")
+    unverified = new_party(kind=OrganizationKind.university, verified=False)
+    assert_problem(
+        client.post(BULK, headers=unverified.headers, json=body), 403, "organization_not_verified"
+    )
+    too_many = {**body, "patent_ids": list(range(1, MAX_BULK_DECLARATIONS + 2))}
+    assert_problem(
+        client.post(BULK, headers=party.headers, json=too_many), 422, "validation_failed"
+    )
+    bad_offer = {**body, "offer": {"royalty_type": "lump_sum", "term_years": 3}}
+    assert_problem(
+        client.post(BULK, headers=party.headers, json=bad_offer), 422, "validation_failed"
+    )
+    assert_problem(
+        client.post(BULK, headers=party.headers, json={**body, "patent_ids": []}),
+        422,
+        "validation_failed",
+    )
+    assert listings_of(session, fine) == 0
+
+
+def test_an_unverified_organization_may_still_draft_in_bulk(
+    client: TestClient, new_party: NewParty, session: Session
+) -> None:
+    party = new_party(kind=OrganizationKind.university, verified=False)
+    patent = factories.patent(session, party.organization)
+    response = client.post(
+        BULK,
+        headers=party.headers,
+        json={"patent_ids": [patent.id], "offer": OFFER, "publish": False},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["status"] == "drafted"

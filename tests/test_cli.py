@@ -121,3 +121,22 @@ def test_sweep_expires_licenses_at_the_end_of_their_term(
     assert "3 license(s) expired" in runner.invoke(app, ["sweep"]).output
     with Session(cli_database) as session:
         assert {license_.status for license_ in session.scalars(select(License))} == {"expired"}
+
+
+def test_reindex_search_rebuilds_the_index_from_the_published_listings(
+    cli_database: sa.Engine,
+) -> None:
+    from marketplace.matching.models import ListingSearch
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    with Session(cli_database) as session:
+        published = len(
+            session.scalars(select(Listing).where(Listing.status == ListingStatus.published)).all()
+        )
+        session.exec(sa.delete(ListingSearch))  # type: ignore[call-overload]
+        session.commit()
+    result = runner.invoke(app, ["reindex-search"])
+    assert result.exit_code == 0, result.output
+    assert f"{published} published listing(s) indexed." in result.output
+    with Session(cli_database) as session:
+        assert len(session.scalars(select(ListingSearch)).all()) == published

@@ -64,6 +64,7 @@ skip while listings are published.
 `highlights` hold excerpts of the matched fields, HTML-escaped, with the matched words in
 `<em>…</em>`."""
 
+
 @router.get(
     "/listings",
     response_model=ListingSearchPage,

@@ -257,9 +257,9 @@ def _filter_conditions(filters: SearchFilters, *, today: date) -> list[sa.Column
         tail = "" if pattern.endswith("%") else "|%"
         conditions.append(col(LS.ipc_codes).like(f"%|{pattern}{tail}"))
     if filters.kind is not None:
-        conditions.append(col(LS.kinds).like(f"%|{filters.kind.value}|%"))
+        conditions.append(col(LS.kinds).like(f"%|{filters.kind}|%"))
     if filters.royalty_type is not None:
-        conditions.append(col(LS.royalty_types).like(f"%|{filters.royalty_type.value}|%"))
+        conditions.append(col(LS.royalty_types).like(f"%|{filters.royalty_type}|%"))
     if filters.owner_id is not None:
         conditions.append(col(LS.owner_id) == filters.owner_id)
     if filters.owner_kind is not None:

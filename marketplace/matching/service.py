@@ -8,7 +8,7 @@ Totals and facet counts are then lower bounds and say so."""
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -297,10 +297,10 @@ def _score_sqlite(terms: Sequence[str], title: str, body: str) -> float:
     """The same weights as on PostgreSQL, and like ts_rank independent of the rest of the
     corpus, so that a listing keeps its score (and a relevance cursor its place) while others
     are added."""
-    title_counts = Counter(title.split())
-    body_counts = Counter(body.split())
+    title, body = f" {title} ", f" {body} "
     raw = sum(
-        TITLE_WEIGHT * math.log1p(title_counts[t]) + BODY_WEIGHT * math.log1p(body_counts[t])
+        TITLE_WEIGHT * math.log1p(title.count(f" {t} "))
+        + BODY_WEIGHT * math.log1p(body.count(f" {t} "))
         for t in terms
     )
     return raw / len(terms)
@@ -347,11 +347,11 @@ def _candidates(
     return found
 
 
-def _counts(values: Iterable[str | None]) -> list[FacetCount]:
-    counter = Counter(value for value in values if value)
+def _counts(counter: Counter[str]) -> list[FacetCount]:
     return [
         FacetCount(value=value, count=count)
         for value, count in sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        if value
     ]
 
 
@@ -359,25 +359,27 @@ def _split(joined: str) -> list[str]:
     return [value for value in joined.split("|") if value]
 
 
+def _expand(joined_counts: Counter[str], values_of: Callable[[str], Iterable[str]]) -> Counter[str]:
+    """Counts of the values inside "|a|b|" strings, from counts of the strings (few distinct)."""
+    counter: Counter[str] = Counter()
+    for joined, count in joined_counts.items():
+        for value in dict.fromkeys(values_of(joined)):
+            counter[value] += count
+    return counter
+
+
 def _facets(candidates: Sequence[_Candidate], *, ipc: str | None, exact: bool) -> Facets:
-    classes: list[str] = []
+    codes = Counter(c.ipc_codes for c in candidates)
+    classes: Counter[str] = Counter()
     if ipc:
         section = normalize_ipc_prefix(ipc)[:1]
-        classes = [
-            code
-            for candidate in candidates
-            for code in dict.fromkeys(
-                c[:3] for c in _split(candidate.ipc_codes) if c.startswith(section)
-            )
-        ]
+        classes = _expand(codes, lambda j: (c[:3] for c in _split(j) if c.startswith(section)))
     return Facets(
-        kind=_counts(k for c in candidates for k in _split(c.kinds)),
-        royalty_type=_counts(r for c in candidates for r in _split(c.royalty_types)),
-        owner_kind=_counts(c.owner_kind for c in candidates),
-        region=_counts(c.region for c in candidates),
-        ipc_section=_counts(
-            s for c in candidates for s in dict.fromkeys(code[:1] for code in _split(c.ipc_codes))
-        ),
+        kind=_counts(_expand(Counter(c.kinds for c in candidates), _split)),
+        royalty_type=_counts(_expand(Counter(c.royalty_types for c in candidates), _split)),
+        owner_kind=_counts(Counter(c.owner_kind for c in candidates)),
+        region=_counts(Counter(c.region or "" for c in candidates)),
+        ipc_section=_counts(_expand(codes, lambda j: (c[:1] for c in _split(j)))),
         ipc_class=_counts(classes),
         exact=exact,
     )

@@ -319,18 +319,15 @@ class Loader:
                     rate = done / (time.perf_counter() - started)
                     print(f"  {done:,} listings loaded ({rate:,.0f}/s)", flush=True)
         if self.postgresql:
-            raw = self.engine.raw_connection()
-            try:
-                raw.autocommit = True  # type: ignore[attr-defined]
-                cursor = raw.cursor()
-                cursor.execute("SET maintenance_work_mem = '512MB'")
-                cursor.execute(
+            with self.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
+                connection.exec_driver_sql("SET maintenance_work_mem = '512MB'")
+                connection.exec_driver_sql(
                     "CREATE INDEX ix_listing_search_search_vector ON listing_search "
                     "USING gin (search_vector)"
                 )
-                cursor.execute("VACUUM ANALYZE")
-            finally:
-                raw.close()
+                connection.exec_driver_sql("VACUUM ANALYZE")
         return time.perf_counter() - started
 
     def _write(self, tables: dict[str, list[dict[str, Any]]]) -> None:
@@ -428,6 +425,45 @@ def time_queries(
     return rows, errors
 
 
+def _filters(params: dict[str, str]) -> tuple[str | None, Any, Any]:
+    from marketplace.matching.models import SearchSort
+
+    filters = matching.SearchFilters(
+        ipc=params.get("ipc"),
+        max_upfront_fee=Decimal(params["max_upfront_fee"]) if "max_upfront_fee" in params else None,
+    )
+    sort = SearchSort(params["sort"]) if "sort" in params else None
+    return params.get("q"), filters, sort
+
+
+def time_in_process(url: str, requests: int) -> list[tuple[str, float, float]]:
+    """The search service alone (candidates, ranking, facets, one page of ids), without HTTP
+    and without rendering the page's listings."""
+    from sqlmodel import Session
+
+    from marketplace.db import create_db_engine
+
+    engine = create_db_engine(url)
+    rows = []
+    try:
+        for query in QUERIES:
+            q, filters, sort = _filters(query.params)
+            timings = []
+            for attempt in range(requests + 3):
+                with Session(engine) as session:
+                    began = time.perf_counter()
+                    matching.search_listings(
+                        session=session, q=q, filters=filters, sort=sort, limit=20
+                    )
+                    if attempt >= 3:
+                        timings.append((time.perf_counter() - began) * 1000)
+            timings.sort()
+            rows.append((query.name, statistics.median(timings), percentile(timings, 0.95) or 0))
+    finally:
+        engine.dispose()
+    return rows
+
+
 def throughput(base_url: str, clients: int, seconds: float) -> tuple[float, float, float, int]:
     timings: list[float] = []
     errors = 0
@@ -505,10 +541,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             with httpx.Client(base_url=server.base_url, timeout=60.0, trust_env=False) as client:
                 rows, errors = time_queries(client, args.requests)
             rate, median, p95, failed = throughput(server.base_url, args.clients, args.seconds)
+        service_rows = time_in_process(url, args.requests)
     print(f"\n{label}, {listings:,} listings, {args.requests} requests per query, limit 20")
-    print(f"{'query':44} {'median ms':>10} {'p95 ms':>8} {'total':>7}")
-    for name, median_ms, p95_ms, total in rows:
-        print(f"{name:44} {ms(median_ms):>10} {ms(p95_ms):>8} {total:>7}")
+    print(f"{'query':44} {'HTTP median / p95 ms':>22} {'service median / p95 ms':>25} {'total':>7}")
+    for (name, median_ms, p95_ms, total), (_, s_median, s_p95) in zip(
+        rows, service_rows, strict=True
+    ):
+        http = f"{ms(median_ms)} / {ms(p95_ms)}"
+        service = f"{ms(s_median)} / {ms(s_p95)}"
+        print(f"{name:44} {http:>22} {service:>25} {total:>7}")
     print(
         f"\nthroughput, {args.clients} clients, {args.seconds:.0f} s, mixed queries: "
         f"{rate:,.1f} req/s, median {ms(median)} ms, p95 {ms(p95)} ms"

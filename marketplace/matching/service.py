@@ -401,11 +401,15 @@ def _corrected_term(session: Session, word: str) -> tuple[str, str] | None:
                 {"m": _quoted(stem, '"')},
             ).scalar_one()
     else:
+        # Which variants are indexed at all (one GIN probe each), then how often (bounded).
         rows = session.execute(
             sa.text(
-                "SELECT v.term, (SELECT count(*) FROM (SELECT 1 FROM listing_search s "
-                "WHERE s.search_vector @@ CAST(quote_literal(v.term) AS tsquery) "
-                "LIMIT :cap) AS c) FROM unnest(CAST(:terms AS text[])) AS v(term)"
+                "WITH indexed AS (SELECT v.term FROM unnest(CAST(:terms AS text[])) AS v(term) "
+                "WHERE EXISTS (SELECT 1 FROM listing_search s "
+                "WHERE s.search_vector @@ CAST(quote_literal(v.term) AS tsquery))) "
+                "SELECT i.term, (SELECT count(*) FROM (SELECT 1 FROM listing_search s "
+                "WHERE s.search_vector @@ CAST(quote_literal(i.term) AS tsquery) "
+                "LIMIT :cap) AS c) FROM indexed AS i"
             ),
             {"terms": list(variants), "cap": _FUZZY_COUNT_CAP},
         ).all()

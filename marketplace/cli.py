@@ -153,6 +153,17 @@ def _ensure_certificate_keys() -> None:
         )
 
 
+@app.command("reindex-search")
+def reindex_search() -> None:
+    """Rebuild the search index of published listings (after upgrading to the search
+    migration, or to repair the index)."""
+    from marketplace.matching import service as matching
+
+    with unit_of_work() as session:
+        count = matching.reindex_all(session=session)
+    console.print(f"{count} published listing(s) indexed.")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",

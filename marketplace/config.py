@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     annual_fee_grace_months: int = Field(default=6, ge=0, le=12)
     recordation_deadline_months: int = Field(default=3, ge=1)
     open_license_fee_reduction_percent: Decimal = Decimal("15")
+    # A search ranks and counts at most this many matches (totals and facets beyond it are
+    # lower bounds), so that a frequent word costs what a rare one does.
+    search_candidate_limit: int = Field(default=2_000, ge=10, le=100_000)
 
     # License certificates (ES256). The key set: one `<kid>.pem` per key and an `active` file
     # naming the signing key. Generated on first use outside production; in production it must be

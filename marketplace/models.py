@@ -7,6 +7,7 @@ from marketplace.audit import models as audit_models
 from marketplace.events import models as events_models
 from marketplace.licensing import models as licensing_models
 from marketplace.listings import models as listings_models
+from marketplace.matching import models as matching_models
 from marketplace.patents import import_models as patents_import_models
 from marketplace.patents import models as patents_models
 from marketplace.pledges import models as pledges_models
@@ -20,6 +21,7 @@ __all__ = [
     "events_models",
     "licensing_models",
     "listings_models",
+    "matching_models",
     "metadata",
     "patents_import_models",
     "patents_models",

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from marketplace.config import get_settings
 from marketplace.db import create_db_engine
+from marketplace.matching.models import outside_metadata
 from marketplace.models import metadata
 
 config = context.config
@@ -24,6 +25,11 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     return False
 
 
+def _include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    # The FTS5 search table (SQLite) is created by hand in its migration, outside the metadata.
+    return not (type_ == "table" and outside_metadata(name))
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
         connection=connection,
@@ -33,6 +39,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         render_as_batch=True,
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
         literal_binds=connection is None,
     )
 

@@ -350,3 +350,22 @@ def test_import_resume_runs_stale_jobs(cli_database: sa.Engine, tmp_path: Path) 
         done = session.get_one(ImportJob, job_id)
         assert done.status == ImportStatus.succeeded
         assert done.created_count == 1
+
+
+def test_reindex_search_rebuilds_the_index_from_the_published_listings(
+    cli_database: sa.Engine,
+) -> None:
+    from marketplace.matching.models import ListingSearch
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    with Session(cli_database) as session:
+        published = len(
+            session.scalars(select(Listing).where(Listing.status == ListingStatus.published)).all()
+        )
+        session.exec(sa.delete(ListingSearch))  # type: ignore[call-overload]
+        session.commit()
+    result = runner.invoke(app, ["reindex-search"])
+    assert result.exit_code == 0, result.output
+    assert f"{published} published listing(s) indexed." in result.output
+    with Session(cli_database) as session:
+        assert len(session.scalars(select(ListingSearch)).all()) == published

@@ -1,3 +1,5 @@
+from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -6,7 +8,7 @@ from marketplace.accounts.deps import OptionalPrincipal
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
 from marketplace.db import SessionDep
-from marketplace.errors import Unauthorized, problem_responses
+from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import service as listings
 from marketplace.listings.deps import ListingsScope, OwnListing, OwnOffer, VerifiedLister
 from marketplace.listings.models import (
@@ -23,7 +25,9 @@ from marketplace.listings.models import (
     Precheck,
     RoyaltyType,
 )
-from marketplace.pagination import Page, PageParamsDep, page_of
+from marketplace.matching import service as matching
+from marketplace.matching.models import ListingHit, ListingSearchPage, SearchSort
+from marketplace.pagination import PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import IpcPrefix
@@ -45,11 +49,32 @@ def create_listing(
     return listings.to_public(listing)
 
 
+SEARCH_DESCRIPTION = """Published listings for anyone; with `mine=true` the caller's own in every
+status (then only `q`, `ipc`, `kind`, `royalty_type`, `owner_kind`, `region` and `status` apply).
+
+`q` is matched word by word in titles, descriptions and the patents' titles and abstracts:
+Chinese is segmented into words (电池 finds 一种锂离子电池的制备方法), English is stemmed
+(batteries finds battery), and a query may mix both. Listings with every word come first; when
+none has them all, listings with any (`matched: "any"`). A single English word that matches
+nothing is retried with the closest indexed spelling one edit away (`corrected_query`).
+
+Bounded by design: at most 2,000 matches (the candidate limit) are ranked and counted. `total`,
+and the `facets` counted over the same candidates, are then lower bounds
+(`total_is_lower_bound: true`, `facets.exact: false`): read them as "2,000+". Sorting by
+`relevance` pages through the ranked candidates; `newest` and `price` (lowest upfront fee of any
+offer) page through every match. Cursors hold the sort key and id, so pages neither repeat nor
+skip while listings are published.
+
+`highlights` hold excerpts of the matched fields, HTML-escaped, with the matched words in
+`<em>…</em>`."""
+
+
 @router.get(
     "/listings",
-    response_model=Page[ListingPublic],
+    response_model=ListingSearchPage,
     responses=problem_responses(401, 422),
-    summary="Published listings (public), or all of the caller's own with `mine=true`",
+    summary="Search published listings (public), or list the caller's own with `mine=true`",
+    description=SEARCH_DESCRIPTION,
 )
 def list_listings(
     principal: OptionalPrincipal,
@@ -57,7 +82,12 @@ def list_listings(
     page: PageParamsDep,
     q: Annotated[
         str | None,
-        Query(min_length=1, max_length=200, description="Words in title, description or patents."),
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words in title, description or patents, Chinese or English.",
+            examples=["锂离子电池 thermal management"],
+        ),
     ] = None,
     ipc: Annotated[
         IpcPrefix | None,
@@ -68,6 +98,25 @@ def list_listings(
     owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     owner_kind: OrganizationKind | None = None,
     region: Annotated[str | None, Query(max_length=100)] = None,
+    max_upfront_fee: Annotated[
+        Decimal | None,
+        Query(ge=0, le=Decimal("1e15"), description="Some offer's upfront fee is at most this."),
+    ] = None,
+    max_royalty_rate: Annotated[
+        Decimal | None,
+        Query(ge=0, le=100, description="Some offer's royalty rate (percent) is at most this."),
+    ] = None,
+    min_remaining_years: Annotated[
+        int | None,
+        Query(ge=0, le=30, description="Every covered patent stays in force this many years."),
+    ] = None,
+    published_after: Annotated[
+        date | None, Query(description="Published on or after this day (UTC).")
+    ] = None,
+    sort: Annotated[
+        SearchSort | None,
+        Query(description="Default: `relevance` with `q`, `newest` without."),
+    ] = None,
     mine: Annotated[
         bool, Query(description="The caller's own listings in every status (needs a token).")
     ] = False,
@@ -75,26 +124,81 @@ def list_listings(
         ListingStatus | None,
         Query(alias="status", description="With `mine=true`: only this status."),
     ] = None,
-) -> Page[ListingPublic]:
-    statuses: tuple[ListingStatus, ...] = (ListingStatus.published,)
+) -> ListingSearchPage:
     if mine:
         if principal is None:
             raise Unauthorized("mine=true needs a bearer token.")
-        owner_id = principal.organization_id
-        statuses = (listing_status,) if listing_status else tuple(ListingStatus)
-    found = listings.list_listings(
+        public_only = {
+            "max_upfront_fee": max_upfront_fee,
+            "max_royalty_rate": max_royalty_rate,
+            "min_remaining_years": min_remaining_years,
+            "published_after": published_after,
+        }
+        given = [name for name, value in public_only.items() if value is not None]
+        if given or sort is not None:
+            raise Unprocessable(
+                f"{', '.join([*given, *(['sort'] if sort else [])])}: only for the public search."
+            )
+        found = listings.list_listings(
+            session=session,
+            params=page,
+            owner_id=principal.organization_id,
+            statuses=(listing_status,) if listing_status else tuple(ListingStatus),
+            q=q,
+            ipc=ipc,
+            royalty_type=royalty_type,
+            kind=kind,
+            owner_kind=owner_kind,
+            region=region,
+        )
+        items, next_cursor = found
+        return ListingSearchPage(
+            items=[ListingHit.model_validate(listings.to_public(i).model_dump()) for i in items],
+            next_cursor=next_cursor,
+            limit=page.limit,
+        )
+    result = matching.search_listings(
         session=session,
-        params=page,
-        owner_id=owner_id,
-        statuses=statuses,
         q=q,
-        ipc=ipc,
-        royalty_type=royalty_type,
-        kind=kind,
-        owner_kind=owner_kind,
-        region=region,
+        filters=matching.SearchFilters(
+            ipc=ipc,
+            kind=kind,
+            owner_id=owner_id,
+            owner_kind=owner_kind,
+            region=region,
+            royalty_type=royalty_type,
+            max_upfront_fee=max_upfront_fee,
+            max_royalty_rate=max_royalty_rate,
+            min_remaining_years=min_remaining_years,
+            published_after=published_after,
+        ),
+        sort=sort,
+        limit=page.limit,
+        cursor=page.cursor,
     )
-    return page_of(found, page, listings.to_public)
+    found_listings = listings.get_listings_in_order(
+        session=session, listing_ids=[hit.listing_id for hit in result.hits]
+    )
+    scores = {hit.listing_id: hit.score for hit in result.hits}
+    return ListingSearchPage(
+        items=[
+            ListingHit.model_validate(
+                {
+                    **listings.to_public(listing).model_dump(),
+                    "score": scores.get(listing.id or 0),
+                    "highlights": matching.listing_highlights(listing, result.terms),
+                }
+            )
+            for listing in found_listings
+        ],
+        next_cursor=result.next_cursor,
+        limit=page.limit,
+        facets=result.facets,
+        total=result.total,
+        total_is_lower_bound=result.total_is_lower_bound,
+        corrected_query=result.corrected_query,
+        matched=result.matched,
+    )
 
 
 @router.get(

@@ -51,6 +51,7 @@ from marketplace.listings.models import (
     PublicationBlocker,
     RoyaltyType,
 )
+from marketplace.matching import service as matching
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 from marketplace.patents.errors import PatentNotFound
@@ -116,6 +117,17 @@ def get_own_offer(
         session=session, listing_id=offer.listing_id, organization_id=organization_id
     )
     return listing, offer
+
+
+def get_listings_in_order(*, session: Session, listing_ids: Sequence[int]) -> list[Listing]:
+    """The listings with these ids, in the order given (those that no longer exist left out)."""
+    if not listing_ids:
+        return []
+    found = {
+        listing.id: listing
+        for listing in session.scalars(select(Listing).where(col(Listing.id).in_(listing_ids)))
+    }
+    return [found[listing_id] for listing_id in listing_ids if listing_id in found]
 
 
 def list_listings(
@@ -221,6 +233,7 @@ def update_listing(*, session: Session, listing: Listing, changes: ListingUpdate
     listing.updated_at = clock.now()
     session.add(listing)
     session.flush()
+    matching.index_listing(session=session, listing=listing)
     return listing
 
 
@@ -465,6 +478,8 @@ def publish_listing(*, session: Session, listing: Listing) -> Listing:
     listing.warnings = [w.model_dump(exclude_none=True) for w in guidance_warnings(listing)]
     session.add(listing)
     session.flush()
+    # Searchable from the moment the declaration is, in the same transaction.
+    matching.index_listing(session=session, listing=listing)
     pledges.notify_pledgees(
         session,
         listing.patents,
@@ -504,6 +519,8 @@ def _end_declaration(
         listing.lapse_reason = reason
     session.add(listing)
     session.flush()
+    # Gone from search at once.
+    matching.index_listing(session=session, listing=listing)
     return listing
 
 
@@ -535,6 +552,11 @@ def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) ->
     legal_status_before = str(patent.legal_status)
     updated = patents.update_patent(session=session, patent=patent, changes=changes)
     lapse_if_not_in_force(session=session, patent=updated)
+    if updated.open_license_listing_id is not None:
+        # Its title, abstract or IPC codes are part of the declaring listing's index entry.
+        declaring = session.get(Listing, updated.open_license_listing_id)
+        if declaring is not None:
+            matching.index_listing(session=session, listing=declaring)
     pledges.patent_changed(session, updated, legal_status_before=legal_status_before)
     return updated
 

@@ -1,0 +1,599 @@
+"""Search over published listings: the index, kept in step with the listings in the same
+transaction, and the query that filters, ranks, counts facets and pages.
+
+Bounded by design: a query ranks and counts at most ``search_candidate_limit`` matches
+(settings), so that a frequent word costs the same as a rare one at millions of listings.
+Totals and facet counts are then lower bounds and say so."""
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlmodel import Session, col, select
+
+from marketplace import clock
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.config import get_settings
+from marketplace.listings.models import Listing, ListingStatus, RoyaltyType
+from marketplace.matching import highlights, tokenizer
+from marketplace.matching.models import (
+    FTS_TABLE,
+    FacetCount,
+    Facets,
+    Highlight,
+    ListingSearch,
+    SearchSort,
+    SearchVector,
+    listing_search_fts,
+)
+from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
+from marketplace.params import MAX_ID
+from marketplace.patents import service as patents
+from marketplace.patents.identifiers import PatentKind, ipc_like_pattern, normalize_ipc_prefix
+
+# PostgreSQL's limits on a tsvector: positions per lexeme, and the highest position.
+_MAX_POSITIONS = 256
+_MAX_POSITION = 16_383
+# Weights of the fields in the ranking (PostgreSQL's ts_rank weights for A and C).
+TITLE_WEIGHT = 1.0
+BODY_WEIGHT = 0.2
+SCORE_DIGITS = 6
+_FUZZY_WORD = re.compile(r"[a-z]{4,20}")
+_FUZZY_COUNT_CAP = 1_000
+
+LS = ListingSearch
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# Indexing --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A listing's words: the title part (listing and patent titles) ranks above the body
+    (description and patent abstracts)."""
+
+    title: list[str]
+    body: list[str]
+
+
+def document_of(
+    *, title: str, description: str | None, patent_texts: Iterable[tuple[str, str | None]]
+) -> Document:
+    titles = list(dict.fromkeys([title, *(patent_title for patent_title, _ in patent_texts)]))
+    bodies = [description, *(abstract for _, abstract in patent_texts)]
+    return Document(
+        title=[token for text in titles for token in tokenizer.index_tokens(text)],
+        body=[token for text in bodies for token in tokenizer.index_tokens(text)],
+    )
+
+
+def tsvector_literal(document: Document) -> str:
+    """The document as PostgreSQL's tsvector input (``'word':1A,7A 'other':9C``): built here, so
+    that PostgreSQL's own parser, which does not know Chinese, never sees the text."""
+    positions: dict[str, list[str]] = {}
+    position = 0
+    for weight, tokens in (("A", document.title), ("C", document.body)):
+        for token in tokens:
+            position = min(position + 1, _MAX_POSITION)
+            found = positions.setdefault(token, [])
+            if len(found) < _MAX_POSITIONS:
+                found.append(f"{position}{weight}")
+    return " ".join(
+        "'{}':{}".format(token.replace("\\", "\\\\").replace("'", "''"), ",".join(found))
+        for token, found in positions.items()
+    )
+
+
+def _joined(values: Iterable[str]) -> str:
+    return "|" + "|".join(dict.fromkeys(values)) + "|"
+
+
+def search_row(listing: Listing) -> dict[str, Any]:
+    """The filter and sort keys of a published listing."""
+    assert listing.id is not None
+    assert listing.published_at is not None
+    offers = listing.offers
+    return {
+        "listing_id": listing.id,
+        "owner_id": listing.owner_id,
+        "published_at": listing.published_at,
+        "kinds": _joined(str(patent.kind) for patent in listing.patents),
+        "royalty_types": _joined(str(offer.royalty_type) for offer in offers),
+        "ipc_codes": _joined(code for patent in listing.patents for code in patent.ipc_codes),
+        "min_upfront_fee": min(
+            (offer.upfront_fee or Decimal(0) for offer in offers), default=Decimal(0)
+        ),
+        "min_royalty_rate": min(
+            (offer.royalty_rate or Decimal(0) for offer in offers), default=Decimal(0)
+        ),
+        "term_end_date": min(
+            patents.term_end_date(PatentKind(patent.kind), patent.filing_date)
+            for patent in listing.patents
+        ),
+    }
+
+
+def index_listing(*, session: Session, listing: Listing) -> None:
+    """Bring the listing's index entry in step with it: present with its current words and keys
+    while published, absent otherwise. The listings service calls this in the same transaction
+    as every change of status, text or patents."""
+    assert listing.id is not None
+    session.execute(sa.delete(ListingSearch).where(col(ListingSearch.listing_id) == listing.id))
+    sqlite = _dialect(session) == "sqlite"
+    if sqlite:
+        session.execute(
+            sa.delete(listing_search_fts).where(listing_search_fts.c.rowid == listing.id)
+        )
+    if listing.status != ListingStatus.published:
+        return
+    document = document_of(
+        title=listing.title,
+        description=listing.description,
+        patent_texts=[(patent.title, patent.abstract) for patent in listing.patents],
+    )
+    insert_entries(session, [(search_row(listing), document)])
+
+
+def insert_entries(session: Session, entries: Sequence[tuple[dict[str, Any], Document]]) -> None:
+    """Insert index entries for listings that have none (bulk: the reindex command)."""
+    if not entries:
+        return
+    if _dialect(session) == "sqlite":
+        session.execute(sa.insert(ListingSearch), [row for row, _ in entries])
+        session.execute(
+            sa.insert(listing_search_fts),
+            [
+                {
+                    "rowid": row["listing_id"],
+                    "title": " ".join(document.title),
+                    "body": " ".join(document.body),
+                }
+                for row, document in entries
+            ],
+        )
+        return
+    session.execute(
+        sa.insert(ListingSearch).values(
+            search_vector=sa.cast(sa.bindparam("vector_literal"), SearchVector())
+        ),
+        [{**row, "vector_literal": tsvector_literal(document)} for row, document in entries],
+    )
+
+
+def reindex_all(*, session: Session, batch_size: int = 500) -> int:
+    """Rebuild the whole index from the listings (after the migration, or to repair it)."""
+    session.execute(sa.delete(ListingSearch))
+    if _dialect(session) == "sqlite":
+        session.execute(sa.delete(listing_search_fts))
+    ids = session.scalars(
+        select(col(Listing.id))
+        .where(Listing.status == ListingStatus.published)
+        .order_by(col(Listing.id))
+    ).all()
+    for start in range(0, len(ids), batch_size):
+        batch = session.scalars(
+            select(Listing).where(col(Listing.id).in_(ids[start : start + batch_size]))
+        )
+        insert_entries(
+            session,
+            [
+                (
+                    search_row(listing),
+                    document_of(
+                        title=listing.title,
+                        description=listing.description,
+                        patent_texts=[(p.title, p.abstract) for p in listing.patents],
+                    ),
+                )
+                for listing in batch
+            ],
+        )
+        session.flush()
+        session.expunge_all()
+    return len(ids)
+
+
+# Searching -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    ipc: str | None = None
+    kind: PatentKind | None = None
+    owner_id: int | None = None
+    owner_kind: OrganizationKind | None = None
+    region: str | None = None
+    royalty_type: RoyaltyType | None = None
+    max_upfront_fee: Decimal | None = None
+    max_royalty_rate: Decimal | None = None
+    min_remaining_years: int | None = None
+    published_after: date | None = None
+
+
+@dataclass(slots=True)
+class SearchHit:
+    listing_id: int
+    score: float | None
+
+
+@dataclass(slots=True)
+class SearchResult:
+    hits: list[SearchHit]
+    next_cursor: str | None
+    facets: Facets
+    total: int
+    total_is_lower_bound: bool
+    terms: list[str] = field(default_factory=list)
+    corrected_query: str | None = None
+    matched: str = "all"
+
+
+@dataclass(slots=True)
+class _Candidate:
+    listing_id: int
+    score: float | None
+    kinds: str
+    royalty_types: str
+    ipc_codes: str
+    owner_kind: str
+    region: str | None
+
+
+def _filter_conditions(filters: SearchFilters, *, today: date) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.ipc:
+        pattern = ipc_like_pattern(normalize_ipc_prefix(filters.ipc))
+        tail = "" if pattern.endswith("%") else "|%"
+        conditions.append(col(LS.ipc_codes).like(f"%|{pattern}{tail}"))
+    if filters.kind is not None:
+        conditions.append(col(LS.kinds).like(f"%|{filters.kind}|%"))
+    if filters.royalty_type is not None:
+        conditions.append(col(LS.royalty_types).like(f"%|{filters.royalty_type}|%"))
+    if filters.owner_id is not None:
+        conditions.append(col(LS.owner_id) == filters.owner_id)
+    if filters.owner_kind is not None:
+        conditions.append(col(Organization.kind) == filters.owner_kind)
+    if filters.region is not None:
+        conditions.append(col(Organization.region) == filters.region)
+    if filters.max_upfront_fee is not None:
+        conditions.append(col(LS.min_upfront_fee) <= filters.max_upfront_fee)
+    if filters.max_royalty_rate is not None:
+        conditions.append(col(LS.min_royalty_rate) <= filters.max_royalty_rate)
+    if filters.min_remaining_years is not None:
+        conditions.append(
+            col(LS.term_end_date) >= patents.add_years(today, filters.min_remaining_years)
+        )
+    if filters.published_after is not None:
+        start = datetime.combine(filters.published_after, datetime.min.time(), tzinfo=UTC)
+        conditions.append(col(LS.published_at) >= start)
+    return conditions
+
+
+def _quoted(term: str, quote: str) -> str:
+    return quote + term.replace(quote, quote * 2) + quote
+
+
+def _match(session: Session, terms: Sequence[str], *, any_term: bool) -> sa.ColumnElement[bool]:
+    if _dialect(session) == "sqlite":
+        expression = (" OR " if any_term else " ").join(_quoted(t, '"') for t in terms)
+        return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
+    query = (" | " if any_term else " & ").join(_quoted(t, "'") for t in terms)
+    tsquery = sa.cast(sa.literal(query), TSQUERY)
+    return col(LS.search_vector).op("@@")(tsquery)
+
+
+def _score_sqlite(terms: Sequence[str], title: str, body: str) -> float:
+    """The same weights as on PostgreSQL, and like ts_rank independent of the rest of the
+    corpus, so that a listing keeps its score (and a relevance cursor its place) while others
+    are added."""
+    title, body = f" {title} ", f" {body} "
+    raw = sum(
+        TITLE_WEIGHT * math.log1p(title.count(f" {t} "))
+        + BODY_WEIGHT * math.log1p(body.count(f" {t} "))
+        for t in terms
+    )
+    return raw / len(terms)
+
+
+def _candidates(
+    session: Session,
+    *,
+    terms: Sequence[str],
+    any_term: bool,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+) -> list[_Candidate]:
+    sqlite = _dialect(session) == "sqlite"
+    columns: list[Any] = [
+        col(LS.listing_id),
+        col(LS.kinds),
+        col(LS.royalty_types),
+        col(LS.ipc_codes),
+        col(Organization.kind),
+        col(Organization.region),
+    ]
+    statement = sa.select(*columns).join(Organization, col(Organization.id) == col(LS.owner_id))
+    if terms:
+        statement = statement.where(_match(session, terms, any_term=any_term))
+        if sqlite:
+            statement = statement.join(
+                listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
+            ).add_columns(listing_search_fts.c.title, listing_search_fts.c.body)
+        else:
+            tsquery = sa.cast(
+                sa.literal((" | " if any_term else " & ").join(_quoted(t, "'") for t in terms)),
+                TSQUERY,
+            )
+            statement = statement.add_columns(sa.func.ts_rank(col(LS.search_vector), tsquery))
+    rows = session.execute(statement.where(*conditions).limit(limit)).all()
+    found: list[_Candidate] = []
+    for row in rows:
+        score: float | None = None
+        if terms:
+            score = _score_sqlite(terms, row[6], row[7]) if sqlite else float(row[6])
+            score = round(score, SCORE_DIGITS)
+        found.append(_Candidate(row[0], score, row[1], row[2], row[3], str(row[4]), row[5]))
+    return found
+
+
+def _counts(counter: Counter[str]) -> list[FacetCount]:
+    return [
+        FacetCount(value=value, count=count)
+        for value, count in sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        if value
+    ]
+
+
+def _split(joined: str) -> list[str]:
+    return [value for value in joined.split("|") if value]
+
+
+def _expand(joined_counts: Counter[str], values_of: Callable[[str], Iterable[str]]) -> Counter[str]:
+    """Counts of the values inside "|a|b|" strings, from counts of the strings (few distinct)."""
+    counter: Counter[str] = Counter()
+    for joined, count in joined_counts.items():
+        for value in dict.fromkeys(values_of(joined)):
+            counter[value] += count
+    return counter
+
+
+def _facets(candidates: Sequence[_Candidate], *, ipc: str | None, exact: bool) -> Facets:
+    codes = Counter(c.ipc_codes for c in candidates)
+    classes: Counter[str] = Counter()
+    if ipc:
+        section = normalize_ipc_prefix(ipc)[:1]
+        classes = _expand(codes, lambda j: (c[:3] for c in _split(j) if c.startswith(section)))
+    return Facets(
+        kind=_counts(_expand(Counter(c.kinds for c in candidates), _split)),
+        royalty_type=_counts(_expand(Counter(c.royalty_types for c in candidates), _split)),
+        owner_kind=_counts(Counter(c.owner_kind for c in candidates)),
+        region=_counts(Counter(c.region or "" for c in candidates)),
+        ipc_section=_counts(_expand(codes, lambda j: (c[:1] for c in _split(j)))),
+        ipc_class=_counts(classes),
+        exact=exact,
+    )
+
+
+def _corrected_term(session: Session, word: str) -> tuple[str, str] | None:
+    """The most frequent indexed word one edit away from ``word``: (its stem, its spelling)."""
+    variants = tokenizer.edit_variants(word)
+    if not variants:
+        return None
+    counts: dict[str, int] = {}
+    if _dialect(session) == "sqlite":
+        for stem in variants:
+            counts[stem] = session.execute(
+                sa.text(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {FTS_TABLE} "  # noqa: S608 - a constant
+                    f"WHERE {FTS_TABLE} MATCH :m LIMIT {_FUZZY_COUNT_CAP})"
+                ),
+                {"m": _quoted(stem, '"')},
+            ).scalar_one()
+    else:
+        # Which variants are indexed at all (one GIN probe each), then how often (bounded).
+        rows = session.execute(
+            sa.text(
+                "WITH indexed AS (SELECT v.term FROM unnest(CAST(:terms AS text[])) AS v(term) "
+                "WHERE EXISTS (SELECT 1 FROM listing_search s "
+                "WHERE s.search_vector @@ CAST(quote_literal(v.term) AS tsquery))) "
+                "SELECT i.term, (SELECT count(*) FROM (SELECT 1 FROM listing_search s "
+                "WHERE s.search_vector @@ CAST(quote_literal(i.term) AS tsquery) "
+                "LIMIT :cap) AS c) FROM indexed AS i"
+            ),
+            {"terms": list(variants), "cap": _FUZZY_COUNT_CAP},
+        ).all()
+        counts = {str(term): int(count) for term, count in rows}
+    best = max(variants, key=lambda stem: counts.get(stem, 0))
+    return (best, variants[best]) if counts.get(best, 0) else None
+
+
+def _decode(cursor: str, sort: SearchSort) -> dict[str, Any]:
+    position = decode_cursor(cursor)
+    after = position.get("id")
+    if (
+        position.get("sort") != sort.value
+        or not isinstance(after, int)
+        or isinstance(after, bool)
+        or not 1 <= after <= MAX_ID
+    ):
+        raise InvalidCursor("The cursor is not one this API issued for this sort.")
+    return position
+
+
+def _page_by_relevance(
+    candidates: Sequence[_Candidate], *, limit: int, cursor: str | None
+) -> tuple[list[SearchHit], str | None]:
+    ranked = sorted(candidates, key=lambda c: (-(c.score or 0.0), -c.listing_id))
+    if cursor is not None:
+        position = _decode(cursor, SearchSort.relevance)
+        score, after = position.get("score"), position["id"]
+        if not isinstance(score, int | float) or isinstance(score, bool):
+            raise InvalidCursor("The cursor is not one this API issued for this sort.")
+        ranked = [
+            c
+            for c in ranked
+            if (c.score or 0.0) < score or ((c.score or 0.0) == score and c.listing_id < after)
+        ]
+    page = ranked[:limit]
+    next_cursor = None
+    if len(ranked) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(
+            {"sort": SearchSort.relevance.value, "score": last.score or 0.0, "id": last.listing_id}
+        )
+    return [SearchHit(c.listing_id, c.score) for c in page], next_cursor
+
+
+def _page_by_key(
+    session: Session,
+    *,
+    sort: SearchSort,
+    match: sa.ColumnElement[bool] | None,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+    cursor: str | None,
+    scores: dict[int, float | None],
+) -> tuple[list[SearchHit], str | None]:
+    """Newest first, or cheapest first: keyset pages on (key, id), stable under inserts."""
+    key: Any = col(LS.published_at) if sort is SearchSort.newest else col(LS.min_upfront_fee)
+    statement = (
+        sa.select(col(LS.listing_id), key)
+        .join(Organization, col(Organization.id) == col(LS.owner_id))
+        .where(*conditions)
+    )
+    if match is not None:
+        if _dialect(session) == "sqlite":
+            statement = statement.join(
+                listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
+            )
+        statement = statement.where(match)
+    if cursor is not None:
+        position = _decode(cursor, sort)
+        after = position["id"]
+        try:
+            if sort is SearchSort.newest:
+                value: Any = datetime.fromisoformat(str(position.get("key")))
+                if value.tzinfo is None:
+                    raise ValueError
+                statement = statement.where(
+                    sa.or_(key < value, sa.and_(key == value, col(LS.listing_id) < after))
+                )
+            else:
+                value = Decimal(str(position.get("key")))
+                if not value.is_finite() or not 0 <= value < Decimal("1e16"):
+                    raise ValueError
+                statement = statement.where(
+                    sa.or_(key > value, sa.and_(key == value, col(LS.listing_id) > after))
+                )
+        except (ValueError, InvalidOperation) as exc:
+            raise InvalidCursor("The cursor is not one this API issued for this sort.") from exc
+    if sort is SearchSort.newest:
+        statement = statement.order_by(key.desc(), col(LS.listing_id).desc())
+    else:
+        statement = statement.order_by(key.asc(), col(LS.listing_id).asc())
+    rows = session.execute(statement.limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last_id, last_key = page[-1]
+        encoded = last_key.isoformat() if sort is SearchSort.newest else str(last_key)
+        next_cursor = encode_cursor({"sort": sort.value, "key": encoded, "id": last_id})
+    return [SearchHit(row[0], scores.get(row[0])) for row in page], next_cursor
+
+
+def search_listings(
+    *,
+    session: Session,
+    q: str | None = None,
+    filters: SearchFilters = SearchFilters(),
+    sort: SearchSort | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> SearchResult:
+    """Published listings matching every word of ``q`` (or, when none match them all, any
+    word; or, for one English word that matches nothing, the closest indexed spelling) and the
+    filters, ranked, with facet counts over the candidate set."""
+    bound = get_settings().search_candidate_limit
+    sort = sort or (SearchSort.relevance if q else SearchSort.newest)
+    if _dialect(session) == "postgresql":
+        # A generic plan of a prepared search statement ignores how frequent the words are.
+        session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    conditions = _filter_conditions(filters, today=clock.today())
+    terms = tokenizer.query_terms(q) if q else []
+    corrected: str | None = None
+    any_term = False
+    if q and not terms:
+        empty = Facets(exact=True)
+        return SearchResult([], None, empty, 0, False, terms=[])
+
+    def find(words: Sequence[str], any_word: bool) -> list[_Candidate]:
+        return _candidates(
+            session, terms=words, any_term=any_word, conditions=conditions, limit=bound
+        )
+
+    candidates = find(terms, False)
+    if q and not candidates and len(terms) > 1:
+        any_term = True
+        candidates = find(terms, True)
+    if q and not candidates and len(terms) == 1:
+        word = tokenizer.normalize(q).strip()
+        if _FUZZY_WORD.fullmatch(word):
+            found = _corrected_term(session, word)
+            if found is not None:
+                stem, spelling = found
+                retry = find([stem], False)
+                if retry:
+                    terms, corrected, candidates = [stem], spelling, retry
+    exact = len(candidates) < bound
+    facets = _facets(candidates, ipc=filters.ipc, exact=exact)
+    if sort is SearchSort.relevance and terms:
+        hits, next_cursor = _page_by_relevance(candidates, limit=limit, cursor=cursor)
+    else:
+        if sort is SearchSort.relevance:
+            sort = SearchSort.newest
+        match = _match(session, terms, any_term=any_term) if terms else None
+        hits, next_cursor = _page_by_key(
+            session,
+            sort=sort,
+            match=match,
+            conditions=conditions,
+            limit=limit,
+            cursor=cursor,
+            scores={c.listing_id: c.score for c in candidates},
+        )
+    return SearchResult(
+        hits=hits,
+        next_cursor=next_cursor,
+        facets=facets,
+        total=len(candidates),
+        total_is_lower_bound=not exact,
+        terms=terms,
+        corrected_query=corrected,
+        matched="any" if any_term else "all",
+    )
+
+
+def listing_highlights(listing: Listing, terms: Sequence[str]) -> list[Highlight]:
+    """Where the words of a search appear in a listing (for the listings of one page)."""
+    fields: list[tuple[str, int | None, str | None]] = [
+        ("title", None, listing.title),
+        ("description", None, listing.description),
+    ]
+    for patent in listing.patents:
+        fields.append(("patent_title", patent.id, patent.title))
+        fields.append(("patent_abstract", patent.id, patent.abstract))
+    return [
+        Highlight(field=name, patent_id=patent_id, snippet=excerpt)
+        for name, patent_id, excerpt in highlights.highlights(fields, terms)
+    ]

@@ -1,0 +1,41 @@
+"""Published listings with chosen words, kinds, offers and owners, for the search tests."""
+
+from datetime import date
+
+from sqlmodel import Session
+
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.listings import service as listings
+from marketplace.listings.models import Listing, ListingUpdate, OfferCreate
+from tests import factories
+
+
+def listed(
+    session: Session,
+    title: str,
+    *,
+    abstract: str = "与主题无关的摘要 unrelated summary",
+    description: str | None = None,
+    owner: Organization | None = None,
+    ipc_codes: list[str] | None = None,
+    type_digit: int = 1,
+    offers: list[OfferCreate] | None = None,
+    filing_date: date = date(2020, 3, 1),
+) -> Listing:
+    org = owner or factories.organization(session, kind=OrganizationKind.university)
+    patent = factories.patent(
+        session,
+        org,
+        title=title,
+        ipc_codes=ipc_codes,
+        type_digit=type_digit,
+        filing_date=filing_date,
+        evaluation_report_ref=None if type_digit == 1 else "ER-1",
+    )
+    patent.abstract = abstract
+    draft = factories.draft_listing(session, org, patent_list=[patent], offers=offers)
+    if description is not None:
+        listings.update_listing(
+            session=session, listing=draft, changes=ListingUpdate(description=description)
+        )
+    return listings.publish_listing(session=session, listing=draft)

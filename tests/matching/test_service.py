@@ -1,0 +1,300 @@
+"""Search rules, called without HTTP: words in both languages, ranking, filters, facets, the
+candidate bound, cursors under inserts, and the index following every listing change."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+
+from marketplace.accounts.models import OrganizationKind
+from marketplace.config import get_settings
+from marketplace.listings import service as listings
+from marketplace.listings.models import Listing
+from marketplace.matching import service as matching
+from marketplace.matching.models import SearchSort
+from marketplace.matching.service import SearchFilters, SearchResult
+from marketplace.pagination import InvalidCursor
+from marketplace.patents.identifiers import PatentKind
+from marketplace.patents.models import LegalStatus, PatentUpdate
+from tests import factories
+from tests.matching.helpers import listed
+
+
+def search(session: Session, q: str | None = None, **kwargs: object) -> SearchResult:
+    return matching.search_listings(session=session, q=q, **kwargs)  # type: ignore[arg-type]
+
+
+def found(session: Session, q: str | None = None, **kwargs: object) -> list[int]:
+    return [hit.listing_id for hit in search(session, q, **kwargs).hits]
+
+
+def test_a_two_character_chinese_word_finds_it_inside_a_compound(session: Session) -> None:
+    battery = listed(session, "一种锂离子电池的制备方法")
+    listed(session, "一种芯片封装结构")
+    assert found(session, "电池") == [battery.id]
+    assert found(session, "锂离子电池") == [battery.id]
+    assert found(session, "封装") != [battery.id]
+
+
+def test_english_words_match_by_stem(session: Session) -> None:
+    battery = listed(session, "Battery pack with cooling plates")
+    batteries = listed(session, "Batteries for drones")
+    listed(session, "Wind turbine blade")
+    assert set(found(session, "batteries")) == {battery.id, batteries.id}
+    assert set(found(session, "battery")) == {battery.id, batteries.id}
+
+
+def test_mixed_queries_match_both_languages(session: Session) -> None:
+    both = listed(session, "无人机电池 Drone battery")
+    chinese = listed(session, "一种电池")
+    english = listed(session, "Drone frame")
+    assert found(session, "电池 drone") == [both.id]
+    # No listing has every word: those with any of them, the best first.
+    result = search(session, "电池 frame")
+    assert result.matched == "any"
+    assert {hit.listing_id for hit in result.hits} == {both.id, chinese.id, english.id}
+
+
+def test_a_title_match_outranks_an_abstract_match(session: Session) -> None:
+    in_abstract = listed(session, "Control device", abstract="A solar powered controller")
+    in_title = listed(session, "Solar inverter")
+    listed(session, "Unrelated gearbox")
+    result = search(session, "solar")
+    assert [hit.listing_id for hit in result.hits] == [in_title.id, in_abstract.id]
+    scores = [hit.score for hit in result.hits]
+    assert scores[0] is not None
+    assert scores[1] is not None
+    assert scores[0] > scores[1] > 0
+
+
+def test_a_listing_with_every_word_outranks_one_with_some(session: Session) -> None:
+    partial = listed(session, "固态电池 electrolyte")
+    full = listed(session, "固态电池 thermal management", abstract="thermal runaway")
+    result = search(session, "固态电池 thermal")
+    assert [hit.listing_id for hit in result.hits] == [full.id]
+    assert partial.id not in [hit.listing_id for hit in result.hits]
+
+
+def test_the_description_is_searched(session: Session) -> None:
+    described = listed(session, "Device", description="用于储能系统的热管理")
+    assert found(session, "热管理") == [described.id]
+
+
+def test_a_query_of_only_function_words_finds_nothing(session: Session) -> None:
+    listed(session, "一种电池的方法")
+    result = search(session, "的")
+    assert result.hits == []
+    assert result.total == 0
+
+
+def test_one_misspelled_word_is_corrected(session: Session) -> None:
+    battery = listed(session, "Battery pack")
+    result = search(session, "batery")
+    assert result.corrected_query == "battery"
+    assert [hit.listing_id for hit in result.hits] == [battery.id]
+    # A word that is found is never "corrected".
+    assert search(session, "battery").corrected_query is None
+    assert search(session, "zzzzqqq").corrected_query is None
+
+
+def build_catalog(session: Session) -> dict[str, Listing]:
+    zhejiang_university = factories.organization(
+        session, kind=OrganizationKind.university, region="Zhejiang"
+    )
+    beijing_company = factories.organization(
+        session, kind=OrganizationKind.enterprise, region="Beijing"
+    )
+    return {
+        "invention_g06": listed(
+            session,
+            "电池 search index",
+            owner=zhejiang_university,
+            ipc_codes=["G06F 16/33"],
+            offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("300000"))],
+        ),
+        "invention_h01": listed(
+            session,
+            "电池 cell",
+            owner=zhejiang_university,
+            ipc_codes=["H01M 10/0525", "G06N 3/08"],
+            offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("5"))],
+        ),
+        "utility_h01": listed(
+            session,
+            "电池 holder",
+            owner=beijing_company,
+            type_digit=2,
+            ipc_codes=["H01M 2/10"],
+            filing_date=date(2018, 9, 1),
+        ),
+    }
+
+
+def test_filters_are_exact(session: Session) -> None:
+    catalog = build_catalog(session)
+    ids = {name: listing.id for name, listing in catalog.items()}
+
+    def names(**filters: object) -> set[str]:
+        hits = found(session, "电池", filters=SearchFilters(**filters))  # type: ignore[arg-type]
+        return {name for name, listing_id in ids.items() if listing_id in hits}
+
+    assert names() == set(ids)
+    assert names(ipc="G") == {"invention_g06", "invention_h01"}
+    assert names(ipc="G06F") == {"invention_g06"}
+    assert names(ipc="G06F 16/33") == {"invention_g06"}
+    assert names(ipc="H01M 10") == {"invention_h01"}
+    assert names(ipc="H01M 2") == {"utility_h01"}
+    assert names(kind=PatentKind.utility_model) == {"utility_h01"}
+    assert names(owner_kind=OrganizationKind.enterprise) == {"utility_h01"}
+    assert names(region="Zhejiang") == {"invention_g06", "invention_h01"}
+    assert names(owner_id=catalog["utility_h01"].owner_id) == {"utility_h01"}
+    assert names(royalty_type="running") == {"invention_h01"}
+    # The factory's hybrid offer: 50,000 upfront and 3.5 %.
+    assert names(max_upfront_fee=Decimal("50000")) == {"invention_h01", "utility_h01"}
+    assert names(max_upfront_fee=Decimal("49999.99")) == {"invention_h01"}
+    assert names(max_royalty_rate=Decimal("3.5")) == {"invention_g06", "utility_h01"}
+    assert names(max_royalty_rate=Decimal("3.4")) == {"invention_g06"}
+    # Utility model filed 2018-09-01: term ends 2028-08-31, two years after today (2026-06-15).
+    assert names(min_remaining_years=2) == set(ids)
+    assert names(min_remaining_years=3) == {"invention_g06", "invention_h01"}
+    assert names(published_after=date(2026, 6, 15)) == set(ids)
+    assert names(published_after=date(2026, 6, 16)) == set()
+    # Filters apply without a query too.
+    assert set(found(session, None, filters=SearchFilters(ipc="H"))) == {
+        ids["invention_h01"],
+        ids["utility_h01"],
+    }
+
+
+def test_facets_count_the_filtered_set(session: Session) -> None:
+    build_catalog(session)
+    result = search(session, "电池")
+    facets = result.facets
+    assert result.total == 3
+    assert result.total_is_lower_bound is False
+    assert facets.exact is True
+    assert {f.value: f.count for f in facets.kind} == {"invention": 2, "utility_model": 1}
+    assert {f.value: f.count for f in facets.royalty_type} == {
+        "lump_sum": 1,
+        "running": 1,
+        "hybrid": 1,
+    }
+    assert {f.value: f.count for f in facets.owner_kind} == {"university": 2, "enterprise": 1}
+    assert {f.value: f.count for f in facets.region} == {"Zhejiang": 2, "Beijing": 1}
+    # A listing counts once per section, however many of its codes fall in it.
+    assert {f.value: f.count for f in facets.ipc_section} == {"H": 2, "G": 2}
+    assert facets.ipc_class == []
+    narrowed = search(session, "电池", filters=SearchFilters(ipc="G")).facets
+    assert {f.value: f.count for f in narrowed.ipc_class} == {"G06": 2}
+    assert {f.value: f.count for f in narrowed.kind} == {"invention": 2}
+
+
+def test_totals_and_facets_beyond_the_candidate_bound_are_lower_bounds(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(12):
+        listed(session, f"电池 variant {number}")
+    monkeypatch.setenv("MARKETPLACE_SEARCH_CANDIDATE_LIMIT", "10")
+    get_settings.cache_clear()
+    try:
+        result = search(session, "电池", limit=50)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.total == 10
+    assert result.total_is_lower_bound is True
+    assert result.facets.exact is False
+    assert len(result.hits) == 10
+
+
+def walk(session: Session, q: str | None, sort: SearchSort, insert: bool) -> list[int]:
+    seen: list[int] = []
+    cursor = None
+    while True:
+        result = search(session, q, sort=sort, limit=2, cursor=cursor)
+        seen.extend(hit.listing_id for hit in result.hits)
+        if insert:
+            # Published between page fetches: never makes a page repeat or skip.
+            listed(session, "电池 newcomer")
+            insert = False
+        if result.next_cursor is None:
+            return seen
+        cursor = result.next_cursor
+
+
+@pytest.mark.parametrize("sort", list(SearchSort))
+def test_cursor_pages_neither_repeat_nor_skip_while_listings_are_published(
+    session: Session, sort: SearchSort
+) -> None:
+    existing = [listed(session, f"电池 model {n}", abstract="电池 " * (n % 3)).id for n in range(5)]
+    seen = walk(session, "电池", sort, insert=True)
+    assert len(seen) == len(set(seen))
+    assert set(existing) <= set(seen)
+
+
+def test_newest_and_price_orders(session: Session, set_today) -> None:  # type: ignore[no-untyped-def]
+    cheap = listed(
+        session,
+        "电池 cheap",
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("1000"))],
+    )
+    set_today(date(2026, 6, 20))
+    dear = listed(
+        session,
+        "电池 dear",
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("900000"))],
+    )
+    assert found(session, "电池", sort=SearchSort.newest) == [dear.id, cheap.id]
+    assert found(session, "电池", sort=SearchSort.price) == [cheap.id, dear.id]
+    assert found(session, None) == [dear.id, cheap.id]
+    # Newest by default without a query, relevance with one.
+    assert search(session, "电池").hits[0].score is not None
+
+
+def test_a_cursor_of_another_sort_is_refused(session: Session) -> None:
+    for n in range(3):
+        listed(session, f"电池 {n}")
+    cursor = search(session, "电池", sort=SearchSort.newest, limit=1).next_cursor
+    assert cursor is not None
+    with pytest.raises(InvalidCursor):
+        search(session, "电池", sort=SearchSort.price, limit=1, cursor=cursor)
+
+
+def test_withdrawn_and_lapsed_listings_leave_search_at_once(session: Session) -> None:
+    withdrawn = listed(session, "电池 withdrawn")
+    lapsed = listed(session, "电池 lapsed")
+    kept = listed(session, "电池 kept")
+    listings.withdraw_listing(session=session, listing=withdrawn)
+    patent = lapsed.patents[0]
+    listings.update_patent(
+        session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
+    )
+    assert found(session, "电池") == [kept.id]
+
+
+def test_editing_a_declared_patent_updates_the_index(session: Session) -> None:
+    listing = listed(session, "Gearbox")
+    patent = listing.patents[0]
+    listings.update_patent(
+        session=session,
+        patent=patent,
+        changes=PatentUpdate(abstract="一种储能变流器", ipc_codes=["H02J 3/32"]),
+    )
+    assert found(session, "储能") == [listing.id]
+    assert found(session, None, filters=SearchFilters(ipc="H02J")) == [listing.id]
+
+
+def test_drafts_are_not_searchable(session: Session) -> None:
+    owner = factories.organization(session, kind=OrganizationKind.university)
+    draft = factories.draft_listing(session, owner, patent_list=[factories.patent(session, owner)])
+    matching.index_listing(session=session, listing=draft)
+    assert found(session, "battery") == []
+
+
+def test_reindex_all_rebuilds_the_index(session: Session) -> None:
+    listing = listed(session, "一种芯片封装结构")
+    withdrawn = listed(session, "芯片 withdrawn")
+    listings.withdraw_listing(session=session, listing=withdrawn)
+    assert matching.reindex_all(session=session) == 1
+    assert found(session, "芯片") == [listing.id]

@@ -129,8 +129,14 @@ def index_listing(*, session: Session, listing: Listing) -> None:
     while published, absent otherwise. The listings service calls this in the same transaction
     as every change of status, text or patents."""
     assert listing.id is not None
-    session.execute(sa.delete(ListingSearch).where(col(ListingSearch.listing_id) == listing.id))
     sqlite = _dialect(session) == "sqlite"
+    if not sqlite:
+        # Two transactions re-indexing one listing (a patent edit racing a withdrawal) would both
+        # find no entry and both insert it: the listing's row lock puts them one after the other.
+        session.execute(
+            sa.select(col(Listing.id)).where(col(Listing.id) == listing.id).with_for_update()
+        )
+    session.execute(sa.delete(ListingSearch).where(col(ListingSearch.listing_id) == listing.id))
     if sqlite:
         session.execute(
             sa.delete(listing_search_fts).where(listing_search_fts.c.rowid == listing.id)

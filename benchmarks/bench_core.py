@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import json
 import random
-import secrets
 import shutil
 import sqlite3
 import sys
@@ -40,7 +39,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -56,15 +55,16 @@ from harness import (  # the directory of this script
     PASSWORD,
     PROVINCES,
     SURNAMES,
+    BenchDatabase,
     application_number,
+    bench_database,
     credit_code,
     migrate,
     ms,
     percentile,
     running_server,
-    server_admin,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from marketplace.accounts import security
 from marketplace.accounts.models import OrganizationKind, UserRole, Verification
@@ -556,53 +556,6 @@ def seed(engine: Engine, args: argparse.Namespace) -> Seeded:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class BenchDatabase:
-    url: str
-    label: str
-    sqlite_path: Path | None = None
-
-
-@contextmanager
-def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Iterator[BenchDatabase]:
-    """A database that belongs to this run alone; dropped afterwards unless ``keep``."""
-    if database_url is None or database_url.startswith("sqlite"):
-        if database_url is None:
-            path = workdir / "bench.db"
-        else:
-            database = make_url(database_url).database
-            if not database or database == ":memory:":
-                raise SystemExit("error: a SQLite URL must name a file (or omit --database-url)")
-            path = Path(database).resolve()
-            if path.exists():
-                raise SystemExit(f"error: {path} exists; the benchmark only uses a new file")
-        try:
-            yield BenchDatabase(url=f"sqlite:///{path}", label=f"SQLite {path}", sqlite_path=path)
-        finally:
-            if keep:
-                print(f"kept SQLite database {path}")
-            else:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        raise SystemExit("error: --database-url must be a SQLite or PostgreSQL URL")
-    name = f"bench_{secrets.token_hex(6)}"
-    server_admin(database_url, f'CREATE DATABASE "{name}"')
-    bench_url = url.set(database=name)
-    try:
-        yield BenchDatabase(
-            url=bench_url.render_as_string(hide_password=False),
-            label=f"PostgreSQL {bench_url.render_as_string(hide_password=True)}",
-        )
-    finally:
-        if keep:
-            print(f"kept PostgreSQL database {name}")
-        else:
-            server_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def database_size(database: BenchDatabase) -> int:
     """Bytes on disk; on SQLite after folding the write-ahead log into the file, so that the
     figure does not count pages twice."""
@@ -1039,7 +992,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="marketplace-bench-"))
     try:
-        with bench_database(args.database_url, workdir, args.keep) as database:
+        with bench_database(args.database_url, workdir, args.keep, name="bench_core") as database:
             return _run(args, database, workdir, run_started)
     finally:
         if args.keep:

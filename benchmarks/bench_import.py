@@ -33,7 +33,6 @@ import io
 import json
 import os
 import random
-import secrets
 import shutil
 import sys
 import tempfile
@@ -50,12 +49,12 @@ from harness import (  # the directory of this script
     API,
     PASSWORD,
     application_number,
+    bench_database,
     credit_code,
     migrate,
     running_server,
-    server_admin,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from marketplace.accounts import security
@@ -164,29 +163,6 @@ def bad_count(count: int, bad_share: float) -> int:
 # --------------------------------------------------------------------------------------------
 # The database
 # --------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Iterator[str]:
-    """A database that belongs to this run alone; dropped afterwards unless ``keep``."""
-    if database_url is None:
-        path = workdir / "bench_import.db"
-        yield f"sqlite:///{path}"
-        if keep:
-            print(f"kept SQLite database {path}")
-        return
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        raise SystemExit("error: --database-url must be a PostgreSQL URL (omit it for SQLite)")
-    name = f"benchimport_{secrets.token_hex(6)}"
-    server_admin(database_url, f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        if keep:
-            print(f"kept PostgreSQL database {name}")
-        else:
-            server_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed_university(engine: Engine) -> int:
@@ -321,8 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="marketplace-bench-import-"))
     try:
-        with bench_database(args.database_url, workdir, args.keep) as url:
-            return run(args, url, workdir)
+        with bench_database(args.database_url, workdir, args.keep, name="bench_import") as database:
+            return run(args, database.url, workdir)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -5,7 +5,7 @@ measured in-process and the plans of the statements behind them.
 What it does, in order:
 
 1. creates a database of its own: a temporary SQLite file by default, or, given a PostgreSQL
-   URL, a database ``benchpledge_<random>`` on that server (the database named in the URL is only
+   URL, a database ``bench_pledges_<random>`` on that server (the database named in the URL is only
    used to connect and is never touched);
 2. applies the migrations (``alembic upgrade head``);
 3. seeds it through the tables (COPY on PostgreSQL): universities, institutes and enterprises
@@ -44,7 +44,6 @@ import hashlib
 import json
 import random
 import re
-import secrets
 import shutil
 import sys
 import tempfile
@@ -69,16 +68,17 @@ from harness import (  # the directory of this script
     PASSWORD,
     PROVINCES,
     SURNAMES,
+    BenchDatabase,
     Server,
     application_number,
+    bench_database,
     credit_code,
     migrate,
     ms,
     percentile,
     running_server,
-    server_admin,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketplace.accounts import security
@@ -1232,46 +1232,6 @@ def describe_data(seeded: Seeded) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class BenchDatabase:
-    url: str
-    label: str
-    postgresql: bool
-
-
-@contextmanager
-def bench_database(database_url: str | None, workdir: Path, keep: bool) -> Iterator[BenchDatabase]:
-    """A database that belongs to this run alone; dropped afterwards unless ``keep``."""
-    if database_url is None:
-        path = workdir / "bench_pledges.db"
-        try:
-            yield BenchDatabase(url=f"sqlite:///{path}", label=f"SQLite {path}", postgresql=False)
-        finally:
-            if keep:
-                print(f"kept SQLite database {path}")
-            else:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        raise SystemExit("error: --database-url must be a PostgreSQL URL (omit it for SQLite)")
-    name = f"benchpledge_{secrets.token_hex(6)}"
-    server_admin(database_url, f'CREATE DATABASE "{name}"')
-    bench_url = url.set(database=name)
-    try:
-        yield BenchDatabase(
-            url=bench_url.render_as_string(hide_password=False),
-            label=f"PostgreSQL {bench_url.render_as_string(hide_password=True)}",
-            postgresql=True,
-        )
-    finally:
-        if keep:
-            print(f"kept PostgreSQL database {name}")
-        else:
-            server_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def database_bytes(engine: Engine, database: BenchDatabase) -> int:
     with engine.connect() as connection:
         if database.postgresql:
@@ -2166,7 +2126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="marketplace-bench-pledges-"))
     try:
-        with bench_database(args.database_url, workdir, args.keep) as database:
+        with bench_database(
+            args.database_url, workdir, args.keep, name="bench_pledges"
+        ) as database:
             return _run(args, database, workdir, run_started)
     finally:
         if args.keep:

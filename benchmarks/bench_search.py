@@ -34,14 +34,12 @@ import argparse
 import multiprocessing
 import os
 import random
-import secrets
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -50,7 +48,6 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,12 +55,12 @@ from benchmarks.harness import (
     API,
     PROVINCES,
     application_number,
+    bench_database,
     credit_code,
     migrate,
     ms,
     percentile,
     running_server,
-    server_admin,
 )
 from marketplace.matching import service as matching
 from marketplace.models import metadata
@@ -374,34 +371,6 @@ class Loader:
                 )
 
 
-@contextmanager
-def bench_database(database_url: str | None, keep: bool) -> Iterator[str]:
-    if database_url is None:
-        directory = Path(tempfile.mkdtemp(prefix="bench-search-"))
-        path = directory / "bench_search.db"
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            if keep:
-                print(f"kept SQLite database {path}")
-            else:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    url = make_url(database_url)
-    if url.get_backend_name() != "postgresql":
-        raise SystemExit("error: --database-url must be a PostgreSQL URL (omit it for SQLite)")
-    name = f"benchsearch_{secrets.token_hex(6)}"
-    server_admin(database_url, f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        if keep:
-            print(f"kept PostgreSQL database {name}")
-        else:
-            server_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def time_queries(
     client: httpx.Client, requests: int
 ) -> tuple[list[tuple[str, float, float, int]], int]:
@@ -524,7 +493,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     postgresql = args.database_url is not None
     listings = args.listings or (1_000_000 if postgresql else 100_000)
-    with bench_database(args.database_url, args.keep) as url:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    with bench_database(args.database_url, workdir, args.keep, name="bench_search") as database:
+        url = database.url
         label = "PostgreSQL" if postgresql else "SQLite"
         print(f"{label}: migrating, then loading {listings:,} listings …", flush=True)
         migrate(url)

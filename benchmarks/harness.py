@@ -1,8 +1,9 @@
-"""What both benchmark scripts share: the real server on a loopback port, a database of their
+"""What the benchmark scripts share: the real server on a loopback port, a database of their
 own, valid identifiers for seeded data, and percentiles."""
 
 import math
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import httpx
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
 from marketplace.accounts.credit_code import credit_code_check_character
 from marketplace.config import get_settings
@@ -89,6 +91,63 @@ def migrate(database_url: str) -> None:
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["configure_logging"] = False
     command.upgrade(config, "head")
+
+
+@dataclass(frozen=True, slots=True)
+class BenchDatabase:
+    url: str
+    label: str
+    # The file of a SQLite database; None on PostgreSQL.
+    sqlite_path: Path | None = None
+
+    @property
+    def postgresql(self) -> bool:
+        return self.sqlite_path is None
+
+
+@contextmanager
+def bench_database(
+    database_url: str | None, workdir: Path, keep: bool, *, name: str
+) -> Iterator[BenchDatabase]:
+    """A database that belongs to this run alone, dropped afterwards unless ``keep``: a SQLite
+    file ``<name>.db`` in ``workdir`` (or the new file a SQLite URL names), or on the PostgreSQL
+    server of ``database_url`` a database ``<name>_<random>`` (the named database is only used to
+    connect and is never touched)."""
+    if database_url is None or database_url.startswith("sqlite"):
+        if database_url is None:
+            path = workdir / f"{name}.db"
+        else:
+            database = make_url(database_url).database
+            if not database or database == ":memory:":
+                raise SystemExit("error: a SQLite URL must name a file (or omit --database-url)")
+            path = Path(database).resolve()
+            if path.exists():
+                raise SystemExit(f"error: {path} exists; the benchmark only uses a new file")
+        try:
+            yield BenchDatabase(url=f"sqlite:///{path}", label=f"SQLite {path}", sqlite_path=path)
+        finally:
+            if keep:
+                print(f"kept SQLite database {path}")
+            else:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise SystemExit("error: --database-url must be a SQLite or PostgreSQL URL")
+    database_name = f"{name}_{secrets.token_hex(6)}"
+    server_admin(database_url, f'CREATE DATABASE "{database_name}"')
+    bench_url = url.set(database=database_name)
+    try:
+        yield BenchDatabase(
+            url=bench_url.render_as_string(hide_password=False),
+            label=f"PostgreSQL {bench_url.render_as_string(hide_password=True)}",
+        )
+    finally:
+        if keep:
+            print(f"kept PostgreSQL database {database_name}")
+        else:
+            server_admin(database_url, f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
 
 
 def free_port() -> int:

@@ -139,7 +139,16 @@ class ListingSearchPage(Page[ListingHit]):
 # SME profiles, technology needs, demand counters -------------------------------------------
 
 MAX_IPC_HINTS = 20
-Amount = Annotated[Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0)]
+
+
+def _cents(value: Decimal) -> Decimal:
+    # Fixed scale, so that an amount reads the same before and after it is stored.
+    return value.quantize(Decimal("0.01"))
+
+
+Amount = Annotated[
+    Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0), AfterValidator(_cents)
+]
 IpcHint = Annotated[str, StringConstraints(max_length=30), AfterValidator(normalize_ipc_prefix)]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 

@@ -459,7 +459,7 @@ def _score(
         settings.weight_text,
         "no words of the need in the listing"
         if text == 0
-        else f"text relevance {text:.2f} of the best text match",
+        else f"search rank {text:.0%} of the best text match's",
     )
     ipc, pair = best_ipc_proximity(wants.ipc_hints, ipc_codes)
     factors["ipc"] = _factor(

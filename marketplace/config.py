@@ -166,3 +166,32 @@ class RoyaltySettings(BaseSettings):
 @lru_cache
 def get_royalty_settings() -> RoyaltySettings:
     return RoyaltySettings()
+
+
+class MatchSettings(BaseSettings):
+    """Weights and bounds of matching needs to listings (environment prefix
+    ``MARKETPLACE_MATCH_``). A factor's contribution is its weight times its value in [0, 1]."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MARKETPLACE_MATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    weight_text: float = Field(default=0.35, ge=0, le=10)
+    weight_ipc: float = Field(default=0.25, ge=0, le=10)
+    weight_budget: float = Field(default=0.15, ge=0, le=10)
+    weight_region: float = Field(default=0.05, ge=0, le=10)
+    weight_term: float = Field(default=0.1, ge=0, le=10)
+    weight_uptake: float = Field(default=0.1, ge=0, le=10)
+    # Candidates: at most this many text matches, and this many per IPC interest.
+    text_candidates: int = Field(default=500, ge=10, le=10_000)
+    ipc_candidates: int = Field(default=200, ge=10, le=10_000)
+    # Remaining term reaches 1 at this many years; uptake is n / (n + this) active licenses.
+    term_cap_years: int = Field(default=10, ge=1, le=30)
+    uptake_half: int = Field(default=3, ge=1, le=100)
+    # A listing's demand looks at this many most recent open needs.
+    demand_needs: int = Field(default=500, ge=10, le=10_000)
+
+
+@lru_cache
+def get_match_settings() -> MatchSettings:
+    return MatchSettings()

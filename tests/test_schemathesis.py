@@ -72,6 +72,8 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
             return bank
         if path.startswith("/api/v1/audit-events"):
             return admin
+        if path.startswith(("/api/v1/profile", "/api/v1/needs")):
+            return enterprise
         return university
 
     def headers(path: str) -> dict[str, str]:

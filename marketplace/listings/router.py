@@ -25,6 +25,7 @@ from marketplace.listings.models import (
     Precheck,
     RoyaltyType,
 )
+from marketplace.matching import needs as demand
 from marketplace.matching import service as matching
 from marketplace.matching.models import ListingHit, ListingSearchPage, SearchSort
 from marketplace.pagination import PageParamsDep
@@ -179,6 +180,11 @@ def list_listings(
     found_listings = listings.get_listings_in_order(
         session=session, listing_ids=[hit.listing_id for hit in result.hits]
     )
+    if q and page.cursor is None:
+        # Demand: the first page of a word search, whoever searches (one upsert).
+        demand.record_search_hits(
+            session=session, listing_ids=[hit.listing_id for hit in result.hits]
+        )
     scores = {hit.listing_id: hit.score for hit in result.hits}
     return ListingSearchPage(
         items=[
@@ -215,6 +221,11 @@ def get_listing(
         listing_id=listing_id,
         organization_id=principal.organization_id if principal else None,
     )
+    if listing.status == ListingStatus.published and (
+        principal is None or principal.organization_id != listing.owner_id
+    ):
+        # Demand: a view by anyone but the owner, signed in or not.
+        demand.record_views(session=session, listing_ids=[listing_id])
     return listings.to_public(listing)
 
 

@@ -9,18 +9,20 @@ can describe."""
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, StringConstraints
 from pydantic import Field as PydanticField
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-from marketplace.db import ScaledDecimal, UTCDateTime
+from marketplace import clock
+from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.listings.models import ListingPublic
 from marketplace.pagination import Page
+from marketplace.patents.identifiers import normalize_ipc_prefix
 
 FTS_TABLE = "listing_search_fts"
 # The FTS5 table as SQL sees it (rowid is the listing id); not part of the metadata.
@@ -132,3 +134,236 @@ class ListingSearchPage(Page[ListingHit]):
         description="`all`: listings with every word of `q`; `any`: none had them all, so "
         "listings with any of them, best first.",
     )
+
+
+# SME profiles, technology needs, demand counters -------------------------------------------
+
+MAX_IPC_HINTS = 20
+
+
+def _cents(value: Decimal) -> Decimal:
+    # Fixed scale, so that an amount reads the same before and after it is stored.
+    return value.quantize(Decimal("0.01"))
+
+
+Amount = Annotated[
+    Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0), AfterValidator(_cents)
+]
+IpcHint = Annotated[str, StringConstraints(max_length=30), AfterValidator(normalize_ipc_prefix)]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class SmeProfile(SQLModel, table=True):
+    """An enterprise's standing interests, the defaults of its needs (one per organization)."""
+
+    __tablename__ = "sme_profile"
+
+    organization_id: int = Field(foreign_key="organization.id", primary_key=True)
+    industry: str | None = Field(default=None, max_length=200)
+    ipc_interests: list[str] = Field(default_factory=list, sa_type=JSONType)
+    region: str | None = Field(default=None, max_length=100)
+    budget_max: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
+    expected_annual_sales: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
+    currency: str = Field(default="CNY", max_length=3)
+    updated_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+
+
+class SmeProfileUpdate(BaseModel):
+    """The whole profile (a PUT replaces it)."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "industry": "electric vehicle batteries",
+                    "ipc_interests": ["H01M 10", "B60L"],
+                    "region": "Zhejiang",
+                    "budget_max": "500000",
+                    "expected_annual_sales": "2000000",
+                    "currency": "CNY",
+                }
+            ]
+        }
+    }
+
+    industry: str | None = PydanticField(default=None, max_length=200)
+    ipc_interests: list[IpcHint] = PydanticField(
+        default_factory=list, max_length=MAX_IPC_HINTS, description="IPC prefixes, any level."
+    )
+    region: str | None = PydanticField(default=None, max_length=100)
+    budget_max: Amount | None = None
+    expected_annual_sales: Amount | None = None
+    currency: CurrencyCode = "CNY"
+
+
+class SmeProfilePublic(BaseModel):
+    organization_id: int
+    industry: str | None
+    ipc_interests: list[str]
+    region: str | None
+    budget_max: Decimal | None
+    expected_annual_sales: Decimal | None
+    currency: str
+    updated_at: datetime
+
+
+class NeedStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class TechnologyNeed(SQLModel, table=True):
+    __tablename__ = "technology_need"
+    __table_args__ = (sa.Index("ix_technology_need_status_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    title: str = Field(max_length=300)
+    description: str = Field(sa_type=sa.Text)
+    ipc_codes: list[str] = Field(default_factory=list, sa_type=JSONType)
+    budget_max: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
+    currency: str = Field(default="CNY", max_length=3)
+    region: str | None = Field(default=None, max_length=100)
+    expected_annual_sales: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
+    expected_annual_units: int | None = None
+    status: NeedStatus = Field(
+        default=NeedStatus.open, sa_type=enum_type(NeedStatus, "need_status")
+    )
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NeedCreate(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "title": "锂电池热管理 battery thermal management",
+                    "description": "E-bike packs: we need a cooling design to license.",
+                    "ipc_codes": ["H01M 10/0525"],
+                    "budget_max": "300000",
+                    "region": "Zhejiang",
+                    "expected_annual_sales": "2000000",
+                }
+            ]
+        }
+    }
+
+    title: str = PydanticField(min_length=1, max_length=300)
+    description: str = PydanticField(min_length=1, max_length=5_000)
+    ipc_codes: list[IpcHint] = PydanticField(
+        default_factory=list,
+        max_length=MAX_IPC_HINTS,
+        description="IPC hints at any level (`H01M`, `H01M 10/0525`).",
+    )
+    budget_max: Amount | None = PydanticField(
+        default=None, description="Most the SME would pay over the license term."
+    )
+    currency: CurrencyCode = "CNY"
+    region: str | None = PydanticField(default=None, max_length=100)
+    expected_annual_sales: Amount | None = PydanticField(
+        default=None, description="Net sales a year of the licensed product (default: profile)."
+    )
+    expected_annual_units: int | None = PydanticField(
+        default=None, ge=0, le=10**12, description="Units a year, for per-unit royalties."
+    )
+
+
+class NeedPublic(BaseModel):
+    id: int
+    organization_id: int
+    title: str
+    description: str
+    ipc_codes: list[str]
+    budget_max: Decimal | None = PydanticField(
+        description="Only the need's owner sees its budget and sales figures (null for others)."
+    )
+    currency: str
+    region: str | None
+    expected_annual_sales: Decimal | None
+    expected_annual_units: int | None
+    status: NeedStatus
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class NeedPage(Page[NeedPublic]):
+    pass
+
+
+class FactorPublic(BaseModel):
+    value: float = PydanticField(description="In [0, 1].")
+    weight: float
+    contribution: float = PydanticField(description="`weight x value`; the score is their sum.")
+    explanation: str
+
+
+class CostBreakdown(BaseModel):
+    upfront_fee: Decimal
+    annual_royalty: Decimal = PydanticField(description="At the expected sales (and units).")
+    minimum_annual: Decimal | None
+    years: int
+    total: Decimal
+
+
+class EstimatedCost(BaseModel):
+    amount: Decimal
+    currency: str
+    breakdown: CostBreakdown
+
+
+class NeedMatch(BaseModel):
+    listing: ListingPublic
+    offer_id: int
+    score: float
+    factors: dict[str, FactorPublic]
+    estimated_total_cost: EstimatedCost
+
+
+class NeedMatches(BaseModel):
+    items: list[NeedMatch]
+    candidates: int = PydanticField(description="Listings scored (a bounded candidate set).")
+
+
+class ListingDemandDaily(SQLModel, table=True):
+    """How often SMEs looked at a listing, per UTC day (incremented by upsert)."""
+
+    __tablename__ = "listing_demand_daily"
+
+    listing_id: int = Field(foreign_key="listing.id", primary_key=True, ondelete="CASCADE")
+    day: date = Field(primary_key=True)
+    views: int = Field(default=0)
+    search_hits: int = Field(default=0)
+
+
+class Prospect(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class DemandNeed(BaseModel):
+    need_id: int
+    title: str
+    region: str | None
+    relevance: float = PydanticField(description="Text and IPC relevance to this listing, 0-1.")
+    ipc_proximity: float
+    created_at: datetime
+
+
+class PatentProspect(BaseModel):
+    patent_id: int
+    matching_needs: int
+    signal: float
+    prospect: Prospect
+
+
+class ListingDemand(BaseModel):
+    listing_id: int
+    matching_needs: list[DemandNeed]
+    views_total: int
+    views_last_30_days: int
+    search_hits_total: int
+    search_hits_last_30_days: int
+    active_licenses: int
+    patents: list[PatentProspect]

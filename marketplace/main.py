@@ -19,6 +19,7 @@ from marketplace.licensing.obligations_router import router as royalties_router
 from marketplace.licensing.router import router as licensing_router
 from marketplace.licensing.router import well_known_router as licensing_well_known_router
 from marketplace.listings.router import router as listings_router
+from marketplace.matching.saved_searches_router import router as saved_searches_router
 from marketplace.middleware import ConcurrencyLimit
 from marketplace.patents.imports_router import router as imports_router
 from marketplace.patents.router import router as patents_router
@@ -89,6 +90,7 @@ def create_app() -> FastAPI:
                 "name": "disputes",
                 "description": "License disputes: opened by a party, mediated by platform admins.",
             },
+            {"name": "matching", "description": "Saved searches and the alerts they raise."},
         ],
     )
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
@@ -109,6 +111,7 @@ def create_app() -> FastAPI:
         export_review_router,
         disputes_router,
         imports_router,
+        saved_searches_router,
     ):
         app.include_router(router)
 

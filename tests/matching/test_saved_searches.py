@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from marketplace import clock
@@ -24,7 +25,9 @@ from marketplace.matching.models import (
     SavedSearchUpdate,
 )
 from tests import factories
+from tests.factories import NewParty
 from tests.matching.helpers import listed
+from tests.problems import assert_problem
 
 
 def save(session: Session, org: Organization, name: str = "Alert", **query: Any) -> SavedSearch:
@@ -284,3 +287,223 @@ def test_the_alert_filters_agree_with_the_search(session: Session) -> None:
         sizes.add(len(by_search))
     # The cases select nothing, some and all of the listings.
     assert {0, 1, len(found)} <= sizes
+
+
+# The routes -------------------------------------------------------------------------------------
+
+SAVED = "/api/v1/saved-searches"
+
+
+def count_saved(session: Session) -> int:
+    return session.scalar(select(sa.func.count()).select_from(SavedSearch)) or 0
+
+
+def test_save_a_search_and_hear_about_a_matching_listing(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver = new_party()
+    response = client.post(
+        SAVED,
+        json={"name": "Batteries", "q": "电池", "ipc": "h01m", "max_upfront_fee": "60000"},
+        headers=saver.headers,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["name"] == "Batteries"
+    assert body["query"]["q"] == "电池"
+    assert body["query"]["ipc"] == "H01M"
+    assert Decimal(body["query"]["max_upfront_fee"]) == Decimal("60000")
+    assert body["query"]["region"] is None
+    assert body["terms"] == ["电池"]
+    assert body["active"] is True
+    assert body["created_by_id"] == saver.user.id
+    assert body["last_alerted_at"] is None
+    listing = listed(session, "一种锂离子电池的制备方法")
+    session.commit()
+    # (The feed itself, which shows committed events only, is tested with real commits.)
+    [event] = alerts(session, saver.organization)
+    assert event.subject == f"listing:{listing.id}"
+    assert event.payload["saved_search_id"] == body["id"]
+    assert event.payload["matched_terms"] == ["电池"]
+    shown = client.get(f"{SAVED}/{body['id']}", headers=saver.headers).json()
+    assert shown["last_alerted_at"] is not None
+
+
+def test_publishing_through_the_api_alerts(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver = new_party()
+    publisher = new_party(kind=OrganizationKind.university)
+    client.post(SAVED, json={"name": "batteries", "q": "batteries"}, headers=saver.headers)
+    patent = factories.patent(session, publisher.organization, title="Battery pack")
+    draft = factories.draft_listing(session, publisher.organization, patent_list=[patent])
+    response = client.post(f"/api/v1/listings/{draft.id}/publish", headers=publisher.headers)
+    assert response.status_code == 200, response.text
+    assert [e.payload["listing_id"] for e in alerts(session, saver.organization)] == [draft.id]
+
+
+def test_saved_searches_need_a_token_and_an_enterprise(
+    client: TestClient, new_party: NewParty
+) -> None:
+    body = {"name": "x", "q": "电池"}
+    assert_problem(client.post(SAVED, json=body), 401, "not_authenticated")
+    assert_problem(client.get(SAVED), 401, "not_authenticated")
+    for kind in (OrganizationKind.bank, OrganizationKind.university):
+        other = new_party(kind=kind)
+        assert_problem(
+            client.post(SAVED, json=body, headers=other.headers), 403, "insufficient_scope"
+        )
+        assert_problem(client.get(SAVED, headers=other.headers), 403, "insufficient_scope")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "ipc": "not an ipc"},
+        {"name": "x", "q": "电池", "kind": "trademark"},
+        {"name": "x", "q": "电池", "max_upfront_fee": "-1"},
+        {"name": "x", "q": "电池", "max_royalty_rate": "101"},
+        {"name": "x", "q": "电池", "min_remaining_years": 31},
+        {"name": "x", "q": "电池", "owner_id": 0},
+        {"name": "x", "q": ""},
+        {"name": "x", "q": "x" * 201},
+        {"name": "", "q": "电池"},
+        {"q": "电池"},
+        {"name": "x", "q": "电池", "sort": "newest"},
+    ],
+)
+def test_bad_input_is_refused_and_writes_nothing(
+    client: TestClient, session: Session, new_party: NewParty, body: dict[str, Any]
+) -> None:
+    saver = new_party()
+    assert_problem(client.post(SAVED, json=body, headers=saver.headers), 422, "validation_failed")
+    assert count_saved(session) == 0
+
+
+def test_a_search_that_would_match_everything_is_refused(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver = new_party()
+    for body in ({"name": "x"}, {"name": "x", "q": "的 the"}):
+        response = client.post(SAVED, json=body, headers=saver.headers)
+        assert_problem(response, 422, "invalid_saved_search")
+    assert count_saved(session) == 0
+
+
+def test_over_the_limit_is_a_conflict(
+    client: TestClient,
+    session: Session,
+    new_party: NewParty,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(get_settings(), "saved_searches_per_organization", 1)
+    saver = new_party()
+    assert client.post(SAVED, json={"name": "a", "q": "a1"}, headers=saver.headers).is_success
+    response = client.post(SAVED, json={"name": "b", "q": "b1"}, headers=saver.headers)
+    body = assert_problem(response, 409, "saved_search_limit_reached")
+    assert body["limit"] == 1
+    assert count_saved(session) == 1
+
+
+def test_list_and_read_only_your_own(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver, stranger = new_party(), new_party()
+    ids = [
+        client.post(SAVED, json={"name": f"n{i}", "q": f"word{i}"}, headers=saver.headers).json()[
+            "id"
+        ]
+        for i in range(3)
+    ]
+    foreign = client.post(SAVED, json={"name": "f", "q": "电池"}, headers=stranger.headers)
+    first = client.get(SAVED, params={"limit": 2}, headers=saver.headers).json()
+    assert [item["id"] for item in first["items"]] == [ids[2], ids[1]]
+    second = client.get(
+        SAVED, params={"limit": 2, "cursor": first["next_cursor"]}, headers=saver.headers
+    ).json()
+    assert [item["id"] for item in second["items"]] == [ids[0]]
+    assert second["next_cursor"] is None
+    assert client.get(f"{SAVED}/{ids[0]}", headers=saver.headers).json()["name"] == "n0"
+    foreign_id = foreign.json()["id"]
+    for method in ("GET", "DELETE", "PATCH"):
+        response = client.request(
+            method,
+            f"{SAVED}/{foreign_id}",
+            headers=saver.headers,
+            json={"active": False} if method == "PATCH" else None,
+        )
+        assert_problem(response, 404, "saved_search_not_found")
+    assert_problem(
+        client.get(f"{SAVED}/{foreign_id}/results", headers=saver.headers),
+        404,
+        "saved_search_not_found",
+    )
+    assert session.get(SavedSearch, foreign_id) is not None
+    assert session.get_one(SavedSearch, foreign_id).active is True
+    assert_problem(
+        client.get(f"{SAVED}/999999", headers=saver.headers), 404, "saved_search_not_found"
+    )
+    assert_problem(client.get(f"{SAVED}/0", headers=saver.headers), 422, "validation_failed")
+
+
+def test_delete_stops_the_alerts(client: TestClient, session: Session, new_party: NewParty) -> None:
+    saver = new_party()
+    saved_id = client.post(SAVED, json={"name": "x", "q": "电池"}, headers=saver.headers).json()[
+        "id"
+    ]
+    response = client.delete(f"{SAVED}/{saved_id}", headers=saver.headers)
+    assert response.status_code == 204
+    assert_problem(
+        client.get(f"{SAVED}/{saved_id}", headers=saver.headers), 404, "saved_search_not_found"
+    )
+    listed(session, "一种锂离子电池")
+    session.commit()
+    assert alerts(session, saver.organization) == []
+
+
+def test_pause_and_rename(client: TestClient, session: Session, new_party: NewParty) -> None:
+    saver = new_party()
+    saved_id = client.post(SAVED, json={"name": "x", "q": "电池"}, headers=saver.headers).json()[
+        "id"
+    ]
+    response = client.patch(
+        f"{SAVED}/{saved_id}", json={"active": False, "name": "later"}, headers=saver.headers
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["active"], response.json()["name"]) == (False, "later")
+    for body in ({"active": None}, {"name": None}):
+        response = client.patch(f"{SAVED}/{saved_id}", json=body, headers=saver.headers)
+        assert_problem(response, 422, "invalid_saved_search")
+    assert_problem(
+        client.patch(f"{SAVED}/{saved_id}", json={"q": "x"}, headers=saver.headers),
+        422,
+        "validation_failed",
+    )
+    assert session.get_one(SavedSearch, saved_id).name == "later"
+    listed(session, "一种锂离子电池")
+    session.commit()
+    assert alerts(session, saver.organization) == []
+
+
+def test_results_run_the_saved_search_now(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver = new_party()
+    older = listed(session, "一种锂离子电池")
+    listed(session, "Gearbox")
+    cheap = listed(
+        session,
+        "电池组 cheap",
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("1000"))],
+    )
+    words = client.post(SAVED, json={"name": "w", "q": "电池"}, headers=saver.headers).json()
+    body = client.get(f"{SAVED}/{words['id']}/results", headers=saver.headers).json()
+    assert {item["id"] for item in body["items"]} == {older.id, cheap.id}
+    assert body["total"] == 2
+    assert all(item["highlights"] for item in body["items"])
+    fee = client.post(
+        SAVED, json={"name": "f", "max_upfront_fee": "1000"}, headers=saver.headers
+    ).json()
+    body = client.get(f"{SAVED}/{fee['id']}/results", headers=saver.headers).json()
+    assert [item["id"] for item in body["items"]] == [cheap.id]
+    assert_problem(client.get(f"{SAVED}/{fee['id']}/results"), 401, "not_authenticated")

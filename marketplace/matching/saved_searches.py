@@ -17,9 +17,10 @@ own listing. A listing published again after a withdrawal is a new publication a
 SME needs: saving a need for alerts is saving a search whose ``q`` is the need's text (and its
 filters), through :func:`create_saved_search`."""
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -217,7 +218,28 @@ def matches_filters(
     )
 
 
-def _candidates(session: Session, *, words: Iterable[str], owner_id: int) -> list[SavedSearch]:
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A saved search that a published listing matches (read as plain columns: a publication
+    may be a candidate for thousands of saved searches, and needs none of them as objects)."""
+
+    id: int
+    organization_id: int
+    name: str
+    query: dict[str, Any]
+    terms: list[str]
+
+
+_MATCH_COLUMNS = (
+    col(SavedSearch.id),
+    col(SavedSearch.organization_id),
+    col(SavedSearch.name),
+    col(SavedSearch.query),
+    col(SavedSearch.terms),
+)
+
+
+def _candidates(session: Session, *, words: Iterable[str], owner_id: int) -> Iterator[Match]:
     """Active saved searches of other organizations whose every word is among ``words``, and
     those without words."""
     found: Counter[int] = Counter()
@@ -239,25 +261,24 @@ def _candidates(session: Session, *, words: Iterable[str], owner_id: int) -> lis
             found[saved_search_id] += count
             needed[saved_search_id] = term_count
     complete = sorted(ident for ident, count in found.items() if count == needed[ident])
-    candidates: list[SavedSearch] = []
     for batch_ids in _batched(complete, _TERM_BATCH):
-        candidates.extend(
-            session.scalars(select(SavedSearch).where(col(SavedSearch.id).in_(batch_ids)))
+        chosen = session.execute(
+            sa.select(*_MATCH_COLUMNS).where(col(SavedSearch.id).in_(batch_ids))
         )
-    candidates.extend(
-        session.scalars(
-            select(SavedSearch)
-            .where(col(SavedSearch.term_count) == 0)
-            .where(col(SavedSearch.active).is_(True))
-            .where(col(SavedSearch.organization_id) != owner_id)
-        )
+        yield from (Match(*row) for row in chosen)
+    without_words = session.execute(
+        sa.select(*_MATCH_COLUMNS)
+        .where(col(SavedSearch.term_count) == 0)
+        .where(col(SavedSearch.active).is_(True))
+        .where(col(SavedSearch.organization_id) != owner_id)
+        .execution_options(yield_per=_TERM_BATCH)
     )
-    return candidates
+    yield from (Match(*row) for row in without_words)
 
 
 def alert_on_publish(
     *, session: Session, listing: Listing, document: matching.Document | None = None
-) -> list[SavedSearch]:
+) -> list[Match]:
     """Record a ``saved_search.matched`` event for each organization with saved searches that
     the newly published listing matches; returns those saved searches. ``document`` is the
     listing's indexed words (from ``matching.index_listing``), computed when not given."""
@@ -270,27 +291,34 @@ def alert_on_publish(
             description=listing.description,
             patent_texts=[(patent.title, patent.abstract) for patent in listing.patents],
         )
-    candidates = _candidates(
-        session, words=[*document.title, *document.body], owner_id=listing.owner_id
-    )
-    if not candidates:
-        return []
     row = matching.search_row(listing)
     owner = session.get_one(Organization, listing.owner_id)
     today = clock.today()
+    # Many saved searches share their filters: each distinct set is parsed and checked once.
+    verdicts: dict[str, bool] = {}
+
+    def passes(candidate: Match) -> bool:
+        key = json.dumps(candidate.query, sort_keys=True)
+        if key not in verdicts:
+            filters = filters_of(SavedSearchQuery.model_validate(candidate.query))
+            verdicts[key] = matches_filters(filters, row, owner=owner, today=today)
+        return verdicts[key]
+
     matched = sorted(
         (
-            saved
-            for saved in candidates
-            if matches_filters(filters_of(query_of(saved)), row, owner=owner, today=today)
+            candidate
+            for candidate in _candidates(
+                session, words=[*document.title, *document.body], owner_id=listing.owner_id
+            )
+            if passes(candidate)
         ),
-        key=lambda saved: saved.id or 0,
+        key=lambda candidate: candidate.id,
     )
-    by_organization: dict[int, list[SavedSearch]] = {}
-    for saved in matched:
-        by_organization.setdefault(saved.organization_id, []).append(saved)
-    for organization_id, saved_searches in by_organization.items():
-        first = saved_searches[0]
+    by_organization: dict[int, list[Match]] = {}
+    for candidate in matched:
+        by_organization.setdefault(candidate.organization_id, []).append(candidate)
+    for organization_id, found in by_organization.items():
+        first = found[0]
         events.record(
             session,
             recipients=[organization_id],
@@ -304,13 +332,16 @@ def alert_on_publish(
                 "title": listing.title,
                 "saved_searches": [
                     {"id": saved.id, "name": saved.name, "matched_terms": saved.terms}
-                    for saved in saved_searches
+                    for saved in found
                 ],
             },
         )
     now = clock.now()
-    for saved in matched:
-        saved.last_alerted_at = now
-        session.add(saved)
-    session.flush()
+    for batch in _batched([candidate.id for candidate in matched], _TERM_BATCH):
+        session.execute(
+            sa.update(SavedSearch)
+            .where(col(SavedSearch.id).in_(batch))
+            .values(last_alerted_at=now)
+            .execution_options(synchronize_session="evaluate")
+        )
     return matched

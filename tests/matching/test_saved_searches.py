@@ -13,7 +13,7 @@ from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.events.models import Event, EventType
 from marketplace.listings import service as listings
-from marketplace.listings.models import Listing
+from marketplace.listings.models import BulkDeclarationCreate, Listing
 from marketplace.matching import saved_searches
 from marketplace.matching import service as matching
 from marketplace.matching.errors import InvalidSavedSearch, SavedSearchLimitReached
@@ -24,6 +24,7 @@ from marketplace.matching.models import (
     SavedSearchTerm,
     SavedSearchUpdate,
 )
+from marketplace.patents.models import LegalStatus, PatentUpdate
 from tests import factories
 from tests.factories import NewParty
 from tests.matching.helpers import listed
@@ -507,3 +508,38 @@ def test_results_run_the_saved_search_now(
     body = client.get(f"{SAVED}/{fee['id']}/results", headers=saver.headers).json()
     assert [item["id"] for item in body["items"]] == [cheap.id]
     assert_problem(client.get(f"{SAVED}/{fee['id']}/results"), 401, "not_authenticated")
+
+
+def test_only_a_publication_alerts_not_a_later_edit_of_a_patent(session: Session) -> None:
+    """An edit that re-indexes a published listing with new words is not a publication."""
+    saver = factories.organization(session)
+    save(session, saver, q="graphene")
+    listing = listed(session, "Electrode")
+    assert alerts(session, saver) == []
+    listings.update_patent(
+        session=session,
+        patent=listing.patents[0],
+        changes=PatentUpdate(abstract="Now with graphene"),
+    )
+    found = matching.search_listings(session=session, q="graphene")
+    assert [hit.listing_id for hit in found.hits] == [listing.id]
+    assert alerts(session, saver) == []
+
+
+def test_a_bulk_declaration_alerts_for_each_published_listing_only(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, q="电池")
+    owner = factories.organization(session, kind=OrganizationKind.university)
+    good = factories.patent(session, owner, title="一种锂离子电池")
+    lapsed = factories.patent(session, owner, title="电池外壳", legal_status=LegalStatus.lapsed)
+    outcome = listings.declare_in_bulk(
+        session=session,
+        owner=owner,
+        data=BulkDeclarationCreate(
+            patent_ids=[good.id or 0, lapsed.id or 0], offer=factories.offer_data(), publish=True
+        ),
+    )
+    assert [r.status for r in outcome.results] == ["published", "refused"]
+    assert [e.payload["listing_id"] for e in alerts(session, saver)] == [
+        outcome.results[0].listing_id
+    ]

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # A search ranks and counts at most this many matches (totals and facets beyond it are
     # lower bounds), so that a frequent word costs what a rare one does.
     search_candidate_limit: int = Field(default=2_000, ge=10, le=100_000)
+    # Saved searches (and the alerts they raise) one organization may keep.
+    saved_searches_per_organization: int = Field(default=50, ge=1, le=10_000)
 
     # License certificates (ES256). The key set: one `<kid>.pem` per key and an `active` file
     # naming the signing key. Generated on first use outside production; in production it must be

@@ -20,6 +20,7 @@ from marketplace.licensing.router import router as licensing_router
 from marketplace.licensing.router import well_known_router as licensing_well_known_router
 from marketplace.listings.router import router as listings_router
 from marketplace.matching.needs_router import router as needs_router
+from marketplace.matching.saved_searches_router import router as saved_searches_router
 from marketplace.middleware import ConcurrencyLimit
 from marketplace.patents.imports_router import router as imports_router
 from marketplace.patents.router import router as patents_router
@@ -92,7 +93,8 @@ def create_app() -> FastAPI:
             },
             {
                 "name": "matching",
-                "description": "SME profiles, technology needs, ranked matches, listing demand.",
+                "description": "SME profiles, technology needs, ranked matches, listing demand, "
+                "saved searches and their alerts.",
             },
         ],
     )
@@ -115,6 +117,7 @@ def create_app() -> FastAPI:
         disputes_router,
         imports_router,
         needs_router,
+        saved_searches_router,
     ):
         app.include_router(router)
 

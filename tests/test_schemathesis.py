@@ -17,6 +17,8 @@ from marketplace.licensing import disputes
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models import DisputeReason
 from marketplace.main import create_app
+from marketplace.matching import saved_searches
+from marketplace.matching.models import SavedSearchCreate
 from tests import factories
 
 OPERATIONS = [
@@ -54,6 +56,13 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
         statement="schemathesis",
     )
 
+    # A saved search of the enterprise's, for the generated ids to hit.
+    saved_searches.create_saved_search(
+        session=session,
+        organization=session.get_one(Organization, enterprise.organization_id),
+        data=SavedSearchCreate(name="schemathesis", q="电池"),
+    )
+
     def caller(path: str) -> User:
         if (
             path.startswith(("/api/v1/organizations", "/api/v1/export-"))
@@ -72,7 +81,7 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
             return bank
         if path.startswith("/api/v1/audit-events"):
             return admin
-        if path.startswith(("/api/v1/profile", "/api/v1/needs")):
+        if path.startswith(("/api/v1/profile", "/api/v1/needs", "/api/v1/saved-searches")):
             return enterprise
         return university
 

@@ -32,6 +32,7 @@ class EventType(StrEnum):
     dispute_resolved = "dispute.resolved"
     dispute_withdrawn = "dispute.withdrawn"
     dispute_statement_added = "dispute.statement_added"
+    saved_search_matched = "saved_search.matched"
 
 
 class Event(SQLModel, table=True):

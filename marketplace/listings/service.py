@@ -51,6 +51,7 @@ from marketplace.listings.models import (
     PublicationBlocker,
     RoyaltyType,
 )
+from marketplace.matching import saved_searches
 from marketplace.matching import service as matching
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
@@ -479,7 +480,9 @@ def publish_listing(*, session: Session, listing: Listing) -> Listing:
     session.add(listing)
     session.flush()
     # Searchable from the moment the declaration is, in the same transaction.
-    matching.index_listing(session=session, listing=listing)
+    document = matching.index_listing(session=session, listing=listing)
+    # And the saved searches it matches alerted, in the same transaction too.
+    saved_searches.alert_on_publish(session=session, listing=listing, document=document)
     pledges.notify_pledgees(
         session,
         listing.patents,

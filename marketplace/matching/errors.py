@@ -1,4 +1,4 @@
-from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class ProfileNotFound(NotFound):
@@ -24,3 +24,18 @@ class NeedsNotVisible(Forbidden):
 class NeedClosed(Conflict):
     default_code = "need_closed"
     title = "The technology need is closed"
+
+
+class SavedSearchNotFound(NotFound):
+    default_code = "saved_search_not_found"
+    title = "Saved search not found"
+
+
+class SavedSearchLimitReached(Conflict):
+    default_code = "saved_search_limit_reached"
+    title = "Too many saved searches"
+
+
+class InvalidSavedSearch(Unprocessable):
+    default_code = "invalid_saved_search"
+    title = "Invalid saved search"

@@ -12,17 +12,20 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BaseModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PydanticField
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 from marketplace import clock
+from marketplace.accounts.models import OrganizationKind
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
-from marketplace.listings.models import ListingPublic
+from marketplace.listings.models import ListingPublic, RoyaltyType
 from marketplace.pagination import Page
-from marketplace.patents.identifiers import normalize_ipc_prefix
+from marketplace.params import MAX_ID
+from marketplace.patents.identifiers import PatentKind, normalize_ipc_prefix
+from marketplace.patents.models import IpcPrefix
 
 FTS_TABLE = "listing_search_fts"
 # The FTS5 table as SQL sees it (rowid is the listing id); not part of the metadata.
@@ -367,3 +370,116 @@ class ListingDemand(BaseModel):
     search_hits_last_30_days: int
     active_licenses: int
     patents: list[PatentProspect]
+
+
+# Saved searches -------------------------------------------------------------------------------
+
+MAX_TERM_LENGTH = 200
+
+
+class SavedSearchQuery(BaseModel):
+    """What a saved search looks for: ``q`` and the filters of ``GET /api/v1/listings``, with
+    the same validation. (A need saved for alerts is a saved search whose ``q`` is the need's
+    text.)"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = PydanticField(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Words that must all appear in the listing, Chinese or English.",
+        examples=["锂离子电池 thermal management"],
+    )
+    ipc: IpcPrefix | None = PydanticField(
+        default=None,
+        description="IPC prefix at any level: `G`, `G06F`, `G06F 16`, `G06F 16/33`.",
+    )
+    kind: PatentKind | None = None
+    owner_id: int | None = PydanticField(default=None, ge=1, le=MAX_ID)
+    owner_kind: OrganizationKind | None = None
+    region: str | None = PydanticField(default=None, max_length=100)
+    royalty_type: RoyaltyType | None = None
+    max_upfront_fee: Decimal | None = PydanticField(
+        default=None,
+        ge=0,
+        le=Decimal("1e15"),
+        description="Some offer's upfront fee is at most this.",
+    )
+    max_royalty_rate: Decimal | None = PydanticField(
+        default=None,
+        ge=0,
+        le=100,
+        description="Some offer's royalty rate (percent) is at most this.",
+    )
+    min_remaining_years: int | None = PydanticField(
+        default=None,
+        ge=0,
+        le=30,
+        description="Every covered patent stays in force this many years.",
+    )
+
+
+class SavedSearchCreate(SavedSearchQuery):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class SavedSearchUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    active: bool | None = PydanticField(default=None, description="False pauses its alerts.")
+
+
+class SavedSearch(SQLModel, table=True):
+    """A search an organization keeps, and is alerted about when a listing that matches it is
+    published. ``terms`` are the query's words as the index spells them, computed once here
+    (and in ``saved_search_term``), so that matching a newly published listing needs no
+    segmentation per saved search."""
+
+    __tablename__ = "saved_search"
+    __table_args__ = (
+        sa.Index("ix_saved_search_organization_id_id", "organization_id", "id"),
+        # The saved searches without words: candidates for every published listing.
+        sa.Index("ix_saved_search_term_count", "term_count"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id")
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    name: str = Field(max_length=100)
+    # SavedSearchQuery as JSON, without the parameters left out.
+    query: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    terms: list[str] = Field(default_factory=list, sa_type=JSONType)
+    term_count: int = 0
+    active: bool = True
+    created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    last_alerted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SavedSearchTerm(SQLModel, table=True):
+    """The inverted index of saved searches: which saved searches contain a word."""
+
+    __tablename__ = "saved_search_term"
+    __table_args__ = (sa.Index("ix_saved_search_term_saved_search_id", "saved_search_id"),)
+
+    term: str = Field(max_length=MAX_TERM_LENGTH, primary_key=True)
+    saved_search_id: int = Field(
+        foreign_key="saved_search.id", primary_key=True, ondelete="CASCADE"
+    )
+
+
+class SavedSearchPublic(BaseModel):
+    id: int
+    name: str
+    query: SavedSearchQuery
+    terms: list[str] = PydanticField(
+        description="The words of `q` as the index spells them (segmented, stemmed)."
+    )
+    active: bool
+    created_by_id: int | None
+    created_at: datetime
+    last_alerted_at: datetime | None

@@ -124,10 +124,11 @@ def search_row(listing: Listing) -> dict[str, Any]:
     }
 
 
-def index_listing(*, session: Session, listing: Listing) -> None:
+def index_listing(*, session: Session, listing: Listing) -> Document | None:
     """Bring the listing's index entry in step with it: present with its current words and keys
     while published, absent otherwise. The listings service calls this in the same transaction
-    as every change of status, text or patents."""
+    as every change of status, text or patents. Returns the words indexed (None when not
+    published)."""
     assert listing.id is not None
     sqlite = _dialect(session) == "sqlite"
     if not sqlite:
@@ -142,13 +143,14 @@ def index_listing(*, session: Session, listing: Listing) -> None:
             sa.delete(listing_search_fts).where(listing_search_fts.c.rowid == listing.id)
         )
     if listing.status != ListingStatus.published:
-        return
+        return None
     document = document_of(
         title=listing.title,
         description=listing.description,
         patent_texts=[(patent.title, patent.abstract) for patent in listing.patents],
     )
     insert_entries(session, [(search_row(listing), document)])
+    return document
 
 
 def insert_entries(session: Session, entries: Sequence[tuple[dict[str, Any], Document]]) -> None:

@@ -1,0 +1,545 @@
+"""Saved searches: the service rules, and the alerts a published listing raises."""
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from marketplace import clock
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.config import get_settings
+from marketplace.events.models import Event, EventType
+from marketplace.listings import service as listings
+from marketplace.listings.models import BulkDeclarationCreate, Listing
+from marketplace.matching import saved_searches
+from marketplace.matching import service as matching
+from marketplace.matching.errors import InvalidSavedSearch, SavedSearchLimitReached
+from marketplace.matching.models import (
+    SavedSearch,
+    SavedSearchCreate,
+    SavedSearchQuery,
+    SavedSearchTerm,
+    SavedSearchUpdate,
+)
+from marketplace.patents.models import LegalStatus, PatentUpdate
+from tests import factories
+from tests.factories import NewParty
+from tests.matching.helpers import listed
+from tests.problems import assert_problem
+
+
+def save(session: Session, org: Organization, name: str = "Alert", **query: Any) -> SavedSearch:
+    return saved_searches.create_saved_search(
+        session=session,
+        organization=org,
+        data=SavedSearchCreate.model_validate({"name": name, **query}),
+    )
+
+
+def alerts(session: Session, org: Organization) -> list[Event]:
+    return list(
+        session.scalars(
+            select(Event)
+            .where(col(Event.recipient_id) == org.id)
+            .where(col(Event.type) == EventType.saved_search_matched.value)
+            .order_by(col(Event.id))
+        )
+    )
+
+
+def test_a_chinese_saved_search_alerts_on_a_matching_listing(session: Session) -> None:
+    saver = factories.organization(session)
+    saved = save(session, saver, "电池", q="电池")
+    assert saved.terms == ["电池"]
+    listing = listed(session, "一种锂离子电池的制备方法")
+    [event] = alerts(session, saver)
+    assert event.subject == f"listing:{listing.id}"
+    assert event.payload["saved_search_id"] == saved.id
+    assert event.payload["name"] == "电池"
+    assert event.payload["listing_id"] == listing.id
+    assert event.payload["title"] == "一种锂离子电池的制备方法"
+    assert event.payload["matched_terms"] == ["电池"]
+    assert event.payload["saved_searches"] == [
+        {"id": saved.id, "name": "电池", "matched_terms": ["电池"]}
+    ]
+    assert saved.last_alerted_at is not None
+
+
+def test_english_words_match_by_stem(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, q="Batteries charging")
+    listed(session, "Battery pack", abstract="Charged quickly")
+    assert len(alerts(session, saver)) == 1
+
+
+def test_every_word_must_appear(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, q="电池 gearbox")
+    listed(session, "一种锂离子电池的制备方法")
+    assert alerts(session, saver) == []
+    listed(session, "电池 gearbox assembly")
+    assert len(alerts(session, saver)) == 1
+
+
+def test_words_in_the_description_and_abstract_count(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, q="graphene")
+    listed(session, "Electrode", abstract="made of graphene sheets")
+    assert len(alerts(session, saver)) == 1
+
+
+def test_filters_are_respected(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, "Beijing", q="电池", region="Beijing")
+    save(session, saver, "Cheap", q="电池", max_upfront_fee="1000")
+    listed(session, "电池 A")  # owner in Zhejiang, upfront fee 50,000
+    assert alerts(session, saver) == []
+    beijing = factories.organization(session, kind=OrganizationKind.university, region="Beijing")
+    listed(session, "电池 B", owner=beijing)
+    cheap = listed(
+        session,
+        "电池 C",
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("1000"))],
+    )
+    found = alerts(session, saver)
+    assert [(e.payload["name"], e.payload["title"]) for e in found] == [
+        ("Beijing", "电池 B"),
+        ("Cheap", "电池 C"),
+    ]
+    assert found[1].payload["listing_id"] == cheap.id
+
+
+def test_a_filters_only_saved_search_alerts(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, ipc="H01M", kind="utility_model")
+    listed(session, "Anything", ipc_codes=["H01M 10/0525"], type_digit=1)
+    assert alerts(session, saver) == []
+    listed(session, "Anything else", ipc_codes=["G06F 16/33"], type_digit=2)
+    assert alerts(session, saver) == []
+    listed(session, "A cell", ipc_codes=["H01M 4/00"], type_digit=2)
+    assert len(alerts(session, saver)) == 1
+
+
+def test_drafts_and_withdrawals_never_alert(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, q="电池")
+    owner = factories.organization(session, kind=OrganizationKind.university)
+    patent = factories.patent(session, owner, title="一种锂离子电池")
+    draft = factories.draft_listing(session, owner, patent_list=[patent])
+    assert alerts(session, saver) == []
+    listings.publish_listing(session=session, listing=draft)
+    assert len(alerts(session, saver)) == 1
+    listings.withdraw_listing(session=session, listing=draft)
+    assert len(alerts(session, saver)) == 1
+    # Declared again in a new listing: a new publication, a new alert.
+    again = factories.draft_listing(session, owner, patent_list=[patent])
+    listings.publish_listing(session=session, listing=again)
+    assert [e.payload["listing_id"] for e in alerts(session, saver)] == [draft.id, again.id]
+
+
+def test_the_publisher_is_never_alerted_about_its_own_listing(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, q="电池")
+    listed(session, "一种锂离子电池", owner=saver)
+    assert alerts(session, saver) == []
+
+
+def test_every_saver_is_alerted_once_per_listing(session: Session) -> None:
+    first, second = factories.organization(session), factories.organization(session)
+    one = save(session, first, "one", q="电池")
+    two = save(session, first, "two", q="锂离子 电池")
+    save(session, second, q="battery")
+    listed(session, "一种锂离子电池 battery")
+    [event] = alerts(session, first)
+    assert [s["id"] for s in event.payload["saved_searches"]] == [one.id, two.id]
+    assert event.payload["saved_search_id"] == one.id
+    assert len(alerts(session, second)) == 1
+
+
+def test_deleted_and_paused_saved_searches_stop_alerting(session: Session) -> None:
+    saver = factories.organization(session)
+    deleted = save(session, saver, "deleted", q="电池")
+    paused = save(session, saver, "paused", q="电池")
+    saved_searches.delete_saved_search(session=session, saved=deleted)
+    saved_searches.update_saved_search(
+        session=session, saved=paused, changes=SavedSearchUpdate(active=False)
+    )
+    listed(session, "一种锂离子电池")
+    assert alerts(session, saver) == []
+    assert (
+        session.scalars(
+            select(SavedSearchTerm).where(col(SavedSearchTerm.saved_search_id) == deleted.id)
+        ).all()
+        == []
+    )
+    saved_searches.update_saved_search(
+        session=session, saved=paused, changes=SavedSearchUpdate(active=True)
+    )
+    listed(session, "电池组")
+    assert [e.payload["name"] for e in alerts(session, saver)] == ["paused"]
+
+
+def test_saving_keeps_the_validated_query_and_its_words(session: Session) -> None:
+    saver = factories.organization(session)
+    saved = save(session, saver, q="Lithium BATTERIES 电池", ipc="h01m10", max_upfront_fee="0")
+    assert saved.terms == ["lithium", "batteri", "电池"]
+    assert saved.term_count == 3
+    assert saved.query == {"q": "Lithium BATTERIES 电池", "ipc": "H01M 10", "max_upfront_fee": "0"}
+    stored = session.scalars(
+        select(SavedSearchTerm.term).where(col(SavedSearchTerm.saved_search_id) == saved.id)
+    ).all()
+    assert sorted(stored) == sorted(saved.terms)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"q": "的 and the"}, {}, {"q": None}],
+)
+def test_a_search_without_words_or_filters_is_refused(
+    session: Session, query: dict[str, Any]
+) -> None:
+    saver = factories.organization(session)
+    with pytest.raises(InvalidSavedSearch):
+        save(session, saver, **query)
+    assert session.scalar(select(sa.func.count()).select_from(SavedSearch)) == 0
+
+
+def test_the_number_of_saved_searches_is_limited(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "saved_searches_per_organization", 2)
+    saver, other = factories.organization(session), factories.organization(session)
+    save(session, saver, q="one")
+    save(session, saver, q="two")
+    with pytest.raises(SavedSearchLimitReached):
+        save(session, saver, q="three")
+    save(session, other, q="three")
+    count = select(sa.func.count()).select_from(SavedSearch)
+    assert session.scalar(count.where(col(SavedSearch.organization_id) == saver.id)) == 2
+
+
+FILTER_CASES: list[dict[str, Any]] = [
+    {"ipc": "H01M"},
+    {"ipc": "H01M 10"},
+    {"ipc": "H01M 10/0525"},
+    {"ipc": "G06F 16"},
+    {"ipc": "G06F 16/30"},
+    {"ipc": "H"},
+    {"kind": "invention"},
+    {"kind": "utility_model"},
+    {"royalty_type": "lump_sum"},
+    {"royalty_type": "hybrid"},
+    {"owner_kind": "university"},
+    {"owner_kind": "enterprise"},
+    {"region": "Zhejiang"},
+    {"region": "Beijing"},
+    {"max_upfront_fee": "1000"},
+    {"max_upfront_fee": "0"},
+    {"max_royalty_rate": "3"},
+    {"max_royalty_rate": "3.5"},
+    {"min_remaining_years": 5},
+    {"min_remaining_years": 15},
+    {"region": "Beijing", "kind": "utility_model", "max_upfront_fee": "1000"},
+]
+
+
+def test_the_alert_filters_agree_with_the_search(session: Session) -> None:
+    """The filters checked in memory at publish time select what the search's SQL selects."""
+    beijing = factories.organization(session, kind=OrganizationKind.enterprise, region="Beijing")
+    found: list[Listing] = [
+        listed(session, "one", ipc_codes=["H01M 10/0525"]),
+        listed(session, "two", ipc_codes=["G06F 16/33"], type_digit=2, owner=beijing),
+        listed(
+            session,
+            "three",
+            ipc_codes=["H01M 4/00", "H04L 9/32"],
+            offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("1000"))],
+        ),
+        listed(
+            session,
+            "four",
+            ipc_codes=["G06F 16/30"],
+            type_digit=2,
+            owner=beijing,
+            offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("3"))],
+        ),
+    ]
+    sizes: set[int] = set()
+    for case in FILTER_CASES:
+        filters = saved_searches.filters_of(SavedSearchQuery.model_validate(case))
+        by_search = {
+            hit.listing_id
+            for hit in matching.search_listings(session=session, filters=filters, limit=50).hits
+        }
+        by_alert = {
+            listing.id
+            for listing in found
+            if saved_searches.matches_filters(
+                filters,
+                matching.search_row(listing),
+                owner=session.get_one(Organization, listing.owner_id),
+                today=clock.today(),
+            )
+        }
+        assert by_alert == by_search, case
+        sizes.add(len(by_search))
+    # The cases select nothing, some and all of the listings.
+    assert {0, 1, len(found)} <= sizes
+
+
+# The routes -------------------------------------------------------------------------------------
+
+SAVED = "/api/v1/saved-searches"
+
+
+def count_saved(session: Session) -> int:
+    return session.scalar(select(sa.func.count()).select_from(SavedSearch)) or 0
+
+
+def test_save_a_search_and_hear_about_a_matching_listing(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver = new_party()
+    response = client.post(
+        SAVED,
+        json={"name": "Batteries", "q": "电池", "ipc": "h01m", "max_upfront_fee": "60000"},
+        headers=saver.headers,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["name"] == "Batteries"
+    assert body["query"]["q"] == "电池"
+    assert body["query"]["ipc"] == "H01M"
+    assert Decimal(body["query"]["max_upfront_fee"]) == Decimal("60000")
+    assert body["query"]["region"] is None
+    assert body["terms"] == ["电池"]
+    assert body["active"] is True
+    assert body["created_by_id"] == saver.user.id
+    assert body["last_alerted_at"] is None
+    listing = listed(session, "一种锂离子电池的制备方法")
+    session.commit()
+    # (The feed itself, which shows committed events only, is tested with real commits.)
+    [event] = alerts(session, saver.organization)
+    assert event.subject == f"listing:{listing.id}"
+    assert event.payload["saved_search_id"] == body["id"]
+    assert event.payload["matched_terms"] == ["电池"]
+    shown = client.get(f"{SAVED}/{body['id']}", headers=saver.headers).json()
+    assert shown["last_alerted_at"] is not None
+
+
+def test_publishing_through_the_api_alerts(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver = new_party()
+    publisher = new_party(kind=OrganizationKind.university)
+    client.post(SAVED, json={"name": "batteries", "q": "batteries"}, headers=saver.headers)
+    patent = factories.patent(session, publisher.organization, title="Battery pack")
+    draft = factories.draft_listing(session, publisher.organization, patent_list=[patent])
+    response = client.post(f"/api/v1/listings/{draft.id}/publish", headers=publisher.headers)
+    assert response.status_code == 200, response.text
+    assert [e.payload["listing_id"] for e in alerts(session, saver.organization)] == [draft.id]
+
+
+def test_saved_searches_need_a_token_and_an_enterprise(
+    client: TestClient, new_party: NewParty
+) -> None:
+    body = {"name": "x", "q": "电池"}
+    assert_problem(client.post(SAVED, json=body), 401, "not_authenticated")
+    assert_problem(client.get(SAVED), 401, "not_authenticated")
+    for kind in (OrganizationKind.bank, OrganizationKind.university):
+        other = new_party(kind=kind)
+        assert_problem(
+            client.post(SAVED, json=body, headers=other.headers), 403, "insufficient_scope"
+        )
+        assert_problem(client.get(SAVED, headers=other.headers), 403, "insufficient_scope")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "ipc": "not an ipc"},
+        {"name": "x", "q": "电池", "kind": "trademark"},
+        {"name": "x", "q": "电池", "max_upfront_fee": "-1"},
+        {"name": "x", "q": "电池", "max_royalty_rate": "101"},
+        {"name": "x", "q": "电池", "min_remaining_years": 31},
+        {"name": "x", "q": "电池", "owner_id": 0},
+        {"name": "x", "q": ""},
+        {"name": "x", "q": "x" * 201},
+        {"name": "", "q": "电池"},
+        {"q": "电池"},
+        {"name": "x", "q": "电池", "sort": "newest"},
+    ],
+)
+def test_bad_input_is_refused_and_writes_nothing(
+    client: TestClient, session: Session, new_party: NewParty, body: dict[str, Any]
+) -> None:
+    saver = new_party()
+    assert_problem(client.post(SAVED, json=body, headers=saver.headers), 422, "validation_failed")
+    assert count_saved(session) == 0
+
+
+def test_a_search_that_would_match_everything_is_refused(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver = new_party()
+    for body in ({"name": "x"}, {"name": "x", "q": "的 the"}):
+        response = client.post(SAVED, json=body, headers=saver.headers)
+        assert_problem(response, 422, "invalid_saved_search")
+    assert count_saved(session) == 0
+
+
+def test_over_the_limit_is_a_conflict(
+    client: TestClient,
+    session: Session,
+    new_party: NewParty,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(get_settings(), "saved_searches_per_organization", 1)
+    saver = new_party()
+    assert client.post(SAVED, json={"name": "a", "q": "a1"}, headers=saver.headers).is_success
+    response = client.post(SAVED, json={"name": "b", "q": "b1"}, headers=saver.headers)
+    body = assert_problem(response, 409, "saved_search_limit_reached")
+    assert body["limit"] == 1
+    assert count_saved(session) == 1
+
+
+def test_list_and_read_only_your_own(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver, stranger = new_party(), new_party()
+    ids = [
+        client.post(SAVED, json={"name": f"n{i}", "q": f"word{i}"}, headers=saver.headers).json()[
+            "id"
+        ]
+        for i in range(3)
+    ]
+    foreign = client.post(SAVED, json={"name": "f", "q": "电池"}, headers=stranger.headers)
+    first = client.get(SAVED, params={"limit": 2}, headers=saver.headers).json()
+    assert [item["id"] for item in first["items"]] == [ids[2], ids[1]]
+    second = client.get(
+        SAVED, params={"limit": 2, "cursor": first["next_cursor"]}, headers=saver.headers
+    ).json()
+    assert [item["id"] for item in second["items"]] == [ids[0]]
+    assert second["next_cursor"] is None
+    assert client.get(f"{SAVED}/{ids[0]}", headers=saver.headers).json()["name"] == "n0"
+    foreign_id = foreign.json()["id"]
+    for method in ("GET", "DELETE", "PATCH"):
+        response = client.request(
+            method,
+            f"{SAVED}/{foreign_id}",
+            headers=saver.headers,
+            json={"active": False} if method == "PATCH" else None,
+        )
+        assert_problem(response, 404, "saved_search_not_found")
+    assert_problem(
+        client.get(f"{SAVED}/{foreign_id}/results", headers=saver.headers),
+        404,
+        "saved_search_not_found",
+    )
+    assert session.get(SavedSearch, foreign_id) is not None
+    assert session.get_one(SavedSearch, foreign_id).active is True
+    assert_problem(
+        client.get(f"{SAVED}/999999", headers=saver.headers), 404, "saved_search_not_found"
+    )
+    assert_problem(client.get(f"{SAVED}/0", headers=saver.headers), 422, "validation_failed")
+
+
+def test_delete_stops_the_alerts(client: TestClient, session: Session, new_party: NewParty) -> None:
+    saver = new_party()
+    saved_id = client.post(SAVED, json={"name": "x", "q": "电池"}, headers=saver.headers).json()[
+        "id"
+    ]
+    response = client.delete(f"{SAVED}/{saved_id}", headers=saver.headers)
+    assert response.status_code == 204
+    assert_problem(
+        client.get(f"{SAVED}/{saved_id}", headers=saver.headers), 404, "saved_search_not_found"
+    )
+    listed(session, "一种锂离子电池")
+    session.commit()
+    assert alerts(session, saver.organization) == []
+
+
+def test_pause_and_rename(client: TestClient, session: Session, new_party: NewParty) -> None:
+    saver = new_party()
+    saved_id = client.post(SAVED, json={"name": "x", "q": "电池"}, headers=saver.headers).json()[
+        "id"
+    ]
+    response = client.patch(
+        f"{SAVED}/{saved_id}", json={"active": False, "name": "later"}, headers=saver.headers
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["active"], response.json()["name"]) == (False, "later")
+    for body in ({"active": None}, {"name": None}):
+        response = client.patch(f"{SAVED}/{saved_id}", json=body, headers=saver.headers)
+        assert_problem(response, 422, "invalid_saved_search")
+    assert_problem(
+        client.patch(f"{SAVED}/{saved_id}", json={"q": "x"}, headers=saver.headers),
+        422,
+        "validation_failed",
+    )
+    assert session.get_one(SavedSearch, saved_id).name == "later"
+    listed(session, "一种锂离子电池")
+    session.commit()
+    assert alerts(session, saver.organization) == []
+
+
+def test_results_run_the_saved_search_now(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver = new_party()
+    older = listed(session, "一种锂离子电池")
+    listed(session, "Gearbox")
+    cheap = listed(
+        session,
+        "电池组 cheap",
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("1000"))],
+    )
+    words = client.post(SAVED, json={"name": "w", "q": "电池"}, headers=saver.headers).json()
+    body = client.get(f"{SAVED}/{words['id']}/results", headers=saver.headers).json()
+    assert {item["id"] for item in body["items"]} == {older.id, cheap.id}
+    assert body["total"] == 2
+    assert all(item["highlights"] for item in body["items"])
+    fee = client.post(
+        SAVED, json={"name": "f", "max_upfront_fee": "1000"}, headers=saver.headers
+    ).json()
+    body = client.get(f"{SAVED}/{fee['id']}/results", headers=saver.headers).json()
+    assert [item["id"] for item in body["items"]] == [cheap.id]
+    assert_problem(client.get(f"{SAVED}/{fee['id']}/results"), 401, "not_authenticated")
+
+
+def test_only_a_publication_alerts_not_a_later_edit_of_a_patent(session: Session) -> None:
+    """An edit that re-indexes a published listing with new words is not a publication."""
+    saver = factories.organization(session)
+    save(session, saver, q="graphene")
+    listing = listed(session, "Electrode")
+    assert alerts(session, saver) == []
+    listings.update_patent(
+        session=session,
+        patent=listing.patents[0],
+        changes=PatentUpdate(abstract="Now with graphene"),
+    )
+    found = matching.search_listings(session=session, q="graphene")
+    assert [hit.listing_id for hit in found.hits] == [listing.id]
+    assert alerts(session, saver) == []
+
+
+def test_a_bulk_declaration_alerts_for_each_published_listing_only(session: Session) -> None:
+    saver = factories.organization(session)
+    save(session, saver, q="电池")
+    owner = factories.organization(session, kind=OrganizationKind.university)
+    good = factories.patent(session, owner, title="一种锂离子电池")
+    lapsed = factories.patent(session, owner, title="电池外壳", legal_status=LegalStatus.lapsed)
+    outcome = listings.declare_in_bulk(
+        session=session,
+        owner=owner,
+        data=BulkDeclarationCreate(
+            patent_ids=[good.id or 0, lapsed.id or 0], offer=factories.offer_data(), publish=True
+        ),
+    )
+    assert [r.status for r in outcome.results] == ["published", "refused"]
+    assert [e.payload["listing_id"] for e in alerts(session, saver)] == [
+        outcome.results[0].listing_id
+    ]

@@ -1,0 +1,174 @@
+"""Saved searches with real commits: the alert in the event feed, alerting as part of the
+publication's transaction, and (PostgreSQL) the per-organization limit against concurrent
+saves."""
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.config import get_settings
+from marketplace.db import get_engine
+from marketplace.events.models import Event
+from marketplace.listings import service as listings
+from marketplace.listings.models import Listing, ListingStatus
+from marketplace.main import create_app
+from marketplace.matching import saved_searches
+from marketplace.matching.errors import SavedSearchLimitReached
+from marketplace.matching.models import SavedSearch, SavedSearchCreate
+from tests import factories
+from tests.conftest import postgres_only
+
+
+@pytest.fixture
+def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
+    """The app as deployed: real sessions, real commits."""
+    yield create_app()
+    get_engine().dispose()
+
+
+@dataclass(frozen=True)
+class Scene:
+    saver_id: int
+    saver_headers: dict[str, str]
+    listing_id: int
+    publisher_headers: dict[str, str]
+
+
+def _setup(engine: Engine) -> Scene:
+    """A saver with a saved search for 电池, and a university's draft listing about 电池."""
+    with Session(engine, expire_on_commit=False) as session:
+        saver = factories.member(session)
+        saved_searches.create_saved_search(
+            session=session,
+            organization=session.get_one(Organization, saver.organization_id),
+            data=SavedSearchCreate(name="电池", q="电池"),
+        )
+        publisher = factories.member(session, kind=OrganizationKind.university)
+        owner = session.get_one(Organization, publisher.organization_id)
+        patent = factories.patent(session, owner, title="一种锂离子电池")
+        draft = factories.draft_listing(session, owner, patent_list=[patent])
+        scene = Scene(
+            saver_id=saver.organization_id,
+            saver_headers=factories.auth(session, saver),
+            listing_id=draft.id or 0,
+            publisher_headers=factories.auth(session, publisher),
+        )
+        session.commit()
+        return scene
+
+
+def _events(engine: Engine, recipient_id: int) -> int:
+    with Session(engine) as session:
+        return (
+            session.scalar(
+                select(sa.func.count())
+                .select_from(Event)
+                .where(col(Event.recipient_id) == recipient_id)
+            )
+            or 0
+        )
+
+
+def test_the_alert_is_in_the_savers_event_feed(live_app: FastAPI, committed_engine: Engine) -> None:
+    scene = _setup(committed_engine)
+    with TestClient(live_app) as client:
+        path = f"/api/v1/listings/{scene.listing_id}/publish"
+        published = client.post(path, headers=scene.publisher_headers)
+        assert published.status_code == 200, published.text
+        # On PostgreSQL the feed shows an event once every older transaction on the server has
+        # ended; other clients of a shared server can hold that back for a moment.
+        deadline = time.monotonic() + 10
+        while True:
+            feed = client.get("/api/v1/events", headers=scene.saver_headers).json()["items"]
+            if feed or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert [(e["type"], e["subject"]) for e in feed] == [
+        ("saved_search.matched", f"listing:{scene.listing_id}")
+    ]
+    payload = feed[0]["payload"]
+    assert (payload["name"], payload["listing_id"], payload["title"]) == (
+        "电池",
+        scene.listing_id,
+        "一种锂离子电池",
+    )
+    assert payload["matched_terms"] == ["电池"]
+
+
+def test_a_failed_publication_records_no_alert(
+    live_app: FastAPI, committed_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene = _setup(committed_engine)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the step after alerting fails")
+
+    # The step the publication takes after alerting the saved searches.
+    monkeypatch.setattr(listings.pledges, "notify_pledgees", fail)
+    with TestClient(live_app, raise_server_exceptions=False) as client:
+        response = client.post(
+            f"/api/v1/listings/{scene.listing_id}/publish", headers=scene.publisher_headers
+        )
+    assert response.status_code == 500
+    assert _events(committed_engine, scene.saver_id) == 0
+    with Session(committed_engine) as session:
+        assert session.get_one(Listing, scene.listing_id).status == ListingStatus.draft
+        assert session.scalars(select(SavedSearch.last_alerted_at)).all() == [None]
+
+    monkeypatch.undo()
+    with TestClient(live_app) as client:
+        response = client.post(
+            f"/api/v1/listings/{scene.listing_id}/publish", headers=scene.publisher_headers
+        )
+    assert response.status_code == 200, response.text
+    assert _events(committed_engine, scene.saver_id) == 1
+
+
+@postgres_only
+def test_concurrent_saves_stay_within_the_limit(
+    committed_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "saved_searches_per_organization", 1)
+    with Session(committed_engine) as session:
+        org = factories.organization(session)
+        session.commit()
+        org_id = org.id
+    both_started = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def save(word: str) -> None:
+        try:
+            with Session(committed_engine) as session:
+                organization = session.get_one(Organization, org_id)
+                both_started.wait(timeout=10)
+                saved_searches.create_saved_search(
+                    session=session,
+                    organization=organization,
+                    data=SavedSearchCreate(name=word, q=word),
+                )
+                # Hold the transaction open so that the other save overlaps it.
+                time.sleep(0.3)
+                session.commit()
+                outcomes.append("saved")
+        except SavedSearchLimitReached:
+            outcomes.append("refused")
+        except BaseException as exc:  # reported below
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=save, args=(word,)) for word in ("alpha", "beta")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["refused", "saved"]
+    with Session(committed_engine) as session:
+        assert session.scalar(select(sa.func.count()).select_from(SavedSearch)) == 1

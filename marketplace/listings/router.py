@@ -26,6 +26,7 @@ from marketplace.listings.models import (
     RoyaltyType,
 )
 from marketplace.matching import needs as demand
+from marketplace.matching import pages
 from marketplace.matching import service as matching
 from marketplace.matching.models import ListingHit, ListingSearchPage, SearchSort
 from marketplace.pagination import PageParamsDep
@@ -177,34 +178,12 @@ def list_listings(
         limit=page.limit,
         cursor=page.cursor,
     )
-    found_listings = listings.get_listings_in_order(
-        session=session, listing_ids=[hit.listing_id for hit in result.hits]
-    )
     if q and page.cursor is None:
         # Demand: the first page of a word search, whoever searches (one upsert).
         demand.record_search_hits(
             session=session, listing_ids=[hit.listing_id for hit in result.hits]
         )
-    scores = {hit.listing_id: hit.score for hit in result.hits}
-    return ListingSearchPage(
-        items=[
-            ListingHit.model_validate(
-                {
-                    **listings.to_public(listing).model_dump(),
-                    "score": scores.get(listing.id or 0),
-                    "highlights": matching.listing_highlights(listing, result.terms),
-                }
-            )
-            for listing in found_listings
-        ],
-        next_cursor=result.next_cursor,
-        limit=page.limit,
-        facets=result.facets,
-        total=result.total,
-        total_is_lower_bound=result.total_is_lower_bound,
-        corrected_query=result.corrected_query,
-        matched=result.matched,
-    )
+    return pages.search_page(session=session, result=result, limit=page.limit)
 
 
 @router.get(

@@ -8,11 +8,9 @@ from fastapi import APIRouter, Body, Depends, Response, status
 from marketplace.accounts.deps import Principal, require_scope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
-from marketplace.listings import service as listings
-from marketplace.matching import saved_searches
+from marketplace.matching import pages, saved_searches
 from marketplace.matching import service as matching
 from marketplace.matching.models import (
-    ListingHit,
     ListingSearchPage,
     SavedSearch,
     SavedSearchCreate,
@@ -179,26 +177,4 @@ def saved_search_results(
         limit=page.limit,
         cursor=page.cursor,
     )
-    found = listings.get_listings_in_order(
-        session=session, listing_ids=[hit.listing_id for hit in result.hits]
-    )
-    scores = {hit.listing_id: hit.score for hit in result.hits}
-    return ListingSearchPage(
-        items=[
-            ListingHit.model_validate(
-                {
-                    **listings.to_public(listing).model_dump(),
-                    "score": scores.get(listing.id or 0),
-                    "highlights": matching.listing_highlights(listing, result.terms),
-                }
-            )
-            for listing in found
-        ],
-        next_cursor=result.next_cursor,
-        limit=page.limit,
-        facets=result.facets,
-        total=result.total,
-        total_is_lower_bound=result.total_is_lower_bound,
-        corrected_query=result.corrected_query,
-        matched=result.matched,
-    )
+    return pages.search_page(session=session, result=result, limit=page.limit)

@@ -1,0 +1,36 @@
+"""The response page of a search: the hits' listings, in rank order, with their scores and
+highlights. Shared by the listing search and a saved search's results."""
+
+from sqlmodel import Session
+
+from marketplace.listings import service as listings
+from marketplace.matching import service as matching
+from marketplace.matching.models import ListingHit, ListingSearchPage
+
+
+def search_page(
+    *, session: Session, result: matching.SearchResult, limit: int
+) -> ListingSearchPage:
+    found = listings.get_listings_in_order(
+        session=session, listing_ids=[hit.listing_id for hit in result.hits]
+    )
+    scores = {hit.listing_id: hit.score for hit in result.hits}
+    return ListingSearchPage(
+        items=[
+            ListingHit.model_validate(
+                {
+                    **listings.to_public(listing).model_dump(),
+                    "score": scores.get(listing.id or 0),
+                    "highlights": matching.listing_highlights(listing, result.terms),
+                }
+            )
+            for listing in found
+        ],
+        next_cursor=result.next_cursor,
+        limit=limit,
+        facets=result.facets,
+        total=result.total,
+        total_is_lower_bound=result.total_is_lower_bound,
+        corrected_query=result.corrected_query,
+        matched=result.matched,
+    )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -427,9 +428,28 @@ def file_report(
     return report, obligation
 
 
+class _BetweenParties(Protocol):
+    licensor_id: int
+    licensee_id: int
+
+
+PartyObject = TypeVar("PartyObject", bound=_BetweenParties)
+
+
+def _of_a_party(
+    session: Session, model: type[PartyObject], object_id: int, organization_id: int
+) -> PartyObject | None:
+    """The object if the organization is its licensor or licensee; to anyone else it does not
+    exist."""
+    found = session.get(model, object_id)
+    if found is None or organization_id not in (found.licensor_id, found.licensee_id):
+        return None
+    return found
+
+
 def get_report(*, session: Session, report_id: int, organization_id: int) -> RoyaltyReport:
-    report = session.get(RoyaltyReport, report_id)
-    if report is None or organization_id not in (report.licensor_id, report.licensee_id):
+    report = _of_a_party(session, RoyaltyReport, report_id, organization_id)
+    if report is None:
         raise RoyaltyReportNotFound(f"Royalty report {report_id} does not exist.")
     return report
 
@@ -577,11 +597,8 @@ def effective_status(obligation: Obligation, today: date) -> ObligationStatus:
 
 
 def get_obligation(*, session: Session, obligation_id: int, organization_id: int) -> Obligation:
-    obligation = session.get(Obligation, obligation_id)
-    if obligation is None or organization_id not in (
-        obligation.licensor_id,
-        obligation.licensee_id,
-    ):
+    obligation = _of_a_party(session, Obligation, obligation_id, organization_id)
+    if obligation is None:
         raise ObligationNotFound(f"Obligation {obligation_id} does not exist.")
     return obligation
 
@@ -836,8 +853,8 @@ def record_payment(
 
 
 def get_payment(*, session: Session, payment_id: int, organization_id: int) -> Payment:
-    payment = session.get(Payment, payment_id)
-    if payment is None or organization_id not in (payment.licensor_id, payment.licensee_id):
+    payment = _of_a_party(session, Payment, payment_id, organization_id)
+    if payment is None:
         raise PaymentNotFound(f"Payment {payment_id} does not exist.")
     return payment
 

@@ -16,6 +16,7 @@ from marketplace.licensing.models import (
     DisputeStatementCreate,
     DisputeStatementPublic,
     DisputeStatus,
+    LicenseDispute,
 )
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
@@ -32,6 +33,21 @@ def _party_or_admin(principal: CurrentPrincipal) -> Principal:
 
 
 PartyOrAdmin = Annotated[Principal, Depends(_party_or_admin)]
+
+
+def _visible_dispute(
+    dispute_id: ObjectId, principal: PartyOrAdmin, session: SessionDep
+) -> LicenseDispute:
+    """The dispute if the caller is a party to its license or a platform admin (404 else)."""
+    return disputes.get_dispute(
+        session=session,
+        dispute_id=dispute_id,
+        organization_id=principal.organization_id,
+        is_platform_admin=principal.is_platform_admin,
+    )
+
+
+VisibleDispute = Annotated[LicenseDispute, Depends(_visible_dispute)]
 
 
 def _user_id(principal: Principal) -> int | None:
@@ -123,15 +139,7 @@ def list_disputes(
     responses=problem_responses(401, 403, 404, 422),
     summary="One dispute (the license's parties and platform admins)",
 )
-def get_dispute(
-    dispute_id: ObjectId, principal: PartyOrAdmin, session: SessionDep
-) -> DisputePublic:
-    dispute = disputes.get_dispute(
-        session=session,
-        dispute_id=dispute_id,
-        organization_id=principal.organization_id,
-        is_platform_admin=principal.is_platform_admin,
-    )
+def get_dispute(dispute: VisibleDispute) -> DisputePublic:
     return disputes.to_public(dispute)
 
 
@@ -142,14 +150,8 @@ def get_dispute(
     summary="Take an open dispute into mediation; the calling platform admin mediates",
 )
 def start_mediation(
-    dispute_id: ObjectId, principal: PlatformAdmin, session: SessionDep
+    principal: PlatformAdmin, dispute: VisibleDispute, session: SessionDep
 ) -> DisputePublic:
-    dispute = disputes.get_dispute(
-        session=session,
-        dispute_id=dispute_id,
-        organization_id=principal.organization_id,
-        is_platform_admin=True,
-    )
     mediated = disputes.start_mediation(
         session=session, dispute=dispute, mediator_user_id=_user_id(principal)
     )
@@ -165,14 +167,11 @@ def start_mediation(
     "mediation (then no mediator is recorded). The license no longer shows disputed.",
 )
 def resolve_dispute(
-    dispute_id: ObjectId, body: DisputeResolution, principal: PlatformAdmin, session: SessionDep
+    body: DisputeResolution,
+    principal: PlatformAdmin,
+    dispute: VisibleDispute,
+    session: SessionDep,
 ) -> DisputePublic:
-    dispute = disputes.get_dispute(
-        session=session,
-        dispute_id=dispute_id,
-        organization_id=principal.organization_id,
-        is_platform_admin=True,
-    )
     resolved = disputes.resolve_dispute(
         session=session,
         dispute=dispute,
@@ -190,14 +189,8 @@ def resolve_dispute(
     summary="Withdraw a dispute (the party that opened it)",
 )
 def withdraw_dispute(
-    dispute_id: ObjectId, principal: LicensesScope, session: SessionDep
+    principal: LicensesScope, dispute: VisibleDispute, session: SessionDep
 ) -> DisputePublic:
-    dispute = disputes.get_dispute(
-        session=session,
-        dispute_id=dispute_id,
-        organization_id=principal.organization_id,
-        is_platform_admin=False,
-    )
     withdrawn = disputes.withdraw_dispute(
         session=session,
         dispute=dispute,
@@ -215,17 +208,11 @@ def withdraw_dispute(
     summary="Add a statement to a dispute (either party or the mediator)",
 )
 def add_statement(
-    dispute_id: ObjectId,
     body: DisputeStatementCreate,
     principal: PartyOrAdmin,
+    dispute: VisibleDispute,
     session: SessionDep,
 ) -> DisputeStatementPublic:
-    dispute = disputes.get_dispute(
-        session=session,
-        dispute_id=dispute_id,
-        organization_id=principal.organization_id,
-        is_platform_admin=principal.is_platform_admin,
-    )
     added = disputes.add_statement(
         session=session,
         dispute=dispute,
@@ -244,13 +231,7 @@ def add_statement(
     summary="A dispute's statements, newest first",
 )
 def list_statements(
-    dispute_id: ObjectId, principal: PartyOrAdmin, session: SessionDep, page: PageParamsDep
+    dispute: VisibleDispute, session: SessionDep, page: PageParamsDep
 ) -> Page[DisputeStatementPublic]:
-    dispute = disputes.get_dispute(
-        session=session,
-        dispute_id=dispute_id,
-        organization_id=principal.organization_id,
-        is_platform_admin=principal.is_platform_admin,
-    )
     found = disputes.list_statements(session=session, dispute=dispute, params=page)
     return page_of(found, page, disputes.statement_to_public)

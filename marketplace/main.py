@@ -33,9 +33,11 @@ The API on which patent open licensing happens (Patent Law arts. 50-52).
 
 * **Universities and institutes** register patents and publish open-license listings with
   standard offers.
-* **Enterprises** accept an offer in one call and hold a non-exclusive license.
+* **Enterprises** search and get matched to listings, accept an offer in one call, hold a
+  non-exclusive license, report sales and pay royalties.
 * **Banks** query pledges and encumbrances (machine-to-machine, client credentials).
-* **Platform admins** verify organizations and mediate license disputes.
+* **Platform admins** verify organizations, mediate license disputes, review technology exports
+  and read conversion statistics.
 
 A license under dispute keeps its `status`; it shows `disputed: true` and its `open_dispute_id`
 while a dispute is open or in mediation.

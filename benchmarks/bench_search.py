@@ -433,6 +433,87 @@ def time_in_process(url: str, requests: int) -> list[tuple[str, float, float]]:
     return rows
 
 
+NEEDS = (
+    ("Chinese", "电池热管理", "电动自行车电池包需要散热和热管理方案", ["H01M"], None),
+    (
+        "English",
+        "battery cooling",
+        "We need a battery thermal management design to license.",
+        [],
+        None,
+    ),
+    (
+        "mixed, IPC hints",
+        "芯片 packaging",
+        "先进封装 chip packaging for sensors",
+        ["H01L", "G01"],
+        None,
+    ),
+    ("with budget", "传感器 sensor", "低成本传感器 low-cost sensor module", ["G01D"], "200000"),
+)
+
+
+def time_matching(url: str, requests: int) -> list[tuple[str, float, float, int]]:
+    """The blended ranking of a need's matches (`GET /needs/{id}/matches` without HTTP): the
+    bounded candidates, each factor, the cost estimate and the page of 20."""
+    from sqlmodel import Session
+
+    from marketplace.accounts.models import Organization, OrganizationKind, Verification
+    from marketplace.db import create_db_engine
+    from marketplace.matching import needs
+    from marketplace.matching.models import NeedCreate
+
+    engine = create_db_engine(url)
+    rows = []
+    try:
+        with Session(engine) as session:
+            # The loader copied organizations with their ids, past the id sequence.
+            last_id = session.scalar(sa.select(sa.func.max(Organization.id))) or 0
+            sme = Organization(
+                id=last_id + 1,
+                name="Bench SME",
+                kind=OrganizationKind.enterprise,
+                country="CN",
+                region="Zhejiang",
+                credit_code=credit_code("91", "330106", 999_999),
+                verification=Verification.verified,
+            )
+            session.add(sme)
+            session.flush()
+            need_ids = []
+            for name, title, description, ipc_codes, budget in NEEDS:
+                need = needs.create_need(
+                    session=session,
+                    organization=sme,
+                    data=NeedCreate(
+                        title=title,
+                        description=description,
+                        ipc_codes=ipc_codes,
+                        budget_max=Decimal(budget) if budget else None,
+                        expected_annual_sales=Decimal("2000000"),
+                        region="Zhejiang",
+                    ),
+                )
+                need_ids.append((name, need.id))
+            session.commit()
+        for name, need_id in need_ids:
+            timings = []
+            found = 0
+            for attempt in range(requests + 3):
+                with Session(engine) as session:
+                    need = session.get_one(needs.TechnologyNeed, need_id)
+                    began = time.perf_counter()
+                    result = needs.match_need(session=session, need=need, limit=20)
+                    if attempt >= 3:
+                        timings.append((time.perf_counter() - began) * 1000)
+                    found = result.candidates
+            timings.sort()
+            rows.append((name, statistics.median(timings), percentile(timings, 0.95) or 0, found))
+    finally:
+        engine.dispose()
+    return rows
+
+
 def throughput(base_url: str, clients: int, seconds: float) -> tuple[float, float, float, int]:
     timings: list[float] = []
     errors = 0
@@ -513,6 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows, errors = time_queries(client, args.requests)
             rate, median, p95, failed = throughput(server.base_url, args.clients, args.seconds)
         service_rows = time_in_process(url, args.requests)
+        match_rows = time_matching(url, args.requests)
     print(f"\n{label}, {listings:,} listings, {args.requests} requests per query, limit 20")
     print(f"{'query':44} {'HTTP median / p95 ms':>22} {'service median / p95 ms':>25} {'total':>7}")
     for (name, median_ms, p95_ms, total), (_, s_median, s_p95) in zip(
@@ -525,6 +607,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nthroughput, {args.clients} clients, {args.seconds:.0f} s, mixed queries: "
         f"{rate:,.1f} req/s, median {ms(median)} ms, p95 {ms(p95)} ms"
     )
+    print(f"\nmatching, in-process, {args.requests} calls per need, limit 20")
+    print(f"{'need':44} {'median / p95 ms':>22} {'candidates':>11}")
+    for name, median_ms, p95_ms, candidates in match_rows:
+        print(f"{name:44} {f'{ms(median_ms)} / {ms(p95_ms)}':>22} {candidates:>11}")
     errors += failed
     if errors:
         print(f"{errors} error(s)")

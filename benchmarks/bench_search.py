@@ -145,10 +145,7 @@ QUERIES = (
 def _rows(start: int, end: int, seed: int) -> dict[str, list[dict[str, Any]]]:
     """The rows of listings ``start`` … ``end - 1`` (ids from 1), with their index entries."""
     rng = random.Random(seed * 1_000_003 + start)
-    tables: dict[str, list[dict[str, Any]]] = {
-        name: []
-        for name in ("patent", "patent_ipc", "listing", "listing_patent", "offer", "search")
-    }
+    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in LISTING_TABLES}
     for listing_id in range(start, end):
         picked = rng.choices(TERMS, weights=WEIGHTS, k=4)
         main, second, third, fourth = picked
@@ -181,85 +178,123 @@ def _rows(start: int, end: int, seed: int) -> dict[str, list[dict[str, Any]]]:
             if royalty_type in ("running", "hybrid")
             else None
         )
-        tables["patent"].append(
-            {
-                "id": listing_id,
-                "owner_id": owner,
-                "application_number": application_number(filing.year, type_digit, listing_id),
-                "kind": kind.value,
-                "filing_date": filing,
-                "title": title,
-                "abstract": abstract,
-                "legal_status": "granted",
-                "grant_date": filing + timedelta(days=500),
-                "fee_paid_until": TODAY + timedelta(days=200),
-                "publicly_funded": False,
-                "main_ipc": codes[0],
-                "open_license_listing_id": None,
-                "inventors": [],
-                "co_owners": [],
-                "created_at": published,
-                "updated_at": published,
-            }
-        )
-        for position, code in enumerate(codes):
-            tables["patent_ipc"].append(
-                {"patent_id": listing_id, "position": position, "code": code}
-            )
-        tables["listing"].append(
-            {
-                "id": listing_id,
-                "owner_id": owner,
-                "title": title,
-                "description": None,
-                "status": "published",
-                "announcement_number": f"OL{published:%Y}{listing_id:08d}",
-                "announcement_date": published.date(),
-                "published_at": published,
-                "warnings": [],
-                "annual_fee_reduction_percent": Decimal("15.00"),
-                "created_at": published,
-                "updated_at": published,
-            }
-        )
-        tables["listing_patent"].append({"listing_id": listing_id, "patent_id": listing_id})
-        tables["offer"].append(
-            {
-                "id": listing_id,
-                "listing_id": listing_id,
-                "royalty_type": royalty_type,
-                "upfront_fee": upfront,
-                "royalty_rate": rate,
-                "per_unit_fee": Decimal("12.50") if royalty_type == "per_unit" else None,
-                "minimum_annual": None,
-                "currency": "CNY",
-                "term_years": 3,
-                "field_of_use": None,
-                "territory": "mainland China",
-                "created_at": published,
-                "updated_at": published,
-            }
-        )
-        document = matching.document_of(
-            title=title, description=None, patent_texts=[(title, abstract)]
-        )
-        tables["search"].append(
-            {
-                "listing_id": listing_id,
-                "owner_id": owner,
-                "published_at": published,
-                "kinds": f"|{kind.value}|",
-                "royalty_types": f"|{royalty_type}|",
-                "ipc_codes": "|" + "|".join(codes) + "|",
-                "min_upfront_fee": upfront or Decimal(0),
-                "min_royalty_rate": rate or Decimal(0),
-                "term_end_date": term_end_date(kind, filing),
-                "search_vector": matching.tsvector_literal(document),
-                "fts_title": " ".join(document.title),
-                "fts_body": " ".join(document.body),
-            }
+        add_published_listing(
+            tables,
+            listing_id=listing_id,
+            owner=owner,
+            kind=kind,
+            type_digit=type_digit,
+            filing=filing,
+            title=title,
+            abstract=abstract,
+            codes=codes,
+            published=published,
+            royalty_type=royalty_type,
+            upfront=upfront,
+            rate=rate,
+            per_unit_fee=Decimal("12.50") if royalty_type == "per_unit" else None,
+            term_years=3,
         )
     return tables
+
+
+LISTING_TABLES = ("patent", "patent_ipc", "listing", "listing_patent", "offer", "search")
+
+
+def add_published_listing(
+    tables: dict[str, list[dict[str, Any]]],
+    *,
+    listing_id: int,
+    owner: int,
+    kind: PatentKind,
+    type_digit: int,
+    filing: date,
+    title: str,
+    abstract: str,
+    codes: list[str],
+    published: datetime,
+    royalty_type: str,
+    upfront: Decimal | None,
+    rate: Decimal | None,
+    per_unit_fee: Decimal | None,
+    term_years: int,
+) -> None:
+    """The rows of one published one-patent listing with one offer, and its search-index entry
+    (segmented by the app's own tokenizer), appended to ``tables``."""
+    tables["patent"].append(
+        {
+            "id": listing_id,
+            "owner_id": owner,
+            "application_number": application_number(filing.year, type_digit, listing_id),
+            "kind": kind.value,
+            "filing_date": filing,
+            "title": title,
+            "abstract": abstract,
+            "legal_status": "granted",
+            "grant_date": filing + timedelta(days=500),
+            "fee_paid_until": TODAY + timedelta(days=200),
+            "publicly_funded": False,
+            "main_ipc": codes[0],
+            "open_license_listing_id": None,
+            "inventors": [],
+            "co_owners": [],
+            "created_at": published,
+            "updated_at": published,
+        }
+    )
+    for position, code in enumerate(codes):
+        tables["patent_ipc"].append({"patent_id": listing_id, "position": position, "code": code})
+    tables["listing"].append(
+        {
+            "id": listing_id,
+            "owner_id": owner,
+            "title": title,
+            "description": None,
+            "status": "published",
+            "announcement_number": f"OL{published:%Y}{listing_id:08d}",
+            "announcement_date": published.date(),
+            "published_at": published,
+            "warnings": [],
+            "annual_fee_reduction_percent": Decimal("15.00"),
+            "created_at": published,
+            "updated_at": published,
+        }
+    )
+    tables["listing_patent"].append({"listing_id": listing_id, "patent_id": listing_id})
+    tables["offer"].append(
+        {
+            "id": listing_id,
+            "listing_id": listing_id,
+            "royalty_type": royalty_type,
+            "upfront_fee": upfront,
+            "royalty_rate": rate,
+            "per_unit_fee": per_unit_fee,
+            "minimum_annual": None,
+            "currency": "CNY",
+            "term_years": term_years,
+            "field_of_use": None,
+            "territory": "mainland China",
+            "created_at": published,
+            "updated_at": published,
+        }
+    )
+    document = matching.document_of(title=title, description=None, patent_texts=[(title, abstract)])
+    tables["search"].append(
+        {
+            "listing_id": listing_id,
+            "owner_id": owner,
+            "published_at": published,
+            "kinds": f"|{kind.value}|",
+            "royalty_types": f"|{royalty_type}|",
+            "ipc_codes": "|" + "|".join(codes) + "|",
+            "min_upfront_fee": upfront or Decimal(0),
+            "min_royalty_rate": rate or Decimal(0),
+            "term_end_date": term_end_date(kind, filing),
+            "search_vector": matching.tsvector_literal(document),
+            "fts_title": " ".join(document.title),
+            "fts_body": " ".join(document.body),
+        }
+    )
 
 
 def _generate(task: tuple[int, int, int]) -> dict[str, list[dict[str, Any]]]:

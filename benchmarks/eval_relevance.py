@@ -47,12 +47,17 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_search import ORGANIZATIONS, Loader, _organizations
-from benchmarks.harness import application_number, bench_database, migrate
+from benchmarks.bench_search import (
+    LISTING_TABLES,
+    ORGANIZATIONS,
+    Loader,
+    _organizations,
+    add_published_listing,
+)
+from benchmarks.harness import bench_database, migrate
 from marketplace.matching import service as matching
 from marketplace.models import metadata
 from marketplace.patents.identifiers import PatentKind
-from marketplace.patents.service import term_end_date
 
 K = 10
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -397,10 +402,7 @@ def _listing_text(rng: random.Random, topic: Topic, sub: Subtopic) -> tuple[str,
 def generate(listings: int, seed: int) -> tuple[dict[str, list[dict[str, Any]]], dict[int, Truth]]:
     """The rows of ``listings`` published listings (ids from 1) and each one's topic."""
     rng = random.Random(seed)
-    tables: dict[str, list[dict[str, Any]]] = {
-        name: []
-        for name in ("patent", "patent_ipc", "listing", "listing_patent", "offer", "search")
-    }
+    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in LISTING_TABLES}
     truth: dict[int, Truth] = {}
     for listing_id in range(1, listings + 1):
         if rng.random() < 0.15:
@@ -430,85 +432,22 @@ def generate(listings: int, seed: int) -> tuple[dict[str, list[dict[str, Any]]],
         rate = (
             Decimal(rng.randrange(50, 800)) / 100 if royalty_type in ("running", "hybrid") else None
         )
-        tables["patent"].append(
-            {
-                "id": listing_id,
-                "owner_id": owner,
-                "application_number": application_number(filing.year, type_digit, listing_id),
-                "kind": kind.value,
-                "filing_date": filing,
-                "title": title,
-                "abstract": abstract,
-                "legal_status": "granted",
-                "grant_date": filing + timedelta(days=500),
-                "fee_paid_until": TODAY + timedelta(days=200),
-                "publicly_funded": False,
-                "main_ipc": codes[0],
-                "open_license_listing_id": None,
-                "inventors": [],
-                "co_owners": [],
-                "created_at": published,
-                "updated_at": published,
-            }
-        )
-        for position, code in enumerate(codes):
-            tables["patent_ipc"].append(
-                {"patent_id": listing_id, "position": position, "code": code}
-            )
-        tables["listing"].append(
-            {
-                "id": listing_id,
-                "owner_id": owner,
-                "title": title,
-                "description": None,
-                "status": "published",
-                "announcement_number": f"OL{published:%Y}{listing_id:08d}",
-                "announcement_date": published.date(),
-                "published_at": published,
-                "warnings": [],
-                "annual_fee_reduction_percent": Decimal("15.00"),
-                "created_at": published,
-                "updated_at": published,
-            }
-        )
-        tables["listing_patent"].append({"listing_id": listing_id, "patent_id": listing_id})
-        tables["offer"].append(
-            {
-                "id": listing_id,
-                "listing_id": listing_id,
-                "royalty_type": royalty_type,
-                "upfront_fee": upfront,
-                "royalty_rate": rate,
-                "per_unit_fee": Decimal(rng.randrange(1, 40))
-                if royalty_type == "per_unit"
-                else None,
-                "minimum_annual": None,
-                "currency": "CNY",
-                "term_years": rng.choice((3, 5)),
-                "field_of_use": None,
-                "territory": "mainland China",
-                "created_at": published,
-                "updated_at": published,
-            }
-        )
-        document = matching.document_of(
-            title=title, description=None, patent_texts=[(title, abstract)]
-        )
-        tables["search"].append(
-            {
-                "listing_id": listing_id,
-                "owner_id": owner,
-                "published_at": published,
-                "kinds": f"|{kind.value}|",
-                "royalty_types": f"|{royalty_type}|",
-                "ipc_codes": "|" + "|".join(codes) + "|",
-                "min_upfront_fee": upfront or Decimal(0),
-                "min_royalty_rate": rate or Decimal(0),
-                "term_end_date": term_end_date(kind, filing),
-                "search_vector": matching.tsvector_literal(document),
-                "fts_title": " ".join(document.title),
-                "fts_body": " ".join(document.body),
-            }
+        add_published_listing(
+            tables,
+            listing_id=listing_id,
+            owner=owner,
+            kind=kind,
+            type_digit=type_digit,
+            filing=filing,
+            title=title,
+            abstract=abstract,
+            codes=codes,
+            published=published,
+            royalty_type=royalty_type,
+            upfront=upfront,
+            rate=rate,
+            per_unit_fee=Decimal(rng.randrange(1, 40)) if royalty_type == "per_unit" else None,
+            term_years=rng.choice((3, 5)),
         )
     return tables, truth
 

@@ -184,7 +184,8 @@ def license_income(
     is_admin: bool = False,
 ) -> LicenseIncome:
     """Licenses granted on the pledged patents in the period, and the fees due at grant, for
-    the pledgee. Running royalties join these figures once royalty reports are recorded."""
+    the pledgee. Running royalties owed under royalty reports are not part of these figures:
+    reports and their obligations are seen by the license's parties only."""
     if not (is_admin or reader_id == pledge.pledgee_id):
         raise NotPledgee("Only the pledgee sees the licensing income of a pledge.")
     if period_end < period_start:

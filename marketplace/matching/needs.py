@@ -383,7 +383,7 @@ def _match_candidates(session: Session, wants: Wants) -> dict[int, float]:
     settings = get_match_settings()
     found: dict[int, float] = {}
     if wants.terms:
-        for candidate in search._candidates(
+        for candidate in search.find_candidates(
             session,
             terms=wants.terms,
             any_term=True,
@@ -393,8 +393,8 @@ def _match_candidates(session: Session, wants: Wants) -> dict[int, float]:
             found[candidate.listing_id] = candidate.score or 0.0
     today = clock.today()
     for prefix in dict.fromkeys(hint[:4] for hint in wants.ipc_hints):
-        conditions = search._filter_conditions(search.SearchFilters(ipc=prefix), today=today)
-        for candidate in search._candidates(
+        conditions = search.filter_conditions(search.SearchFilters(ipc=prefix), today=today)
+        for candidate in search.find_candidates(
             session, terms=[], any_term=False, conditions=conditions, limit=settings.ipc_candidates
         ):
             found.setdefault(candidate.listing_id, 0.0)
@@ -533,7 +533,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
         score, factors, offer, cost = _score(
             wants=wants,
             text=texts[listing_id] / top_text,
-            ipc_codes=search._split(ipc_codes),
+            ipc_codes=search.split_joined(ipc_codes),
             offers=offers[listing_id],
             licensor_region=region,
             licensor_country=country,
@@ -572,7 +572,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
 
 def _upsert(session: Session, rows: list[dict[str, Any]], column: str) -> None:
     table = ListingDemandDaily.__table__  # type: ignore[attr-defined]
-    dialect = search._dialect(session)
+    dialect = search.dialect_name(session)
     insert: Any = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     statement = insert.values(rows)
     statement = statement.on_conflict_do_update(

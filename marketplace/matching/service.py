@@ -51,7 +51,7 @@ _FUZZY_COUNT_CAP = 1_000
 LS = ListingSearch
 
 
-def _dialect(session: Session) -> str:
+def dialect_name(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
@@ -130,7 +130,7 @@ def index_listing(*, session: Session, listing: Listing) -> Document | None:
     as every change of status, text or patents. Returns the words indexed (None when not
     published)."""
     assert listing.id is not None
-    sqlite = _dialect(session) == "sqlite"
+    sqlite = dialect_name(session) == "sqlite"
     if not sqlite:
         # Two transactions re-indexing one listing (a patent edit racing a withdrawal) would both
         # find no entry and both insert it: the listing's row lock puts them one after the other.
@@ -157,7 +157,7 @@ def insert_entries(session: Session, entries: Sequence[tuple[dict[str, Any], Doc
     """Insert index entries for listings that have none (bulk: the reindex command)."""
     if not entries:
         return
-    if _dialect(session) == "sqlite":
+    if dialect_name(session) == "sqlite":
         session.execute(sa.insert(ListingSearch), [row for row, _ in entries])
         session.execute(
             sa.insert(listing_search_fts),
@@ -182,7 +182,7 @@ def insert_entries(session: Session, entries: Sequence[tuple[dict[str, Any], Doc
 def reindex_all(*, session: Session, batch_size: int = 500) -> int:
     """Rebuild the whole index from the listings (after the migration, or to repair it)."""
     session.execute(sa.delete(ListingSearch))
-    if _dialect(session) == "sqlite":
+    if dialect_name(session) == "sqlite":
         session.execute(sa.delete(listing_search_fts))
     ids = session.scalars(
         select(col(Listing.id))
@@ -258,7 +258,7 @@ class _Candidate:
     region: str | None
 
 
-def _filter_conditions(filters: SearchFilters, *, today: date) -> list[sa.ColumnElement[bool]]:
+def filter_conditions(filters: SearchFilters, *, today: date) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.ipc:
         pattern = ipc_like_pattern(normalize_ipc_prefix(filters.ipc))
@@ -293,7 +293,7 @@ def _quoted(term: str, quote: str) -> str:
 
 
 def _match(session: Session, terms: Sequence[str], *, any_term: bool) -> sa.ColumnElement[bool]:
-    if _dialect(session) == "sqlite":
+    if dialect_name(session) == "sqlite":
         expression = (" OR " if any_term else " ").join(_quoted(t, '"') for t in terms)
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
     query = (" | " if any_term else " & ").join(_quoted(t, "'") for t in terms)
@@ -314,7 +314,7 @@ def _score_sqlite(terms: Sequence[str], title: str, body: str) -> float:
     return raw / len(terms)
 
 
-def _candidates(
+def find_candidates(
     session: Session,
     *,
     terms: Sequence[str],
@@ -322,7 +322,7 @@ def _candidates(
     conditions: Sequence[sa.ColumnElement[bool]],
     limit: int,
 ) -> list[_Candidate]:
-    sqlite = _dialect(session) == "sqlite"
+    sqlite = dialect_name(session) == "sqlite"
     columns: list[Any] = [
         col(LS.listing_id),
         col(LS.kinds),
@@ -363,7 +363,7 @@ def _counts(counter: Counter[str]) -> list[FacetCount]:
     ]
 
 
-def _split(joined: str) -> list[str]:
+def split_joined(joined: str) -> list[str]:
     return [value for value in joined.split("|") if value]
 
 
@@ -381,13 +381,15 @@ def _facets(candidates: Sequence[_Candidate], *, ipc: str | None, exact: bool) -
     classes: Counter[str] = Counter()
     if ipc:
         section = normalize_ipc_prefix(ipc)[:1]
-        classes = _expand(codes, lambda j: (c[:3] for c in _split(j) if c.startswith(section)))
+        classes = _expand(
+            codes, lambda j: (c[:3] for c in split_joined(j) if c.startswith(section))
+        )
     return Facets(
-        kind=_counts(_expand(Counter(c.kinds for c in candidates), _split)),
-        royalty_type=_counts(_expand(Counter(c.royalty_types for c in candidates), _split)),
+        kind=_counts(_expand(Counter(c.kinds for c in candidates), split_joined)),
+        royalty_type=_counts(_expand(Counter(c.royalty_types for c in candidates), split_joined)),
         owner_kind=_counts(Counter(c.owner_kind for c in candidates)),
         region=_counts(Counter(c.region or "" for c in candidates)),
-        ipc_section=_counts(_expand(codes, lambda j: (c[:1] for c in _split(j)))),
+        ipc_section=_counts(_expand(codes, lambda j: (c[:1] for c in split_joined(j)))),
         ipc_class=_counts(classes),
         exact=exact,
     )
@@ -399,7 +401,7 @@ def _corrected_term(session: Session, word: str) -> tuple[str, str] | None:
     if not variants:
         return None
     counts: dict[str, int] = {}
-    if _dialect(session) == "sqlite":
+    if dialect_name(session) == "sqlite":
         for stem in variants:
             counts[stem] = session.execute(
                 sa.text(
@@ -481,7 +483,7 @@ def _page_by_key(
         .where(*conditions)
     )
     if match is not None:
-        if _dialect(session) == "sqlite":
+        if dialect_name(session) == "sqlite":
             statement = statement.join(
                 listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
             )
@@ -534,10 +536,10 @@ def search_listings(
     filters, ranked, with facet counts over the candidate set."""
     bound = get_settings().search_candidate_limit
     sort = sort or (SearchSort.relevance if q else SearchSort.newest)
-    if _dialect(session) == "postgresql":
+    if dialect_name(session) == "postgresql":
         # A generic plan of a prepared search statement ignores how frequent the words are.
         session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    conditions = _filter_conditions(filters, today=clock.today())
+    conditions = filter_conditions(filters, today=clock.today())
     terms = tokenizer.query_terms(q) if q else []
     corrected: str | None = None
     any_term = False
@@ -546,7 +548,7 @@ def search_listings(
         return SearchResult([], None, empty, 0, False, terms=[])
 
     def find(words: Sequence[str], any_word: bool) -> list[_Candidate]:
-        return _candidates(
+        return find_candidates(
             session, terms=words, any_term=any_word, conditions=conditions, limit=bound
         )
 

@@ -16,11 +16,13 @@ listing by anyone but its owner (signed in or not) and its appearances on the fi
 reader's transaction that cannot take the write lock drops the count instead of failing the
 read)."""
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -30,7 +32,7 @@ from sqlmodel import Session, col, select
 from marketplace import clock
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
-from marketplace.config import get_match_settings
+from marketplace.config import MatchSettings, get_match_settings
 from marketplace.licensing import royalties
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.listings import service as listings
@@ -218,7 +220,7 @@ def need_public(need: TechnologyNeed, *, reader_id: int) -> NeedPublic:
 # Factors ---------------------------------------------------------------------------------------
 
 
-def ipc_levels(code: str) -> list[str]:
+def ipc_levels(code: str) -> tuple[str, ...]:
     """A canonical IPC symbol or prefix as its levels: section, class, subclass, main group,
     subgroup (as many as it has)."""
     levels = [code[:1]]
@@ -230,12 +232,13 @@ def ipc_levels(code: str) -> list[str]:
         levels.append(code.split("/")[0])
     if "/" in code:
         levels.append(code)
-    return levels
+    return tuple(levels)
 
 
 _PROXIMITY_BY_SHARED_LEVELS = {0: 0.0, 1: 0.2, 2: 0.4, 3: 0.6, 4: 0.8, 5: 1.0}
 
 
+@lru_cache(maxsize=65_536)
 def ipc_proximity(hint: str, code: str) -> float:
     """1.0 for the same subgroup, or a code within a coarser hint (the SME asked for ``H01M``,
     and this is in ``H01M``); otherwise by the deepest level they share: main group 0.8,
@@ -286,8 +289,29 @@ class CostEstimate:
         )
 
 
+class PricedOffer(Protocol):
+    """What a cost estimate reads of an offer: an ``Offer`` or a column row of one."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def royalty_type(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def upfront_fee(self) -> Decimal | None: ...
+    @property
+    def royalty_rate(self) -> Decimal | None: ...
+    @property
+    def per_unit_fee(self) -> Decimal | None: ...
+    @property
+    def minimum_annual(self) -> Decimal | None: ...
+    @property
+    def term_years(self) -> int: ...
+
+
 def estimate_total_cost(
-    offer: Offer, *, annual_sales: Decimal, annual_units: int | None
+    offer: PricedOffer, *, annual_sales: Decimal, annual_units: int | None
 ) -> CostEstimate:
     """What an offer costs over its whole term at the expected sales: the upfront fee, plus for
     each license year the year's royalty (running: rate x sales; per-unit: fee x units; hybrid:
@@ -329,12 +353,19 @@ def budget_fit(cost: Decimal, budget: Decimal | None) -> float:
     return float(budget / cost)
 
 
+def _clamped(value: float) -> float:
+    return round(min(max(value, 0.0), 1.0), FACTOR_DIGITS)
+
+
+def _contribution(value: float, weight: float) -> float:
+    return round(_clamped(value) * weight, FACTOR_DIGITS)
+
+
 def _factor(value: float, weight: float, explanation: str) -> FactorPublic:
-    value = round(min(max(value, 0.0), 1.0), FACTOR_DIGITS)
     return FactorPublic(
-        value=value,
+        value=_clamped(value),
         weight=weight,
-        contribution=round(value * weight, FACTOR_DIGITS),
+        contribution=_contribution(value, weight),
         explanation=explanation,
     )
 
@@ -412,16 +443,30 @@ def _active_licenses(session: Session, listing_ids: Sequence[int]) -> dict[int, 
     return {int(listing_id): int(count) for listing_id, count in rows}
 
 
-@dataclass(slots=True)
-class _Scored:
-    listing_id: int
-    offer_id: int
-    score: float
-    factors: dict[str, FactorPublic]
-    cost: CostEstimate
+_OFFER_COLUMNS = (
+    col(Offer.id),
+    col(Offer.listing_id),
+    col(Offer.royalty_type),
+    col(Offer.currency),
+    col(Offer.upfront_fee),
+    col(Offer.royalty_rate),
+    col(Offer.per_unit_fee),
+    col(Offer.minimum_annual),
+    col(Offer.term_years),
+)
 
 
-def _best_offer(offers: Sequence[Offer], wants: Wants) -> tuple[Offer, CostEstimate]:
+def _offers_by_listing(session: Session, listing_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The offers of the candidates as column rows (ORM objects cost several times more)."""
+    found: dict[int, list[Any]] = {}
+    for row in session.execute(
+        sa.select(*_OFFER_COLUMNS).where(col(Offer.listing_id).in_(listing_ids))
+    ):
+        found.setdefault(row.listing_id, []).append(row)
+    return found
+
+
+def _best_offer(offers: Sequence[PricedOffer], wants: Wants) -> tuple[PricedOffer, CostEstimate]:
     """The cheapest offer over its term at the expected sales; offers in the need's currency
     before others (whose cost cannot be compared with the budget)."""
     estimates = [
@@ -439,64 +484,130 @@ def _best_offer(offers: Sequence[Offer], wants: Wants) -> tuple[Offer, CostEstim
     )
 
 
-def _score(
-    *,
-    wants: Wants,
-    text: float,
-    ipc_codes: list[str],
-    offers: Sequence[Offer],
-    licensor_region: str | None,
-    licensor_country: str,
-    term_end: date,
-    licenses: int,
-    today: date,
-) -> tuple[float, dict[str, FactorPublic], Offer, CostEstimate]:
-    settings = get_match_settings()
-    offer, cost = _best_offer(offers, wants)
-    factors: dict[str, FactorPublic] = {}
-    factors["text"] = _factor(
-        text,
-        settings.weight_text,
-        "no words of the need in the listing"
-        if text == 0
-        else f"search rank {text:.0%} of the best text match's",
-    )
-    ipc, pair = best_ipc_proximity(wants.ipc_hints, ipc_codes)
-    factors["ipc"] = _factor(
-        ipc,
-        settings.weight_ipc,
-        "no IPC hints or interests" if not wants.ipc_hints else (pair or "no shared IPC section"),
-    )
+@dataclass(slots=True)
+class Candidate:
+    """A candidate listing's factor values. ``partial`` is the sum of every contribution but the
+    budget's, which needs the cost estimate (the expensive part) and is filled in only for the
+    candidates that can still reach the page."""
+
+    listing_id: int
+    offers: list[PricedOffer]
+    text: float
+    ipc: float
+    ipc_pair: str | None
+    region: float
+    licensor_region: str | None
+    licensor_country: str
+    years: float
+    licenses: int
+    partial: float = 0.0
+    fit: float = 1.0
+    offer: PricedOffer | None = None
+    cost: CostEstimate | None = None
+    score: float = 0.0
+
+
+def _region_fit(wants: Wants, region: str | None, country: str) -> float:
+    if wants.region and region and wants.region.casefold() == region.casefold():
+        return 1.0
+    return 0.5 if country == wants.country else 0.0
+
+
+def _budget_fit(wants: Wants, cost: CostEstimate) -> float:
     if cost.currency != wants.currency:
-        fit, why = 0.5, f"offer in {cost.currency}, budget in {wants.currency}: not compared"
+        return 0.5
+    return budget_fit(cost.total, wants.budget)
+
+
+def partial_score(match: Candidate, settings: MatchSettings) -> float:
+    """The sum of every contribution but the budget's."""
+    return (
+        _contribution(match.text, settings.weight_text)
+        + _contribution(match.ipc, settings.weight_ipc)
+        + _contribution(match.region, settings.weight_region)
+        + _contribution(match.years / settings.term_cap_years, settings.weight_term)
+        + _contribution(
+            match.licenses / (match.licenses + settings.uptake_half), settings.weight_uptake
+        )
+    )
+
+
+def price(match: Candidate, wants: Wants, settings: MatchSettings) -> None:
+    match.offer, match.cost = _best_offer(match.offers, wants)
+    match.fit = _budget_fit(wants, match.cost)
+    match.score = round(
+        match.partial + _contribution(match.fit, settings.weight_budget), FACTOR_DIGITS
+    )
+
+
+def _explain(match: Candidate, wants: Wants, settings: MatchSettings) -> dict[str, FactorPublic]:
+    """Each factor of a priced match, with the reason for its value."""
+    assert match.cost is not None
+    cost = match.cost
+    if cost.currency != wants.currency:
+        budget_why = f"offer in {cost.currency}, budget in {wants.currency}: not compared"
     elif wants.budget is None:
-        fit, why = 1.0, f"no budget given; estimated {cost.total} {cost.currency}"
+        budget_why = f"no budget given; estimated {cost.total} {cost.currency}"
     else:
-        fit = budget_fit(cost.total, wants.budget)
         relation = "within" if cost.total <= wants.budget else "over"
-        why = f"estimated {cost.total} {cost.currency} over {cost.years} years, {relation} "
-        why += f"the budget of {wants.budget}"
-    factors["budget"] = _factor(fit, settings.weight_budget, why)
-    if wants.region and licensor_region and wants.region.casefold() == licensor_region.casefold():
-        region, why = 1.0, f"licensor in {licensor_region}"
-    elif licensor_country == wants.country:
-        region, why = 0.5, f"licensor in {licensor_region or licensor_country}, same country"
+        budget_why = f"estimated {cost.total} {cost.currency} over {cost.years} years, "
+        budget_why += f"{relation} the budget of {wants.budget}"
+    if match.region == 1.0:
+        region_why = f"licensor in {match.licensor_region}"
+    elif match.region == 0.5:
+        region_why = f"licensor in {match.licensor_region or match.licensor_country}, same country"
     else:
-        region, why = 0.0, f"licensor in {licensor_country}"
-    factors["region"] = _factor(region, settings.weight_region, why)
-    years = max((term_end - today).days, 0) / 365.25
-    factors["term"] = _factor(
-        years / settings.term_cap_years,
-        settings.weight_term,
-        f"{years:.1f} years of patent term left (full marks at {settings.term_cap_years})",
-    )
-    factors["uptake"] = _factor(
-        licenses / (licenses + settings.uptake_half),
-        settings.weight_uptake,
-        f"{licenses} active license{'s' if licenses != 1 else ''}",
-    )
-    score = round(sum(f.contribution for f in factors.values()), FACTOR_DIGITS)
-    return score, factors, offer, cost
+        region_why = f"licensor in {match.licensor_country}"
+    licenses = match.licenses
+    return {
+        "text": _factor(
+            match.text,
+            settings.weight_text,
+            "no words of the need in the listing"
+            if match.text == 0
+            else f"search rank {match.text:.0%} of the best text match's",
+        ),
+        "ipc": _factor(
+            match.ipc,
+            settings.weight_ipc,
+            "no IPC hints or interests"
+            if not wants.ipc_hints
+            else (match.ipc_pair or "no shared IPC section"),
+        ),
+        "budget": _factor(match.fit, settings.weight_budget, budget_why),
+        "region": _factor(match.region, settings.weight_region, region_why),
+        "term": _factor(
+            match.years / settings.term_cap_years,
+            settings.weight_term,
+            f"{match.years:.1f} years of patent term left "
+            f"(full marks at {settings.term_cap_years})",
+        ),
+        "uptake": _factor(
+            licenses / (licenses + settings.uptake_half),
+            settings.weight_uptake,
+            f"{licenses} active license{'s' if licenses != 1 else ''}",
+        ),
+    }
+
+
+def top_matches(
+    matches: list[Candidate], wants: Wants, settings: MatchSettings, limit: int
+) -> list[Candidate]:
+    """The ``limit`` best matches by score (ties: newer listing first), pricing as few as
+    possible: a match's score is at most its partial sum plus the full budget contribution, so
+    once that bound falls below the page's last score no later candidate can enter the page."""
+    best_budget = _contribution(1.0, settings.weight_budget)
+    page: list[tuple[float, int, Candidate]] = []  # a min-heap on (score, listing id)
+    for match in sorted(matches, key=lambda m: (-m.partial, -m.listing_id)):
+        if len(page) == limit and round(match.partial + best_budget, FACTOR_DIGITS) < page[0][0]:
+            break
+        price(match, wants, settings)
+        entry = (match.score, match.listing_id, match)
+        if len(page) < limit:
+            heapq.heappush(page, entry)
+        elif entry[:2] > page[0][:2]:
+            heapq.heapreplace(page, entry)
+    return [m for _, _, m in sorted(page, key=lambda e: (-e[0], -e[1]))]
 
 
 def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMatches:
@@ -504,6 +615,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
     candidate set is bounded, so a page is all there is to rank)."""
     if need.status != NeedStatus.open:
         raise NeedClosed(f"Technology need {need.id} is closed.")
+    settings = get_match_settings()
     wants = _wants(session, need)
     texts = _match_candidates(session, wants)
     if not texts:
@@ -520,51 +632,53 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
         .join(Organization, col(Organization.id) == col(ListingSearch.owner_id))
         .where(col(ListingSearch.listing_id).in_(ids))
     ).all()
-    offers: dict[int, list[Offer]] = {}
-    for offer in session.scalars(select(Offer).where(col(Offer.listing_id).in_(ids))):
-        offers.setdefault(offer.listing_id, []).append(offer)
+    offers = _offers_by_listing(session, ids)
     licenses = _active_licenses(session, ids)
     top_text = max(texts.values()) or 1.0
     today = clock.today()
-    scored: list[_Scored] = []
+    matches: list[Candidate] = []
     for listing_id, ipc_codes, term_end, region, country in rows:
         if not offers.get(listing_id):
             continue
-        score, factors, offer, cost = _score(
-            wants=wants,
-            text=texts[listing_id] / top_text,
-            ipc_codes=search.split_joined(ipc_codes),
+        ipc, pair = best_ipc_proximity(wants.ipc_hints, search.split_joined(ipc_codes))
+        match = Candidate(
+            listing_id=listing_id,
             offers=offers[listing_id],
+            text=texts[listing_id] / top_text,
+            ipc=ipc,
+            ipc_pair=pair,
+            region=_region_fit(wants, region, country),
             licensor_region=region,
             licensor_country=country,
-            term_end=term_end,
+            years=max((term_end - today).days, 0) / 365.25,
             licenses=licenses.get(listing_id, 0),
-            today=today,
         )
-        assert offer.id is not None
-        scored.append(_Scored(listing_id, offer.id, score, factors, cost))
-    scored.sort(key=lambda s: (-s.score, -s.listing_id))
-    page = scored[:limit]
+        match.partial = partial_score(match, settings)
+        matches.append(match)
+    page = top_matches(matches, wants, settings, limit)
     found = {
         listing.id: listing
         for listing in listings.get_listings_in_order(
-            session=session, listing_ids=[s.listing_id for s in page]
+            session=session, listing_ids=[m.listing_id for m in page]
         )
     }
-    return NeedMatches(
-        items=[
+    items = []
+    for match in page:
+        if match.listing_id not in found:
+            continue
+        assert match.offer is not None
+        assert match.offer.id is not None
+        assert match.cost is not None
+        items.append(
             NeedMatch(
-                listing=listings.to_public(found[s.listing_id]),
-                offer_id=s.offer_id,
-                score=s.score,
-                factors=s.factors,
-                estimated_total_cost=s.cost.public(),
+                listing=listings.to_public(found[match.listing_id]),
+                offer_id=match.offer.id,
+                score=match.score,
+                factors=_explain(match, wants, settings),
+                estimated_total_cost=match.cost.public(),
             )
-            for s in page
-            if s.listing_id in found
-        ],
-        candidates=len(scored),
-    )
+        )
+    return NeedMatches(items=items, candidates=len(matches))
 
 
 # Demand ----------------------------------------------------------------------------------------

@@ -98,6 +98,72 @@ def test_hybrid_cost_matches_the_formula(
     assert cost(hybrid, str(sales)) == expected
 
 
+@st.composite
+def candidates(draw: st.DrawFn) -> list[needs.Candidate]:
+    """Candidates whose non-budget contributions often tie, with one to three offers each, in
+    two currencies and every royalty type."""
+    found = []
+    for listing_id in draw(st.lists(st.integers(1, 500), min_size=1, max_size=40, unique=True)):
+        offers = []
+        for number in range(draw(st.integers(1, 3))):
+            royalty_type = draw(st.sampled_from(list(RoyaltyType)))
+            made = offer(
+                royalty_type,
+                draw(st.integers(1, 10)),
+                currency=draw(st.sampled_from(["CNY", "CNY", "USD"])),
+                upfront_fee=draw(st.integers(0, 400_000)),
+                royalty_rate=draw(st.sampled_from(["0.5", "2", "5"])),
+                per_unit_fee=draw(st.sampled_from(["0.2", "3"])),
+            )
+            made.id = listing_id * 10 + number
+            offers.append(made)
+        found.append(
+            needs.Candidate(
+                listing_id=listing_id,
+                offers=offers,
+                text=draw(st.sampled_from([0.0, 0.25, 0.5, 1.0])),
+                ipc=draw(st.sampled_from([0.0, 0.6, 1.0])),
+                ipc_pair=None,
+                region=draw(st.sampled_from([0.0, 0.5, 1.0])),
+                licensor_region=None,
+                licensor_country="CN",
+                years=draw(st.sampled_from([0.0, 4.0, 12.0])),
+                licenses=draw(st.integers(0, 3)),
+            )
+        )
+    return found
+
+
+@given(
+    found=candidates(),
+    budget=st.sampled_from([None, "50000", "300000", "2000000"]),
+    weight_budget=st.sampled_from([0.0, 0.15, 0.6, 2.0]),
+    limit=st.integers(1, 12),
+)
+def test_top_matches_prices_few_yet_equals_pricing_every_candidate(
+    found: list[needs.Candidate], budget: str | None, weight_budget: float, limit: int
+) -> None:
+    settings = needs.MatchSettings(weight_budget=weight_budget)
+    wants = needs.Wants(
+        terms=[],
+        ipc_hints=[],
+        budget=Decimal(budget) if budget else None,
+        currency="CNY",
+        annual_sales=Decimal(1_500_000),
+        annual_units=20_000,
+        region=None,
+        country="CN",
+    )
+    for candidate in found:
+        candidate.partial = needs.partial_score(candidate, settings)
+    page = needs.top_matches(found, wants, settings, limit)
+    for candidate in found:  # the reference: price every candidate, sort them all
+        needs.price(candidate, wants, settings)
+    expected = sorted(found, key=lambda c: (-c.score, -c.listing_id))[:limit]
+    assert [(c.listing_id, c.score) for c in page] == [(c.listing_id, c.score) for c in expected]
+    assert all(c.offer is not None for c in page)
+
+
 def test_budget_fit_is_one_within_budget_and_decays_above() -> None:
     assert needs.budget_fit(Decimal(100), Decimal(100)) == 1.0
     assert needs.budget_fit(Decimal(200), Decimal(100)) == 0.5

@@ -17,8 +17,8 @@ reader's transaction that cannot take the write lock drops the count instead of 
 read)."""
 
 import heapq
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -33,6 +33,7 @@ from marketplace import clock
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.config import MatchSettings, get_match_settings
+from marketplace.db import any_of
 from marketplace.licensing import royalties
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.listings import service as listings
@@ -436,7 +437,8 @@ def _active_licenses(session: Session, listing_ids: Sequence[int]) -> dict[int, 
     rows = session.execute(
         sa.select(col(License.listing_id), sa.func.count())
         .where(
-            col(License.listing_id).in_(listing_ids), col(License.status) == LicenseStatus.active
+            any_of(session, col(License.listing_id), listing_ids),
+            col(License.status) == LicenseStatus.active,
         )
         .group_by(col(License.listing_id))
     ).all()
@@ -456,11 +458,13 @@ _OFFER_COLUMNS = (
 )
 
 
-def _offers_by_listing(session: Session, listing_ids: Sequence[int]) -> dict[int, list[Any]]:
+def _offers_by_listing(
+    session: Session, listing_ids: Sequence[int]
+) -> dict[int, list[PricedOffer]]:
     """The offers of the candidates as column rows (ORM objects cost several times more)."""
     found: dict[int, list[Any]] = {}
     for row in session.execute(
-        sa.select(*_OFFER_COLUMNS).where(col(Offer.listing_id).in_(listing_ids))
+        sa.select(*_OFFER_COLUMNS).where(any_of(session, col(Offer.listing_id), listing_ids))
     ):
         found.setdefault(row.listing_id, []).append(row)
     return found
@@ -491,7 +495,6 @@ class Candidate:
     candidates that can still reach the page."""
 
     listing_id: int
-    offers: list[PricedOffer]
     text: float
     ipc: float
     ipc_pair: str | None
@@ -500,6 +503,7 @@ class Candidate:
     licensor_country: str
     years: float
     licenses: int
+    offers: list[PricedOffer] = field(default_factory=list)
     partial: float = 0.0
     fit: float = 1.0
     offer: PricedOffer | None = None
@@ -521,14 +525,13 @@ def _budget_fit(wants: Wants, cost: CostEstimate) -> float:
 
 def partial_score(match: Candidate, settings: MatchSettings) -> float:
     """The sum of every contribution but the budget's."""
+    uptake = match.licenses / (match.licenses + settings.uptake_half)
     return (
         _contribution(match.text, settings.weight_text)
         + _contribution(match.ipc, settings.weight_ipc)
         + _contribution(match.region, settings.weight_region)
         + _contribution(match.years / settings.term_cap_years, settings.weight_term)
-        + _contribution(
-            match.licenses / (match.licenses + settings.uptake_half), settings.weight_uptake
-        )
+        + _contribution(uptake, settings.weight_uptake)
     )
 
 
@@ -590,24 +593,50 @@ def _explain(match: Candidate, wants: Wants, settings: MatchSettings) -> dict[st
     }
 
 
+OffersOf = Callable[[Sequence[int]], dict[int, list[PricedOffer]]]
+
+
 def top_matches(
-    matches: list[Candidate], wants: Wants, settings: MatchSettings, limit: int
+    matches: list[Candidate],
+    wants: Wants,
+    settings: MatchSettings,
+    limit: int,
+    offers_of: OffersOf,
 ) -> list[Candidate]:
     """The ``limit`` best matches by score (ties: newer listing first), pricing as few as
     possible: a match's score is at most its partial sum plus the full budget contribution, so
-    once that bound falls below the page's last score no later candidate can enter the page."""
+    once that bound falls below the page's last score no later candidate can enter the page.
+    Offers are read (``offers_of``) a batch at a time, for the candidates about to be priced;
+    a candidate without offers is left out."""
     best_budget = _contribution(1.0, settings.weight_budget)
     page: list[tuple[float, int, Candidate]] = []  # a min-heap on (score, listing id)
-    for match in sorted(matches, key=lambda m: (-m.partial, -m.listing_id)):
-        if len(page) == limit and round(match.partial + best_budget, FACTOR_DIGITS) < page[0][0]:
+    ranked = sorted(matches, key=lambda m: (-m.partial, -m.listing_id))
+    batch = max(2 * limit, 20)
+    for start in range(0, len(ranked), batch):
+        chunk = ranked[start : start + batch]
+        if len(page) == limit and round(chunk[0].partial + best_budget, FACTOR_DIGITS) < page[0][0]:
             break
-        price(match, wants, settings)
-        entry = (match.score, match.listing_id, match)
-        if len(page) < limit:
-            heapq.heappush(page, entry)
-        elif entry[:2] > page[0][:2]:
-            heapq.heapreplace(page, entry)
-    return [m for _, _, m in sorted(page, key=lambda e: (-e[0], -e[1]))]
+        offers = offers_of([match.listing_id for match in chunk])
+        for match in chunk:
+            if (
+                len(page) == limit
+                and round(match.partial + best_budget, FACTOR_DIGITS) < page[0][0]
+            ):
+                return _ranked(page)
+            match.offers = offers.get(match.listing_id, [])
+            if not match.offers:
+                continue
+            price(match, wants, settings)
+            entry = (match.score, match.listing_id, match)
+            if len(page) < limit:
+                heapq.heappush(page, entry)
+            elif entry[:2] > page[0][:2]:
+                heapq.heapreplace(page, entry)
+    return _ranked(page)
+
+
+def _ranked(page: list[tuple[float, int, Candidate]]) -> list[Candidate]:
+    return [match for _, _, match in sorted(page, key=lambda e: (-e[0], -e[1]))]
 
 
 def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMatches:
@@ -630,20 +659,16 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
             col(Organization.country),
         )
         .join(Organization, col(Organization.id) == col(ListingSearch.owner_id))
-        .where(col(ListingSearch.listing_id).in_(ids))
+        .where(any_of(session, col(ListingSearch.listing_id), ids))
     ).all()
-    offers = _offers_by_listing(session, ids)
     licenses = _active_licenses(session, ids)
     top_text = max(texts.values()) or 1.0
     today = clock.today()
     matches: list[Candidate] = []
     for listing_id, ipc_codes, term_end, region, country in rows:
-        if not offers.get(listing_id):
-            continue
         ipc, pair = best_ipc_proximity(wants.ipc_hints, search.split_joined(ipc_codes))
         match = Candidate(
             listing_id=listing_id,
-            offers=offers[listing_id],
             text=texts[listing_id] / top_text,
             ipc=ipc,
             ipc_pair=pair,
@@ -655,7 +680,9 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
         )
         match.partial = partial_score(match, settings)
         matches.append(match)
-    page = top_matches(matches, wants, settings, limit)
+    page = top_matches(
+        matches, wants, settings, limit, lambda ids: _offers_by_listing(session, ids)
+    )
     found = {
         listing.id: listing
         for listing in listings.get_listings_in_order(

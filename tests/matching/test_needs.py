@@ -1,12 +1,13 @@
 """The needs service without HTTP: total-cost arithmetic, IPC proximity, ranking, visibility,
 demand counters and prospects."""
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
@@ -117,6 +118,8 @@ def candidates(draw: st.DrawFn) -> list[needs.Candidate]:
             )
             made.id = listing_id * 10 + number
             offers.append(made)
+        if draw(st.integers(0, 9)) == 0:
+            offers = []  # a listing without offers is left out
         found.append(
             needs.Candidate(
                 listing_id=listing_id,
@@ -134,17 +137,8 @@ def candidates(draw: st.DrawFn) -> list[needs.Candidate]:
     return found
 
 
-@given(
-    found=candidates(),
-    budget=st.sampled_from([None, "50000", "300000", "2000000"]),
-    weight_budget=st.sampled_from([0.0, 0.15, 0.6, 2.0]),
-    limit=st.integers(1, 12),
-)
-def test_top_matches_prices_few_yet_equals_pricing_every_candidate(
-    found: list[needs.Candidate], budget: str | None, weight_budget: float, limit: int
-) -> None:
-    settings = needs.MatchSettings(weight_budget=weight_budget)
-    wants = needs.Wants(
+def _wants(budget: str | None) -> needs.Wants:
+    return needs.Wants(
         terms=[],
         ipc_hints=[],
         budget=Decimal(budget) if budget else None,
@@ -154,12 +148,69 @@ def test_top_matches_prices_few_yet_equals_pricing_every_candidate(
         region=None,
         country="CN",
     )
+
+
+def _candidate(listing_id: int, partial: float, upfront_fee: int) -> needs.Candidate:
+    made = offer(RoyaltyType.lump_sum, 5, upfront_fee=upfront_fee)
+    made.id = listing_id
+    candidate = needs.Candidate(
+        listing_id=listing_id,
+        text=0.0,
+        ipc=0.0,
+        ipc_pair=None,
+        region=0.0,
+        licensor_region=None,
+        licensor_country="CN",
+        years=0.0,
+        licenses=0,
+        offers=[made],
+    )
+    candidate.partial = partial
+    return candidate
+
+
+def test_a_cheaper_listing_behind_on_the_other_factors_can_still_top_the_page() -> None:
+    pricey, cheap = _candidate(1, 0.5, 400_000), _candidate(2, 0.45, 50_000)
+    offers = {c.listing_id: c.offers for c in (pricey, cheap)}
+    page = needs.top_matches(
+        [pricey, cheap],
+        _wants("100000"),
+        needs.MatchSettings(weight_budget=0.15),
+        1,
+        lambda ids: {i: offers[i] for i in ids},
+    )
+    assert [c.listing_id for c in page] == [2]
+    assert page[0].score == pytest.approx(0.6)
+
+
+@settings(max_examples=300)
+@given(
+    found=candidates(),
+    budget=st.sampled_from([None, "50000", "300000", "2000000"]),
+    weight_budget=st.sampled_from([0.0, 0.15, 0.6, 2.0]),
+    limit=st.integers(1, 12),
+)
+def test_top_matches_prices_few_yet_equals_pricing_every_candidate(
+    found: list[needs.Candidate], budget: str | None, weight_budget: float, limit: int
+) -> None:
+    match_settings = needs.MatchSettings(weight_budget=weight_budget)
+    wants = _wants(budget)
     for candidate in found:
-        candidate.partial = needs.partial_score(candidate, settings)
-    page = needs.top_matches(found, wants, settings, limit)
-    for candidate in found:  # the reference: price every candidate, sort them all
-        needs.price(candidate, wants, settings)
-    expected = sorted(found, key=lambda c: (-c.score, -c.listing_id))[:limit]
+        candidate.partial = needs.partial_score(candidate, match_settings)
+    offers = {candidate.listing_id: candidate.offers for candidate in found}
+    read: list[int] = []
+
+    def offers_of(ids: Sequence[int]) -> dict[int, list[needs.PricedOffer]]:
+        read.extend(ids)
+        return {i: list(offers[i]) for i in ids if offers[i]}
+
+    page = needs.top_matches(found, wants, match_settings, limit, offers_of)
+    assert len(read) == len(set(read))
+    priced = [c for c in found if offers[c.listing_id]]
+    for candidate in priced:  # the reference: price every candidate, sort them all
+        candidate.offers = offers[candidate.listing_id]
+        needs.price(candidate, wants, match_settings)
+    expected = sorted(priced, key=lambda c: (-c.score, -c.listing_id))[:limit]
     assert [(c.listing_id, c.score) for c in page] == [(c.listing_id, c.score) for c in expected]
     assert all(c.offer is not None for c in page)
 

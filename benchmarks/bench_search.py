@@ -13,8 +13,9 @@ What it does, in order:
    (jieba) and stemmed in parallel worker processes, exactly as the app indexes them; the rows
    go in by COPY on PostgreSQL (GIN index built after the load, then VACUUM ANALYZE) and by
    multi-row inserts on SQLite;
-4. starts ``marketplace serve`` and times each query one request at a time (median, p95), then
-   runs concurrent clients for a while and reports throughput;
+4. adds an SME with four technology needs; starts ``marketplace serve`` and times each query,
+   and each need's matches, one request at a time (median, p95), then runs concurrent clients
+   for a while and reports throughput; then times the same without HTTP (the service alone);
 5. drops the database (unless ``--keep``).
 
 ``--existing URL`` measures a database that an earlier ``--keep`` run left, without loading
@@ -56,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import (
     API,
+    PASSWORD,
     PROVINCES,
     application_number,
     bench_database,
@@ -491,25 +493,34 @@ NEEDS = (
 )
 
 
-def time_matching(url: str, requests: int) -> list[tuple[str, float, float, int]]:
-    """The blended ranking of a need's matches (`GET /needs/{id}/matches` without HTTP): the
-    bounded candidates, each factor, the cost estimate and the page of 20."""
+SME_EMAIL = "sme@bench.example"
+
+
+def add_needs(url: str) -> list[tuple[str, int]]:
+    """A verified SME with a user (password ``PASSWORD``) and the needs of ``NEEDS``: (name, id)
+    of each need. An earlier run's SME on the same database is reused."""
     from sqlmodel import Session
 
-    from marketplace.accounts.models import Organization, OrganizationKind, Verification
+    from marketplace.accounts import security
+    from marketplace.accounts.models import (
+        Organization,
+        OrganizationKind,
+        User,
+        UserRole,
+        Verification,
+    )
     from marketplace.db import create_db_engine
     from marketplace.matching import needs
     from marketplace.matching.models import NeedCreate
 
     engine = create_db_engine(url)
-    rows = []
     try:
         with Session(engine) as session:
             code = credit_code("91", "330106", 999_999)
             sme = session.scalars(
                 sa.select(Organization).where(Organization.credit_code == code)
             ).first()
-            if sme is None:  # not left by an earlier run on this database
+            if sme is None:
                 # The loader copied organizations with their ids, past the id sequence.
                 last_id = session.scalar(sa.select(sa.func.max(Organization.id))) or 0
                 sme = Organization(
@@ -523,6 +534,15 @@ def time_matching(url: str, requests: int) -> list[tuple[str, float, float, int]
                 )
                 session.add(sme)
                 session.flush()
+                session.add(
+                    User(
+                        email=SME_EMAIL,
+                        full_name="Bench SME buyer",
+                        organization_id=sme.id,
+                        role=UserRole.admin,
+                        password_hash=security.hash_secret(PASSWORD),
+                    )
+                )
             need_ids = []
             for name, title, description, ipc_codes, budget in NEEDS:
                 need = needs.create_need(
@@ -537,21 +557,70 @@ def time_matching(url: str, requests: int) -> list[tuple[str, float, float, int]
                         region="Zhejiang",
                     ),
                 )
+                assert need.id is not None
                 need_ids.append((name, need.id))
             session.commit()
-        for name, need_id in need_ids:
+    finally:
+        engine.dispose()
+    return need_ids
+
+
+def time_matches_over_http(
+    client: httpx.Client, need_ids: list[tuple[str, int]], requests: int
+) -> tuple[list[tuple[str, float, float, int]], int]:
+    """`GET /needs/{id}/matches` as the SME calls it."""
+    response = client.post(
+        f"{API}/auth/token",
+        data={"grant_type": "password", "username": SME_EMAIL, "password": PASSWORD},
+    )
+    if response.status_code != 200:
+        raise SystemExit(f"error: no token for the SME: {response.text[:300]}")
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    rows = []
+    errors = 0
+    for name, need_id in need_ids:
+        timings = []
+        found = 0
+        for attempt in range(requests + 3):
+            began = time.perf_counter()
+            response = client.get(
+                f"{API}/needs/{need_id}/matches", params={"limit": "20"}, headers=headers
+            )
+            if attempt >= 3:
+                timings.append((time.perf_counter() - began) * 1000)
+            if response.status_code != 200 or not response.json()["items"]:
+                errors += 1
+            else:
+                found = response.json()["candidates"]
+        timings.sort()
+        rows.append((name, statistics.median(timings), percentile(timings, 0.95) or 0, found))
+    return rows, errors
+
+
+def time_matching(
+    url: str, need_ids: list[tuple[str, int]], requests: int
+) -> list[tuple[float, float]]:
+    """The blended ranking of a need's matches without HTTP: the bounded candidates, each
+    factor, the cost estimate and the page of 20."""
+    from sqlmodel import Session
+
+    from marketplace.db import create_db_engine
+    from marketplace.matching import needs
+
+    engine = create_db_engine(url)
+    rows = []
+    try:
+        for _, need_id in need_ids:
             timings = []
-            found = 0
             for attempt in range(requests + 3):
                 with Session(engine) as session:
                     need = session.get_one(needs.TechnologyNeed, need_id)
                     began = time.perf_counter()
-                    result = needs.match_need(session=session, need=need, limit=20)
+                    needs.match_need(session=session, need=need, limit=20)
                     if attempt >= 3:
                         timings.append((time.perf_counter() - began) * 1000)
-                    found = result.candidates
             timings.sort()
-            rows.append((name, statistics.median(timings), percentile(timings, 0.95) or 0, found))
+            rows.append((statistics.median(timings), percentile(timings, 0.95) or 0))
     finally:
         engine.dispose()
     return rows
@@ -619,13 +688,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _measure(url: str, args: argparse.Namespace) -> tuple[Any, ...]:
+    need_ids = add_needs(url)
     with running_server(url, Path(tempfile.mkdtemp(prefix="bench-search-srv-"))) as server:
         with httpx.Client(base_url=server.base_url, timeout=60.0, trust_env=False) as client:
             rows, errors = time_queries(client, args.requests)
+            match_rows, match_errors = time_matches_over_http(client, need_ids, args.requests)
         rate, median, p95, failed = throughput(server.base_url, args.clients, args.seconds)
     service_rows = time_in_process(url, args.requests)
-    match_rows = time_matching(url, args.requests)
-    return rows, errors, rate, median, p95, failed, service_rows, match_rows
+    match_service_rows = time_matching(url, need_ids, args.requests)
+    figures = (rows, service_rows, match_rows, match_service_rows)
+    return figures, errors + match_errors + failed, (rate, median, p95)
 
 
 def _load_and_measure(args: argparse.Namespace) -> tuple[str, int, tuple[Any, ...]]:
@@ -668,7 +740,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         label, listings, figures = _measure_existing(args.existing, args)
     else:
         label, listings, figures = _load_and_measure(args)
-    rows, errors, rate, median, p95, failed, service_rows, match_rows = figures
+    (rows, service_rows, match_rows, match_service_rows), errors, (rate, median, p95) = figures
     print(f"\n{label}, {listings:,} listings, {args.requests} requests per query, limit 20")
     print(f"{'query':44} {'HTTP median / p95 ms':>22} {'service median / p95 ms':>25} {'total':>7}")
     for (name, median_ms, p95_ms, total), (_, s_median, s_p95) in zip(
@@ -681,11 +753,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nthroughput, {args.clients} clients, {args.seconds:.0f} s, mixed queries: "
         f"{rate:,.1f} req/s, median {ms(median)} ms, p95 {ms(p95)} ms"
     )
-    print(f"\nmatching, in-process, {args.requests} calls per need, limit 20")
-    print(f"{'need':44} {'median / p95 ms':>22} {'candidates':>11}")
-    for name, median_ms, p95_ms, candidates in match_rows:
-        print(f"{name:44} {f'{ms(median_ms)} / {ms(p95_ms)}':>22} {candidates:>11}")
-    errors += failed
+    print(
+        f"\nmatching a need (GET /needs/{{id}}/matches), {args.requests} calls per need, limit 20"
+    )
+    print(f"{'need':44} {'HTTP median / p95 ms':>22} {'service median / p95 ms':>25} {'cands':>7}")
+    for (name, median_ms, p95_ms, candidates), (s_median, s_p95) in zip(
+        match_rows, match_service_rows, strict=True
+    ):
+        http = f"{ms(median_ms)} / {ms(p95_ms)}"
+        service = f"{ms(s_median)} / {ms(s_p95)}"
+        print(f"{name:44} {http:>22} {service:>25} {candidates:>7}")
     if errors:
         print(f"{errors} error(s)")
     return 1 if errors else 0

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import combinations
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, select
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
+from marketplace.db import any_of
 from marketplace.listings.models import Listing, ListingStatus, RoyaltyType
 from marketplace.matching import highlights, tokenizer
 from marketplace.matching.models import (
@@ -292,26 +294,44 @@ def _quoted(term: str, quote: str) -> str:
     return quote + term.replace(quote, quote * 2) + quote
 
 
-def _match(session: Session, terms: Sequence[str], *, any_term: bool) -> sa.ColumnElement[bool]:
+def _match(
+    session: Session, terms: Sequence[str], *, any_term: bool, at_least: int | None = None
+) -> sa.ColumnElement[bool]:
+    """Listings with every word (or any word, or ``at_least`` of them: any such combination)."""
+    required = at_least if at_least is not None else (1 if any_term else len(terms))
+    groups = [terms] if required >= len(terms) else combinations(terms, max(required, 1))
     if dialect_name(session) == "sqlite":
-        expression = (" OR " if any_term else " ").join(_quoted(t, '"') for t in terms)
+        expression = " OR ".join(
+            "(" + " AND ".join(_quoted(t, '"') for t in group) + ")" for group in groups
+        )
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
-    query = (" | " if any_term else " & ").join(_quoted(t, "'") for t in terms)
+    query = " | ".join("(" + " & ".join(_quoted(t, "'") for t in group) + ")" for group in groups)
     tsquery = sa.cast(sa.literal(query), TSQUERY)
     return col(LS.search_vector).op("@@")(tsquery)
 
 
-def _score_sqlite(terms: Sequence[str], title: str, body: str) -> float:
+def _score_sqlite(terms: Sequence[str], title: str, body: str, *, any_term: bool) -> float:
     """The same weights as on PostgreSQL, and like ts_rank independent of the rest of the
     corpus, so that a listing keeps its score (and a relevance cursor its place) while others
-    are added."""
+    are added. An any-word match is scaled by its share of the words (see ``find_candidates``)."""
     title, body = f" {title} ", f" {body} "
-    raw = sum(
-        TITLE_WEIGHT * math.log1p(title.count(f" {t} "))
-        + BODY_WEIGHT * math.log1p(body.count(f" {t} "))
-        for t in terms
-    )
-    return raw / len(terms)
+    found = 0
+    raw = 0.0
+    for term in terms:
+        in_title, in_body = title.count(f" {term} "), body.count(f" {term} ")
+        found += bool(in_title or in_body)
+        raw += TITLE_WEIGHT * math.log1p(in_title) + BODY_WEIGHT * math.log1p(in_body)
+    score = raw / len(terms)
+    return score * found / len(terms) if any_term else score
+
+
+def _term_share(terms: Sequence[str]) -> sa.ColumnElement[Any]:
+    """The share of ``terms`` a listing's words contain (PostgreSQL)."""
+    found: sa.ColumnElement[Any] = sa.literal(0)
+    for term in terms:
+        contains = col(LS.search_vector).op("@@")(sa.cast(sa.literal(_quoted(term, "'")), TSQUERY))
+        found = found + sa.cast(contains, sa.Integer)
+    return sa.cast(found, sa.Float) / len(terms)
 
 
 def find_candidates(
@@ -321,7 +341,18 @@ def find_candidates(
     any_term: bool,
     conditions: Sequence[sa.ColumnElement[bool]],
     limit: int,
+    at_least: Sequence[str] | None = None,
+    at_least_count: int = 1,
+    exclude: Sequence[int] = (),
 ) -> list[_Candidate]:
+    """At most ``limit`` published listings matching every word of ``terms`` (or any word),
+    with their text score: the rank by word frequency, title above body; for an any-word match
+    times the share of the words the listing contains, so that a listing with more of them
+    ranks above one that repeats a single frequent word.
+
+    ``at_least`` narrows an any-word match to listings with ``at_least_count`` of those words
+    (the key words of a long text); ``exclude`` leaves out listings already found. Neither
+    changes the score."""
     sqlite = dialect_name(session) == "sqlite"
     columns: list[Any] = [
         col(LS.listing_id),
@@ -334,6 +365,10 @@ def find_candidates(
     statement = sa.select(*columns).join(Organization, col(Organization.id) == col(LS.owner_id))
     if terms:
         statement = statement.where(_match(session, terms, any_term=any_term))
+        if at_least:
+            statement = statement.where(
+                _match(session, at_least, any_term=True, at_least=at_least_count)
+            )
         if sqlite:
             statement = statement.join(
                 listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
@@ -343,13 +378,21 @@ def find_candidates(
                 sa.literal((" | " if any_term else " & ").join(_quoted(t, "'") for t in terms)),
                 TSQUERY,
             )
-            statement = statement.add_columns(sa.func.ts_rank(col(LS.search_vector), tsquery))
+            rank: sa.ColumnElement[Any] = sa.func.ts_rank(col(LS.search_vector), tsquery)
+            if any_term and len(terms) > 1:
+                rank = rank * _term_share(terms)
+            statement = statement.add_columns(rank)
+    if exclude:
+        statement = statement.where(sa.not_(any_of(session, col(LS.listing_id), exclude)))
     rows = session.execute(statement.where(*conditions).limit(limit)).all()
     found: list[_Candidate] = []
     for row in rows:
         score: float | None = None
         if terms:
-            score = _score_sqlite(terms, row[6], row[7]) if sqlite else float(row[6])
+            if sqlite:
+                score = _score_sqlite(terms, row[6], row[7], any_term=any_term)
+            else:
+                score = float(row[6])
             score = round(score, SCORE_DIGITS)
         found.append(_Candidate(row[0], score, row[1], row[2], row[3], str(row[4]), row[5]))
     return found

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.config import get_match_settings
 from marketplace.licensing import service as licensing
 from marketplace.listings.models import Offer, RoyaltyType
 from marketplace.matching import needs
@@ -150,12 +151,14 @@ def _wants(budget: str | None) -> needs.Wants:
     )
 
 
-def _candidate(listing_id: int, partial: float, upfront_fee: int) -> needs.Candidate:
+def _candidate(
+    listing_id: int, text: float, upfront_fee: int, match_settings: needs.MatchSettings
+) -> needs.Candidate:
     made = offer(RoyaltyType.lump_sum, 5, upfront_fee=upfront_fee)
     made.id = listing_id
     candidate = needs.Candidate(
         listing_id=listing_id,
-        text=0.0,
+        text=text,
         ipc=0.0,
         ipc_pair=None,
         region=0.0,
@@ -165,22 +168,34 @@ def _candidate(listing_id: int, partial: float, upfront_fee: int) -> needs.Candi
         licenses=0,
         offers=[made],
     )
-    candidate.partial = partial
+    needs.weigh(candidate, match_settings)
     return candidate
 
 
 def test_a_cheaper_listing_behind_on_the_other_factors_can_still_top_the_page() -> None:
-    pricey, cheap = _candidate(1, 0.5, 400_000), _candidate(2, 0.45, 50_000)
+    match_settings = needs.MatchSettings()
+    pricey = _candidate(1, 1.0, 400_000, match_settings)
+    cheap = _candidate(2, 0.9, 50_000, match_settings)
+    assert pricey.partial > cheap.partial
     offers = {c.listing_id: c.offers for c in (pricey, cheap)}
     page = needs.top_matches(
-        [pricey, cheap],
-        _wants("100000"),
-        needs.MatchSettings(weight_budget=0.15),
-        1,
-        lambda ids: {i: offers[i] for i in ids},
+        [pricey, cheap], _wants("100000"), 1, lambda ids: {i: offers[i] for i in ids}
     )
     assert [c.listing_id for c in page] == [2]
-    assert page[0].score == pytest.approx(0.6)
+    assert page[0].score > pricey.partial
+
+
+def test_practical_factors_count_in_proportion_to_topical_relevance() -> None:
+    match_settings = needs.MatchSettings()
+    on_topic = _candidate(1, 1.0, 0, match_settings)
+    off_topic = _candidate(2, 0.1, 0, match_settings)
+    assert on_topic.weights["budget"] == pytest.approx(0.15 * 0.35 / 0.6, abs=1e-4)
+    assert off_topic.weights["budget"] == pytest.approx(0.15 * 0.035 / 0.6, abs=1e-4)
+    for candidate in (on_topic, off_topic):
+        needs.price(candidate, _wants(None))
+        assert candidate.weights["text"] == 0.35
+    # Full budget marks lift the listing on topic far more than the one off it.
+    assert on_topic.score - on_topic.partial > 5 * (off_topic.score - off_topic.partial)
 
 
 @settings(max_examples=300)
@@ -196,7 +211,7 @@ def test_top_matches_prices_few_yet_equals_pricing_every_candidate(
     match_settings = needs.MatchSettings(weight_budget=weight_budget)
     wants = _wants(budget)
     for candidate in found:
-        candidate.partial = needs.partial_score(candidate, match_settings)
+        needs.weigh(candidate, match_settings)
     offers = {candidate.listing_id: candidate.offers for candidate in found}
     read: list[int] = []
 
@@ -204,12 +219,12 @@ def test_top_matches_prices_few_yet_equals_pricing_every_candidate(
         read.extend(ids)
         return {i: list(offers[i]) for i in ids if offers[i]}
 
-    page = needs.top_matches(found, wants, match_settings, limit, offers_of)
+    page = needs.top_matches(found, wants, limit, offers_of)
     assert len(read) == len(set(read))
     priced = [c for c in found if offers[c.listing_id]]
     for candidate in priced:  # the reference: price every candidate, sort them all
         candidate.offers = offers[candidate.listing_id]
-        needs.price(candidate, wants, match_settings)
+        needs.price(candidate, wants)
     expected = sorted(priced, key=lambda c: (-c.score, -c.listing_id))[:limit]
     assert [(c.listing_id, c.score) for c in page] == [(c.listing_id, c.score) for c in expected]
     assert all(c.offer is not None for c in page)
@@ -463,8 +478,37 @@ def test_region_term_and_uptake_factors(session: Session) -> None:
             idempotency_key=f"uptake-{number}",
         )
     items = {m.listing.id: m for m in needs.match_need(session=session, need=need, limit=5).items}
-    assert items[far.id].factors["uptake"].value == 0.5
-    assert items[far.id].factors["uptake"].explanation == "3 active licenses"
+    uptake = items[far.id].factors["uptake"]
+    assert uptake.value == 0.5
+    # No IPC hints: the text factor alone (0.35 of 0.6) makes the topical relevance.
+    assert uptake.weight == pytest.approx(0.1 * 0.35 / 0.6, abs=1e-4)
+    assert uptake.contribution == pytest.approx(uptake.value * uptake.weight, abs=1e-4)
+    assert uptake.explanation == "3 active licenses; counts x0.58, the listing's topical relevance"
+
+
+def test_text_candidates_prefer_listings_sharing_more_key_words(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More listings share one word with the need than the bound admits; the ones that share
+    # three words must still be among the candidates, and first.
+    for number in range(12):
+        listed(session, f"锂电池 产品 {number}")
+    best = listed(session, "锂电池 散热 液冷板")
+    second = listed(session, "锂电池 散热 装置")
+    need = needs.create_need(
+        session=session,
+        organization=org(session),
+        data=need_data(title="锂电池 散热 液冷板", description="需要 方案"),
+    )
+    monkeypatch.setenv("MARKETPLACE_MATCH_TEXT_CANDIDATES", "10")
+    get_match_settings.cache_clear()
+    try:
+        result = needs.match_need(session=session, need=need, limit=3)
+    finally:
+        monkeypatch.undo()
+        get_match_settings.cache_clear()
+    assert result.candidates == 10
+    assert [m.listing.id for m in result.items][:2] == [best.id, second.id]
 
 
 def test_closed_need_has_no_matches(session: Session) -> None:

@@ -1,6 +1,7 @@
 """Search rules, called without HTTP: words in both languages, ranking, filters, facets, the
 candidate bound, cursors under inserts, and the index following every listing change."""
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -54,6 +55,45 @@ def test_mixed_queries_match_both_languages(session: Session) -> None:
     result = search(session, "电池 frame")
     assert result.matched == "any"
     assert {hit.listing_id for hit in result.hits} == {both.id, chinese.id, english.id}
+
+
+def test_an_any_word_match_with_more_of_the_words_ranks_first(session: Session) -> None:
+    # One word, repeated, against two different words of the query.
+    repeated = listed(session, "电池 电池 电池 电池 组件")
+    both = listed(session, "电池 无人机 组件")
+    result = search(session, "电池 无人机 frame")
+    assert result.matched == "any"
+    assert [hit.listing_id for hit in result.hits] == [both.id, repeated.id]
+
+
+def test_find_candidates_can_require_some_key_words_and_exclude_listings(
+    session: Session,
+) -> None:
+    three = listed(session, "锂电池 散热 液冷 组件")
+    two = listed(session, "锂电池 散热 组件")
+    one = listed(session, "锂电池 组件")
+    listed(session, "风机 叶片")
+    words = ["锂电池", "散热", "液冷", "方案"]
+
+    def ids(at_least: int, exclude: Sequence[int] = ()) -> set[int]:
+        return {
+            c.listing_id
+            for c in matching.find_candidates(
+                session,
+                terms=words,
+                any_term=True,
+                conditions=[],
+                limit=10,
+                at_least=words[:3],
+                at_least_count=at_least,
+                exclude=exclude,
+            )
+        }
+
+    assert ids(3) == {three.id}
+    assert ids(2) == {three.id, two.id}
+    assert ids(1) == {three.id, two.id, one.id}
+    assert ids(1, exclude=[three.id or 0, one.id or 0]) == {two.id}
 
 
 def test_a_title_match_outranks_an_abstract_match(session: Session) -> None:

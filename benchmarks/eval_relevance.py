@@ -13,12 +13,13 @@ What it does, in order:
 3. posts a labelled set of technology needs (Chinese, English and mixed, written as an SME
    would describe its problem; some with IPC hints, budgets and regions) with ``create_need``;
    a listing's grade for a need is 2 when topic and subtopic are the need's, 1 when only the
-   topic is, 0 otherwise (distractors are always 0);
+   topic is, 0 otherwise (distractors are always 0); for the needs with a budget, a second,
+   budget-aware grading lowers by one the grade of a listing that costs more than the budget;
 4. ranks, for every need, (A) plain text search: ``search_listings`` with the need's title and
    description as ``q``, relevance sort, and (B) the blended ranking of ``match_need``;
 5. reports precision@10 (grade >= 1, and strict: grade 2) and nDCG@10 (graded) per method, as a
    mean over all needs and per language group, and how often B beats, ties or loses to A on
-   nDCG@10.
+   nDCG@10; then both methods over the needs with a budget, under either grading.
 
 Usage (from the project root)::
 
@@ -373,6 +374,9 @@ ROYALTY_TYPES = ("lump_sum", "running", "hybrid", "per_unit")
 class Truth:
     topic: str
     subtopic: str
+    # The listing's one offer: its upfront fee (0 when it has none). The needs state no sales,
+    # so this is what the license costs them.
+    upfront_fee: Decimal = Decimal(0)
 
 
 def _listing_text(rng: random.Random, topic: Topic, sub: Subtopic) -> tuple[str, str]:
@@ -411,13 +415,13 @@ def generate(listings: int, seed: int) -> tuple[dict[str, list[dict[str, Any]]],
                 (zh, f"本实用新型公开了{zh[2:]}。") if rng.random() < 0.7 else (en, en)
             )
             codes = [code]
-            truth[listing_id] = Truth(DISTRACTOR, DISTRACTOR)
+            known = Truth(DISTRACTOR, DISTRACTOR)
         else:
             topic = rng.choice(TOPICS)
             sub = rng.choice(topic.subtopics)
             title, abstract = _listing_text(rng, topic, sub)
             codes = list(dict.fromkeys(rng.sample(sub.ipc, 2)))
-            truth[listing_id] = Truth(topic.key, sub.key)
+            known = Truth(topic.key, sub.key)
         type_digit = rng.choices((1, 2), weights=(75, 25))[0]
         kind = PatentKind.invention if type_digit == 1 else PatentKind.utility_model
         filing = date(2012, 1, 1) + timedelta(days=rng.randrange(0, 365 * 12))
@@ -432,6 +436,7 @@ def generate(listings: int, seed: int) -> tuple[dict[str, list[dict[str, Any]]],
         rate = (
             Decimal(rng.randrange(50, 800)) / 100 if royalty_type in ("running", "hybrid") else None
         )
+        truth[listing_id] = Truth(known.topic, known.subtopic, upfront or Decimal(0))
         add_published_listing(
             tables,
             listing_id=listing_id,
@@ -775,11 +780,20 @@ NEEDS: tuple[LabelledNeed, ...] = (
 )
 
 
-def grades_for(need: LabelledNeed, truth: dict[int, Truth]) -> dict[int, int]:
+def grades_for(
+    need: LabelledNeed, truth: dict[int, Truth], *, budget_aware: bool = False
+) -> dict[int, int]:
+    """Topic and subtopic 2, topic only 1. Budget-aware: for a need with a budget, a listing
+    whose license costs more than the budget is one grade lower (the SME cannot afford it, so
+    as an answer it is worth less than one it can)."""
     grades: dict[int, int] = {}
     for listing_id, known in truth.items():
         if known.topic == need.topic:
-            grades[listing_id] = 2 if known.subtopic == need.subtopic else 1
+            grade = 2 if known.subtopic == need.subtopic else 1
+            if budget_aware and need.budget is not None and known.upfront_fee > need.budget:
+                grade -= 1
+            if grade:
+                grades[listing_id] = grade
     return grades
 
 
@@ -787,6 +801,19 @@ def grades_for(need: LabelledNeed, truth: dict[int, Truth]) -> dict[int, int]:
 
 
 METHODS = ("text search", "blended")
+BUDGET_AWARE = "budget-aware"
+
+
+def _metrics(rankings: Sequence[Sequence[int]], grades: dict[int, int]) -> dict[str, Any]:
+    return {
+        method: {
+            "p@10": precision_at_k(ranking, grades, K, 1),
+            "p@10 strict": precision_at_k(ranking, grades, K, 2),
+            "ndcg@10": ndcg_at_k(ranking, grades, K),
+            "returned": len(ranking),
+        }
+        for method, ranking in zip(METHODS, rankings, strict=True)
+    }
 
 
 def evaluate(url: str, truth: dict[int, Truth]) -> list[dict[str, Any]]:
@@ -833,16 +860,15 @@ def evaluate(url: str, truth: dict[int, Truth]) -> list[dict[str, Any]]:
                     "need": number,
                     "language": labelled.language,
                     "title": labelled.title,
+                    "budget": labelled.budget,
                     "relevant": sum(1 for g in grades.values() if g >= 1),
                     "exact": sum(1 for g in grades.values() if g == 2),
                 }
-                for method, ranking in zip(METHODS, (text_ranking, blended), strict=True):
-                    row[method] = {
-                        "p@10": precision_at_k(ranking, grades, K, 1),
-                        "p@10 strict": precision_at_k(ranking, grades, K, 2),
-                        "ndcg@10": ndcg_at_k(ranking, grades, K),
-                        "returned": len(ranking),
-                    }
+                rankings = (text_ranking, blended)
+                row.update(_metrics(rankings, grades))
+                if labelled.budget is not None:
+                    affordable = grades_for(labelled, truth, budget_aware=True)
+                    row[BUDGET_AWARE] = _metrics(rankings, affordable)
                 results.append(row)
             session.rollback()
     finally:
@@ -850,20 +876,21 @@ def evaluate(url: str, truth: dict[int, Truth]) -> list[dict[str, Any]]:
     return results
 
 
+def _means(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    means: dict[str, Any] = {"needs": len(rows)}
+    for method in METHODS:
+        means[method] = {
+            metric: sum(r[method][metric] for r in rows) / len(rows)
+            for metric in ("p@10", "p@10 strict", "ndcg@10")
+        }
+    return means
+
+
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     groups: dict[str, list[dict[str, Any]]] = {"all": results}
     for language in ("zh", "en", "mixed"):
         groups[language] = [r for r in results if r["language"] == language]
-    table: dict[str, Any] = {}
-    for group, rows in groups.items():
-        if not rows:
-            continue
-        table[group] = {"needs": len(rows)}
-        for method in METHODS:
-            table[group][method] = {
-                metric: sum(r[method][metric] for r in rows) / len(rows)
-                for metric in ("p@10", "p@10 strict", "ndcg@10")
-            }
+    table: dict[str, Any] = {group: _means(rows) for group, rows in groups.items() if rows}
     wins = sum(1 for r in results if r["blended"]["ndcg@10"] > r["text search"]["ndcg@10"] + 1e-9)
     losses = sum(1 for r in results if r["blended"]["ndcg@10"] < r["text search"]["ndcg@10"] - 1e-9)
     table["blended vs text (ndcg@10)"] = {
@@ -871,6 +898,12 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "ties": len(results) - wins - losses,
         "losses": losses,
     }
+    with_budget = [r for r in results if BUDGET_AWARE in r]
+    if with_budget:
+        table[BUDGET_AWARE] = {
+            "topic grades": _means(with_budget),
+            "budget-aware grades": _means([r[BUDGET_AWARE] for r in with_budget]),
+        }
     return table
 
 
@@ -891,6 +924,20 @@ def print_table(table: dict[str, Any], label: str, listings: int) -> None:
         f"blended vs text search on nDCG@10: {versus['wins']} wins, {versus['ties']} ties, "
         f"{versus['losses']} losses"
     )
+    if BUDGET_AWARE in table:
+        budgets = table[BUDGET_AWARE]
+        print(
+            f"\nthe {budgets['topic grades']['needs']} needs with a budget; budget-aware grades "
+            "are one lower for listings that cost more than the budget"
+        )
+        print(f"{'grades':20} {'method':12} {'P@10':>6} {'P@10 (2)':>9} {'nDCG@10':>8}")
+        for grading, means in budgets.items():
+            for method in METHODS:
+                figures = means[method]
+                print(
+                    f"{grading:20} {method:12} {figures['p@10']:>6.3f} "
+                    f"{figures['p@10 strict']:>9.3f} {figures['ndcg@10']:>8.3f}"
+                )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,20 @@ def test_grades_follow_topic_and_subtopic() -> None:
     assert evaluation.grades_for(need, truth) == {1: 2, 2: 1}
 
 
+def test_budget_aware_grades_are_one_lower_over_the_budget() -> None:
+    need = next(n for n in evaluation.NEEDS if n.budget is not None)
+    assert need.budget is not None
+    over, within = Decimal(need.budget + 1), Decimal(need.budget)
+    truth = {
+        1: evaluation.Truth(need.topic, need.subtopic, over),
+        2: evaluation.Truth(need.topic, need.subtopic, within),
+        3: evaluation.Truth(need.topic, "other", over),
+        4: evaluation.Truth(need.topic, "other", within),
+    }
+    assert evaluation.grades_for(need, truth) == {1: 2, 2: 2, 3: 1, 4: 1}
+    assert evaluation.grades_for(need, truth, budget_aware=True) == {1: 1, 2: 2, 4: 1}
+
+
 def test_a_small_run_reports_both_methods(tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     completed = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
@@ -63,3 +78,9 @@ def test_a_small_run_reports_both_methods(tmp_path: Path) -> None:
         figures = report["summary"]["all"][method]
         assert 0 < figures["ndcg@10"] <= 1
         assert figures["p@10 strict"] <= figures["p@10"]
+    budgets = report["summary"][evaluation.BUDGET_AWARE]
+    with_budget = sum(1 for need in evaluation.NEEDS if need.budget is not None)
+    assert (
+        budgets["topic grades"]["needs"] == budgets["budget-aware grades"]["needs"] == with_budget
+    )
+    assert "needs with a budget" in completed.stdout

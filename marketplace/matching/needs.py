@@ -7,8 +7,9 @@ platform admins and unverified licensors are refused (403).
 
 Matching: a bounded candidate set (the search's text candidates for the need's words, any word,
 plus the listings under each IPC interest's subclass) is scored in Python by a blend of factors,
-each in [0, 1] with a configurable weight (``MatchSettings``): contribution = weight x value and
-score = the sum of contributions.
+each in [0, 1] with a weight (``MatchSettings``; the practical factors' weights scaled by the
+listing's topical relevance, see ``weigh``): contribution = weight x value and score = the sum of
+contributions. Only the candidates that can still reach the page get a cost estimate.
 
 Demand counters: ``listing_demand_daily`` counts per listing and UTC day the views of a published
 listing by anyone but its owner (signed in or not) and its appearances on the first page of a

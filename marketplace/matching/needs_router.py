@@ -121,9 +121,15 @@ of the contributions, and `factors` says why:
 * `term`: years of patent term left, full marks at 10;
 * `uptake`: active licenses `n / (n + 3)`.
 
+Text and IPC say whether a listing is about what the SME needs; budget, region, term and uptake
+say how good a deal it is, and count in proportion to the first: their `weight` is the configured
+weight times the listing's topical relevance, `(text + ipc contributions) / (their weights)`. So
+a cheap, nearby listing on another subject does not outrank a relevant one.
+
 The best offer of each listing is its cheapest over the term (`offer_id`,
-`estimated_total_cost`). Candidates are bounded (500 text matches plus 200 per IPC interest), so
-the answer is one page: `limit` only, no cursor."""
+`estimated_total_cost`). Candidates are bounded: 500 text matches (first those with two of the
+need's first six words, then those with any word) plus 200 per IPC interest; so the answer is one
+page: `limit` only, no cursor."""
 
 
 @router.get(

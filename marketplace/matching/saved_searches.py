@@ -1,18 +1,21 @@
 """Saved searches, and the alerts they raise when a matching listing is published.
 
 A saved search keeps ``q`` and the filters of the listing search. Its words are segmented once,
-when it is saved, into ``saved_search_term`` (an inverted index: word → saved searches). When a
-listing is published, the listings service calls :func:`alert_on_publish` in the same
-transaction, with the words just indexed: one query finds the saved searches whose every word is
-in the listing (grouped by saved search, counted against its number of words), one more the
-saved searches without words; their filters are then checked in Python against the listing's
-index row. Cost grows with the saved searches that share a word with the listing, never with all
-of them.
+when it is saved, into ``saved_search_term`` (an inverted index: word → saved searches), and its
+filters are copied into ``filter_*`` columns. When a listing is published, the listings service
+calls :func:`alert_on_publish` in the same transaction, with the words just indexed. The
+database then picks what matches: one query the saved searches whose every word is in the
+listing (grouped by saved search, counted against its number of words), one more those without
+words, both only among the saved searches whose filters the listing satisfies
+(:func:`satisfied_filters`). Only matching saved searches are read; cost grows with the saved
+searches that share a word with the listing, and with a scan of those without words inside the
+database.
 
 Matching is stricter than the interactive search: every word must appear (no "any word"
 fallback, no spelling correction). Each organization with matching saved searches gets one
-``saved_search.matched`` event per published listing; the publisher is never alerted about its
-own listing. A listing published again after a withdrawal is a new publication and alerts again.
+``saved_search.matched`` event per published listing, all written by one INSERT; the publisher
+is never alerted about its own listing. A listing published again after a withdrawal is a new
+publication and alerts again.
 
 SME needs: saving a need for alerts is saving a search whose ``q`` is the need's text (and its
 filters), through :func:`create_saved_search`."""

@@ -33,6 +33,7 @@ checkout too (to measure before a change). Speed is reported, never asserted.
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -306,7 +307,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if min(args.organizations, args.saved_per_organization, args.publications) < 1:
+        parser.error("--organizations, --saved-per-organization and --publications must be >= 1")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,27 +320,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         max(50, args.saved_per_organization)
     )
     workdir = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
-    with bench_database(args.database_url, workdir, args.keep, name="bench_alerts") as database:
-        print(f"{database.label}: migrating …", flush=True)
-        migrate(database.url)
-        engine = create_db_engine(database.url)
-        try:
-            start = time.perf_counter()
-            worded, filters_only = seed(
-                engine,
-                organizations=args.organizations,
-                per_organization=args.saved_per_organization,
-                seed=args.seed,
-            )
-            print(
-                f"saved {worded + filters_only:,} searches ({worded:,} worded, {filters_only:,} "
-                f"filters only) for {args.organizations:,} organizations in "
-                f"{time.perf_counter() - start:,.0f} s",
-                flush=True,
-            )
-            timings = measure(engine, args.publications)
-        finally:
-            engine.dispose()
+    try:
+        with bench_database(args.database_url, workdir, args.keep, name="bench_alerts") as database:
+            print(f"{database.label}: migrating …", flush=True)
+            migrate(database.url)
+            engine = create_db_engine(database.url)
+            try:
+                start = time.perf_counter()
+                worded, filters_only = seed(
+                    engine,
+                    organizations=args.organizations,
+                    per_organization=args.saved_per_organization,
+                    seed=args.seed,
+                )
+                print(
+                    f"saved {worded + filters_only:,} searches ({worded:,} worded, "
+                    f"{filters_only:,} filters only) for {args.organizations:,} organizations in "
+                    f"{time.perf_counter() - start:,.0f} s",
+                    flush=True,
+                )
+                timings = measure(engine, args.publications)
+            finally:
+                engine.dispose()
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     label = "PostgreSQL" if database.postgresql else "SQLite"
     print(
         f"\n{label}, {args.organizations:,} organizations x {args.saved_per_organization} saved "

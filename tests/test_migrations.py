@@ -1,11 +1,19 @@
 """The models and the migrations never drift, and the migrations run both ways."""
 
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
-from marketplace.matching.models import outside_metadata
+from marketplace.db import JSONType, UTCDateTime
+from marketplace.matching import saved_searches
+from marketplace.matching.models import SavedSearch, SavedSearchQuery, outside_metadata
 from marketplace.models import metadata
+from tests import factories
 from tests.conftest import reset_database, upgrade_database
 
 
@@ -42,3 +50,71 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     assert remaining == []
     reset_database(engine)
     upgrade_database(engine)
+
+
+SAVED_QUERIES: list[dict[str, Any]] = [
+    {"q": "电池"},
+    {"q": "电池", "ipc": "H01M 10/0525", "region": "Beijing"},
+    {"ipc": "H"},
+    {"ipc": "H01"},
+    {"ipc": "H01M"},
+    {"ipc": "G06F 16"},
+    {"kind": "utility_model", "royalty_type": "hybrid", "owner_kind": "university"},
+    {"owner_id": 7, "min_remaining_years": 0},
+    {"max_upfront_fee": "999.999", "max_royalty_rate": "2.99999"},
+    {"max_upfront_fee": "1000", "max_royalty_rate": "3.5", "min_remaining_years": 30},
+]
+
+
+def test_the_filters_of_saved_searches_become_columns(engine: Engine) -> None:
+    """The migration fills the filter columns of existing saved searches as saving one now does."""
+    from alembic import command
+
+    from tests.conftest import alembic_config
+
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "c01f97af0ddd")
+    try:
+        with Session(engine) as setup:
+            organization_id = factories.organization(setup).id
+            setup.commit()
+        before = sa.table(
+            "saved_search",
+            sa.column("organization_id", sa.Integer()),
+            sa.column("name", sa.String()),
+            sa.column("query", JSONType),
+            sa.column("terms", JSONType),
+            sa.column("term_count", sa.Integer()),
+            sa.column("active", sa.Boolean()),
+            sa.column("created_at", UTCDateTime()),
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                sa.insert(before),
+                [
+                    {
+                        "organization_id": organization_id,
+                        "name": f"saved {number}",
+                        "query": query,
+                        "terms": [],
+                        "term_count": 0,
+                        "active": True,
+                        "created_at": datetime(2026, 6, 1, tzinfo=UTC),
+                    }
+                    for number, query in enumerate(SAVED_QUERIES)
+                ],
+            )
+        upgrade_database(engine)
+        with Session(engine) as check:
+            migrated = check.scalars(select(SavedSearch).order_by(col(SavedSearch.id))).all()
+            assert [saved.query for saved in migrated] == SAVED_QUERIES
+            for saved in migrated:
+                expected = saved_searches.filter_columns(
+                    SavedSearchQuery.model_validate(saved.query)
+                )
+                assert {name: getattr(saved, name) for name in expected} == expected, saved.query
+    finally:
+        reset_database(engine)
+        upgrade_database(engine)

@@ -377,6 +377,10 @@ class ListingDemand(BaseModel):
 MAX_TERM_LENGTH = 200
 
 
+# The longest remaining term a saved search may ask for (no patent term is longer).
+MAX_REMAINING_YEARS = 30
+
+
 class SavedSearchQuery(BaseModel):
     """What a saved search looks for: ``q`` and the filters of ``GET /api/v1/listings``, with
     the same validation. (A need saved for alerts is a saved search whose ``q`` is the need's
@@ -415,7 +419,7 @@ class SavedSearchQuery(BaseModel):
     min_remaining_years: int | None = PydanticField(
         default=None,
         ge=0,
-        le=30,
+        le=MAX_REMAINING_YEARS,
         description="Every covered patent stays in force this many years.",
     )
 
@@ -458,6 +462,25 @@ class SavedSearch(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     last_alerted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The filters of ``query`` as columns (NULL: not filtered on), written once when saved, so
+    # that the database picks the saved searches a published listing satisfies.
+    # A LIKE pattern for the index's "|code|code|" string, as the search's own IPC condition.
+    filter_ipc_pattern: str | None = Field(default=None, max_length=40)
+    filter_kind: PatentKind | None = Field(
+        default=None, sa_type=enum_type(PatentKind, "saved_search_kind")
+    )
+    filter_owner_id: int | None = None
+    filter_owner_kind: OrganizationKind | None = Field(
+        default=None, sa_type=enum_type(OrganizationKind, "saved_search_owner_kind")
+    )
+    filter_region: str | None = Field(default=None, max_length=100)
+    filter_royalty_type: RoyaltyType | None = Field(
+        default=None, sa_type=enum_type(RoyaltyType, "saved_search_royalty_type")
+    )
+    # Rounded down to the scale of offers' amounts: against those, "at most" means the same.
+    filter_max_upfront_fee: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
+    filter_max_royalty_rate: Decimal | None = Field(default=None, sa_type=ScaledDecimal(7, 4))
+    filter_min_remaining_years: int | None = None
 
 
 class SavedSearchTerm(SQLModel, table=True):

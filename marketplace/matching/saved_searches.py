@@ -1,28 +1,30 @@
 """Saved searches, and the alerts they raise when a matching listing is published.
 
 A saved search keeps ``q`` and the filters of the listing search. Its words are segmented once,
-when it is saved, into ``saved_search_term`` (an inverted index: word → saved searches). When a
-listing is published, the listings service calls :func:`alert_on_publish` in the same
-transaction, with the words just indexed: one query finds the saved searches whose every word is
-in the listing (grouped by saved search, counted against its number of words), one more the
-saved searches without words; their filters are then checked in Python against the listing's
-index row. Cost grows with the saved searches that share a word with the listing, never with all
-of them.
+when it is saved, into ``saved_search_term`` (an inverted index: word → saved searches), and its
+filters are copied into ``filter_*`` columns. When a listing is published, the listings service
+calls :func:`alert_on_publish` in the same transaction, with the words just indexed. The
+database then picks what matches: one query the saved searches whose every word is in the
+listing (grouped by saved search, counted against its number of words), one more those without
+words, both only among the saved searches whose filters the listing satisfies
+(:func:`satisfied_filters`). Only matching saved searches are read; cost grows with the saved
+searches that share a word with the listing, and with a scan of those without words inside the
+database.
 
 Matching is stricter than the interactive search: every word must appear (no "any word"
 fallback, no spelling correction). Each organization with matching saved searches gets one
-``saved_search.matched`` event per published listing; the publisher is never alerted about its
-own listing. A listing published again after a withdrawal is a new publication and alerts again.
+``saved_search.matched`` event per published listing, all written by one INSERT; the publisher
+is never alerted about its own listing. A listing published again after a withdrawal is a new
+publication and alerts again.
 
 SME needs: saving a need for alerts is saving a search whose ``q`` is the need's text (and its
 filters), through :func:`create_saved_search`."""
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +44,7 @@ from marketplace.matching.errors import (
     SavedSearchNotFound,
 )
 from marketplace.matching.models import (
+    MAX_REMAINING_YEARS,
     MAX_TERM_LENGTH,
     SavedSearch,
     SavedSearchCreate,
@@ -51,8 +54,10 @@ from marketplace.matching.models import (
 )
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
-from marketplace.patents.identifiers import ipc_like_pattern
 
+# The scales of offers' upfront fees and royalty rates (listing_search.min_upfront_fee, …).
+FEE_QUANTUM = Decimal("0.01")
+RATE_QUANTUM = Decimal("0.0001")
 # Words of a listing looked up per query (well under SQLite's limit on bound parameters).
 _TERM_BATCH = 2_000
 
@@ -75,6 +80,25 @@ def filters_of(query: SavedSearchQuery) -> matching.SearchFilters:
         max_royalty_rate=query.max_royalty_rate,
         min_remaining_years=query.min_remaining_years,
     )
+
+
+def _round_down(value: Decimal | None, quantum: Decimal) -> Decimal | None:
+    return None if value is None else value.quantize(quantum, rounding=ROUND_FLOOR)
+
+
+def filter_columns(query: SavedSearchQuery) -> dict[str, Any]:
+    """The values of the saved search's ``filter_*`` columns (see ``SavedSearch``)."""
+    return {
+        "filter_ipc_pattern": matching.ipc_codes_pattern(query.ipc) if query.ipc else None,
+        "filter_kind": query.kind,
+        "filter_owner_id": query.owner_id,
+        "filter_owner_kind": query.owner_kind,
+        "filter_region": query.region,
+        "filter_royalty_type": query.royalty_type,
+        "filter_max_upfront_fee": _round_down(query.max_upfront_fee, FEE_QUANTUM),
+        "filter_max_royalty_rate": _round_down(query.max_royalty_rate, RATE_QUANTUM),
+        "filter_min_remaining_years": query.min_remaining_years,
+    }
 
 
 def query_of(saved: SavedSearch) -> SavedSearchQuery:
@@ -125,6 +149,7 @@ def create_saved_search(
         query=query.model_dump(mode="json", exclude_none=True),
         terms=terms,
         term_count=len(terms),
+        **filter_columns(query),
     )
     session.add(saved)
     session.flush()
@@ -178,55 +203,70 @@ def delete_saved_search(*, session: Session, saved: SavedSearch) -> None:
 # Alerting --------------------------------------------------------------------------------------
 
 
-def matches_filters(
-    filters: matching.SearchFilters,
-    row: dict[str, Any],
-    *,
-    owner: Organization,
-    today: date,
-) -> bool:
-    """Whether a listing's index row (``matching.search_row``) and owner pass the filters: the
-    same rules as the search's SQL conditions, for one listing in memory."""
-    if filters.ipc:
-        pattern = ipc_like_pattern(filters.ipc)
-        codes = [code for code in str(row["ipc_codes"]).split("|") if code]
-        if pattern.endswith("%"):
-            if not any(code.startswith(pattern[:-1]) for code in codes):
-                return False
-        elif pattern not in codes:
-            return False
-    if filters.kind is not None and f"|{filters.kind}|" not in row["kinds"]:
-        return False
-    if filters.royalty_type is not None and f"|{filters.royalty_type}|" not in row["royalty_types"]:
-        return False
-    if filters.owner_id is not None and row["owner_id"] != filters.owner_id:
-        return False
-    if filters.owner_kind is not None and owner.kind != filters.owner_kind:
-        return False
-    if filters.region is not None and owner.region != filters.region:
-        return False
-    if filters.max_upfront_fee is not None and Decimal(row["min_upfront_fee"]) > (
-        filters.max_upfront_fee
-    ):
-        return False
-    if filters.max_royalty_rate is not None and Decimal(row["min_royalty_rate"]) > (
-        filters.max_royalty_rate
-    ):
-        return False
-    return filters.min_remaining_years is None or row["term_end_date"] >= patents.add_years(
-        today, filters.min_remaining_years
+def _unset_or(column: Any, condition: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    return sa.or_(col(column).is_(None), condition)
+
+
+def years_in_force(term_end: date, *, today: date) -> int:
+    """The most whole years, up to the most a saved search may ask for, that a term ending on
+    ``term_end`` still runs from ``today``; -1 once it has ended. ``min_remaining_years`` passes
+    exactly when it is at most this, since ``add_years`` only grows with the years."""
+    years = -1
+    while years < MAX_REMAINING_YEARS and patents.add_years(today, years + 1) <= term_end:
+        years += 1
+    return years
+
+
+def satisfied_filters(
+    row: dict[str, Any], *, owner: Organization, today: date
+) -> list[sa.ColumnElement[bool]]:
+    """Conditions on ``saved_search``: its filters pass the listing with this index row
+    (``matching.search_row``) and owner. The search's SQL conditions turned around: there the
+    filter is known and the listings are rows; here the listing is known and the saved
+    searches are rows."""
+    region_is = (
+        col(SavedSearch.filter_region) == owner.region if owner.region is not None else sa.false()
     )
+    return [
+        _unset_or(
+            SavedSearch.filter_ipc_pattern,
+            sa.literal(row["ipc_codes"], sa.Text).like(col(SavedSearch.filter_ipc_pattern)),
+        ),
+        _unset_or(
+            SavedSearch.filter_kind,
+            col(SavedSearch.filter_kind).in_(matching.split_joined(row["kinds"])),
+        ),
+        _unset_or(
+            SavedSearch.filter_royalty_type,
+            col(SavedSearch.filter_royalty_type).in_(matching.split_joined(row["royalty_types"])),
+        ),
+        _unset_or(SavedSearch.filter_owner_id, col(SavedSearch.filter_owner_id) == row["owner_id"]),
+        _unset_or(SavedSearch.filter_owner_kind, col(SavedSearch.filter_owner_kind) == owner.kind),
+        _unset_or(SavedSearch.filter_region, region_is),
+        _unset_or(
+            SavedSearch.filter_max_upfront_fee,
+            col(SavedSearch.filter_max_upfront_fee) >= row["min_upfront_fee"],
+        ),
+        _unset_or(
+            SavedSearch.filter_max_royalty_rate,
+            col(SavedSearch.filter_max_royalty_rate) >= row["min_royalty_rate"],
+        ),
+        _unset_or(
+            SavedSearch.filter_min_remaining_years,
+            col(SavedSearch.filter_min_remaining_years)
+            <= years_in_force(row["term_end_date"], today=today),
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
     """A saved search that a published listing matches (read as plain columns: a publication
-    may be a candidate for thousands of saved searches, and needs none of them as objects)."""
+    may match thousands of saved searches, and needs none of them as objects)."""
 
     id: int
     organization_id: int
     name: str
-    query: dict[str, Any]
     terms: list[str]
 
 
@@ -234,14 +274,15 @@ _MATCH_COLUMNS = (
     col(SavedSearch.id),
     col(SavedSearch.organization_id),
     col(SavedSearch.name),
-    col(SavedSearch.query),
     col(SavedSearch.terms),
 )
 
 
-def _candidates(session: Session, *, words: Iterable[str], owner_id: int) -> Iterator[Match]:
-    """Active saved searches of other organizations whose every word is among ``words``, and
-    those without words."""
+def _matches(
+    session: Session, *, words: Iterable[str], conditions: Sequence[sa.ColumnElement[bool]]
+) -> Iterator[Match]:
+    """The saved searches that meet ``conditions`` and whose every word is among ``words``,
+    then those without words that meet them."""
     found: Counter[int] = Counter()
     needed: dict[int, int] = {}
     for batch in _batched(sorted(set(words)), _TERM_BATCH):
@@ -253,8 +294,7 @@ def _candidates(session: Session, *, words: Iterable[str], owner_id: int) -> Ite
             )
             .join(SavedSearch, col(SavedSearch.id) == col(SavedSearchTerm.saved_search_id))
             .where(col(SavedSearchTerm.term).in_(batch))
-            .where(col(SavedSearch.active).is_(True))
-            .where(col(SavedSearch.organization_id) != owner_id)
+            .where(*conditions)
             .group_by(col(SavedSearchTerm.saved_search_id))
         ).all()
         for saved_search_id, count, term_count in rows:
@@ -269,8 +309,7 @@ def _candidates(session: Session, *, words: Iterable[str], owner_id: int) -> Ite
     without_words = session.execute(
         sa.select(*_MATCH_COLUMNS)
         .where(col(SavedSearch.term_count) == 0)
-        .where(col(SavedSearch.active).is_(True))
-        .where(col(SavedSearch.organization_id) != owner_id)
+        .where(*conditions)
         .execution_options(yield_per=_TERM_BATCH)
     )
     yield from (Match(*row) for row in without_words)
@@ -291,53 +330,43 @@ def alert_on_publish(
             description=listing.description,
             patent_texts=[(patent.title, patent.abstract) for patent in listing.patents],
         )
-    row = matching.search_row(listing)
     owner = session.get_one(Organization, listing.owner_id)
-    today = clock.today()
-    # Many saved searches share their filters: each distinct set is parsed and checked once.
-    verdicts: dict[str, bool] = {}
-
-    def passes(candidate: Match) -> bool:
-        key = json.dumps(candidate.query, sort_keys=True)
-        if key not in verdicts:
-            filters = filters_of(SavedSearchQuery.model_validate(candidate.query))
-            verdicts[key] = matches_filters(filters, row, owner=owner, today=today)
-        return verdicts[key]
-
+    conditions = [
+        col(SavedSearch.active).is_(True),
+        col(SavedSearch.organization_id) != listing.owner_id,
+        *satisfied_filters(matching.search_row(listing), owner=owner, today=clock.today()),
+    ]
     matched = sorted(
-        (
-            candidate
-            for candidate in _candidates(
-                session, words=[*document.title, *document.body], owner_id=listing.owner_id
-            )
-            if passes(candidate)
-        ),
-        key=lambda candidate: candidate.id,
+        _matches(session, words=[*document.title, *document.body], conditions=conditions),
+        key=lambda found: found.id,
     )
     by_organization: dict[int, list[Match]] = {}
-    for candidate in matched:
-        by_organization.setdefault(candidate.organization_id, []).append(candidate)
-    for organization_id, found in by_organization.items():
-        first = found[0]
-        events.record(
-            session,
-            recipients=[organization_id],
-            type=EventType.saved_search_matched,
-            subject=f"listing:{listing.id}",
-            payload={
-                "saved_search_id": first.id,
-                "name": first.name,
-                "matched_terms": first.terms,
-                "listing_id": listing.id,
-                "title": listing.title,
-                "saved_searches": [
-                    {"id": saved.id, "name": saved.name, "matched_terms": saved.terms}
-                    for saved in found
-                ],
-            },
-        )
+    for found in matched:
+        by_organization.setdefault(found.organization_id, []).append(found)
+    events.record_many(
+        session,
+        type=EventType.saved_search_matched,
+        events=[
+            events.NewEvent(
+                recipient_id=organization_id,
+                subject=f"listing:{listing.id}",
+                payload={
+                    "saved_search_id": searches[0].id,
+                    "name": searches[0].name,
+                    "matched_terms": searches[0].terms,
+                    "listing_id": listing.id,
+                    "title": listing.title,
+                    "saved_searches": [
+                        {"id": saved.id, "name": saved.name, "matched_terms": saved.terms}
+                        for saved in searches
+                    ],
+                },
+            )
+            for organization_id, searches in by_organization.items()
+        ],
+    )
     now = clock.now()
-    for batch in _batched([candidate.id for candidate in matched], _TERM_BATCH):
+    for batch in _batched([found.id for found in matched], _TERM_BATCH):
         session.execute(
             sa.update(SavedSearch)
             .where(col(SavedSearch.id).in_(batch))

@@ -260,12 +260,18 @@ class _Candidate:
     region: str | None
 
 
+def ipc_codes_pattern(ipc: str) -> str:
+    """The LIKE pattern that finds the IPC prefix (or full symbol) ``ipc`` in an index row's
+    ``"|code|code|"`` string."""
+    pattern = ipc_like_pattern(normalize_ipc_prefix(ipc))
+    tail = "" if pattern.endswith("%") else "|%"
+    return f"%|{pattern}{tail}"
+
+
 def filter_conditions(filters: SearchFilters, *, today: date) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.ipc:
-        pattern = ipc_like_pattern(normalize_ipc_prefix(filters.ipc))
-        tail = "" if pattern.endswith("%") else "|%"
-        conditions.append(col(LS.ipc_codes).like(f"%|{pattern}{tail}"))
+        conditions.append(col(LS.ipc_codes).like(ipc_codes_pattern(filters.ipc)))
     if filters.kind is not None:
         conditions.append(col(LS.kinds).like(f"%|{filters.kind}|%"))
     if filters.royalty_type is not None:

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.events.models import Event, EventType
@@ -29,6 +28,7 @@ from tests import factories
 from tests.factories import NewParty
 from tests.matching.helpers import listed
 from tests.problems import assert_problem
+from tests.statements import counting_statements, inserts_into
 
 
 def save(session: Session, org: Organization, name: str = "Alert", **query: Any) -> SavedSearch:
@@ -112,6 +112,35 @@ def test_filters_are_respected(session: Session) -> None:
     assert found[1].payload["listing_id"] == cheap.id
 
 
+def test_an_amount_filter_is_exact_below_the_offers_scale(session: Session) -> None:
+    saver = factories.organization(session)
+    # Without an amount an offer counts as 0: the royalty type keeps the other offer out.
+    save(session, saver, "fee", royalty_type="lump_sum", max_upfront_fee="999.999")
+    save(session, saver, "rate", royalty_type="running", max_royalty_rate="2.99999")
+    listed(
+        session,
+        "At 1000",
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("1000"))],
+    )
+    listed(
+        session,
+        "At 3%",
+        offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("3"))],
+    )
+    assert alerts(session, saver) == []
+    listed(
+        session,
+        "At 999.99",
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("999.99"))],
+    )
+    listed(
+        session,
+        "At 2.9999%",
+        offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("2.9999"))],
+    )
+    assert [e.payload["name"] for e in alerts(session, saver)] == ["fee", "rate"]
+
+
 def test_a_filters_only_saved_search_alerts(session: Session) -> None:
     saver = factories.organization(session)
     save(session, saver, ipc="H01M", kind="utility_model")
@@ -157,6 +186,42 @@ def test_every_saver_is_alerted_once_per_listing(session: Session) -> None:
     assert [s["id"] for s in event.payload["saved_searches"]] == [one.id, two.id]
     assert event.payload["saved_search_id"] == one.id
     assert len(alerts(session, second)) == 1
+
+
+def test_the_alerts_of_many_organizations_are_one_insert(session: Session) -> None:
+    savers = [factories.organization(session) for _ in range(25)]
+    for saver in savers:
+        save(session, saver, q="电池")
+        save(session, saver, region="Zhejiang")
+    owner = factories.organization(session, kind=OrganizationKind.university)
+    patent = factories.patent(session, owner, title="一种锂离子电池")
+    draft = factories.draft_listing(session, owner, patent_list=[patent])
+    with counting_statements(session) as statements:
+        listings.publish_listing(session=session, listing=draft)
+    assert len(inserts_into(statements, "event")) == 1
+    for saver in savers:
+        [event] = alerts(session, saver)
+        assert len(event.payload["saved_searches"]) == 2
+
+
+def test_saved_searches_whose_filters_fail_are_not_read(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saver = factories.organization(session)
+    wanted = [save(session, saver, "worded", q="电池"), save(session, saver, "ipc", ipc="H01M")]
+    for number in range(20):
+        save(session, factories.organization(session), f"Beijing {number}", region="Beijing")
+        save(session, factories.organization(session), f"design {number}", q="电池", kind="design")
+    read: list[tuple[Any, ...]] = []
+    match = saved_searches.Match
+
+    def reading(*row: Any) -> saved_searches.Match:
+        read.append(row)
+        return match(*row)
+
+    monkeypatch.setattr(saved_searches, "Match", reading)
+    listed(session, "一种锂离子电池", ipc_codes=["H01M 10/0525"])
+    assert sorted(row[0] for row in read) == [saved.id for saved in wanted]
 
 
 def test_deleted_and_paused_saved_searches_stop_alerting(session: Session) -> None:
@@ -247,20 +312,28 @@ FILTER_CASES: list[dict[str, Any]] = [
 
 
 def test_the_alert_filters_agree_with_the_search(session: Session) -> None:
-    """The filters checked in memory at publish time select what the search's SQL selects."""
+    """The filters that the database checks at publish time, for saved searches with words and
+    without, select what the search's SQL selects."""
     beijing = factories.organization(session, kind=OrganizationKind.enterprise, region="Beijing")
+    cases = [*FILTER_CASES, {"owner_id": beijing.id}]
+    savers = []
+    for case in cases:
+        filters_only, worded = factories.organization(session), factories.organization(session)
+        save(session, filters_only, **case)
+        save(session, worded, q="widget", **case)
+        savers.append((filters_only, worded))
     found: list[Listing] = [
-        listed(session, "one", ipc_codes=["H01M 10/0525"]),
-        listed(session, "two", ipc_codes=["G06F 16/33"], type_digit=2, owner=beijing),
+        listed(session, "widget one", ipc_codes=["H01M 10/0525"]),
+        listed(session, "widget two", ipc_codes=["G06F 16/33"], type_digit=2, owner=beijing),
         listed(
             session,
-            "three",
+            "widget three",
             ipc_codes=["H01M 4/00", "H04L 9/32"],
             offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("1000"))],
         ),
         listed(
             session,
-            "four",
+            "widget four",
             ipc_codes=["G06F 16/30"],
             type_digit=2,
             owner=beijing,
@@ -268,23 +341,15 @@ def test_the_alert_filters_agree_with_the_search(session: Session) -> None:
         ),
     ]
     sizes: set[int] = set()
-    for case in FILTER_CASES:
+    for case, (filters_only, worded) in zip(cases, savers, strict=True):
         filters = saved_searches.filters_of(SavedSearchQuery.model_validate(case))
         by_search = {
             hit.listing_id
             for hit in matching.search_listings(session=session, filters=filters, limit=50).hits
         }
-        by_alert = {
-            listing.id
-            for listing in found
-            if saved_searches.matches_filters(
-                filters,
-                matching.search_row(listing),
-                owner=session.get_one(Organization, listing.owner_id),
-                today=clock.today(),
-            )
-        }
-        assert by_alert == by_search, case
+        for saver in (filters_only, worded):
+            by_alert = {event.payload["listing_id"] for event in alerts(session, saver)}
+            assert by_alert == by_search, (case, saver is worded)
         sizes.add(len(by_search))
     # The cases select nothing, some and all of the listings.
     assert {0, 1, len(found)} <= sizes

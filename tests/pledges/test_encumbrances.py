@@ -3,13 +3,11 @@ ask, what a batch may hold, every fact reported for a patent, every reason it ca
 and a query count that does not grow with the batch."""
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -32,6 +30,7 @@ from tests import factories
 from tests.conftest import TODAY
 from tests.pledges.conftest import VALUATION, MakePledge, NewParty, Party, make_pledge
 from tests.problems import assert_problem
+from tests.statements import counting_statements
 
 CHECK = "/api/v1/encumbrances/check"
 SetToday = Callable[[date], None]
@@ -722,22 +721,6 @@ def test_every_blocking_condition_is_reported_once(
 
 
 # Cost --------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def counting_statements(session: Session) -> Iterator[list[str]]:
-    """Every SQL statement sent on the test's connection, which the app's requests share."""
-    statements: list[str] = []
-    connection = session.connection()
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    sa.event.listen(connection, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(connection, "before_cursor_execute", record)
 
 
 def encumbered_patents(session: Session, count: int, *, bank: Organization) -> list[str]:

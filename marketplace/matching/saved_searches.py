@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,9 +54,6 @@ from marketplace.matching.models import (
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 
-# The scales of offers' upfront fees and royalty rates (listing_search.min_upfront_fee, …).
-FEE_QUANTUM = Decimal("0.01")
-RATE_QUANTUM = Decimal("0.0001")
 # Words of a listing looked up per query (well under SQLite's limit on bound parameters).
 _TERM_BATCH = 2_000
 
@@ -82,10 +78,6 @@ def filters_of(query: SavedSearchQuery) -> matching.SearchFilters:
     )
 
 
-def _round_down(value: Decimal | None, quantum: Decimal) -> Decimal | None:
-    return None if value is None else value.quantize(quantum, rounding=ROUND_FLOOR)
-
-
 def filter_columns(query: SavedSearchQuery) -> dict[str, Any]:
     """The values of the saved search's ``filter_*`` columns (see ``SavedSearch``)."""
     return {
@@ -95,8 +87,8 @@ def filter_columns(query: SavedSearchQuery) -> dict[str, Any]:
         "filter_owner_kind": query.owner_kind,
         "filter_region": query.region,
         "filter_royalty_type": query.royalty_type,
-        "filter_max_upfront_fee": _round_down(query.max_upfront_fee, FEE_QUANTUM),
-        "filter_max_royalty_rate": _round_down(query.max_royalty_rate, RATE_QUANTUM),
+        "filter_max_upfront_fee": matching.fee_bound(query.max_upfront_fee),
+        "filter_max_royalty_rate": matching.rate_bound(query.max_royalty_rate),
         "filter_min_remaining_years": query.min_remaining_years,
     }
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from itertools import combinations
 from typing import Any
 
@@ -260,6 +260,27 @@ class _Candidate:
     region: str | None
 
 
+# The scales of the index's money keys (``min_upfront_fee``, ``min_royalty_rate``).
+FEE_QUANTUM = Decimal("0.01")
+RATE_QUANTUM = Decimal("0.0001")
+
+
+def _round_down(value: Decimal | None, quantum: Decimal) -> Decimal | None:
+    # Bound to the column's scale, an upper limit must round down: binding rounds half to even,
+    # and a limit of 999.999 would then admit a fee of 1000.00.
+    return None if value is None else value.quantize(quantum, rounding=ROUND_FLOOR)
+
+
+def fee_bound(value: Decimal | None) -> Decimal | None:
+    """A maximum upfront fee as the index compares it: exact at the offers' scale."""
+    return _round_down(value, FEE_QUANTUM)
+
+
+def rate_bound(value: Decimal | None) -> Decimal | None:
+    """A maximum royalty rate as the index compares it: exact at the offers' scale."""
+    return _round_down(value, RATE_QUANTUM)
+
+
 def ipc_codes_pattern(ipc: str) -> str:
     """The LIKE pattern that finds the IPC prefix (or full symbol) ``ipc`` in an index row's
     ``"|code|code|"`` string."""
@@ -283,9 +304,9 @@ def filter_conditions(filters: SearchFilters, *, today: date) -> list[sa.ColumnE
     if filters.region is not None:
         conditions.append(col(Organization.region) == filters.region)
     if filters.max_upfront_fee is not None:
-        conditions.append(col(LS.min_upfront_fee) <= filters.max_upfront_fee)
+        conditions.append(col(LS.min_upfront_fee) <= fee_bound(filters.max_upfront_fee))
     if filters.max_royalty_rate is not None:
-        conditions.append(col(LS.min_royalty_rate) <= filters.max_royalty_rate)
+        conditions.append(col(LS.min_royalty_rate) <= rate_bound(filters.max_royalty_rate))
     if filters.min_remaining_years is not None:
         conditions.append(
             col(LS.term_end_date) >= patents.add_years(today, filters.min_remaining_years)

@@ -195,6 +195,9 @@ def test_filters_are_exact(session: Session) -> None:
     assert names(max_upfront_fee=Decimal("49999.99")) == {"invention_h01"}
     assert names(max_royalty_rate=Decimal("3.5")) == {"invention_g06", "utility_h01"}
     assert names(max_royalty_rate=Decimal("3.4")) == {"invention_g06"}
+    # Finer than the offers' scale: a limit just below an amount never admits it.
+    assert names(max_upfront_fee=Decimal("49999.999")) == {"invention_h01"}
+    assert names(max_royalty_rate=Decimal("3.49999")) == {"invention_g06"}
     # Utility model filed 2018-09-01: term ends 2028-08-31, two years after today (2026-06-15).
     assert names(min_remaining_years=2) == set(ids)
     assert names(min_remaining_years=3) == {"invention_g06", "invention_h01"}

@@ -673,6 +673,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--requests", type=int, default=100, help="timed requests per query")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=2,
+        help="the server's worker processes (2, as the Dockerfile runs it)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="throughput run length")
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 2, help="indexing processes"
@@ -689,7 +695,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _measure(url: str, args: argparse.Namespace) -> tuple[Any, ...]:
     need_ids = add_needs(url)
-    with running_server(url, Path(tempfile.mkdtemp(prefix="bench-search-srv-"))) as server:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-search-srv-"))
+    with running_server(url, workdir, workers=args.server_workers) as server:
         with httpx.Client(base_url=server.base_url, timeout=60.0, trust_env=False) as client:
             rows, errors = time_queries(client, args.requests)
             match_rows, match_errors = time_matches_over_http(client, need_ids, args.requests)
@@ -750,7 +757,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         service = f"{ms(s_median)} / {ms(s_p95)}"
         print(f"{name:44} {http:>22} {service:>25} {total:>7}")
     print(
-        f"\nthroughput, {args.clients} clients, {args.seconds:.0f} s, mixed queries: "
+        f"\nthroughput, {args.clients} clients, {args.server_workers} server workers, "
+        f"{args.seconds:.0f} s, mixed queries: "
         f"{rate:,.1f} req/s, median {ms(median)} ms, p95 {ms(p95)} ms"
     )
     print(

@@ -194,7 +194,11 @@ class Server:
 
 @contextmanager
 def running_server(
-    database_url: str, workdir: Path, *, extra_env: dict[str, str] | None = None
+    database_url: str,
+    workdir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[Server]:
     port = free_port()
     env = {
@@ -214,7 +218,7 @@ def running_server(
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
     ]
     with log_path.open("wb") as log:
         # Its own session, so that Ctrl-C reaches only this script, which then stops the

@@ -534,6 +534,7 @@ def add_needs(url: str) -> list[tuple[str, int]]:
                 )
                 session.add(sme)
                 session.flush()
+            if session.scalars(sa.select(User).where(User.email == SME_EMAIL)).first() is None:
                 session.add(
                     User(
                         email=SME_EMAIL,

@@ -76,7 +76,11 @@ def reset_database(engine: Engine) -> None:
             connection.exec_driver_sql("DROP SCHEMA public CASCADE")
             connection.exec_driver_sql("CREATE SCHEMA public")
     else:
-        sa.MetaData().drop_all(engine)
+        # SQLite has no schemas to drop; the migrations take everything down (FTS tables too).
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "base")
 
 
 def upgrade_database(engine: Engine, revision: str = "head") -> None:

@@ -118,3 +118,60 @@ def test_the_filters_of_saved_searches_become_columns(engine: Engine) -> None:
     finally:
         reset_database(engine)
         upgrade_database(engine)
+
+
+def test_existing_saved_searches_keep_requiring_every_word(engine: Engine) -> None:
+    """Saved searches made before saved needs existed require all their words after it."""
+    from alembic import command
+
+    from tests.conftest import alembic_config
+
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "14187c1a56a0")
+    try:
+        with Session(engine) as setup:
+            organization_id = factories.organization(setup).id
+            setup.commit()
+        before = sa.table(
+            "saved_search",
+            sa.column("organization_id", sa.Integer()),
+            sa.column("name", sa.String()),
+            sa.column("query", JSONType),
+            sa.column("terms", JSONType),
+            sa.column("term_count", sa.Integer()),
+            sa.column("active", sa.Boolean()),
+            sa.column("created_at", UTCDateTime()),
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                sa.insert(before),
+                [
+                    {
+                        "organization_id": organization_id,
+                        "name": f"saved {number}",
+                        "query": {"q": " ".join(words)},
+                        "terms": words,
+                        "term_count": len(words),
+                        "active": True,
+                        "created_at": datetime(2026, 6, 1, tzinfo=UTC),
+                    }
+                    for number, words in enumerate([[], ["电池"], ["电池", "散热", "cool"]])
+                ],
+            )
+        upgrade_database(engine)
+        with Session(engine) as check:
+            migrated = check.scalars(
+                select(SavedSearch)
+                .where(col(SavedSearch.organization_id) == organization_id)
+                .order_by(col(SavedSearch.id))
+            ).all()
+            assert [(s.term_count, s.required_terms, s.need_id) for s in migrated] == [
+                (0, 0, None),
+                (1, 1, None),
+                (3, 3, None),
+            ]
+    finally:
+        reset_database(engine)
+        upgrade_database(engine)

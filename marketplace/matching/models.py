@@ -22,6 +22,7 @@ from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.listings.models import ListingPublic, RoyaltyType
+from marketplace.matching import tokenizer
 from marketplace.pagination import Page
 from marketplace.params import MAX_ID
 from marketplace.patents.identifiers import PatentKind, normalize_ipc_prefix
@@ -235,6 +236,15 @@ class TechnologyNeed(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
+    def search_terms(self) -> list[str]:
+        """The need's words as the index spells them, title first (at most ``MAX_NEED_TERMS``)."""
+        return tokenizer.query_terms(f"{self.title} {self.description}")[:MAX_NEED_TERMS]
+
+    def key_terms(self) -> list[str]:
+        """Its first ``KEY_TERMS`` words: what a listing must share some of to be a candidate
+        (matching) or to raise an alert (a saved need)."""
+        return self.search_terms()[:KEY_TERMS]
+
 
 class NeedCreate(BaseModel):
     model_config = {
@@ -377,6 +387,11 @@ class ListingDemand(BaseModel):
 MAX_TERM_LENGTH = 200
 
 
+# The words of a need that are searched (title first, then description), and its key words.
+MAX_NEED_TERMS = 24
+KEY_TERMS = 6
+# A saved need alerts on a listing with this many of its key words (all, when it has fewer).
+NEED_ALERT_TERMS = 2
 # The longest remaining term a saved search may ask for (no patent term is longer).
 MAX_REMAINING_YEARS = 30
 
@@ -426,6 +441,13 @@ class SavedSearchQuery(BaseModel):
 
 class SavedSearchCreate(SavedSearchQuery):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    need_id: int | None = PydanticField(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="Save one of your open technology needs instead of `q`: alerts for listings "
+        "with two of its key words (its first six words, title first), with any filters given.",
+    )
 
 
 class SavedSearchUpdate(BaseModel):
@@ -459,6 +481,11 @@ class SavedSearch(SQLModel, table=True):
     query: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     terms: list[str] = Field(default_factory=list, sa_type=JSONType)
     term_count: int = 0
+    # How many of ``terms`` a listing must contain: all of them, or for a saved need two.
+    required_terms: int = 0
+    need_id: int | None = Field(
+        default=None, foreign_key="technology_need.id", index=True, ondelete="CASCADE"
+    )
     active: bool = True
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     last_alerted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -501,6 +528,12 @@ class SavedSearchPublic(BaseModel):
     query: SavedSearchQuery
     terms: list[str] = PydanticField(
         description="The words of `q` as the index spells them (segmented, stemmed)."
+    )
+    need_id: int | None = PydanticField(
+        default=None, description="The technology need saved (its key words are the terms)."
+    )
+    required_terms: int = PydanticField(
+        description="How many of the terms a listing must contain to raise an alert."
     )
     active: bool
     created_by_id: int | None

@@ -50,6 +50,7 @@ from marketplace.matching.errors import (
     ProfileNotFound,
 )
 from marketplace.matching.models import (
+    KEY_TERMS,
     CostBreakdown,
     DemandNeed,
     EstimatedCost,
@@ -64,6 +65,7 @@ from marketplace.matching.models import (
     NeedStatus,
     PatentProspect,
     Prospect,
+    SavedSearch,
     SmeProfile,
     SmeProfilePublic,
     SmeProfileUpdate,
@@ -73,10 +75,6 @@ from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
 
 READERS = frozenset({OrganizationKind.university, OrganizationKind.research_institute})
-# The words of a need that are searched (title first, then description).
-MAX_NEED_TERMS = 24
-# The words of a need that candidates are first required to share (see _match_candidates).
-KEY_TERMS = 6
 FACTOR_DIGITS = 4
 DEMAND_WINDOW_DAYS = 30
 # A need counts as demand for a listing from this relevance (see ``listing_demand``).
@@ -210,6 +208,13 @@ def close_need(*, session: Session, need: TechnologyNeed) -> TechnologyNeed:
     need.status = NeedStatus.closed
     need.closed_at = clock.timestamp()
     session.add(need)
+    # Its saved searches stop alerting with it.
+    session.execute(
+        sa.update(SavedSearch)
+        .where(col(SavedSearch.need_id) == need.id)
+        .values(active=False)
+        .execution_options(synchronize_session="evaluate")
+    )
     session.flush()
     return need
 
@@ -402,7 +407,7 @@ def _wants(session: Session, need: TechnologyNeed) -> Wants:
     if sales is None and profile is not None:
         sales = profile.expected_annual_sales
     return Wants(
-        terms=tokenizer.query_terms(f"{need.title} {need.description}")[:MAX_NEED_TERMS],
+        terms=need.search_terms(),
         ipc_hints=hints,
         budget=budget,
         currency=need.currency,
@@ -426,7 +431,7 @@ def _match_candidates(session: Session, wants: Wants) -> dict[int, float]:
     twenty word combinations cost 45-80 ms a need, the two-word tier 7-22 ms.)"""
     settings = get_match_settings()
     found: dict[int, float] = {}
-    key = wants.terms[:KEY_TERMS]
+    key = wants.terms[:KEY_TERMS]  # the need's key_terms()
     tiers = ([2] if len(key) >= 2 else []) + ([1] if key else [])
     for count in tiers:
         room = settings.text_candidates - len(found)
@@ -869,7 +874,7 @@ def listing_demand(*, session: Session, listing: Listing) -> ListingDemand:
     )
     relevant: list[DemandNeed] = []
     for need in needs:
-        terms = tokenizer.query_terms(f"{need.title} {need.description}")[:MAX_NEED_TERMS]
+        terms = need.search_terms()
         ipc, _ = best_ipc_proximity(need.ipc_codes, listing_codes)
         relevance = 0.5 * _word_share(terms, listing_words) + 0.5 * ipc
         if relevance < DEMAND_THRESHOLD:

@@ -17,8 +17,9 @@ fallback, no spelling correction). Each organization with matching saved searche
 is never alerted about its own listing. A listing published again after a withdrawal is a new
 publication and alerts again.
 
-SME needs: saving a need for alerts is saving a search whose ``q`` is the need's text (and its
-filters), through :func:`create_saved_search`."""
+SME needs: a saved need (``need_id``) is a saved search whose words are the need's key words (its
+first six, title first) and which alerts on a listing with two of them (``required_terms``),
+not every one: a need is a description, not a query. Closing the need pauses it."""
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,17 +40,22 @@ from marketplace.matching import service as matching
 from marketplace.matching import tokenizer
 from marketplace.matching.errors import (
     InvalidSavedSearch,
+    NeedClosed,
+    NeedNotFound,
     SavedSearchLimitReached,
     SavedSearchNotFound,
 )
 from marketplace.matching.models import (
     MAX_REMAINING_YEARS,
     MAX_TERM_LENGTH,
+    NEED_ALERT_TERMS,
+    NeedStatus,
     SavedSearch,
     SavedSearchCreate,
     SavedSearchQuery,
     SavedSearchTerm,
     SavedSearchUpdate,
+    TechnologyNeed,
 )
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
@@ -106,8 +112,20 @@ def create_saved_search(
 ) -> SavedSearch:
     """Save a search for the organization, within its limit of saved searches."""
     assert organization.id is not None
-    query = SavedSearchQuery.model_validate(data.model_dump(exclude={"name"}))
-    terms = tokenizer.query_terms(query.q) if query.q else []
+    query = SavedSearchQuery.model_validate(data.model_dump(exclude={"name", "need_id"}))
+    need = None
+    if data.need_id is not None:
+        if query.q is not None:
+            raise InvalidSavedSearch("Give q or need_id, not both.", field="need_id")
+        need = _own_open_need(session, data.need_id, organization)
+        terms = [term for term in need.key_terms() if len(term) <= MAX_TERM_LENGTH]
+        if not terms:
+            raise InvalidSavedSearch("The need has no searchable words.", field="need_id")
+        query.q = " ".join(terms)
+        required = min(NEED_ALERT_TERMS, len(terms))
+    else:
+        terms = tokenizer.query_terms(query.q) if query.q else []
+        required = len(terms)
     if query.q and not terms:
         raise InvalidSavedSearch(
             "q has no searchable words (only stopwords or punctuation).", field="q"
@@ -141,6 +159,8 @@ def create_saved_search(
         query=query.model_dump(mode="json", exclude_none=True),
         terms=terms,
         term_count=len(terms),
+        required_terms=required,
+        need_id=need.id if need is not None else None,
         **filter_columns(query),
     )
     session.add(saved)
@@ -149,6 +169,15 @@ def create_saved_search(
     session.add_all(SavedSearchTerm(term=term, saved_search_id=saved.id) for term in terms)
     session.flush()
     return saved
+
+
+def _own_open_need(session: Session, need_id: int, organization: Organization) -> TechnologyNeed:
+    need = session.get(TechnologyNeed, need_id)
+    if need is None or need.organization_id != organization.id:
+        raise NeedNotFound(f"Technology need {need_id} does not exist.")
+    if need.status != NeedStatus.open:
+        raise NeedClosed(f"Technology need {need_id} is closed.")
+    return need
 
 
 def get_own_saved_search(
@@ -273,8 +302,9 @@ _MATCH_COLUMNS = (
 def _matches(
     session: Session, *, words: Iterable[str], conditions: Sequence[sa.ColumnElement[bool]]
 ) -> Iterator[Match]:
-    """The saved searches that meet ``conditions`` and whose every word is among ``words``,
-    then those without words that meet them."""
+    """The saved searches that meet ``conditions`` and whose words are among ``words`` (every
+    word, or for a saved need as many as it requires), then those without words that meet
+    them."""
     found: Counter[int] = Counter()
     needed: dict[int, int] = {}
     for batch in _batched(sorted(set(words)), _TERM_BATCH):
@@ -282,17 +312,17 @@ def _matches(
             sa.select(
                 col(SavedSearchTerm.saved_search_id),
                 sa.func.count(),
-                sa.func.min(col(SavedSearch.term_count)),
+                sa.func.min(col(SavedSearch.required_terms)),
             )
             .join(SavedSearch, col(SavedSearch.id) == col(SavedSearchTerm.saved_search_id))
             .where(col(SavedSearchTerm.term).in_(batch))
             .where(*conditions)
             .group_by(col(SavedSearchTerm.saved_search_id))
         ).all()
-        for saved_search_id, count, term_count in rows:
+        for saved_search_id, count, required in rows:
             found[saved_search_id] += count
-            needed[saved_search_id] = term_count
-    complete = sorted(ident for ident, count in found.items() if count == needed[ident])
+            needed[saved_search_id] = required
+    complete = sorted(ident for ident, count in found.items() if count >= needed[ident])
     for batch_ids in _batched(complete, _TERM_BATCH):
         chosen = session.execute(
             sa.select(*_MATCH_COLUMNS).where(col(SavedSearch.id).in_(batch_ids))

@@ -47,6 +47,8 @@ def _public(saved: SavedSearch) -> SavedSearchPublic:
         name=saved.name,
         query=saved_searches.query_of(saved),
         terms=saved.terms,
+        need_id=saved.need_id,
+        required_terms=saved.required_terms,
         active=saved.active,
         created_by_id=saved.created_by_id,
         created_at=saved.created_at,
@@ -60,14 +62,19 @@ of `q` and that passes every filter, each organization with such saved searches 
 title and the saved searches matched (`saved_searches`: id, name, matched words; the first is
 repeated at the top level). Unlike the interactive search there is no "any word" fallback and no
 spelling correction. Your own listings never alert you; a listing published again after a
-withdrawal alerts again. An organization keeps at most 50 saved searches (configurable)."""
+withdrawal alerts again. An organization keeps at most 50 saved searches (configurable).
+
+To be alerted about listings for one of your open technology needs, save it: give `need_id`
+instead of `q` (filters may be added). Its terms are the need's key words (its first six words,
+title first) and a listing with two of them raises an alert (`required_terms`), since a need is a
+description rather than a query. Closing the need pauses the saved search."""
 
 
 @router.post(
     "/saved-searches",
     status_code=status.HTTP_201_CREATED,
     response_model=SavedSearchPublic,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Save a search and be alerted when a matching listing is published (enterprises)",
     description="`q` and the filters are those of `GET /api/v1/listings`, validated the same "
     "way; give `q` or at least one filter. " + ALERTS,

@@ -15,7 +15,7 @@ from marketplace.listings import service as listings
 from marketplace.listings.models import BulkDeclarationCreate, Listing
 from marketplace.matching import saved_searches
 from marketplace.matching import service as matching
-from marketplace.matching.errors import InvalidSavedSearch, SavedSearchLimitReached
+from marketplace.matching.errors import InvalidSavedSearch, NeedClosed, SavedSearchLimitReached
 from marketplace.matching.models import (
     SavedSearch,
     SavedSearchCreate,
@@ -608,3 +608,86 @@ def test_a_bulk_declaration_alerts_for_each_published_listing_only(session: Sess
     assert [e.payload["listing_id"] for e in alerts(session, saver)] == [
         outcome.results[0].listing_id
     ]
+
+
+# Saved needs -----------------------------------------------------------------------------------
+
+
+def _need(session: Session, org: Organization, title: str, description: str) -> Any:
+    from marketplace.matching import needs
+    from marketplace.matching.models import NeedCreate
+
+    return needs.create_need(
+        session=session,
+        organization=org,
+        data=NeedCreate(title=title, description=description),
+    )
+
+
+def test_a_saved_need_alerts_on_listings_with_two_of_its_key_words(session: Session) -> None:
+    saver = factories.organization(session)
+    need = _need(session, saver, "锂电池 散热 液冷板", "电动车 需要 方案")
+    saved = save(session, saver, "my need", need_id=need.id)
+    assert saved.need_id == need.id
+    assert saved.terms == need.key_terms()
+    assert saved.required_terms == 2
+    listed(session, "一种锂电池组件")  # one key word: no alert
+    assert alerts(session, saver) == []
+    two = listed(session, "锂电池 散热 结构")
+    [event] = alerts(session, saver)
+    assert event.payload["listing_id"] == two.id
+    assert event.payload["saved_search_id"] == saved.id
+
+
+def test_closing_the_need_pauses_its_saved_search(session: Session) -> None:
+    from marketplace.matching import needs
+
+    saver = factories.organization(session)
+    need = _need(session, saver, "锂电池 散热", "液冷")
+    saved = save(session, saver, "my need", need_id=need.id)
+    needs.close_need(session=session, need=need)
+    session.refresh(saved)
+    assert saved.active is False
+    listed(session, "锂电池 散热 液冷")
+    assert alerts(session, saver) == []
+    with pytest.raises(NeedClosed):
+        save(session, saver, "again", need_id=need.id)
+
+
+def test_saving_a_need_through_the_api(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    saver, stranger = new_party(), new_party()
+    need = _need(session, saver.organization, "芯片 封装 散热", "先进 封装")
+    response = client.post(
+        SAVED,
+        json={"name": "chips", "need_id": need.id, "region": "Zhejiang"},
+        headers=saver.headers,
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["need_id"] == need.id
+    assert body["required_terms"] == 2
+    assert body["query"]["region"] == "Zhejiang"
+    assert body["query"]["q"] == " ".join(body["terms"])
+    results = client.get(f"{SAVED}/{body['id']}/results", headers=saver.headers)
+    assert results.status_code == 200, results.text
+    # Another enterprise's need is not found, and saving it writes nothing.
+    assert_problem(
+        client.post(SAVED, json={"name": "x", "need_id": need.id}, headers=stranger.headers),
+        404,
+        "need_not_found",
+    )
+    assert_problem(
+        client.post(
+            SAVED, json={"name": "x", "need_id": need.id, "q": "芯片"}, headers=saver.headers
+        ),
+        422,
+        "invalid_saved_search",
+    )
+    assert_problem(
+        client.post(SAVED, json={"name": "x", "need_id": 0}, headers=saver.headers),
+        422,
+        "validation_failed",
+    )
+    assert count_saved(session) == 1

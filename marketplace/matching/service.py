@@ -292,13 +292,29 @@ def _quoted(term: str, quote: str) -> str:
     return quote + term.replace(quote, quote * 2) + quote
 
 
-def _match(session: Session, terms: Sequence[str], *, any_term: bool) -> sa.ColumnElement[bool]:
+def _match(
+    session: Session, terms: Sequence[str], *, any_term: bool, in_title: bool | None = None
+) -> sa.ColumnElement[bool]:
+    """Listings with every word (or, with ``any_term``, some word); with ``in_title`` True only
+    those with some of the words in their title part, with False only those with none there."""
     if dialect_name(session) == "sqlite":
-        expression = (" OR " if any_term else " ").join(_quoted(t, '"') for t in terms)
+        words = [_quoted(t, '"') for t in terms]
+        expression = (" OR " if any_term else " ").join(words)
+        if in_title is not None:
+            title = "title : (" + " OR ".join(words) + ")"
+            expression = f"({expression}) {'AND' if in_title else 'NOT'} {title}"
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
-    query = (" | " if any_term else " & ").join(_quoted(t, "'") for t in terms)
-    tsquery = sa.cast(sa.literal(query), TSQUERY)
-    return col(LS.search_vector).op("@@")(tsquery)
+    return col(LS.search_vector).op("@@")(_tsquery(terms, any_term=any_term, in_title=in_title))
+
+
+def _tsquery(terms: Sequence[str], *, any_term: bool, in_title: bool | None = None) -> sa.Cast[Any]:
+    words = [_quoted(t, "'") for t in terms]
+    query = (" | " if any_term else " & ").join(words)
+    if in_title is not None:
+        # Weight A labels the title part of the vector (see tsvector_literal).
+        title = " | ".join(f"{word}:A" for word in words)
+        query = f"({query}) & {'' if in_title else '!'}({title})"
+    return sa.cast(sa.literal(query), TSQUERY)
 
 
 def _score_sqlite(terms: Sequence[str], title: str, body: str) -> float:
@@ -322,6 +338,36 @@ def find_candidates(
     conditions: Sequence[sa.ColumnElement[bool]],
     limit: int,
 ) -> list[_Candidate]:
+    """At most ``limit`` listings matching the words and conditions. With words, those with a
+    word in their title part come first, because they outrank every listing with the words in
+    its body alone: the bounded set holds the best matches whenever the title matches fit in it,
+    not an arbitrary ``limit`` of them."""
+    if not terms:
+        return _fetch_candidates(session, conditions=conditions, limit=limit)
+    found = _fetch_candidates(
+        session, terms=terms, any_term=any_term, in_title=True, conditions=conditions, limit=limit
+    )
+    if len(found) < limit:
+        found += _fetch_candidates(
+            session,
+            terms=terms,
+            any_term=any_term,
+            in_title=False,
+            conditions=conditions,
+            limit=limit - len(found),
+        )
+    return found
+
+
+def _fetch_candidates(
+    session: Session,
+    *,
+    terms: Sequence[str] = (),
+    any_term: bool = False,
+    in_title: bool | None = None,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+) -> list[_Candidate]:
     sqlite = dialect_name(session) == "sqlite"
     columns: list[Any] = [
         col(LS.listing_id),
@@ -333,16 +379,13 @@ def find_candidates(
     ]
     statement = sa.select(*columns).join(Organization, col(Organization.id) == col(LS.owner_id))
     if terms:
-        statement = statement.where(_match(session, terms, any_term=any_term))
+        statement = statement.where(_match(session, terms, any_term=any_term, in_title=in_title))
         if sqlite:
             statement = statement.join(
                 listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
             ).add_columns(listing_search_fts.c.title, listing_search_fts.c.body)
         else:
-            tsquery = sa.cast(
-                sa.literal((" | " if any_term else " & ").join(_quoted(t, "'") for t in terms)),
-                TSQUERY,
-            )
+            tsquery = _tsquery(terms, any_term=any_term)
             statement = statement.add_columns(sa.func.ts_rank(col(LS.search_vector), tsquery))
     rows = session.execute(statement.where(*conditions).limit(limit)).all()
     found: list[_Candidate] = []

@@ -208,6 +208,58 @@ def test_totals_and_facets_beyond_the_candidate_bound_are_lower_bounds(
     assert len(result.hits) == 10
 
 
+@pytest.fixture
+def candidate_bound(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Search with a small candidate bound."""
+
+    def bound(limit: int) -> None:
+        monkeypatch.setenv("MARKETPLACE_SEARCH_CANDIDATE_LIMIT", str(limit))
+        get_settings.cache_clear()
+
+    yield bound
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_title_matches_fill_the_candidate_bound_before_body_matches(
+    session: Session, candidate_bound
+) -> None:  # type: ignore[no-untyped-def]
+    body_only = [listed(session, f"Device {n}", abstract="a solar cell array") for n in range(12)]
+    in_title = listed(session, "Solar inverter")
+    candidate_bound(10)
+    result = search(session, "solar")
+    # More body matches than the bound, published first: the title match is still ranked first.
+    assert result.hits[0].listing_id == in_title.id
+    assert result.total == 10
+    assert result.total_is_lower_bound is True
+    assert {hit.listing_id for hit in result.hits[1:]} <= {listing.id for listing in body_only}
+
+
+def test_the_title_tier_holds_for_every_word_and_for_any_word(
+    session: Session, candidate_bound
+) -> None:  # type: ignore[no-untyped-def]
+    for n in range(12):
+        listed(session, f"Device {n}", abstract="solar inverter with a 电池 pack")
+    both = listed(session, "Solar 电池", abstract="inverter")
+    one = listed(session, "Gearbox", abstract="solar inverter")
+    candidate_bound(10)
+    # Every word: the listing with some of them in its title comes first.
+    assert found(session, "solar 电池 inverter")[0] == both.id
+    # No listing has every word: any word, still title matches first.
+    result = search(session, "电池 gearbox")
+    assert result.matched == "any"
+    assert {hit.listing_id for hit in result.hits[:2]} == {one.id, both.id}
+
+
+def test_below_the_bound_body_matches_follow_the_title_matches(session: Session) -> None:
+    body = listed(session, "Device", abstract="solar panel")
+    title = listed(session, "Solar panel")
+    result = search(session, "solar")
+    assert [hit.listing_id for hit in result.hits] == [title.id, body.id]
+    assert result.total == 2
+    assert result.total_is_lower_bound is False
+
+
 def walk(session: Session, q: str | None, sort: SearchSort, insert: bool) -> list[int]:
     seen: list[int] = []
     cursor = None

@@ -547,14 +547,14 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
     page = scored[:limit]
     found = {
         listing.id: listing
-        for listing in listings.get_listings_in_order(
+        for listing in listings.public_listings_in_order(
             session=session, listing_ids=[s.listing_id for s in page]
         )
     }
     return NeedMatches(
         items=[
             NeedMatch(
-                listing=listings.to_public(found[s.listing_id]),
+                listing=found[s.listing_id],
                 offer_id=s.offer_id,
                 score=s.score,
                 factors=s.factors,

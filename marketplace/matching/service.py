@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
-from marketplace.listings.models import Listing, ListingStatus, RoyaltyType
+from marketplace.listings.models import Listing, ListingPublic, ListingStatus, RoyaltyType
 from marketplace.matching import highlights, tokenizer
 from marketplace.matching.models import (
     FTS_TABLE,
@@ -637,7 +637,7 @@ def search_listings(
     )
 
 
-def listing_highlights(listing: Listing, terms: Sequence[str]) -> list[Highlight]:
+def listing_highlights(listing: ListingPublic, terms: Sequence[str]) -> list[Highlight]:
     """Where the words of a search appear in a listing (for the listings of one page)."""
     fields: list[tuple[str, int | None, str | None]] = [
         ("title", None, listing.title),

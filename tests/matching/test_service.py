@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from marketplace.accounts.models import OrganizationKind
@@ -86,6 +87,41 @@ def test_a_query_of_only_function_words_finds_nothing(session: Session) -> None:
     result = search(session, "的")
     assert result.hits == []
     assert result.total == 0
+
+
+@pytest.mark.parametrize(("batteries", "bakeries"), [(3, 1), (1, 3)])
+def test_the_most_frequent_word_one_edit_away_is_the_correction(
+    session: Session, batteries: int, bakeries: int
+) -> None:
+    for n in range(batteries):
+        listed(session, f"Battery pack {n}")
+    for n in range(bakeries):
+        listed(session, f"Bakery oven {n}")
+    expected = "battery" if batteries > bakeries else "bakery"
+    assert search(session, "batery").corrected_query == expected
+
+
+def test_a_common_word_is_corrected_from_the_planner_statistics(session: Session) -> None:
+    if matching.dialect_name(session) != "postgresql":
+        pytest.skip("PostgreSQL's statistics")
+    for n in range(30):
+        listed(session, f"Battery pack {n}")
+    listed(session, "Bakery oven")
+    session.execute(sa.text("ANALYZE listing_search"))
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    connection = session.connection()
+    sa.event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert matching._corrected_term(session, "batery") == ("batteri", "battery")
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", record)
+    # One read of the statistics; the index is not probed.
+    assert len(statements) == 1
+    assert "pg_stats" in statements[0]
 
 
 def test_one_misspelled_word_is_corrected(session: Session) -> None:

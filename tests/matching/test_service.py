@@ -226,6 +226,13 @@ def test_facets_count_the_filtered_set(session: Session) -> None:
     assert {f.value: f.count for f in narrowed.kind} == {"invention": 2}
 
 
+def test_an_owner_without_a_region_is_not_a_region_facet(session: Session) -> None:
+    listed(session, "电池 one", owner=factories.organization(session, region=None))
+    listed(session, "电池 two", owner=factories.organization(session, region="Beijing"))
+    facets = search(session, "电池").facets
+    assert {f.value: f.count for f in facets.region} == {"Beijing": 1}
+
+
 def test_totals_and_facets_beyond_the_candidate_bound_are_lower_bounds(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,6 +27,7 @@ from marketplace.listings.models import Listing, ListingPublic, ListingStatus, R
 from marketplace.matching import highlights, tokenizer
 from marketplace.matching.models import (
     FTS_TABLE,
+    TITLE_VECTOR_SQL,
     FacetCount,
     Facets,
     Highlight,
@@ -299,24 +300,32 @@ def _match(
 ) -> sa.ColumnElement[bool]:
     """Listings with every word (or, with ``any_term``, some word); with ``in_title`` True only
     those with some of the words in their title part, with False only those with none there."""
+    words = [_quoted(t, '"' if dialect_name(session) == "sqlite" else "'") for t in terms]
     if dialect_name(session) == "sqlite":
-        words = [_quoted(t, '"') for t in terms]
         expression = (" OR " if any_term else " ").join(words)
         if in_title is not None:
             title = "title : (" + " OR ".join(words) + ")"
             expression = f"({expression}) {'AND' if in_title else 'NOT'} {title}"
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
-    return col(LS.search_vector).op("@@")(_tsquery(terms, any_term=any_term, in_title=in_title))
-
-
-def _tsquery(terms: Sequence[str], *, any_term: bool, in_title: bool | None = None) -> sa.Cast[Any]:
-    words = [_quoted(t, "'") for t in terms]
     query = (" | " if any_term else " & ").join(words)
-    if in_title is not None:
+    if in_title:
+        # Found through the title index (see TITLE_INDEX), then checked for the words.
+        in_title_part = sa.literal_column(TITLE_VECTOR_SQL).op("@@")(
+            sa.cast(sa.literal(" | ".join(words)), TSQUERY)
+        )
+        return sa.and_(in_title_part, col(LS.search_vector).op("@@")(_tsquery(query)))
+    if in_title is False:
         # Weight A labels the title part of the vector (see tsvector_literal).
-        title = " | ".join(f"{word}:A" for word in words)
-        query = f"({query}) & {'' if in_title else '!'}({title})"
+        query = f"({query}) & !(" + " | ".join(f"{word}:A" for word in words) + ")"
+    return col(LS.search_vector).op("@@")(_tsquery(query))
+
+
+def _tsquery(query: str) -> sa.Cast[Any]:
     return sa.cast(sa.literal(query), TSQUERY)
+
+
+def _rank_query(terms: Sequence[str], *, any_term: bool) -> sa.Cast[Any]:
+    return _tsquery((" | " if any_term else " & ").join(_quoted(t, "'") for t in terms))
 
 
 def _score_sqlite(padded_terms: Sequence[str], title: str, body: str) -> float:
@@ -389,7 +398,7 @@ def _fetch_candidates(
                 listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
             ).add_columns(listing_search_fts.c.title, listing_search_fts.c.body)
         else:
-            tsquery = _tsquery(terms, any_term=any_term)
+            tsquery = _rank_query(terms, any_term=any_term)
             statement = statement.add_columns(sa.func.ts_rank(col(LS.search_vector), tsquery))
     # Plain rows from the connection: the ORM's result handling costs more than the rows.
     rows = session.connection().execute(statement.where(*conditions).limit(limit)).all()

@@ -26,8 +26,9 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
 
 
 def _include_name(name: str | None, type_: str, _parents: Any) -> bool:
-    # The FTS5 search table (SQLite) is created by hand in its migration, outside the metadata.
-    return not (type_ == "table" and outside_metadata(name))
+    # The FTS5 search table (SQLite) and the title index (PostgreSQL) are created by hand in
+    # their migrations, outside the metadata.
+    return not (type_ in ("table", "index") and outside_metadata(name))
 
 
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:

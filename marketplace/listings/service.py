@@ -4,12 +4,13 @@ Patent Law arts. 50-52: a declaration states the royalty method, standard and te
 made while the patent is encumbered in the ways listed in ``publication_blockers``; announced terms
 never change; withdrawal leaves licenses already granted untouched."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
@@ -47,7 +48,9 @@ from marketplace.listings.models import (
     ListingWarning,
     Offer,
     OfferCreate,
+    OfferPublic,
     OfferUpdate,
+    OrganizationSummary,
     PublicationBlocker,
     RoyaltyType,
 )
@@ -57,21 +60,115 @@ from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 from marketplace.patents.errors import PatentNotFound
 from marketplace.patents.identifiers import PatentKind
-from marketplace.patents.models import Patent, PatentIssue, PatentUpdate
+from marketplace.patents.models import (
+    Patent,
+    PatentIpc,
+    PatentIssue,
+    PatentSummary,
+    PatentUpdate,
+)
 from marketplace.pledges import service as pledges
 
 NEEDS_EVALUATION_REPORT = frozenset({PatentKind.utility_model, PatentKind.design})
 
 
 def to_public(listing: Listing) -> ListingPublic:
+    return public_of(
+        listing.model_dump(),
+        owner=listing.owner.model_dump(),
+        summaries=[patents.to_summary(patent) for patent in listing.patents],
+        offers=[offer.model_dump() for offer in listing.offers],
+    )
+
+
+_LISTING_COLUMNS = tuple(
+    name for name in ListingPublic.model_fields if name not in ("owner", "patents", "offers")
+)
+
+
+def public_of(
+    columns: Mapping[str, Any],
+    *,
+    owner: Mapping[str, Any],
+    summaries: list[PatentSummary],
+    offers: Sequence[Mapping[str, Any]],
+) -> ListingPublic:
+    """The public form of a listing, from its columns and its owner's and offers' (a table
+    object's, or a page's plain selects)."""
     return ListingPublic.model_validate(
         {
-            **listing.model_dump(),
-            "owner": listing.owner.model_dump(),
-            "patents": [patents.to_summary(patent) for patent in listing.patents],
-            "offers": [offer.model_dump() for offer in listing.offers],
+            **{name: columns[name] for name in _LISTING_COLUMNS},
+            "owner": {name: owner[name] for name in OrganizationSummary.model_fields},
+            "patents": summaries,
+            "offers": [
+                {name: offer[name] for name in OfferPublic.model_fields} for offer in offers
+            ],
         }
     )
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    return SQLModel.metadata.tables[str(model.__tablename__)]
+
+
+def public_listings_in_order(
+    *, session: Session, listing_ids: Sequence[int]
+) -> list[ListingPublic]:
+    """The public form of the listings with these ids, in the order given (those that no longer
+    exist left out). For pages of listings: five selects of plain columns, without building
+    table objects, which costs several times more than the selects themselves."""
+    if not listing_ids:
+        return []
+    listing_rows = session.execute(
+        sa.select(*_table(Listing).c).where(col(Listing.id).in_(listing_ids))
+    ).all()
+    owner_columns = [_table(Organization).c[name] for name in OrganizationSummary.model_fields]
+    owners = {
+        row.id: row._asdict()
+        for row in session.execute(
+            sa.select(*owner_columns).where(
+                col(Organization.id).in_({row.owner_id for row in listing_rows})
+            )
+        )
+    }
+    patent_columns = [
+        _table(Patent).c[name] for name in (*patents.SUMMARY_COLUMNS, *patents.STANDING_COLUMNS)
+    ]
+    patent_rows = session.execute(
+        sa.select(col(ListingPatent.listing_id), *patent_columns)
+        .join(Patent, col(Patent.id) == col(ListingPatent.patent_id))
+        .where(col(ListingPatent.listing_id).in_(listing_ids))
+        .order_by(col(Patent.id))
+    ).all()
+    codes: dict[int, list[str]] = {}
+    for patent_id, code in session.execute(
+        sa.select(col(PatentIpc.patent_id), col(PatentIpc.code))
+        .where(col(PatentIpc.patent_id).in_({row.id for row in patent_rows}))
+        .order_by(col(PatentIpc.patent_id), col(PatentIpc.position))
+    ):
+        codes.setdefault(patent_id, []).append(code)
+    summaries: dict[int, list[PatentSummary]] = {}
+    for row in patent_rows:
+        summaries.setdefault(row.listing_id, []).append(
+            patents.summary_of(row._asdict(), ipc_codes=codes.get(row.id, []))
+        )
+    offers: dict[int, list[Mapping[str, Any]]] = {}
+    for row in session.execute(
+        sa.select(*_table(Offer).c)
+        .where(col(Offer.listing_id).in_(listing_ids))
+        .order_by(col(Offer.id))
+    ):
+        offers.setdefault(row.listing_id, []).append(row._asdict())
+    found = {
+        row.id: public_of(
+            row._asdict(),
+            owner=owners[row.owner_id],
+            summaries=summaries.get(row.id, []),
+            offers=offers.get(row.id, []),
+        )
+        for row in listing_rows
+    }
+    return [found[listing_id] for listing_id in listing_ids if listing_id in found]
 
 
 # Lookups ---------------------------------------------------------------------------------------
@@ -118,17 +215,6 @@ def get_own_offer(
         session=session, listing_id=offer.listing_id, organization_id=organization_id
     )
     return listing, offer
-
-
-def get_listings_in_order(*, session: Session, listing_ids: Sequence[int]) -> list[Listing]:
-    """The listings with these ids, in the order given (those that no longer exist left out)."""
-    if not listing_ids:
-        return []
-    found = {
-        listing.id: listing
-        for listing in session.scalars(select(Listing).where(col(Listing.id).in_(listing_ids)))
-    }
-    return [found[listing_id] for listing_id in listing_ids if listing_id in found]
 
 
 def list_listings(

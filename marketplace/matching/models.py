@@ -33,10 +33,18 @@ FTS_TABLE = "listing_search_fts"
 listing_search_fts = sa.table(FTS_TABLE, sa.column("rowid"), sa.column("title"), sa.column("body"))
 
 
-def outside_metadata(table_name: str | None) -> bool:
-    """The FTS5 table and its shadow tables, which the migration manages by hand."""
-    return table_name is not None and (
-        table_name == FTS_TABLE or table_name.startswith(f"{FTS_TABLE}_")
+# PostgreSQL: a GIN index over the title part of the vector alone (weight A), so that the
+# listings with a word in their title are found without reading every listing with it in its
+# body; an expression index the migration creates by hand, outside the metadata.
+TITLE_INDEX = "ix_listing_search_title_vector"
+TITLE_VECTOR_SQL = "ts_filter(search_vector, '{a}')"
+
+
+def outside_metadata(name: str | None) -> bool:
+    """The FTS5 table and its shadow tables (SQLite), and the title index (PostgreSQL), which
+    the migrations manage by hand."""
+    return name is not None and (
+        name in (FTS_TABLE, TITLE_INDEX) or name.startswith(f"{FTS_TABLE}_")
     )
 
 

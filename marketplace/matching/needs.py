@@ -734,7 +734,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
     page = top_matches(matches, wants, limit, lambda ids: _offers_by_listing(session, ids))
     found = {
         listing.id: listing
-        for listing in listings.get_listings_in_order(
+        for listing in listings.public_listings_in_order(
             session=session, listing_ids=[m.listing_id for m in page]
         )
     }
@@ -747,7 +747,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
         assert match.cost is not None
         items.append(
             NeedMatch(
-                listing=listings.to_public(found[match.listing_id]),
+                listing=found[match.listing_id],
                 offer_id=match.offer.id,
                 score=match.score,
                 factors=_explain(match, wants, settings),

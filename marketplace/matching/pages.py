@@ -11,16 +11,17 @@ from marketplace.matching.models import ListingHit, ListingSearchPage
 def search_page(
     *, session: Session, result: matching.SearchResult, limit: int
 ) -> ListingSearchPage:
-    found = listings.get_listings_in_order(
+    found = listings.public_listings_in_order(
         session=session, listing_ids=[hit.listing_id for hit in result.hits]
     )
     scores = {hit.listing_id: hit.score for hit in result.hits}
     return ListingSearchPage(
         items=[
+            # The listing's fields as they are (already validated), with its score and snippets.
             ListingHit.model_validate(
                 {
-                    **listings.to_public(listing).model_dump(),
-                    "score": scores.get(listing.id or 0),
+                    **dict(listing),
+                    "score": scores.get(listing.id),
                     "highlights": matching.listing_highlights(listing, result.terms),
                 }
             )

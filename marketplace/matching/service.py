@@ -5,6 +5,7 @@ Bounded by design: a query ranks and counts at most ``search_candidate_limit`` m
 (settings), so that a frequent word costs the same as a rare one at millions of listings.
 Totals and facet counts are then lower bounds and say so."""
 
+import json
 import math
 import re
 from collections import Counter
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from itertools import combinations
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,10 +25,11 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.db import any_of
-from marketplace.listings.models import Listing, ListingStatus, RoyaltyType
+from marketplace.listings.models import Listing, ListingPublic, ListingStatus, RoyaltyType
 from marketplace.matching import highlights, tokenizer
 from marketplace.matching.models import (
     FTS_TABLE,
+    TITLE_VECTOR_SQL,
     FacetCount,
     Facets,
     Highlight,
@@ -322,41 +325,74 @@ def _quoted(term: str, quote: str) -> str:
 
 
 def _match(
-    session: Session, terms: Sequence[str], *, any_term: bool, at_least: int | None = None
+    session: Session,
+    terms: Sequence[str],
+    *,
+    any_term: bool,
+    at_least: int | None = None,
+    in_title: bool | None = None,
 ) -> sa.ColumnElement[bool]:
-    """Listings with every word (or any word, or ``at_least`` of them: any such combination)."""
-    required = at_least if at_least is not None else (1 if any_term else len(terms))
-    groups = [terms] if required >= len(terms) else combinations(terms, max(required, 1))
-    if dialect_name(session) == "sqlite":
-        expression = " OR ".join(
-            "(" + " AND ".join(_quoted(t, '"') for t in group) + ")" for group in groups
-        )
+    """Listings with every word (or, with ``any_term``, some word; or ``at_least`` of them, in
+    any combination); with ``in_title`` True only those with some of the words in their title
+    part, with False only those with none there."""
+    sqlite = dialect_name(session) == "sqlite"
+    words = [_quoted(t, '"' if sqlite else "'") for t in terms]
+    required = at_least if at_least is not None else (1 if any_term else len(words))
+    groups: Iterable[Sequence[str]]
+    if required >= len(words):
+        groups = [words]
+    elif required <= 1:
+        groups = [[word] for word in words]
+    else:
+        groups = combinations(words, required)
+    if sqlite:
+        expression = " OR ".join("(" + " AND ".join(group) + ")" for group in groups)
+        if in_title is not None:
+            title = "title : (" + " OR ".join(words) + ")"
+            expression = f"({expression}) {'AND' if in_title else 'NOT'} {title}"
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
-    query = " | ".join("(" + " & ".join(_quoted(t, "'") for t in group) + ")" for group in groups)
-    tsquery = sa.cast(sa.literal(query), TSQUERY)
-    return col(LS.search_vector).op("@@")(tsquery)
+    query = " | ".join("(" + " & ".join(group) + ")" for group in groups)
+    if in_title:
+        # Found through the title index (see TITLE_INDEX), then checked for the words.
+        in_title_part = sa.literal_column(TITLE_VECTOR_SQL).op("@@")(
+            sa.cast(sa.literal(" | ".join(words)), TSQUERY)
+        )
+        return sa.and_(in_title_part, col(LS.search_vector).op("@@")(_tsquery(query)))
+    if in_title is False:
+        # Weight A labels the title part of the vector (see tsvector_literal).
+        query = f"({query}) & !(" + " | ".join(f"{word}:A" for word in words) + ")"
+    return col(LS.search_vector).op("@@")(_tsquery(query))
 
 
-def _score_sqlite(terms: Sequence[str], title: str, body: str, *, any_term: bool) -> float:
+def _tsquery(query: str) -> sa.Cast[Any]:
+    return sa.cast(sa.literal(query), TSQUERY)
+
+
+def _rank_query(terms: Sequence[str], *, any_term: bool) -> sa.Cast[Any]:
+    return _tsquery((" | " if any_term else " & ").join(_quoted(t, "'") for t in terms))
+
+
+def _score_sqlite(padded_terms: Sequence[str], title: str, body: str, *, any_term: bool) -> float:
     """The same weights as on PostgreSQL, and like ts_rank independent of the rest of the
     corpus, so that a listing keeps its score (and a relevance cursor its place) while others
-    are added. An any-word match is scaled by its share of the words (see ``find_candidates``)."""
+    are added. An any-word match is scaled by its share of the words (see ``find_candidates``).
+    The terms come padded with a space each side (once per search, not per listing)."""
     title, body = f" {title} ", f" {body} "
-    found = 0
     raw = 0.0
-    for term in terms:
-        in_title, in_body = title.count(f" {term} "), body.count(f" {term} ")
+    found = 0
+    for term in padded_terms:
+        in_title, in_body = title.count(term), body.count(term)
         found += bool(in_title or in_body)
         raw += TITLE_WEIGHT * math.log1p(in_title) + BODY_WEIGHT * math.log1p(in_body)
-    score = raw / len(terms)
-    return score * found / len(terms) if any_term else score
+    score = raw / len(padded_terms)
+    return score * found / len(padded_terms) if any_term else score
 
 
 def _term_share(terms: Sequence[str]) -> sa.ColumnElement[Any]:
     """The share of ``terms`` a listing's words contain (PostgreSQL)."""
     found: sa.ColumnElement[Any] = sa.literal(0)
     for term in terms:
-        contains = col(LS.search_vector).op("@@")(sa.cast(sa.literal(_quoted(term, "'")), TSQUERY))
+        contains = col(LS.search_vector).op("@@")(_tsquery(_quoted(term, "'")))
         found = found + sa.cast(contains, sa.Integer)
     return sa.cast(found, sa.Float) / len(terms)
 
@@ -372,26 +408,73 @@ def find_candidates(
     at_least_count: int = 1,
     exclude: Sequence[int] = (),
 ) -> list[_Candidate]:
-    """At most ``limit`` published listings matching every word of ``terms`` (or any word),
-    with their text score: the rank by word frequency, title above body; for an any-word match
-    times the share of the words the listing contains, so that a listing with more of them
-    ranks above one that repeats a single frequent word.
+    """At most ``limit`` listings matching the words and conditions, with their text score: the
+    rank by word frequency, title above body; for an any-word match times the share of the words
+    the listing contains, so that a listing with more of them ranks above one that repeats a
+    single frequent word.
+
+    With words, those with a word in their title part come first, because they outrank every
+    listing with the words in its body alone: the bounded set holds the best matches whenever
+    the title matches fit in it, not an arbitrary ``limit`` of them.
 
     ``at_least`` narrows an any-word match to listings with ``at_least_count`` of those words
     (the key words of a long text); ``exclude`` leaves out listings already found. Neither
     changes the score."""
+    narrowing: dict[str, Any] = {
+        "at_least": at_least,
+        "at_least_count": at_least_count,
+        "exclude": exclude,
+    }
+    if not terms:
+        return _fetch_candidates(session, conditions=conditions, limit=limit, **narrowing)
+    found = _fetch_candidates(
+        session,
+        terms=terms,
+        any_term=any_term,
+        in_title=True,
+        conditions=conditions,
+        limit=limit,
+        **narrowing,
+    )
+    if len(found) < limit:
+        found += _fetch_candidates(
+            session,
+            terms=terms,
+            any_term=any_term,
+            in_title=False,
+            conditions=conditions,
+            limit=limit - len(found),
+            **narrowing,
+        )
+    return found
+
+
+def _fetch_candidates(
+    session: Session,
+    *,
+    terms: Sequence[str] = (),
+    any_term: bool = False,
+    in_title: bool | None = None,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+    at_least: Sequence[str] | None = None,
+    at_least_count: int = 1,
+    exclude: Sequence[int] = (),
+) -> list[_Candidate]:
     sqlite = dialect_name(session) == "sqlite"
     columns: list[Any] = [
         col(LS.listing_id),
         col(LS.kinds),
         col(LS.royalty_types),
         col(LS.ipc_codes),
-        col(Organization.kind),
+        # As the plain string it is stored as: converting 2,000 of them to the enum and back
+        # is a visible part of a search.
+        sa.type_coerce(col(Organization.kind), sa.String()),
         col(Organization.region),
     ]
     statement = sa.select(*columns).join(Organization, col(Organization.id) == col(LS.owner_id))
     if terms:
-        statement = statement.where(_match(session, terms, any_term=any_term))
+        statement = statement.where(_match(session, terms, any_term=any_term, in_title=in_title))
         if at_least:
             statement = statement.where(
                 _match(session, at_least, any_term=True, at_least=at_least_count)
@@ -401,35 +484,44 @@ def find_candidates(
                 listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
             ).add_columns(listing_search_fts.c.title, listing_search_fts.c.body)
         else:
-            tsquery = sa.cast(
-                sa.literal((" | " if any_term else " & ").join(_quoted(t, "'") for t in terms)),
-                TSQUERY,
+            rank: sa.ColumnElement[Any] = sa.func.ts_rank(
+                col(LS.search_vector), _rank_query(terms, any_term=any_term)
             )
-            rank: sa.ColumnElement[Any] = sa.func.ts_rank(col(LS.search_vector), tsquery)
             if any_term and len(terms) > 1:
                 rank = rank * _term_share(terms)
             statement = statement.add_columns(rank)
     if exclude:
         statement = statement.where(sa.not_(any_of(session, col(LS.listing_id), exclude)))
-    rows = session.execute(statement.where(*conditions).limit(limit)).all()
-    found: list[_Candidate] = []
-    for row in rows:
-        score: float | None = None
-        if terms:
-            if sqlite:
-                score = _score_sqlite(terms, row[6], row[7], any_term=any_term)
-            else:
-                score = float(row[6])
-            score = round(score, SCORE_DIGITS)
-        found.append(_Candidate(row[0], score, row[1], row[2], row[3], str(row[4]), row[5]))
-    return found
+    # Plain rows from the connection: the ORM's result handling costs more than the rows.
+    rows = session.connection().execute(statement.where(*conditions).limit(limit)).all()
+    if not terms:
+        return [_Candidate(r[0], None, r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    if sqlite:
+        padded = [f" {term} " for term in terms]
+        return [
+            _Candidate(
+                r[0],
+                round(_score_sqlite(padded, r[6], r[7], any_term=any_term), SCORE_DIGITS),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+            )
+            for r in rows
+        ]
+    return [
+        _Candidate(r[0], round(float(r[6]), SCORE_DIGITS), r[1], r[2], r[3], r[4], r[5])
+        for r in rows
+    ]
 
 
-def _counts(counter: Counter[str]) -> list[FacetCount]:
+def _counts(counter: Counter[str] | Counter[str | None]) -> list[FacetCount]:
+    """Most frequent first; no value (an owner without a region) is not a facet."""
+    present = [(value, count) for value, count in counter.items() if value]
     return [
         FacetCount(value=value, count=count)
-        for value, count in sorted(counter.items(), key=lambda item: (-item[1], item[0]))
-        if value
+        for value, count in sorted(present, key=lambda item: (-item[1], item[0]))
     ]
 
 
@@ -446,8 +538,16 @@ def _expand(joined_counts: Counter[str], values_of: Callable[[str], Iterable[str
     return counter
 
 
+_IPC_CODES = attrgetter("ipc_codes")
+_KINDS = attrgetter("kinds")
+_ROYALTY_TYPES = attrgetter("royalty_types")
+_OWNER_KIND = attrgetter("owner_kind")
+_REGION = attrgetter("region")
+
+
 def _facets(candidates: Sequence[_Candidate], *, ipc: str | None, exact: bool) -> Facets:
-    codes = Counter(c.ipc_codes for c in candidates)
+    # map() over attribute getters: the candidates are counted at C speed, five times.
+    codes = Counter(map(_IPC_CODES, candidates))
     classes: Counter[str] = Counter()
     if ipc:
         section = normalize_ipc_prefix(ipc)[:1]
@@ -455,10 +555,10 @@ def _facets(candidates: Sequence[_Candidate], *, ipc: str | None, exact: bool) -
             codes, lambda j: (c[:3] for c in split_joined(j) if c.startswith(section))
         )
     return Facets(
-        kind=_counts(_expand(Counter(c.kinds for c in candidates), split_joined)),
-        royalty_type=_counts(_expand(Counter(c.royalty_types for c in candidates), split_joined)),
-        owner_kind=_counts(Counter(c.owner_kind for c in candidates)),
-        region=_counts(Counter(c.region or "" for c in candidates)),
+        kind=_counts(_expand(Counter(map(_KINDS, candidates)), split_joined)),
+        royalty_type=_counts(_expand(Counter(map(_ROYALTY_TYPES, candidates)), split_joined)),
+        owner_kind=_counts(Counter(map(_OWNER_KIND, candidates))),
+        region=_counts(Counter(map(_REGION, candidates))),
         ipc_section=_counts(_expand(codes, lambda j: (c[:1] for c in split_joined(j)))),
         ipc_class=_counts(classes),
         exact=exact,
@@ -470,32 +570,65 @@ def _corrected_term(session: Session, word: str) -> tuple[str, str] | None:
     variants = tokenizer.edit_variants(word)
     if not variants:
         return None
-    counts: dict[str, int] = {}
     if dialect_name(session) == "sqlite":
-        for stem in variants:
-            counts[stem] = session.execute(
-                sa.text(
-                    f"SELECT count(*) FROM (SELECT 1 FROM {FTS_TABLE} "  # noqa: S608 - a constant
-                    f"WHERE {FTS_TABLE} MATCH :m LIMIT {_FUZZY_COUNT_CAP})"
-                ),
-                {"m": _quoted(stem, '"')},
-            ).scalar_one()
+        counts = _variant_counts_sqlite(session, list(variants))
     else:
-        # Which variants are indexed at all (one GIN probe each), then how often (bounded).
-        rows = session.execute(
-            sa.text(
-                "WITH indexed AS (SELECT v.term FROM unnest(CAST(:terms AS text[])) AS v(term) "
-                "WHERE EXISTS (SELECT 1 FROM listing_search s "
-                "WHERE s.search_vector @@ CAST(quote_literal(v.term) AS tsquery))) "
-                "SELECT i.term, (SELECT count(*) FROM (SELECT 1 FROM listing_search s "
-                "WHERE s.search_vector @@ CAST(quote_literal(i.term) AS tsquery) "
-                "LIMIT :cap) AS c) FROM indexed AS i"
-            ),
-            {"terms": list(variants), "cap": _FUZZY_COUNT_CAP},
-        ).all()
-        counts = {str(term): int(count) for term, count in rows}
+        counts = _frequent_variants(session, list(variants)) or _variant_counts_postgresql(
+            session, list(variants)
+        )
     best = max(variants, key=lambda stem: counts.get(stem, 0))
     return (best, variants[best]) if counts.get(best, 0) else None
+
+
+def _variant_counts_sqlite(session: Session, variants: list[str]) -> dict[str, float]:
+    """How many listings have each variant, counted up to a cap, in one statement (a few
+    hundred variants one statement each cost ten times more)."""
+    rows = session.execute(
+        sa.text(
+            "SELECT v.value, (SELECT count(*) FROM (SELECT 1 FROM "  # noqa: S608 - a constant
+            f"{FTS_TABLE} WHERE {FTS_TABLE} MATCH "
+            "'\"' || replace(v.value, '\"', '\"\"') || '\"' "
+            f"LIMIT {_FUZZY_COUNT_CAP})) FROM json_each(:terms) AS v"
+        ),
+        {"terms": json.dumps(variants)},
+    ).all()
+    return {str(term): int(count) for term, count in rows if count}
+
+
+def _frequent_variants(session: Session, variants: list[str]) -> dict[str, float]:
+    """The variants among the index's most common words, with their share of listings, from
+    the planner's statistics (ANALYZE): no index read at all. Any of them outnumbers every
+    word that is not among them, so when one is, the most frequent is the correction. Counting
+    a frequent word in the index instead builds a bitmap of all its listings, the bulk of a
+    correction's cost at a million listings."""
+    rows = session.execute(
+        sa.text(
+            "SELECT u.term, u.share FROM pg_stats AS s, "
+            "unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), "
+            "s.most_common_elem_freqs) AS u(term, share) "
+            "WHERE s.schemaname = current_schema() AND s.tablename = :table "
+            "AND s.attname = 'search_vector' AND u.term = ANY(CAST(:terms AS text[]))"
+        ),
+        {"table": LS.__tablename__, "terms": variants},
+    ).all()
+    return {str(term): float(share) for term, share in rows if share}
+
+
+def _variant_counts_postgresql(session: Session, variants: list[str]) -> dict[str, float]:
+    """Which variants are indexed at all (one GIN probe each), then how often (bounded): cheap
+    when every variant is rare, which is the case when none is among the most common words."""
+    rows = session.execute(
+        sa.text(
+            "WITH indexed AS (SELECT v.term FROM unnest(CAST(:terms AS text[])) AS v(term) "
+            "WHERE EXISTS (SELECT 1 FROM listing_search s "
+            "WHERE s.search_vector @@ CAST(quote_literal(v.term) AS tsquery))) "
+            "SELECT i.term, (SELECT count(*) FROM (SELECT 1 FROM listing_search s "
+            "WHERE s.search_vector @@ CAST(quote_literal(i.term) AS tsquery) "
+            "LIMIT :cap) AS c) FROM indexed AS i"
+        ),
+        {"terms": variants, "cap": _FUZZY_COUNT_CAP},
+    ).all()
+    return {str(term): int(count) for term, count in rows}
 
 
 def _decode(cursor: str, sort: SearchSort) -> dict[str, Any]:
@@ -664,7 +797,7 @@ def search_listings(
     )
 
 
-def listing_highlights(listing: Listing, terms: Sequence[str]) -> list[Highlight]:
+def listing_highlights(listing: ListingPublic, terms: Sequence[str]) -> list[Highlight]:
     """Where the words of a search appear in a listing (for the listings of one page)."""
     fields: list[tuple[str, int | None, str | None]] = [
         ("title", None, listing.title),

@@ -1,10 +1,10 @@
 """Patents: registration, the statutory term, annual-fee standing, encumbrances."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -126,6 +126,34 @@ class PatentFacts(Protocol):
     def encumbrances(self) -> Sequence[EncumbranceFacts]: ...
 
 
+class TermFacts(Protocol):
+    """What a patent's standing (term, fee position, in force) reads of it."""
+
+    @property
+    def kind(self) -> PatentKind: ...
+    @property
+    def filing_date(self) -> date: ...
+    @property
+    def legal_status(self) -> LegalStatus: ...
+    @property
+    def fee_paid_until(self) -> date | None: ...
+
+
+# The patent columns a summary shows, besides what it computes.
+SUMMARY_COLUMNS = (
+    "id",
+    "application_number",
+    "kind",
+    "title",
+    "abstract",
+    "filing_date",
+    "grant_date",
+    "legal_status",
+)
+# And those it reads to compute the rest.
+STANDING_COLUMNS = ("fee_paid_until",)
+
+
 @dataclass(frozen=True, slots=True)
 class PatentStanding:
     """A patent's term and fee position on one day, computed once and read by every rule."""
@@ -135,7 +163,7 @@ class PatentStanding:
     in_force: bool
 
 
-def fee_status(patent: PatentFacts, *, today: date | None = None) -> FeeStatus:
+def fee_status(patent: TermFacts, *, today: date | None = None) -> FeeStatus:
     if patent.legal_status != LegalStatus.granted or patent.fee_paid_until is None:
         return FeeStatus.not_applicable
     today = today or clock.today()
@@ -145,7 +173,7 @@ def fee_status(patent: PatentFacts, *, today: date | None = None) -> FeeStatus:
     return FeeStatus.grace if today <= grace_end else FeeStatus.arrears
 
 
-def standing(patent: PatentFacts, *, today: date) -> PatentStanding:
+def standing(patent: TermFacts, *, today: date) -> PatentStanding:
     term_end = term_end_date(PatentKind(patent.kind), patent.filing_date)
     fee = fee_status(patent, today=today)
     return PatentStanding(
@@ -258,14 +286,36 @@ def to_public(patent: Patent) -> PatentPublic:
 
 
 def to_summary(patent: Patent) -> PatentSummary:
-    kind = PatentKind(patent.kind)
+    return summary_of(patent.model_dump(), ipc_codes=patent.ipc_codes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    kind: PatentKind
+    filing_date: date
+    legal_status: LegalStatus
+    fee_paid_until: date | None
+
+
+def summary_of(columns: Mapping[str, Any], *, ipc_codes: Sequence[str]) -> PatentSummary:
+    """What anyone sees of a patent, from its columns: a ``Patent``'s, or those a page of
+    listings selects without building table objects."""
+    current = standing(
+        _Terms(
+            kind=PatentKind(columns["kind"]),
+            filing_date=columns["filing_date"],
+            legal_status=LegalStatus(columns["legal_status"]),
+            fee_paid_until=columns["fee_paid_until"],
+        ),
+        today=clock.today(),
+    )
     return PatentSummary.model_validate(
         {
-            **patent.model_dump(),
-            "ipc_codes": patent.ipc_codes,
-            "term_end_date": term_end_date(kind, patent.filing_date),
-            "fee_status": fee_status(patent),
-            "in_force": is_in_force(patent),
+            **{name: columns[name] for name in SUMMARY_COLUMNS},
+            "ipc_codes": ipc_codes,
+            "term_end_date": current.term_end,
+            "fee_status": current.fee_status,
+            "in_force": current.in_force,
         }
     )
 

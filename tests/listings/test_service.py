@@ -422,3 +422,47 @@ def test_lapse_sweep_lapses_only_declarations_no_longer_in_force(
         healthy.id: ListingStatus.published,
     }
     assert listings.lapse_expired_declarations(session=session) == []
+
+
+# Rendering ---------------------------------------------------------------------------------------
+
+
+def test_a_page_of_listings_renders_as_each_listing_does_alone(
+    session: Session, owner: Organization
+) -> None:
+    bundle = [
+        factories.patent(session, owner, ipc_codes=["G06F 16/33", "H01M 10/0525", "H01M 4/58"]),
+        factories.patent(session, owner, ipc_codes=[], legal_status=LegalStatus.pending),
+    ]
+    rich = factories.draft_listing(
+        session,
+        owner,
+        patent_list=bundle,
+        offers=[
+            factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("9000000")),
+            factories.offer_data(),
+        ],
+    )
+    rich.description = "Two patents, two offers"
+    published, _ = factories.published_listing(
+        session,
+        offers=[factories.offer_data(royalty_type="lump_sum", upfront_fee=Decimal("60000000"))],
+    )
+    plain = factories.draft_listing(session, owner, offers=[])
+    session.flush()
+    session.expire_all()
+    ids = [published.id, 10**9, plain.id, rich.id]
+    page = listings.public_listings_in_order(
+        session=session, listing_ids=[i for i in ids if i is not None]
+    )
+    alone = [
+        listings.to_public(session.get_one(Listing, listing_id))
+        for listing_id in (published.id, plain.id, rich.id)
+    ]
+    # In the order asked, a missing id left out, and field for field the same.
+    assert [listing.model_dump() for listing in page] == [listing.model_dump() for listing in alone]
+    assert page[0].warnings
+    assert page[0].warnings == alone[0].warnings
+    assert [len(listing.patents) for listing in page] == [1, 1, 2]
+    assert page[2].patents[0].ipc_codes == ["G06F 16/33", "H01M 10/0525", "H01M 4/58"]
+    assert listings.public_listings_in_order(session=session, listing_ids=[]) == []

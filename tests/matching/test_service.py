@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from marketplace.accounts.models import OrganizationKind
@@ -128,6 +129,41 @@ def test_a_query_of_only_function_words_finds_nothing(session: Session) -> None:
     assert result.total == 0
 
 
+@pytest.mark.parametrize(("batteries", "bakeries"), [(3, 1), (1, 3)])
+def test_the_most_frequent_word_one_edit_away_is_the_correction(
+    session: Session, batteries: int, bakeries: int
+) -> None:
+    for n in range(batteries):
+        listed(session, f"Battery pack {n}")
+    for n in range(bakeries):
+        listed(session, f"Bakery oven {n}")
+    expected = "battery" if batteries > bakeries else "bakery"
+    assert search(session, "batery").corrected_query == expected
+
+
+def test_a_common_word_is_corrected_from_the_planner_statistics(session: Session) -> None:
+    if matching.dialect_name(session) != "postgresql":
+        pytest.skip("PostgreSQL's statistics")
+    for n in range(30):
+        listed(session, f"Battery pack {n}")
+    listed(session, "Bakery oven")
+    session.execute(sa.text("ANALYZE listing_search"))
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    connection = session.connection()
+    sa.event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert matching._corrected_term(session, "batery") == ("batteri", "battery")
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", record)
+    # One read of the statistics; the index is not probed.
+    assert len(statements) == 1
+    assert "pg_stats" in statements[0]
+
+
 def test_one_misspelled_word_is_corrected(session: Session) -> None:
     battery = listed(session, "Battery pack")
     result = search(session, "batery")
@@ -233,6 +269,13 @@ def test_facets_count_the_filtered_set(session: Session) -> None:
     assert {f.value: f.count for f in narrowed.kind} == {"invention": 2}
 
 
+def test_an_owner_without_a_region_is_not_a_region_facet(session: Session) -> None:
+    listed(session, "电池 one", owner=factories.organization(session, region=None))
+    listed(session, "电池 two", owner=factories.organization(session, region="Beijing"))
+    facets = search(session, "电池").facets
+    assert {f.value: f.count for f in facets.region} == {"Beijing": 1}
+
+
 def test_totals_and_facets_beyond_the_candidate_bound_are_lower_bounds(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -249,6 +292,58 @@ def test_totals_and_facets_beyond_the_candidate_bound_are_lower_bounds(
     assert result.total_is_lower_bound is True
     assert result.facets.exact is False
     assert len(result.hits) == 10
+
+
+@pytest.fixture
+def candidate_bound(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Search with a small candidate bound."""
+
+    def bound(limit: int) -> None:
+        monkeypatch.setenv("MARKETPLACE_SEARCH_CANDIDATE_LIMIT", str(limit))
+        get_settings.cache_clear()
+
+    yield bound
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_title_matches_fill_the_candidate_bound_before_body_matches(
+    session: Session, candidate_bound
+) -> None:  # type: ignore[no-untyped-def]
+    body_only = [listed(session, f"Device {n}", abstract="a solar cell array") for n in range(12)]
+    in_title = listed(session, "Solar inverter")
+    candidate_bound(10)
+    result = search(session, "solar")
+    # More body matches than the bound, published first: the title match is still ranked first.
+    assert result.hits[0].listing_id == in_title.id
+    assert result.total == 10
+    assert result.total_is_lower_bound is True
+    assert {hit.listing_id for hit in result.hits[1:]} <= {listing.id for listing in body_only}
+
+
+def test_the_title_tier_holds_for_every_word_and_for_any_word(
+    session: Session, candidate_bound
+) -> None:  # type: ignore[no-untyped-def]
+    for n in range(12):
+        listed(session, f"Device {n}", abstract="solar inverter with a 电池 pack")
+    both = listed(session, "Solar 电池", abstract="inverter")
+    one = listed(session, "Gearbox", abstract="solar inverter")
+    candidate_bound(10)
+    # Every word: the listing with some of them in its title comes first.
+    assert found(session, "solar 电池 inverter")[0] == both.id
+    # No listing has every word: any word, still title matches first.
+    result = search(session, "电池 gearbox")
+    assert result.matched == "any"
+    assert {hit.listing_id for hit in result.hits[:2]} == {one.id, both.id}
+
+
+def test_below_the_bound_body_matches_follow_the_title_matches(session: Session) -> None:
+    body = listed(session, "Device", abstract="solar panel")
+    title = listed(session, "Solar panel")
+    result = search(session, "solar")
+    assert [hit.listing_id for hit in result.hits] == [title.id, body.id]
+    assert result.total == 2
+    assert result.total_is_lower_bound is False
 
 
 def walk(session: Session, q: str | None, sort: SearchSort, insert: bool) -> list[int]:

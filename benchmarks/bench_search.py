@@ -295,7 +295,7 @@ def add_published_listing(
             "min_upfront_fee": upfront or Decimal(0),
             "min_royalty_rate": rate or Decimal(0),
             "term_end_date": term_end_date(kind, filing),
-            "search_vector": matching.tsvector_literal(document),
+            "search_vector": matching.tsvector_literal(document, codes),
             "fts_title": " ".join(document.title),
             "fts_body": " ".join(document.body),
         }

@@ -14,7 +14,7 @@ from marketplace.matching import saved_searches
 from marketplace.matching.models import SavedSearch, SavedSearchQuery, outside_metadata
 from marketplace.models import metadata
 from tests import factories
-from tests.conftest import reset_database, upgrade_database
+from tests.conftest import postgres_only, reset_database, upgrade_database
 
 
 def test_models_match_migrated_schema(engine: Engine) -> None:
@@ -173,6 +173,39 @@ def test_existing_saved_searches_keep_requiring_every_word(engine: Engine) -> No
                 (1, 1, None),
                 (3, 3, None),
             ]
+    finally:
+        reset_database(engine)
+        upgrade_database(engine)
+
+
+@postgres_only
+def test_the_ipc_lexemes_migration_fills_the_vectors_as_indexing_does(engine: Engine) -> None:
+    from alembic import command
+
+    from marketplace.matching.models import ListingSearch
+    from tests.conftest import alembic_config
+    from tests.matching.helpers import listed
+
+    with Session(engine) as setup:
+        listing = listed(setup, "电池", ipc_codes=["H01M 10/0525", "G06F 16/33"])
+        setup.commit()
+        listing_id = listing.id
+
+    def vector() -> str:
+        with Session(engine) as check:
+            return str(check.get_one(ListingSearch, listing_id).search_vector)
+
+    indexed = vector()
+    assert "'ipc:h01m10/0525'" in indexed
+    assert "'ipc:g06f16'" in indexed
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "6c75ac7aed37")
+        assert "ipc:" not in vector()
+        upgrade_database(engine)
+        assert vector() == indexed
     finally:
         reset_database(engine)
         upgrade_database(engine)

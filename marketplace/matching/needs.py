@@ -73,6 +73,7 @@ from marketplace.matching.models import (
 )
 from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
+from marketplace.patents.identifiers import ipc_levels
 
 READERS = frozenset({OrganizationKind.university, OrganizationKind.research_institute})
 FACTOR_DIGITS = 4
@@ -227,21 +228,6 @@ def need_public(need: TechnologyNeed, *, reader_id: int) -> NeedPublic:
 
 
 # Factors ---------------------------------------------------------------------------------------
-
-
-def ipc_levels(code: str) -> tuple[str, ...]:
-    """A canonical IPC symbol or prefix as its levels: section, class, subclass, main group,
-    subgroup (as many as it has)."""
-    levels = [code[:1]]
-    if len(code) >= 3:
-        levels.append(code[:3])
-    if len(code) >= 4:
-        levels.append(code[:4])
-    if len(code) > 4:
-        levels.append(code.split("/")[0])
-    if "/" in code:
-        levels.append(code)
-    return tuple(levels)
 
 
 _PROXIMITY_BY_SHARED_LEVELS = {0: 0.0, 1: 0.2, 2: 0.4, 3: 0.6, 4: 0.8, 5: 1.0}
@@ -450,7 +436,9 @@ def _match_candidates(session: Session, wants: Wants) -> dict[int, float]:
             found[candidate.listing_id] = candidate.score or 0.0
     today = clock.today()
     for prefix in dict.fromkeys(hint[:4] for hint in wants.ipc_hints):
-        conditions = search.filter_conditions(search.SearchFilters(ipc=prefix), today=today)
+        conditions = search.filter_conditions(
+            session, search.SearchFilters(ipc=prefix), today=today
+        )
         for candidate in search.find_candidates(
             session,
             terms=[],

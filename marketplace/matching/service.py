@@ -41,7 +41,12 @@ from marketplace.matching.models import (
 from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
 from marketplace.patents import service as patents
-from marketplace.patents.identifiers import PatentKind, ipc_like_pattern, normalize_ipc_prefix
+from marketplace.patents.identifiers import (
+    PatentKind,
+    ipc_levels,
+    ipc_like_pattern,
+    normalize_ipc_prefix,
+)
 
 # PostgreSQL's limits on a tsvector: positions per lexeme, and the highest position.
 _MAX_POSITIONS = 256
@@ -83,9 +88,18 @@ def document_of(
     )
 
 
-def tsvector_literal(document: Document) -> str:
+def ipc_lexeme(prefix: str) -> str:
+    """The lexeme that marks a listing under a canonical IPC prefix (any level) in its vector:
+    ``ipc:g06f16/33``. The colon keeps it apart from every word, which the tokenizer never
+    gives one."""
+    return "ipc:" + prefix.lower().replace(" ", "")
+
+
+def tsvector_literal(document: Document, ipc_codes: Iterable[str] = ()) -> str:
     """The document as PostgreSQL's tsvector input (``'word':1A,7A 'other':9C``): built here, so
-    that PostgreSQL's own parser, which does not know Chinese, never sees the text."""
+    that PostgreSQL's own parser, which does not know Chinese, never sees the text. Every level
+    of the listing's IPC codes goes in too, as a lexeme without positions (``ipc_lexeme``): the
+    IPC filter is then an index lookup, and no rank counts it."""
     positions: dict[str, list[str]] = {}
     position = 0
     for weight, tokens in (("A", document.title), ("C", document.body)):
@@ -94,10 +108,12 @@ def tsvector_literal(document: Document) -> str:
             found = positions.setdefault(token, [])
             if len(found) < _MAX_POSITIONS:
                 found.append(f"{position}{weight}")
-    return " ".join(
+    words = [
         "'{}':{}".format(token.replace("\\", "\\\\").replace("'", "''"), ",".join(found))
         for token, found in positions.items()
-    )
+    ]
+    levels = dict.fromkeys(level for code in ipc_codes for level in ipc_levels(code))
+    return " ".join([*words, *(f"'{ipc_lexeme(level)}'" for level in levels)])
 
 
 def _joined(values: Iterable[str]) -> str:
@@ -180,7 +196,10 @@ def insert_entries(session: Session, entries: Sequence[tuple[dict[str, Any], Doc
         sa.insert(ListingSearch).values(
             search_vector=sa.cast(sa.bindparam("vector_literal"), SearchVector())
         ),
-        [{**row, "vector_literal": tsvector_literal(document)} for row, document in entries],
+        [
+            {**row, "vector_literal": tsvector_literal(document, split_joined(row["ipc_codes"]))}
+            for row, document in entries
+        ],
     )
 
 
@@ -292,9 +311,15 @@ def ipc_codes_pattern(ipc: str) -> str:
     return f"%|{pattern}{tail}"
 
 
-def filter_conditions(filters: SearchFilters, *, today: date) -> list[sa.ColumnElement[bool]]:
+def filter_conditions(
+    session: Session, filters: SearchFilters, *, today: date
+) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
-    if filters.ipc:
+    if filters.ipc and dialect_name(session) == "postgresql":
+        # An index lookup: a rare prefix would otherwise scan every listing's codes.
+        lexeme = _quoted(ipc_lexeme(normalize_ipc_prefix(filters.ipc)), "'")
+        conditions.append(col(LS.search_vector).op("@@")(_tsquery(lexeme)))
+    elif filters.ipc:
         conditions.append(col(LS.ipc_codes).like(ipc_codes_pattern(filters.ipc)))
     if filters.kind is not None:
         conditions.append(col(LS.kinds).like(f"%|{filters.kind}|%"))
@@ -742,7 +767,7 @@ def search_listings(
     if dialect_name(session) == "postgresql":
         # A generic plan of a prepared search statement ignores how frequent the words are.
         session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    conditions = filter_conditions(filters, today=clock.today())
+    conditions = filter_conditions(session, filters, today=clock.today())
     terms = tokenizer.query_terms(q) if q else []
     corrected: str | None = None
     any_term = False

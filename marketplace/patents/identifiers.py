@@ -409,6 +409,21 @@ def ipc_like_pattern(prefix: str) -> str:
     return f"{canonical}%"
 
 
+def ipc_levels(code: str) -> tuple[str, ...]:
+    """A canonical IPC symbol or prefix as its levels: section, class, subclass, main group,
+    subgroup (as many as it has)."""
+    levels = [code[:1]]
+    if len(code) >= 3:
+        levels.append(code[:3])
+    if len(code) >= 4:
+        levels.append(code[:4])
+    if len(code) > 4:
+        levels.append(code.split("/")[0])
+    if "/" in code:
+        levels.append(code)
+    return tuple(levels)
+
+
 def ipc_section(code: str) -> str:
     return _parse_ipc(code).section
 

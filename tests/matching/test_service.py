@@ -20,6 +20,7 @@ from marketplace.pagination import InvalidCursor
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import LegalStatus, PatentUpdate
 from tests import factories
+from tests.conftest import postgres_only
 from tests.matching.helpers import listed
 
 
@@ -436,3 +437,25 @@ def test_reindex_all_rebuilds_the_index(session: Session) -> None:
     listings.withdraw_listing(session=session, listing=withdrawn)
     assert matching.reindex_all(session=session) == 1
     assert found(session, "芯片") == [listing.id]
+
+
+def test_ipc_levels_are_lexemes_apart_from_every_word() -> None:
+    document = matching.Document(title=["ipc", "g06f"], body=[])
+    literal = matching.tsvector_literal(document, ["G06F 16/33", "G06F 17/30"])
+    assert literal == (
+        "'ipc':1A 'g06f':2A 'ipc:g' 'ipc:g06' 'ipc:g06f' 'ipc:g06f16' 'ipc:g06f16/33' "
+        "'ipc:g06f17' 'ipc:g06f17/30'"
+    )
+
+
+@postgres_only
+def test_the_ipc_filter_is_an_index_lookup_on_postgresql(session: Session) -> None:
+    listed(session, "电池", ipc_codes=["H01M 10/0525"])
+    session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    conditions = matching.filter_conditions(
+        session, SearchFilters(ipc="h01m 10"), today=date(2026, 6, 15)
+    )
+    statement = sa.select(matching.LS.listing_id).where(*conditions)
+    compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
+    assert "ix_listing_search_search_vector" in plan, plan

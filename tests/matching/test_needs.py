@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
@@ -573,3 +574,12 @@ def test_demand_lists_relevant_open_needs_and_prospects(session: Session) -> Non
     [patent] = needs.listing_demand(session=session, listing=listing).patents
     assert (patent.signal, patent.prospect) == (8.0, Prospect.high)
     assert needs.prospect_of(2.99) is Prospect.low
+
+
+def test_matching_plans_each_statement_for_its_words(session: Session) -> None:
+    listed(session, "battery cooling")
+    need = needs.create_need(session=session, organization=org(session), data=need_data())
+    needs.match_need(session=session, need=need, limit=5)
+    if needs.search.dialect_name(session) == "postgresql":
+        mode = session.execute(sa.text("SHOW plan_cache_mode")).scalar_one()
+        assert mode == "force_custom_plan"

@@ -459,3 +459,35 @@ def test_the_ipc_filter_is_an_index_lookup_on_postgresql(session: Session) -> No
     compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
     assert "ix_listing_search_search_vector" in plan, plan
+
+
+@postgres_only
+def test_title_matches_come_first_whichever_index_finds_them(session: Session) -> None:
+    for n in range(60):
+        listed(session, f"Battery pack {n}", abstract="thermal design")
+    in_body = listed(session, "Cooling plate", abstract="battery thermal")
+    in_title = listed(session, "Thermal battery module")
+    session.execute(sa.text("ANALYZE listing_search"))
+    shares = matching.common_word_shares(session, ["batteri", "thermal", "zzz"])
+    assert shares["batteri"] > 0.9
+    assert "zzz" not in shares
+    # Common words: the title index finds the title matches; a rare word: the main index.
+    assert matching._common(session, ["batteri"], any_term=False)
+    assert not matching._common(session, ["cool", "plate"], any_term=False)
+    assert [hit.listing_id for hit in search(session, "plate").hits] == [in_body.id]
+    ranked = [hit.listing_id for hit in search(session, "thermal battery", limit=100).hits]
+    assert ranked[0] == in_title.id
+    assert ranked[-1] == in_body.id
+
+
+@postgres_only
+def test_searching_and_matching_plan_each_statement_for_its_words(session: Session) -> None:
+    assert session.execute(sa.text("SHOW plan_cache_mode")).scalar_one() == "auto"
+    search(session, "battery")
+    assert session.execute(sa.text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
+
+
+def test_common_word_shares_need_postgresql_statistics(session: Session) -> None:
+    listed(session, "Battery pack")
+    if matching.dialect_name(session) == "sqlite":
+        assert matching.common_word_shares(session, ["batteri"]) == {}

@@ -48,6 +48,7 @@ import httpx
 from harness import (  # the directory of this script
     API,
     PASSWORD,
+    admin_user,
     application_number,
     bench_database,
     credit_code,
@@ -57,8 +58,7 @@ from harness import (  # the directory of this script
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from marketplace.accounts import security
-from marketplace.accounts.models import Organization, OrganizationKind, User, UserRole, Verification
+from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.db import create_db_engine, transaction
 from marketplace.patents import imports
 from marketplace.patents.import_models import ImportFormat
@@ -178,15 +178,7 @@ def seed_university(engine: Engine) -> int:
         session.add(org)
         session.flush()
         assert org.id is not None
-        session.add(
-            User(
-                email=EMAIL,
-                full_name="Bench TTO",
-                organization_id=org.id,
-                role=UserRole.admin,
-                password_hash=security.hash_secret(PASSWORD),
-            )
-        )
+        session.add(admin_user(organization_id=org.id, email=EMAIL, full_name="Bench TTO"))
         session.commit()
         return org.id
 

@@ -59,6 +59,7 @@ from benchmarks.harness import (
     API,
     PASSWORD,
     PROVINCES,
+    admin_user,
     application_number,
     bench_database,
     credit_code,
@@ -506,12 +507,10 @@ def add_needs(url: str) -> list[tuple[str, int]]:
     of each need. An earlier run's SME on the same database is reused."""
     from sqlmodel import Session
 
-    from marketplace.accounts import security
     from marketplace.accounts.models import (
         Organization,
         OrganizationKind,
         User,
-        UserRole,
         Verification,
     )
     from marketplace.db import create_db_engine
@@ -540,14 +539,9 @@ def add_needs(url: str) -> list[tuple[str, int]]:
                 session.add(sme)
                 session.flush()
             if session.scalars(sa.select(User).where(User.email == SME_EMAIL)).first() is None:
+                assert sme.id is not None
                 session.add(
-                    User(
-                        email=SME_EMAIL,
-                        full_name="Bench SME buyer",
-                        organization_id=sme.id,
-                        role=UserRole.admin,
-                        password_hash=security.hash_secret(PASSWORD),
-                    )
+                    admin_user(organization_id=sme.id, email=SME_EMAIL, full_name="Bench SME buyer")
                 )
             need_ids = []
             for name, title, description, ipc_codes, budget in NEEDS:

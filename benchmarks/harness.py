@@ -20,7 +20,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
+from marketplace.accounts import security
 from marketplace.accounts.credit_code import credit_code_check_character
+from marketplace.accounts.models import User, UserRole
 from marketplace.config import get_settings
 from marketplace.patents.identifiers import application_check_character
 
@@ -67,6 +69,17 @@ GIVEN_NAMES = ("Wei", "Min", "Jing", "Lei", "Yan", "Tao", "Hui", "Qiang", "Xin",
 def credit_code(prefix: str, division: str, serial: int) -> str:
     body = f"{prefix}{division}{serial:09d}"
     return body + credit_code_check_character(body)
+
+
+def admin_user(*, organization_id: int, email: str, full_name: str) -> User:
+    """An administrator of the organization who signs in with ``PASSWORD``."""
+    return User(
+        email=email,
+        full_name=full_name,
+        organization_id=organization_id,
+        role=UserRole.admin,
+        password_hash=security.hash_secret(PASSWORD),
+    )
 
 
 def application_number(year: int, type_digit: int, serial: int) -> str:

@@ -67,8 +67,9 @@ SAVED_QUERIES: list[dict[str, Any]] = [
 ]
 
 
-def test_the_filters_of_saved_searches_become_columns(engine: Engine) -> None:
-    """The migration fills the filter columns of existing saved searches as saving one now does."""
+def _saved_searches_before(engine: Engine, revision: str, rows: list[dict[str, Any]]) -> int:
+    """Migrate down to ``revision`` and insert saved searches as they were then (``query``,
+    ``terms`` and ``term_count`` from each row) for a new organization, whose id is returned."""
     from alembic import command
 
     from tests.conftest import alembic_config
@@ -76,37 +77,46 @@ def test_the_filters_of_saved_searches_become_columns(engine: Engine) -> None:
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "c01f97af0ddd")
-    try:
-        with Session(engine) as setup:
-            organization_id = factories.organization(setup).id
-            setup.commit()
-        before = sa.table(
-            "saved_search",
-            sa.column("organization_id", sa.Integer()),
-            sa.column("name", sa.String()),
-            sa.column("query", JSONType),
-            sa.column("terms", JSONType),
-            sa.column("term_count", sa.Integer()),
-            sa.column("active", sa.Boolean()),
-            sa.column("created_at", UTCDateTime()),
+        command.downgrade(config, revision)
+    with Session(engine) as setup:
+        organization_id = factories.organization(setup).id
+        setup.commit()
+    assert organization_id is not None
+    before = sa.table(
+        "saved_search",
+        sa.column("organization_id", sa.Integer()),
+        sa.column("name", sa.String()),
+        sa.column("query", JSONType),
+        sa.column("terms", JSONType),
+        sa.column("term_count", sa.Integer()),
+        sa.column("active", sa.Boolean()),
+        sa.column("created_at", UTCDateTime()),
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(before),
+            [
+                {
+                    "organization_id": organization_id,
+                    "name": f"saved {number}",
+                    "active": True,
+                    "created_at": datetime(2026, 6, 1, tzinfo=UTC),
+                    **row,
+                }
+                for number, row in enumerate(rows)
+            ],
         )
-        with engine.begin() as connection:
-            connection.execute(
-                sa.insert(before),
-                [
-                    {
-                        "organization_id": organization_id,
-                        "name": f"saved {number}",
-                        "query": query,
-                        "terms": [],
-                        "term_count": 0,
-                        "active": True,
-                        "created_at": datetime(2026, 6, 1, tzinfo=UTC),
-                    }
-                    for number, query in enumerate(SAVED_QUERIES)
-                ],
-            )
+    return organization_id
+
+
+def test_the_filters_of_saved_searches_become_columns(engine: Engine) -> None:
+    """The migration fills the filter columns of existing saved searches as saving one now does."""
+    try:
+        _saved_searches_before(
+            engine,
+            "c01f97af0ddd",
+            [{"query": query, "terms": [], "term_count": 0} for query in SAVED_QUERIES],
+        )
         upgrade_database(engine)
         with Session(engine) as check:
             migrated = check.scalars(select(SavedSearch).order_by(col(SavedSearch.id))).all()
@@ -123,44 +133,15 @@ def test_the_filters_of_saved_searches_become_columns(engine: Engine) -> None:
 
 def test_existing_saved_searches_keep_requiring_every_word(engine: Engine) -> None:
     """Saved searches made before saved needs existed require all their words after it."""
-    from alembic import command
-
-    from tests.conftest import alembic_config
-
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "14187c1a56a0")
     try:
-        with Session(engine) as setup:
-            organization_id = factories.organization(setup).id
-            setup.commit()
-        before = sa.table(
-            "saved_search",
-            sa.column("organization_id", sa.Integer()),
-            sa.column("name", sa.String()),
-            sa.column("query", JSONType),
-            sa.column("terms", JSONType),
-            sa.column("term_count", sa.Integer()),
-            sa.column("active", sa.Boolean()),
-            sa.column("created_at", UTCDateTime()),
+        organization_id = _saved_searches_before(
+            engine,
+            "14187c1a56a0",
+            [
+                {"query": {"q": " ".join(words)}, "terms": words, "term_count": len(words)}
+                for words in ([], ["电池"], ["电池", "散热", "cool"])
+            ],
         )
-        with engine.begin() as connection:
-            connection.execute(
-                sa.insert(before),
-                [
-                    {
-                        "organization_id": organization_id,
-                        "name": f"saved {number}",
-                        "query": {"q": " ".join(words)},
-                        "terms": words,
-                        "term_count": len(words),
-                        "active": True,
-                        "created_at": datetime(2026, 6, 1, tzinfo=UTC),
-                    }
-                    for number, words in enumerate([[], ["电池"], ["电池", "散热", "cool"]])
-                ],
-            )
         upgrade_database(engine)
         with Session(engine) as check:
             migrated = check.scalars(

@@ -128,8 +128,8 @@ a cheap, nearby listing on another subject does not outrank a relevant one.
 
 The best offer of each listing is its cheapest over the term (`offer_id`,
 `estimated_total_cost`). Candidates are bounded: 500 text matches (first those with two of the
-need's first six words, then those with any word) plus 200 per IPC interest; so the answer is one
-page: `limit` only, no cursor."""
+need's first six words, leaving out words that 5 % or more of the listings have, then those with
+any word) plus 200 per IPC interest; so the answer is one page: `limit` only, no cursor."""
 
 
 @router.get(

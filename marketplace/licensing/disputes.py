@@ -31,7 +31,6 @@ from marketplace.licensing.errors import (
     DisputeClosed,
     DisputeNotFound,
     DisputeNotOpen,
-    LicenseNotFound,
     MediatorMustBeUser,
     NotDisputeParticipant,
     OnlyOpenerWithdraws,
@@ -59,20 +58,6 @@ def statement_to_public(statement: DisputeStatement) -> DisputeStatementPublic:
     return DisputeStatementPublic.model_validate(statement.model_dump())
 
 
-def _is_party(license_: License, organization_id: int) -> bool:
-    return organization_id in (license_.licensor_id, license_.licensee_id)
-
-
-def get_license(
-    *, session: Session, license_id: int, organization_id: int, is_platform_admin: bool
-) -> License:
-    """The license if the caller is a party to it or a platform admin; else it does not exist."""
-    license_ = session.get(License, license_id)
-    if license_ is None or not (is_platform_admin or _is_party(license_, organization_id)):
-        raise LicenseNotFound(f"License {license_id} does not exist.")
-    return license_
-
-
 def get_dispute(
     *, session: Session, dispute_id: int, organization_id: int, is_platform_admin: bool
 ) -> LicenseDispute:
@@ -80,7 +65,7 @@ def get_dispute(
     dispute = session.get(LicenseDispute, dispute_id)
     if dispute is not None and not is_platform_admin:
         license_ = session.get_one(License, dispute.license_id)
-        if not _is_party(license_, organization_id):
+        if not license_.has_party(organization_id):
             dispute = None
     if dispute is None:
         raise DisputeNotFound(f"Dispute {dispute_id} does not exist.")
@@ -116,7 +101,7 @@ def open_dispute(
 ) -> LicenseDispute:
     """A party of the license opens a dispute about it; the license shows disputed."""
     assert license_.id is not None
-    assert _is_party(license_, organization_id)
+    assert license_.has_party(organization_id)
     if license_.open_dispute_id is not None:
         raise DisputeAlreadyOpen(
             f"Dispute {license_.open_dispute_id} about license {license_.id} is still open.",

@@ -91,7 +91,7 @@ def open_dispute(
 def list_license_disputes(
     license_id: ObjectId, principal: PartyOrAdmin, session: SessionDep, page: PageParamsDep
 ) -> Page[DisputePublic]:
-    license_ = disputes.get_license(
+    license_ = licensing.get_license(
         session=session,
         license_id=license_id,
         organization_id=principal.organization_id,

@@ -116,6 +116,10 @@ class License(SQLModel, table=True):
 
     pledge_links: list[LicensePledge] = Relationship(sa_relationship_kwargs={"lazy": "selectin"})
 
+    def has_party(self, organization_id: int) -> bool:
+        """Whether the organization is the licensor or the licensee."""
+        return organization_id in (self.licensor_id, self.licensee_id)
+
 
 class IdempotencyRecord(SQLModel, table=True):
     """A claimed ``Idempotency-Key``: written in the same transaction as the license it produced."""

@@ -31,7 +31,6 @@ from marketplace.licensing.errors import (
     CorrectionPeriodMismatch,
     CurrencyMismatch,
     InvalidDateRange,
-    LicenseNotFound,
     LicenseNotRoyaltyBearing,
     ObligationNotFound,
     ObligationNotPayable,
@@ -973,12 +972,3 @@ def reject_payment(
         },
     )
     return payment
-
-
-def get_license_for(*, session: Session, license_id: int, organization_id: int) -> License:
-    """The license if the caller is a party to it (as ``service.get_license``, without importing
-    the service that imports this module)."""
-    license_ = session.get(License, license_id)
-    if license_ is None or organization_id not in (license_.licensor_id, license_.licensee_id):
-        raise LicenseNotFound(f"License {license_id} does not exist.")
-    return license_

@@ -9,6 +9,7 @@ from marketplace.accounts.deps import Principal, require_scope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.licensing import obligations
+from marketplace.licensing import service as licensing
 from marketplace.licensing.models import (
     ObligationCalendar,
     ObligationKind,
@@ -56,7 +57,7 @@ def file_report(
     principal: LicenseeScope,
     session: SessionDep,
 ) -> RoyaltyReportPublic:
-    license_ = obligations.get_license_for(
+    license_ = licensing.get_license(
         session=session, license_id=license_id, organization_id=principal.organization_id
     )
     report, _ = obligations.file_report(
@@ -78,7 +79,7 @@ def file_report(
 def list_reports(
     license_id: ObjectId, principal: PartyScope, session: SessionDep, page: PageParamsDep
 ) -> Page[RoyaltyReportPublic]:
-    license_ = obligations.get_license_for(
+    license_ = licensing.get_license(
         session=session, license_id=license_id, organization_id=principal.organization_id
     )
     reports, cursor = obligations.list_reports(session=session, license_=license_, params=page)

@@ -63,7 +63,7 @@ def record_license(
     record_date: date,
 ) -> License:
     """Mark the license as recorded with the office by one of its parties (the caller)."""
-    assert organization_id in (license_.licensor_id, license_.licensee_id)
+    assert license_.has_party(organization_id)
     number = normalize_record_number(record_number)
     if license_.record_number is not None:
         raise LicenseAlreadyRecorded(

@@ -383,10 +383,13 @@ def expire_licenses(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def get_license(*, session: Session, license_id: int, organization_id: int) -> License:
-    """The license if the caller is a party to it; to anyone else it does not exist."""
+def get_license(
+    *, session: Session, license_id: int, organization_id: int, is_platform_admin: bool = False
+) -> License:
+    """The license if the caller is a party to it (or, when asked, a platform admin); to anyone
+    else it does not exist."""
     license_ = session.get(License, license_id)
-    if license_ is None or organization_id not in (license_.licensor_id, license_.licensee_id):
+    if license_ is None or not (is_platform_admin or license_.has_party(organization_id)):
         raise LicenseNotFound(f"License {license_id} does not exist.")
     return license_
 

@@ -555,7 +555,7 @@ def test_only_parties_and_admins_see_a_dispute(
         )
     assert license_.id is not None
     with pytest.raises(LicenseNotFound):
-        disputes.get_license(
+        licensing.get_license(
             session=session,
             license_id=license_.id,
             organization_id=stranger.id,

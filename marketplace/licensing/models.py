@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar
 import sqlalchemy as sa
 from pydantic import BaseModel, field_validator, model_validator
 from pydantic import Field as PydanticField
-from sqlmodel import Field, Relationship, SQLModel
+from sqlmodel import Field, Relationship, SQLModel, col
 
 from marketplace import clock
 from marketplace.audit.spec import Audited
@@ -656,6 +656,28 @@ class DisputeOutcome(StrEnum):
     upheld = "upheld"
     rejected = "rejected"
     referred_to_court = "referred_to_court"
+
+
+class PartyRole(StrEnum):
+    """Which side of a license the caller is on (a filter of the lists of licenses and
+    obligations)."""
+
+    licensor = "licensor"
+    licensee = "licensee"
+
+
+def party_condition(
+    model: Any, organization_id: int, role: PartyRole | None
+) -> sa.ColumnElement[bool]:
+    """Rows of ``model`` (with ``licensor_id`` and ``licensee_id``) where the organization is
+    on the side ``role`` names, or on either side."""
+    as_licensor = col(model.licensor_id) == organization_id
+    as_licensee = col(model.licensee_id) == organization_id
+    if role is PartyRole.licensor:
+        return as_licensor
+    if role is PartyRole.licensee:
+        return as_licensee
+    return sa.or_(as_licensor, as_licensee)
 
 
 class DisputeAuthorRole(StrEnum):

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -59,12 +58,14 @@ from marketplace.licensing.models import (
     ObligationPublic,
     ObligationStatus,
     OverdueReport,
+    PartyRole,
     Payment,
     PaymentCreate,
     PaymentStatus,
     RoyaltyReport,
     RoyaltyReportCreate,
     RoyaltyReportPublic,
+    party_condition,
 )
 from marketplace.pagination import (
     InvalidCursor,
@@ -80,11 +81,6 @@ ZERO = Decimal("0.00")
 MAX_CALENDAR_DAYS = 731
 # Licenses looked at per page of the overdue-reports list, at most.
 OVERDUE_SCAN_LICENSES = 1000
-
-
-class ObligationRole(StrEnum):
-    licensor = "licensor"
-    licensee = "licensee"
 
 
 # Terms and dates -------------------------------------------------------------------------------
@@ -607,7 +603,7 @@ def list_obligations(
     session: Session,
     organization_id: int,
     params: PageParams,
-    role: ObligationRole | None = None,
+    role: PartyRole | None = None,
     status: ObligationStatus | None = None,
     license_id: int | None = None,
     kind: ObligationKind | None = None,
@@ -615,15 +611,7 @@ def list_obligations(
     due_after: date | None = None,
 ) -> tuple[Sequence[Obligation], str | None]:
     """The caller's obligations, newest first. ``due_before``/``due_after`` are inclusive."""
-    as_licensor = col(Obligation.licensor_id) == organization_id
-    as_licensee = col(Obligation.licensee_id) == organization_id
-    if role is ObligationRole.licensor:
-        party = as_licensor
-    elif role is ObligationRole.licensee:
-        party = as_licensee
-    else:
-        party = sa.or_(as_licensor, as_licensee)
-    statement = select(Obligation).where(party)
+    statement = select(Obligation).where(party_condition(Obligation, organization_id, role))
     if status is not None:
         statement = statement.where(_status_condition(status, clock.today()))
     if license_id is not None:

@@ -16,13 +16,13 @@ from marketplace.licensing.models import (
     ObligationPublic,
     ObligationStatus,
     OverdueReport,
+    PartyRole,
     PaymentCreate,
     PaymentPublic,
     PaymentRejection,
     RoyaltyReportCreate,
     RoyaltyReportPublic,
 )
-from marketplace.licensing.obligations import ObligationRole
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 
@@ -140,7 +140,7 @@ def list_obligations(
     session: SessionDep,
     page: PageParamsDep,
     role: Annotated[
-        ObligationRole | None, Query(description="Only as licensor or only as licensee.")
+        PartyRole | None, Query(description="Only as licensor or only as licensee.")
     ] = None,
     obligation_status: Annotated[ObligationStatus | None, Query(alias="status")] = None,
     license_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,

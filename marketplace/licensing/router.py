@@ -18,9 +18,9 @@ from marketplace.licensing.models import (
     LicenseRecordationCreate,
     LicenseStatus,
     LicenseTermination,
+    PartyRole,
     RecordationDue,
 )
-from marketplace.licensing.service import LicenseRole
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 
@@ -87,7 +87,7 @@ def list_licenses(
     session: SessionDep,
     page: PageParamsDep,
     role: Annotated[
-        LicenseRole | None, Query(description="Only as licensor or only as licensee.")
+        PartyRole | None, Query(description="Only as licensor or only as licensee.")
     ] = None,
     license_status: Annotated[LicenseStatus | None, Query(alias="status")] = None,
     listing_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,

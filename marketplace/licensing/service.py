@@ -4,7 +4,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +35,8 @@ from marketplace.licensing.models import (
     License,
     LicensePublic,
     LicenseStatus,
+    PartyRole,
+    party_condition,
 )
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotPublished
@@ -48,11 +49,6 @@ from marketplace.pledges import service as pledges
 from marketplace.pledges.models import LicensePledge
 
 TERMS_SCHEMA_VERSION = 1
-
-
-class LicenseRole(StrEnum):
-    licensor = "licensor"
-    licensee = "licensee"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -399,20 +395,12 @@ def list_licenses(
     session: Session,
     organization_id: int,
     params: PageParams,
-    role: LicenseRole | None = None,
+    role: PartyRole | None = None,
     status: LicenseStatus | None = None,
     listing_id: int | None = None,
     offer_id: int | None = None,
 ) -> tuple[Sequence[License], str | None]:
-    as_licensor = col(License.licensor_id) == organization_id
-    as_licensee = col(License.licensee_id) == organization_id
-    if role is LicenseRole.licensor:
-        party = as_licensor
-    elif role is LicenseRole.licensee:
-        party = as_licensee
-    else:
-        party = sa.or_(as_licensor, as_licensee)
-    statement = select(License).where(party)
+    statement = select(License).where(party_condition(License, organization_id, role))
     if status is not None:
         statement = statement.where(License.status == status)
     if listing_id is not None:

@@ -19,10 +19,10 @@ from marketplace.licensing.models import (
     Obligation,
     ObligationKind,
     ObligationStatus,
+    PartyRole,
     PaymentCreate,
     PaymentStatus,
 )
-from marketplace.licensing.obligations import ObligationRole
 from marketplace.licensing.service import terminate_license
 from marketplace.pagination import PageParams
 from tests import factories
@@ -448,7 +448,7 @@ def test_obligations_filter_by_role_kind_license_and_due_dates(
         return [o.id for o in items]
 
     assert ids() == [royalty.id, upfront.id]
-    assert ids(role=ObligationRole.licensor) == []
+    assert ids(role=PartyRole.licensor) == []
     assert ids(kind=ObligationKind.royalty) == [royalty.id]
     assert ids(license_id=hybrid.id) == [upfront.id]
     assert ids(due_before=upfront.due_date) == [upfront.id]

@@ -22,8 +22,7 @@ from marketplace.licensing.errors import (
     PatentSuspended,
     SelfLicense,
 )
-from marketplace.licensing.models import IdempotencyRecord, License, LicenseStatus
-from marketplace.licensing.service import LicenseRole
+from marketplace.licensing.models import IdempotencyRecord, License, LicenseStatus, PartyRole
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotPublished, OfferNotFound
 from marketplace.listings.models import Listing, Offer
@@ -385,15 +384,15 @@ def test_list_licenses_by_role(
     held, _ = accept(session, offer, licensee)
     granted, _ = accept(session, its_offer, new_party())
 
-    def ids(role: LicenseRole | None) -> set[int | None]:
+    def ids(role: PartyRole | None) -> set[int | None]:
         items, _ = licensing.list_licenses(
             session=session, organization_id=licensee.id, params=PageParams(), role=role
         )
         return {item.id for item in items}
 
     assert ids(None) == {held.id, granted.id}
-    assert ids(LicenseRole.licensee) == {held.id}
-    assert ids(LicenseRole.licensor) == {granted.id}
+    assert ids(PartyRole.licensee) == {held.id}
+    assert ids(PartyRole.licensor) == {granted.id}
 
 
 # Terminating -----------------------------------------------------------------------------------

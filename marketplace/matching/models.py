@@ -406,8 +406,7 @@ MAX_REMAINING_YEARS = 30
 
 class SavedSearchQuery(BaseModel):
     """What a saved search looks for: ``q`` and the filters of ``GET /api/v1/listings``, with
-    the same validation. (A need saved for alerts is a saved search whose ``q`` is the need's
-    text.)"""
+    the same validation. (A saved need: ``SavedSearchCreate.need_id`` instead of ``q``.)"""
 
     model_config = ConfigDict(extra="forbid")
 

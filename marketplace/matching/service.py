@@ -659,7 +659,13 @@ def common_word_shares(session: Session, words: Sequence[str]) -> dict[str, floa
     words (PostgreSQL's statistics; none on SQLite, or before the first ANALYZE)."""
     if dialect_name(session) != "postgresql" or not words:
         return {}
-    return _frequent_variants(session, list(words))
+    # Read once per session: a search and a matching ask for the same words several times.
+    known: dict[str, float | None] = session.info.setdefault("common_word_shares", {})
+    missing = [word for word in dict.fromkeys(words) if word not in known]
+    if missing:
+        found = _frequent_variants(session, missing)
+        known.update({word: found.get(word) for word in missing})
+    return {word: share for word in words if (share := known[word]) is not None}
 
 
 def _frequent_variants(session: Session, variants: list[str]) -> dict[str, float]:

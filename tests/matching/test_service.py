@@ -491,3 +491,24 @@ def test_common_word_shares_need_postgresql_statistics(session: Session) -> None
     listed(session, "Battery pack")
     if matching.dialect_name(session) == "sqlite":
         assert matching.common_word_shares(session, ["batteri"]) == {}
+
+
+@postgres_only
+def test_word_statistics_are_read_once_per_session(session: Session) -> None:
+    for n in range(10):
+        listed(session, f"Battery pack {n}")
+    session.execute(sa.text("ANALYZE listing_search"))
+    first = matching.common_word_shares(session, ["batteri", "zzz"])
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    connection = session.connection()
+    sa.event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert matching.common_word_shares(session, ["zzz", "batteri"]) == first
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", record)
+    assert "batteri" in first
+    assert statements == []

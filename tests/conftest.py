@@ -204,3 +204,11 @@ def new_party(session: Session) -> NewParty:
 
 
 postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="needs PostgreSQL")
+
+
+@pytest.fixture
+def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
+    """The app exactly as deployed: no dependency overrides, real sessions, real commits."""
+    yield create_app()
+    # The app's engine holds its own pool; close it before the tables are emptied.
+    get_engine().dispose()

@@ -3,12 +3,9 @@
 The app runs on the real engine and its own request sessions, so every request commits for real;
 the sync endpoints run in the threadpool, so the database sees the requests side by side."""
 
-import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -16,11 +13,10 @@ from sqlmodel import Session, select
 
 from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
-from marketplace.db import get_engine
 from marketplace.licensing.models import IdempotencyRecord, License, LicenseStatus
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.main import create_app
 from tests import factories
+from tests.concurrency import Call, send_at_once
 from tests.conftest import postgres_only
 
 pytestmark = postgres_only
@@ -40,20 +36,6 @@ class Declaration:
         return f"/api/v1/offers/{self.offer_id}/accept"
 
 
-@dataclass(frozen=True)
-class Call:
-    path: str
-    headers: dict[str, str]
-
-
-@pytest.fixture
-def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
-    """The app exactly as deployed: no dependency overrides, real sessions, real commits."""
-    yield create_app()
-    # The app's engine holds its own pool; close it before the tables are emptied.
-    get_engine().dispose()
-
-
 def declare(engine: Engine, *, enterprises: int) -> Declaration:
     """Commit a university's published listing and ``enterprises`` verified enterprises."""
     with Session(engine, expire_on_commit=False) as session:
@@ -70,20 +52,6 @@ def declare(engine: Engine, *, enterprises: int) -> Declaration:
     return declaration
 
 
-def fire(app: FastAPI, calls: list[Call]) -> list[httpx.Response]:
-    """POST every call at once and wait for all of them."""
-
-    async def run() -> list[httpx.Response]:
-        # A 500 must come back as a response to assert on, not as an exception in the test.
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return list(
-                await asyncio.gather(*(client.post(c.path, headers=c.headers) for c in calls))
-            )
-
-    return asyncio.run(run())
-
-
 def licenses_of(engine: Engine, offer_id: int) -> list[License]:
     with Session(engine) as session:
         return list(session.scalars(select(License).where(License.offer_id == offer_id)).all())
@@ -95,7 +63,9 @@ def test_same_key_fifty_times_at_once_yields_exactly_one_license(
     declaration = declare(committed_engine, enterprises=1)
     headers = declaration.enterprises[0] | {"Idempotency-Key": "po-2026-000123"}
 
-    responses = fire(live_app, [Call(declaration.accept_path, headers)] * CONCURRENCY)
+    responses = send_at_once(
+        live_app, [Call("POST", declaration.accept_path, headers)] * CONCURRENCY
+    )
 
     statuses = [response.status_code for response in responses]
     assert set(statuses) <= {200, 201}, [r.text for r in responses if r.status_code >= 300]
@@ -113,11 +83,11 @@ def test_fifty_enterprises_accepting_at_once_each_get_a_license(
 ) -> None:
     declaration = declare(committed_engine, enterprises=CONCURRENCY)
     calls = [
-        Call(declaration.accept_path, headers | {"Idempotency-Key": f"enterprise-{number}"})
+        Call("POST", declaration.accept_path, headers | {"Idempotency-Key": f"enterprise-{number}"})
         for number, headers in enumerate(declaration.enterprises)
     ]
 
-    responses = fire(live_app, calls)
+    responses = send_at_once(live_app, calls)
 
     assert [r.status_code for r in responses] == [201] * CONCURRENCY, [
         r.text for r in responses if r.status_code != 201
@@ -134,11 +104,15 @@ def test_one_enterprise_with_many_keys_at_once_still_gets_one_active_license(
 ) -> None:
     declaration = declare(committed_engine, enterprises=1)
     calls = [
-        Call(declaration.accept_path, declaration.enterprises[0] | {"Idempotency-Key": f"k-{n}"})
+        Call(
+            "POST",
+            declaration.accept_path,
+            declaration.enterprises[0] | {"Idempotency-Key": f"k-{n}"},
+        )
         for n in range(20)
     ]
 
-    responses = fire(live_app, calls)
+    responses = send_at_once(live_app, calls)
 
     outcomes = [
         (r.status_code, r.json().get("code") if r.status_code != 201 else None) for r in responses
@@ -158,12 +132,14 @@ def test_withdrawal_racing_acceptances_never_lets_one_through_after_it(
     monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC))
     declaration = declare(committed_engine, enterprises=20)
     accepts = [
-        Call(declaration.accept_path, headers | {"Idempotency-Key": f"race-{number}"})
+        Call("POST", declaration.accept_path, headers | {"Idempotency-Key": f"race-{number}"})
         for number, headers in enumerate(declaration.enterprises)
     ]
-    withdrawal = Call(f"/api/v1/listings/{declaration.listing_id}/withdraw", declaration.licensor)
+    withdrawal = Call(
+        "POST", f"/api/v1/listings/{declaration.listing_id}/withdraw", declaration.licensor
+    )
 
-    responses = fire(live_app, [*accepts[:10], withdrawal, *accepts[10:]])
+    responses = send_at_once(live_app, [*accepts[:10], withdrawal, *accepts[10:]])
 
     withdrawn = responses.pop(10)
     assert withdrawn.status_code == 200, withdrawn.text

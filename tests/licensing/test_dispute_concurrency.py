@@ -1,23 +1,18 @@
 """Disputes under real concurrency (PostgreSQL only): requests commit for real, side by side."""
 
-import asyncio
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.db import get_engine
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models import DisputeStatus, License, LicenseDispute
-from marketplace.main import create_app
 from tests import factories
+from tests.concurrency import post_at_once, statuses_and_bodies
 from tests.conftest import postgres_only
 
 pytestmark = postgres_only
@@ -31,12 +26,6 @@ class Licensed:
     licensor: dict[str, str]
     licensee: dict[str, str]
     admin: dict[str, str]
-
-
-@pytest.fixture
-def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
-    yield create_app()
-    get_engine().dispose()
 
 
 def licensed(engine: Engine) -> Licensed:
@@ -65,24 +54,6 @@ def licensed(engine: Engine) -> Licensed:
     return result
 
 
-def fire(
-    app: FastAPI, calls: list[tuple[str, dict[str, str], dict[str, Any] | None]]
-) -> list[tuple[int, Any]]:
-    async def run() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return list(
-                await asyncio.gather(
-                    *(
-                        client.post(path, headers=headers, json=body)
-                        for path, headers, body in calls
-                    )
-                )
-            )
-
-    return [(r.status_code, r.json()) for r in asyncio.run(run())]
-
-
 def stored(engine: Engine, license_id: int) -> tuple[list[LicenseDispute], License]:
     with Session(engine) as session:
         found = list(
@@ -100,7 +71,7 @@ def test_both_parties_opening_at_once_yield_exactly_one_open_dispute(
     path = f"/api/v1/licenses/{deal.license_id}/disputes"
     calls = [(path, headers, BODY) for _ in range(10) for headers in (deal.licensor, deal.licensee)]
 
-    results = fire(live_app, calls)
+    results = statuses_and_bodies(post_at_once(live_app, calls))
 
     statuses = [status for status, _ in results]
     assert statuses.count(201) == 1, results
@@ -117,8 +88,10 @@ def test_withdrawal_racing_resolution_closes_the_dispute_once(
     committed_engine: Engine, live_app: FastAPI
 ) -> None:
     deal = licensed(committed_engine)
-    [(status, body)] = fire(
-        live_app, [(f"/api/v1/licenses/{deal.license_id}/disputes", deal.licensee, BODY)]
+    [(status, body)] = statuses_and_bodies(
+        post_at_once(
+            live_app, [(f"/api/v1/licenses/{deal.license_id}/disputes", deal.licensee, BODY)]
+        )
     )
     assert status == 201, body
     base = f"/api/v1/disputes/{body['id']}"
@@ -128,7 +101,7 @@ def test_withdrawal_racing_resolution_closes_the_dispute_once(
         calls += [(f"{base}/withdraw", deal.licensee, None)]
         calls += [(f"{base}/resolve", deal.admin, resolution)]
 
-    results = fire(live_app, calls)
+    results = statuses_and_bodies(post_at_once(live_app, calls))
 
     assert [s for s, _ in results].count(200) == 1, results
     assert {(s, b.get("code")) for s, b in results if s != 200} == {(409, "dispute_closed")}

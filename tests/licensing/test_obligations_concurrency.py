@@ -1,14 +1,11 @@
 """Royalties under real concurrency (PostgreSQL only): every request commits for real, and the
 sync endpoints run side by side in the threadpool."""
 
-import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -16,7 +13,6 @@ from sqlmodel import Session, select
 
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.db import get_engine
 from marketplace.events.models import Event
 from marketplace.licensing import obligations
 from marketplace.licensing.models import (
@@ -28,8 +24,8 @@ from marketplace.licensing.models import (
     PaymentStatus,
     RoyaltyReport,
 )
-from marketplace.main import create_app
 from tests import factories
+from tests.concurrency import post_at_once
 from tests.conftest import postgres_only
 from tests.licensing.royalty_builders import Q1, license_for
 
@@ -44,12 +40,6 @@ class Deal:
     upfront_id: int
     licensor: dict[str, str]
     licensee: dict[str, str]
-
-
-@pytest.fixture
-def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
-    yield create_app()
-    get_engine().dispose()
 
 
 @pytest.fixture
@@ -97,29 +87,13 @@ def record(engine: Engine, deal: Deal, *amounts: str) -> list[int]:
     return ids
 
 
-def fire(app: FastAPI, calls: list[tuple[str, dict[str, str], Any]]) -> list[httpx.Response]:
-    async def run() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return list(
-                await asyncio.gather(
-                    *(
-                        client.post(path, headers=headers, json=body)
-                        for path, headers, body in calls
-                    )
-                )
-            )
-
-    return asyncio.run(run())
-
-
 def test_confirmations_racing_count_each_payment_once(
     committed_engine: Engine, live_app: FastAPI, deal: Deal
 ) -> None:
     payment_ids = record(committed_engine, deal, "20000", "30000")
     calls = [(f"/api/v1/payments/{pid}/confirm", deal.licensor, None) for pid in payment_ids]
 
-    responses = fire(live_app, calls)
+    responses = post_at_once(live_app, calls)
 
     assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
     with Session(committed_engine) as session:
@@ -134,7 +108,7 @@ def test_one_payment_confirmed_at_once_many_times_is_confirmed_once(
     [payment_id] = record(committed_engine, deal, "50000")
     calls = [(f"/api/v1/payments/{payment_id}/confirm", deal.licensor, None)] * CONCURRENCY
 
-    responses = fire(live_app, calls)
+    responses = post_at_once(live_app, calls)
 
     outcomes = sorted(r.status_code for r in responses)
     assert outcomes == [200] + [409] * (CONCURRENCY - 1), [r.text for r in responses]
@@ -153,7 +127,7 @@ def test_payments_recorded_at_once_never_exceed_the_amount(
     body = {"amount": "20000", "paid_on": "2026-06-15", "reference": "TT"}
     calls = [(f"/api/v1/obligations/{deal.upfront_id}/payments", deal.licensee, body)] * 5
 
-    responses = fire(live_app, calls)
+    responses = post_at_once(live_app, calls)
 
     statuses = sorted(r.status_code for r in responses)
     # 50,000 holds two payments of 20,000; the third would exceed it.
@@ -179,7 +153,7 @@ def test_the_same_period_reported_at_once_yields_one_report(
         (f"/api/v1/licenses/{deal.license_id}/royalty-reports", deal.licensee, body)
     ] * CONCURRENCY
 
-    responses = fire(live_app, calls)
+    responses = post_at_once(live_app, calls)
 
     outcomes = sorted(r.status_code for r in responses)
     assert outcomes == [201] + [409] * (CONCURRENCY - 1), [r.text for r in responses]

@@ -1,23 +1,17 @@
 """Recordation under real concurrency (PostgreSQL only): requests commit for real, side by side."""
 
-import asyncio
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.db import get_engine
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models import License
-from marketplace.main import create_app
 from tests import factories
+from tests.concurrency import post_at_once, statuses_and_bodies
 from tests.conftest import postgres_only
 
 pytestmark = postgres_only
@@ -28,12 +22,6 @@ class Licensed:
     license_id: int
     licensor: dict[str, str]
     licensee: dict[str, str]
-
-
-@pytest.fixture
-def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
-    yield create_app()
-    get_engine().dispose()
 
 
 def licensed(engine: Engine, count: int) -> list[Licensed]:
@@ -64,22 +52,6 @@ def licensed(engine: Engine, count: int) -> list[Licensed]:
     return result
 
 
-def fire(app: FastAPI, calls: list[tuple[str, dict[str, str], dict[str, Any]]]) -> list[Any]:
-    async def run() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return list(
-                await asyncio.gather(
-                    *(
-                        client.post(path, headers=headers, json=body)
-                        for path, headers, body in calls
-                    )
-                )
-            )
-
-    return [(r.status_code, r.json()) for r in asyncio.run(run())]
-
-
 def test_both_parties_recording_at_once_record_it_once(
     committed_engine: Engine, live_app: FastAPI
 ) -> None:
@@ -94,7 +66,7 @@ def test_both_parties_recording_at_once_record_it_once(
         for n in range(20)
     ]
 
-    outcomes = fire(live_app, calls)
+    outcomes = statuses_and_bodies(post_at_once(live_app, calls))
 
     winners = [body for status, body in outcomes if status == 200]
     losers = [body["code"] for status, body in outcomes if status != 200]
@@ -113,7 +85,7 @@ def test_one_record_number_given_to_two_licenses_at_once_lands_once(
     body = {"record_number": "2026330000123", "record_date": "2026-06-15"}
     calls = [(f"/api/v1/licenses/{t.license_id}/recordation", t.licensee, body) for t in targets]
 
-    outcomes = fire(live_app, calls)
+    outcomes = statuses_and_bodies(post_at_once(live_app, calls))
 
     statuses = sorted((status, body.get("code")) for status, body in outcomes)
     assert statuses == [(200, None)] + [(409, "record_number_in_use")] * 5, outcomes

@@ -4,7 +4,6 @@ saves."""
 
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -16,23 +15,14 @@ from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
-from marketplace.db import get_engine
 from marketplace.events.models import Event
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.main import create_app
 from marketplace.matching import saved_searches
 from marketplace.matching.errors import SavedSearchLimitReached
 from marketplace.matching.models import SavedSearch, SavedSearchCreate
 from tests import factories
 from tests.conftest import postgres_only
-
-
-@pytest.fixture
-def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
-    """The app as deployed: real sessions, real commits."""
-    yield create_app()
-    get_engine().dispose()
 
 
 @dataclass(frozen=True)

@@ -3,21 +3,14 @@
 The app runs as deployed, on the real engine with its own request sessions, so every request
 commits for real and the database sees the requests side by side."""
 
-import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.db import get_engine
-from marketplace.main import create_app
 from marketplace.patents.models import Patent
 from marketplace.pledges.models import (
     ACTIVE_PLEDGE_STATUSES,
@@ -27,6 +20,7 @@ from marketplace.pledges.models import (
     PledgeStatus,
 )
 from tests import factories
+from tests.concurrency import Call, send_at_once
 from tests.conftest import postgres_only
 from tests.pledges.conftest import SECURED_AMOUNT, make_pledge
 from tests.problems import assert_problem
@@ -35,14 +29,6 @@ pytestmark = postgres_only
 
 CANCEL = {"reason": "debt_repaid"}
 AMENDED_AMOUNT = Decimal("6500000.00")
-
-
-@dataclass(frozen=True)
-class Call:
-    method: str
-    path: str
-    headers: dict[str, str]
-    json: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,14 +48,6 @@ class Contest:
     holder: Lender | None
     # Applications confirmed by the pledgor and waiting for registration.
     waiting: list[Lender]
-
-
-@pytest.fixture
-def live_app(committed_engine: Engine) -> Iterator[FastAPI]:
-    """The app exactly as deployed: no dependency overrides, real sessions, real commits."""
-    yield create_app()
-    # The app's engine holds its own pool; close it before the tables are emptied.
-    get_engine().dispose()
 
 
 def lender(session: Session, pledgor: Organization, patent: Patent, status: PledgeStatus) -> Lender:
@@ -97,25 +75,6 @@ def contest(engine: Engine, *, waiting: int, registered: bool = False) -> Contes
         )
         session.commit()
     return built
-
-
-def fire(app: FastAPI, calls: list[Call]) -> list[httpx.Response]:
-    """Send every call at once and wait for all of them."""
-
-    async def run() -> list[httpx.Response]:
-        # A 500 must come back as a response to assert on, not as an exception in the test.
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return list(
-                await asyncio.gather(
-                    *(
-                        client.request(c.method, c.path, headers=c.headers, json=c.json)
-                        for c in calls
-                    )
-                )
-            )
-
-    return asyncio.run(run())
 
 
 def register(pledge_id: int, admin: dict[str, str]) -> Call:
@@ -187,7 +146,9 @@ def test_ten_registrations_at_once_on_one_patent_register_exactly_one(
 ) -> None:
     world = contest(committed_engine, waiting=10)
 
-    responses = fire(live_app, [register(each.pledge_id, world.admin) for each in world.waiting])
+    responses = send_at_once(
+        live_app, [register(each.pledge_id, world.admin) for each in world.waiting]
+    )
 
     assert sorted(r.status_code for r in responses) == [200] + [409] * 9, [
         r.text for r in responses
@@ -209,7 +170,7 @@ def test_ten_registrations_at_once_on_one_patent_register_exactly_one(
         assert PledgeStatus.registered not in statuses_in_history(committed_engine, pledge.id or 0)
 
     # Banks asking afterwards see the winner on the register.
-    (check,) = fire(
+    (check,) = send_at_once(
         live_app,
         [
             Call(
@@ -232,7 +193,7 @@ def test_cancellation_racing_an_amendment_leaves_a_coherent_cancelled_pledge(
     holders = [world.holder for world in worlds if world.holder is not None]
     calls = [call for holder in holders for call in (amend(holder), cancel(holder))]
 
-    responses = fire(live_app, calls)
+    responses = send_at_once(live_app, calls)
 
     assert all(r.status_code < 500 for r in responses), [r.text for r in responses]
     for world, holder, amended, cancelled in zip(
@@ -274,7 +235,7 @@ def test_registration_racing_the_cancellation_of_the_pledge_before_never_doubles
         register(each.pledge_id, world.admin) for world in worlds for each in world.waiting
     ]
 
-    responses = fire(live_app, calls)
+    responses = send_at_once(live_app, calls)
 
     assert all(r.status_code < 500 for r in responses), [r.text for r in responses]
     cancellations, registrations = responses[: len(worlds)], responses[len(worlds) :]

@@ -880,7 +880,7 @@ class Seeder:
                 row.currency,
                 _day(row.debt_start),
                 _day(row.debt_end),
-                "principal, interest and enforcement costs",
+                "caller, interest and enforcement costs",
                 valuation.quantize(Decimal("0.01")),
                 rng.choice(("cost", "market", "income")),
                 rng.choice(VALUERS),

@@ -1,8 +1,6 @@
 """Who is calling, and what they may do: the gates every route composes."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends
@@ -11,6 +9,7 @@ from sqlmodel import select
 
 from marketplace.accounts import security
 from marketplace.accounts import service as accounts
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.errors import (
     InsufficientScope,
     InvalidAccessToken,
@@ -18,14 +17,7 @@ from marketplace.accounts.errors import (
     NotPlatformAdmin,
     OrganizationNotVerified,
 )
-from marketplace.accounts.models import (
-    ApiClient,
-    Organization,
-    OrganizationKind,
-    User,
-    UserRole,
-    Verification,
-)
+from marketplace.accounts.models import ApiClient, User, UserRole
 from marketplace.audit.recorder import Actor, act_as
 from marketplace.db import SessionDep
 from marketplace.errors import Unauthorized
@@ -45,34 +37,7 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller: a user or an API client, acting for one organization."""
-
-    organization: Organization
-    scopes: frozenset[str]
-    jti: str
-    token_expires_at: datetime
-    user: User | None = None
-    api_client: ApiClient | None = None
-
-    @property
-    def organization_id(self) -> int:
-        assert self.organization.id is not None
-        return self.organization.id
-
-    @property
-    def is_verified(self) -> bool:
-        return self.organization.verification == Verification.verified
-
-    @property
-    def is_platform_admin(self) -> bool:
-        return self.organization.kind == OrganizationKind.platform and "admin" in self.scopes
-
-
-def get_principal(
-    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal:
+def get_caller(session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Caller:
     if not token:
         raise Unauthorized("A bearer token is required.")
     try:
@@ -101,7 +66,7 @@ def get_principal(
     scopes = claims.scopes & accounts.allowed_scopes(organization)
     actor = f"user:{user.id}" if user is not None else f"client:{ident}"
     act_as(session, Actor(actor, organization_id=organization.id))
-    return Principal(
+    return Caller(
         organization=organization,
         scopes=scopes,
         jti=claims.jti,
@@ -111,53 +76,65 @@ def get_principal(
     )
 
 
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-def get_optional_principal(
+def get_optional_caller(
     session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal | None:
+) -> Caller | None:
     """For public reads that show more to a signed-in caller; a bad token is still a 401."""
-    return None if token is None else get_principal(session, token)
+    return None if token is None else get_caller(session, token)
 
 
-OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+OptionalCaller = Annotated[Caller | None, Depends(get_optional_caller)]
 
 
-def require_scope(scope: str) -> Callable[[Principal], Principal]:
-    def gate(principal: CurrentPrincipal) -> Principal:
-        if scope not in principal.scopes:
+def require_scope(scope: str) -> Callable[[Caller], Caller]:
+    def gate(caller: CurrentCaller) -> Caller:
+        if scope not in caller.scopes:
             raise InsufficientScope(f"This needs the '{scope}' scope.", required_scope=scope)
-        return principal
+        return caller
 
     return gate
 
 
-def require_verified_scope(scope: str) -> Callable[[Principal], Principal]:
+def require_verified_scope(scope: str) -> Callable[[Caller], Caller]:
     scope_gate = require_scope(scope)
 
-    def gate(principal: CurrentPrincipal) -> Principal:
-        scope_gate(principal)
-        if not principal.is_verified:
+    def gate(caller: CurrentCaller) -> Caller:
+        scope_gate(caller)
+        if not caller.is_verified:
             raise OrganizationNotVerified(
                 "Your organization must be verified by the platform before it can do this."
             )
-        return principal
+        return caller
 
     return gate
 
 
-def _platform_admin(principal: CurrentPrincipal) -> Principal:
-    if not principal.is_platform_admin:
+def _platform_admin(caller: CurrentCaller) -> Caller:
+    if not caller.is_platform_admin:
         raise NotPlatformAdmin("Only platform administrators may do this.")
-    return principal
+    return caller
 
 
-def _organization_admin(principal: CurrentPrincipal) -> User:
-    if principal.user is None or principal.user.role != UserRole.admin:
+def _organization_admin(caller: CurrentCaller) -> User:
+    if caller.user is None or caller.user.role != UserRole.admin:
         raise NotOrganizationAdmin("Only an administrator of your organization may do this.")
-    return principal.user
+    return caller.user
 
 
-PlatformAdmin = Annotated[Principal, Depends(_platform_admin)]
+PlatformAdmin = Annotated[Caller, Depends(_platform_admin)]
 OrganizationAdmin = Annotated[User, Depends(_organization_admin)]
+
+
+# The scope gates, declared once: a route names the alias, never `require_scope("...")` itself.
+PatentsScope = Annotated[Caller, Depends(require_scope("patents"))]
+ListingsScope = Annotated[Caller, Depends(require_scope("listings"))]
+VerifiedListingsScope = Annotated[Caller, Depends(require_verified_scope("listings"))]
+LicensesScope = Annotated[Caller, Depends(require_scope("licenses"))]
+LicenseeScope = Annotated[Caller, Depends(require_scope("licenses:accept"))]
+VerifiedLicenseeScope = Annotated[Caller, Depends(require_verified_scope("licenses:accept"))]
+PledgesScope = Annotated[Caller, Depends(require_scope("pledges"))]
+VerifiedPledgesScope = Annotated[Caller, Depends(require_verified_scope("pledges"))]
+EncumbrancesScope = Annotated[Caller, Depends(require_scope("encumbrances"))]

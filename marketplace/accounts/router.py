@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from marketplace.accounts import service as accounts
-from marketplace.accounts.deps import CurrentPrincipal, OrganizationAdmin, PlatformAdmin
+from marketplace.accounts.deps import CurrentCaller, OrganizationAdmin, PlatformAdmin
 from marketplace.accounts.errors import OAuthError
 from marketplace.accounts.models import (
     ApiClientCreate,
@@ -124,29 +124,29 @@ def token(
     summary="Revoke the presented access token (and the login of a refresh token, if given)",
 )
 def logout(
-    principal: CurrentPrincipal,
+    caller: CurrentCaller,
     session: SessionDep,
     refresh_token: Annotated[str | None, Form(max_length=512)] = None,
 ) -> Response:
     accounts.logout(
         session=session,
-        jti=principal.jti,
-        expires_at=principal.token_expires_at,
-        user=principal.user,
+        jti=caller.jti,
+        expires_at=caller.token_expires_at,
+        user=caller.user,
         refresh_token=refresh_token,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=MeResponse, responses=problem_responses(401))
-def me(principal: CurrentPrincipal) -> MeResponse:
+def me(caller: CurrentCaller) -> MeResponse:
     return MeResponse(
-        user=UserPublic.model_validate(principal.user) if principal.user else None,
+        user=UserPublic.model_validate(caller.user) if caller.user else None,
         api_client=(
-            ApiClientPublic.model_validate(principal.api_client) if principal.api_client else None
+            ApiClientPublic.model_validate(caller.api_client) if caller.api_client else None
         ),
-        organization=OrganizationPublic.model_validate(principal.organization),
-        scopes=sorted(principal.scopes),
+        organization=OrganizationPublic.model_validate(caller.organization),
+        scopes=sorted(caller.scopes),
     )
 
 
@@ -176,13 +176,13 @@ def list_organizations(
     summary="An organization: verified ones are public to signed-in callers",
 )
 def get_organization(
-    organization_id: ObjectId, principal: CurrentPrincipal, session: SessionDep
+    organization_id: ObjectId, caller: CurrentCaller, session: SessionDep
 ) -> OrganizationPublic:
     organization = accounts.get_visible_organization(
         session=session,
         organization_id=organization_id,
-        reader_id=principal.organization_id,
-        is_admin=principal.is_platform_admin,
+        reader_id=caller.organization_id,
+        is_admin=caller.is_platform_admin,
     )
     return OrganizationPublic.model_validate(organization)
 

@@ -3,7 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
-from marketplace.accounts.deps import CurrentPrincipal, Principal
+from marketplace.accounts.caller import Caller
+from marketplace.accounts.deps import CurrentCaller
 from marketplace.accounts.errors import NotOrganizationAdmin
 from marketplace.accounts.models import UserRole
 from marketplace.audit import service as audit
@@ -16,16 +17,16 @@ from marketplace.params import MAX_ID
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
 
-def _audit_reader(principal: CurrentPrincipal) -> Principal:
+def _audit_reader(caller: CurrentCaller) -> Caller:
     """Platform admins, an organization's admins and its API clients read the trail; the
     entries name colleagues, so ordinary members do not."""
-    member = principal.user is not None and principal.user.role != UserRole.admin
-    if member and not principal.is_platform_admin:
+    member = caller.user is not None and caller.user.role != UserRole.admin
+    if member and not caller.is_platform_admin:
         raise NotOrganizationAdmin("Only an administrator of your organization may do this.")
-    return principal
+    return caller
 
 
-AuditReader = Annotated[Principal, Depends(_audit_reader)]
+AuditReader = Annotated[Caller, Depends(_audit_reader)]
 
 
 @router.get(
@@ -40,7 +41,7 @@ AuditReader = Annotated[Principal, Depends(_audit_reader)]
     "`marketplace audit verify` checks the whole chain.",
 )
 def list_audit_events(
-    principal: AuditReader,
+    caller: AuditReader,
     session: SessionDep,
     page: PageParamsDep,
     object_type: Annotated[
@@ -72,7 +73,7 @@ def list_audit_events(
             object_type=object_type, object_id=object_id, action=action, since=since, until=until
         ),
         params=page,
-        party_id=None if principal.is_platform_admin else principal.organization_id,
+        party_id=None if caller.is_platform_admin else caller.organization_id,
     )
     return Page(items=items, next_cursor=next_cursor, limit=page.limit)
 
@@ -85,6 +86,6 @@ def list_audit_events(
     description="Whoever notes the head can later show that nothing up to it was changed: "
     "every entry's hash covers the one before it.",
 )
-def audit_head(_principal: AuditReader, session: SessionDep) -> AuditHead:
+def audit_head(_caller: AuditReader, session: SessionDep) -> AuditHead:
     head_id, head_hash = audit.head(session=session)
     return AuditHead(id=head_id, hash=head_hash)

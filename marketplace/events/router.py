@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from marketplace.accounts.deps import CurrentPrincipal
+from marketplace.accounts.deps import CurrentCaller
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.events import service as events
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
     summary="The caller's organization's events, oldest first; poll with `since`",
 )
 def list_events(
-    principal: CurrentPrincipal,
+    caller: CurrentCaller,
     session: SessionDep,
     since: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous call.")
@@ -27,7 +27,7 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> EventFeed:
     found, next_cursor = events.feed(
-        session=session, recipient_id=principal.organization_id, since=since, limit=limit
+        session=session, recipient_id=caller.organization_id, since=since, limit=limit
     )
     return EventFeed(
         items=[EventPublic.model_validate(event, from_attributes=True) for event in found],

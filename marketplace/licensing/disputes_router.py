@@ -2,7 +2,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from marketplace.accounts.deps import CurrentPrincipal, PlatformAdmin, Principal, require_scope
+from marketplace.accounts.caller import Caller
+from marketplace.accounts.deps import CurrentCaller, LicensesScope, PlatformAdmin
 from marketplace.accounts.errors import InsufficientScope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
@@ -23,35 +24,33 @@ from marketplace.params import MAX_ID, ObjectId
 
 router = APIRouter(prefix="/api/v1", tags=["disputes"])
 
-LicensesScope = Annotated[Principal, Depends(require_scope("licenses"))]
 
-
-def _party_or_admin(principal: CurrentPrincipal) -> Principal:
-    if not (principal.is_platform_admin or "licenses" in principal.scopes):
+def _party_or_admin(caller: CurrentCaller) -> Caller:
+    if not (caller.is_platform_admin or "licenses" in caller.scopes):
         raise InsufficientScope("This needs the 'licenses' scope.", required_scope="licenses")
-    return principal
+    return caller
 
 
-PartyOrAdmin = Annotated[Principal, Depends(_party_or_admin)]
+PartyOrAdmin = Annotated[Caller, Depends(_party_or_admin)]
 
 
 def _visible_dispute(
-    dispute_id: ObjectId, principal: PartyOrAdmin, session: SessionDep
+    dispute_id: ObjectId, caller: PartyOrAdmin, session: SessionDep
 ) -> LicenseDispute:
     """The dispute if the caller is a party to its license or a platform admin (404 else)."""
     return disputes.get_dispute(
         session=session,
         dispute_id=dispute_id,
-        organization_id=principal.organization_id,
-        is_platform_admin=principal.is_platform_admin,
+        organization_id=caller.organization_id,
+        is_platform_admin=caller.is_platform_admin,
     )
 
 
 VisibleDispute = Annotated[LicenseDispute, Depends(_visible_dispute)]
 
 
-def _user_id(principal: Principal) -> int | None:
-    return principal.user.id if principal.user is not None else None
+def _user_id(caller: Caller) -> int | None:
+    return caller.user.id if caller.user is not None else None
 
 
 @router.post(
@@ -66,16 +65,16 @@ def _user_id(principal: Principal) -> int | None:
     "(409 `dispute_already_open`).",
 )
 def open_dispute(
-    license_id: ObjectId, body: DisputeCreate, principal: LicensesScope, session: SessionDep
+    license_id: ObjectId, body: DisputeCreate, caller: LicensesScope, session: SessionDep
 ) -> DisputePublic:
     license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=principal.organization_id
+        session=session, license_id=license_id, organization_id=caller.organization_id
     )
     dispute = disputes.open_dispute(
         session=session,
         license_=license_,
-        organization_id=principal.organization_id,
-        user_id=_user_id(principal),
+        organization_id=caller.organization_id,
+        user_id=_user_id(caller),
         reason=body.reason,
         statement=body.statement,
     )
@@ -89,18 +88,18 @@ def open_dispute(
     summary="Disputes about a license, newest first (its parties and platform admins)",
 )
 def list_license_disputes(
-    license_id: ObjectId, principal: PartyOrAdmin, session: SessionDep, page: PageParamsDep
+    license_id: ObjectId, caller: PartyOrAdmin, session: SessionDep, page: PageParamsDep
 ) -> Page[DisputePublic]:
     license_ = licensing.get_license(
         session=session,
         license_id=license_id,
-        organization_id=principal.organization_id,
-        is_platform_admin=principal.is_platform_admin,
+        organization_id=caller.organization_id,
+        is_platform_admin=caller.is_platform_admin,
     )
     found = disputes.list_disputes(
         session=session,
-        organization_id=principal.organization_id,
-        is_platform_admin=principal.is_platform_admin,
+        organization_id=caller.organization_id,
+        is_platform_admin=caller.is_platform_admin,
         params=page,
         license_id=license_.id,
     )
@@ -114,7 +113,7 @@ def list_license_disputes(
     summary="Disputes, newest first: all for platform admins, else those about own licenses",
 )
 def list_disputes(
-    principal: PartyOrAdmin,
+    caller: PartyOrAdmin,
     session: SessionDep,
     page: PageParamsDep,
     dispute_status: Annotated[DisputeStatus | None, Query(alias="status")] = None,
@@ -123,8 +122,8 @@ def list_disputes(
 ) -> Page[DisputePublic]:
     found = disputes.list_disputes(
         session=session,
-        organization_id=principal.organization_id,
-        is_platform_admin=principal.is_platform_admin,
+        organization_id=caller.organization_id,
+        is_platform_admin=caller.is_platform_admin,
         params=page,
         status=dispute_status,
         reason=reason,
@@ -150,10 +149,10 @@ def get_dispute(dispute: VisibleDispute) -> DisputePublic:
     summary="Take an open dispute into mediation; the calling platform admin mediates",
 )
 def start_mediation(
-    principal: PlatformAdmin, dispute: VisibleDispute, session: SessionDep
+    caller: PlatformAdmin, dispute: VisibleDispute, session: SessionDep
 ) -> DisputePublic:
     mediated = disputes.start_mediation(
-        session=session, dispute=dispute, mediator_user_id=_user_id(principal)
+        session=session, dispute=dispute, mediator_user_id=_user_id(caller)
     )
     return disputes.to_public(mediated)
 
@@ -168,14 +167,14 @@ def start_mediation(
 )
 def resolve_dispute(
     body: DisputeResolution,
-    principal: PlatformAdmin,
+    caller: PlatformAdmin,
     dispute: VisibleDispute,
     session: SessionDep,
 ) -> DisputePublic:
     resolved = disputes.resolve_dispute(
         session=session,
         dispute=dispute,
-        admin_user_id=_user_id(principal),
+        admin_user_id=_user_id(caller),
         outcome=body.outcome,
         text=body.text,
     )
@@ -189,13 +188,13 @@ def resolve_dispute(
     summary="Withdraw a dispute (the party that opened it)",
 )
 def withdraw_dispute(
-    principal: LicensesScope, dispute: VisibleDispute, session: SessionDep
+    caller: LicensesScope, dispute: VisibleDispute, session: SessionDep
 ) -> DisputePublic:
     withdrawn = disputes.withdraw_dispute(
         session=session,
         dispute=dispute,
-        organization_id=principal.organization_id,
-        user_id=_user_id(principal),
+        organization_id=caller.organization_id,
+        user_id=_user_id(caller),
     )
     return disputes.to_public(withdrawn)
 
@@ -209,16 +208,16 @@ def withdraw_dispute(
 )
 def add_statement(
     body: DisputeStatementCreate,
-    principal: PartyOrAdmin,
+    caller: PartyOrAdmin,
     dispute: VisibleDispute,
     session: SessionDep,
 ) -> DisputeStatementPublic:
     added = disputes.add_statement(
         session=session,
         dispute=dispute,
-        organization_id=principal.organization_id,
-        user_id=_user_id(principal),
-        is_platform_admin=principal.is_platform_admin,
+        organization_id=caller.organization_id,
+        user_id=_user_id(caller),
+        is_platform_admin=caller.is_platform_admin,
         text=body.text,
     )
     return disputes.statement_to_public(added)

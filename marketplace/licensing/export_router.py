@@ -28,9 +28,9 @@ router = APIRouter(prefix="/api/v1", tags=["export review"])
     summary="Flag a technology category (an IPC prefix) for export review",
 )
 def add_export_control(
-    body: ExportControlCreate, principal: PlatformAdmin, session: SessionDep
+    body: ExportControlCreate, caller: PlatformAdmin, session: SessionDep
 ) -> ExportControlPublic:
-    control = export_review.add_control(session=session, data=body, user=principal.user)
+    control = export_review.add_control(session=session, data=body, user=caller.user)
     return ExportControlPublic.model_validate(control, from_attributes=True)
 
 
@@ -40,9 +40,7 @@ def add_export_control(
     responses=problem_responses(401, 403),
     summary="The flagged categories",
 )
-def list_export_controls(
-    principal: PlatformAdmin, session: SessionDep
-) -> list[ExportControlPublic]:
+def list_export_controls(caller: PlatformAdmin, session: SessionDep) -> list[ExportControlPublic]:
     return [
         ExportControlPublic.model_validate(control, from_attributes=True)
         for control in export_review.list_controls(session=session)
@@ -56,7 +54,7 @@ def list_export_controls(
     summary="Unflag a category (licenses already pending stay pending)",
 )
 def remove_export_control(
-    control_id: ObjectId, principal: PlatformAdmin, session: SessionDep
+    control_id: ObjectId, caller: PlatformAdmin, session: SessionDep
 ) -> Response:
     export_review.remove_control(session=session, control_id=control_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -69,7 +67,7 @@ def remove_export_control(
     summary="Licenses waiting for export review, newest first",
 )
 def list_export_reviews(
-    principal: PlatformAdmin, session: SessionDep, page: PageParamsDep
+    caller: PlatformAdmin, session: SessionDep, page: PageParamsDep
 ) -> Page[LicensePublic]:
     return page_of(
         export_review.list_pending(session=session, page=page), page, licensing.to_public
@@ -84,14 +82,14 @@ def list_export_reviews(
 )
 def approve_export(
     license_id: ObjectId,
-    principal: PlatformAdmin,
+    caller: PlatformAdmin,
     session: SessionDep,
     body: ExportDecision | None = None,
 ) -> LicensePublic:
     decided = export_review.approve(
         session=session,
         license_id=license_id,
-        admin=principal.user,
+        admin=caller.user,
         note=body.note if body else None,
     )
     return licensing.to_public(decided)
@@ -105,14 +103,14 @@ def approve_export(
 )
 def refuse_export(
     license_id: ObjectId,
-    principal: PlatformAdmin,
+    caller: PlatformAdmin,
     session: SessionDep,
     body: ExportDecision | None = None,
 ) -> LicensePublic:
     decided = export_review.refuse(
         session=session,
         license_id=license_id,
-        admin=principal.user,
+        admin=caller.user,
         note=body.note if body else None,
     )
     return licensing.to_public(decided)

@@ -3,9 +3,9 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from marketplace.accounts.deps import Principal, require_scope
+from marketplace.accounts.deps import LicenseeScope, LicensesScope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.licensing import obligations
@@ -35,8 +35,6 @@ ROUNDING_RULE = (
 router = APIRouter(prefix="/api/v1", tags=["royalties"])
 
 # Parties read with the licenses scope; acts of the licensee need its scope, as accepting does.
-PartyScope = Annotated[Principal, Depends(require_scope("licenses"))]
-LicenseeScope = Annotated[Principal, Depends(require_scope("licenses:accept"))]
 
 
 @router.post(
@@ -54,17 +52,17 @@ LicenseeScope = Annotated[Principal, Depends(require_scope("licenses:accept"))]
 def file_report(
     license_id: ObjectId,
     body: RoyaltyReportCreate,
-    principal: LicenseeScope,
+    caller: LicenseeScope,
     session: SessionDep,
 ) -> RoyaltyReportPublic:
     license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=principal.organization_id
+        session=session, license_id=license_id, organization_id=caller.organization_id
     )
     report, _ = obligations.file_report(
         session=session,
         license_=license_,
-        organization_id=principal.organization_id,
-        user=principal.user,
+        organization_id=caller.organization_id,
+        user=caller.user,
         data=body,
     )
     return obligations.reports_public(session, [report])[0]
@@ -77,10 +75,10 @@ def file_report(
     summary="A license's royalty reports, newest first (both parties)",
 )
 def list_reports(
-    license_id: ObjectId, principal: PartyScope, session: SessionDep, page: PageParamsDep
+    license_id: ObjectId, caller: LicensesScope, session: SessionDep, page: PageParamsDep
 ) -> Page[RoyaltyReportPublic]:
     license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=principal.organization_id
+        session=session, license_id=license_id, organization_id=caller.organization_id
     )
     reports, cursor = obligations.list_reports(session=session, license_=license_, params=page)
     return Page(
@@ -98,14 +96,14 @@ def list_reports(
     "Paged by license, newest license first.",
 )
 def overdue_reports(
-    principal: PartyScope,
+    caller: LicensesScope,
     session: SessionDep,
     page: PageParamsDep,
     license_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Page[OverdueReport]:
     items, cursor = obligations.overdue_reports(
         session=session,
-        licensor_id=principal.organization_id,
+        licensor_id=caller.organization_id,
         params=page,
         license_id=license_id,
     )
@@ -119,10 +117,10 @@ def overdue_reports(
     summary="One royalty report (both parties)",
 )
 def get_report(
-    report_id: ObjectId, principal: PartyScope, session: SessionDep
+    report_id: ObjectId, caller: LicensesScope, session: SessionDep
 ) -> RoyaltyReportPublic:
     report = obligations.get_report(
-        session=session, report_id=report_id, organization_id=principal.organization_id
+        session=session, report_id=report_id, organization_id=caller.organization_id
     )
     return obligations.reports_public(session, [report])[0]
 
@@ -136,7 +134,7 @@ def get_report(
     "today's date, exact at any time). `due_before`/`due_after` are inclusive. " + ROUNDING_RULE,
 )
 def list_obligations(
-    principal: PartyScope,
+    caller: LicensesScope,
     session: SessionDep,
     page: PageParamsDep,
     role: Annotated[
@@ -150,7 +148,7 @@ def list_obligations(
 ) -> Page[ObligationPublic]:
     found = obligations.list_obligations(
         session=session,
-        organization_id=principal.organization_id,
+        organization_id=caller.organization_id,
         params=page,
         role=role,
         status=obligation_status,
@@ -174,13 +172,13 @@ def list_obligations(
     "inclusive, at most 731 days; totals per currency.",
 )
 def obligation_calendar(
-    principal: LicenseeScope,
+    caller: LicenseeScope,
     session: SessionDep,
     start: Annotated[date, Query(alias="from", examples=["2026-07-01"])],
     end: Annotated[date, Query(alias="to", examples=["2026-12-31"])],
 ) -> ObligationCalendar:
     return obligations.calendar(
-        session=session, licensee_id=principal.organization_id, start=start, end=end
+        session=session, licensee_id=caller.organization_id, start=start, end=end
     )
 
 
@@ -191,10 +189,10 @@ def obligation_calendar(
     summary="One obligation (both parties)",
 )
 def get_obligation(
-    obligation_id: ObjectId, principal: PartyScope, session: SessionDep
+    obligation_id: ObjectId, caller: LicensesScope, session: SessionDep
 ) -> ObligationPublic:
     obligation = obligations.get_obligation(
-        session=session, obligation_id=obligation_id, organization_id=principal.organization_id
+        session=session, obligation_id=obligation_id, organization_id=caller.organization_id
     )
     return obligations.obligations_public(session, [obligation])[0]
 
@@ -209,13 +207,13 @@ def get_obligation(
     "exceed the obligation (422 `overpayment`). The payment counts once the licensor confirms.",
 )
 def record_payment(
-    obligation_id: ObjectId, body: PaymentCreate, principal: LicenseeScope, session: SessionDep
+    obligation_id: ObjectId, body: PaymentCreate, caller: LicenseeScope, session: SessionDep
 ) -> PaymentPublic:
     payment = obligations.record_payment(
         session=session,
         obligation_id=obligation_id,
-        organization_id=principal.organization_id,
-        user=principal.user,
+        organization_id=caller.organization_id,
+        user=caller.user,
         data=body,
     )
     return PaymentPublic.model_validate(payment.model_dump())
@@ -228,10 +226,10 @@ def record_payment(
     summary="Payments recorded against an obligation (both parties)",
 )
 def list_payments(
-    obligation_id: ObjectId, principal: PartyScope, session: SessionDep, page: PageParamsDep
+    obligation_id: ObjectId, caller: LicensesScope, session: SessionDep, page: PageParamsDep
 ) -> Page[PaymentPublic]:
     obligation = obligations.get_obligation(
-        session=session, obligation_id=obligation_id, organization_id=principal.organization_id
+        session=session, obligation_id=obligation_id, organization_id=caller.organization_id
     )
     found = obligations.list_payments(session=session, obligation=obligation, params=page)
     return page_of(found, page, lambda p: PaymentPublic.model_validate(p.model_dump()))
@@ -246,13 +244,13 @@ def list_payments(
     "is a 409.",
 )
 def confirm_payment(
-    payment_id: ObjectId, principal: PartyScope, session: SessionDep
+    payment_id: ObjectId, caller: LicensesScope, session: SessionDep
 ) -> PaymentPublic:
     payment = obligations.confirm_payment(
         session=session,
         payment_id=payment_id,
-        organization_id=principal.organization_id,
-        user=principal.user,
+        organization_id=caller.organization_id,
+        user=caller.user,
     )
     return PaymentPublic.model_validate(payment.model_dump())
 
@@ -264,13 +262,13 @@ def confirm_payment(
     summary="The licensor rejects a payment it has not received",
 )
 def reject_payment(
-    payment_id: ObjectId, body: PaymentRejection, principal: PartyScope, session: SessionDep
+    payment_id: ObjectId, body: PaymentRejection, caller: LicensesScope, session: SessionDep
 ) -> PaymentPublic:
     payment = obligations.reject_payment(
         session=session,
         payment_id=payment_id,
-        organization_id=principal.organization_id,
-        user=principal.user,
+        organization_id=caller.organization_id,
+        user=caller.user,
         reason=body.reason,
     )
     return PaymentPublic.model_validate(payment.model_dump())

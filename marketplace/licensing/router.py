@@ -1,10 +1,14 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from marketplace import clock
-from marketplace.accounts.deps import Principal, require_scope, require_verified_scope
+from marketplace.accounts.deps import (
+    LicenseeScope,
+    LicensesScope,
+    VerifiedLicenseeScope,
+)
 from marketplace.config import get_settings
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
@@ -28,10 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["licenses"])
 # Served at the site root, where verifiers look for it (RFC 8615).
 well_known_router = APIRouter(tags=["certificates"])
 
-LicensesScope = Annotated[Principal, Depends(require_scope("licenses"))]
-VerifiedLicensee = Annotated[Principal, Depends(require_verified_scope("licenses:accept"))]
 # Ending a license is an act of the licensee, like accepting: a read-only token may not do it.
-LicenseeScope = Annotated[Principal, Depends(require_scope("licenses:accept"))]
 
 IdempotencyKey = Annotated[
     str,
@@ -59,7 +60,7 @@ IdempotencyKey = Annotated[
 )
 def accept_offer(
     offer_id: ObjectId,
-    principal: VerifiedLicensee,
+    caller: VerifiedLicenseeScope,
     idempotency_key: IdempotencyKey,
     session: SessionDep,
     response: Response,
@@ -67,8 +68,8 @@ def accept_offer(
     license_, created = licensing.accept_offer(
         session=session,
         offer_id=offer_id,
-        licensee=principal.organization,
-        user=principal.user,
+        licensee=caller.organization,
+        user=caller.user,
         idempotency_key=idempotency_key,
     )
     if not created:
@@ -83,7 +84,7 @@ def accept_offer(
     summary="Licenses the caller's organization grants or holds",
 )
 def list_licenses(
-    principal: LicensesScope,
+    caller: LicensesScope,
     session: SessionDep,
     page: PageParamsDep,
     role: Annotated[
@@ -95,7 +96,7 @@ def list_licenses(
 ) -> Page[LicensePublic]:
     found = licensing.list_licenses(
         session=session,
-        organization_id=principal.organization_id,
+        organization_id=caller.organization_id,
         params=page,
         role=role,
         status=license_status,
@@ -114,7 +115,7 @@ def list_licenses(
     "recordation deadline falls within `days` from today; overdue ones are included and flagged.",
 )
 def list_recordation_due(
-    principal: LicensesScope,
+    caller: LicensesScope,
     session: SessionDep,
     page: PageParamsDep,
     days: Annotated[
@@ -128,7 +129,7 @@ def list_recordation_due(
 ) -> Page[RecordationDue]:
     items, next_cursor = recordation.list_recordation_due(
         session=session,
-        organization_id=principal.organization_id,
+        organization_id=caller.organization_id,
         within_days=days,
         params=page,
         today=clock.today(),
@@ -141,11 +142,9 @@ def list_recordation_due(
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_license(
-    license_id: ObjectId, principal: LicensesScope, session: SessionDep
-) -> LicensePublic:
+def get_license(license_id: ObjectId, caller: LicensesScope, session: SessionDep) -> LicensePublic:
     license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=principal.organization_id
+        session=session, license_id=license_id, organization_id=caller.organization_id
     )
     return licensing.to_public(license_)
 
@@ -158,17 +157,17 @@ def get_license(
 )
 def terminate_license(
     license_id: ObjectId,
-    principal: LicenseeScope,
+    caller: LicenseeScope,
     session: SessionDep,
     body: LicenseTermination | None = None,
 ) -> LicensePublic:
     license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=principal.organization_id
+        session=session, license_id=license_id, organization_id=caller.organization_id
     )
     ended = licensing.terminate_license(
         session=session,
         license_=license_,
-        organization_id=principal.organization_id,
+        organization_id=caller.organization_id,
         reason=body.reason if body else None,
     )
     return licensing.to_public(ended)
@@ -183,16 +182,16 @@ def terminate_license(
 def record_license(
     license_id: ObjectId,
     body: LicenseRecordationCreate,
-    principal: LicensesScope,
+    caller: LicensesScope,
     session: SessionDep,
 ) -> LicensePublic:
     license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=principal.organization_id
+        session=session, license_id=license_id, organization_id=caller.organization_id
     )
     recorded = recordation.record_license(
         session=session,
         license_=license_,
-        organization_id=principal.organization_id,
+        organization_id=caller.organization_id,
         record_number=body.record_number,
         record_date=body.record_date,
     )
@@ -209,10 +208,10 @@ def record_license(
     "with `POST /api/v1/certificates/verify`.",
 )
 def get_certificate(
-    license_id: ObjectId, principal: LicensesScope, session: SessionDep, response: Response
+    license_id: ObjectId, caller: LicensesScope, session: SessionDep, response: Response
 ) -> LicenseCertificate:
     license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=principal.organization_id
+        session=session, license_id=license_id, organization_id=caller.organization_id
     )
     response.headers["Cache-Control"] = "no-store"
     return certificates.issue_certificate(license_=license_)

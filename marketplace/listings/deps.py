@@ -2,27 +2,24 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from marketplace.accounts.deps import Principal, require_scope, require_verified_scope
+from marketplace.accounts.deps import ListingsScope
 from marketplace.db import SessionDep
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, Offer
 from marketplace.params import ObjectId
 
-ListingsScope = Annotated[Principal, Depends(require_scope("listings"))]
-VerifiedLister = Annotated[Principal, Depends(require_verified_scope("listings"))]
 
-
-def _own_listing(listing_id: ObjectId, principal: ListingsScope, session: SessionDep) -> Listing:
+def _own_listing(listing_id: ObjectId, caller: ListingsScope, session: SessionDep) -> Listing:
     return listings.get_own_listing(
-        session=session, listing_id=listing_id, organization_id=principal.organization_id
+        session=session, listing_id=listing_id, organization_id=caller.organization_id
     )
 
 
 def _own_offer(
-    offer_id: ObjectId, principal: ListingsScope, session: SessionDep
+    offer_id: ObjectId, caller: ListingsScope, session: SessionDep
 ) -> tuple[Listing, Offer]:
     return listings.get_own_offer(
-        session=session, offer_id=offer_id, organization_id=principal.organization_id
+        session=session, offer_id=offer_id, organization_id=caller.organization_id
     )
 
 

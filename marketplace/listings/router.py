@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from marketplace.accounts.deps import OptionalPrincipal
+from marketplace.accounts.deps import ListingsScope, OptionalCaller, VerifiedListingsScope
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
 from marketplace.db import SessionDep
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import service as listings
-from marketplace.listings.deps import ListingsScope, OwnListing, OwnOffer, VerifiedLister
+from marketplace.listings.deps import OwnListing, OwnOffer
 from marketplace.listings.models import (
     MAX_BULK_DECLARATIONS,
     BulkDeclarationCreate,
@@ -45,9 +45,9 @@ router = APIRouter(prefix="/api/v1", tags=["listings"])
     summary="Draft an open-license listing for one patent or a bundle",
 )
 def create_listing(
-    body: ListingCreate, principal: ListingsScope, session: SessionDep
+    body: ListingCreate, caller: ListingsScope, session: SessionDep
 ) -> ListingPublic:
-    listing = listings.create_listing(session=session, owner=principal.organization, data=body)
+    listing = listings.create_listing(session=session, owner=caller.organization, data=body)
     return listings.to_public(listing)
 
 
@@ -79,7 +79,7 @@ skip while listings are published.
     description=SEARCH_DESCRIPTION,
 )
 def list_listings(
-    principal: OptionalPrincipal,
+    caller: OptionalCaller,
     session: SessionDep,
     page: PageParamsDep,
     q: Annotated[
@@ -128,7 +128,7 @@ def list_listings(
     ] = None,
 ) -> ListingSearchPage:
     if mine:
-        if principal is None:
+        if caller is None:
             raise Unauthorized("mine=true needs a bearer token.")
         public_only = {
             "max_upfront_fee": max_upfront_fee,
@@ -144,7 +144,7 @@ def list_listings(
         found = listings.list_listings(
             session=session,
             params=page,
-            owner_id=principal.organization_id,
+            owner_id=caller.organization_id,
             statuses=(listing_status,) if listing_status else tuple(ListingStatus),
             q=q,
             ipc=ipc,
@@ -192,16 +192,14 @@ def list_listings(
     responses=problem_responses(401, 404, 422),
     summary="A listing with its patents and offers (drafts only to their owner)",
 )
-def get_listing(
-    listing_id: ObjectId, principal: OptionalPrincipal, session: SessionDep
-) -> ListingPublic:
+def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDep) -> ListingPublic:
     listing = listings.get_visible_listing(
         session=session,
         listing_id=listing_id,
-        organization_id=principal.organization_id if principal else None,
+        organization_id=caller.organization_id if caller else None,
     )
     if listing.status == ListingStatus.published and (
-        principal is None or principal.organization_id != listing.owner_id
+        caller is None or caller.organization_id != listing.owner_id
     ):
         # Demand: a view by anyone but the owner, signed in or not.
         demand.record_views(session=session, listing_ids=[listing_id])
@@ -287,7 +285,7 @@ def precheck(listing: OwnListing, session: SessionDep) -> Precheck:
     summary="Declare the open license: the listing is announced and its offers can be accepted",
 )
 def publish_listing(
-    listing: OwnListing, _verified: VerifiedLister, session: SessionDep
+    listing: OwnListing, _verified: VerifiedListingsScope, session: SessionDep
 ) -> ListingPublic:
     return listings.to_public(listings.publish_listing(session=session, listing=listing))
 
@@ -316,10 +314,10 @@ def withdraw_listing(listing: OwnListing, session: SessionDep) -> ListingPublic:
     ),
 )
 def declare_in_bulk(
-    body: BulkDeclarationCreate, principal: ListingsScope, session: SessionDep
+    body: BulkDeclarationCreate, caller: ListingsScope, session: SessionDep
 ) -> BulkDeclarationOutcome:
-    if body.publish and not principal.is_verified:
+    if body.publish and not caller.is_verified:
         raise OrganizationNotVerified(
             "Your organization must be verified by the platform before it can do this."
         )
-    return listings.declare_in_bulk(session=session, owner=principal.organization, data=body)
+    return listings.declare_in_bulk(session=session, owner=caller.organization, data=body)

@@ -1,11 +1,10 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from marketplace.accounts.deps import Principal, require_scope
+from marketplace.accounts.deps import LicensesScope, ListingsScope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
-from marketplace.listings.deps import ListingsScope
 from marketplace.matching import needs
 from marketplace.matching.models import (
     ListingDemand,
@@ -22,7 +21,6 @@ from marketplace.params import ObjectId
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
 # Enterprises (SMEs) and licensors all hold it; a rejected organization holds no scope at all.
-NeedsScope = Annotated[Principal, Depends(require_scope("licenses"))]
 MAX_MATCHES = 50
 
 
@@ -32,8 +30,8 @@ MAX_MATCHES = 50
     responses=problem_responses(401, 403, 404),
     summary="The caller's SME profile (404 until the first PUT)",
 )
-def get_profile(principal: NeedsScope, session: SessionDep) -> SmeProfilePublic:
-    profile = needs.get_profile(session=session, organization=principal.organization)
+def get_profile(caller: LicensesScope, session: SessionDep) -> SmeProfilePublic:
+    profile = needs.get_profile(session=session, organization=caller.organization)
     return needs.profile_public(profile)
 
 
@@ -46,9 +44,9 @@ def get_profile(principal: NeedsScope, session: SessionDep) -> SmeProfilePublic:
     "defaults of the enterprise's needs when they leave these out.",
 )
 def put_profile(
-    body: SmeProfileUpdate, principal: NeedsScope, session: SessionDep
+    body: SmeProfileUpdate, caller: LicensesScope, session: SessionDep
 ) -> SmeProfilePublic:
-    profile = needs.put_profile(session=session, organization=principal.organization, data=body)
+    profile = needs.put_profile(session=session, organization=caller.organization, data=body)
     return needs.profile_public(profile)
 
 
@@ -59,9 +57,9 @@ def put_profile(
     responses=problem_responses(401, 403, 422),
     summary="Post a technology need (enterprises)",
 )
-def create_need(body: NeedCreate, principal: NeedsScope, session: SessionDep) -> NeedPublic:
-    need = needs.create_need(session=session, organization=principal.organization, data=body)
-    return needs.need_public(need, reader_id=principal.organization_id)
+def create_need(body: NeedCreate, caller: LicensesScope, session: SessionDep) -> NeedPublic:
+    need = needs.create_need(session=session, organization=caller.organization, data=body)
+    return needs.need_public(need, reader_id=caller.organization_id)
 
 
 @router.get(
@@ -72,12 +70,12 @@ def create_need(body: NeedCreate, principal: NeedsScope, session: SessionDep) ->
     description="Newest first, cursor pages. Licensors do not see an SME's budget and sales "
     "figures (`budget_max`, `expected_annual_sales`, `expected_annual_units` are null).",
 )
-def list_needs(principal: NeedsScope, session: SessionDep, page: PageParamsDep) -> NeedPage:
+def list_needs(caller: LicensesScope, session: SessionDep, page: PageParamsDep) -> NeedPage:
     items, next_cursor = needs.list_needs(
-        session=session, reader=principal.organization, limit=page.limit, cursor=page.cursor
+        session=session, reader=caller.organization, limit=page.limit, cursor=page.cursor
     )
     return NeedPage(
-        items=[needs.need_public(n, reader_id=principal.organization_id) for n in items],
+        items=[needs.need_public(n, reader_id=caller.organization_id) for n in items],
         next_cursor=next_cursor,
         limit=page.limit,
     )
@@ -89,9 +87,9 @@ def list_needs(principal: NeedsScope, session: SessionDep, page: PageParamsDep) 
     responses=problem_responses(401, 403, 404, 422),
     summary="A technology need (its owner; verified licensors while it is open)",
 )
-def get_need(need_id: ObjectId, principal: NeedsScope, session: SessionDep) -> NeedPublic:
-    need = needs.get_need(session=session, need_id=need_id, reader=principal.organization)
-    return needs.need_public(need, reader_id=principal.organization_id)
+def get_need(need_id: ObjectId, caller: LicensesScope, session: SessionDep) -> NeedPublic:
+    need = needs.get_need(session=session, need_id=need_id, reader=caller.organization)
+    return needs.need_public(need, reader_id=caller.organization_id)
 
 
 @router.post(
@@ -100,10 +98,10 @@ def get_need(need_id: ObjectId, principal: NeedsScope, session: SessionDep) -> N
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Close a need: it stops being shown as demand",
 )
-def close_need(need_id: ObjectId, principal: NeedsScope, session: SessionDep) -> NeedPublic:
-    need = needs.get_own_need(session=session, need_id=need_id, owner=principal.organization)
+def close_need(need_id: ObjectId, caller: LicensesScope, session: SessionDep) -> NeedPublic:
+    need = needs.get_own_need(session=session, need_id=need_id, owner=caller.organization)
     need = needs.close_need(session=session, need=need)
-    return needs.need_public(need, reader_id=principal.organization_id)
+    return needs.need_public(need, reader_id=caller.organization_id)
 
 
 MATCHES_DESCRIPTION = """Published listings ranked for the need by a blended score. Each factor
@@ -141,11 +139,11 @@ any word) plus 200 per IPC interest; so the answer is one page: `limit` only, no
 )
 def need_matches(
     need_id: ObjectId,
-    principal: NeedsScope,
+    caller: LicensesScope,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_MATCHES, description="How many.")] = 20,
 ) -> NeedMatches:
-    need = needs.get_own_need(session=session, need_id=need_id, owner=principal.organization)
+    need = needs.get_own_need(session=session, need_id=need_id, owner=caller.organization)
     return needs.match_need(session=session, need=need, limit=limit)
 
 
@@ -161,8 +159,8 @@ def need_matches(
     "/ 50 + 3 per active license; high from 8, medium from 3.",
 )
 def listing_demand(
-    listing_id: ObjectId, principal: ListingsScope, session: SessionDep
+    listing_id: ObjectId, caller: ListingsScope, session: SessionDep
 ) -> ListingDemand:
     return needs.get_listing_demand(
-        session=session, listing_id=listing_id, organization_id=principal.organization_id
+        session=session, listing_id=listing_id, organization_id=caller.organization_id
     )

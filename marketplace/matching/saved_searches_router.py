@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Response, status
 
-from marketplace.accounts.deps import Principal, require_scope
+from marketplace.accounts.deps import LicenseeScope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.matching import pages, saved_searches
@@ -24,16 +24,15 @@ from marketplace.params import ObjectId
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
 # Saving searches is the prospective licensee's side: the scope only enterprises hold.
-Searcher = Annotated[Principal, Depends(require_scope("licenses:accept"))]
 
 
 def _own_saved_search(
-    saved_search_id: ObjectId, principal: Searcher, session: SessionDep
+    saved_search_id: ObjectId, caller: LicenseeScope, session: SessionDep
 ) -> SavedSearch:
     return saved_searches.get_own_saved_search(
         session=session,
         saved_search_id=saved_search_id,
-        organization_id=principal.organization_id,
+        organization_id=caller.organization_id,
     )
 
 
@@ -98,14 +97,14 @@ def create_saved_search(
             }
         ),
     ],
-    principal: Searcher,
+    caller: LicenseeScope,
     session: SessionDep,
 ) -> SavedSearchPublic:
     saved = saved_searches.create_saved_search(
         session=session,
-        organization=principal.organization,
+        organization=caller.organization,
         data=body,
-        created_by_id=principal.user.id if principal.user is not None else None,
+        created_by_id=caller.user.id if caller.user is not None else None,
     )
     return _public(saved)
 
@@ -117,10 +116,10 @@ def create_saved_search(
     summary="Your organization's saved searches, newest first",
 )
 def list_saved_searches(
-    principal: Searcher, session: SessionDep, page: PageParamsDep
+    caller: LicenseeScope, session: SessionDep, page: PageParamsDep
 ) -> Page[SavedSearchPublic]:
     found = saved_searches.list_saved_searches(
-        session=session, organization_id=principal.organization_id, params=page
+        session=session, organization_id=caller.organization_id, params=page
     )
     return page_of(found, page, _public)
 

@@ -5,19 +5,17 @@ from typing import Annotated
 from fastapi import Depends
 from sqlmodel import Session
 
-from marketplace.accounts.deps import Principal, require_scope
+from marketplace.accounts.deps import PatentsScope
 from marketplace.db import SessionDep, transaction
 from marketplace.params import ObjectId
 from marketplace.patents import service as patents
 from marketplace.patents.imports import SessionFactory
 from marketplace.patents.models import Patent
 
-PatentsScope = Annotated[Principal, Depends(require_scope("patents"))]
 
-
-def _owned_patent(patent_id: ObjectId, principal: PatentsScope, session: SessionDep) -> Patent:
+def _owned_patent(patent_id: ObjectId, caller: PatentsScope, session: SessionDep) -> Patent:
     return patents.get_owned_patent(
-        session=session, owner_id=principal.organization_id, patent_id=patent_id
+        session=session, owner_id=caller.organization_id, patent_id=patent_id
     )
 
 

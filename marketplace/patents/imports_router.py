@@ -2,13 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Response, UploadFile, status
 
+from marketplace.accounts.deps import PatentsScope
 from marketplace.config import get_settings
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
 from marketplace.patents import imports
-from marketplace.patents.deps import ImportSessions, PatentsScope
+from marketplace.patents.deps import ImportSessions
 from marketplace.patents.errors import ImportFileTooLarge
 from marketplace.patents.import_models import ImportFormat, ImportJobPublic, ImportJobSummary
 
@@ -48,7 +49,7 @@ def _read_capped(upload: UploadFile) -> bytes:
     ),
 )
 def submit_import(
-    principal: PatentsScope,
+    caller: PatentsScope,
     session: SessionDep,
     background: BackgroundTasks,
     sessions: ImportSessions,
@@ -68,8 +69,8 @@ def submit_import(
     )
     job = imports.submit_import(
         session=session,
-        owner=principal.organization,
-        submitted_by_id=principal.user.id if principal.user else None,
+        owner=caller.organization,
+        submitted_by_id=caller.user.id if caller.user else None,
         filename=file.filename or f"upload.{chosen}",
         content=content,
         file_format=chosen,
@@ -88,11 +89,9 @@ def submit_import(
     summary="The organization's imports, newest first",
 )
 def list_imports(
-    principal: PatentsScope, session: SessionDep, page: PageParamsDep
+    caller: PatentsScope, session: SessionDep, page: PageParamsDep
 ) -> Page[ImportJobSummary]:
-    found = imports.list_jobs(
-        session=session, organization_id=principal.organization_id, params=page
-    )
+    found = imports.list_jobs(session=session, organization_id=caller.organization_id, params=page)
     return page_of(found, page, imports.to_summary)
 
 
@@ -102,10 +101,6 @@ def list_imports(
     responses=problem_responses(401, 403, 404, 422),
     summary="An import's status, counts and row errors",
 )
-def get_import(
-    import_id: ObjectId, principal: PatentsScope, session: SessionDep
-) -> ImportJobPublic:
-    job = imports.get_job(
-        session=session, organization_id=principal.organization_id, job_id=import_id
-    )
+def get_import(import_id: ObjectId, caller: PatentsScope, session: SessionDep) -> ImportJobPublic:
+    job = imports.get_job(session=session, organization_id=caller.organization_id, job_id=import_id)
     return imports.to_public(job)

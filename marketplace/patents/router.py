@@ -2,13 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from marketplace.accounts.deps import PatentsScope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.listings import service as listings
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
 from marketplace.patents import service as patents
-from marketplace.patents.deps import OwnedPatent, PatentsScope
+from marketplace.patents.deps import OwnedPatent
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import (
     IpcPrefix,
@@ -30,10 +31,8 @@ router = APIRouter(prefix="/api/v1/patents", tags=["patents"])
     responses=problem_responses(401, 403, 409, 422),
     summary="Register a patent the caller's organization owns",
 )
-def register_patent(
-    body: PatentCreate, principal: PatentsScope, session: SessionDep
-) -> PatentPublic:
-    patent = patents.register_patent(session=session, owner=principal.organization, data=body)
+def register_patent(body: PatentCreate, caller: PatentsScope, session: SessionDep) -> PatentPublic:
+    patent = patents.register_patent(session=session, owner=caller.organization, data=body)
     return patents.to_public(patent)
 
 
@@ -44,7 +43,7 @@ def register_patent(
     summary="The caller's patents, newest first",
 )
 def list_patents(
-    principal: PatentsScope,
+    caller: PatentsScope,
     session: SessionDep,
     page: PageParamsDep,
     legal_status: LegalStatus | None = None,
@@ -59,7 +58,7 @@ def list_patents(
 ) -> Page[PatentPublic]:
     found = patents.list_patents(
         session=session,
-        owner_id=principal.organization_id,
+        owner_id=caller.organization_id,
         params=page,
         legal_status=legal_status,
         kind=kind,

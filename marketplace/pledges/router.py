@@ -4,12 +4,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from marketplace import clock
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.deps import (
-    CurrentPrincipal,
+    CurrentCaller,
+    EncumbrancesScope,
+    PatentsScope,
     PlatformAdmin,
-    Principal,
-    require_scope,
-    require_verified_scope,
+    PledgesScope,
+    VerifiedPledgesScope,
 )
 from marketplace.accounts.errors import InsufficientScope
 from marketplace.accounts.models import OrganizationKind
@@ -39,42 +41,37 @@ from marketplace.pledges.models import (
 
 router = APIRouter(prefix="/api/v1", tags=["pledges"])
 
-VerifiedBank = Annotated[Principal, Depends(require_verified_scope("pledges"))]
-PledgesScope = Annotated[Principal, Depends(require_scope("pledges"))]
-PatentOwner = Annotated[Principal, Depends(require_scope("patents"))]
-EncumbranceReader = Annotated[Principal, Depends(require_scope("encumbrances"))]
 
-
-def _pledge_reader(principal: CurrentPrincipal) -> Principal:
+def _pledge_reader(caller: CurrentCaller) -> Caller:
     """Banks read pledges with the pledges scope, pledgors with the patents scope."""
-    if not (principal.is_platform_admin or principal.scopes & {"pledges", "patents"}):
+    if not (caller.is_platform_admin or caller.scopes & {"pledges", "patents"}):
         raise InsufficientScope("This needs the 'pledges' scope.", required_scope="pledges")
-    return principal
+    return caller
 
 
-PledgeReader = Annotated[Principal, Depends(_pledge_reader)]
+PledgeReader = Annotated[Caller, Depends(_pledge_reader)]
 
 
-def _reads_register(principal: Principal) -> bool:
-    return principal.organization.kind == OrganizationKind.bank and "pledges" in principal.scopes
+def _reads_register(caller: Caller) -> bool:
+    return caller.organization.kind == OrganizationKind.bank and "pledges" in caller.scopes
 
 
-def _visible_pledge(pledge_id: ObjectId, principal: PledgeReader, session: SessionDep) -> Pledge:
+def _visible_pledge(pledge_id: ObjectId, caller: PledgeReader, session: SessionDep) -> Pledge:
     return pledges.get_visible_pledge(
         session=session,
         pledge_id=pledge_id,
-        organization_id=principal.organization_id,
-        is_admin=principal.is_platform_admin,
-        is_bank=_reads_register(principal),
+        organization_id=caller.organization_id,
+        is_admin=caller.is_platform_admin,
+        is_bank=_reads_register(caller),
     )
 
 
 VisiblePledge = Annotated[Pledge, Depends(_visible_pledge)]
 
 
-def _view(pledge: Pledge, principal: Principal) -> PledgeView:
+def _view(pledge: Pledge, caller: Caller) -> PledgeView:
     full = pledges.sees_everything(
-        pledge, principal.organization_id, is_admin=principal.is_platform_admin
+        pledge, caller.organization_id, is_admin=caller.is_platform_admin
     )
     return pledges.to_view(pledge, full=full)
 
@@ -86,7 +83,9 @@ def _view(pledge: Pledge, principal: Principal) -> PledgeView:
     responses=problem_responses(401, 403, 409, 422),
     summary="Apply for a pledge registration (the bank's side of the joint application)",
 )
-def apply_for_pledge(body: PledgeCreate, bank: VerifiedBank, session: SessionDep) -> PledgeView:
+def apply_for_pledge(
+    body: PledgeCreate, bank: VerifiedPledgesScope, session: SessionDep
+) -> PledgeView:
     pledge = pledges.apply_for_pledge(session=session, pledgee=bank.organization, data=body)
     return pledges.to_view(pledge, full=True)
 
@@ -98,7 +97,7 @@ def apply_for_pledge(body: PledgeCreate, bank: VerifiedBank, session: SessionDep
     summary="Pledges: a bank's own in full, and other registered ones as the register shows them",
 )
 def list_pledges(
-    principal: PledgeReader,
+    caller: PledgeReader,
     session: SessionDep,
     page: PageParamsDep,
     patent_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -112,9 +111,9 @@ def list_pledges(
     found = pledges.list_pledges(
         session=session,
         params=page,
-        organization_id=principal.organization_id,
-        is_admin=principal.is_platform_admin,
-        is_bank=_reads_register(principal),
+        organization_id=caller.organization_id,
+        is_admin=caller.is_platform_admin,
+        is_bank=_reads_register(caller),
         patent_id=patent_id,
         application_number=application_number,
         pledgor_id=pledgor_id,
@@ -123,7 +122,7 @@ def list_pledges(
         registered_from=registered_from,
         registered_to=registered_to,
     )
-    return page_of(found, page, lambda pledge: _view(pledge, principal))
+    return page_of(found, page, lambda pledge: _view(pledge, caller))
 
 
 @router.get(
@@ -143,8 +142,8 @@ def exposure(bank: PledgesScope, session: SessionDep) -> Exposure:
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_pledge(pledge: VisiblePledge, principal: PledgeReader) -> PledgeView:
-    return _view(pledge, principal)
+def get_pledge(pledge: VisiblePledge, caller: PledgeReader) -> PledgeView:
+    return _view(pledge, caller)
 
 
 @router.post(
@@ -153,7 +152,7 @@ def get_pledge(pledge: VisiblePledge, principal: PledgeReader) -> PledgeView:
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="The pledgor joins the application",
 )
-def confirm_pledge(pledge: VisiblePledge, owner: PatentOwner, session: SessionDep) -> PledgeView:
+def confirm_pledge(pledge: VisiblePledge, owner: PatentsScope, session: SessionDep) -> PledgeView:
     confirmed = pledges.confirm_pledge(session=session, pledge=pledge, pledgor=owner.organization)
     return pledges.to_view(confirmed, full=True)
 
@@ -208,15 +207,15 @@ def amend_pledge(
 def cancel_pledge(
     pledge: VisiblePledge,
     body: PledgeCancellation,
-    principal: PledgeReader,
+    caller: PledgeReader,
     session: SessionDep,
 ) -> PledgeView:
     cancelled = pledges.cancel_pledge(
         session=session,
         pledge=pledge,
-        actor=principal.organization,
+        actor=caller.organization,
         cancellation=body,
-        is_admin=principal.is_platform_admin,
+        is_admin=caller.is_platform_admin,
     )
     return pledges.to_view(cancelled, full=True)
 
@@ -244,7 +243,7 @@ def consent_to_listing(
     summary="Is each patent pledgeable today, and what encumbers it? Up to 1,000 numbers",
 )
 def check_encumbrances(
-    body: EncumbranceCheckRequest, _reader: EncumbranceReader, session: SessionDep
+    body: EncumbranceCheckRequest, _reader: EncumbrancesScope, session: SessionDep
 ) -> Response:
     today = clock.today()
     results = encumbrances.check_encumbrances(
@@ -264,7 +263,7 @@ def check_encumbrances(
 )
 def license_income(
     pledge: VisiblePledge,
-    principal: PledgeReader,
+    caller: PledgeReader,
     session: SessionDep,
     period_start: Annotated[date, Query(alias="from")],
     period_end: Annotated[date, Query(alias="to")],
@@ -272,8 +271,8 @@ def license_income(
     return exposure_report.license_income(
         session=session,
         pledge=pledge,
-        reader_id=principal.organization_id,
-        is_admin=principal.is_platform_admin,
+        reader_id=caller.organization_id,
+        is_admin=caller.is_platform_admin,
         period_start=period_start,
         period_end=period_end,
     )

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from marketplace.accounts.deps import CurrentPrincipal
+from marketplace.accounts.deps import CurrentCaller
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.params import MAX_ID
@@ -31,7 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["stats"])
     "section or department (licensors: their own; platform admins: all or one licensor)",
 )
 def conversion_stats(
-    principal: CurrentPrincipal,
+    caller: CurrentCaller,
     session: SessionDep,
     group_by: StatsGroup = StatsGroup.year,
     period_start: Annotated[
@@ -50,8 +50,8 @@ def conversion_stats(
     report = stats.conversion_stats(
         session=session,
         owner_id=stats.report_scope(
-            organization=principal.organization,
-            is_platform_admin=principal.is_platform_admin,
+            organization=caller.organization,
+            is_platform_admin=caller.is_platform_admin,
             owner_id=owner_id,
         ),
         group_by=group_by,

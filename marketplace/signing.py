@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import JWTError, jwk, jws, jwt
 from jose.exceptions import JWKError, JWSError
 
+from marketplace.canonical import canonical_json
+
 STATEMENT_ALGORITHM = "ES256"
 ACTIVE_FILE = "active"
 KID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -246,10 +248,6 @@ class StatementRejected(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def sign_statement(claims: Mapping[str, Any], *, typ: str, key_set: KeySet) -> str:

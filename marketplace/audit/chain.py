@@ -1,7 +1,6 @@
 """The hash chain: how an entry's hash is computed, and how entries are appended in order."""
 
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -12,16 +11,13 @@ from sqlalchemy.orm import Session
 from marketplace import clock
 from marketplace.audit.models import GENESIS_HASH, AuditEvent, AuditEventParty
 from marketplace.audit.recorder import Entry
+from marketplace.canonical import canonical_json
 
 # pg_advisory_xact_lock key of the chain (an arbitrary constant: "audit" in ASCII).
 CHAIN_LOCK_KEY = 0x6175646974
 
 EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 PARTIES = AuditEventParty.__table__  # type: ignore[attr-defined]
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def entry_hash(

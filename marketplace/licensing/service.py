@@ -1,7 +1,6 @@
 """Licenses under open-license declarations: acceptance in one step, frozen terms, termination."""
 
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from marketplace import clock
 from marketplace.accounts.models import Organization, User
+from marketplace.canonical import canonical_json
 from marketplace.config import get_settings
 from marketplace.db import transition
 from marketplace.events import service as events
@@ -49,11 +49,6 @@ from marketplace.pledges import service as pledges
 from marketplace.pledges.models import LicensePledge
 
 TERMS_SCHEMA_VERSION = 1
-
-
-def canonical_json(value: Any) -> bytes:
-    """The byte string the terms hash is taken over: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def terms_digest(terms: dict[str, Any]) -> str:

@@ -302,12 +302,6 @@ def test_build_terms_writes_amounts_as_decimal_strings_and_dates_iso(
     json.dumps(terms)
 
 
-def test_canonical_json_sorts_keys_drops_whitespace_and_keeps_utf8() -> None:
-    encoded = licensing.canonical_json({"b": 1, "a": {"名称": "专利", "z": [1, 2]}})
-
-    assert encoded == '{"a":{"z":[1,2],"名称":"专利"},"b":1}'.encode()
-
-
 def test_terms_digest_is_sha256_of_the_canonical_form() -> None:
     terms = {"licensee": {"name": "宁波电池有限公司"}, "offer": {"upfront_fee": "50000.00"}}
     independent = json.dumps(terms, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

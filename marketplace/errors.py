@@ -153,15 +153,28 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def _field_errors(errors: Iterable[Any]) -> list[dict[str, str]]:
+def field_errors(
+    errors: Iterable[Any], *, prefix: tuple[str, ...] = (), empty_field: str = ""
+) -> list[dict[str, str]]:
+    """Pydantic's errors as the field errors of a problem body: the one converter, used by the
+    request handler, services that re-validate merged input, and the import's row errors.
+
+    ``prefix`` places a model's errors where a request's would be (``("body",)``);
+    ``empty_field`` names an error that has no location (a whole-row check)."""
     return [
         {
-            "field": ".".join(str(part) for part in error.get("loc", ())),
+            "field": ".".join([*prefix, *(str(part) for part in error.get("loc", ()))])
+            or empty_field,
             "message": str(error.get("msg", "")).removeprefix("Value error, "),
             "type": str(error.get("type", "value_error")),
         }
         for error in errors
     ]
+
+
+def summary(errors: Iterable[dict[str, str]]) -> str:
+    """One line naming every field error, for a problem's ``detail``."""
+    return "; ".join(f"{error['field']}: {error['message']}" for error in errors)
 
 
 async def _marketplace_error(request: Request, exc: Exception) -> JSONResponse:
@@ -179,7 +192,7 @@ async def _marketplace_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _field_errors(exc.errors())
+    errors = field_errors(exc.errors())
     first = errors[0] if errors else None
     detail = f"{first['field']}: {first['message']}" if first else "Invalid input"
     return problem_response(

@@ -16,7 +16,7 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.db import transition
-from marketplace.errors import MarketplaceError
+from marketplace.errors import MarketplaceError, field_errors, summary
 from marketplace.events.models import EventType
 from marketplace.listings.errors import (
     InvalidListing,
@@ -369,10 +369,8 @@ def update_offer(
     try:
         validated = OfferCreate.model_validate(merged)
     except ValidationError as exc:
-        errors = _field_errors(exc)
-        raise InvalidOffer(
-            "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
-        ) from exc
+        errors = field_errors(exc.errors(), prefix=("body",))
+        raise InvalidOffer(summary(errors), errors=errors) from exc
     _check_term(listing, validated.term_years, today=clock.today())
     for field, value in validated.model_dump().items():
         setattr(offer, field, value)
@@ -380,18 +378,6 @@ def update_offer(
     session.add(offer)
     session.flush()
     return offer
-
-
-def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """The merged offer's errors in the shape of request validation errors."""
-    return [
-        {
-            "field": ".".join(["body", *(str(part) for part in error["loc"])]),
-            "message": error["msg"].removeprefix("Value error, "),
-            "type": error["type"],
-        }
-        for error in exc.errors()
-    ]
 
 
 def delete_offer(*, session: Session, listing: Listing, offer: Offer) -> None:

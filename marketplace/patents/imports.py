@@ -41,7 +41,7 @@ from marketplace.accounts.errors import OrganizationNotFound
 from marketplace.accounts.models import LICENSOR_KINDS, Organization
 from marketplace.config import get_settings
 from marketplace.db import any_of, transition
-from marketplace.errors import FieldError, MarketplaceError
+from marketplace.errors import FieldError, MarketplaceError, field_errors, summary
 from marketplace.listings import service as listings
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents.errors import (
@@ -140,31 +140,20 @@ def _row_error(
     )
 
 
-def _field_errors(exc: ValidationError) -> list[FieldError]:
-    """The same field, message and type as the API's 422 (without the `body.` prefix)."""
-    return [
-        FieldError(
-            field=".".join(str(part) for part in error["loc"]) or "row",
-            message=error["msg"].removeprefix("Value error, "),
-            type=error["type"],
-        )
-        for error in exc.errors()
-    ]
-
-
 def _validated(line: int, values: dict[str, Any]) -> Row:
     try:
         return Row(line, data=PatentCreate.model_validate(values))
     except ValidationError as exc:
-        errors = _field_errors(exc)
+        # The API's 422 field errors, without its `body.` prefix.
+        errors = field_errors(exc.errors(), empty_field="row")
         return Row(
             line,
             error=_row_error(
                 line,
                 "validation_failed",
-                "; ".join(f"{e.field}: {e.message}" for e in errors),
+                summary(errors),
                 application_number=values.get("application_number"),
-                errors=errors,
+                errors=[FieldError(**error) for error in errors],
             ),
         )
 

@@ -82,6 +82,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketplace.accounts import security
+from marketplace.api.pledges import check_encumbrances as check_route
 from marketplace.db import SQLITE_BEGIN_OPTION, create_db_engine
 from marketplace.models import metadata
 from marketplace.pagination import PageParams
@@ -97,7 +98,6 @@ from marketplace.pledges.models import (
     EncumbranceCheckRequest,
     PledgeStatus,
 )
-from marketplace.pledges.router import check_encumbrances as check_route
 
 CLIENT_SECRET = "bench-bank-client-secret-2026"  # noqa: S105 - a throwaway API client
 

@@ -7,26 +7,26 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from marketplace import __version__
-from marketplace.accounts.router import router as accounts_router
 from marketplace.accounts.throttle import AttemptLimiter
-from marketplace.audit.router import router as audit_router
+from marketplace.api.accounts import router as accounts_router
+from marketplace.api.audit import router as audit_router
+from marketplace.api.disputes import router as disputes_router
+from marketplace.api.events import router as events_router
+from marketplace.api.export_review import router as export_review_router
+from marketplace.api.imports import router as imports_router
+from marketplace.api.licenses import router as licensing_router
+from marketplace.api.licenses import well_known_router as licensing_well_known_router
+from marketplace.api.listings import router as listings_router
+from marketplace.api.needs import router as needs_router
+from marketplace.api.obligations import router as royalties_router
+from marketplace.api.patents import router as patents_router
+from marketplace.api.pledges import router as pledges_router
+from marketplace.api.saved_searches import router as saved_searches_router
+from marketplace.api.stats import router as stats_router
+from marketplace.api.webhooks import router as webhooks_router
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
-from marketplace.events.router import router as events_router
-from marketplace.licensing.disputes_router import router as disputes_router
-from marketplace.licensing.export_router import router as export_review_router
-from marketplace.licensing.obligations_router import router as royalties_router
-from marketplace.licensing.router import router as licensing_router
-from marketplace.licensing.router import well_known_router as licensing_well_known_router
-from marketplace.listings.router import router as listings_router
-from marketplace.matching.needs_router import router as needs_router
-from marketplace.matching.saved_searches_router import router as saved_searches_router
 from marketplace.middleware import ConcurrencyLimit
-from marketplace.patents.imports_router import router as imports_router
-from marketplace.patents.router import router as patents_router
-from marketplace.pledges.router import router as pledges_router
-from marketplace.stats.router import router as stats_router
-from marketplace.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 The API on which patent open licensing happens (Patent Law arts. 50-52).

@@ -61,6 +61,7 @@ from benchmarks.harness import (
 )
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
+from marketplace.audit import recorder as audit_recorder
 from marketplace.db import create_db_engine
 from marketplace.listings import service as listings
 from marketplace.listings.models import ListingCreate, OfferCreate
@@ -314,6 +315,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Sessions opened here record audited changes, as the app\'s and the commands\' do.
+    audit_recorder.install()
     args = parse_args(argv)
     # The per-organization limit of the app, raised when the run asks for more.
     os.environ["MARKETPLACE_SAVED_SEARCHES_PER_ORGANIZATION"] = str(

@@ -59,10 +59,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
-from marketplace.db import create_db_engine, transaction
+from marketplace.audit import recorder as audit_recorder
+from marketplace.db import create_db_engine
 from marketplace.patents import imports
 from marketplace.patents.import_models import ImportFormat
 from marketplace.patents.models import LegalStatus, Patent
+from marketplace.sessions import transaction
 
 TARGET_PER_SECOND = 5_000
 REQUEST_TIMEOUT_S = 120.0
@@ -286,6 +288,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Sessions opened here record audited changes, as the app\'s and the commands\' do.
+    audit_recorder.install()
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="marketplace-bench-import-"))
     try:

@@ -83,6 +83,7 @@ from sqlmodel import Session
 
 from marketplace.accounts import security
 from marketplace.api.pledges import check_encumbrances as check_route
+from marketplace.audit import recorder as audit_recorder
 from marketplace.db import SQLITE_BEGIN_OPTION, create_db_engine
 from marketplace.models import metadata
 from marketplace.pagination import PageParams
@@ -2122,6 +2123,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Sessions opened here record audited changes, as the app\'s and the commands\' do.
+    audit_recorder.install()
     args = parse_args(argv)
     run_started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="marketplace-bench-pledges-"))

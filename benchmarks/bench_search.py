@@ -68,6 +68,7 @@ from benchmarks.harness import (
     percentile,
     running_server,
 )
+from marketplace.audit import recorder as audit_recorder
 from marketplace.matching import service as matching
 from marketplace.models import metadata
 from marketplace.patents.identifiers import PatentKind
@@ -742,6 +743,8 @@ def _measure_existing(url: str, args: argparse.Namespace) -> tuple[str, int, tup
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Sessions opened here record audited changes, as the app\'s and the commands\' do.
+    audit_recorder.install()
     args = parse_args(argv)
     if args.existing:
         label, listings, figures = _measure_existing(args.existing, args)

@@ -56,6 +56,7 @@ from benchmarks.bench_search import (
     add_published_listing,
 )
 from benchmarks.harness import bench_database, migrate
+from marketplace.audit import recorder as audit_recorder
 from marketplace.matching import service as matching
 from marketplace.models import metadata
 from marketplace.patents.identifiers import PatentKind
@@ -954,6 +955,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Sessions opened here record audited changes, as the app\'s and the commands\' do.
+    audit_recorder.install()
     args = parse_args(argv)
     tables, truth = generate(args.listings, args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="eval-relevance-"))

@@ -14,8 +14,8 @@ from sqlmodel import Session
 from marketplace import clock
 from marketplace.accounts import service as accounts
 from marketplace.config import Environment, get_settings
-from marketplace.db import unit_of_work
 from marketplace.errors import MarketplaceError
+from marketplace.sessions import unit_of_work
 
 app = typer.Typer(
     help="Open-licensing patent marketplace.", no_args_is_help=True, add_completion=False

@@ -1,23 +1,19 @@
-"""Engine, metadata naming convention, column types that behave the same on SQLite and PostgreSQL,
-and the request-scoped session that commits each use case exactly once."""
+"""Engine, metadata naming convention and column types that behave the same on SQLite and
+PostgreSQL. Infrastructure: imports no domain (the sessions that commit use cases are in
+``marketplace.sessions``)."""
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Any, cast
+from typing import Any, cast
 
 import sqlalchemy as sa
-from fastapi import Depends, Request
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session, SQLModel
 
-# Imported for its session events: every change of an audited model is recorded.
-from marketplace.audit import recorder as audit_recorder
 from marketplace.config import get_settings
-from marketplace.errors import MarketplaceError
 
 # Set before any table is defined so that Alembic sees stable constraint names.
 NAMING_CONVENTION = {
@@ -136,47 +132,6 @@ def get_read_engine() -> Engine:
     """The same engine and pool; on SQLite its transactions start deferred, so that reads run
     side by side instead of queuing for the write lock. (Ignored by PostgreSQL.)"""
     return get_engine().execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """One request, one transaction: committed after the route returns, rolled back on error.
-
-    Services only flush; this (and ``unit_of_work`` outside requests) is where commits happen.
-    Safe methods never write, so their transactions need not hold SQLite's write lock."""
-    engine = get_read_engine() if request.method in SAFE_METHODS else get_engine()
-    with Session(engine, expire_on_commit=False) as session:
-        # Until the auth dependency names the caller (signup, token requests).
-        audit_recorder.act_as(session, audit_recorder.ANONYMOUS)
-        yield from transaction(session)
-
-
-@contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """The same transaction outside a request (commands, jobs)."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        yield from transaction(session)
-
-
-def transaction(session: Session) -> Iterator[Session]:
-    try:
-        yield session
-    except MarketplaceError as exc:
-        # Some refusals must leave a trace (a reused refresh token revokes its family).
-        if exc.keeps_changes:
-            session.commit()
-        else:
-            session.rollback()
-        raise
-    except BaseException:
-        session.rollback()
-        raise
-    else:
-        session.commit()
-
-
-# scope="function" runs the commit before the response is sent, so a failed commit is reported
-# to the client instead of being lost after a 2xx.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def transition(session: Session, statement: sa.Update) -> bool:

@@ -24,6 +24,7 @@ from marketplace.api.pledges import router as pledges_router
 from marketplace.api.saved_searches import router as saved_searches_router
 from marketplace.api.stats import router as stats_router
 from marketplace.api.webhooks import router as webhooks_router
+from marketplace.audit import recorder as audit_recorder
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
 from marketplace.middleware import ConcurrencyLimit
@@ -58,6 +59,8 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    # Every change a request makes to an audited model is recorded and chained.
+    audit_recorder.install()
     app = FastAPI(
         lifespan=lifespan,
         title="Open-licensing patent marketplace",

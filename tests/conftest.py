@@ -47,14 +47,10 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from marketplace import clock  # noqa: E402
-from marketplace.db import (  # noqa: E402
-    create_db_engine,
-    get_engine,
-    get_read_engine,
-    get_session,
-    transaction,
-)
+from marketplace.audit import recorder as audit_recorder  # noqa: E402
+from marketplace.db import create_db_engine, get_engine, get_read_engine  # noqa: E402
 from marketplace.main import create_app  # noqa: E402
+from marketplace.sessions import get_session, transaction  # noqa: E402
 from tests.factories import NewParty, Party, make_party  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +101,8 @@ def engine() -> Iterator[Engine]:
     if IS_POSTGRES:
         _server_admin(f'CREATE DATABASE "{RUN_DATABASE}"')
     engine = create_db_engine(TEST_DATABASE_URL)
+    # The tests' sessions record audited changes as the app's and the commands' do.
+    audit_recorder.install()
     try:
         reset_database(engine)
         upgrade_database(engine)

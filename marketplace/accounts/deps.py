@@ -18,9 +18,10 @@ from marketplace.accounts.errors import (
     OrganizationNotVerified,
 )
 from marketplace.accounts.models import ApiClient, User, UserRole
-from marketplace.audit.recorder import Actor, act_as
-from marketplace.db import SessionDep
+from marketplace.audit.chain import Actor
+from marketplace.audit.recorder import act_as
 from marketplace.errors import Unauthorized
+from marketplace.sessions import SessionDep
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",

@@ -22,10 +22,10 @@ from marketplace.accounts.models import (
     Verification,
 )
 from marketplace.accounts.throttle import AttemptLimiter
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 

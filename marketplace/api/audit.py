@@ -9,10 +9,10 @@ from marketplace.accounts.errors import NotOrganizationAdmin
 from marketplace.accounts.models import UserRole
 from marketplace.audit import service as audit
 from marketplace.audit.models import AuditEventPublic, AuditHead
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep
 from marketplace.params import MAX_ID
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 

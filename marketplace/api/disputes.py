@@ -5,7 +5,6 @@ from fastapi import APIRouter, Depends, Query, status
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.deps import CurrentCaller, LicensesScope, PlatformAdmin
 from marketplace.accounts.errors import InsufficientScope
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.licensing import disputes
 from marketplace.licensing import service as licensing
@@ -21,6 +20,7 @@ from marketplace.licensing.models import (
 )
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["disputes"])
 

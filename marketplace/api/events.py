@@ -3,11 +3,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from marketplace.accounts.deps import CurrentCaller
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.events import service as events
 from marketplace.events.models import EventFeed, EventPublic
 from marketplace.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 

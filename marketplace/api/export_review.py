@@ -4,7 +4,6 @@ foreign licensees waiting for a decision."""
 from fastapi import APIRouter, Response, status
 
 from marketplace.accounts.deps import PlatformAdmin
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.licensing import export_review
 from marketplace.licensing import service as licensing
@@ -16,6 +15,7 @@ from marketplace.licensing.models import (
 )
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["export review"])
 

@@ -4,7 +4,6 @@ from fastapi import APIRouter, BackgroundTasks, File, Form, Response, UploadFile
 
 from marketplace.accounts.deps import PatentsScope
 from marketplace.config import get_settings
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
@@ -12,6 +11,7 @@ from marketplace.patents import imports
 from marketplace.patents.deps import ImportSessions
 from marketplace.patents.errors import ImportFileTooLarge
 from marketplace.patents.import_models import ImportFormat, ImportJobPublic, ImportJobSummary
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/imports", tags=["patents"])
 

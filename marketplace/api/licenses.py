@@ -10,7 +10,6 @@ from marketplace.accounts.deps import (
     VerifiedLicenseeScope,
 )
 from marketplace.config import get_settings
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.licensing import certificates, recordation
 from marketplace.licensing import service as licensing
@@ -27,6 +26,7 @@ from marketplace.licensing.models import (
 )
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["licenses"])
 # Served at the site root, where verifiers look for it (RFC 8615).

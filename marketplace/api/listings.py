@@ -7,7 +7,6 @@ from fastapi import APIRouter, Query, Response, status
 from marketplace.accounts.deps import ListingsScope, OptionalCaller, VerifiedListingsScope
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
-from marketplace.db import SessionDep
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import service as listings
 from marketplace.listings.deps import OwnListing, OwnOffer
@@ -33,6 +32,7 @@ from marketplace.pagination import PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import IpcPrefix
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["listings"])
 

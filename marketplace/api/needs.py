@@ -3,7 +3,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import LicensesScope, ListingsScope
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.matching import needs
 from marketplace.matching.models import (
@@ -17,6 +16,7 @@ from marketplace.matching.models import (
 )
 from marketplace.pagination import PageParamsDep
 from marketplace.params import ObjectId
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 

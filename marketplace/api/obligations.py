@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import LicenseeScope, LicensesScope
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.licensing import obligations
 from marketplace.licensing import service as licensing
@@ -25,6 +24,7 @@ from marketplace.licensing.models import (
 )
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
+from marketplace.sessions import SessionDep
 
 ROUNDING_RULE = (
     "Amounts are computed exactly from the license's frozen terms (running: net sales x rate; "

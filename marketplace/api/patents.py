@@ -3,7 +3,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import PatentsScope
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.listings import service as listings
 from marketplace.pagination import Page, PageParamsDep, page_of
@@ -20,6 +19,7 @@ from marketplace.patents.models import (
     PatentPublic,
     PatentUpdate,
 )
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/patents", tags=["patents"])
 

@@ -15,7 +15,6 @@ from marketplace.accounts.deps import (
 )
 from marketplace.accounts.errors import InsufficientScope
 from marketplace.accounts.models import OrganizationKind
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
@@ -38,6 +37,7 @@ from marketplace.pledges.models import (
     PledgeUpdate,
     PledgeView,
 )
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["pledges"])
 

@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from marketplace.accounts.deps import LicenseeScope
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.matching import pages, saved_searches
 from marketplace.matching import service as matching
@@ -20,6 +19,7 @@ from marketplace.matching.models import (
 )
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
+from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 

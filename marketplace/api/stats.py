@@ -4,9 +4,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from marketplace.accounts.deps import CurrentCaller
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.params import MAX_ID
+from marketplace.sessions import SessionDep
 from marketplace.stats import service as stats
 from marketplace.stats.models import ConversionStats, StatsFormat, StatsGroup
 

@@ -3,9 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, status
 
 from marketplace.accounts.deps import OrganizationAdmin
-from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
+from marketplace.sessions import SessionDep
 from marketplace.webhooks import service as webhooks
 from marketplace.webhooks.deps import OwnDelivery, OwnWebhook
 from marketplace.webhooks.models import (

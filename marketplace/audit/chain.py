@@ -2,6 +2,7 @@
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from marketplace import clock
 from marketplace.audit.models import GENESIS_HASH, AuditEvent, AuditEventParty
-from marketplace.audit.recorder import Entry
 from marketplace.canonical import canonical_json
 
 # pg_advisory_xact_lock key of the chain (an arbitrary constant: "audit" in ASCII).
@@ -18,6 +18,26 @@ CHAIN_LOCK_KEY = 0x6175646974
 
 EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 PARTIES = AuditEventParty.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who made the change: ``user:<id>``, ``client:<client id>``, ``anonymous`` or ``system``."""
+
+    name: str
+    organization_id: int | None = None
+
+
+@dataclass(slots=True)
+class Entry:
+    """One object's change in one transaction, ready to be chained."""
+
+    object_type: str
+    object_id: int
+    action: str
+    changes: dict[str, list[Any]]
+    parties: list[int]
+    actor: Actor
 
 
 def entry_hash(

@@ -37,6 +37,8 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import NO_VALUE
 
+from marketplace.audit import chain
+from marketplace.audit.chain import Actor, Entry
 from marketplace.audit.spec import Audited, audited
 
 ACTOR_KEY = "audit_actor"
@@ -45,14 +47,6 @@ PENDING_KEY = "audit_pending"
 
 class UnauditableStatement(Exception):
     """A programming error: a bulk statement on an audited model that the recorder cannot follow."""
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who made the change: ``user:<id>``, ``client:<client id>``, ``anonymous`` or ``system``."""
-
-    name: str
-    organization_id: int | None = None
 
 
 SYSTEM = Actor("system")
@@ -84,18 +78,6 @@ class _Record:
     parties: tuple[int, ...]
     actor: Actor
     spec: Audited
-
-
-@dataclass(slots=True)
-class Entry:
-    """One object's change in one transaction, ready to be chained."""
-
-    object_type: str
-    object_id: int
-    action: str
-    changes: dict[str, list[Any]]
-    parties: list[int]
-    actor: Actor
 
 
 @dataclass(slots=True)
@@ -391,10 +373,6 @@ def _before_commit(session: Session) -> None:
     session.flush()
     entries = _merge(session.info.pop(PENDING_KEY, []))
     if entries:
-        # Imported here: the chain needs the audit tables, whose module imports db, which
-        # imports this module to install the events.
-        from marketplace.audit import chain
-
         chain.append(session, entries)
 
 
@@ -420,8 +398,24 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
         session.info.pop(ACTOR_KEY, None)
 
 
-sa.event.listen(Session, "after_flush", _after_flush)
-sa.event.listen(Session, "do_orm_execute", _on_orm_execute)
-sa.event.listen(Session, "before_commit", _before_commit)
-sa.event.listen(Session, "after_soft_rollback", _after_soft_rollback)
-sa.event.listen(Session, "after_transaction_end", _after_transaction_end)
+_LISTENERS: tuple[tuple[str, Any], ...] = (
+    ("after_flush", _after_flush),
+    ("do_orm_execute", _on_orm_execute),
+    ("before_commit", _before_commit),
+    ("after_soft_rollback", _after_soft_rollback),
+    ("after_transaction_end", _after_transaction_end),
+)
+
+
+def install() -> None:
+    """Record every change of an audited model made through any ORM session of this process.
+
+    Called explicitly by the app factory, by ``sessions.unit_of_work`` (commands, jobs) and by
+    the tests' fixtures; installing twice is a no-op."""
+    for name, listener in _LISTENERS:
+        if not sa.event.contains(Session, name, listener):
+            sa.event.listen(Session, name, listener)
+
+
+def is_installed() -> bool:
+    return all(sa.event.contains(Session, name, listener) for name, listener in _LISTENERS)

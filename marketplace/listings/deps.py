@@ -3,10 +3,10 @@ from typing import Annotated
 from fastapi import Depends
 
 from marketplace.accounts.deps import ListingsScope
-from marketplace.db import SessionDep
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, Offer
 from marketplace.params import ObjectId
+from marketplace.sessions import SessionDep
 
 
 def _own_listing(listing_id: ObjectId, caller: ListingsScope, session: SessionDep) -> Listing:

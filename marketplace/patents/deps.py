@@ -6,11 +6,11 @@ from fastapi import Depends
 from sqlmodel import Session
 
 from marketplace.accounts.deps import PatentsScope
-from marketplace.db import SessionDep, transaction
 from marketplace.params import ObjectId
 from marketplace.patents import service as patents
 from marketplace.patents.imports import SessionFactory
 from marketplace.patents.models import Patent
+from marketplace.sessions import SessionDep, transaction
 
 
 def _owned_patent(patent_id: ObjectId, caller: PatentsScope, session: SessionDep) -> Patent:

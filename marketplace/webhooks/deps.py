@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import Depends
 
 from marketplace.accounts.deps import OrganizationAdmin
-from marketplace.db import SessionDep
 from marketplace.params import ObjectId
+from marketplace.sessions import SessionDep
 from marketplace.webhooks import service as webhooks
 from marketplace.webhooks.models import WebhookDelivery, WebhookSubscription
 

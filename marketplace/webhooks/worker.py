@@ -20,7 +20,7 @@ import httpx
 from sqlmodel import Session
 
 from marketplace.config import Environment, Settings, get_settings
-from marketplace.db import unit_of_work
+from marketplace.sessions import unit_of_work
 from marketplace.webhooks import sender
 from marketplace.webhooks import service as webhooks
 from marketplace.webhooks.service import AttemptOutcome, ClaimedDelivery

@@ -12,8 +12,9 @@ from marketplace.accounts import service as accounts
 from marketplace.accounts.errors import OrganizationNotPending
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.audit import service as audit
+from marketplace.audit.chain import Actor
 from marketplace.audit.models import AuditEvent, AuditEventParty
-from marketplace.audit.recorder import Actor, UnauditableStatement, act_as
+from marketplace.audit.recorder import UnauditableStatement, act_as
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.listings import service as listings

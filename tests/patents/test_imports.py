@@ -13,7 +13,6 @@ from sqlmodel import Session, col, func, select
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
-from marketplace.db import transaction
 from marketplace.listings.models import ListingStatus
 from marketplace.patents import imports
 from marketplace.patents.errors import InvalidImportFile, NotPatentOwnerKind
@@ -21,6 +20,7 @@ from marketplace.patents.identifiers import application_check_character
 from marketplace.patents.import_models import ImportFile, ImportFormat, ImportJob, ImportStatus
 from marketplace.patents.imports import SessionFactory
 from marketplace.patents.models import LegalStatus, Patent
+from marketplace.sessions import transaction
 from tests import factories
 from tests.conftest import postgres_only
 

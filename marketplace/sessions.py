@@ -1,0 +1,57 @@
+"""The sessions that commit use cases, each exactly once: one per request (``SessionDep``) and
+one per command or job (``unit_of_work``). Both record every audited change: the audit
+recorder's session events are installed here for commands and by the app factory for requests.
+
+Services only flush; these are the only places where commits happen."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from marketplace.audit import recorder as audit_recorder
+from marketplace.db import SAFE_METHODS, get_engine, get_read_engine
+from marketplace.errors import MarketplaceError
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed after the route returns, rolled back on error.
+
+    Safe methods never write, so their transactions need not hold SQLite's write lock."""
+    engine = get_read_engine() if request.method in SAFE_METHODS else get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        # Until the auth dependency names the caller (signup, token requests).
+        audit_recorder.act_as(session, audit_recorder.ANONYMOUS)
+        yield from transaction(session)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """The same transaction outside a request (commands, jobs)."""
+    audit_recorder.install()
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield from transaction(session)
+
+
+def transaction(session: Session) -> Iterator[Session]:
+    try:
+        yield session
+    except MarketplaceError as exc:
+        # Some refusals must leave a trace (a reused refresh token revokes its family).
+        if exc.keeps_changes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        session.commit()
+
+
+# scope="function" runs the commit before the response is sent, so a failed commit is reported
+# to the client instead of being lost after a 2xx.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

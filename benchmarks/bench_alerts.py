@@ -69,6 +69,7 @@ from marketplace.matching import saved_searches
 from marketplace.matching.models import SavedSearchCreate
 from marketplace.patents import service as patents
 from marketplace.patents.models import LegalStatus, PatentCreate
+from marketplace.workflows import declarations
 
 # Saved searches that the lithium-battery listing satisfies ...
 MATCHING: tuple[dict[str, Any], ...] = (
@@ -255,7 +256,7 @@ def publish(engine: sa.Engine, kind: ListingKind, owner_id: int, serial: int, to
         )
         session.commit()
         start = time.perf_counter()
-        listings.publish_listing(session=session, listing=draft)
+        declarations.publish_listing(session=session, listing=draft)
         session.commit()
         return time.perf_counter() - start
 

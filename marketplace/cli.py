@@ -117,23 +117,18 @@ def sweep() -> None:
     patents whose annual fee fell due or went unpaid.
 
     Run it daily (cron, a Kubernetes CronJob)."""
-    from marketplace.licensing import obligations
-    from marketplace.licensing import service as licensing
-    from marketplace.listings import service as listings
-    from marketplace.pledges import service as pledges
+    from marketplace.workflows.sweep import run_daily_sweep
 
-    today = clock.today()
     with unit_of_work() as session:
-        lapsed = listings.lapse_expired_declarations(session=session, today=today)
-        expired = licensing.expire_licenses(session=session, today=today)
-        told = pledges.watch_fee_standing(session=session, today=today)
-        settled = obligations.settle_minimum_years(session=session, today=today)
-        overdue = obligations.notify_overdue(session=session, today=today)
+        outcome = run_daily_sweep(session=session, today=clock.today())
     console.print(
-        f"{len(lapsed)} listing(s) lapsed, {expired} license(s) expired, "
-        f"{told} pledgee(s) told of a fee standing change."
+        f"{outcome.lapsed_listings} listing(s) lapsed, {outcome.expired_licenses} license(s) "
+        f"expired, {outcome.pledgees_told} pledgee(s) told of a fee standing change."
     )
-    console.print(f"{settled} minimum-royalty year(s) settled, {overdue} obligation(s) overdue.")
+    console.print(
+        f"{outcome.minimum_years_settled} minimum-royalty year(s) settled, "
+        f"{outcome.obligations_overdue} obligation(s) overdue."
+    )
 
 
 def _ensure_certificate_keys() -> None:

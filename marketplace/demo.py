@@ -26,6 +26,7 @@ from marketplace.patents.identifiers import application_check_character
 from marketplace.patents.models import CoOwner, LegalStatus, PatentCreate
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import PledgeCreate, Valuation, ValuationMethod
+from marketplace.workflows import declarations
 
 # Published in the README on purpose; `marketplace demo` refuses to run in production.
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105
@@ -229,7 +230,7 @@ def load_demo(session: Session) -> DemoSummary:
             ]
             for offer in offers:
                 listings.add_offer(session=session, listing=listing, data=offer)
-            listings.publish_listing(session=session, listing=listing)
+            declarations.publish_listing(session=session, listing=listing)
             summary.listings += 1
             published.append(listing)
 

@@ -20,6 +20,7 @@ from marketplace.listings.models import Listing, ListingCreate, Offer, OfferCrea
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import application_check_character
 from marketplace.patents.models import CoOwner, LegalStatus, Patent, PatentCreate
+from marketplace.workflows import declarations
 
 PASSWORD = "correct horse battery staple"
 TODAY = date(2026, 6, 15)
@@ -223,7 +224,7 @@ def published_listing(
 ) -> tuple[Listing, Offer]:
     org = _org(session, owner) if owner else organization(session, kind=OrganizationKind.university)
     listing = draft_listing(session, org, **kwargs)
-    listings.publish_listing(session=session, listing=listing)
+    declarations.publish_listing(session=session, listing=listing)
     return listing, listing.offers[0]
 
 

@@ -8,6 +8,7 @@ from marketplace.accounts.deps import ListingsScope, OptionalCaller, VerifiedLis
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
+from marketplace.listings import publication
 from marketplace.listings import service as listings
 from marketplace.listings.deps import OwnListing, OwnOffer
 from marketplace.listings.models import (
@@ -33,6 +34,7 @@ from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import IpcPrefix
 from marketplace.sessions import SessionDep
+from marketplace.workflows import declarations
 
 router = APIRouter(prefix="/api/v1", tags=["listings"])
 
@@ -214,7 +216,7 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
 )
 def update_listing(listing: OwnListing, body: ListingUpdate, session: SessionDep) -> ListingPublic:
     return listings.to_public(
-        listings.update_listing(session=session, listing=listing, changes=body)
+        declarations.update_draft(session=session, listing=listing, changes=body)
     )
 
 
@@ -272,9 +274,9 @@ def delete_offer(own: OwnOffer, session: SessionDep) -> Response:
     summary="Every reason the listing cannot be published now, without publishing it",
 )
 def precheck(listing: OwnListing, session: SessionDep) -> Precheck:
-    blockers = listings.publication_blockers(session=session, listing=listing)
+    blockers = declarations.publication_blockers(session=session, listing=listing)
     return Precheck(
-        publishable=not blockers, blockers=blockers, warnings=listings.guidance_warnings(listing)
+        publishable=not blockers, blockers=blockers, warnings=publication.guidance_warnings(listing)
     )
 
 
@@ -287,7 +289,7 @@ def precheck(listing: OwnListing, session: SessionDep) -> Precheck:
 def publish_listing(
     listing: OwnListing, _verified: VerifiedListingsScope, session: SessionDep
 ) -> ListingPublic:
-    return listings.to_public(listings.publish_listing(session=session, listing=listing))
+    return listings.to_public(declarations.publish_listing(session=session, listing=listing))
 
 
 @router.post(
@@ -297,7 +299,7 @@ def publish_listing(
     summary="Withdraw the declaration; existing licenses stay in force",
 )
 def withdraw_listing(listing: OwnListing, session: SessionDep) -> ListingPublic:
-    return listings.to_public(listings.withdraw_listing(session=session, listing=listing))
+    return listings.to_public(declarations.withdraw_listing(session=session, listing=listing))
 
 
 @router.post(
@@ -320,4 +322,4 @@ def declare_in_bulk(
         raise OrganizationNotVerified(
             "Your organization must be verified by the platform before it can do this."
         )
-    return listings.declare_in_bulk(session=session, owner=caller.organization, data=body)
+    return declarations.declare_in_bulk(session=session, owner=caller.organization, data=body)

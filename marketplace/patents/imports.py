@@ -42,7 +42,6 @@ from marketplace.accounts.models import LICENSOR_KINDS, Organization
 from marketplace.config import get_settings
 from marketplace.db import any_of, transition
 from marketplace.errors import FieldError, MarketplaceError, field_errors, summary
-from marketplace.listings import service as listings
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents.errors import (
     ImportJobNotFound,
@@ -60,6 +59,7 @@ from marketplace.patents.import_models import (
     ImportStatus,
 )
 from marketplace.patents.models import Patent, PatentCreate, PatentUpdate
+from marketplace.workflows import patents as patent_workflows
 
 logger = logging.getLogger(__name__)
 
@@ -516,7 +516,7 @@ def _update_own(session: Session, rows: list[Row], outcome: ImportOutcome) -> No
             continue
         try:
             with session.begin_nested():
-                listings.update_patent(
+                patent_workflows.update_patent(
                     session=session, patent=patent, changes=PatentUpdate.model_validate(changes)
                 )
         except MarketplaceError as exc:

@@ -23,7 +23,6 @@ from marketplace.licensing.errors import (
     SelfLicense,
 )
 from marketplace.licensing.models import IdempotencyRecord, License, LicenseStatus, PartyRole
-from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotPublished, OfferNotFound
 from marketplace.listings.models import Listing, Offer
 from marketplace.pagination import PageParams
@@ -34,6 +33,8 @@ from marketplace.patents.models import (
     PatentEncumbranceCreate,
     PatentUpdate,
 )
+from marketplace.workflows import declarations
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.licensing.conftest import NewParty, Party
 
@@ -98,7 +99,7 @@ def test_replay_returns_the_license_even_after_withdrawal(
     session: Session, listing: Listing, offer: Offer, licensee: Party
 ) -> None:
     first, _ = accept(session, offer, licensee, key="same")
-    listings.withdraw_listing(session=session, listing=listing)
+    declarations.withdraw_listing(session=session, listing=listing)
 
     replayed, created = accept(session, offer, licensee, key="same")
 
@@ -150,10 +151,10 @@ def test_ended_declaration_cannot_be_accepted(
     session: Session, listing: Listing, offer: Offer, licensee: Party, end: str
 ) -> None:
     if end == "withdraw":
-        listings.withdraw_listing(session=session, listing=listing)
+        declarations.withdraw_listing(session=session, listing=listing)
     else:
         # Through the listings service, so the declaration lapses with the patent.
-        listings.update_patent(
+        patent_workflows.update_patent(
             session=session,
             patent=listing.patents[0],
             changes=PatentUpdate(legal_status=LegalStatus.invalidated),
@@ -340,7 +341,7 @@ def test_later_patent_edit_does_not_change_granted_terms(
     digest = license_.terms_sha256
     original_title = listing.patents[0].title
 
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=listing.patents[0], changes=PatentUpdate(title="New title")
     )
     session.expire_all()

@@ -7,16 +7,17 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.listings import service as listings
 from marketplace.listings.models import (
     MAX_BULK_DECLARATIONS,
     BulkDeclarationCreate,
+    BulkDeclarationResult,
     BulkDeclarationStatus,
     Listing,
     ListingPatent,
     ListingStatus,
 )
 from marketplace.patents.models import LegalStatus, Patent
+from marketplace.workflows import declarations
 from tests import factories
 from tests.factories import TODAY, NewParty
 from tests.problems import assert_problem
@@ -32,8 +33,8 @@ def listings_of(session: Session, patent: Patent) -> int:
 
 def declare(
     session: Session, owner: Organization, patent_ids: list[int], *, publish: bool = True
-) -> dict[int, listings.BulkDeclarationResult]:
-    outcome = listings.declare_in_bulk(
+) -> dict[int, BulkDeclarationResult]:
+    outcome = declarations.declare_in_bulk(
         session=session,
         owner=owner,
         data=BulkDeclarationCreate.model_validate(
@@ -97,7 +98,7 @@ def test_an_offer_beyond_a_patents_term_is_refused_for_that_patent_only(session:
         {"patent_ids": [old.id, young.id], "offer": {**OFFER, "term_years": 5}}
     )
 
-    outcome = listings.declare_in_bulk(session=session, owner=owner, data=data)
+    outcome = declarations.declare_in_bulk(session=session, owner=owner, data=data)
 
     assert [r.status for r in outcome.results] == [
         BulkDeclarationStatus.refused,

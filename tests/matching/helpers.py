@@ -7,6 +7,7 @@ from sqlmodel import Session
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, ListingUpdate, OfferCreate
+from marketplace.workflows import declarations
 from tests import factories
 
 
@@ -38,4 +39,4 @@ def listed(
         listings.update_listing(
             session=session, listing=draft, changes=ListingUpdate(description=description)
         )
-    return listings.publish_listing(session=session, listing=draft)
+    return declarations.publish_listing(session=session, listing=draft)

@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.events.models import Event, EventType
-from marketplace.listings import service as listings
 from marketplace.listings.models import BulkDeclarationCreate, Listing
 from marketplace.matching import saved_searches
 from marketplace.matching import service as matching
@@ -24,6 +23,8 @@ from marketplace.matching.models import (
     SavedSearchUpdate,
 )
 from marketplace.patents.models import LegalStatus, PatentUpdate
+from marketplace.workflows import declarations
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.factories import NewParty
 from tests.matching.helpers import listed
@@ -159,13 +160,13 @@ def test_drafts_and_withdrawals_never_alert(session: Session) -> None:
     patent = factories.patent(session, owner, title="一种锂离子电池")
     draft = factories.draft_listing(session, owner, patent_list=[patent])
     assert alerts(session, saver) == []
-    listings.publish_listing(session=session, listing=draft)
+    declarations.publish_listing(session=session, listing=draft)
     assert len(alerts(session, saver)) == 1
-    listings.withdraw_listing(session=session, listing=draft)
+    declarations.withdraw_listing(session=session, listing=draft)
     assert len(alerts(session, saver)) == 1
     # Declared again in a new listing: a new publication, a new alert.
     again = factories.draft_listing(session, owner, patent_list=[patent])
-    listings.publish_listing(session=session, listing=again)
+    declarations.publish_listing(session=session, listing=again)
     assert [e.payload["listing_id"] for e in alerts(session, saver)] == [draft.id, again.id]
 
 
@@ -197,7 +198,7 @@ def test_the_alerts_of_many_organizations_are_one_insert(session: Session) -> No
     patent = factories.patent(session, owner, title="一种锂离子电池")
     draft = factories.draft_listing(session, owner, patent_list=[patent])
     with counting_statements(session) as statements:
-        listings.publish_listing(session=session, listing=draft)
+        declarations.publish_listing(session=session, listing=draft)
     assert len(inserts_into(statements, "event")) == 1
     for saver in savers:
         [event] = alerts(session, saver)
@@ -581,7 +582,7 @@ def test_only_a_publication_alerts_not_a_later_edit_of_a_patent(session: Session
     save(session, saver, q="graphene")
     listing = listed(session, "Electrode")
     assert alerts(session, saver) == []
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session,
         patent=listing.patents[0],
         changes=PatentUpdate(abstract="Now with graphene"),
@@ -597,7 +598,7 @@ def test_a_bulk_declaration_alerts_for_each_published_listing_only(session: Sess
     owner = factories.organization(session, kind=OrganizationKind.university)
     good = factories.patent(session, owner, title="一种锂离子电池")
     lapsed = factories.patent(session, owner, title="电池外壳", legal_status=LegalStatus.lapsed)
-    outcome = listings.declare_in_bulk(
+    outcome = declarations.declare_in_bulk(
         session=session,
         owner=owner,
         data=BulkDeclarationCreate(

@@ -16,11 +16,11 @@ from sqlmodel import Session, col, select
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.events.models import Event
-from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.matching import saved_searches
 from marketplace.matching.errors import SavedSearchLimitReached
 from marketplace.matching.models import SavedSearch, SavedSearchCreate
+from marketplace.workflows import declarations
 from tests import factories
 from tests.conftest import postgres_only
 
@@ -103,7 +103,7 @@ def test_a_failed_publication_records_no_alert(
         raise RuntimeError("the step after alerting fails")
 
     # The step the publication takes after alerting the saved searches.
-    monkeypatch.setattr(listings.pledges, "notify_pledgees", fail)
+    monkeypatch.setattr(declarations.pledges, "notify_pledgees", fail)
     with TestClient(live_app, raise_server_exceptions=False) as client:
         response = client.post(
             f"/api/v1/listings/{scene.listing_id}/publish", headers=scene.publisher_headers

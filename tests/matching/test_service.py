@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.config import get_settings
-from marketplace.listings import service as listings
 from marketplace.listings.models import Listing
 from marketplace.matching import service as matching
 from marketplace.matching.models import SearchSort
@@ -19,6 +18,8 @@ from marketplace.matching.service import SearchFilters, SearchResult
 from marketplace.pagination import InvalidCursor
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import LegalStatus, PatentUpdate
+from marketplace.workflows import declarations
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.conftest import postgres_only
 from tests.matching.helpers import listed
@@ -404,9 +405,9 @@ def test_withdrawn_and_lapsed_listings_leave_search_at_once(session: Session) ->
     withdrawn = listed(session, "电池 withdrawn")
     lapsed = listed(session, "电池 lapsed")
     kept = listed(session, "电池 kept")
-    listings.withdraw_listing(session=session, listing=withdrawn)
+    declarations.withdraw_listing(session=session, listing=withdrawn)
     patent = lapsed.patents[0]
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
     )
     assert found(session, "电池") == [kept.id]
@@ -415,7 +416,7 @@ def test_withdrawn_and_lapsed_listings_leave_search_at_once(session: Session) ->
 def test_editing_a_declared_patent_updates_the_index(session: Session) -> None:
     listing = listed(session, "Gearbox")
     patent = listing.patents[0]
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session,
         patent=patent,
         changes=PatentUpdate(abstract="一种储能变流器", ipc_codes=["H02J 3/32"]),
@@ -434,7 +435,7 @@ def test_drafts_are_not_searchable(session: Session) -> None:
 def test_reindex_all_rebuilds_the_index(session: Session) -> None:
     listing = listed(session, "一种芯片封装结构")
     withdrawn = listed(session, "芯片 withdrawn")
-    listings.withdraw_listing(session=session, listing=withdrawn)
+    declarations.withdraw_listing(session=session, listing=withdrawn)
     assert matching.reindex_all(session=session) == 1
     assert found(session, "芯片") == [listing.id]
 

@@ -15,7 +15,6 @@ from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models import License
-from marketplace.listings import service as listings
 from marketplace.listings.models import Listing
 from marketplace.patents import service as patents
 from marketplace.patents.models import (
@@ -26,6 +25,7 @@ from marketplace.patents.models import (
 )
 from marketplace.pledges.encumbrances import check_encumbrances
 from marketplace.pledges.models import EncumbranceResult, PledgeStatus
+from marketplace.workflows import declarations
 from tests import factories
 from tests.conftest import TODAY
 from tests.pledges.conftest import VALUATION, MakePledge, NewParty, Party, make_pledge
@@ -579,7 +579,7 @@ def test_a_withdrawn_declaration_is_no_longer_reported_but_its_licenses_still_co
 ) -> None:
     listing, _ = factories.published_listing(session)
     license_under(session, listing)
-    listings.withdraw_listing(session=session, listing=listing)
+    declarations.withdraw_listing(session=session, listing=listing)
 
     result = check_one(session, listing.patents[0])
 

@@ -8,10 +8,11 @@ from sqlmodel import Session, col, select
 from marketplace.accounts.models import OrganizationKind
 from marketplace.events.models import Event, EventType
 from marketplace.licensing import service as licensing
-from marketplace.listings import service as listings
 from marketplace.patents.models import LegalStatus, PatentUpdate
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import PledgeCancellation, PledgeStatus, PledgeUpdate
+from marketplace.workflows import declarations
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.pledges.conftest import MakePledge, Party
 
@@ -60,15 +61,17 @@ def test_a_pledged_patents_standing_changes_are_told_to_the_pledgee(
     pledge = pledge_of(status=PledgeStatus.registered)
     patent = pledge.patents[0]
     before = len(events_of(session, bank))
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session,
         patent=patent,
         changes=PatentUpdate(fee_paid_until=date(2026, 6, 1)),  # now in the late-payment period
     )
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.invalidated)
     )
-    listings.update_patent(session=session, patent=patent, changes=PatentUpdate(title="Renamed"))
+    patent_workflows.update_patent(
+        session=session, patent=patent, changes=PatentUpdate(title="Renamed")
+    )
     told = events_of(session, bank)[before:]
     assert [kind for kind, _ in told] == [
         EventType.pledged_patent_fee_changed.value,
@@ -78,7 +81,7 @@ def test_a_pledged_patents_standing_changes_are_told_to_the_pledgee(
 
 def test_an_unpledged_patent_changes_quietly(session: Session, owner: Party) -> None:
     patent = factories.patent(session, owner.organization)
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
     )
     assert session.scalars(select(Event)).all() == []
@@ -92,7 +95,7 @@ def test_an_open_license_and_a_license_on_a_pledged_patent_are_told_to_the_pledg
     pledges.consent_to_listing(
         session=session, pledge=pledge, pledgee=bank.organization, listing_id=listing.id or 0
     )
-    listings.publish_listing(session=session, listing=listing)
+    declarations.publish_listing(session=session, listing=listing)
     licensee = factories.organization(session, kind=OrganizationKind.enterprise)
     license_, _ = licensing.accept_offer(
         session=session,

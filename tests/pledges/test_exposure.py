@@ -8,12 +8,12 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.licensing import service as licensing
-from marketplace.listings import service as listings
 from marketplace.patents import service as patents
 from marketplace.patents.models import LegalStatus, Patent, PatentUpdate
 from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import Pledge, PledgeCancellation, PledgeCreate
+from marketplace.workflows import declarations
 from tests import factories
 from tests.problems import assert_problem
 
@@ -190,7 +190,7 @@ def test_license_income_lists_licenses_granted_on_the_pledged_patents(
     pledges.consent_to_listing(
         session=session, pledge=pledge, pledgee=bank, listing_id=listing.id or 0
     )
-    listings.publish_listing(session=session, listing=listing)
+    declarations.publish_listing(session=session, listing=listing)
     offer = listing.offers[0]
     for day, key in ((date(2026, 7, 1), "a"), (date(2026, 9, 1), "b"), (date(2027, 1, 5), "c")):
         set_today(day)

@@ -10,7 +10,6 @@ import pytest
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.listings import service as listings
 from marketplace.pagination import PageParams
 from marketplace.patents import service as patents
 from marketplace.patents.models import (
@@ -41,6 +40,7 @@ from marketplace.pledges.models import (
     PledgeStatus,
     PledgeUpdate,
 )
+from marketplace.workflows import declarations
 from tests import factories
 from tests.conftest import TODAY
 from tests.pledges.conftest import (
@@ -800,14 +800,14 @@ def test_publishing_a_listing_on_a_pledged_patent_needs_the_consent(
     pledge = pledge_of()
     listing = factories.draft_listing(session, owner.organization, patent_list=pledge.patents)
     assert listing.id is not None
-    blockers = listings.publication_blockers(session=session, listing=listing)
+    blockers = declarations.publication_blockers(session=session, listing=listing)
     assert [(b.code, b.patent_id) for b in blockers] == [
         ("pledgee_consent_missing", pledge.patents[0].id)
     ]
     pledges.consent_to_listing(
         session=session, pledge=pledge, pledgee=bank.organization, listing_id=listing.id
     )
-    assert listings.publication_blockers(session=session, listing=listing) == []
+    assert declarations.publication_blockers(session=session, listing=listing) == []
 
 
 def test_active_pledge_ids_are_the_registered_pledges_of_the_patents(

@@ -9,8 +9,8 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.licensing import service as licensing
-from marketplace.listings import service as listings
 from marketplace.patents.models import Patent
+from marketplace.workflows import declarations
 from tests import factories
 from tests.factories import NewParty, Party
 
@@ -73,5 +73,5 @@ def portfolio(session: Session, new_party: NewParty) -> Portfolio:
     for _ in range(2):
         accept(session, lump_sum.id or 0, factories.organization(session))
     accept(session, running.id or 0, factories.organization(session))
-    listings.withdraw_listing(session=session, listing=searching)
+    declarations.withdraw_listing(session=session, listing=searching)
     return Portfolio(university=university, patents=[battery, search, idle])

@@ -1,0 +1,39 @@
+"""The daily sweep: what the calendar changes, across domains, in one transaction."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session
+
+from marketplace.licensing import obligations
+from marketplace.licensing import service as licensing
+from marketplace.pledges import service as pledges
+from marketplace.workflows.declarations import lapse_expired_declarations
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOutcome:
+    lapsed_listings: int
+    expired_licenses: int
+    pledgees_told: int
+    minimum_years_settled: int
+    obligations_overdue: int
+
+
+def run_daily_sweep(*, session: Session, today: date) -> SweepOutcome:
+    """Open licenses lapse when their patents leave force (term end, unpaid fee), licenses
+    expire at the end of their term, pledgees hear of pledged patents whose annual fee fell due
+    or went unpaid, minimum royalties of ended license years become owed, and overdue
+    obligations are announced."""
+    lapsed = lapse_expired_declarations(session=session, today=today)
+    expired = licensing.expire_licenses(session=session, today=today)
+    told = pledges.watch_fee_standing(session=session, today=today)
+    settled = obligations.settle_minimum_years(session=session, today=today)
+    overdue = obligations.notify_overdue(session=session, today=today)
+    return SweepOutcome(
+        lapsed_listings=len(lapsed),
+        expired_licenses=expired,
+        pledgees_told=told,
+        minimum_years_settled=settled,
+        obligations_overdue=overdue,
+    )

@@ -1,6 +1,8 @@
 """The models and the migrations never drift, and the migrations run both ways."""
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -190,3 +192,16 @@ def test_the_ipc_lexemes_migration_fills_the_vectors_as_indexing_does(engine: En
     finally:
         reset_database(engine)
         upgrade_database(engine)
+
+
+def test_revision_files_sort_in_revision_order() -> None:
+    """`ls migrations/versions` reads as the history: file names carry the date and time."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    root = Path(__file__).resolve().parent.parent
+    script = ScriptDirectory.from_config(Config(str(root / "alembic.ini")))
+    oldest_first = [Path(str(rev.path)).name for rev in reversed(list(script.walk_revisions()))]
+
+    assert oldest_first == sorted(oldest_first)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d-\d{4}_[a-z0-9_]+\.py", name) for name in oldest_first)

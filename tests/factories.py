@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Session
 
@@ -18,8 +18,9 @@ from marketplace.accounts.models import Organization, OrganizationKind, User, Us
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, ListingCreate, Offer, OfferCreate
 from marketplace.patents import service as patents
-from marketplace.patents.identifiers import application_check_character
+from marketplace.patents.identifiers import application_check_character, kind_of_canonical_number
 from marketplace.patents.models import CoOwner, LegalStatus, Patent, PatentCreate
+from marketplace.patents.terms import term_end_date
 from marketplace.workflows import declarations
 
 PASSWORD = "correct horse battery staple"
@@ -159,7 +160,7 @@ def patent(
     filing_date: date = date(2020, 3, 1),
     legal_status: LegalStatus = LegalStatus.granted,
     grant_date: date | None = date(2022, 5, 10),
-    fee_paid_until: date | None = TODAY + timedelta(days=200),
+    fee_paid_until: date | Literal["default"] | None = "default",
     ipc_codes: list[str] | None = None,
     title: str | None = None,
     evaluation_report_ref: str | None = None,
@@ -167,10 +168,15 @@ def patent(
     **fields: Any,
 ) -> Patent:
     org = _org(session, owner)
+    number = application_number(type_digit, filing_date.year)
+    if fee_paid_until == "default":
+        # Paid 200 days ahead, but never past the term: no fee is paid beyond it.
+        term_end = term_end_date(kind_of_canonical_number(number), filing_date)
+        fee_paid_until = min(TODAY + timedelta(days=200), term_end)
     if legal_status is LegalStatus.pending:
         grant_date, fee_paid_until = None, None
     data = PatentCreate(
-        application_number=application_number(type_digit, filing_date.year),
+        application_number=number,
         title=title or f"Method and device number {next_number()}",
         abstract="A method for improving lithium battery thermal management.",
         filing_date=filing_date,

@@ -19,10 +19,12 @@ from marketplace.db import JSONType, UTCDateTime, enum_type
 from marketplace.patents.identifiers import (
     PatentKind,
     canonical_application_number,
+    kind_of_canonical_number,
     normalize_ipc,
     normalize_ipc_prefix,
     normalize_publication_number,
 )
+from marketplace.patents.terms import term_end_date
 
 MAX_IPC_CODES = 50
 
@@ -75,6 +77,10 @@ def _normalize_ipc_list(codes: list[str]) -> list[str]:
         if canonical not in normalized:
             normalized.append(canonical)
     return normalized
+
+
+# The Patent Law of the PRC took effect on this day; no Chinese patent was filed before it.
+FIRST_FILING_DATE = date(1985, 4, 1)
 
 
 class PatentFields(SQLModel):
@@ -184,14 +190,40 @@ class PatentCreate(PatentFields):
     @model_validator(mode="after")
     def _dates_consistent(self) -> "PatentCreate":
         check_patent_dates(
-            self.filing_date, self.grant_date, self.legal_status, self.fee_paid_until
+            kind_of_canonical_number(self.application_number),
+            self.filing_date,
+            self.grant_date,
+            self.legal_status,
+            self.fee_paid_until,
         )
         return self
 
 
 def check_patent_dates(
-    filing_date: date, grant_date: date | None, status: LegalStatus, fee_paid_until: date | None
+    kind: PatentKind,
+    filing_date: date,
+    grant_date: date | None,
+    status: LegalStatus,
+    fee_paid_until: date | None,
 ) -> None:
+    """Dates that can be true of a Chinese patent: every path in (API, import, update) checks
+    them, so that no rule downstream meets a date it cannot compute with."""
+    today = clock.today()
+    if filing_date < FIRST_FILING_DATE:
+        raise ValueError(
+            f"filing_date cannot be before {FIRST_FILING_DATE} (the Patent Law took effect)"
+        )
+    if grant_date is not None and grant_date > today:
+        raise ValueError("grant_date cannot be in the future")
+    if fee_paid_until is not None:
+        term_end = term_end_date(kind, filing_date)
+        if fee_paid_until > term_end:
+            raise ValueError(
+                f"fee_paid_until cannot be after the patent's term ends ({term_end}); "
+                "no annual fee is paid beyond the term"
+            )
+        if fee_paid_until < filing_date:
+            raise ValueError("fee_paid_until cannot be before filing_date")
     if grant_date is not None and grant_date < filing_date:
         raise ValueError("grant_date cannot be before filing_date")
     if status is not LegalStatus.pending and grant_date is None:
@@ -200,7 +232,7 @@ def check_patent_dates(
         raise ValueError("a patent with a grant_date is not pending; set legal_status")
     if status is LegalStatus.granted and fee_paid_until is None:
         raise ValueError("a granted patent needs fee_paid_until (annual fee paid up to)")
-    if filing_date > clock.today():
+    if filing_date > today:
         raise ValueError("filing_date cannot be in the future")
 
 

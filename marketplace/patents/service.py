@@ -2,8 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -43,50 +42,17 @@ from marketplace.patents.models import (
     PatentUpdate,
     check_patent_dates,
 )
+from marketplace.patents.terms import DESIGN_15_YEARS_FROM as DESIGN_15_YEARS_FROM
+from marketplace.patents.terms import add_months as add_months
+from marketplace.patents.terms import add_years as add_years
+from marketplace.patents.terms import next_fee_due_date
+from marketplace.patents.terms import statutory_years as statutory_years
+from marketplace.patents.terms import term_end_date as term_end_date
 
-# Designs filed from this day on get 15 years (Patent Law as amended in 2020, art. 42).
-DESIGN_15_YEARS_FROM = date(2021, 6, 1)
 EXCLUSIVE_KINDS = frozenset({EncumbranceKind.exclusive_license, EncumbranceKind.sole_license})
 SUSPENDING_KINDS = frozenset(
     {EncumbranceKind.court_preservation, EncumbranceKind.ownership_dispute}
 )
-
-
-def add_years(day: date, years: int) -> date:
-    """Calendar years; 29 February becomes 28 February in a common year."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
-
-
-@lru_cache(maxsize=65_536)
-def add_months(day: date, months: int) -> date:
-    """Calendar months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate_day in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, candidate_day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-def statutory_years(kind: PatentKind, filing_date: date) -> int:
-    if kind is PatentKind.invention:
-        return 20
-    if kind is PatentKind.utility_model:
-        return 10
-    return 15 if filing_date >= DESIGN_15_YEARS_FROM else 10
-
-
-# Pure, and asked three or four times per patent by the checks: a thousand-patent batch repeats
-# a few hundred distinct filing dates.
-@lru_cache(maxsize=65_536)
-def term_end_date(kind: PatentKind, filing_date: date) -> date:
-    """The last day in force: the day before the anniversary of filing that ends the term."""
-    return add_years(filing_date, statutory_years(kind, filing_date)) - timedelta(days=1)
 
 
 class EncumbranceFacts(Protocol):
@@ -167,7 +133,11 @@ def fee_status(patent: TermFacts, *, today: date | None = None) -> FeeStatus:
     if patent.legal_status != LegalStatus.granted or patent.fee_paid_until is None:
         return FeeStatus.not_applicable
     today = today or clock.today()
-    if today <= patent.fee_paid_until:
+    # Paid to the end of the term, nothing more ever falls due: not in arrears after it ends.
+    covers_the_term = patent.fee_paid_until >= term_end_date(
+        PatentKind(patent.kind), patent.filing_date
+    )
+    if today <= patent.fee_paid_until or covers_the_term:
         return FeeStatus.paid
     grace_end = add_months(patent.fee_paid_until, get_settings().annual_fee_grace_months)
     return FeeStatus.grace if today <= grace_end else FeeStatus.arrears
@@ -275,7 +245,7 @@ def to_public(patent: Patent) -> PatentPublic:
             "remaining_term_days": max(0, (term_end - today).days),
             "fee_status": status,
             "next_fee_due_date": (
-                patent.fee_paid_until + timedelta(days=1)
+                next_fee_due_date(patent.fee_paid_until, term_end)
                 if status is not FeeStatus.not_applicable and patent.fee_paid_until
                 else None
             ),
@@ -436,6 +406,7 @@ def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) ->
         _set_ipc_codes(patent, ipc_codes)
     try:
         check_patent_dates(
+            PatentKind(patent.kind),
             patent.filing_date,
             patent.grant_date,
             LegalStatus(patent.legal_status),

@@ -4,7 +4,7 @@ whatever the batch size, and plain column rows rather than table objects."""
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from marketplace.patents.models import (
     Patent,
     PatentEncumbrance,
 )
+from marketplace.patents.terms import next_fee_due_date
 from marketplace.pledges.models import (
     ActivePledgeSummary,
     EncumbranceResult,
@@ -274,7 +275,7 @@ def _result(patent: _CheckedPatent, *, today: date) -> EncumbranceResult:
         fee_status=fee.value,
         fee_paid_until=patent.fee_paid_until,
         next_fee_due_date=(
-            patent.fee_paid_until + timedelta(days=1)
+            next_fee_due_date(patent.fee_paid_until, current.term_end)
             if patent.fee_paid_until and fee is not FeeStatus.not_applicable
             else None
         ),

@@ -233,11 +233,11 @@ def _status(legal_status: LegalStatus) -> Arrange:
 
 
 def _term_over(scene: Scene) -> tuple[Patent, dict[str, Any]]:
-    # Filed 2006-06-16: an invention's 20 years end on 2026-06-15; the fee is paid beyond it.
+    # Filed 2006-06-16: an invention's 20 years end on 2026-06-15; the fee is paid to the end.
     patent = scene.patent(
         filing_date=date(2006, 6, 16),
         grant_date=date(2009, 1, 5),
-        fee_paid_until=date(2026, 12, 31),
+        fee_paid_until=date(2026, 6, 15),
     )
     scene.set_today(date(2026, 6, 16))
     return patent, {"debt_start_date": "2026-06-16", "debt_end_date": "2026-06-30"}

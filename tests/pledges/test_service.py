@@ -125,7 +125,7 @@ def test_pledge_issues_patent_not_in_force_the_day_after_its_term(
         owner.organization,
         filing_date=date(2006, 6, 16),
         grant_date=date(2009, 1, 5),
-        fee_paid_until=date(2026, 12, 31),
+        fee_paid_until=date(2026, 6, 15),  # paid to the end of the term
     )
     end = date(2026, 6, 15)
     assert issue_codes(patent, owner.organization, debt_end_date=end, today=end) == []

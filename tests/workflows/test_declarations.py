@@ -114,7 +114,7 @@ def test_publication_blockers_at_a_later_date_see_the_term_end(
         type_digit=2,
         filing_date=date(2016, 7, 1),
         grant_date=date(2017, 3, 1),
-        fee_paid_until=date(2027, 6, 30),
+        fee_paid_until=date(2026, 6, 30),  # paid to the end of the term
         evaluation_report_ref="ER-1",
     )
     listing = factories.draft_listing(
@@ -270,7 +270,7 @@ def test_lapse_sweep_lapses_only_declarations_no_longer_in_force(
         type_digit=2,
         filing_date=date(2016, 7, 1),
         grant_date=date(2017, 3, 1),
-        fee_paid_until=date(2027, 6, 30),
+        fee_paid_until=date(2026, 6, 30),  # paid to the end of the term
         evaluation_report_ref="ER-2",
     )
     fee_lapses = factories.patent(session, owner, fee_paid_until=date(2026, 7, 31))

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
 
     # Bulk patent import (CSV / JSON Lines).
     import_max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Every other request body, capped while it is read, before it is parsed.
+    max_request_body_bytes: int = Field(default=512 * 1024, ge=1024)
+    # Without a valid bearer token no body larger than this is read (signup and sign-in fit).
+    anonymous_max_request_body_bytes: int = Field(default=16 * 1024, ge=1024)
     import_max_line_bytes: int = Field(default=1024 * 1024, ge=1024)
     import_chunk_size: int = Field(default=1000, ge=1, le=10_000)
     # A running job whose last progress is older than this is taken to be dead and is resumed.

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from marketplace import __version__
+from marketplace.accounts import security
 from marketplace.accounts.throttle import AttemptLimiter
 from marketplace.api.accounts import router as accounts_router
 from marketplace.api.audit import router as audit_router
@@ -27,7 +28,7 @@ from marketplace.api.webhooks import router as webhooks_router
 from marketplace.audit import recorder as audit_recorder
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
-from marketplace.middleware import ConcurrencyLimit
+from marketplace.middleware import BodyLimit, ConcurrencyLimit
 
 DESCRIPTION = """
 The API on which patent open licensing happens (Patent Law arts. 50-52).
@@ -106,6 +107,16 @@ def create_app() -> FastAPI:
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
     install_error_handlers(app)
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
+    # Outermost: an oversized or anonymous large body is refused before it waits for a slot.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_request_body_bytes,
+        # The multipart envelope around the file is small; the import route caps the file.
+        upload_max_bytes=settings.import_max_upload_bytes + 64 * 1024,
+        upload_paths=("/api/v1/imports",),
+        anonymous_max_bytes=settings.anonymous_max_request_body_bytes,
+        token_is_valid=security.access_token_is_well_formed,
+    )
     for router in (
         accounts_router,
         patents_router,

@@ -1,7 +1,14 @@
-"""Admission control: at most ``limit`` requests are inside the application at once."""
+"""Admission control: at most ``limit`` requests are inside the application at once; request
+bodies capped before they are parsed."""
+
+import json
+from collections.abc import Callable
+from typing import Any
 
 import anyio
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from marketplace.errors import PROBLEM_TYPE_PREFIX
 
 
 class ConcurrencyLimit:
@@ -28,3 +35,166 @@ class ConcurrencyLimit:
             self._semaphore = anyio.Semaphore(self.limit)
         async with self._semaphore:
             await self.app(scope, receive, send)
+
+
+class BodyRefused(Exception):
+    """Raised from inside ``receive`` when a body passes its cap or needs a credential."""
+
+
+def _problem(
+    scope: Scope, status: int, code: str, title: str, detail: str, **extra: object
+) -> bytes:
+    body = {
+        "type": PROBLEM_TYPE_PREFIX + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": scope.get("path", ""),
+    }
+    return json.dumps({**body, **extra}).encode()
+
+
+class BodyLimit:
+    """Caps request bodies before anything parses them, and asks for a credential before a
+    large body is read at all.
+
+    * A body is capped per route: ``max_bytes`` by default, ``upload_max_bytes`` on the upload
+      routes (path prefixes in ``upload_paths``). A declared ``Content-Length`` over the cap is
+      refused at once; a body without one is counted while it is read and refused as soon as it
+      passes the cap, so no more than the cap is ever held.
+    * A body larger than ``anonymous_max_bytes`` needs a bearer token that ``token_is_valid``
+      accepts (signature and expiry only: cheap, no database): an anonymous client cannot make
+      the server read and validate megabytes before authentication says no (401).
+    Refusals are problem+json: 413 ``request_body_too_large``, 401 ``not_authenticated``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        upload_max_bytes: int,
+        upload_paths: tuple[str, ...],
+        anonymous_max_bytes: int,
+        token_is_valid: Callable[[str], bool],
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_max_bytes = upload_max_bytes
+        self.upload_paths = upload_paths
+        self.anonymous_max_bytes = anonymous_max_bytes
+        self.token_is_valid = token_is_valid
+
+    def _cap(self, scope: Scope) -> int:
+        path: str = scope.get("path", "")
+        if scope.get("method") == "POST" and path.startswith(self.upload_paths):
+            return self.upload_max_bytes
+        return self.max_bytes
+
+    def _authenticated(self, scope: Scope) -> bool:
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                return scheme.lower() == "bearer" and bool(token) and self.token_is_valid(token)
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        cap = self._cap(scope)
+        declared = _content_length(scope)
+        credential_checked = False
+        if declared is not None and declared > self.anonymous_max_bytes:
+            if not self._authenticated(scope):
+                await _refuse_anonymous(scope, send, self.anonymous_max_bytes)
+                return
+            credential_checked = True
+        if declared is not None and declared > cap:
+            await _refuse_too_large(scope, send, cap)
+            return
+        received = 0
+        refusal: str | None = None
+
+        async def capped_receive() -> Message:
+            nonlocal received, credential_checked, refusal
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.anonymous_max_bytes and not credential_checked:
+                    if not self._authenticated(scope):
+                        refusal = "anonymous"
+                        raise BodyRefused
+                    credential_checked = True
+                if received > cap:
+                    refusal = "too_large"
+                    raise BodyRefused
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # Once the body is refused, whatever the app makes of the interrupted read (a 400
+            # from the body parser, say) is replaced by the refusal.
+            if refusal is None:
+                await send(message)
+
+        try:
+            await self.app(scope, capped_receive, guarded_send)
+        except BodyRefused:
+            pass
+        except Exception:
+            if refusal is None:
+                raise
+        if refusal == "too_large":
+            await _refuse_too_large(scope, send, cap)
+        elif refusal == "anonymous":
+            await _refuse_anonymous(scope, send, self.anonymous_max_bytes)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_problem(send: Send, status: int, body: bytes, extra_headers: list[Any]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                # The rest of the body is not read: the connection cannot carry another request.
+                (b"connection", b"close"),
+                *extra_headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse_too_large(scope: Scope, send: Send, cap: int) -> None:
+    body = _problem(
+        scope,
+        413,
+        "request_body_too_large",
+        "Request body too large",
+        f"This route accepts a request body of at most {cap} bytes.",
+        max_bytes=cap,
+    )
+    await _send_problem(send, 413, body, [])
+
+
+async def _refuse_anonymous(scope: Scope, send: Send, anonymous_max_bytes: int) -> None:
+    body = _problem(
+        scope,
+        401,
+        "not_authenticated",
+        "Unauthorized",
+        f"A request body over {anonymous_max_bytes} bytes needs a valid bearer token.",
+    )
+    await _send_problem(send, 401, body, [(b"www-authenticate", b"Bearer")])

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from marketplace import clock
 from marketplace.accounts import service as accounts
-from marketplace.config import Environment, get_settings
+from marketplace.config import Environment, Settings, get_settings
 from marketplace.errors import MarketplaceError
 from marketplace.sessions import unit_of_work
 
@@ -181,14 +181,20 @@ def serve(
     settings.signing_secret()
     _ensure_certificate_keys()
     console.print(f"Serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
-    uvicorn.run(
-        "marketplace.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-    )
+    uvicorn.run("marketplace.main:create_app", **_server_options(settings, host, port, workers))
+
+
+def _server_options(settings: Settings, host: str, port: int, workers: int) -> dict[str, Any]:
+    """uvicorn's options: proxy headers are believed only from the configured proxies."""
+    proxies = ",".join(part.strip() for part in settings.trusted_proxies.split(",") if part.strip())
+    return {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
 
 
 keys_app = typer.Typer(

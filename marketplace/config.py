@@ -91,6 +91,10 @@ class Settings(BaseSettings):
 
     # Bulk patent import (CSV / JSON Lines).
     import_max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Addresses of the reverse proxies whose X-Forwarded-For / -Proto headers are believed
+    # (comma-separated IPs or networks, `*` for any). None by default: a client on the same
+    # host must not be able to choose the address the sign-in limiter sees.
+    trusted_proxies: str = Field(default="", max_length=2000)
     # Every other request body, capped while it is read, before it is parsed.
     max_request_body_bytes: int = Field(default=512 * 1024, ge=1024)
     # Without a valid bearer token no body larger than this is read (signup and sign-in fit).

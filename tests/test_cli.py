@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from marketplace.accounts.models import OrganizationKind, User
 from marketplace.cli import app
-from marketplace.config import get_settings
+from marketplace.config import Settings, get_settings
 from marketplace.db import get_engine
 from marketplace.licensing.models import License
 from marketplace.listings.models import Listing, ListingStatus
@@ -369,3 +369,15 @@ def test_reindex_search_rebuilds_the_index_from_the_published_listings(
     assert f"{published} published listing(s) indexed." in result.output
     with Session(cli_database) as session:
         assert len(session.scalars(select(ListingSearch)).all()) == published
+
+
+def test_serve_believes_proxy_headers_only_from_configured_proxies() -> None:
+    from marketplace.cli import _server_options
+
+    default = _server_options(Settings(), "127.0.0.1", 8000, 2)
+    assert default["proxy_headers"] is False
+
+    proxies = Settings(trusted_proxies=" 10.0.0.5, 10.1.0.0/16 ")
+    behind_proxy = _server_options(proxies, "127.0.0.1", 8000, 2)
+    assert behind_proxy["proxy_headers"] is True
+    assert behind_proxy["forwarded_allow_ips"] == "10.0.0.5,10.1.0.0/16"

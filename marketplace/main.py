@@ -116,6 +116,7 @@ def create_app() -> FastAPI:
         upload_paths=("/api/v1/imports",),
         anonymous_max_bytes=settings.anonymous_max_request_body_bytes,
         token_is_valid=security.access_token_is_well_formed,
+        public_paths=("/api/v1/certificates/verify",),
     )
     for router in (
         accounts_router,

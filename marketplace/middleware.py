@@ -65,7 +65,8 @@ class BodyLimit:
       passes the cap, so no more than the cap is ever held.
     * A body larger than ``anonymous_max_bytes`` needs a bearer token that ``token_is_valid``
       accepts (signature and expiry only: cheap, no database): an anonymous client cannot make
-      the server read and validate megabytes before authentication says no (401).
+      the server read and validate megabytes before authentication says no (401). Routes meant
+      for anyone (``public_paths``, such as certificate verification) are exempt, not uncapped.
     Refusals are problem+json: 413 ``request_body_too_large``, 401 ``not_authenticated``."""
 
     def __init__(
@@ -77,6 +78,7 @@ class BodyLimit:
         upload_paths: tuple[str, ...],
         anonymous_max_bytes: int,
         token_is_valid: Callable[[str], bool],
+        public_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -84,6 +86,7 @@ class BodyLimit:
         self.upload_paths = upload_paths
         self.anonymous_max_bytes = anonymous_max_bytes
         self.token_is_valid = token_is_valid
+        self.public_paths = public_paths
 
     def _cap(self, scope: Scope) -> int:
         path: str = scope.get("path", "")
@@ -104,8 +107,9 @@ class BodyLimit:
             return
         cap = self._cap(scope)
         declared = _content_length(scope)
-        credential_checked = False
-        if declared is not None and declared > self.anonymous_max_bytes:
+        # Public routes (verifying a certificate) take their whole cap from anyone.
+        credential_checked = scope.get("path", "") in self.public_paths
+        if not credential_checked and declared is not None and declared > self.anonymous_max_bytes:
             if not self._authenticated(scope):
                 await _refuse_anonymous(scope, send, self.anonymous_max_bytes)
                 return

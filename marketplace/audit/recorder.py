@@ -4,9 +4,10 @@
   attribute's history for old → new);
 * ``do_orm_execute`` sees bulk ``UPDATE``/``DELETE`` statements on audited models (the guarded
   state transitions of ``db.transition``): they run with ``RETURNING``, so the rows they really
-  changed are known; old values come from the identity map, never from an extra query (a row
-  that was not loaded has its old values recorded as unknown, ``null``). Loaded objects are
-  synchronized from the returned rows unless ``synchronize_session=False``;
+  changed are known; old values come from the identity map when the statement pins one loaded
+  object, and otherwise from one SELECT over the statement's own WHERE just before it (locking
+  the rows on PostgreSQL), never from a query per row. Loaded objects are synchronized from the
+  returned rows unless ``synchronize_session=False``;
 * ``before_commit`` of the outermost transaction merges what was recorded into one entry per
   object and appends the entries to the hash chain (``chain.append``), as late as possible, so
   that the chain lock is held only for the commit itself.
@@ -36,6 +37,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import NO_VALUE
+from sqlalchemy.sql import operators
 
 from marketplace.audit import chain
 from marketplace.audit.chain import Actor, Entry
@@ -251,6 +253,55 @@ def _set_columns(statement: sa.Update, table: sa.Table, parameters: Any) -> list
     return list(dict.fromkeys(keys))
 
 
+def _single_target(where: sa.ColumnElement[Any] | None, key_column: sa.Column[Any]) -> Any:
+    """The primary key a WHERE clause pins with ``key = value`` (alone or ANDed), if it does."""
+    if where is None:
+        return None
+    clauses = where.clauses if isinstance(where, sa.BooleanClauseList) else [where]
+    if isinstance(where, sa.BooleanClauseList) and where.operator is not operators.and_:
+        return None
+    for clause in clauses:
+        if (
+            isinstance(clause, sa.BinaryExpression)
+            and clause.operator is operators.eq
+            and clause.left is key_column
+            and isinstance(clause.right, sa.BindParameter)
+        ):
+            return clause.right.effective_value
+    return None
+
+
+def _values_before(
+    execute_state: ORMExecuteState, table: sa.Table, primary_key: str, recorded: list[str]
+) -> dict[Any, dict[str, Any]]:
+    """What the rows a bulk UPDATE is about to change hold now, for the recorded columns.
+
+    Skipped when the statement pins one row whose object is loaded (its state knows); otherwise
+    one SELECT over the statement's own WHERE, locking the rows on PostgreSQL so that what it
+    reads is what the UPDATE then overwrites. One query per statement, never one per row."""
+    statement = execute_state.statement
+    if not recorded or not isinstance(statement, sa.Update):
+        return {}
+    session = execute_state.session
+    mapper = execute_state.bind_mapper
+    assert mapper is not None
+    target = _single_target(statement.whereclause, table.c[primary_key])
+    if target is not None:
+        identity = mapper.identity_key_from_primary_key((target,))
+        if session.identity_map.get(identity) is not None:
+            return {}
+    query = sa.select(table.c[primary_key], *(table.c[key] for key in recorded))
+    if statement.whereclause is not None:
+        query = query.where(statement.whereclause)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {
+        row[primary_key]: dict(row)
+        for row in connection.execute(query, execute_state.parameters or None).mappings()
+    }
+
+
 def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
     if not (execute_state.is_update or execute_state.is_delete):
         return None
@@ -279,6 +330,7 @@ def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
     )
     recorded = [key for key in set_columns if spec.records(key)]
     primary_key = str(mapper.primary_key[0].key)
+    earlier = _values_before(execute_state, table, primary_key, recorded)
     wanted = dict.fromkeys([primary_key, *set_columns, *spec.parties])
     if spec.parent is not None:
         wanted[spec.parent[1]] = None
@@ -291,7 +343,7 @@ def _on_orm_execute(execute_state: ORMExecuteState) -> Any:
     for row in rows:
         identity = mapper.identity_key_from_primary_key((row[primary_key],))
         loaded = session.identity_map.get(identity)
-        before: Mapping[str, Any] = {}
+        before: Mapping[str, Any] = earlier.get(row[primary_key], {})
         if loaded is not None:
             loaded_state = sa.inspect(loaded)
             # No synchronization: the object still holds what was read before this statement.

@@ -328,10 +328,10 @@ REPORT_COLUMNS = ("line", "application_number", "code", "detail", "fields")
 
 
 def _write_error_report(path: Path, row_errors: list[Any]) -> None:
-    import csv
+    from marketplace import spreadsheets
 
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = spreadsheets.writer(handle)
         writer.writerow(REPORT_COLUMNS)
         for error in row_errors:
             writer.writerow(

@@ -2,7 +2,6 @@
 licenses, grouped by year, region, IPC section or department. Every figure is one grouped
 query, so the report costs the same at a hundred patents or a million."""
 
-import csv
 import io
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from marketplace import spreadsheets
 from marketplace.accounts.models import LICENSOR_KINDS, Organization
 from marketplace.db import ScaledDecimal
 from marketplace.licensing.models import (
@@ -120,7 +120,7 @@ def to_csv(stats: ConversionStats) -> str:
         {code for _, figures in lines for code in (*figures.royalty_income, *figures.outstanding)}
     )
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheets.writer(out, lineterminator="\n")
     writer.writerow(
         [
             *CSV_COLUMNS,

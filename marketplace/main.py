@@ -28,7 +28,7 @@ from marketplace.api.webhooks import router as webhooks_router
 from marketplace.audit import recorder as audit_recorder
 from marketplace.config import get_settings
 from marketplace.errors import install_error_handlers
-from marketplace.middleware import BodyLimit, ConcurrencyLimit
+from marketplace.middleware import BodyLimit, ConcurrencyLimit, ControlCharacterGuard
 
 DESCRIPTION = """
 The API on which patent open licensing happens (Patent Law arts. 50-52).
@@ -107,6 +107,7 @@ def create_app() -> FastAPI:
     app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
     install_error_handlers(app)
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
+    app.add_middleware(ControlCharacterGuard)
     # Outermost: an oversized or anonymous large body is refused before it waits for a slot.
     app.add_middleware(
         BodyLimit,

@@ -2,6 +2,7 @@
 bodies capped before they are parsed."""
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -202,3 +203,88 @@ async def _refuse_anonymous(scope: Scope, send: Send, anonymous_max_bytes: int) 
         f"A request body over {anonymous_max_bytes} bytes needs a valid bearer token.",
     )
     await _send_problem(send, 401, body, [(b"www-authenticate", b"Bearer")])
+
+
+# A C0 control character other than tab, line feed and carriage return, or DEL: as a JSON
+# escape not itself escaped (an even run of backslashes before it), or percent-encoded.
+_JSON_CONTROL = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\(?:u00(0[0-8bcef]|1[0-9a-f]|7f)|([bf]))", re.IGNORECASE
+)
+# JSON's short escapes for backspace and form feed.
+_SHORT_ESCAPES = {b"b": b"08", b"f": b"0c"}
+_RAW_DEL = re.compile(rb"\x7f")
+_PERCENT_CONTROL = re.compile(rb"%(0[0-8bcef]|1[0-9a-f]|7f)", re.IGNORECASE)
+
+
+class ControlCharacterGuard:
+    """Refuses text with control characters (NUL and the like) in query strings and JSON bodies,
+    whatever the field: they break exports, logs and other systems that read our records, and no
+    field of this API has a use for them. Tab, line feed and carriage return stay allowed.
+
+    A JSON body is held until it is complete (``BodyLimit``, outside this, caps its size) and
+    scanned once before the application reads it. 422 ``control_character``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        found = _PERCENT_CONTROL.search(scope.get("query_string", b""))
+        if found is not None:
+            await _refuse_control(scope, send, found.group(1), "the query string")
+            return
+        if not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before sending its whole body: no one to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        found = _JSON_CONTROL.search(body)
+        if found is not None:
+            hex_code = found.group(1) or _SHORT_ESCAPES[found.group(2).lower()]
+            await _refuse_control(scope, send, hex_code, "the request body")
+            return
+        if _RAW_DEL.search(body) is not None:
+            await _refuse_control(scope, send, b"7f", "the request body")
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+        return False
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media_type = value.split(b";", 1)[0].strip().lower()
+            return bool(media_type == b"application/json" or media_type.endswith(b"+json"))
+    return False
+
+
+async def _refuse_control(scope: Scope, send: Send, hex_code: bytes, where: str) -> None:
+    code_point = f"U+{int(hex_code, 16):04X}"
+    body = _problem(
+        scope,
+        422,
+        "control_character",
+        "Control character in text",
+        f"{where.capitalize()} holds the control character {code_point}; text may hold tab, "
+        "line feed and carriage return, no other control characters.",
+    )
+    await _send_problem(send, 422, body, [])

@@ -5,7 +5,6 @@ from fastapi import APIRouter, Query, status
 from marketplace.accounts.deps import PatentsScope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
-from marketplace.listings import service as listings
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
 from marketplace.patents import service as patents
@@ -20,6 +19,7 @@ from marketplace.patents.models import (
     PatentPublic,
     PatentUpdate,
 )
+from marketplace.workflows import patents as patent_workflows
 
 router = APIRouter(prefix="/api/v1/patents", tags=["patents"])
 
@@ -84,7 +84,7 @@ def get_patent(patent: OwnedPatent) -> PatentPublic:
     summary="Update a patent's bibliographic data, legal status or fee standing",
 )
 def update_patent(patent: OwnedPatent, body: PatentUpdate, session: SessionDep) -> PatentPublic:
-    updated = listings.update_patent(session=session, patent=patent, changes=body)
+    updated = patent_workflows.update_patent(session=session, patent=patent, changes=body)
     return patents.to_public(updated)
 
 

@@ -34,6 +34,7 @@ from marketplace.patents.models import (
     PatentEncumbranceCreate,
     PatentUpdate,
 )
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.licensing.conftest import NewParty, Party
 
@@ -153,7 +154,7 @@ def test_ended_declaration_cannot_be_accepted(
         listings.withdraw_listing(session=session, listing=listing)
     else:
         # Through the listings service, so the declaration lapses with the patent.
-        listings.update_patent(
+        patent_workflows.update_patent(
             session=session,
             patent=listing.patents[0],
             changes=PatentUpdate(legal_status=LegalStatus.invalidated),
@@ -340,7 +341,7 @@ def test_later_patent_edit_does_not_change_granted_terms(
     digest = license_.terms_sha256
     original_title = listing.patents[0].title
 
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=listing.patents[0], changes=PatentUpdate(title="New title")
     )
     session.expire_all()

@@ -36,6 +36,7 @@ from marketplace.patents.models import (
     PatentEncumbranceCreate,
     PatentUpdate,
 )
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 
 SetToday = Callable[[date], None]
@@ -373,7 +374,7 @@ def test_patent_update_that_ends_force_lapses_its_declaration(
 ) -> None:
     listing, _ = factories.published_listing(session, owner)
     patent = listing.patents[0]
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=patent, changes=PatentUpdate(legal_status=legal_status)
     )
     session.expire_all()

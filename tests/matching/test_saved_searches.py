@@ -24,6 +24,7 @@ from marketplace.matching.models import (
     SavedSearchUpdate,
 )
 from marketplace.patents.models import LegalStatus, PatentUpdate
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.factories import NewParty
 from tests.matching.helpers import listed
@@ -581,7 +582,7 @@ def test_only_a_publication_alerts_not_a_later_edit_of_a_patent(session: Session
     save(session, saver, q="graphene")
     listing = listed(session, "Electrode")
     assert alerts(session, saver) == []
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session,
         patent=listing.patents[0],
         changes=PatentUpdate(abstract="Now with graphene"),

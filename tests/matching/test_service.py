@@ -19,6 +19,7 @@ from marketplace.matching.service import SearchFilters, SearchResult
 from marketplace.pagination import InvalidCursor
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import LegalStatus, PatentUpdate
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.conftest import postgres_only
 from tests.matching.helpers import listed
@@ -406,7 +407,7 @@ def test_withdrawn_and_lapsed_listings_leave_search_at_once(session: Session) ->
     kept = listed(session, "电池 kept")
     listings.withdraw_listing(session=session, listing=withdrawn)
     patent = lapsed.patents[0]
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
     )
     assert found(session, "电池") == [kept.id]
@@ -415,7 +416,7 @@ def test_withdrawn_and_lapsed_listings_leave_search_at_once(session: Session) ->
 def test_editing_a_declared_patent_updates_the_index(session: Session) -> None:
     listing = listed(session, "Gearbox")
     patent = listing.patents[0]
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session,
         patent=patent,
         changes=PatentUpdate(abstract="一种储能变流器", ipc_codes=["H02J 3/32"]),

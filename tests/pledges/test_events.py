@@ -12,6 +12,7 @@ from marketplace.listings import service as listings
 from marketplace.patents.models import LegalStatus, PatentUpdate
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import PledgeCancellation, PledgeStatus, PledgeUpdate
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.pledges.conftest import MakePledge, Party
 
@@ -60,15 +61,17 @@ def test_a_pledged_patents_standing_changes_are_told_to_the_pledgee(
     pledge = pledge_of(status=PledgeStatus.registered)
     patent = pledge.patents[0]
     before = len(events_of(session, bank))
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session,
         patent=patent,
         changes=PatentUpdate(fee_paid_until=date(2026, 6, 1)),  # now in the late-payment period
     )
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.invalidated)
     )
-    listings.update_patent(session=session, patent=patent, changes=PatentUpdate(title="Renamed"))
+    patent_workflows.update_patent(
+        session=session, patent=patent, changes=PatentUpdate(title="Renamed")
+    )
     told = events_of(session, bank)[before:]
     assert [kind for kind, _ in told] == [
         EventType.pledged_patent_fee_changed.value,
@@ -78,7 +81,7 @@ def test_a_pledged_patents_standing_changes_are_told_to_the_pledgee(
 
 def test_an_unpledged_patent_changes_quietly(session: Session, owner: Party) -> None:
     patent = factories.patent(session, owner.organization)
-    listings.update_patent(
+    patent_workflows.update_patent(
         session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
     )
     assert session.scalars(select(Event)).all() == []

@@ -65,7 +65,6 @@ from marketplace.patents.models import (
     PatentIpc,
     PatentIssue,
     PatentSummary,
-    PatentUpdate,
 )
 from marketplace.pledges import service as pledges
 
@@ -619,21 +618,6 @@ def lapse_if_not_in_force(
         to=ListingStatus.lapsed,
         reason=f"patent {patent.application_number} is no longer in force",
     )
-
-
-def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) -> Patent:
-    """A patent edit, and its consequences: a declaration on a patent no longer in force lapses,
-    and the pledgee of a pledged patent hears of a change in its standing."""
-    legal_status_before = str(patent.legal_status)
-    updated = patents.update_patent(session=session, patent=patent, changes=changes)
-    lapse_if_not_in_force(session=session, patent=updated)
-    if updated.open_license_listing_id is not None:
-        # Its title, abstract or IPC codes are part of the declaring listing's index entry.
-        declaring = session.get(Listing, updated.open_license_listing_id)
-        if declaring is not None:
-            matching.index_listing(session=session, listing=declaring)
-    pledges.patent_changed(session, updated, legal_status_before=legal_status_before)
-    return updated
 
 
 def lapse_expired_declarations(*, session: Session, today: date | None = None) -> list[Listing]:

@@ -9,7 +9,7 @@ from marketplace.accounts.deps import PatentsScope
 from marketplace.db import SessionDep, transaction
 from marketplace.params import ObjectId
 from marketplace.patents import service as patents
-from marketplace.patents.imports import SessionFactory
+from marketplace.patents.import_jobs import SessionFactory
 from marketplace.patents.models import Patent
 
 

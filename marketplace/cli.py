@@ -120,13 +120,13 @@ def sweep() -> None:
     from marketplace.licensing import obligations
     from marketplace.licensing import service as licensing
     from marketplace.listings import service as listings
-    from marketplace.pledges import service as pledges
+    from marketplace.pledges import collateral
 
     today = clock.today()
     with unit_of_work() as session:
         lapsed = listings.lapse_expired_declarations(session=session, today=today)
         expired = licensing.expire_licenses(session=session, today=today)
-        told = pledges.watch_fee_standing(session=session, today=today)
+        told = collateral.watch_fee_standing(session=session, today=today)
         settled = obligations.settle_minimum_years(session=session, today=today)
         overdue = obligations.notify_overdue(session=session, today=today)
     console.print(

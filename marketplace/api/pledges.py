@@ -4,16 +4,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from marketplace import clock
-from marketplace.accounts.caller import Caller
 from marketplace.accounts.deps import (
-    CurrentCaller,
     EncumbrancesScope,
     PatentsScope,
     PlatformAdmin,
+    PledgeReader,
     PledgesScope,
     VerifiedPledgesScope,
 )
-from marketplace.accounts.errors import InsufficientScope
 from marketplace.db import SessionDep
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
@@ -40,16 +38,6 @@ from marketplace.pledges.models import (
 from marketplace.workflows import pledges as pledge_workflows
 
 router = APIRouter(prefix="/api/v1", tags=["pledges"])
-
-
-def _pledge_reader(caller: CurrentCaller) -> Caller:
-    """Banks read pledges with the pledges scope, pledgors with the patents scope."""
-    if not (caller.is_platform_admin or caller.scopes & {"pledges", "patents"}):
-        raise InsufficientScope("This needs the 'pledges' scope.", required_scope="pledges")
-    return caller
-
-
-PledgeReader = Annotated[Caller, Depends(_pledge_reader)]
 
 
 def _visible_pledge(pledge_id: ObjectId, caller: PledgeReader, session: SessionDep) -> Pledge:

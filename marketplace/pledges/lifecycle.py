@@ -37,7 +37,7 @@ from marketplace.pledges.models import (
     PledgeStatus,
     PledgeUpdate,
 )
-from marketplace.pledges.rules import REFUSAL_CODES, pledge_issues, refuse_if_any
+from marketplace.pledges.rules import REFUSAL_CODES, issues_of, refuse_if_any
 
 
 def record_change(
@@ -124,13 +124,9 @@ def apply_for_pledge(*, session: Session, pledgee: Organization, data: PledgeCre
     covered = _patents_by_number(session, data.application_numbers)
     today = clock.today()
     refuse_if_any(
-        [
-            item
-            for patent in covered
-            for item in pledge_issues(
-                patent, pledgor_id=pledgor.id or 0, debt_end_date=data.debt_end_date, today=today
-            )
-        ]
+        issues_of(
+            covered, pledgor_id=pledgor.id or 0, debt_end_date=data.debt_end_date, today=today
+        )
     )
     assert pledgee.id is not None
     assert pledgor.id is not None
@@ -176,17 +172,13 @@ def check_registrable(pledge: Pledge, *, today: date) -> None:
     if pledge.pledgor_confirmed_at is None:
         raise PledgeNotConfirmed("The pledgor has not confirmed this application yet.")
     refuse_if_any(
-        [
-            item
-            for patent in pledge.patents
-            for item in pledge_issues(
-                patent,
-                pledgor_id=pledge.pledgor_id,
-                debt_end_date=pledge.debt_end_date,
-                today=today,
-                pledge_id=pledge.id,
-            )
-        ]
+        issues_of(
+            pledge.patents,
+            pledgor_id=pledge.pledgor_id,
+            debt_end_date=pledge.debt_end_date,
+            today=today,
+            pledge_id=pledge.id,
+        )
     )
 
 
@@ -262,21 +254,14 @@ def amend_pledge(
         raise PledgeWrongState(
             f"Pledge {pledge.id} is {pledge.status}; only a registered one changes."
         )
-    today = clock.today()
-    refuse_if_any(
-        [
-            item
-            for patent in pledge.patents
-            for item in pledge_issues(
-                patent,
-                pledgor_id=pledge.pledgor_id,
-                debt_end_date=end,
-                today=today,
-                pledge_id=pledge.id,
-            )
-            if item.code == "debt_term_exceeds_patent_term"
-        ]
+    issues = issues_of(
+        pledge.patents,
+        pledgor_id=pledge.pledgor_id,
+        debt_end_date=end,
+        today=clock.today(),
+        pledge_id=pledge.id,
     )
+    refuse_if_any([item for item in issues if item.code == "debt_term_exceeds_patent_term"])
     _move(session, pledge, allowed=ACTIVE_PLEDGE_STATUSES, to=PledgeStatus.changed)
     recorded = {
         field: {"from": str(getattr(pledge, field)), "to": str(value)}

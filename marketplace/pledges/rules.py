@@ -1,6 +1,7 @@
 """The registration rules of a pledge (2021 pledge registration measures): every reason a patent
 cannot be pledged, and the refusal that lists them."""
 
+from collections.abc import Iterable
 from datetime import date
 
 from marketplace.patents import service as patents
@@ -62,6 +63,28 @@ def pledge_issues(
         )
     found.extend(patents.restriction_issues(patent, today=today))
     return found
+
+
+def issues_of(
+    covered: Iterable[patents.PatentFacts],
+    *,
+    pledgor_id: int,
+    debt_end_date: date | None,
+    today: date,
+    pledge_id: int | None = None,
+) -> list[PatentIssue]:
+    """``pledge_issues`` of every patent a pledge covers, patent by patent."""
+    return [
+        item
+        for patent in covered
+        for item in pledge_issues(
+            patent,
+            pledgor_id=pledgor_id,
+            debt_end_date=debt_end_date,
+            today=today,
+            pledge_id=pledge_id,
+        )
+    ]
 
 
 def refuse_if_any(issues: list[PatentIssue]) -> None:

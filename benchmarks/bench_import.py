@@ -61,10 +61,10 @@ from sqlmodel import Session, select
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.audit import recorder as audit_recorder
 from marketplace.db import create_db_engine
-from marketplace.patents import imports
 from marketplace.patents.import_models import ImportFormat
 from marketplace.patents.models import LegalStatus, Patent
 from marketplace.sessions import transaction
+from marketplace.workflows import imports
 
 TARGET_PER_SECOND = 5_000
 REQUEST_TIMEOUT_S = 120.0

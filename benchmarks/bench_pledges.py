@@ -81,7 +81,10 @@ from harness import (  # the directory of this script
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from marketplace import clock
 from marketplace.accounts import security
+from marketplace.accounts.caller import Caller
+from marketplace.accounts.models import Organization
 from marketplace.api.pledges import check_encumbrances as check_route
 from marketplace.audit import recorder as audit_recorder
 from marketplace.db import SQLITE_BEGIN_OPTION, create_db_engine
@@ -94,7 +97,7 @@ from marketplace.patents.identifiers import (
 from marketplace.patents.service import add_months, add_years, term_end_date
 from marketplace.pledges import encumbrances
 from marketplace.pledges import exposure as exposure_report
-from marketplace.pledges import service as pledge_service
+from marketplace.pledges import views as pledge_views
 from marketplace.pledges.models import (
     EncumbranceCheckRequest,
     PledgeStatus,
@@ -1920,18 +1923,23 @@ def capture_statements(
     with Session(engine) as session, recorder.capture() as captured:
         exposure_report.exposure(session=session, pledgee_id=bank, today=today)
         groups["exposure"] = list(captured)
+    with Session(engine, expire_on_commit=False) as session:
+        caller = Caller(
+            organization=session.get_one(Organization, bank),
+            scopes=frozenset({"pledges"}),
+            jti="bench",
+            token_expires_at=clock.now() + timedelta(minutes=15),
+        )
     with Session(engine) as session, recorder.capture() as captured:
-        found, _ = pledge_service.list_pledges(
+        found, _ = pledge_views.list_pledges(
             session=session,
             params=PageParams(limit=50),
-            organization_id=bank,
-            is_admin=False,
-            is_bank=True,
+            caller=caller,
             pledgee_id=bank,
             status=PledgeStatus.cancelled,
         )
         for pledge in found:
-            pledge_service.to_view(pledge, full=True)
+            pledge_views.to_view(pledge, full=True)
         groups["list ?pledgee_id&status=cancelled"] = list(captured)
     return groups
 

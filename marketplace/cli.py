@@ -367,8 +367,10 @@ def import_patents(
     read at all."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from marketplace.patents import imports
     from marketplace.patents.import_models import ImportFormat
+    from marketplace.patents.import_reader import detect_format
+    from marketplace.patents.import_writer import ImportOutcome
+    from marketplace.workflows import imports
 
     with file.open("rb") as handle:
         head = handle.read(1024)
@@ -376,7 +378,7 @@ def import_patents(
         chosen = (
             ImportFormat(file_format)
             if file_format
-            else imports.detect_format(filename=file.name, content_type=None, head=head)
+            else detect_format(filename=file.name, content_type=None, head=head)
         )
     except ValueError:
         raise typer.BadParameter("--format must be csv or jsonl") from None
@@ -397,7 +399,7 @@ def import_patents(
     ):
         task = bar.add_task(f"Importing {file.name}", total=estimate or None)
 
-        def keep_errors(_session: Any, outcome: imports.ImportOutcome) -> None:
+        def keep_errors(_session: Any, outcome: ImportOutcome) -> None:
             row_errors.extend(outcome.errors)
 
         try:
@@ -434,7 +436,7 @@ def resume_imports() -> None:
     """Run queued import jobs and resume those a dead process left running.
 
     Safe to repeat: each job continues after its last written chunk."""
-    from marketplace.patents import imports
+    from marketplace.workflows import imports
 
     resumed = imports.resume_import_jobs(sessions=unit_of_work)
     console.print(f"{len(resumed)} import job(s) run" + (f": {resumed}." if resumed else "."))

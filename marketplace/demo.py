@@ -24,9 +24,10 @@ from marketplace.listings.models import ListingCreate, OfferCreate, RoyaltyType
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import application_check_character
 from marketplace.patents.models import CoOwner, LegalStatus, PatentCreate
-from marketplace.pledges import service as pledges
+from marketplace.pledges import lifecycle
 from marketplace.pledges.models import PledgeCreate, Valuation, ValuationMethod
 from marketplace.workflows import declarations
+from marketplace.workflows import pledges as pledge_workflows
 
 # Published in the README on purpose; `marketplace demo` refuses to run in production.
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105
@@ -301,7 +302,7 @@ def _pledge_an_sme_patent(
         ),
     )
     summary.patents += 1
-    pledge = pledges.apply_for_pledge(
+    pledge = lifecycle.apply_for_pledge(
         session=session,
         pledgee=bank,
         data=PledgeCreate(
@@ -319,6 +320,6 @@ def _pledge_an_sme_patent(
             ),
         ),
     )
-    pledges.confirm_pledge(session=session, pledge=pledge, pledgor=sme)
-    pledges.register_pledge(session=session, pledge=pledge, admin=admin)
+    lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=sme)
+    pledge_workflows.register_pledge(session=session, pledge=pledge, admin=admin)
     summary.pledges += 1

@@ -11,8 +11,10 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
+from marketplace import clock
 from marketplace.accounts import security
 from marketplace.accounts import service as accounts
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.credit_code import ALPHABET, credit_code_check_character
 from marketplace.accounts.models import Organization, OrganizationKind, User, UserRole, Verification
 from marketplace.listings import service as listings
@@ -150,6 +152,18 @@ def token(session: Session, account: User, scopes: frozenset[str] | None = None)
 
 def auth(session: Session, account: User, scopes: frozenset[str] | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(session, account, scopes)}"}
+
+
+def caller(organization: Organization, scopes: frozenset[str] | None = None) -> Caller:
+    """What a token of ``organization`` tells the services: every scope it may hold, or
+    ``scopes``."""
+    granted = accounts.allowed_scopes(organization) if scopes is None else scopes
+    return Caller(
+        organization=organization,
+        scopes=granted,
+        jti=f"test-{next_number()}",
+        token_expires_at=clock.now() + timedelta(minutes=15),
+    )
 
 
 def patent(

@@ -139,3 +139,13 @@ VerifiedLicenseeScope = Annotated[Caller, Depends(require_verified_scope("licens
 PledgesScope = Annotated[Caller, Depends(require_scope("pledges"))]
 VerifiedPledgesScope = Annotated[Caller, Depends(require_verified_scope("pledges"))]
 EncumbrancesScope = Annotated[Caller, Depends(require_scope("encumbrances"))]
+
+
+def _pledge_reader(caller: CurrentCaller) -> Caller:
+    """Banks read pledges with the pledges scope, pledgors with the patents scope."""
+    if not (caller.is_platform_admin or caller.scopes & {"pledges", "patents"}):
+        raise InsufficientScope("This needs the 'pledges' scope.", required_scope="pledges")
+    return caller
+
+
+PledgeReader = Annotated[Caller, Depends(_pledge_reader)]

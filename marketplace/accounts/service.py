@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from marketplace import clock
 from marketplace.accounts import security
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.errors import (
     ApiClientNotFound,
     CannotDeactivateSelf,
@@ -208,15 +209,15 @@ def get_organization(*, session: Session, organization_id: int) -> Organization:
 
 
 def get_visible_organization(
-    *, session: Session, organization_id: int, reader_id: int, is_admin: bool
+    *, session: Session, organization_id: int, caller: Caller
 ) -> Organization:
     """Verified organizations are public to signed-in callers; a pending or rejected one only
     to itself and to platform admins."""
     organization = get_organization(session=session, organization_id=organization_id)
     visible = (
         organization.verification == Verification.verified
-        or organization.id == reader_id
-        or is_admin
+        or organization.id == caller.organization_id
+        or caller.is_platform_admin
     )
     if not visible:
         raise OrganizationNotFound(f"Organization {organization_id} does not exist.")

@@ -181,8 +181,7 @@ def get_organization(
     organization = accounts.get_visible_organization(
         session=session,
         organization_id=organization_id,
-        reader_id=caller.organization_id,
-        is_admin=caller.is_platform_admin,
+        caller=caller,
     )
     return OrganizationPublic.model_validate(organization)
 

@@ -7,11 +7,12 @@ from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
-from marketplace.patents import imports
+from marketplace.patents import import_jobs, import_reader
 from marketplace.patents.deps import ImportSessions
 from marketplace.patents.errors import ImportFileTooLarge
 from marketplace.patents.import_models import ImportFormat, ImportJobPublic, ImportJobSummary
 from marketplace.sessions import SessionDep
+from marketplace.workflows import imports as import_workflows
 
 router = APIRouter(prefix="/api/v1/imports", tags=["patents"])
 
@@ -64,10 +65,10 @@ def submit_import(
     ] = None,
 ) -> ImportJobPublic:
     content = _read_capped(file)
-    chosen = file_format or imports.detect_format(
+    chosen = file_format or import_reader.detect_format(
         filename=file.filename, content_type=file.content_type, head=content[:1024]
     )
-    job = imports.submit_import(
+    job = import_jobs.submit_import(
         session=session,
         owner=caller.organization,
         submitted_by_id=caller.user.id if caller.user else None,
@@ -77,9 +78,11 @@ def submit_import(
     )
     assert job.id is not None
     # Runs after the response, when the request's transaction has committed the job.
-    background.add_task(imports.run_import_job_in_background, sessions=sessions, job_id=job.id)
+    background.add_task(
+        import_workflows.run_import_job_in_background, sessions=sessions, job_id=job.id
+    )
     response.headers["Location"] = f"{router.prefix}/{job.id}"
-    return imports.to_public(job)
+    return import_jobs.to_public(job)
 
 
 @router.get(
@@ -91,8 +94,10 @@ def submit_import(
 def list_imports(
     caller: PatentsScope, session: SessionDep, page: PageParamsDep
 ) -> Page[ImportJobSummary]:
-    found = imports.list_jobs(session=session, organization_id=caller.organization_id, params=page)
-    return page_of(found, page, imports.to_summary)
+    found = import_jobs.list_jobs(
+        session=session, organization_id=caller.organization_id, params=page
+    )
+    return page_of(found, page, import_jobs.to_summary)
 
 
 @router.get(
@@ -102,5 +107,7 @@ def list_imports(
     summary="An import's status, counts and row errors",
 )
 def get_import(import_id: ObjectId, caller: PatentsScope, session: SessionDep) -> ImportJobPublic:
-    job = imports.get_job(session=session, organization_id=caller.organization_id, job_id=import_id)
-    return imports.to_public(job)
+    job = import_jobs.get_job(
+        session=session, organization_id=caller.organization_id, job_id=import_id
+    )
+    return import_jobs.to_public(job)

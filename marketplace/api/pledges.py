@@ -4,22 +4,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from marketplace import clock
-from marketplace.accounts.caller import Caller
 from marketplace.accounts.deps import (
-    CurrentCaller,
     EncumbrancesScope,
     PatentsScope,
     PlatformAdmin,
+    PledgeReader,
     PledgesScope,
     VerifiedPledgesScope,
 )
-from marketplace.accounts.errors import InsufficientScope
-from marketplace.accounts.models import OrganizationKind
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.models import ApplicationNumber
-from marketplace.pledges import encumbrances
+from marketplace.pledges import encumbrances, lifecycle, views
 from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import (
@@ -38,42 +35,16 @@ from marketplace.pledges.models import (
     PledgeView,
 )
 from marketplace.sessions import SessionDep
+from marketplace.workflows import pledges as pledge_workflows
 
 router = APIRouter(prefix="/api/v1", tags=["pledges"])
 
 
-def _pledge_reader(caller: CurrentCaller) -> Caller:
-    """Banks read pledges with the pledges scope, pledgors with the patents scope."""
-    if not (caller.is_platform_admin or caller.scopes & {"pledges", "patents"}):
-        raise InsufficientScope("This needs the 'pledges' scope.", required_scope="pledges")
-    return caller
-
-
-PledgeReader = Annotated[Caller, Depends(_pledge_reader)]
-
-
-def _reads_register(caller: Caller) -> bool:
-    return caller.organization.kind == OrganizationKind.bank and "pledges" in caller.scopes
-
-
 def _visible_pledge(pledge_id: ObjectId, caller: PledgeReader, session: SessionDep) -> Pledge:
-    return pledges.get_visible_pledge(
-        session=session,
-        pledge_id=pledge_id,
-        organization_id=caller.organization_id,
-        is_admin=caller.is_platform_admin,
-        is_bank=_reads_register(caller),
-    )
+    return views.get_visible_pledge(session=session, pledge_id=pledge_id, caller=caller)
 
 
 VisiblePledge = Annotated[Pledge, Depends(_visible_pledge)]
-
-
-def _view(pledge: Pledge, caller: Caller) -> PledgeView:
-    full = pledges.sees_everything(
-        pledge, caller.organization_id, is_admin=caller.is_platform_admin
-    )
-    return pledges.to_view(pledge, full=full)
 
 
 @router.post(
@@ -86,8 +57,8 @@ def _view(pledge: Pledge, caller: Caller) -> PledgeView:
 def apply_for_pledge(
     body: PledgeCreate, bank: VerifiedPledgesScope, session: SessionDep
 ) -> PledgeView:
-    pledge = pledges.apply_for_pledge(session=session, pledgee=bank.organization, data=body)
-    return pledges.to_view(pledge, full=True)
+    pledge = lifecycle.apply_for_pledge(session=session, pledgee=bank.organization, data=body)
+    return views.to_view(pledge, full=True)
 
 
 @router.get(
@@ -108,12 +79,10 @@ def list_pledges(
     registered_from: date | None = None,
     registered_to: date | None = None,
 ) -> Page[PledgeView]:
-    found = pledges.list_pledges(
+    found = views.list_pledges(
         session=session,
         params=page,
-        organization_id=caller.organization_id,
-        is_admin=caller.is_platform_admin,
-        is_bank=_reads_register(caller),
+        caller=caller,
         patent_id=patent_id,
         application_number=application_number,
         pledgor_id=pledgor_id,
@@ -122,7 +91,7 @@ def list_pledges(
         registered_from=registered_from,
         registered_to=registered_to,
     )
-    return page_of(found, page, lambda pledge: _view(pledge, caller))
+    return page_of(found, page, lambda pledge: views.view_for(pledge, caller))
 
 
 @router.get(
@@ -143,7 +112,7 @@ def exposure(bank: PledgesScope, session: SessionDep) -> Exposure:
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_pledge(pledge: VisiblePledge, caller: PledgeReader) -> PledgeView:
-    return _view(pledge, caller)
+    return views.view_for(pledge, caller)
 
 
 @router.post(
@@ -153,8 +122,8 @@ def get_pledge(pledge: VisiblePledge, caller: PledgeReader) -> PledgeView:
     summary="The pledgor joins the application",
 )
 def confirm_pledge(pledge: VisiblePledge, owner: PatentsScope, session: SessionDep) -> PledgeView:
-    confirmed = pledges.confirm_pledge(session=session, pledge=pledge, pledgor=owner.organization)
-    return pledges.to_view(confirmed, full=True)
+    confirmed = lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=owner.organization)
+    return views.to_view(confirmed, full=True)
 
 
 @router.post(
@@ -164,8 +133,10 @@ def confirm_pledge(pledge: VisiblePledge, owner: PatentsScope, session: SessionD
     summary="Register the pledge (platform admins): it takes effect",
 )
 def register_pledge(pledge: VisiblePledge, admin: PlatformAdmin, session: SessionDep) -> PledgeView:
-    registered = pledges.register_pledge(session=session, pledge=pledge, admin=admin.organization)
-    return pledges.to_view(registered, full=True)
+    registered = pledge_workflows.register_pledge(
+        session=session, pledge=pledge, admin=admin.organization
+    )
+    return views.to_view(registered, full=True)
 
 
 @router.post(
@@ -177,10 +148,10 @@ def register_pledge(pledge: VisiblePledge, admin: PlatformAdmin, session: Sessio
 def refuse_pledge(
     pledge: VisiblePledge, body: PledgeRefusal, admin: PlatformAdmin, session: SessionDep
 ) -> PledgeView:
-    refused = pledges.refuse_pledge(
+    refused = lifecycle.refuse_pledge(
         session=session, pledge=pledge, admin=admin.organization, refusal=body
     )
-    return pledges.to_view(refused, full=True)
+    return views.to_view(refused, full=True)
 
 
 @router.patch(
@@ -192,10 +163,10 @@ def refuse_pledge(
 def amend_pledge(
     pledge: VisiblePledge, body: PledgeUpdate, bank: PledgesScope, session: SessionDep
 ) -> PledgeView:
-    amended = pledges.amend_pledge(
+    amended = lifecycle.amend_pledge(
         session=session, pledge=pledge, pledgee=bank.organization, changes=body
     )
-    return pledges.to_view(amended, full=True)
+    return views.to_view(amended, full=True)
 
 
 @router.post(
@@ -210,14 +181,10 @@ def cancel_pledge(
     caller: PledgeReader,
     session: SessionDep,
 ) -> PledgeView:
-    cancelled = pledges.cancel_pledge(
-        session=session,
-        pledge=pledge,
-        actor=caller.organization,
-        cancellation=body,
-        is_admin=caller.is_platform_admin,
+    cancelled = lifecycle.cancel_pledge(
+        session=session, pledge=pledge, caller=caller, cancellation=body
     )
-    return pledges.to_view(cancelled, full=True)
+    return views.to_view(cancelled, full=True)
 
 
 @router.post(
@@ -271,8 +238,7 @@ def license_income(
     return exposure_report.license_income(
         session=session,
         pledge=pledge,
-        reader_id=caller.organization_id,
-        is_admin=caller.is_platform_admin,
+        caller=caller,
         period_start=period_start,
         period_end=period_end,
     )

@@ -49,11 +49,7 @@ def conversion_stats(
 ) -> ConversionStats | Response:
     report = stats.conversion_stats(
         session=session,
-        owner_id=stats.report_scope(
-            organization=caller.organization,
-            is_platform_admin=caller.is_platform_admin,
-            owner_id=owner_id,
-        ),
+        owner_id=stats.report_scope(caller=caller, owner_id=owner_id),
         group_by=group_by,
         period_start=period_start,
         period_end=period_end,

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from marketplace.accounts.deps import PatentsScope
 from marketplace.params import ObjectId
 from marketplace.patents import service as patents
-from marketplace.patents.imports import SessionFactory
+from marketplace.patents.import_jobs import SessionFactory
 from marketplace.patents.models import Patent
 from marketplace.sessions import SessionDep, transaction
 

@@ -30,7 +30,7 @@ from marketplace.pledges.models import (
     OpenLicenseSummary,
     Pledge,
 )
-from marketplace.pledges.service import pledge_issues
+from marketplace.pledges.rules import pledge_issues
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import Organization
 from marketplace.db import any_of
 from marketplace.errors import Unprocessable
@@ -178,15 +179,14 @@ def license_income(
     *,
     session: Session,
     pledge: Pledge,
-    reader_id: int,
+    caller: Caller,
     period_start: date,
     period_end: date,
-    is_admin: bool = False,
 ) -> LicenseIncome:
     """Licenses granted on the pledged patents in the period, and the fees due at grant, for
     the pledgee. Running royalties owed under royalty reports are not part of these figures:
     reports and their obligations are seen by the license's parties only."""
-    if not (is_admin or reader_id == pledge.pledgee_id):
+    if not (caller.is_platform_admin or caller.organization_id == pledge.pledgee_id):
         raise NotPledgee("Only the pledgee sees the licensing income of a pledge.")
     if period_end < period_start:
         raise Unprocessable("`to` cannot be before `from`.", code="invalid_period")

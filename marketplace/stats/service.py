@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from marketplace import spreadsheets
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import LICENSOR_KINDS, Organization
 from marketplace.db import ScaledDecimal
 from marketplace.licensing.models import (
@@ -38,17 +39,15 @@ _TOTAL = ("total",)
 GroupKey = str | None | tuple[str]
 
 
-def report_scope(
-    *, organization: Organization, is_platform_admin: bool, owner_id: int | None
-) -> int | None:
+def report_scope(*, caller: Caller, owner_id: int | None) -> int | None:
     """The licensor a report may cover for this caller; None: the whole platform."""
-    if is_platform_admin:
+    if caller.is_platform_admin:
         return owner_id
-    if organization.kind not in LICENSOR_KINDS:
+    if caller.kind not in LICENSOR_KINDS:
         raise StatsNotAvailable()
-    if owner_id not in (None, organization.id):
+    if owner_id not in (None, caller.organization_id):
         raise StatsNotAvailable("A licensor sees its own statistics only.")
-    return organization.id
+    return caller.organization_id
 
 
 def conversion_stats(

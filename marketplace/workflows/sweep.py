@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from marketplace.licensing import obligations
 from marketplace.licensing import service as licensing
-from marketplace.pledges import service as pledges
+from marketplace.pledges import collateral
 from marketplace.workflows.declarations import lapse_expired_declarations
 
 
@@ -27,7 +27,7 @@ def run_daily_sweep(*, session: Session, today: date) -> SweepOutcome:
     obligations are announced."""
     lapsed = lapse_expired_declarations(session=session, today=today)
     expired = licensing.expire_licenses(session=session, today=today)
-    told = pledges.watch_fee_standing(session=session, today=today)
+    told = collateral.watch_fee_standing(session=session, today=today)
     settled = obligations.settle_minimum_years(session=session, today=today)
     overdue = obligations.notify_overdue(session=session, today=today)
     return SweepOutcome(

@@ -14,7 +14,7 @@ from marketplace.patents.models import FeeStatus, LegalStatus, Patent
 from marketplace.patents.terms import next_fee_due_date, term_end_date
 from tests import factories
 from tests.factories import NewParty, Party
-from tests.patents.test_imports import csv_file, csv_row
+from tests.patents.import_files import csv_file, csv_row
 from tests.problems import assert_problem
 
 PATENTS = "/api/v1/patents"

@@ -12,7 +12,7 @@ from marketplace.patents.import_models import ImportJob
 from marketplace.patents.models import Patent
 from tests import factories
 from tests.factories import NewParty, Party
-from tests.patents.test_imports import csv_file, csv_row, jsonl_file, jsonl_record, wrong_check
+from tests.patents.import_files import csv_file, csv_row, jsonl_file, jsonl_record, wrong_check
 from tests.problems import assert_problem
 
 IMPORTS = "/api/v1/imports"

@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.patents.models import Patent
-from marketplace.pledges import service as pledges
+from marketplace.pledges import lifecycle
 from marketplace.pledges.models import (
     CancellationReason,
     Pledge,
@@ -21,6 +21,7 @@ from marketplace.pledges.models import (
     PledgeStatus,
     PledgeUpdate,
 )
+from marketplace.workflows import pledges as pledge_workflows
 from tests import factories
 from tests.factories import NewParty, Party
 
@@ -46,6 +47,16 @@ def owner(new_party: NewParty) -> Party:
 @pytest.fixture
 def admin(new_party: NewParty) -> Party:
     return new_party(kind=OrganizationKind.platform)
+
+
+SetToday = Callable[[date], None]
+# An invention filed on 2020-03-01 (the factory's default) is in force up to and including this.
+TERM_END = date(2040, 2, 29)
+
+
+def platform(session: Session) -> Organization:
+    """A platform organization: registers and refuses pledges."""
+    return factories.organization(session, kind=OrganizationKind.platform)
 
 
 # The application every test starts from unless it overrides a field.
@@ -94,43 +105,43 @@ def make_pledge(
 ) -> Pledge:
     """A pledge brought to ``status`` through the service, as the parties and an admin would."""
     covered = patents if patents is not None else [factories.patent(session, pledgor)]
-    pledge = pledges.apply_for_pledge(
+    pledge = lifecycle.apply_for_pledge(
         session=session, pledgee=pledgee, data=application(pledgor, covered, **overrides)
     )
     if status is PledgeStatus.applied:
         if confirmed:
-            pledges.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
+            lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
         return pledge
     if status is PledgeStatus.cancelled and not confirmed:
         # Withdrawn before registration.
-        return pledges.cancel_pledge(
+        return lifecycle.cancel_pledge(
             session=session,
             pledge=pledge,
-            actor=pledgee,
+            caller=factories.caller(pledgee),
             cancellation=PledgeCancellation(reason=CancellationReason.void),
         )
     platform = factories.organization(session, kind=OrganizationKind.platform)
     if status is PledgeStatus.refused:
-        return pledges.refuse_pledge(
+        return lifecycle.refuse_pledge(
             session=session,
             pledge=pledge,
             admin=platform,
             refusal=PledgeRefusal(reasons=["documents_incomplete"]),
         )
-    pledges.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
-    pledges.register_pledge(session=session, pledge=pledge, admin=platform)
+    lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
+    pledge_workflows.register_pledge(session=session, pledge=pledge, admin=platform)
     if status is PledgeStatus.changed:
-        pledges.amend_pledge(
+        lifecycle.amend_pledge(
             session=session,
             pledge=pledge,
             pledgee=pledgee,
             changes=PledgeUpdate(secured_amount=Decimal("6000000")),
         )
     elif status is PledgeStatus.cancelled:
-        pledges.cancel_pledge(
+        lifecycle.cancel_pledge(
             session=session,
             pledge=pledge,
-            actor=pledgee,
+            caller=factories.caller(pledgee),
             cancellation=PledgeCancellation(reason=CancellationReason.debt_repaid),
         )
     return pledge

@@ -9,6 +9,7 @@ from marketplace.accounts.models import OrganizationKind
 from marketplace.events.models import Event, EventType
 from marketplace.licensing import service as licensing
 from marketplace.patents.models import LegalStatus, PatentUpdate
+from marketplace.pledges import collateral, lifecycle
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import PledgeCancellation, PledgeStatus, PledgeUpdate
 from marketplace.workflows import declarations
@@ -28,16 +29,16 @@ def test_registration_change_and_cancellation_reach_both_parties(
     session: Session, bank: Party, owner: Party, pledge_of: MakePledge
 ) -> None:
     pledge = pledge_of(status=PledgeStatus.registered)
-    pledges.amend_pledge(
+    lifecycle.amend_pledge(
         session=session,
         pledge=pledge,
         pledgee=bank.organization,
         changes=PledgeUpdate(debt_end_date=date(2029, 12, 31)),
     )
-    pledges.cancel_pledge(
+    lifecycle.cancel_pledge(
         session=session,
         pledge=pledge,
-        actor=bank.organization,
+        caller=factories.caller(bank.organization),
         cancellation=PledgeCancellation(reason="debt_repaid"),
     )
     subject = f"pledge:{pledge.id}"
@@ -135,15 +136,15 @@ def test_the_daily_sweep_tells_the_pledgee_when_a_fee_falls_due_and_when_grace_e
         return [event.payload for event in rows]
 
     set_today(paid_until)
-    assert pledges.watch_fee_standing(session=session, today=paid_until) == 0
+    assert collateral.watch_fee_standing(session=session, today=paid_until) == 0
 
     due = paid_until + timedelta(days=1)
-    assert pledges.watch_fee_standing(session=session, today=due) == 1
+    assert collateral.watch_fee_standing(session=session, today=due) == 1
     # Nothing new the next day: the pledgee already knows.
-    assert pledges.watch_fee_standing(session=session, today=due + timedelta(days=1)) == 0
+    assert collateral.watch_fee_standing(session=session, today=due + timedelta(days=1)) == 0
 
     beyond_grace = paid_until + timedelta(days=200)
-    assert pledges.watch_fee_standing(session=session, today=beyond_grace) == 1
+    assert collateral.watch_fee_standing(session=session, today=beyond_grace) == 1
     assert [(e["fee_status_before"], e["fee_status"]) for e in fee_events()] == [
         ("paid", "grace"),
         ("grace", "arrears"),
@@ -154,11 +155,11 @@ def test_the_sweep_ignores_ended_pledges(
     session: Session, bank: Party, pledge_of: MakePledge
 ) -> None:
     pledge = pledge_of(status=PledgeStatus.registered)
-    pledges.cancel_pledge(
+    lifecycle.cancel_pledge(
         session=session,
         pledge=pledge,
-        actor=bank.organization,
+        caller=factories.caller(bank.organization),
         cancellation=PledgeCancellation(reason="debt_repaid"),
     )
     far_later = date(2040, 1, 1)
-    assert pledges.watch_fee_standing(session=session, today=far_later) == 0
+    assert collateral.watch_fee_standing(session=session, today=far_later) == 0

@@ -11,9 +11,11 @@ from marketplace.licensing import service as licensing
 from marketplace.patents import service as patents
 from marketplace.patents.models import LegalStatus, Patent, PatentUpdate
 from marketplace.pledges import exposure as exposure_report
+from marketplace.pledges import lifecycle
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import Pledge, PledgeCancellation, PledgeCreate
 from marketplace.workflows import declarations
+from marketplace.workflows import pledges as pledge_workflows
 from tests import factories
 from tests.problems import assert_problem
 
@@ -34,7 +36,7 @@ def registered_pledge(
     debt_end: date = date(2029, 6, 30),
 ) -> Pledge:
     admin = session.get_one(Organization, factories.platform_admin(session).organization_id)
-    pledge = pledges.apply_for_pledge(
+    pledge = lifecycle.apply_for_pledge(
         session=session,
         pledgee=bank,
         data=PledgeCreate(
@@ -45,8 +47,8 @@ def registered_pledge(
             debt_end_date=debt_end,
         ),
     )
-    pledges.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
-    return pledges.register_pledge(session=session, pledge=pledge, admin=admin)
+    lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
+    return pledge_workflows.register_pledge(session=session, pledge=pledge, admin=admin)
 
 
 def test_exposure_groups_the_book_by_pledgor_section_and_maturity(session: Session) -> None:
@@ -139,10 +141,10 @@ def test_exposure_leaves_out_other_banks_and_ended_pledges(session: Session) -> 
         patent_list=[factories.patent(session, owner)],
         amount="20",
     )
-    pledges.cancel_pledge(
+    lifecycle.cancel_pledge(
         session=session,
         pledge=mine,
-        actor=bank,
+        caller=factories.caller(bank),
         cancellation=PledgeCancellation(reason="debt_repaid"),
     )
     book = exposure_report.exposure(session=session, pledgee_id=bank.id or 0, today=TODAY)

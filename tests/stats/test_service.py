@@ -237,27 +237,20 @@ def test_only_licensors_and_admins_have_a_scope(new_party: NewParty) -> None:
     """Enterprises own and declare patents too (LICENSOR_KINDS); banks never do."""
     caller = new_party(kind=OrganizationKind.bank)
     with pytest.raises(StatsNotAvailable):
-        stats.report_scope(organization=caller.organization, is_platform_admin=False, owner_id=None)
+        stats.report_scope(caller=factories.caller(caller.organization), owner_id=None)
 
 
 @pytest.mark.parametrize("kind", [OrganizationKind.university, OrganizationKind.enterprise])
 def test_scope_of_a_licensor_is_itself(new_party: NewParty, kind: OrganizationKind) -> None:
     university = new_party(kind=kind)
     assert (
-        stats.report_scope(
-            organization=university.organization, is_platform_admin=False, owner_id=None
-        )
+        stats.report_scope(caller=factories.caller(university.organization), owner_id=None)
         == university.id
     )
     with pytest.raises(MarketplaceError) as refused:
         stats.report_scope(
-            organization=university.organization,
-            is_platform_admin=False,
-            owner_id=university.id + 1,
+            caller=factories.caller(university.organization), owner_id=university.id + 1
         )
     assert refused.value.code == "stats_not_available"
     admin = new_party(kind=OrganizationKind.platform)
-    assert (
-        stats.report_scope(organization=admin.organization, is_platform_admin=True, owner_id=None)
-        is None
-    )
+    assert stats.report_scope(caller=factories.caller(admin.organization), owner_id=None) is None

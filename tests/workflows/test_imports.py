@@ -1,30 +1,39 @@
-"""Bulk patent import, called without HTTP: reading, validation, idempotency, chunks, jobs."""
+"""Bulk patent import, called without HTTP: reading, validation, idempotency, edits with their
+consequences, chunks, running and resuming jobs."""
 
 import io
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, func, select
 
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.listings.models import ListingStatus
-from marketplace.patents import imports
+from marketplace.patents import import_reader, import_writer
 from marketplace.patents.errors import InvalidImportFile, NotPatentOwnerKind
 from marketplace.patents.identifiers import application_check_character
-from marketplace.patents.import_models import ImportFile, ImportFormat, ImportJob, ImportStatus
-from marketplace.patents.imports import SessionFactory
+from marketplace.patents.import_jobs import SessionFactory
+from marketplace.patents.import_models import ImportFile, ImportFormat, ImportStatus
 from marketplace.patents.models import LegalStatus, Patent
 from marketplace.sessions import transaction
+from marketplace.workflows import imports
 from tests import factories
 from tests.conftest import postgres_only
-
-HEADER = "application_number,title,filing_date,grant_date,legal_status,fee_paid_until,ipc_codes"
+from tests.patents.import_files import (
+    HEADER,
+    csv_file,
+    csv_row,
+    jsonl_file,
+    jsonl_record,
+    number,
+    submit,
+    wrong_check,
+)
 
 
 @pytest.fixture
@@ -43,66 +52,13 @@ def university(session: Session) -> Organization:
     return factories.organization(session, kind=OrganizationKind.university)
 
 
-def number() -> str:
-    return factories.application_number()
-
-
-def wrong_check(valid: str) -> str:
-    last = valid[-1]
-    return valid[:-1] + ("0" if last != "0" else "1")
-
-
-def csv_row(application_number: str, title: str = "Cathode material", **extra: str) -> str:
-    values = {
-        "filing_date": "2020-03-02",
-        "grant_date": "2022-01-10",
-        "legal_status": "granted",
-        "fee_paid_until": "2027-03-01",
-        "ipc_codes": "H01M4/36; G06F 16/33",
-        **extra,
-    }
-    return ",".join(
-        [
-            application_number,
-            title,
-            values["filing_date"],
-            values["grant_date"],
-            values["legal_status"],
-            values["fee_paid_until"],
-            values["ipc_codes"],
-        ]
-    )
-
-
-def csv_file(*rows: str, header: str = HEADER) -> bytes:
-    return ("\n".join([header, *rows]) + "\n").encode()
-
-
-def jsonl_record(application_number: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "application_number": application_number,
-        "title": "Sodium-ion cathode",
-        "filing_date": "2021-03-02",
-        "grant_date": "2023-01-10",
-        "legal_status": "granted",
-        "fee_paid_until": "2027-03-01",
-        "ipc_codes": ["H01M4/36"],
-        **overrides,
-    }
-
-
-def jsonl_file(*records: dict[str, Any] | str) -> bytes:
-    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
-    return ("\n".join(lines) + "\n").encode()
-
-
 def run(
     sessions: SessionFactory,
     owner: Organization,
     content: bytes,
     file_format: ImportFormat = ImportFormat.csv,
     **kwargs: Any,
-) -> imports.ImportOutcome:
+) -> import_writer.ImportOutcome:
     assert owner.id is not None
     return imports.import_patents(
         sessions=sessions,
@@ -122,7 +78,7 @@ def patent_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Patent)) or 0
 
 
-def error_codes(outcome: imports.ImportOutcome) -> dict[int, str]:
+def error_codes(outcome: import_writer.ImportOutcome) -> dict[int, str]:
     return {error.line: error.code for error in outcome.errors}
 
 
@@ -467,18 +423,6 @@ def test_only_organizations_that_own_patents_import(
         run(sessions, bank, csv_file(csv_row(number())))
 
 
-def test_detect_format() -> None:
-    detect = imports.detect_format
-    assert detect(filename="p.CSV", content_type=None, head=b"{") is ImportFormat.csv
-    assert detect(filename="p.ndjson", content_type=None, head=b"a,b") is ImportFormat.jsonl
-    assert detect(filename=None, content_type="text/csv", head=b"{") is ImportFormat.csv
-    assert (
-        detect(filename="x", content_type="application/x-ndjson", head=b"a") is ImportFormat.jsonl
-    )
-    assert detect(filename="x", content_type=None, head=b"\xef\xbb\xbf {") is ImportFormat.jsonl
-    assert detect(filename="x", content_type=None, head=b"application_number") is ImportFormat.csv
-
-
 # Chunks and progress -----------------------------------------------------------------------------
 
 
@@ -506,17 +450,6 @@ def test_rows_are_written_chunk_by_chunk_with_progress(
 # The API job -------------------------------------------------------------------------------------
 
 
-def submit(session: Session, owner: Organization, content: bytes) -> ImportJob:
-    return imports.submit_import(
-        session=session,
-        owner=owner,
-        submitted_by_id=None,
-        filename="patents.csv",
-        content=content,
-        file_format=ImportFormat.csv,
-    )
-
-
 def test_a_job_runs_records_counts_and_errors_and_drops_the_file(
     session: Session, sessions: SessionFactory, university: Organization
 ) -> None:
@@ -541,7 +474,7 @@ def test_a_job_runs_records_counts_and_errors_and_drops_the_file(
 def test_a_job_keeps_only_the_first_errors(
     session: Session, sessions: SessionFactory, university: Organization, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(imports, "MAX_REPORTED_ERRORS", 3)
+    monkeypatch.setattr(import_writer, "MAX_REPORTED_ERRORS", 3)
     monkeypatch.setattr(get_settings(), "import_chunk_size", 2)
     job = submit(session, university, csv_file(*(csv_row("bad") for _ in range(5))))
     assert job.id is not None
@@ -551,14 +484,6 @@ def test_a_job_keeps_only_the_first_errors(
     session.refresh(job)
     assert job.failed_count == 5
     assert [error["line"] for error in job.errors] == [2, 3, 4]
-
-
-def test_submitting_refuses_a_wrong_header_at_once(
-    session: Session, university: Organization
-) -> None:
-    with pytest.raises(InvalidImportFile):
-        submit(session, university, b"number,name\n1,2\n")
-    assert session.scalar(select(func.count()).select_from(ImportJob)) == 0
 
 
 def test_a_stale_running_job_is_resumed_after_its_last_chunk(
@@ -605,28 +530,6 @@ def test_resume_runs_queued_jobs(
     session.refresh(job)
     assert job.status == ImportStatus.succeeded
     assert job.created_count == 1
-
-
-def test_listing_jobs_shows_only_the_organizations_own(
-    session: Session, university: Organization
-) -> None:
-    from marketplace.pagination import PageParams
-
-    rival = factories.organization(session, kind=OrganizationKind.university)
-    mine = [submit(session, university, csv_file(csv_row(number()))) for _ in range(3)]
-    submit(session, rival, csv_file(csv_row(number())))
-    assert university.id is not None
-
-    page, cursor = imports.list_jobs(
-        session=session, organization_id=university.id, params=PageParams(limit=2)
-    )
-    rest, last = imports.list_jobs(
-        session=session, organization_id=university.id, params=PageParams(limit=2, cursor=cursor)
-    )
-
-    assert [job.id for job in page + rest] == [job.id for job in reversed(mine)]
-    assert last is None
-    assert session.scalar(select(func.count()).where(col(ImportJob.id).is_not(None))) == 4
 
 
 def test_a_job_that_cannot_start_in_the_background_stays_queued_for_resume(
@@ -691,15 +594,15 @@ def test_a_row_the_database_refuses_fails_alone(
     import sqlalchemy as sa
 
     refused = number()
-    insert_new = imports._insert_new
+    insert_new = import_writer._insert_new
 
-    def picky(session: Session, owner_id: int, rows: list[imports.Row]) -> dict[str, int]:
+    def picky(session: Session, owner_id: int, rows: list[import_reader.Row]) -> dict[str, int]:
         created = insert_new(session, owner_id, rows)
         if refused in created:
             raise sa.exc.IntegrityError("INSERT", {}, Exception("refused"))
         return created
 
-    monkeypatch.setattr(imports, "_insert_new", picky)
+    monkeypatch.setattr(import_writer, "_insert_new", picky)
     others = [number(), number()]
     content = csv_file(csv_row(others[0]), csv_row(refused), csv_row(others[1]))
 

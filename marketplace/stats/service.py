@@ -50,6 +50,12 @@ def report_scope(*, caller: Caller, owner_id: int | None) -> int | None:
     return caller.organization_id
 
 
+# Statistics cover the open-licensing era: nothing was filed before the Patent Law, and a period
+# ending beyond this would only overflow date arithmetic.
+EARLIEST_DAY = date(1985, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+
+
 def conversion_stats(
     *,
     session: Session,
@@ -61,6 +67,11 @@ def conversion_stats(
     """``owner_id`` None covers the whole platform. The period bounds (inclusive) apply to
     events: publications, withdrawals and licenses taking effect; patents are counted as
     they stand."""
+    for name, day in (("from", period_start), ("to", period_end)):
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise InvalidPeriod(
+                f"{name} must lie between {EARLIEST_DAY} and {LATEST_DAY}; {day} does not."
+            )
     if period_start and period_end and period_end < period_start:
         raise InvalidPeriod(f"The period ends ({period_end}) before it starts ({period_start}).")
     query = _Query(session, owner_id, group_by, period_start, period_end)

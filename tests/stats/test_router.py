@@ -1,5 +1,6 @@
 """GET /api/v1/stats: who sees which figures, and the CSV export."""
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -132,3 +133,20 @@ def test_bad_parameters(client: TestClient, portfolio: Portfolio) -> None:
         422,
         "invalid_period",
     )
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"group_by": "year", "to": "9999-12-31"},
+        {"group_by": "year", "from": "0001-01-01"},
+        {"group_by": "department", "from": "2026-01-01", "to": "9999-12-31"},
+    ],
+)
+def test_a_period_beyond_any_statistics_is_refused(
+    client: TestClient, portfolio: Portfolio, period: dict[str, str]
+) -> None:
+    response = client.get("/api/v1/stats", params=period, headers=portfolio.university.headers)
+
+    body = assert_problem(response, 422, "invalid_period")
+    assert "must lie between 1985-01-01 and 2199-12-31" in body["detail"]

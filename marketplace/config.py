@@ -28,10 +28,14 @@ class Settings(BaseSettings):
     environment: Environment = Environment.development
     database_url: str = "sqlite:///./marketplace.db"
     database_pool_size: int = Field(default=10, ge=1)
-    database_max_overflow: int = Field(default=5, ge=0)
+    database_max_overflow: int = Field(default=7, ge=0)
     # Requests inside the app at once (the rest wait in the event loop): at most the connection
     # pool, and below the 40 worker threads that run sync routes (see marketplace.middleware).
     max_concurrent_requests: int = Field(default=15, ge=1, le=WORKER_THREADS - 1)
+    # Sign-ins (password and client-credential grants) inside the app at once, in a pool of
+    # their own: each waits for an Argon2 hash, and a flood of them must not take the slots of
+    # every other request. Beyond it they queue; the attempt limits below shed the excess.
+    max_concurrent_sign_ins: int = Field(default=2, ge=1, le=16)
     # Unset outside production: generated once and kept in `secret_key_file`, so tokens survive a
     # restart without anybody shipping a default secret.
     secret_key: str | None = Field(default=None, min_length=32)
@@ -49,7 +53,12 @@ class Settings(BaseSettings):
     password_min_length: int = Field(default=10, ge=8)
 
     # Password and client-secret guessing is throttled per (client address, account).
+    # Sign-in attempts per minute: from one address at one account (the first), at one account
+    # from anywhere, from one address at any account, and overall.
     token_attempts_per_minute: int = Field(default=10, ge=1)
+    sign_in_attempts_per_account_per_minute: int = Field(default=30, ge=1)
+    sign_in_attempts_per_address_per_minute: int = Field(default=60, ge=1)
+    sign_in_attempts_per_minute: int = Field(default=1200, ge=1)
 
     # Royalty guidance (DOMAIN.md, unverified): exceeding it publishes with a warning.
     guidance_max_lump_sum_cny: Decimal = Decimal("20000000")
@@ -107,10 +116,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _requests_fit_the_pool(self) -> "Settings":
         connections = self.database_pool_size + self.database_max_overflow
-        if self.max_concurrent_requests > connections:
+        in_flight = self.max_concurrent_requests + self.max_concurrent_sign_ins
+        if in_flight > connections:
             raise ValueError(
-                f"max_concurrent_requests ({self.max_concurrent_requests}) exceeds the database "
-                f"pool ({connections} connections)"
+                f"max_concurrent_requests + max_concurrent_sign_ins ({in_flight}) exceeds the "
+                f"database pool ({connections} connections)"
+            )
+        if in_flight >= WORKER_THREADS:
+            raise ValueError(
+                f"max_concurrent_requests + max_concurrent_sign_ins ({in_flight}) leaves no "
+                f"worker thread free ({WORKER_THREADS})"
             )
         return self
 

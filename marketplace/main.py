@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from marketplace import __version__
 from marketplace.accounts import security
-from marketplace.accounts.throttle import AttemptLimiter
+from marketplace.accounts.throttle import AttemptLimiter, AttemptLimits
 from marketplace.api.accounts import router as accounts_router
 from marketplace.api.audit import router as audit_router
 from marketplace.api.disputes import router as disputes_router
@@ -58,6 +58,9 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+SIGN_IN_PATH = "/api/v1/auth/token"
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     # Every change a request makes to an audited model is recorded and chained.
@@ -104,9 +107,20 @@ def create_app() -> FastAPI:
             },
         ],
     )
-    app.state.attempt_limiter = AttemptLimiter(per_minute=settings.token_attempts_per_minute)
+    app.state.attempt_limiter = AttemptLimiter(
+        AttemptLimits(
+            per_address_and_account=settings.token_attempts_per_minute,
+            per_account=settings.sign_in_attempts_per_account_per_minute,
+            per_address=settings.sign_in_attempts_per_address_per_minute,
+            overall=settings.sign_in_attempts_per_minute,
+        )
+    )
     install_error_handlers(app)
-    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
+    app.add_middleware(
+        ConcurrencyLimit,
+        limit=settings.max_concurrent_requests,
+        pools={SIGN_IN_PATH: settings.max_concurrent_sign_ins},
+    )
     app.add_middleware(ControlCharacterGuard)
     # Outermost: an oversized or anonymous large body is refused before it waits for a slot.
     app.add_middleware(

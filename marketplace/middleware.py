@@ -20,21 +20,36 @@ class ConcurrencyLimit:
     call while their transaction (and any row lock or unique-key claim) is still open. If every
     worker thread were taken by requests queued behind that lock or waiting for a pooled
     connection, the holder could never finish. Keeping requests in flight at most the size of
-    the connection pool, and below the number of worker threads, rules that out."""
+    the connection pool, and below the number of worker threads, rules that out.
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    ``pools`` gives some paths an admission limit of their own (path prefix → limit): sign-ins
+    wait for Argon2, so a flood of them queues in its own pool instead of taking every slot
+    from the rest of the API. Their limits count against the same threads and connections, so
+    the configured total stays within both."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, pools: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
-        self._semaphore: anyio.Semaphore | None = None
+        self.pools = dict(pools or {})
+        self._semaphores: dict[str, anyio.Semaphore] | None = None
+
+    def _semaphore(self, path: str) -> anyio.Semaphore:
+        if self._semaphores is None:
+            # Created on first use, inside the server's event loop.
+            self._semaphores = {
+                "": anyio.Semaphore(self.limit),
+                **{prefix: anyio.Semaphore(size) for prefix, size in self.pools.items()},
+            }
+        for prefix in self.pools:
+            if path.startswith(prefix):
+                return self._semaphores[prefix]
+        return self._semaphores[""]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._semaphore is None:
-            # Created on first use, inside the server's event loop.
-            self._semaphore = anyio.Semaphore(self.limit)
-        async with self._semaphore:
+        async with self._semaphore(scope.get("path", "")):
             await self.app(scope, receive, send)
 
 

@@ -35,6 +35,17 @@ def unit_of_work() -> Iterator[Session]:
         yield from transaction(session)
 
 
+def end_read(session: Session) -> None:
+    """End a transaction that has only read, so that slow work after it (an Argon2 hash) holds
+    no database connection; the session opens a new transaction when it is next used.
+
+    Refuses if anything is pending: a use case's writes are committed once, at its end."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_read() after a write: the use case would commit twice")
+    # Commit, not rollback: nothing is written, and loaded objects stay loaded.
+    session.commit()
+
+
 def transaction(session: Session) -> Iterator[Session]:
     try:
         yield session

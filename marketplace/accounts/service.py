@@ -42,6 +42,7 @@ from marketplace.accounts.models import (
 from marketplace.config import get_settings
 from marketplace.db import transition
 from marketplace.pagination import PageParams, paginate_by_id
+from marketplace.sessions import end_read
 
 # What each kind of organization may do. A token carries a subset of its organization's scopes.
 SCOPES_BY_KIND: dict[OrganizationKind, frozenset[str]] = {
@@ -317,6 +318,8 @@ def password_grant(
     *, session: Session, email: str, password: str, scope: str | None
 ) -> IssuedTokens:
     user = session.scalar(select(User).where(User.email == email.lower()))
+    # No connection is held while hashing: a flood of sign-ins must not drain the pool.
+    end_read(session)
     if user is None:
         security.verify_secret(security.dummy_hash(), password)
         raise InvalidGrant("Wrong email or password.")
@@ -383,6 +386,7 @@ def client_credentials_grant(
     *, session: Session, client_id: str, client_secret: str, scope: str | None
 ) -> IssuedTokens:
     client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    end_read(session)  # as for passwords: no connection held while hashing
     if client is None:
         security.verify_secret(security.dummy_hash(), client_secret)
         raise InvalidClient()

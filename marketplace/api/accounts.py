@@ -82,7 +82,7 @@ def token(
     if grant_type == "password":
         if not username or password is None:
             raise OAuthError("username and password are required.", code="invalid_request")
-        limiter.hit(f"{caller}|user|{username.lower()}")
+        limiter.check(address=caller, kind="user", account=username)
         issued = accounts.password_grant(
             session=session, email=username, password=password, scope=scope
         )
@@ -97,7 +97,7 @@ def token(
             client_id, client_secret = basic.username, basic.password
         if not client_id or client_secret is None:
             raise OAuthError("client_id and client_secret are required.", code="invalid_request")
-        limiter.hit(f"{caller}|client|{client_id}")
+        limiter.check(address=caller, kind="client", account=client_id)
         issued = accounts.client_credentials_grant(
             session=session, client_id=client_id, client_secret=client_secret, scope=scope
         )

@@ -68,7 +68,8 @@ from benchmarks.harness import (
     percentile,
     running_server,
 )
-from marketplace.matching import service as matching
+from marketplace.matching import search as matching
+from marketplace.matching import search_index
 from marketplace.models import metadata
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.service import term_end_date
@@ -284,7 +285,9 @@ def add_published_listing(
             "updated_at": published,
         }
     )
-    document = matching.document_of(title=title, description=None, patent_texts=[(title, abstract)])
+    document = search_index.document_of(
+        title=title, description=None, patent_texts=[(title, abstract)]
+    )
     tables["search"].append(
         {
             "listing_id": listing_id,
@@ -296,7 +299,7 @@ def add_published_listing(
             "min_upfront_fee": upfront or Decimal(0),
             "min_royalty_rate": rate or Decimal(0),
             "term_end_date": term_end_date(kind, filing),
-            "search_vector": matching.tsvector_literal(document, codes),
+            "search_vector": search_index.tsvector_literal(document, codes),
             "fts_title": " ".join(document.title),
             "fts_body": " ".join(document.body),
         }

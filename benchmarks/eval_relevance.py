@@ -56,7 +56,7 @@ from benchmarks.bench_search import (
     add_published_listing,
 )
 from benchmarks.harness import bench_database, migrate
-from marketplace.matching import service as matching
+from marketplace.matching import search as matching
 from marketplace.models import metadata
 from marketplace.patents.identifiers import PatentKind
 

@@ -26,8 +26,7 @@ from marketplace.listings.models import (
     RoyaltyType,
 )
 from marketplace.matching import needs as demand
-from marketplace.matching import pages
-from marketplace.matching import service as matching
+from marketplace.matching import pages, search
 from marketplace.matching.models import ListingHit, ListingSearchPage, SearchSort
 from marketplace.pagination import PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
@@ -159,10 +158,10 @@ def list_listings(
             next_cursor=next_cursor,
             limit=page.limit,
         )
-    result = matching.search_listings(
+    result = search.search_listings(
         session=session,
         q=q,
-        filters=matching.SearchFilters(
+        filters=search.SearchFilters(
             ipc=ipc,
             kind=kind,
             owner_id=owner_id,

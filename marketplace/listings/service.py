@@ -55,7 +55,7 @@ from marketplace.listings.models import (
     RoyaltyType,
 )
 from marketplace.matching import saved_searches
-from marketplace.matching import service as matching
+from marketplace.matching import search_index as matching
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 from marketplace.patents.errors import PatentNotFound

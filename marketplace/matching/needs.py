@@ -40,8 +40,8 @@ from marketplace.licensing.models import License, LicenseStatus
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotFound
 from marketplace.listings.models import Listing, Offer, RoyaltyType
-from marketplace.matching import service as search
-from marketplace.matching import tokenizer
+from marketplace.matching import search, search_index, tokenizer
+from marketplace.matching.candidates import common_word_shares, find_candidates, plan_each_search
 from marketplace.matching.errors import (
     NeedClosed,
     NeedNotFound,
@@ -426,14 +426,14 @@ def _match_candidates(session: Session, wants: Wants) -> dict[int, float]:
     settings = get_match_settings()
     found: dict[int, float] = {}
     key = wants.terms[:KEY_TERMS]  # the need's key_terms()
-    shares = search.common_word_shares(session, key)
+    shares = common_word_shares(session, key)
     distinctive = [word for word in key if shares.get(word, 0.0) < COMMON_WORD_SHARE]
     tiers = ([2] if len(distinctive) >= 2 else []) + ([1] if key else [])
     for count in tiers:
         room = settings.text_candidates - len(found)
         if room <= 0:
             break
-        for candidate in search.find_candidates(
+        for candidate in find_candidates(
             session,
             terms=wants.terms,
             any_term=True,
@@ -449,7 +449,7 @@ def _match_candidates(session: Session, wants: Wants) -> dict[int, float]:
         conditions = search.filter_conditions(
             session, search.SearchFilters(ipc=prefix), today=today
         )
-        for candidate in search.find_candidates(
+        for candidate in find_candidates(
             session,
             terms=[],
             any_term=False,
@@ -694,7 +694,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
     if need.status != NeedStatus.open:
         raise NeedClosed(f"Technology need {need.id} is closed.")
     settings = get_match_settings()
-    search.plan_each_search(session)
+    plan_each_search(session)
     wants = _wants(session, need)
     texts = _match_candidates(session, wants)
     if not texts:
@@ -716,7 +716,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
     today = clock.today()
     matches: list[Candidate] = []
     for listing_id, ipc_codes, term_end, region, country in rows:
-        ipc, pair = best_ipc_proximity(wants.ipc_hints, search.split_joined(ipc_codes))
+        ipc, pair = best_ipc_proximity(wants.ipc_hints, search_index.split_joined(ipc_codes))
         match = Candidate(
             listing_id=listing_id,
             text=texts[listing_id] / top_text,
@@ -761,7 +761,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
 
 def _upsert(session: Session, rows: list[dict[str, Any]], column: str) -> None:
     table = ListingDemandDaily.__table__  # type: ignore[attr-defined]
-    dialect = search.dialect_name(session)
+    dialect = search_index.dialect_name(session)
     insert: Any = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     statement = insert.values(rows)
     statement = statement.on_conflict_do_update(
@@ -856,11 +856,7 @@ def listing_demand(*, session: Session, listing: Listing) -> ListingDemand:
     ).one()
     views_total, hits_total, views_30, hits_30 = (int(value) for value in totals)
     active = _active_licenses(session, [listing.id]).get(listing.id, 0)
-    document = search.document_of(
-        title=listing.title,
-        description=listing.description,
-        patent_texts=[(patent.title, patent.abstract) for patent in listing.patents],
-    )
+    document = search_index.listing_document(listing)
     listing_words = set(document.title) | set(document.body)
     listing_codes = [code for patent in listing.patents for code in patent.ipc_codes]
     patent_words = {p.id: _patent_words(p.title, p.abstract) for p in listing.patents}

@@ -1,4 +1,5 @@
-"""Published listings with chosen words, kinds, offers and owners, for the search tests."""
+"""Published listings with chosen words, kinds, offers and owners, and searches over them,
+for the search tests."""
 
 from datetime import date
 
@@ -7,6 +8,7 @@ from sqlmodel import Session
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, ListingUpdate, OfferCreate
+from marketplace.matching.search import SearchResult, search_listings
 from tests import factories
 
 
@@ -39,3 +41,12 @@ def listed(
             session=session, listing=draft, changes=ListingUpdate(description=description)
         )
     return listings.publish_listing(session=session, listing=draft)
+
+
+def search(session: Session, q: str | None = None, **kwargs: object) -> SearchResult:
+    return search_listings(session=session, q=q, **kwargs)  # type: ignore[arg-type]
+
+
+def found(session: Session, q: str | None = None, **kwargs: object) -> list[int]:
+    """The ids of the listings a search finds, in rank order."""
+    return [hit.listing_id for hit in search(session, q, **kwargs).hits]

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from marketplace.listings.models import Listing
-from marketplace.matching import service as matching
+from marketplace.matching import search_index
 from marketplace.matching.models import ListingSearch
 from tests import factories
 from tests.conftest import postgres_only
@@ -31,7 +31,7 @@ def test_two_transactions_reindexing_one_listing_leave_one_entry(
             with Session(committed_engine) as session:
                 found = session.get_one(Listing, listing_id)
                 both_started.wait(timeout=10)
-                matching.index_listing(session=session, listing=found)
+                search_index.index_listing(session=session, listing=found)
                 # Hold the transaction open so that the other one overlaps it.
                 time.sleep(0.2)
                 session.commit()

@@ -821,6 +821,7 @@ def evaluate(url: str, truth: dict[int, Truth]) -> list[dict[str, Any]]:
 
     from marketplace.accounts.models import Organization, OrganizationKind
     from marketplace.db import create_db_engine
+    from marketplace.matching import need_matching
     from marketplace.matching import needs as needs_service
     from marketplace.matching.models import NeedCreate, SearchSort
 
@@ -853,7 +854,7 @@ def evaluate(url: str, truth: dict[int, Truth]) -> list[dict[str, Any]]:
                     limit=K,
                 )
                 text_ranking = [hit.listing_id for hit in found.hits]
-                matches = needs_service.match_need(session=session, need=need, limit=K)
+                matches = need_matching.match_need(session=session, need=need, limit=K)
                 blended = [match.listing.id for match in matches.items]
                 grades = grades_for(labelled, truth)
                 row: dict[str, Any] = {

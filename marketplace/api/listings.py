@@ -25,8 +25,7 @@ from marketplace.listings.models import (
     Precheck,
     RoyaltyType,
 )
-from marketplace.matching import needs as demand
-from marketplace.matching import pages, search
+from marketplace.matching import demand, pages, search
 from marketplace.matching.models import ListingHit, ListingSearchPage, SearchSort
 from marketplace.pagination import PageParamsDep
 from marketplace.params import MAX_ID, ObjectId

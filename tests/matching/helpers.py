@@ -2,12 +2,15 @@
 for the search tests."""
 
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.listings import service as listings
-from marketplace.listings.models import Listing, ListingUpdate, OfferCreate
+from marketplace.listings.models import Listing, ListingUpdate, Offer, OfferCreate, RoyaltyType
+from marketplace.matching.models import NeedCreate
 from marketplace.matching.search import SearchResult, search_listings
 from tests import factories
 
@@ -50,3 +53,27 @@ def search(session: Session, q: str | None = None, **kwargs: object) -> SearchRe
 def found(session: Session, q: str | None = None, **kwargs: object) -> list[int]:
     """The ids of the listings a search finds, in rank order."""
     return [hit.listing_id for hit in search(session, q, **kwargs).hits]
+
+
+# Needs and offers -------------------------------------------------------------------------
+
+
+def offer(royalty_type: RoyaltyType, term_years: int = 3, **amounts: Any) -> Offer:
+    """An offer that is not stored, with the amounts given."""
+    return Offer(
+        listing_id=1,
+        royalty_type=royalty_type,
+        term_years=term_years,
+        currency=amounts.pop("currency", "CNY"),
+        **{name: Decimal(str(value)) for name, value in amounts.items()},
+    )
+
+
+def org(session: Session, kind: OrganizationKind = OrganizationKind.enterprise, **kw: Any) -> Any:
+    return factories.organization(session, kind=kind, **kw)
+
+
+def need_data(**overrides: Any) -> NeedCreate:
+    values: dict[str, Any] = {"title": "锂电池 thermal management", "description": "cooling"}
+    values.update(overrides)
+    return NeedCreate.model_validate(values)

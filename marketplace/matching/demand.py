@@ -3,9 +3,9 @@ technology needs it is relevant to, with an industrialisation prospect per paten
 
 Counters: ``listing_demand_daily`` counts per listing and UTC day the views of a published
 listing by anyone but its owner (signed in or not) and its appearances on the first page of a
-``q`` search (any caller): one bulk upsert per request, in a savepoint, best effort (on SQLite a
-reader's transaction that cannot take the write lock drops the count instead of failing the
-read)."""
+``q`` search (any caller, see ``search_and_record``): one bulk upsert per request, in a
+savepoint, best effort (on SQLite a reader's transaction that cannot take the write lock drops
+the count instead of failing the read)."""
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -21,7 +21,7 @@ from marketplace.config import get_match_settings
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotFound
 from marketplace.listings.models import Listing
-from marketplace.matching import tokenizer
+from marketplace.matching import search, tokenizer
 from marketplace.matching.factors import FACTOR_DIGITS, active_licenses, best_ipc_proximity
 from marketplace.matching.models import (
     DemandNeed,
@@ -30,6 +30,7 @@ from marketplace.matching.models import (
     NeedStatus,
     PatentProspect,
     Prospect,
+    SearchSort,
     TechnologyNeed,
 )
 from marketplace.matching.search_index import dialect_name, listing_document
@@ -85,6 +86,25 @@ def record_search_hits(*, session: Session, listing_ids: Iterable[int]) -> None:
             [{"listing_id": i, "day": today, "views": 0, "search_hits": 1} for i in ids],
             "search_hits",
         )
+
+
+def search_and_record(
+    *,
+    session: Session,
+    q: str | None = None,
+    filters: search.SearchFilters = search.SearchFilters(),
+    sort: SearchSort | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> search.SearchResult:
+    """The public listing search (``search.search_listings``), whoever searches, recorded as
+    demand: each listing on the first page of a word search counts one search hit."""
+    result = search.search_listings(
+        session=session, q=q, filters=filters, sort=sort, limit=limit, cursor=cursor
+    )
+    if q and cursor is None:
+        record_search_hits(session=session, listing_ids=[hit.listing_id for hit in result.hits])
+    return result
 
 
 def _word_share(terms: Sequence[str], words: set[str]) -> float:

@@ -13,6 +13,7 @@ from marketplace.matching.demand import (
     prospect_of,
     record_search_hits,
     record_views,
+    search_and_record,
 )
 from marketplace.matching.models import ListingDemandDaily, Prospect
 from tests import factories
@@ -71,3 +72,16 @@ def test_demand_lists_relevant_open_needs_and_prospects(session: Session) -> Non
     [patent] = listing_demand(session=session, listing=listing).patents
     assert (patent.signal, patent.prospect) == (8.0, Prospect.high)
     assert prospect_of(2.99) is Prospect.low
+
+
+def test_a_first_page_of_a_word_search_counts_as_demand(session: Session) -> None:
+    first, second = listed(session, "battery cooling"), listed(session, "battery pack")
+    page = search_and_record(session=session, q="battery", limit=1)
+    assert page.next_cursor is not None
+    search_and_record(session=session, q="battery", limit=1, cursor=page.next_cursor)
+    search_and_record(session=session)  # no words: not a search
+    hits = {
+        row.listing_id: row.search_hits for row in session.exec(select(ListingDemandDaily)).all()
+    }
+    assert hits == {page.hits[0].listing_id: 1}
+    assert page.hits[0].listing_id in {first.id, second.id}

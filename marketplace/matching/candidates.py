@@ -55,6 +55,7 @@ class SearchCandidate:
 
 
 def quoted(term: str, quote: str) -> str:
+    """A word as a quoted term of a full-text query ('…' for PostgreSQL, "…" for FTS5)."""
     return quote + term.replace(quote, quote * 2) + quote
 
 
@@ -106,6 +107,7 @@ def word_match(
 
 
 def tsquery(query: str) -> sa.Cast[Any]:
+    """A PostgreSQL full-text query from its text, parsed as given (no stemming there)."""
     return sa.cast(sa.literal(query), TSQUERY)
 
 

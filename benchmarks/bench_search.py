@@ -69,7 +69,8 @@ from benchmarks.harness import (
     running_server,
 )
 from marketplace.audit import recorder as audit_recorder
-from marketplace.matching import service as matching
+from marketplace.matching import search as matching
+from marketplace.matching import search_index
 from marketplace.models import metadata
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.service import term_end_date
@@ -285,7 +286,9 @@ def add_published_listing(
             "updated_at": published,
         }
     )
-    document = matching.document_of(title=title, description=None, patent_texts=[(title, abstract)])
+    document = search_index.document_of(
+        title=title, description=None, patent_texts=[(title, abstract)]
+    )
     tables["search"].append(
         {
             "listing_id": listing_id,
@@ -297,7 +300,7 @@ def add_published_listing(
             "min_upfront_fee": upfront or Decimal(0),
             "min_royalty_rate": rate or Decimal(0),
             "term_end_date": term_end_date(kind, filing),
-            "search_vector": matching.tsvector_literal(document, codes),
+            "search_vector": search_index.tsvector_literal(document, codes),
             "fts_title": " ".join(document.title),
             "fts_body": " ".join(document.body),
         }
@@ -606,7 +609,7 @@ def time_matching(
     from sqlmodel import Session
 
     from marketplace.db import create_db_engine
-    from marketplace.matching import needs
+    from marketplace.matching import need_matching, needs
 
     engine = create_db_engine(url)
     rows = []
@@ -617,7 +620,7 @@ def time_matching(
                 with Session(engine) as session:
                     need = session.get_one(needs.TechnologyNeed, need_id)
                     began = time.perf_counter()
-                    needs.match_need(session=session, need=need, limit=20)
+                    need_matching.match_need(session=session, need=need, limit=20)
                     if attempt >= 3:
                         timings.append((time.perf_counter() - began) * 1000)
             timings.sort()

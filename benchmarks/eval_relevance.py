@@ -57,7 +57,7 @@ from benchmarks.bench_search import (
 )
 from benchmarks.harness import bench_database, migrate
 from marketplace.audit import recorder as audit_recorder
-from marketplace.matching import service as matching
+from marketplace.matching import search as matching
 from marketplace.models import metadata
 from marketplace.patents.identifiers import PatentKind
 
@@ -822,6 +822,7 @@ def evaluate(url: str, truth: dict[int, Truth]) -> list[dict[str, Any]]:
 
     from marketplace.accounts.models import Organization, OrganizationKind
     from marketplace.db import create_db_engine
+    from marketplace.matching import need_matching
     from marketplace.matching import needs as needs_service
     from marketplace.matching.models import NeedCreate, SearchSort
 
@@ -854,7 +855,7 @@ def evaluate(url: str, truth: dict[int, Truth]) -> list[dict[str, Any]]:
                     limit=K,
                 )
                 text_ranking = [hit.listing_id for hit in found.hits]
-                matches = needs_service.match_need(session=session, need=need, limit=K)
+                matches = need_matching.match_need(session=session, need=need, limit=K)
                 blended = [match.listing.id for match in matches.items]
                 grades = grades_for(labelled, truth)
                 row: dict[str, Any] = {

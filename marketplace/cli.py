@@ -152,10 +152,10 @@ def _ensure_certificate_keys() -> None:
 def reindex_search() -> None:
     """Rebuild the search index of published listings (after upgrading to the search
     migration, or to repair the index)."""
-    from marketplace.matching import service as matching
+    from marketplace.matching import search_index
 
     with unit_of_work() as session:
-        count = matching.reindex_all(session=session)
+        count = search_index.reindex_all(session=session)
     console.print(f"{count} published listing(s) indexed.")
 
 

@@ -4,7 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from marketplace.accounts.deps import ListingsScope, OptionalCaller, VerifiedListingsScope
+from marketplace.accounts.deps import (
+    CurrentCaller,
+    ListingsScope,
+    OptionalCaller,
+    VerifiedListingsScope,
+)
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
@@ -25,9 +30,7 @@ from marketplace.listings.models import (
     Precheck,
     RoyaltyType,
 )
-from marketplace.matching import needs as demand
-from marketplace.matching import pages
-from marketplace.matching import service as matching
+from marketplace.matching import demand, pages, search
 from marketplace.matching.models import ListingHit, ListingSearchPage, SearchSort
 from marketplace.pagination import PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
@@ -53,8 +56,7 @@ def create_listing(
     return listings.to_public(listing)
 
 
-SEARCH_DESCRIPTION = """Published listings for anyone; with `mine=true` the caller's own in every
-status (then only `q`, `ipc`, `kind`, `royalty_type`, `owner_kind`, `region` and `status` apply).
+SEARCH_DESCRIPTION = """Published listings, for anyone.
 
 `q` is matched word by word in titles, descriptions and the patents' titles and abstracts:
 Chinese is segmented into words (电池 finds 一种锂离子电池的制备方法), English is stemmed
@@ -70,38 +72,48 @@ offer) page through every match. Cursors hold the sort key and id, so pages neit
 skip while listings are published.
 
 `highlights` hold excerpts of the matched fields, HTML-escaped, with the matched words in
-`<em>…</em>`."""
+`<em>…</em>`.
+
+Deprecated: `mine=true` lists the caller's own listings in every status, exactly as
+`GET /api/v1/listings/mine` does (then only `q`, `ipc`, `kind`, `royalty_type`, `owner_kind`,
+`region` and `status` apply); use that route instead."""
+
+# The filters that the search and the caller's own listings share.
+SearchWords = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="Words in title, description or patents, Chinese or English.",
+        examples=["锂离子电池 thermal management"],
+    ),
+]
+IpcFilter = Annotated[
+    IpcPrefix | None,
+    Query(description="IPC prefix at any level: `G`, `G06F`, `G06F 16`, `G06F 16/33`."),
+]
+KindFilter = Annotated[PatentKind | None, Query(description="Patent kind.")]
+RegionFilter = Annotated[str | None, Query(max_length=100)]
 
 
 @router.get(
     "/listings",
     response_model=ListingSearchPage,
     responses=problem_responses(401, 422),
-    summary="Search published listings (public), or list the caller's own with `mine=true`",
+    summary="Search published listings (public); `mine=true` is deprecated",
     description=SEARCH_DESCRIPTION,
 )
 def list_listings(
     caller: OptionalCaller,
     session: SessionDep,
     page: PageParamsDep,
-    q: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=200,
-            description="Words in title, description or patents, Chinese or English.",
-            examples=["锂离子电池 thermal management"],
-        ),
-    ] = None,
-    ipc: Annotated[
-        IpcPrefix | None,
-        Query(description="IPC prefix at any level: `G`, `G06F`, `G06F 16`, `G06F 16/33`."),
-    ] = None,
+    q: SearchWords = None,
+    ipc: IpcFilter = None,
     royalty_type: RoyaltyType | None = None,
-    kind: Annotated[PatentKind | None, Query(description="Patent kind.")] = None,
+    kind: KindFilter = None,
     owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     owner_kind: OrganizationKind | None = None,
-    region: Annotated[str | None, Query(max_length=100)] = None,
+    region: RegionFilter = None,
     max_upfront_fee: Annotated[
         Decimal | None,
         Query(ge=0, le=Decimal("1e15"), description="Some offer's upfront fee is at most this."),
@@ -122,11 +134,20 @@ def list_listings(
         Query(description="Default: `relevance` with `q`, `newest` without."),
     ] = None,
     mine: Annotated[
-        bool, Query(description="The caller's own listings in every status (needs a token).")
+        bool,
+        Query(
+            deprecated=True,
+            description="Deprecated, use `GET /api/v1/listings/mine`: the caller's own listings "
+            "in every status (needs a token).",
+        ),
     ] = False,
     listing_status: Annotated[
         ListingStatus | None,
-        Query(alias="status", description="With `mine=true`: only this status."),
+        Query(
+            alias="status",
+            deprecated=True,
+            description="With `mine=true`: only this status.",
+        ),
     ] = None,
 ) -> ListingSearchPage:
     if mine:
@@ -143,28 +164,22 @@ def list_listings(
             raise Unprocessable(
                 f"{', '.join([*given, *(['sort'] if sort else [])])}: only for the public search."
             )
-        found = listings.list_listings(
+        return list_own_listings(
+            caller=caller,
             session=session,
-            params=page,
-            owner_id=caller.organization_id,
-            statuses=(listing_status,) if listing_status else tuple(ListingStatus),
+            page=page,
             q=q,
             ipc=ipc,
             royalty_type=royalty_type,
             kind=kind,
             owner_kind=owner_kind,
             region=region,
+            listing_status=listing_status,
         )
-        items, next_cursor = found
-        return ListingSearchPage(
-            items=[ListingHit.model_validate(listings.to_public(i).model_dump()) for i in items],
-            next_cursor=next_cursor,
-            limit=page.limit,
-        )
-    result = matching.search_listings(
+    result = demand.search_and_record(
         session=session,
         q=q,
-        filters=matching.SearchFilters(
+        filters=search.SearchFilters(
             ipc=ipc,
             kind=kind,
             owner_id=owner_id,
@@ -180,12 +195,51 @@ def list_listings(
         limit=page.limit,
         cursor=page.cursor,
     )
-    if q and page.cursor is None:
-        # Demand: the first page of a word search, whoever searches (one upsert).
-        demand.record_search_hits(
-            session=session, listing_ids=[hit.listing_id for hit in result.hits]
-        )
     return pages.search_page(session=session, result=result, limit=page.limit)
+
+
+@router.get(
+    "/listings/mine",
+    response_model=ListingSearchPage,
+    responses=problem_responses(401, 422),
+    summary="The caller's own listings in every status",
+    description="Drafts, published and withdrawn listings of the caller's organization, newest "
+    "first, cursor pages; `status` narrows them to one status. `q` (a plain substring of the "
+    "titles, descriptions and patents), `ipc`, `kind`, `royalty_type`, `owner_kind` and "
+    "`region` filter them as in the search. Items have no `score` or `highlights`, and the page "
+    "no `facets`.",
+)
+def list_own_listings(
+    caller: CurrentCaller,
+    session: SessionDep,
+    page: PageParamsDep,
+    q: SearchWords = None,
+    ipc: IpcFilter = None,
+    royalty_type: RoyaltyType | None = None,
+    kind: KindFilter = None,
+    owner_kind: OrganizationKind | None = None,
+    region: RegionFilter = None,
+    listing_status: Annotated[
+        ListingStatus | None, Query(alias="status", description="Only this status.")
+    ] = None,
+) -> ListingSearchPage:
+    items, next_cursor = listings.list_listings(
+        session=session,
+        params=page,
+        owner_id=caller.organization_id,
+        statuses=(listing_status,) if listing_status else tuple(ListingStatus),
+        q=q,
+        ipc=ipc,
+        royalty_type=royalty_type,
+        kind=kind,
+        owner_kind=owner_kind,
+        region=region,
+    )
+    return ListingSearchPage(
+        items=[ListingHit.model_validate(listings.to_public(i).model_dump()) for i in items],
+        next_cursor=next_cursor,
+        limit=page.limit,
+    )
 
 
 @router.get(

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import LicensesScope, ListingsScope
 from marketplace.errors import problem_responses
-from marketplace.matching import needs
+from marketplace.matching import demand, need_matching, needs
 from marketplace.matching.models import (
     ListingDemand,
     NeedCreate,
@@ -144,7 +144,7 @@ def need_matches(
     limit: Annotated[int, Query(ge=1, le=MAX_MATCHES, description="How many.")] = 20,
 ) -> NeedMatches:
     need = needs.get_own_need(session=session, need_id=need_id, owner=caller.organization)
-    return needs.match_need(session=session, need=need, limit=limit)
+    return need_matching.match_need(session=session, need=need, limit=limit)
 
 
 @router.get(
@@ -161,6 +161,6 @@ def need_matches(
 def listing_demand(
     listing_id: ObjectId, caller: ListingsScope, session: SessionDep
 ) -> ListingDemand:
-    return needs.get_listing_demand(
+    return demand.get_listing_demand(
         session=session, listing_id=listing_id, organization_id=caller.organization_id
     )

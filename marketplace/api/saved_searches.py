@@ -7,8 +7,7 @@ from fastapi import APIRouter, Body, Depends, Response, status
 
 from marketplace.accounts.deps import LicenseeScope
 from marketplace.errors import problem_responses
-from marketplace.matching import pages, saved_searches
-from marketplace.matching import service as matching
+from marketplace.matching import pages, saved_searches, search
 from marketplace.matching.models import (
     ListingSearchPage,
     SavedSearch,
@@ -175,7 +174,7 @@ def saved_search_results(
     saved: OwnSavedSearch, session: SessionDep, page: PageParamsDep
 ) -> ListingSearchPage:
     query = saved_searches.query_of(saved)
-    result = matching.search_listings(
+    result = search.search_listings(
         session=session,
         q=query.q,
         filters=saved_searches.filters_of(query),

@@ -4,13 +4,11 @@ highlights. Shared by the listing search and a saved search's results."""
 from sqlmodel import Session
 
 from marketplace.listings import service as listings
-from marketplace.matching import service as matching
+from marketplace.matching import search
 from marketplace.matching.models import ListingHit, ListingSearchPage
 
 
-def search_page(
-    *, session: Session, result: matching.SearchResult, limit: int
-) -> ListingSearchPage:
+def search_page(*, session: Session, result: search.SearchResult, limit: int) -> ListingSearchPage:
     found = listings.public_listings_in_order(
         session=session, listing_ids=[hit.listing_id for hit in result.hits]
     )
@@ -22,7 +20,7 @@ def search_page(
                 {
                     **dict(listing),
                     "score": scores.get(listing.id),
-                    "highlights": matching.listing_highlights(listing, result.terms),
+                    "highlights": search.listing_highlights(listing, result.terms),
                 }
             )
             for listing in found

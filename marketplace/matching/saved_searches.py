@@ -2,8 +2,8 @@
 
 A saved search keeps ``q`` and the filters of the listing search. Its words are segmented once,
 when it is saved, into ``saved_search_term`` (an inverted index: word → saved searches), and its
-filters are copied into ``filter_*`` columns. When a listing is published, the listings service
-calls :func:`alert_on_publish` in the same transaction, with the words just indexed. The
+filters are copied into ``filter_*`` columns. When a listing is published,
+:func:`alert_on_publish` runs in the publication's transaction, with the words just indexed. The
 database then picks what matches: one query the saved searches whose every word is in the
 listing (grouped by saved search, counted against its number of words), one more those without
 words, both only among the saved searches whose filters the listing satisfies
@@ -36,8 +36,7 @@ from marketplace.config import get_settings
 from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.matching import service as matching
-from marketplace.matching import tokenizer
+from marketplace.matching import search, search_index, tokenizer
 from marketplace.matching.errors import (
     InvalidSavedSearch,
     NeedClosed,
@@ -69,9 +68,9 @@ def _batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def filters_of(query: SavedSearchQuery) -> matching.SearchFilters:
+def filters_of(query: SavedSearchQuery) -> search.SearchFilters:
     """The saved search's filters as the search takes them."""
-    return matching.SearchFilters(
+    return search.SearchFilters(
         ipc=query.ipc,
         kind=query.kind,
         owner_id=query.owner_id,
@@ -87,14 +86,14 @@ def filters_of(query: SavedSearchQuery) -> matching.SearchFilters:
 def filter_columns(query: SavedSearchQuery) -> dict[str, Any]:
     """The values of the saved search's ``filter_*`` columns (see ``SavedSearch``)."""
     return {
-        "filter_ipc_pattern": matching.ipc_codes_pattern(query.ipc) if query.ipc else None,
+        "filter_ipc_pattern": search.ipc_codes_pattern(query.ipc) if query.ipc else None,
         "filter_kind": query.kind,
         "filter_owner_id": query.owner_id,
         "filter_owner_kind": query.owner_kind,
         "filter_region": query.region,
         "filter_royalty_type": query.royalty_type,
-        "filter_max_upfront_fee": matching.fee_bound(query.max_upfront_fee),
-        "filter_max_royalty_rate": matching.rate_bound(query.max_royalty_rate),
+        "filter_max_upfront_fee": search.fee_bound(query.max_upfront_fee),
+        "filter_max_royalty_rate": search.rate_bound(query.max_royalty_rate),
         "filter_min_remaining_years": query.min_remaining_years,
     }
 
@@ -242,8 +241,8 @@ def satisfied_filters(
     row: dict[str, Any], *, owner: Organization, today: date
 ) -> list[sa.ColumnElement[bool]]:
     """Conditions on ``saved_search``: its filters pass the listing with this index row
-    (``matching.search_row``) and owner. The search's SQL conditions turned around: there the
-    filter is known and the listings are rows; here the listing is known and the saved
+    (``search_index.search_row``) and owner. The search's SQL conditions turned around: there
+    the filter is known and the listings are rows; here the listing is known and the saved
     searches are rows."""
     region_is = (
         col(SavedSearch.filter_region) == owner.region if owner.region is not None else sa.false()
@@ -255,11 +254,13 @@ def satisfied_filters(
         ),
         _unset_or(
             SavedSearch.filter_kind,
-            col(SavedSearch.filter_kind).in_(matching.split_joined(row["kinds"])),
+            col(SavedSearch.filter_kind).in_(search_index.split_joined(row["kinds"])),
         ),
         _unset_or(
             SavedSearch.filter_royalty_type,
-            col(SavedSearch.filter_royalty_type).in_(matching.split_joined(row["royalty_types"])),
+            col(SavedSearch.filter_royalty_type).in_(
+                search_index.split_joined(row["royalty_types"])
+            ),
         ),
         _unset_or(SavedSearch.filter_owner_id, col(SavedSearch.filter_owner_id) == row["owner_id"]),
         _unset_or(SavedSearch.filter_owner_kind, col(SavedSearch.filter_owner_kind) == owner.kind),
@@ -338,25 +339,21 @@ def _matches(
 
 
 def alert_on_publish(
-    *, session: Session, listing: Listing, document: matching.Document | None = None
+    *, session: Session, listing: Listing, document: search_index.Document | None = None
 ) -> list[Match]:
     """Record a ``saved_search.matched`` event for each organization with saved searches that
     the newly published listing matches; returns those saved searches. ``document`` is the
-    listing's indexed words (from ``matching.index_listing``), computed when not given."""
+    listing's indexed words (from ``search_index.index_listing``), computed when not given."""
     if listing.status != ListingStatus.published:
         return []
     assert listing.id is not None
     if document is None:
-        document = matching.document_of(
-            title=listing.title,
-            description=listing.description,
-            patent_texts=[(patent.title, patent.abstract) for patent in listing.patents],
-        )
+        document = search_index.listing_document(listing)
     owner = session.get_one(Organization, listing.owner_id)
     conditions = [
         col(SavedSearch.active).is_(True),
         col(SavedSearch.organization_id) != listing.owner_id,
-        *satisfied_filters(matching.search_row(listing), owner=owner, today=clock.today()),
+        *satisfied_filters(search_index.search_row(listing), owner=owner, today=clock.today()),
     ]
     matched = sorted(
         _matches(session, words=[*document.title, *document.body], conditions=conditions),

@@ -23,7 +23,7 @@ from marketplace.listings.models import (
     PublicationBlocker,
 )
 from marketplace.matching import saved_searches
-from marketplace.matching import service as matching
+from marketplace.matching import search_index as matching
 from marketplace.patents import service as patents
 from marketplace.patents.errors import PatentNotFound
 from marketplace.patents.models import Patent

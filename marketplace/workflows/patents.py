@@ -3,7 +3,7 @@
 from sqlmodel import Session
 
 from marketplace.listings.models import Listing
-from marketplace.matching import service as matching
+from marketplace.matching import search_index as matching
 from marketplace.patents import service as patents
 from marketplace.patents.models import Patent, PatentUpdate
 from marketplace.pledges import service as pledges

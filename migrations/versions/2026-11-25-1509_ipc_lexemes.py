@@ -15,7 +15,7 @@ down_revision: str | None = "6c75ac7aed37"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Appends the levels of each "|code|code|" entry as marketplace.matching.service.ipc_lexeme
+# Appends the levels of each "|code|code|" entry as marketplace.matching.search_index.ipc_lexeme
 # spells them (section, class, subclass, main group, subgroup; repeats collapse), unpositioned.
 ADD_IPC_LEXEMES = """
 UPDATE listing_search SET search_vector = search_vector || coalesce((

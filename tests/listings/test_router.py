@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 
 from marketplace.accounts.models import Organization, OrganizationKind, User
 from marketplace.listings.models import Listing, OfferCreate
-from marketplace.matching import service as matching
+from marketplace.matching import search_index as matching
 from marketplace.patents import service as patents
 from marketplace.patents.models import (
     CoOwner,

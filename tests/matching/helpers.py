@@ -1,12 +1,17 @@
-"""Published listings with chosen words, kinds, offers and owners, for the search tests."""
+"""Published listings with chosen words, kinds, offers and owners, and searches over them,
+for the search tests."""
 
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.listings import service as listings
-from marketplace.listings.models import Listing, ListingUpdate, OfferCreate
+from marketplace.listings.models import Listing, ListingUpdate, Offer, OfferCreate, RoyaltyType
+from marketplace.matching.models import NeedCreate
+from marketplace.matching.search import SearchResult, search_listings
 from marketplace.workflows import declarations
 from tests import factories
 
@@ -40,3 +45,36 @@ def listed(
             session=session, listing=draft, changes=ListingUpdate(description=description)
         )
     return declarations.publish_listing(session=session, listing=draft)
+
+
+def search(session: Session, q: str | None = None, **kwargs: object) -> SearchResult:
+    return search_listings(session=session, q=q, **kwargs)  # type: ignore[arg-type]
+
+
+def found(session: Session, q: str | None = None, **kwargs: object) -> list[int]:
+    """The ids of the listings a search finds, in rank order."""
+    return [hit.listing_id for hit in search(session, q, **kwargs).hits]
+
+
+# Needs and offers -------------------------------------------------------------------------
+
+
+def offer(royalty_type: RoyaltyType, term_years: int = 3, **amounts: Any) -> Offer:
+    """An offer that is not stored, with the amounts given."""
+    return Offer(
+        listing_id=1,
+        royalty_type=royalty_type,
+        term_years=term_years,
+        currency=amounts.pop("currency", "CNY"),
+        **{name: Decimal(str(value)) for name, value in amounts.items()},
+    )
+
+
+def org(session: Session, kind: OrganizationKind = OrganizationKind.enterprise, **kw: Any) -> Any:
+    return factories.organization(session, kind=kind, **kw)
+
+
+def need_data(**overrides: Any) -> NeedCreate:
+    values: dict[str, Any] = {"title": "锂电池 thermal management", "description": "cooling"}
+    values.update(overrides)
+    return NeedCreate.model_validate(values)

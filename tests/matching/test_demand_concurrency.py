@@ -6,7 +6,7 @@ import threading
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from marketplace.matching import needs
+from marketplace.matching import demand
 from marketplace.matching.models import ListingDemandDaily
 from tests import factories
 from tests.conftest import postgres_only
@@ -28,7 +28,7 @@ def test_concurrent_views_are_all_counted(committed_engine: Engine) -> None:
         try:
             with Session(committed_engine) as session:
                 start.wait(timeout=10)
-                needs.record_views(session=session, listing_ids=order)
+                demand.record_views(session=session, listing_ids=order)
                 session.commit()
         except BaseException as exc:  # reported below
             failures.append(exc)

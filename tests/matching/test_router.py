@@ -1,4 +1,5 @@
-"""GET /api/v1/listings as a search: the response shape, validation, and `mine=true`."""
+"""GET /api/v1/listings as a search: the response shape, validation, and `mine=true`; and
+GET /api/v1/listings/mine, the caller's own listings."""
 
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ from sqlmodel import Session, func, select
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.matching.models import ListingSearch
+from marketplace.workflows import declarations
 from tests import factories
 from tests.matching.helpers import listed
 from tests.problems import assert_problem
@@ -136,3 +138,68 @@ def test_a_refused_publication_indexes_nothing(client: TestClient, session: Sess
     draft = factories.draft_listing(session, org, offers=[])
     assert client.post(f"{LISTINGS}/{draft.id}/publish", headers=headers).status_code == 409
     assert session.exec(select(func.count()).select_from(ListingSearch)).one() == 0
+
+
+# The caller's own listings ---------------------------------------------------------------------
+
+MINE = f"{LISTINGS}/mine"
+
+
+def test_own_listings_are_every_status_of_the_callers_organization(
+    client: TestClient, session: Session
+) -> None:
+    account = factories.member(session, kind=OrganizationKind.university)
+    headers = factories.auth(session, account)
+    draft = factories.draft_listing(session, account)
+    published, _ = factories.published_listing(session, account)
+    withdrawn, _ = factories.published_listing(session, account)
+    declarations.withdraw_listing(session=session, listing=withdrawn)
+    # Another organization's, published and drafted: never shown.
+    factories.published_listing(session)
+    factories.draft_listing(session, factories.member(session, kind=OrganizationKind.university))
+    response = client.get(MINE, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [item["id"] for item in body["items"]] == [withdrawn.id, published.id, draft.id]
+    assert {item["status"] for item in body["items"]} == {"draft", "published", "withdrawn"}
+    assert body["items"][0]["score"] is None
+    assert body["items"][0]["highlights"] == []
+    assert body["facets"] is None
+    drafts = client.get(MINE, headers=headers, params={"status": "draft"}).json()
+    assert [item["id"] for item in drafts["items"]] == [draft.id]
+
+
+def test_own_listings_answer_as_mine_true_does(client: TestClient, session: Session) -> None:
+    account = factories.member(session, kind=OrganizationKind.university)
+    headers = factories.auth(session, account)
+    for _ in range(3):
+        factories.draft_listing(session, account)
+    factories.published_listing(session, account)
+    for params in (
+        {},
+        {"limit": 2},
+        {"status": "published"},
+        {"q": "battery", "kind": "invention"},
+    ):
+        mine = client.get(LISTINGS, headers=headers, params={"mine": "true", **params})
+        own = client.get(MINE, headers=headers, params=params)
+        assert own.status_code == mine.status_code == 200
+        assert own.json() == mine.json()
+
+
+def test_own_listings_need_a_token_but_no_scope(client: TestClient, session: Session) -> None:
+    assert_problem(client.get(MINE), 401, "not_authenticated")
+    account = factories.member(session, kind=OrganizationKind.university)
+    draft = factories.draft_listing(session, account)
+    headers = factories.auth(session, account, scopes=frozenset())
+    body = client.get(MINE, headers=headers).json()
+    assert [item["id"] for item in body["items"]] == [draft.id]
+
+
+def test_own_listings_reject_bad_input(client: TestClient, session: Session) -> None:
+    headers = factories.auth(session, factories.member(session))
+    for params in ({"status": "lost"}, {"q": ""}, {"limit": "0"}):
+        assert_problem(client.get(MINE, headers=headers, params=params), 422, "validation_failed")
+    assert_problem(
+        client.get(MINE, headers=headers, params={"cursor": "not-a-cursor"}), 422, "invalid_cursor"
+    )

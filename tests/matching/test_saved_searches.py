@@ -12,8 +12,7 @@ from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.events.models import Event, EventType
 from marketplace.listings.models import BulkDeclarationCreate, Listing
-from marketplace.matching import saved_searches
-from marketplace.matching import service as matching
+from marketplace.matching import saved_searches, search
 from marketplace.matching.errors import InvalidSavedSearch, NeedClosed, SavedSearchLimitReached
 from marketplace.matching.models import (
     SavedSearch,
@@ -346,7 +345,7 @@ def test_the_alert_filters_agree_with_the_search(session: Session) -> None:
         filters = saved_searches.filters_of(SavedSearchQuery.model_validate(case))
         by_search = {
             hit.listing_id
-            for hit in matching.search_listings(session=session, filters=filters, limit=50).hits
+            for hit in search.search_listings(session=session, filters=filters, limit=50).hits
         }
         for saver in (filters_only, worded):
             by_alert = {event.payload["listing_id"] for event in alerts(session, saver)}
@@ -587,7 +586,7 @@ def test_only_a_publication_alerts_not_a_later_edit_of_a_patent(session: Session
         patent=listing.patents[0],
         changes=PatentUpdate(abstract="Now with graphene"),
     )
-    found = matching.search_listings(session=session, q="graphene")
+    found = search.search_listings(session=session, q="graphene")
     assert [hit.listing_id for hit in found.hits] == [listing.id]
     assert alerts(session, saver) == []
 

@@ -23,6 +23,7 @@ from marketplace.matching.models import SavedSearch, SavedSearchCreate
 from marketplace.workflows import declarations
 from tests import factories
 from tests.conftest import postgres_only
+from tests.matching.overlap import PATIENCE_SECONDS, backend_pid, start, wait_until_blocked
 
 
 @dataclass(frozen=True)
@@ -132,33 +133,46 @@ def test_concurrent_saves_stay_within_the_limit(
         org = factories.organization(session)
         session.commit()
         org_id = org.id
-    both_started = threading.Barrier(2)
+    first = Session(committed_engine)
+    second = Session(committed_engine)
     outcomes: list[str] = []
+    failures: list[BaseException] = []
 
-    def save(word: str) -> None:
+    def save(session: Session, word: str) -> None:
         try:
-            with Session(committed_engine) as session:
-                organization = session.get_one(Organization, org_id)
-                both_started.wait(timeout=10)
-                saved_searches.create_saved_search(
-                    session=session,
-                    organization=organization,
-                    data=SavedSearchCreate(name=word, q=word),
-                )
-                # Hold the transaction open so that the other save overlaps it.
-                time.sleep(0.3)
-                session.commit()
-                outcomes.append("saved")
+            saved_searches.create_saved_search(
+                session=session,
+                organization=session.get_one(Organization, org_id),
+                data=SavedSearchCreate(name=word, q=word),
+            )
+            session.commit()
+            outcomes.append("saved")
         except SavedSearchLimitReached:
             outcomes.append("refused")
-        except BaseException as exc:  # reported below
-            outcomes.append(repr(exc))
 
-    threads = [threading.Thread(target=save, args=(word,)) for word in ("alpha", "beta")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    thread: threading.Thread | None = None
+    try:
+        holder, waiter = backend_pid(first), backend_pid(second)
+        # The first saves and holds its transaction open: its saved search is not yet visible,
+        # so a count alone would let the second save as well.
+        saved_searches.create_saved_search(
+            session=first,
+            organization=first.get_one(Organization, org_id),
+            data=SavedSearchCreate(name="alpha", q="alpha"),
+        )
+        # The second must wait for the first (the organization's row lock) before it counts.
+        thread = start(lambda: save(second, "beta"), failures)
+        wait_until_blocked(committed_engine, waiter=waiter, holder=holder, thread=thread)
+        first.commit()
+        outcomes.append("saved")
+    finally:
+        first.close()  # its locks go with it, should the test have failed while it held them
+        if thread is not None:
+            thread.join(timeout=PATIENCE_SECONDS)
+        second.close()
+    assert thread is not None
+    assert not thread.is_alive()
+    assert failures == []
     assert sorted(outcomes) == ["refused", "saved"]
     with Session(committed_engine) as session:
         assert session.scalar(select(sa.func.count()).select_from(SavedSearch)) == 1

@@ -2,7 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace.matching import highlights, tokenizer
-from marketplace.matching.service import Document, tsvector_literal
+from marketplace.matching.search_index import Document, tsvector_literal
 
 
 def test_chinese_is_segmented_with_the_words_inside_compounds() -> None:

@@ -1,5 +1,5 @@
-"""Search rules, called without HTTP: words in both languages, ranking, filters, facets, the
-candidate bound, cursors under inserts, and the index following every listing change."""
+"""Search rules, called without HTTP: words in both languages, ranking, the spelling fallback,
+filters, facets, the candidate bound, and cursors under inserts."""
 
 from collections.abc import Sequence
 from datetime import date
@@ -12,25 +12,14 @@ from sqlmodel import Session
 from marketplace.accounts.models import OrganizationKind
 from marketplace.config import get_settings
 from marketplace.listings.models import Listing
-from marketplace.matching import service as matching
+from marketplace.matching import candidates, search_index, spelling
 from marketplace.matching.models import SearchSort
-from marketplace.matching.service import SearchFilters, SearchResult
+from marketplace.matching.search import LS, SearchFilters, filter_conditions
 from marketplace.pagination import InvalidCursor
 from marketplace.patents.identifiers import PatentKind
-from marketplace.patents.models import LegalStatus, PatentUpdate
-from marketplace.workflows import declarations
-from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.conftest import postgres_only
-from tests.matching.helpers import listed
-
-
-def search(session: Session, q: str | None = None, **kwargs: object) -> SearchResult:
-    return matching.search_listings(session=session, q=q, **kwargs)  # type: ignore[arg-type]
-
-
-def found(session: Session, q: str | None = None, **kwargs: object) -> list[int]:
-    return [hit.listing_id for hit in search(session, q, **kwargs).hits]
+from tests.matching.helpers import found, listed, search
 
 
 def test_a_two_character_chinese_word_finds_it_inside_a_compound(session: Session) -> None:
@@ -81,7 +70,7 @@ def test_find_candidates_can_require_some_key_words_and_exclude_listings(
     def ids(at_least: int, exclude: Sequence[int] = ()) -> set[int]:
         return {
             c.listing_id
-            for c in matching.find_candidates(
+            for c in candidates.find_candidates(
                 session,
                 terms=words,
                 any_term=True,
@@ -144,7 +133,7 @@ def test_the_most_frequent_word_one_edit_away_is_the_correction(
 
 
 def test_a_common_word_is_corrected_from_the_planner_statistics(session: Session) -> None:
-    if matching.dialect_name(session) != "postgresql":
+    if search_index.dialect_name(session) != "postgresql":
         pytest.skip("PostgreSQL's statistics")
     for n in range(30):
         listed(session, f"Battery pack {n}")
@@ -158,7 +147,7 @@ def test_a_common_word_is_corrected_from_the_planner_statistics(session: Session
     connection = session.connection()
     sa.event.listen(connection, "before_cursor_execute", record)
     try:
-        assert matching._corrected_term(session, "batery") == ("batteri", "battery")
+        assert spelling.corrected_term(session, "batery") == ("batteri", "battery")
     finally:
         sa.event.remove(connection, "before_cursor_execute", record)
     # One read of the statistics; the index is not probed.
@@ -401,62 +390,12 @@ def test_a_cursor_of_another_sort_is_refused(session: Session) -> None:
         search(session, "电池", sort=SearchSort.price, limit=1, cursor=cursor)
 
 
-def test_withdrawn_and_lapsed_listings_leave_search_at_once(session: Session) -> None:
-    withdrawn = listed(session, "电池 withdrawn")
-    lapsed = listed(session, "电池 lapsed")
-    kept = listed(session, "电池 kept")
-    declarations.withdraw_listing(session=session, listing=withdrawn)
-    patent = lapsed.patents[0]
-    patent_workflows.update_patent(
-        session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
-    )
-    assert found(session, "电池") == [kept.id]
-
-
-def test_editing_a_declared_patent_updates_the_index(session: Session) -> None:
-    listing = listed(session, "Gearbox")
-    patent = listing.patents[0]
-    patent_workflows.update_patent(
-        session=session,
-        patent=patent,
-        changes=PatentUpdate(abstract="一种储能变流器", ipc_codes=["H02J 3/32"]),
-    )
-    assert found(session, "储能") == [listing.id]
-    assert found(session, None, filters=SearchFilters(ipc="H02J")) == [listing.id]
-
-
-def test_drafts_are_not_searchable(session: Session) -> None:
-    owner = factories.organization(session, kind=OrganizationKind.university)
-    draft = factories.draft_listing(session, owner, patent_list=[factories.patent(session, owner)])
-    matching.index_listing(session=session, listing=draft)
-    assert found(session, "battery") == []
-
-
-def test_reindex_all_rebuilds_the_index(session: Session) -> None:
-    listing = listed(session, "一种芯片封装结构")
-    withdrawn = listed(session, "芯片 withdrawn")
-    declarations.withdraw_listing(session=session, listing=withdrawn)
-    assert matching.reindex_all(session=session) == 1
-    assert found(session, "芯片") == [listing.id]
-
-
-def test_ipc_levels_are_lexemes_apart_from_every_word() -> None:
-    document = matching.Document(title=["ipc", "g06f"], body=[])
-    literal = matching.tsvector_literal(document, ["G06F 16/33", "G06F 17/30"])
-    assert literal == (
-        "'ipc':1A 'g06f':2A 'ipc:g' 'ipc:g06' 'ipc:g06f' 'ipc:g06f16' 'ipc:g06f16/33' "
-        "'ipc:g06f17' 'ipc:g06f17/30'"
-    )
-
-
 @postgres_only
 def test_the_ipc_filter_is_an_index_lookup_on_postgresql(session: Session) -> None:
     listed(session, "电池", ipc_codes=["H01M 10/0525"])
     session.execute(sa.text("SET LOCAL enable_seqscan = off"))
-    conditions = matching.filter_conditions(
-        session, SearchFilters(ipc="h01m 10"), today=date(2026, 6, 15)
-    )
-    statement = sa.select(matching.LS.listing_id).where(*conditions)
+    conditions = filter_conditions(session, SearchFilters(ipc="h01m 10"), today=date(2026, 6, 15))
+    statement = sa.select(LS.listing_id).where(*conditions)
     compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
     assert "ix_listing_search_search_vector" in plan, plan
@@ -469,12 +408,12 @@ def test_title_matches_come_first_whichever_index_finds_them(session: Session) -
     in_body = listed(session, "Cooling plate", abstract="battery thermal")
     in_title = listed(session, "Thermal battery module")
     session.execute(sa.text("ANALYZE listing_search"))
-    shares = matching.common_word_shares(session, ["batteri", "thermal", "zzz"])
+    shares = candidates.common_word_shares(session, ["batteri", "thermal", "zzz"])
     assert shares["batteri"] > 0.9
     assert "zzz" not in shares
     # Common words: the title index finds the title matches; a rare word: the main index.
-    assert matching._common(session, ["batteri"], any_term=False)
-    assert not matching._common(session, ["cool", "plate"], any_term=False)
+    assert candidates._common(session, ["batteri"], any_term=False)
+    assert not candidates._common(session, ["cool", "plate"], any_term=False)
     assert [hit.listing_id for hit in search(session, "plate").hits] == [in_body.id]
     ranked = [hit.listing_id for hit in search(session, "thermal battery", limit=100).hits]
     assert ranked[0] == in_title.id
@@ -490,8 +429,8 @@ def test_searching_and_matching_plan_each_statement_for_its_words(session: Sessi
 
 def test_common_word_shares_need_postgresql_statistics(session: Session) -> None:
     listed(session, "Battery pack")
-    if matching.dialect_name(session) == "sqlite":
-        assert matching.common_word_shares(session, ["batteri"]) == {}
+    if search_index.dialect_name(session) == "sqlite":
+        assert candidates.common_word_shares(session, ["batteri"]) == {}
 
 
 @postgres_only
@@ -499,7 +438,7 @@ def test_word_statistics_are_read_once_per_session(session: Session) -> None:
     for n in range(10):
         listed(session, f"Battery pack {n}")
     session.execute(sa.text("ANALYZE listing_search"))
-    first = matching.common_word_shares(session, ["batteri", "zzz"])
+    first = candidates.common_word_shares(session, ["batteri", "zzz"])
     statements: list[str] = []
 
     def record(*args: object) -> None:
@@ -508,7 +447,7 @@ def test_word_statistics_are_read_once_per_session(session: Session) -> None:
     connection = session.connection()
     sa.event.listen(connection, "before_cursor_execute", record)
     try:
-        assert matching.common_word_shares(session, ["zzz", "batteri"]) == first
+        assert candidates.common_word_shares(session, ["zzz", "batteri"]) == first
     finally:
         sa.event.remove(connection, "before_cursor_execute", record)
     assert "batteri" in first

@@ -1,0 +1,310 @@
+"""Which published listings contain the words of a search, and how well: the bounded candidate
+sets that the listing search and the need matching rank, with each listing's text score.
+
+The score ranks by word frequency, the title part above the body, like PostgreSQL's ts_rank
+(and computed alike on SQLite); listings with a word in their title part are fetched first, so
+that a bounded set holds the best matches."""
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlmodel import Session, col
+
+from marketplace.accounts.models import Organization
+from marketplace.db import any_of
+from marketplace.matching.models import (
+    FTS_TABLE,
+    TITLE_VECTOR_SQL,
+    ListingSearch,
+    listing_search_fts,
+)
+from marketplace.matching.search_index import dialect_name
+
+# Weights of the fields in the ranking (PostgreSQL's ts_rank weights for A and C).
+TITLE_WEIGHT = 1.0
+BODY_WEIGHT = 0.2
+SCORE_DIGITS = 6
+
+LS = ListingSearch
+
+
+def plan_each_search(session: Session) -> None:
+    """Plan the transaction's statements for their own words (PostgreSQL). psycopg prepares a
+    statement it has run five times, and PostgreSQL then settles on a generic plan, which
+    ignores how frequent the words are: at a million listings a 50 ms match became 350 ms."""
+    if dialect_name(session) == "postgresql":
+        session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+@dataclass(slots=True)
+class SearchCandidate:
+    """A listing that matches, with its text score (None without words) and its facet keys."""
+
+    listing_id: int
+    score: float | None
+    kinds: str
+    royalty_types: str
+    ipc_codes: str
+    owner_kind: str
+    region: str | None
+
+
+def quoted(term: str, quote: str) -> str:
+    """A word as a quoted term of a full-text query ('…' for PostgreSQL, "…" for FTS5)."""
+    return quote + term.replace(quote, quote * 2) + quote
+
+
+def word_match(
+    session: Session,
+    terms: Sequence[str],
+    *,
+    any_term: bool,
+    at_least: int | None = None,
+    in_title: bool | None = None,
+    title_index: bool = True,
+) -> sa.ColumnElement[bool]:
+    """Listings with every word (or, with ``any_term``, some word; or ``at_least`` of them, in
+    any combination); with ``in_title`` True only those with some of the words in their title
+    part, with False only those with none there."""
+    sqlite = dialect_name(session) == "sqlite"
+    words = [quoted(t, '"' if sqlite else "'") for t in terms]
+    required = at_least if at_least is not None else (1 if any_term else len(words))
+    groups: Iterable[Sequence[str]]
+    if required >= len(words):
+        groups = [words]
+    elif required <= 1:
+        groups = [[word] for word in words]
+    else:
+        groups = combinations(words, required)
+    if sqlite:
+        expression = " OR ".join("(" + " AND ".join(group) + ")" for group in groups)
+        if in_title is not None:
+            title = "title : (" + " OR ".join(words) + ")"
+            expression = f"({expression}) {'AND' if in_title else 'NOT'} {title}"
+        return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
+    query = " | ".join("(" + " & ".join(group) + ")" for group in groups)
+    if in_title:
+        in_title_part = sa.literal_column(TITLE_VECTOR_SQL).op("@@")(
+            sa.cast(sa.literal(" | ".join(words)), TSQUERY)
+        )
+        matching = col(LS.search_vector).op("@@")(tsquery(query))
+        # One index finds the rows and the other condition is checked on them: left to itself
+        # the planner ANDs both bitmaps, and the one of a common word costs tens of ms at a
+        # million listings. The title index (see TITLE_INDEX) when the words are common, the
+        # main one when the query is selective anyway.
+        if title_index:
+            return sa.and_(in_title_part, matching.is_(sa.true()))
+        return sa.and_(matching, in_title_part.is_(sa.true()))
+    if in_title is False:
+        # Weight A labels the title part of the vector (see tsvector_literal).
+        query = f"({query}) & !(" + " | ".join(f"{word}:A" for word in words) + ")"
+    return col(LS.search_vector).op("@@")(tsquery(query))
+
+
+def tsquery(query: str) -> sa.Cast[Any]:
+    """A PostgreSQL full-text query from its text, parsed as given (no stemming there)."""
+    return sa.cast(sa.literal(query), TSQUERY)
+
+
+def _rank_query(terms: Sequence[str], *, any_term: bool) -> sa.Cast[Any]:
+    return tsquery((" | " if any_term else " & ").join(quoted(t, "'") for t in terms))
+
+
+def _score_sqlite(padded_terms: Sequence[str], title: str, body: str, *, any_term: bool) -> float:
+    """The same weights as on PostgreSQL, and like ts_rank independent of the rest of the
+    corpus, so that a listing keeps its score (and a relevance cursor its place) while others
+    are added. An any-word match is scaled by its share of the words (see ``find_candidates``).
+    The terms come padded with a space each side (once per search, not per listing)."""
+    title, body = f" {title} ", f" {body} "
+    raw = 0.0
+    found = 0
+    for term in padded_terms:
+        in_title, in_body = title.count(term), body.count(term)
+        found += bool(in_title or in_body)
+        raw += TITLE_WEIGHT * math.log1p(in_title) + BODY_WEIGHT * math.log1p(in_body)
+    score = raw / len(padded_terms)
+    return score * found / len(padded_terms) if any_term else score
+
+
+def _term_share(terms: Sequence[str]) -> sa.ColumnElement[Any]:
+    """The share of ``terms`` a listing's words contain (PostgreSQL)."""
+    found: sa.ColumnElement[Any] = sa.literal(0)
+    for term in terms:
+        contains = col(LS.search_vector).op("@@")(tsquery(quoted(term, "'")))
+        found = found + sa.cast(contains, sa.Integer)
+    return sa.cast(found, sa.Float) / len(terms)
+
+
+def find_candidates(
+    session: Session,
+    *,
+    terms: Sequence[str],
+    any_term: bool,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+    at_least: Sequence[str] | None = None,
+    at_least_count: int = 1,
+    exclude: Sequence[int] = (),
+) -> list[SearchCandidate]:
+    """At most ``limit`` listings matching the words and conditions, with their text score: the
+    rank by word frequency, title above body; for an any-word match times the share of the words
+    the listing contains, so that a listing with more of them ranks above one that repeats a
+    single frequent word.
+
+    With words, those with a word in their title part come first, because they outrank every
+    listing with the words in its body alone: the bounded set holds the best matches whenever
+    the title matches fit in it, not an arbitrary ``limit`` of them.
+
+    ``at_least`` narrows an any-word match to listings with ``at_least_count`` of those words
+    (the key words of a long text); ``exclude`` leaves out listings already found. Neither
+    changes the score."""
+    narrowing: dict[str, Any] = {
+        "at_least": at_least,
+        "at_least_count": at_least_count,
+        "exclude": exclude,
+    }
+    if not terms:
+        return _fetch_candidates(session, conditions=conditions, limit=limit, **narrowing)
+    narrowing["title_index"] = _common(session, terms, any_term=any_term)
+    found = _fetch_candidates(
+        session,
+        terms=terms,
+        any_term=any_term,
+        in_title=True,
+        conditions=conditions,
+        limit=limit,
+        **narrowing,
+    )
+    if len(found) < limit:
+        found += _fetch_candidates(
+            session,
+            terms=terms,
+            any_term=any_term,
+            in_title=False,
+            conditions=conditions,
+            limit=limit - len(found),
+            **narrowing,
+        )
+    return found
+
+
+# A query that matches at least this share of listings finds its title matches by the title
+# index; a more selective one by the main index.
+TITLE_INDEX_SHARE = 0.02
+
+
+def _common(session: Session, terms: Sequence[str], *, any_term: bool) -> bool:
+    """Whether the words, by PostgreSQL's statistics, match at least ``TITLE_INDEX_SHARE`` of
+    the listings (every word: the rarest one's share; any word: the sum). Words missing from
+    the statistics count as rare."""
+    shares = common_word_shares(session, terms)
+    found = [shares.get(term, 0.0) for term in terms]
+    share = min(1.0, sum(found)) if any_term else min(found)
+    return share >= TITLE_INDEX_SHARE
+
+
+def _fetch_candidates(
+    session: Session,
+    *,
+    terms: Sequence[str] = (),
+    any_term: bool = False,
+    in_title: bool | None = None,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+    at_least: Sequence[str] | None = None,
+    at_least_count: int = 1,
+    exclude: Sequence[int] = (),
+    title_index: bool = True,
+) -> list[SearchCandidate]:
+    sqlite = dialect_name(session) == "sqlite"
+    columns: list[Any] = [
+        col(LS.listing_id),
+        col(LS.kinds),
+        col(LS.royalty_types),
+        col(LS.ipc_codes),
+        # As the plain string it is stored as: converting 2,000 of them to the enum and back
+        # is a visible part of a search.
+        sa.type_coerce(col(Organization.kind), sa.String()),
+        col(Organization.region),
+    ]
+    statement = sa.select(*columns).join(Organization, col(Organization.id) == col(LS.owner_id))
+    if terms:
+        statement = statement.where(
+            word_match(
+                session, terms, any_term=any_term, in_title=in_title, title_index=title_index
+            )
+        )
+        if at_least:
+            statement = statement.where(
+                word_match(session, at_least, any_term=True, at_least=at_least_count)
+            )
+        if sqlite:
+            statement = statement.join(
+                listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
+            ).add_columns(listing_search_fts.c.title, listing_search_fts.c.body)
+        else:
+            rank: sa.ColumnElement[Any] = sa.func.ts_rank(
+                col(LS.search_vector), _rank_query(terms, any_term=any_term)
+            )
+            if any_term and len(terms) > 1:
+                rank = rank * _term_share(terms)
+            statement = statement.add_columns(rank)
+    if exclude:
+        statement = statement.where(sa.not_(any_of(session, col(LS.listing_id), exclude)))
+    # Plain rows from the connection: the ORM's result handling costs more than the rows.
+    rows = session.connection().execute(statement.where(*conditions).limit(limit)).all()
+    if not terms:
+        return [SearchCandidate(r[0], None, r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    if sqlite:
+        padded = [f" {term} " for term in terms]
+        return [
+            SearchCandidate(
+                r[0],
+                round(_score_sqlite(padded, r[6], r[7], any_term=any_term), SCORE_DIGITS),
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+            )
+            for r in rows
+        ]
+    return [
+        SearchCandidate(r[0], round(float(r[6]), SCORE_DIGITS), r[1], r[2], r[3], r[4], r[5])
+        for r in rows
+    ]
+
+
+def common_word_shares(session: Session, words: Sequence[str]) -> dict[str, float]:
+    """The share of listings that have each of ``words`` that is among the index's most common
+    words (PostgreSQL's statistics; none on SQLite, or before the first ANALYZE)."""
+    if dialect_name(session) != "postgresql" or not words:
+        return {}
+    # Read once per session: a search and a matching ask for the same words several times.
+    known: dict[str, float | None] = session.info.setdefault("common_word_shares", {})
+    missing = [word for word in dict.fromkeys(words) if word not in known]
+    if missing:
+        found = frequent_words(session, missing)
+        known.update({word: found.get(word) for word in missing})
+    return {word: share for word in words if (share := known[word]) is not None}
+
+
+def frequent_words(session: Session, words: list[str]) -> dict[str, float]:
+    """Those of ``words`` that are among the index's most common words, with their share of
+    listings, from the planner's statistics (ANALYZE, PostgreSQL): no index read at all."""
+    rows = session.execute(
+        sa.text(
+            "SELECT u.term, u.share FROM pg_stats AS s, "
+            "unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), "
+            "s.most_common_elem_freqs) AS u(term, share) "
+            "WHERE s.schemaname = current_schema() AND s.tablename = :table "
+            "AND s.attname = 'search_vector' AND u.term = ANY(CAST(:terms AS text[]))"
+        ),
+        {"table": LS.__tablename__, "terms": words},
+    ).all()
+    return {str(term): float(share) for term, share in rows if share}

@@ -1,0 +1,222 @@
+"""The demand a listing meets: its views and search appearances, counted per day, and the open
+technology needs it is relevant to, with an industrialisation prospect per patent.
+
+Counters: ``listing_demand_daily`` counts per listing and UTC day the views of a published
+listing by anyone but its owner (signed in or not) and its appearances on the first page of a
+``q`` search (any caller, see ``search_and_record``): one bulk upsert per request, in a
+savepoint, best effort (on SQLite a reader's transaction that cannot take the write lock drops
+the count instead of failing the read)."""
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from marketplace import clock
+from marketplace.config import get_match_settings
+from marketplace.listings import service as listings
+from marketplace.listings.errors import ListingNotFound
+from marketplace.listings.models import Listing
+from marketplace.matching import search, tokenizer
+from marketplace.matching.factors import FACTOR_DIGITS, active_licenses, best_ipc_proximity
+from marketplace.matching.models import (
+    DemandNeed,
+    ListingDemand,
+    ListingDemandDaily,
+    NeedStatus,
+    PatentProspect,
+    Prospect,
+    SearchSort,
+    TechnologyNeed,
+)
+from marketplace.matching.search_index import dialect_name, listing_document
+
+DEMAND_WINDOW_DAYS = 30
+# A need counts as demand for a listing from this relevance (see ``listing_demand``).
+DEMAND_THRESHOLD = 0.25
+MAX_DEMAND_NEEDS_SHOWN = 50
+# A need counts for one patent when its IPC proximity or its share of words found reaches this.
+PATENT_IPC_THRESHOLD = 0.6
+PATENT_TEXT_THRESHOLD = 0.5
+HIGH_PROSPECT = 8.0
+MEDIUM_PROSPECT = 3.0
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]], column: str) -> None:
+    table = ListingDemandDaily.__table__  # type: ignore[attr-defined]
+    dialect = dialect_name(session)
+    insert: Any = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    statement = insert.values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["listing_id", "day"],
+        set_={column: table.c[column] + statement.excluded[column]},
+    )
+    try:
+        with session.begin_nested():
+            session.execute(statement)
+    except sa.exc.OperationalError:
+        if dialect == "postgresql":
+            raise
+        # SQLite: a read transaction that cannot take the write lock now; the count is lost.
+
+
+def record_views(*, session: Session, listing_ids: Iterable[int]) -> None:
+    """One more view of each listing today (one statement, ids in order: no deadlocks)."""
+    ids = sorted(set(listing_ids))
+    if ids:
+        today = clock.today()
+        _upsert(
+            session,
+            [{"listing_id": i, "day": today, "views": 1, "search_hits": 0} for i in ids],
+            "views",
+        )
+
+
+def record_search_hits(*, session: Session, listing_ids: Iterable[int]) -> None:
+    """One more search appearance of each listing today."""
+    ids = sorted(set(listing_ids))
+    if ids:
+        today = clock.today()
+        _upsert(
+            session,
+            [{"listing_id": i, "day": today, "views": 0, "search_hits": 1} for i in ids],
+            "search_hits",
+        )
+
+
+def search_and_record(
+    *,
+    session: Session,
+    q: str | None = None,
+    filters: search.SearchFilters = search.SearchFilters(),
+    sort: SearchSort | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> search.SearchResult:
+    """The public listing search (``search.search_listings``), whoever searches, recorded as
+    demand: each listing on the first page of a word search counts one search hit."""
+    result = search.search_listings(
+        session=session, q=q, filters=filters, sort=sort, limit=limit, cursor=cursor
+    )
+    if q and cursor is None:
+        record_search_hits(session=session, listing_ids=[hit.listing_id for hit in result.hits])
+    return result
+
+
+def _word_share(terms: Sequence[str], words: set[str]) -> float:
+    return sum(term in words for term in terms) / len(terms) if terms else 0.0
+
+
+def _patent_words(title: str, abstract: str | None) -> set[str]:
+    return set(tokenizer.index_tokens(title)) | set(tokenizer.index_tokens(abstract))
+
+
+def prospect_of(signal: float) -> Prospect:
+    if signal >= HIGH_PROSPECT:
+        return Prospect.high
+    if signal >= MEDIUM_PROSPECT:
+        return Prospect.medium
+    return Prospect.low
+
+
+def get_listing_demand(*, session: Session, listing_id: int, organization_id: int) -> ListingDemand:
+    """The demand of the caller's own listing; anyone else's is not found."""
+    listing = listings.get_visible_listing(
+        session=session, listing_id=listing_id, organization_id=organization_id
+    )
+    if listing.owner_id != organization_id:
+        raise ListingNotFound(f"Listing {listing_id} does not exist.")
+    return listing_demand(session=session, listing=listing)
+
+
+def listing_demand(*, session: Session, listing: Listing) -> ListingDemand:
+    """The demand a listing meets: the open needs it is relevant to (the most recent
+    ``demand_needs``, each scored against this listing's words and IPC codes), its view and
+    search counts, and per patent an industrialisation prospect.
+
+    A need's relevance = 0.5 x (share of its words found in the listing) + 0.5 x (best IPC
+    proximity); it counts from 0.25. Per patent, signal = 2 x needs relevant to that patent (IPC
+    proximity ≥ 0.6 to its codes, or half its words in its title and abstract) + views in 30 days
+    / 10 + search hits in 30 days / 50 + 3 x active licenses of the listing; high from 8, medium
+    from 3, else low."""
+    assert listing.id is not None
+    settings = get_match_settings()
+    since = clock.today() - timedelta(days=DEMAND_WINDOW_DAYS - 1)
+    table = ListingDemandDaily
+    totals = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(col(table.views)), 0),
+            sa.func.coalesce(sa.func.sum(col(table.search_hits)), 0),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((col(table.day) >= since, col(table.views)), else_=0)), 0
+            ),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((col(table.day) >= since, col(table.search_hits)), else_=0)),
+                0,
+            ),
+        ).where(col(table.listing_id) == listing.id)
+    ).one()
+    views_total, hits_total, views_30, hits_30 = (int(value) for value in totals)
+    active = active_licenses(session, [listing.id]).get(listing.id, 0)
+    document = listing_document(listing)
+    listing_words = set(document.title) | set(document.body)
+    listing_codes = [code for patent in listing.patents for code in patent.ipc_codes]
+    patent_words = {p.id: _patent_words(p.title, p.abstract) for p in listing.patents}
+    per_patent = dict.fromkeys(patent_words, 0)
+    needs = session.scalars(
+        select(TechnologyNeed)
+        .where(TechnologyNeed.status == NeedStatus.open)
+        .order_by(col(TechnologyNeed.id).desc())
+        .limit(settings.demand_needs)
+    )
+    relevant: list[DemandNeed] = []
+    for need in needs:
+        terms = need.search_terms()
+        ipc, _ = best_ipc_proximity(need.ipc_codes, listing_codes)
+        relevance = 0.5 * _word_share(terms, listing_words) + 0.5 * ipc
+        if relevance < DEMAND_THRESHOLD:
+            continue
+        assert need.id is not None
+        relevant.append(
+            DemandNeed(
+                need_id=need.id,
+                title=need.title,
+                region=need.region,
+                relevance=round(relevance, FACTOR_DIGITS),
+                ipc_proximity=ipc,
+                created_at=need.created_at,
+            )
+        )
+        for patent in listing.patents:
+            patent_ipc, _ = best_ipc_proximity(need.ipc_codes, patent.ipc_codes)
+            share = _word_share(terms, patent_words[patent.id])
+            if patent_ipc >= PATENT_IPC_THRESHOLD or share >= PATENT_TEXT_THRESHOLD:
+                per_patent[patent.id] += 1
+    relevant.sort(key=lambda n: (-n.relevance, -n.need_id))
+    shared_signal = views_30 / 10 + hits_30 / 50 + 3 * active
+    prospects = []
+    for patent_id, count in per_patent.items():
+        assert patent_id is not None
+        signal = round(2 * count + shared_signal, 2)
+        prospects.append(
+            PatentProspect(
+                patent_id=patent_id,
+                matching_needs=count,
+                signal=signal,
+                prospect=prospect_of(signal),
+            )
+        )
+    return ListingDemand(
+        listing_id=listing.id,
+        matching_needs=relevant[:MAX_DEMAND_NEEDS_SHOWN],
+        views_total=views_total,
+        views_last_30_days=views_30,
+        search_hits_total=hits_total,
+        search_hits_last_30_days=hits_30,
+        active_licenses=active,
+        patents=prospects,
+    )

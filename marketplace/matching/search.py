@@ -1,0 +1,363 @@
+"""The listing search: the published listings that match the words of a query and its
+filters, ranked, with facet counts, paged by cursor.
+
+Bounded by design: a query ranks and counts at most ``search_candidate_limit`` matches
+(settings), so that a frequent word costs the same as a rare one at millions of listings.
+Totals and facet counts are then lower bounds and say so."""
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from operator import attrgetter
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from marketplace import clock
+from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.config import get_settings
+from marketplace.listings.models import ListingPublic, RoyaltyType
+from marketplace.matching import highlights, spelling, tokenizer
+from marketplace.matching.candidates import (
+    SearchCandidate,
+    find_candidates,
+    plan_each_search,
+    quoted,
+    tsquery,
+    word_match,
+)
+from marketplace.matching.models import (
+    FacetCount,
+    Facets,
+    Highlight,
+    ListingSearch,
+    SearchSort,
+    listing_search_fts,
+)
+from marketplace.matching.search_index import dialect_name, ipc_lexeme, split_joined
+from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
+from marketplace.params import MAX_ID
+from marketplace.patents import service as patents
+from marketplace.patents.identifiers import PatentKind, ipc_like_pattern, normalize_ipc_prefix
+
+LS = ListingSearch
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    ipc: str | None = None
+    kind: PatentKind | None = None
+    owner_id: int | None = None
+    owner_kind: OrganizationKind | None = None
+    region: str | None = None
+    royalty_type: RoyaltyType | None = None
+    max_upfront_fee: Decimal | None = None
+    max_royalty_rate: Decimal | None = None
+    min_remaining_years: int | None = None
+    published_after: date | None = None
+
+
+@dataclass(slots=True)
+class SearchHit:
+    listing_id: int
+    score: float | None
+
+
+@dataclass(slots=True)
+class SearchResult:
+    hits: list[SearchHit]
+    next_cursor: str | None
+    facets: Facets
+    total: int
+    total_is_lower_bound: bool
+    terms: list[str] = field(default_factory=list)
+    corrected_query: str | None = None
+    matched: str = "all"
+
+
+# The scales of the index's money keys (``min_upfront_fee``, ``min_royalty_rate``).
+FEE_QUANTUM = Decimal("0.01")
+RATE_QUANTUM = Decimal("0.0001")
+
+
+def _round_down(value: Decimal | None, quantum: Decimal) -> Decimal | None:
+    # Bound to the column's scale, an upper limit must round down: binding rounds half to even,
+    # and a limit of 999.999 would then admit a fee of 1000.00.
+    return None if value is None else value.quantize(quantum, rounding=ROUND_FLOOR)
+
+
+def fee_bound(value: Decimal | None) -> Decimal | None:
+    """A maximum upfront fee as the index compares it: exact at the offers' scale."""
+    return _round_down(value, FEE_QUANTUM)
+
+
+def rate_bound(value: Decimal | None) -> Decimal | None:
+    """A maximum royalty rate as the index compares it: exact at the offers' scale."""
+    return _round_down(value, RATE_QUANTUM)
+
+
+def ipc_codes_pattern(ipc: str) -> str:
+    """The LIKE pattern that finds the IPC prefix (or full symbol) ``ipc`` in an index row's
+    ``"|code|code|"`` string."""
+    pattern = ipc_like_pattern(normalize_ipc_prefix(ipc))
+    tail = "" if pattern.endswith("%") else "|%"
+    return f"%|{pattern}{tail}"
+
+
+def filter_conditions(
+    session: Session, filters: SearchFilters, *, today: date
+) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.ipc and dialect_name(session) == "postgresql":
+        # An index lookup: a rare prefix would otherwise scan every listing's codes.
+        lexeme = quoted(ipc_lexeme(normalize_ipc_prefix(filters.ipc)), "'")
+        conditions.append(col(LS.search_vector).op("@@")(tsquery(lexeme)))
+    elif filters.ipc:
+        conditions.append(col(LS.ipc_codes).like(ipc_codes_pattern(filters.ipc)))
+    if filters.kind is not None:
+        conditions.append(col(LS.kinds).like(f"%|{filters.kind}|%"))
+    if filters.royalty_type is not None:
+        conditions.append(col(LS.royalty_types).like(f"%|{filters.royalty_type}|%"))
+    if filters.owner_id is not None:
+        conditions.append(col(LS.owner_id) == filters.owner_id)
+    if filters.owner_kind is not None:
+        conditions.append(col(Organization.kind) == filters.owner_kind)
+    if filters.region is not None:
+        conditions.append(col(Organization.region) == filters.region)
+    if filters.max_upfront_fee is not None:
+        conditions.append(col(LS.min_upfront_fee) <= fee_bound(filters.max_upfront_fee))
+    if filters.max_royalty_rate is not None:
+        conditions.append(col(LS.min_royalty_rate) <= rate_bound(filters.max_royalty_rate))
+    if filters.min_remaining_years is not None:
+        conditions.append(
+            col(LS.term_end_date) >= patents.add_years(today, filters.min_remaining_years)
+        )
+    if filters.published_after is not None:
+        start = datetime.combine(filters.published_after, datetime.min.time(), tzinfo=UTC)
+        conditions.append(col(LS.published_at) >= start)
+    return conditions
+
+
+def _counts(counter: Counter[str] | Counter[str | None]) -> list[FacetCount]:
+    """Most frequent first; no value (an owner without a region) is not a facet."""
+    present = [(value, count) for value, count in counter.items() if value]
+    return [
+        FacetCount(value=value, count=count)
+        for value, count in sorted(present, key=lambda item: (-item[1], item[0]))
+    ]
+
+
+def _expand(joined_counts: Counter[str], values_of: Callable[[str], Iterable[str]]) -> Counter[str]:
+    """Counts of the values inside "|a|b|" strings, from counts of the strings (few distinct)."""
+    counter: Counter[str] = Counter()
+    for joined, count in joined_counts.items():
+        for value in dict.fromkeys(values_of(joined)):
+            counter[value] += count
+    return counter
+
+
+_IPC_CODES = attrgetter("ipc_codes")
+_KINDS = attrgetter("kinds")
+_ROYALTY_TYPES = attrgetter("royalty_types")
+_OWNER_KIND = attrgetter("owner_kind")
+_REGION = attrgetter("region")
+
+
+def _facets(candidates: Sequence[SearchCandidate], *, ipc: str | None, exact: bool) -> Facets:
+    # map() over attribute getters: the candidates are counted at C speed, five times.
+    codes = Counter(map(_IPC_CODES, candidates))
+    classes: Counter[str] = Counter()
+    if ipc:
+        section = normalize_ipc_prefix(ipc)[:1]
+        classes = _expand(
+            codes, lambda j: (c[:3] for c in split_joined(j) if c.startswith(section))
+        )
+    return Facets(
+        kind=_counts(_expand(Counter(map(_KINDS, candidates)), split_joined)),
+        royalty_type=_counts(_expand(Counter(map(_ROYALTY_TYPES, candidates)), split_joined)),
+        owner_kind=_counts(Counter(map(_OWNER_KIND, candidates))),
+        region=_counts(Counter(map(_REGION, candidates))),
+        ipc_section=_counts(_expand(codes, lambda j: (c[:1] for c in split_joined(j)))),
+        ipc_class=_counts(classes),
+        exact=exact,
+    )
+
+
+def _decode(cursor: str, sort: SearchSort) -> dict[str, Any]:
+    position = decode_cursor(cursor)
+    after = position.get("id")
+    if (
+        position.get("sort") != sort.value
+        or not isinstance(after, int)
+        or isinstance(after, bool)
+        or not 1 <= after <= MAX_ID
+    ):
+        raise InvalidCursor("The cursor is not one this API issued for this sort.")
+    return position
+
+
+def _page_by_relevance(
+    candidates: Sequence[SearchCandidate], *, limit: int, cursor: str | None
+) -> tuple[list[SearchHit], str | None]:
+    ranked = sorted(candidates, key=lambda c: (-(c.score or 0.0), -c.listing_id))
+    if cursor is not None:
+        position = _decode(cursor, SearchSort.relevance)
+        score, after = position.get("score"), position["id"]
+        if not isinstance(score, int | float) or isinstance(score, bool):
+            raise InvalidCursor("The cursor is not one this API issued for this sort.")
+        ranked = [
+            c
+            for c in ranked
+            if (c.score or 0.0) < score or ((c.score or 0.0) == score and c.listing_id < after)
+        ]
+    page = ranked[:limit]
+    next_cursor = None
+    if len(ranked) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(
+            {"sort": SearchSort.relevance.value, "score": last.score or 0.0, "id": last.listing_id}
+        )
+    return [SearchHit(c.listing_id, c.score) for c in page], next_cursor
+
+
+def _page_by_key(
+    session: Session,
+    *,
+    sort: SearchSort,
+    match: sa.ColumnElement[bool] | None,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+    cursor: str | None,
+    scores: dict[int, float | None],
+) -> tuple[list[SearchHit], str | None]:
+    """Newest first, or cheapest first: keyset pages on (key, id), stable under inserts."""
+    key: Any = col(LS.published_at) if sort is SearchSort.newest else col(LS.min_upfront_fee)
+    statement = (
+        sa.select(col(LS.listing_id), key)
+        .join(Organization, col(Organization.id) == col(LS.owner_id))
+        .where(*conditions)
+    )
+    if match is not None:
+        if dialect_name(session) == "sqlite":
+            statement = statement.join(
+                listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
+            )
+        statement = statement.where(match)
+    if cursor is not None:
+        position = _decode(cursor, sort)
+        after = position["id"]
+        try:
+            if sort is SearchSort.newest:
+                value: Any = datetime.fromisoformat(str(position.get("key")))
+                if value.tzinfo is None:
+                    raise ValueError
+                statement = statement.where(
+                    sa.or_(key < value, sa.and_(key == value, col(LS.listing_id) < after))
+                )
+            else:
+                value = Decimal(str(position.get("key")))
+                if not value.is_finite() or not 0 <= value < Decimal("1e16"):
+                    raise ValueError
+                statement = statement.where(
+                    sa.or_(key > value, sa.and_(key == value, col(LS.listing_id) > after))
+                )
+        except (ValueError, InvalidOperation) as exc:
+            raise InvalidCursor("The cursor is not one this API issued for this sort.") from exc
+    if sort is SearchSort.newest:
+        statement = statement.order_by(key.desc(), col(LS.listing_id).desc())
+    else:
+        statement = statement.order_by(key.asc(), col(LS.listing_id).asc())
+    rows = session.execute(statement.limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last_id, last_key = page[-1]
+        encoded = last_key.isoformat() if sort is SearchSort.newest else str(last_key)
+        next_cursor = encode_cursor({"sort": sort.value, "key": encoded, "id": last_id})
+    return [SearchHit(row[0], scores.get(row[0])) for row in page], next_cursor
+
+
+def search_listings(
+    *,
+    session: Session,
+    q: str | None = None,
+    filters: SearchFilters = SearchFilters(),
+    sort: SearchSort | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> SearchResult:
+    """Published listings matching every word of ``q`` (or, when none match them all, any
+    word; or, for one English word that matches nothing, the closest indexed spelling) and the
+    filters, ranked, with facet counts over the candidate set."""
+    bound = get_settings().search_candidate_limit
+    sort = sort or (SearchSort.relevance if q else SearchSort.newest)
+    plan_each_search(session)
+    conditions = filter_conditions(session, filters, today=clock.today())
+    terms = tokenizer.query_terms(q) if q else []
+    corrected: str | None = None
+    any_term = False
+    if q and not terms:
+        empty = Facets(exact=True)
+        return SearchResult([], None, empty, 0, False, terms=[])
+
+    def find(words: Sequence[str], any_word: bool) -> list[SearchCandidate]:
+        return find_candidates(
+            session, terms=words, any_term=any_word, conditions=conditions, limit=bound
+        )
+
+    candidates = find(terms, False)
+    if q and not candidates and len(terms) > 1:
+        any_term = True
+        candidates = find(terms, True)
+    if q and not candidates and len(terms) == 1:
+        found = spelling.corrected_term(session, tokenizer.normalize(q).strip())
+        if found is not None:
+            stem, spelled = found
+            retry = find([stem], False)
+            if retry:
+                terms, corrected, candidates = [stem], spelled, retry
+    exact = len(candidates) < bound
+    facets = _facets(candidates, ipc=filters.ipc, exact=exact)
+    if sort is SearchSort.relevance and terms:
+        hits, next_cursor = _page_by_relevance(candidates, limit=limit, cursor=cursor)
+    else:
+        if sort is SearchSort.relevance:
+            sort = SearchSort.newest
+        match = word_match(session, terms, any_term=any_term) if terms else None
+        hits, next_cursor = _page_by_key(
+            session,
+            sort=sort,
+            match=match,
+            conditions=conditions,
+            limit=limit,
+            cursor=cursor,
+            scores={c.listing_id: c.score for c in candidates},
+        )
+    return SearchResult(
+        hits=hits,
+        next_cursor=next_cursor,
+        facets=facets,
+        total=len(candidates),
+        total_is_lower_bound=not exact,
+        terms=terms,
+        corrected_query=corrected,
+        matched="any" if any_term else "all",
+    )
+
+
+def listing_highlights(listing: ListingPublic, terms: Sequence[str]) -> list[Highlight]:
+    """Where the words of a search appear in a listing (for the listings of one page)."""
+    fields: list[tuple[str, int | None, str | None]] = [
+        ("title", None, listing.title),
+        ("description", None, listing.description),
+    ]
+    for patent in listing.patents:
+        fields.append(("patent_title", patent.id, patent.title))
+        fields.append(("patent_abstract", patent.id, patent.abstract))
+    return [
+        Highlight(field=name, patent_id=patent_id, snippet=excerpt)
+        for name, patent_id, excerpt in highlights.highlights(fields, terms)
+    ]

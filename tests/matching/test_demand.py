@@ -1,0 +1,87 @@
+"""The demand a listing meets, without HTTP: views and search hits counted per day, relevant
+open needs and per-patent prospects."""
+
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from marketplace.accounts.models import Organization
+from marketplace.matching import needs
+from marketplace.matching.demand import (
+    listing_demand,
+    prospect_of,
+    record_search_hits,
+    record_views,
+    search_and_record,
+)
+from marketplace.matching.models import ListingDemandDaily, Prospect
+from tests import factories
+from tests.matching.helpers import listed, need_data, org
+
+
+def test_views_and_search_hits_are_counted_per_day(session: Session, set_today: Any) -> None:
+    listing = listed(session, "battery cooling")
+    assert listing.id is not None
+    record_views(session=session, listing_ids=[listing.id, listing.id])
+    record_views(session=session, listing_ids=[listing.id])
+    record_search_hits(session=session, listing_ids=[listing.id])
+    set_today(factories.TODAY - timedelta(days=40))
+    record_views(session=session, listing_ids=[listing.id])
+    set_today(factories.TODAY)
+    rows = session.exec(select(ListingDemandDaily).order_by(ListingDemandDaily.day)).all()
+    assert [(r.day, r.views, r.search_hits) for r in rows] == [
+        (factories.TODAY - timedelta(days=40), 1, 0),
+        (factories.TODAY, 2, 1),
+    ]
+    demand = listing_demand(session=session, listing=listing)
+    assert (demand.views_total, demand.views_last_30_days) == (3, 2)
+    assert (demand.search_hits_total, demand.search_hits_last_30_days) == (1, 1)
+
+
+def test_demand_lists_relevant_open_needs_and_prospects(session: Session) -> None:
+    listing = listed(session, "锂电池 thermal management", ipc_codes=["H01M 10/0525"])
+    assert listing.id is not None
+    sme: Organization = org(session)
+    by_words = needs.create_need(
+        session=session,
+        organization=sme,
+        data=need_data(title="thermal management", description="锂电池"),
+    )
+    by_ipc = needs.create_need(
+        session=session,
+        organization=sme,
+        data=need_data(title="zzqx", description="qqzx", ipc_codes=["H01M 10/44"]),
+    )
+    needs.create_need(
+        session=session, organization=sme, data=need_data(title="gearbox", description="tractor")
+    )
+    closed = needs.create_need(
+        session=session, organization=sme, data=need_data(title="thermal management")
+    )
+    needs.close_need(session=session, need=closed)
+    demand = listing_demand(session=session, listing=listing)
+    assert {n.need_id for n in demand.matching_needs} == {by_words.id, by_ipc.id}
+    assert demand.matching_needs[0].need_id == by_words.id
+    [patent] = demand.patents
+    assert patent.matching_needs == 2
+    assert (patent.signal, patent.prospect) == (4.0, Prospect.medium)
+    record_views(session=session, listing_ids=[listing.id])
+    for _ in range(39):
+        record_views(session=session, listing_ids=[listing.id])
+    [patent] = listing_demand(session=session, listing=listing).patents
+    assert (patent.signal, patent.prospect) == (8.0, Prospect.high)
+    assert prospect_of(2.99) is Prospect.low
+
+
+def test_a_first_page_of_a_word_search_counts_as_demand(session: Session) -> None:
+    first, second = listed(session, "battery cooling"), listed(session, "battery pack")
+    page = search_and_record(session=session, q="battery", limit=1)
+    assert page.next_cursor is not None
+    search_and_record(session=session, q="battery", limit=1, cursor=page.next_cursor)
+    search_and_record(session=session)  # no words: not a search
+    hits = {
+        row.listing_id: row.search_hits for row in session.exec(select(ListingDemandDaily)).all()
+    }
+    assert hits == {page.hits[0].listing_id: 1}
+    assert page.hits[0].listing_id in {first.id, second.id}

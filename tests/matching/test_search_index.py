@@ -1,0 +1,61 @@
+"""The search index follows every listing change: publication, withdrawal, lapse, patent
+edits; drafts stay out; the whole index can be rebuilt."""
+
+from sqlmodel import Session
+
+from marketplace.accounts.models import OrganizationKind
+from marketplace.matching import search_index
+from marketplace.matching.search import SearchFilters
+from marketplace.patents.models import LegalStatus, PatentUpdate
+from marketplace.workflows import declarations
+from marketplace.workflows import patents as patent_workflows
+from tests import factories
+from tests.matching.helpers import found, listed
+
+
+def test_withdrawn_and_lapsed_listings_leave_search_at_once(session: Session) -> None:
+    withdrawn = listed(session, "电池 withdrawn")
+    lapsed = listed(session, "电池 lapsed")
+    kept = listed(session, "电池 kept")
+    declarations.withdraw_listing(session=session, listing=withdrawn)
+    patent = lapsed.patents[0]
+    patent_workflows.update_patent(
+        session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
+    )
+    assert found(session, "电池") == [kept.id]
+
+
+def test_editing_a_declared_patent_updates_the_index(session: Session) -> None:
+    listing = listed(session, "Gearbox")
+    patent = listing.patents[0]
+    patent_workflows.update_patent(
+        session=session,
+        patent=patent,
+        changes=PatentUpdate(abstract="一种储能变流器", ipc_codes=["H02J 3/32"]),
+    )
+    assert found(session, "储能") == [listing.id]
+    assert found(session, None, filters=SearchFilters(ipc="H02J")) == [listing.id]
+
+
+def test_drafts_are_not_searchable(session: Session) -> None:
+    owner = factories.organization(session, kind=OrganizationKind.university)
+    draft = factories.draft_listing(session, owner, patent_list=[factories.patent(session, owner)])
+    search_index.index_listing(session=session, listing=draft)
+    assert found(session, "battery") == []
+
+
+def test_reindex_all_rebuilds_the_index(session: Session) -> None:
+    listing = listed(session, "一种芯片封装结构")
+    withdrawn = listed(session, "芯片 withdrawn")
+    declarations.withdraw_listing(session=session, listing=withdrawn)
+    assert search_index.reindex_all(session=session) == 1
+    assert found(session, "芯片") == [listing.id]
+
+
+def test_ipc_levels_are_lexemes_apart_from_every_word() -> None:
+    document = search_index.Document(title=["ipc", "g06f"], body=[])
+    literal = search_index.tsvector_literal(document, ["G06F 16/33", "G06F 17/30"])
+    assert literal == (
+        "'ipc':1A 'g06f':2A 'ipc:g' 'ipc:g06' 'ipc:g06f' 'ipc:g06f16' 'ipc:g06f16/33' "
+        "'ipc:g06f17' 'ipc:g06f17/30'"
+    )

@@ -152,7 +152,10 @@ def need_matches(
     response_model=ListingDemand,
     responses=problem_responses(401, 403, 404, 422),
     summary="The demand a listing meets: matching needs, views, searches, prospects",
-    description="For the listing's owner only (404 for anyone else). Views count visits by "
+    description="For the listing's owner only (404 for anyone else). The needs listed are "
+    "those the owner may read with `GET /needs/{id}`: every open need for a verified "
+    "university or institute, an enterprise's own, none for an unverified organization. "
+    "Views count visits by "
     "anyone but the owner; search hits count appearances on the first page of a `q` search. "
     "Each patent's industrialisation prospect (`low`, `medium`, `high`) comes from a signal: "
     "2 per open need relevant to the patent + views in 30 days / 10 + search hits in 30 days "
@@ -162,5 +165,5 @@ def listing_demand(
     listing_id: ObjectId, caller: ListingsScope, session: SessionDep
 ) -> ListingDemand:
     return demand.get_listing_demand(
-        session=session, listing_id=listing_id, organization_id=caller.organization_id
+        session=session, listing_id=listing_id, reader=caller.organization
     )

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from marketplace import clock
+from marketplace.accounts.models import Organization
 from marketplace.config import get_match_settings
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotFound
@@ -27,12 +28,12 @@ from marketplace.matching.models import (
     DemandNeed,
     ListingDemand,
     ListingDemandDaily,
-    NeedStatus,
     PatentProspect,
     Prospect,
     SearchSort,
     TechnologyNeed,
 )
+from marketplace.matching.needs import readable_open_needs
 from marketplace.matching.search_index import dialect_name, listing_document
 
 DEMAND_WINDOW_DAYS = 30
@@ -123,17 +124,19 @@ def prospect_of(signal: float) -> Prospect:
     return Prospect.low
 
 
-def get_listing_demand(*, session: Session, listing_id: int, organization_id: int) -> ListingDemand:
-    """The demand of the caller's own listing; anyone else's is not found."""
+def get_listing_demand(*, session: Session, listing_id: int, reader: Organization) -> ListingDemand:
+    """The demand of the caller's own listing; anyone else's is not found. The needs in it are
+    only those the owner may read as ``GET /needs/{id}`` would show them."""
+    assert reader.id is not None
     listing = listings.get_visible_listing(
-        session=session, listing_id=listing_id, organization_id=organization_id
+        session=session, listing_id=listing_id, organization_id=reader.id
     )
-    if listing.owner_id != organization_id:
+    if listing.owner_id != reader.id:
         raise ListingNotFound(f"Listing {listing_id} does not exist.")
-    return listing_demand(session=session, listing=listing)
+    return listing_demand(session=session, listing=listing, reader=reader)
 
 
-def listing_demand(*, session: Session, listing: Listing) -> ListingDemand:
+def listing_demand(*, session: Session, listing: Listing, reader: Organization) -> ListingDemand:
     """The demand a listing meets: the open needs it is relevant to (the most recent
     ``demand_needs``, each scored against this listing's words and IPC codes), its view and
     search counts, and per patent an industrialisation prospect.
@@ -167,11 +170,16 @@ def listing_demand(*, session: Session, listing: Listing) -> ListingDemand:
     listing_codes = [code for patent in listing.patents for code in patent.ipc_codes]
     patent_words = {p.id: _patent_words(p.title, p.abstract) for p in listing.patents}
     per_patent = dict.fromkeys(patent_words, 0)
-    needs = session.scalars(
-        select(TechnologyNeed)
-        .where(TechnologyNeed.status == NeedStatus.open)
-        .order_by(col(TechnologyNeed.id).desc())
-        .limit(settings.demand_needs)
+    readable = readable_open_needs(reader)
+    needs: Iterable[TechnologyNeed] = (
+        []
+        if readable is None
+        else session.scalars(
+            select(TechnologyNeed)
+            .where(readable)
+            .order_by(col(TechnologyNeed.id).desc())
+            .limit(settings.demand_needs)
+        )
     )
     relevant: list[DemandNeed] = []
     for need in needs:

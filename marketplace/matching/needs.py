@@ -113,6 +113,19 @@ def _readable(need: TechnologyNeed, organization: Organization) -> bool:
     return organization.kind in READERS and need.status == NeedStatus.open
 
 
+def readable_open_needs(reader: Organization) -> sa.ColumnElement[bool] | None:
+    """The open needs ``reader`` may see, as a condition: every open need for a verified
+    university or institute, an enterprise's own, none for anyone else (an unverified licensor,
+    a bank). ``None``: no need at all. Whatever shows needs elsewhere (the demand view) shows
+    exactly what ``get_need`` would."""
+    is_open = col(TechnologyNeed.status) == NeedStatus.open
+    if reader.kind == OrganizationKind.enterprise:
+        return sa.and_(is_open, col(TechnologyNeed.organization_id) == reader.id)
+    if reader.kind in READERS and reader.verification == Verification.verified:
+        return is_open
+    return None
+
+
 def get_need(*, session: Session, need_id: int, reader: Organization) -> TechnologyNeed:
     _check_reader(reader)
     need = session.get(TechnologyNeed, need_id)

@@ -4,9 +4,11 @@ open needs and per-patent prospects."""
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from marketplace.accounts.models import Organization
+from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.matching import needs
 from marketplace.matching.demand import (
     listing_demand,
@@ -17,6 +19,7 @@ from marketplace.matching.demand import (
 )
 from marketplace.matching.models import ListingDemandDaily, Prospect
 from tests import factories
+from tests.factories import NewParty
 from tests.matching.helpers import listed, need_data, org
 
 
@@ -34,7 +37,7 @@ def test_views_and_search_hits_are_counted_per_day(session: Session, set_today: 
         (factories.TODAY - timedelta(days=40), 1, 0),
         (factories.TODAY, 2, 1),
     ]
-    demand = listing_demand(session=session, listing=listing)
+    demand = listing_demand(session=session, listing=listing, reader=listing.owner)
     assert (demand.views_total, demand.views_last_30_days) == (3, 2)
     assert (demand.search_hits_total, demand.search_hits_last_30_days) == (1, 1)
 
@@ -60,7 +63,7 @@ def test_demand_lists_relevant_open_needs_and_prospects(session: Session) -> Non
         session=session, organization=sme, data=need_data(title="thermal management")
     )
     needs.close_need(session=session, need=closed)
-    demand = listing_demand(session=session, listing=listing)
+    demand = listing_demand(session=session, listing=listing, reader=listing.owner)
     assert {n.need_id for n in demand.matching_needs} == {by_words.id, by_ipc.id}
     assert demand.matching_needs[0].need_id == by_words.id
     [patent] = demand.patents
@@ -69,7 +72,7 @@ def test_demand_lists_relevant_open_needs_and_prospects(session: Session) -> Non
     record_views(session=session, listing_ids=[listing.id])
     for _ in range(39):
         record_views(session=session, listing_ids=[listing.id])
-    [patent] = listing_demand(session=session, listing=listing).patents
+    [patent] = listing_demand(session=session, listing=listing, reader=listing.owner).patents
     assert (patent.signal, patent.prospect) == (8.0, Prospect.high)
     assert prospect_of(2.99) is Prospect.low
 
@@ -85,3 +88,54 @@ def test_a_first_page_of_a_word_search_counts_as_demand(session: Session) -> Non
     }
     assert hits == {page.hits[0].listing_id: 1}
     assert page.hits[0].listing_id in {first.id, second.id}
+
+
+@pytest.mark.parametrize(
+    ("kind", "verification", "sees"),
+    [
+        (OrganizationKind.university, Verification.verified, "every open need"),
+        (OrganizationKind.university, Verification.pending, "none"),
+        (OrganizationKind.research_institute, Verification.rejected, "none"),
+        (OrganizationKind.enterprise, Verification.verified, "its own"),
+    ],
+)
+def test_the_demand_view_shows_only_the_needs_get_need_would_show(
+    session: Session, kind: OrganizationKind, verification: Verification, sees: str
+) -> None:
+    owner = factories.organization(
+        session, kind=kind, verified=verification == Verification.verified
+    )
+    owner.verification = verification
+    patent = factories.patent(session, owner, title="锂电池 thermal management")
+    listing = factories.draft_listing(session, owner, patent_list=[patent])
+    others = needs.create_need(
+        session=session, organization=org(session), data=need_data(title="thermal management")
+    )
+    expected = {"every open need": {others.id}, "none": set(), "its own": set()}[sees]
+    if kind == OrganizationKind.enterprise:
+        own = needs.create_need(
+            session=session, organization=owner, data=need_data(title="thermal management")
+        )
+        expected = {own.id}
+
+    shown = listing_demand(session=session, listing=listing, reader=owner)
+
+    assert {need.need_id for need in shown.matching_needs} == expected
+    for need_id in expected:
+        needs.get_need(session=session, need_id=need_id, reader=owner)
+
+
+def test_an_unverified_owner_reads_no_other_firms_needs_over_http(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    owner = new_party(kind=OrganizationKind.university, verified=False)
+    patent = factories.patent(session, owner.organization, title="thermal management")
+    listing = factories.draft_listing(session, owner.organization, patent_list=[patent])
+    needs.create_need(
+        session=session, organization=org(session), data=need_data(title="thermal management")
+    )
+
+    response = client.get(f"/api/v1/listings/{listing.id}/demand", headers=owner.headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["matching_needs"] == []

@@ -18,7 +18,6 @@ from marketplace.accounts.models import (
     User,
     UserCreate,
 )
-from marketplace.licensing import service as licensing
 from marketplace.listings import service as listings
 from marketplace.listings.models import ListingCreate, OfferCreate, RoyaltyType
 from marketplace.patents import service as patents
@@ -26,7 +25,7 @@ from marketplace.patents.identifiers import application_check_character
 from marketplace.patents.models import CoOwner, LegalStatus, PatentCreate
 from marketplace.pledges import lifecycle
 from marketplace.pledges.models import PledgeCreate, Valuation, ValuationMethod
-from marketplace.workflows import declarations
+from marketplace.workflows import acceptance, declarations
 from marketplace.workflows import pledges as pledge_workflows
 
 # Published in the README on purpose; `marketplace demo` refuses to run in production.
@@ -249,7 +248,7 @@ def load_demo(session: Session) -> DemoSummary:
         smes.append((sme, user))
     for index, listing in enumerate(published[:3]):
         sme, user = smes[index % len(smes)]
-        licensing.accept_offer(
+        acceptance.accept_offer(
             session=session,
             offer_id=listing.offers[0].id or 0,
             licensee=sme,

@@ -14,11 +14,11 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind, User
 from marketplace.licensing import disputes
-from marketplace.licensing import service as licensing
 from marketplace.licensing.models import DisputeReason
 from marketplace.main import create_app
 from marketplace.matching import saved_searches
 from marketplace.matching.models import SavedSearchCreate
+from marketplace.workflows import acceptance
 from tests import factories
 
 OPERATIONS = [
@@ -39,7 +39,7 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
     factories.draft_listing(session, university)
     # A license for the enterprise, so that recordation and certificates reach their services.
     assert offer.id is not None
-    license_, _ = licensing.accept_offer(
+    license_, _ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id,
         licensee=session.get_one(Organization, enterprise.organization_id),

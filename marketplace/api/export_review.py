@@ -4,18 +4,19 @@ foreign licensees waiting for a decision."""
 from fastapi import APIRouter, Response, status
 
 from marketplace.accounts.deps import PlatformAdmin
+from marketplace.api.licenses import license_page, license_view
 from marketplace.errors import problem_responses
 from marketplace.licensing import export_review
-from marketplace.licensing import service as licensing
 from marketplace.licensing.models import (
     ExportControlCreate,
     ExportControlPublic,
     ExportDecision,
     LicensePublic,
 )
-from marketplace.pagination import Page, PageParamsDep, page_of
+from marketplace.pagination import Page, PageParamsDep
 from marketplace.params import ObjectId
 from marketplace.sessions import SessionDep
+from marketplace.workflows import acceptance
 
 router = APIRouter(prefix="/api/v1", tags=["export review"])
 
@@ -69,9 +70,7 @@ def remove_export_control(
 def list_export_reviews(
     caller: PlatformAdmin, session: SessionDep, page: PageParamsDep
 ) -> Page[LicensePublic]:
-    return page_of(
-        export_review.list_pending(session=session, page=page), page, licensing.to_public
-    )
+    return license_page(session, export_review.list_pending(session=session, page=page), page)
 
 
 @router.post(
@@ -86,13 +85,13 @@ def approve_export(
     session: SessionDep,
     body: ExportDecision | None = None,
 ) -> LicensePublic:
-    decided = export_review.approve(
+    decided = acceptance.approve_export(
         session=session,
         license_id=license_id,
         admin=caller.user,
         note=body.note if body else None,
     )
-    return licensing.to_public(decided)
+    return license_view(session, decided)
 
 
 @router.post(
@@ -113,4 +112,4 @@ def refuse_export(
         admin=caller.user,
         note=body.note if body else None,
     )
-    return licensing.to_public(decided)
+    return license_view(session, decided)

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -16,6 +17,7 @@ from marketplace.licensing import service as licensing
 from marketplace.licensing.models import (
     CertificateVerdict,
     CertificateVerification,
+    License,
     LicenseCertificate,
     LicensePublic,
     LicenseRecordationCreate,
@@ -24,11 +26,35 @@ from marketplace.licensing.models import (
     PartyRole,
     RecordationDue,
 )
-from marketplace.pagination import Page, PageParamsDep, page_of
+from marketplace.pagination import Page, PageParams, PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
+from marketplace.pledges import license_links
 from marketplace.sessions import SessionDep
+from marketplace.workflows import acceptance
 
 router = APIRouter(prefix="/api/v1", tags=["licenses"])
+
+
+def license_view(session: SessionDep, license_: License) -> LicensePublic:
+    """The license with the pledges it was linked to when granted."""
+    assert license_.id is not None
+    linked = license_links.pledge_ids_by_license(session, [license_.id])
+    return licensing.to_public(license_, linked.get(license_.id, []))
+
+
+def license_page(
+    session: SessionDep, found: tuple[Sequence[License], str | None], params: PageParams
+) -> Page[LicensePublic]:
+    """A page of licenses, their pledge links read in one query."""
+    items, next_cursor = found
+    linked = license_links.pledge_ids_by_license(session, (item.id or 0 for item in items))
+    return Page(
+        items=[licensing.to_public(item, linked.get(item.id or 0, [])) for item in items],
+        next_cursor=next_cursor,
+        limit=params.limit,
+    )
+
+
 # Served at the site root, where verifiers look for it (RFC 8615).
 well_known_router = APIRouter(tags=["certificates"])
 
@@ -65,7 +91,7 @@ def accept_offer(
     session: SessionDep,
     response: Response,
 ) -> LicensePublic:
-    license_, created = licensing.accept_offer(
+    license_, created = acceptance.accept_offer(
         session=session,
         offer_id=offer_id,
         licensee=caller.organization,
@@ -74,7 +100,7 @@ def accept_offer(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return licensing.to_public(license_)
+    return license_view(session, license_)
 
 
 @router.get(
@@ -103,7 +129,7 @@ def list_licenses(
         listing_id=listing_id,
         offer_id=offer_id,
     )
-    return page_of(found, page, licensing.to_public)
+    return license_page(session, found, page)
 
 
 @router.get(
@@ -146,7 +172,7 @@ def get_license(license_id: ObjectId, caller: LicensesScope, session: SessionDep
     license_ = licensing.get_license(
         session=session, license_id=license_id, organization_id=caller.organization_id
     )
-    return licensing.to_public(license_)
+    return license_view(session, license_)
 
 
 @router.post(
@@ -170,7 +196,7 @@ def terminate_license(
         organization_id=caller.organization_id,
         reason=body.reason if body else None,
     )
-    return licensing.to_public(ended)
+    return license_view(session, ended)
 
 
 @router.post(
@@ -195,7 +221,7 @@ def record_license(
         record_number=body.record_number,
         record_date=body.record_date,
     )
-    return licensing.to_public(recorded)
+    return license_view(session, recorded)
 
 
 @router.get(

@@ -6,13 +6,12 @@ from typing import Annotated, Any, ClassVar
 import sqlalchemy as sa
 from pydantic import BaseModel, field_validator, model_validator
 from pydantic import Field as PydanticField
-from sqlmodel import Field, Relationship, SQLModel, col
+from sqlmodel import Field, SQLModel, col
 
 from marketplace import clock
 from marketplace.audit.spec import Audited
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.patents.models import IpcPrefix
-from marketplace.pledges.models import LicensePledge
 
 
 class LicenseStatus(StrEnum):
@@ -113,8 +112,6 @@ class License(SQLModel, table=True):
             nullable=True,
         ),
     )
-
-    pledge_links: list[LicensePledge] = Relationship(sa_relationship_kwargs={"lazy": "selectin"})
 
     def has_party(self, organization_id: int) -> bool:
         """Whether the organization is the licensor or the licensee."""

@@ -45,8 +45,6 @@ from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind, ipc_like_pattern
 from marketplace.patents.models import Patent
-from marketplace.pledges import service as pledges
-from marketplace.pledges.models import LicensePledge
 
 TERMS_SCHEMA_VERSION = 1
 
@@ -55,11 +53,13 @@ def terms_digest(terms: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(terms)).hexdigest()
 
 
-def to_public(license_: License) -> LicensePublic:
+def to_public(license_: License, pledge_ids: Sequence[int] = ()) -> LicensePublic:
+    """The license as its parties see it; ``pledge_ids`` are the pledges it was linked to when
+    granted, which the pledges domain keeps."""
     return LicensePublic.model_validate(
         {
             **license_.model_dump(),
-            "pledge_ids": sorted(link.pledge_id for link in license_.pledge_links),
+            "pledge_ids": list(pledge_ids),
             "disputed": license_.open_dispute_id is not None,
         }
     )
@@ -286,11 +286,6 @@ def accept_offer(
     assert license_.id is not None
     license_.license_number = f"LIC{today:%Y}{license_.id:08d}"
     claimed.license_id = license_.id
-    # Licensing income of pledged patents is the pledgee's concern (Civil Code art. 444).
-    license_.pledge_links = [
-        LicensePledge(license_id=license_.id, pledge_id=pledge_id)
-        for pledge_id in pledges.active_pledge_ids(listing.patents)
-    ]
     session.add_all([license_, claimed])
     session.flush()
     if license_.status is LicenseStatus.active:
@@ -311,19 +306,9 @@ def accept_offer(
 
 
 def take_effect(*, session: Session, license_: License, listing: Listing) -> None:
-    """What follows once a license is in force, in its own transaction: the upfront fee and the
-    license years whose minimum royalty the sweep settles become owed, and the pledgees of the
-    licensed patents are told."""
+    """What follows once a license is in force, in the same transaction: the upfront fee and the
+    license years whose minimum royalty the sweep settles become owed."""
     obligations.open_license_account(session=session, license_=license_)
-    pledges.notify_pledgees(
-        session,
-        listing.patents,
-        EventType.pledged_patent_licensed,
-        license_id=license_.id,
-        license_number=license_.license_number,
-        licensee_id=license_.licensee_id,
-        offer=license_.terms["offer"],
-    )
 
 
 DOMESTIC_COUNTRY = "CN"

@@ -19,7 +19,7 @@ from marketplace.licensing import service as licensing
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, OfferUpdate
-from marketplace.workflows import declarations
+from marketplace.workflows import acceptance, declarations
 from tests import factories
 
 
@@ -100,7 +100,7 @@ def test_a_bulk_change_of_rows_not_loaded_is_recorded_row_by_row(
     listing, offer = factories.published_listing(session)
     licensees = [factories.member(session) for _ in range(2)]
     issued = [
-        licensing.accept_offer(
+        acceptance.accept_offer(
             session=session,
             offer_id=offer.id or 0,
             licensee=session.get_one(Organization, licensee.organization_id),
@@ -294,7 +294,7 @@ def test_one_transaction_reads_the_chain_head_once_and_nothing_per_row(
 def test_a_license_termination_is_recorded_for_both_parties(session: Session) -> None:
     listing, offer = factories.published_listing(session)
     licensee = factories.member(session)
-    license_, _ = licensing.accept_offer(
+    license_, _ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id or 0,
         licensee=session.get_one(Organization, licensee.organization_id),

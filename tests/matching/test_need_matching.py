@@ -13,12 +13,12 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.config import MatchSettings, get_match_settings
-from marketplace.licensing import service as licensing
 from marketplace.listings.models import RoyaltyType
 from marketplace.matching import need_matching, needs, search_index
 from marketplace.matching.errors import NeedClosed
 from marketplace.matching.factors import PricedOffer
 from marketplace.matching.models import SmeProfileUpdate, TechnologyNeed
+from marketplace.workflows import acceptance
 from tests import factories
 from tests.matching.helpers import listed, need_data, offer, org
 
@@ -284,7 +284,7 @@ def test_region_term_and_uptake_factors(session: Session) -> None:
     assert list(items) == [near.id, far.id]
     assert items[far.id].factors["uptake"].value == 0.0
     for number in range(3):
-        licensing.accept_offer(
+        acceptance.accept_offer(
             session=session,
             offer_id=far.offers[0].id or 0,
             licensee=org(session),

@@ -25,7 +25,7 @@ from marketplace.patents.models import (
 )
 from marketplace.pledges.encumbrances import check_encumbrances
 from marketplace.pledges.models import EncumbranceResult, PledgeStatus
-from marketplace.workflows import declarations
+from marketplace.workflows import acceptance, declarations
 from tests import factories
 from tests.conftest import TODAY
 from tests.pledges.conftest import VALUATION, MakePledge, NewParty, Party, make_pledge
@@ -77,7 +77,7 @@ def encumber(
 def license_under(session: Session, listing: Listing) -> License:
     """A fresh enterprise takes a license under the listing's first offer."""
     licensee = factories.organization(session, kind=OrganizationKind.enterprise)
-    license_, _ = licensing.accept_offer(
+    license_, _ = acceptance.accept_offer(
         session=session,
         offer_id=listing.offers[0].id or 0,
         licensee=licensee,
@@ -736,7 +736,7 @@ def encumbered_patents(session: Session, count: int, *, bank: Organization) -> l
         group += [factories.patent(session, owner, ipc_codes=[]) for _ in range(10)]
         make_pledge(session, pledgee=bank, pledgor=owner, patents=[group[0]])
         _, offer = factories.published_listing(session, owner, patent_list=group[1:3])
-        licensing.accept_offer(
+        acceptance.accept_offer(
             session=session,
             offer_id=offer.id or 0,
             licensee=licensee,

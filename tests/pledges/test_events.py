@@ -7,12 +7,11 @@ from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.events.models import Event, EventType
-from marketplace.licensing import service as licensing
 from marketplace.patents.models import LegalStatus, PatentUpdate
 from marketplace.pledges import collateral, lifecycle
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import PledgeCancellation, PledgeStatus, PledgeUpdate
-from marketplace.workflows import declarations
+from marketplace.workflows import acceptance, declarations
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.pledges.conftest import MakePledge, Party
@@ -98,7 +97,7 @@ def test_an_open_license_and_a_license_on_a_pledged_patent_are_told_to_the_pledg
     )
     declarations.publish_listing(session=session, listing=listing)
     licensee = factories.organization(session, kind=OrganizationKind.enterprise)
-    license_, _ = licensing.accept_offer(
+    license_, _ = acceptance.accept_offer(
         session=session,
         offer_id=listing.offers[0].id or 0,
         licensee=licensee,

@@ -7,14 +7,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.licensing import service as licensing
 from marketplace.patents import service as patents
 from marketplace.patents.models import LegalStatus, Patent, PatentUpdate
 from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import lifecycle
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import Pledge, PledgeCancellation, PledgeCreate
-from marketplace.workflows import declarations
+from marketplace.workflows import acceptance, declarations
 from marketplace.workflows import pledges as pledge_workflows
 from tests import factories
 from tests.problems import assert_problem
@@ -197,7 +196,7 @@ def test_license_income_lists_licenses_granted_on_the_pledged_patents(
     for day, key in ((date(2026, 7, 1), "a"), (date(2026, 9, 1), "b"), (date(2027, 1, 5), "c")):
         set_today(day)
         licensee = org(session, OrganizationKind.enterprise)
-        licensing.accept_offer(
+        acceptance.accept_offer(
             session=session,
             offer_id=offer.id or 0,
             licensee=licensee,

@@ -8,9 +8,8 @@ import pytest
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.licensing import service as licensing
 from marketplace.patents.models import Patent
-from marketplace.workflows import declarations
+from marketplace.workflows import acceptance, declarations
 from tests import factories
 from tests.factories import NewParty, Party
 
@@ -22,7 +21,7 @@ class Portfolio:
 
 
 def accept(session: Session, offer_id: int, licensee: Organization) -> None:
-    licensing.accept_offer(
+    acceptance.accept_offer(
         session=session,
         offer_id=offer_id,
         licensee=licensee,

@@ -1,0 +1,63 @@
+"""Taking a license: the acceptance under a declaration, and the export approval that lets a
+pending one take effect. Both reach the pledges of the licensed patents, whose pledgees are
+entitled to the licensing income (Civil Code art. 444)."""
+
+from sqlmodel import Session
+
+from marketplace.accounts.models import Organization, User
+from marketplace.events.models import EventType
+from marketplace.licensing import export_review
+from marketplace.licensing import service as licensing
+from marketplace.licensing.models import License, LicenseStatus
+from marketplace.listings.models import Listing
+from marketplace.pledges import collateral, license_links
+
+
+def accept_offer(
+    *,
+    session: Session,
+    offer_id: int,
+    licensee: Organization,
+    user: User | None,
+    idempotency_key: str,
+) -> tuple[License, bool]:
+    """The licensee's written notice under a published declaration (Patent Law art. 51).
+
+    Returns the license and whether it was created now (False: a replay of the same key)."""
+    license_, created = licensing.accept_offer(
+        session=session,
+        offer_id=offer_id,
+        licensee=licensee,
+        user=user,
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        return license_, False
+    assert license_.id is not None
+    listing = session.get_one(Listing, license_.listing_id)
+    license_links.link_license(session, license_id=license_.id, patents=listing.patents)
+    if license_.status is LicenseStatus.active:
+        _tell_pledgees(session, license_, listing)
+    return license_, True
+
+
+def approve_export(
+    *, session: Session, license_id: int, admin: User | None, note: str | None
+) -> License:
+    """A platform admin approves the export of a foreign licensee's license: it takes effect
+    today, and the pledgees of its patents hear of it then."""
+    license_ = export_review.approve(session=session, license_id=license_id, admin=admin, note=note)
+    _tell_pledgees(session, license_, session.get_one(Listing, license_.listing_id))
+    return license_
+
+
+def _tell_pledgees(session: Session, license_: License, listing: Listing) -> None:
+    collateral.notify_pledgees(
+        session,
+        listing.patents,
+        EventType.pledged_patent_licensed,
+        license_id=license_.id,
+        license_number=license_.license_number,
+        licensee_id=license_.licensee_id,
+        offer=license_.terms["offer"],
+    )

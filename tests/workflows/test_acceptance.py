@@ -1,0 +1,87 @@
+"""Accepting an offer on pledged patents links the license to the pledges and tells their
+pledgee (Civil Code art. 444); a license waiting for export review does so only once approved."""
+
+from sqlmodel import Session, col, select
+
+from marketplace.accounts.models import OrganizationKind
+from marketplace.events.models import Event, EventType
+from marketplace.licensing import export_review
+from marketplace.licensing.models import ExportControlCreate, LicenseStatus
+from marketplace.pledges import license_links
+from marketplace.pledges import service as pledges
+from marketplace.pledges.models import Pledge, PledgeStatus
+from marketplace.workflows import acceptance, declarations
+from tests import factories
+from tests.factories import Party
+from tests.pledges.conftest import MakePledge
+
+
+def licensed_events(session: Session, bank: Party) -> list[Event]:
+    return list(
+        session.scalars(
+            select(Event).where(
+                col(Event.recipient_id) == bank.id,
+                col(Event.type) == EventType.pledged_patent_licensed.value,
+            )
+        ).all()
+    )
+
+
+def declared_pledged_patent(session: Session, bank: Party, owner: Party, pledge: Pledge) -> int:
+    listing = factories.draft_listing(session, owner.organization, patent_list=list(pledge.patents))
+    pledges.consent_to_listing(
+        session=session, pledge=pledge, pledgee=bank.organization, listing_id=listing.id or 0
+    )
+    declarations.publish_listing(session=session, listing=listing)
+    return listing.offers[0].id or 0
+
+
+def test_a_license_on_pledged_patents_is_linked_to_the_pledge_and_replays_add_nothing(
+    session: Session, bank: Party, owner: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.registered)
+    offer_id = declared_pledged_patent(session, bank, owner, pledge)
+    licensee = factories.organization(session, kind=OrganizationKind.enterprise)
+
+    first, created = acceptance.accept_offer(
+        session=session, offer_id=offer_id, licensee=licensee, user=None, idempotency_key="k"
+    )
+    replay, again = acceptance.accept_offer(
+        session=session, offer_id=offer_id, licensee=licensee, user=None, idempotency_key="k"
+    )
+
+    assert (created, again) == (True, False)
+    assert replay.id == first.id
+    assert license_links.pledge_ids_by_license(session, [first.id or 0]) == {first.id: [pledge.id]}
+    assert len(licensed_events(session, bank)) == 1
+
+
+def test_a_foreign_license_tells_the_pledgee_only_when_export_is_approved(
+    session: Session, bank: Party, owner: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.registered)
+    ipc = pledge.patents[0].ipc_codes[0]
+    export_review.add_control(
+        session=session,
+        data=ExportControlCreate(ipc_prefix=ipc.split("/")[0].strip(), description="Controlled"),
+        user=None,
+    )
+    offer_id = declared_pledged_patent(session, bank, owner, pledge)
+    foreign = factories.organization(session, kind=OrganizationKind.enterprise, country="US")
+
+    pending, _ = acceptance.accept_offer(
+        session=session, offer_id=offer_id, licensee=foreign, user=None, idempotency_key="k"
+    )
+    assert pending.status is LicenseStatus.pending_export_review
+    assert license_links.pledge_ids_by_license(session, [pending.id or 0]) == {
+        pending.id: [pledge.id]
+    }
+    assert licensed_events(session, bank) == []
+
+    approved = acceptance.approve_export(
+        session=session, license_id=pending.id or 0, admin=None, note=None
+    )
+
+    assert approved.status is LicenseStatus.active
+    [told] = licensed_events(session, bank)
+    assert told.payload["license_id"] == approved.id

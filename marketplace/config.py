@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # A search ranks and counts at most this many matches (totals and facets beyond it are
     # lower bounds), so that a frequent word costs what a rare one does.
     search_candidate_limit: int = Field(default=2_000, ge=10, le=100_000)
+    # A browse (filters, no words) reuses its facet counts and total for this long in each
+    # process (marketplace.matching.facet_cache); 0 counts them on every page.
+    browse_facets_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Saved searches (and the alerts they raise) one organization may keep.
     saved_searches_per_organization: int = Field(default=50, ge=1, le=10_000)
 

@@ -37,6 +37,9 @@ os.environ.update(
         # No background writer of demand counters: a test's counts stay in the process's tally
         # (shown by the demand view) until the test flushes them itself.
         "MARKETPLACE_DEMAND_FLUSH_SECONDS": "0",
+        # Browse facets counted afresh on every page: each test's catalogue is its own (the
+        # cache is tested on its own, with a time to live).
+        "MARKETPLACE_BROWSE_FACETS_SECONDS": "0",
     }
 )
 
@@ -125,6 +128,15 @@ def empty_demand_tally() -> Iterator[None]:
     demand_counters.tally.clear()
     yield
     demand_counters.tally.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_facets() -> Iterator[None]:
+    from marketplace.matching import facet_cache
+
+    facet_cache.browse_facets.forget()
+    yield
+    facet_cache.browse_facets.forget()
 
 
 @pytest.fixture(autouse=True)

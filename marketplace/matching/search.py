@@ -20,7 +20,7 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.listings.models import ListingPublic, RoyaltyType
-from marketplace.matching import highlights, spelling, tokenizer
+from marketplace.matching import facet_cache, highlights, spelling, tokenizer
 from marketplace.matching.candidates import (
     SearchCandidate,
     find_candidates,
@@ -280,6 +280,50 @@ def _page_by_key(
     return [SearchHit(row[0], scores.get(row[0])) for row in page], next_cursor
 
 
+def _browse(
+    session: Session,
+    filters: SearchFilters,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    *,
+    sort: SearchSort,
+    limit: int,
+    cursor: str | None,
+    bound: int,
+) -> SearchResult:
+    """No words: the page is one keyset query; the facets and total are counted over the
+    bounded filtered catalogue, or taken from this process's recent count of the same filters."""
+    if sort is SearchSort.relevance:
+        sort = SearchSort.newest
+
+    def count() -> tuple[Facets, int, bool]:
+        candidates = find_candidates(
+            session, terms=[], any_term=False, conditions=conditions, limit=bound
+        )
+        exact = len(candidates) < bound
+        return _facets(candidates, ipc=filters.ipc, exact=exact), len(candidates), exact
+
+    key = (filters, clock.today(), bound, dialect_name(session))
+    ttl = get_settings().browse_facets_seconds
+    facets, total, exact = facet_cache.browse_facets.get_or_count(key, ttl, count)
+    hits, next_cursor = _page_by_key(
+        session,
+        sort=sort,
+        match=None,
+        conditions=conditions,
+        limit=limit,
+        cursor=cursor,
+        scores={},
+    )
+    return SearchResult(
+        hits=hits,
+        next_cursor=next_cursor,
+        facets=facets,
+        total=total,
+        total_is_lower_bound=not exact,
+        terms=[],
+    )
+
+
 def search_listings(
     *,
     session: Session,
@@ -302,6 +346,10 @@ def search_listings(
     if q and not terms:
         empty = Facets(exact=True)
         return SearchResult([], None, empty, 0, False, terms=[])
+    if not q:
+        return _browse(
+            session, filters, conditions, sort=sort, limit=limit, cursor=cursor, bound=bound
+        )
 
     def find(words: Sequence[str], any_word: bool) -> list[SearchCandidate]:
         return find_candidates(

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.matching import tokenizer
+from marketplace.matching import facet_cache, tokenizer
 from marketplace.matching.models import ListingSearch, SearchVector, listing_search_fts
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind, ipc_levels
 
 # PostgreSQL's limits on a tsvector: positions per lexeme, and the highest position.
 _MAX_POSITIONS = 256
+CATALOGUE_CHANGED_KEY = "catalogue_changed"
 _MAX_POSITION = 16_383
 
 
@@ -119,6 +120,19 @@ def search_row(listing: Listing) -> dict[str, Any]:
     }
 
 
+def _catalogue_changed(session: Session) -> None:
+    """Browse facets counted before this transaction's index change are stale once it commits
+    (forgotten then, not now: a count taken meanwhile would still see the old catalogue)."""
+    if not session.info.get(CATALOGUE_CHANGED_KEY):
+        session.info[CATALOGUE_CHANGED_KEY] = True
+        sa.event.listen(session, "after_commit", _forget_browse_facets, once=True)
+
+
+def _forget_browse_facets(session: Session) -> None:
+    session.info.pop(CATALOGUE_CHANGED_KEY, None)
+    facet_cache.browse_facets.forget()
+
+
 def index_listing(*, session: Session, listing: Listing) -> Document | None:
     """Bring the listing's index entry in step with it: present with its current words and keys
     while published, absent otherwise. To be called in the same transaction as every change of
@@ -132,6 +146,7 @@ def index_listing(*, session: Session, listing: Listing) -> Document | None:
         session.execute(
             sa.select(col(Listing.id)).where(col(Listing.id) == listing.id).with_for_update()
         )
+    _catalogue_changed(session)
     session.execute(sa.delete(ListingSearch).where(col(ListingSearch.listing_id) == listing.id))
     if sqlite:
         session.execute(
@@ -148,6 +163,7 @@ def insert_entries(session: Session, entries: Sequence[tuple[dict[str, Any], Doc
     """Insert index entries for listings that have none (bulk: the reindex command)."""
     if not entries:
         return
+    _catalogue_changed(session)
     if dialect_name(session) == "sqlite":
         session.execute(sa.insert(ListingSearch), [row for row, _ in entries])
         session.execute(

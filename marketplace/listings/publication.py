@@ -2,35 +2,116 @@
 declaration itself. What other domains add to a publication (the search index, saved-search
 alerts, the pledgees' consent and notices) is composed in ``workflows.declarations``."""
 
+import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
 from marketplace import clock
 from marketplace.config import get_settings
 from marketplace.db import transition
 from marketplace.listings.errors import (
+    AnnouncementDateOutOfRange,
+    AnnouncementNumberInUse,
+    ConsentDateOutOfRange,
+    CoOwnerConsentMissing,
+    InvalidAnnouncementNumber,
     ListingNotDraft,
     ListingNotPublished,
     PublicationRefused,
     TermExceedsPatentTerm,
+    UnknownCoOwner,
+    WithdrawalAlreadyRequested,
+    WithdrawalNotRequested,
 )
 from marketplace.listings.models import (
     PERCENT_QUANTUM,
+    AnnouncementSource,
+    DeclarationAnnouncement,
+    FeeReduction,
+    FeeReductionBasis,
     Listing,
     ListingStatus,
     ListingWarning,
     PublicationBlocker,
     RoyaltyType,
+    WithdrawalAnnouncement,
+    WithdrawalRequest,
 )
 from marketplace.listings.service import check_term
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind
-from marketplace.patents.models import Patent, PatentIssue
+from marketplace.patents.models import EvaluationConclusion, Patent, PatentIssue
 
 NEEDS_EVALUATION_REPORT = frozenset({PatentKind.utility_model, PatentKind.design})
+# Open licensing entered Chinese law with the fourth amendment of the Patent Law, in force on this
+# day: the office announced no open-license declaration before it.
+OPEN_LICENSING_IN_FORCE = date(2021, 6, 1)
+# The office dates its announcements in China Standard Time.
+OFFICE_TIMEZONE = timezone(timedelta(hours=8), "CST")
+
+
+def office_date(moment: datetime) -> date:
+    return moment.astimezone(OFFICE_TIMEZONE).date()
+
+
+def office_today() -> date:
+    return office_date(clock.now())
+
+
+def normalize_announcement_number(raw: str, *, field: str = "announcement_number") -> str:
+    """Spaces removed, letters upper-cased; then it must match the configured pattern."""
+    number = "".join(raw.split()).upper()
+    if not re.fullmatch(get_settings().announcement_number_pattern, number):
+        raise InvalidAnnouncementNumber(
+            f"{raw!r} is not an announcement number of the office (6 to 32 letters, digits, "
+            "'.', '/' or '-').",
+            field=field,
+        )
+    return number
+
+
+def _number_in_use(session: Session, number: str) -> bool:
+    """Whether a declaration or a withdrawal already carries this announcement number."""
+    return (
+        session.scalar(
+            select(Listing.id).where(
+                sa.or_(
+                    col(Listing.announcement_number) == number,
+                    col(Listing.withdrawal_announcement_number) == number,
+                )
+            )
+        )
+        is not None
+    )
+
+
+def check_announcement_date(listing: Listing, announced: date) -> None:
+    """A date the office can have announced this declaration on. Not "after the listing was
+    drafted": a patentee may enter a declaration it filed and had announced before joining."""
+    today = office_today()
+    if announced > today:
+        raise AnnouncementDateOutOfRange(
+            f"The announcement date {announced} is in the future (today is {today} in China).",
+            field="announcement_date",
+        )
+    if announced < OPEN_LICENSING_IN_FORCE:
+        raise AnnouncementDateOutOfRange(
+            f"The announcement date {announced} is before open licensing took effect "
+            f"({OPEN_LICENSING_IN_FORCE}).",
+            field="announcement_date",
+        )
+    for patent in listing.patents:
+        if patent.grant_date is not None and announced < patent.grant_date:
+            raise AnnouncementDateOutOfRange(
+                f"The announcement date {announced} is before {patent.application_number} was "
+                f"granted ({patent.grant_date}); only a granted patent can be declared.",
+                field="announcement_date",
+            )
 
 
 def patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[PatentIssue]:
@@ -40,14 +121,7 @@ def patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[Pa
             patents.issue(patent, "patent_not_owned", "no longer owned by the listing's owner")
         )
     found.extend(patents.validity_issues(patent, today=today))
-    if PatentKind(patent.kind) in NEEDS_EVALUATION_REPORT and not patent.evaluation_report_ref:
-        found.append(
-            patents.issue(
-                patent,
-                "evaluation_report_missing",
-                f"a {patent.kind} needs a patent evaluation report supporting its validity",
-            )
-        )
+    found.extend(evaluation_issues(patent))
     found.extend(patents.restriction_issues(patent, today=today))
     missing_consent = [
         co_owner["name"]
@@ -71,6 +145,88 @@ def patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[Pa
             )
         )
     return found
+
+
+def evaluation_issues(patent: Patent) -> list[PatentIssue]:
+    """A utility model or design is declared only on an evaluation report that supports its
+    validity: its presence alone is not enough."""
+    if PatentKind(patent.kind) not in NEEDS_EVALUATION_REPORT:
+        return []
+    if not patent.evaluation_report_ref:
+        return [
+            patents.issue(
+                patent,
+                "evaluation_report_missing",
+                f"a {patent.kind} needs a patent evaluation report supporting its validity",
+            )
+        ]
+    conclusion = patent.evaluation_report_conclusion
+    if conclusion is None or conclusion is EvaluationConclusion.legacy_unknown:
+        return [
+            patents.issue(
+                patent,
+                "evaluation_report_conclusion_unknown",
+                f"the conclusion of evaluation report {patent.evaluation_report_ref} is not "
+                "recorded; enter it (evaluation_report_conclusion)",
+            )
+        ]
+    if conclusion is not EvaluationConclusion.supports_validity:
+        return [
+            patents.issue(
+                patent,
+                "evaluation_report_not_supporting",
+                f"evaluation report {patent.evaluation_report_ref} concludes {conclusion}; only "
+                "one that supports validity lets it be declared",
+            )
+        ]
+    return []
+
+
+def fee_reductions(listing: Listing) -> list[FeeReduction]:
+    """The annual-fee reduction of each covered patent while declared: the open-license one or
+    the patent's own, whichever is more favourable; they never combine."""
+    open_license = get_settings().open_license_fee_reduction_percent.quantize(PERCENT_QUANTUM)
+    found: list[FeeReduction] = []
+    for patent in listing.patents:
+        assert patent.id is not None
+        own = patent.fee_reduction_percent
+        if own is not None and Decimal(own) > open_license:
+            percent, basis = (
+                Decimal(own).quantize(PERCENT_QUANTUM),
+                FeeReductionBasis.patent_fee_reduction,
+            )
+            reason = (
+                f"the patent's own reduction of {percent}% is more favourable than the "
+                f"open-license {open_license}%; they do not combine"
+            )
+        else:
+            percent, basis = open_license, FeeReductionBasis.open_license
+            reason = (
+                f"open-license reduction of {open_license}% (the patent has no reduction of its "
+                "own)"
+                if own is None
+                else f"open-license reduction of {open_license}%, at least as favourable as the "
+                f"patent's own {Decimal(own).quantize(PERCENT_QUANTUM)}%; they do not combine"
+            )
+        found.append(
+            FeeReduction(
+                patent_id=patent.id,
+                application_number=patent.application_number,
+                percent=percent,
+                basis=basis,
+                reason=reason,
+            )
+        )
+    return found
+
+
+def record_fee_reductions(listing: Listing) -> None:
+    """Record what applies now; the listing-level percent is the open-license reduction when it
+    applies to some covered patent."""
+    reductions = fee_reductions(listing)
+    listing.fee_reductions = [item.model_dump(mode="json") for item in reductions]
+    open_license = [r.percent for r in reductions if r.basis is FeeReductionBasis.open_license]
+    listing.annual_fee_reduction_percent = open_license[0] if open_license else None
 
 
 def publication_blockers(
@@ -154,9 +310,16 @@ def guidance_warnings(listing: Listing) -> list[ListingWarning]:
 
 
 def declare(
-    *, session: Session, listing: Listing, pledged_without_consent: Sequence[Patent]
+    *,
+    session: Session,
+    listing: Listing,
+    announcement: DeclarationAnnouncement,
+    pledged_without_consent: Sequence[Patent],
 ) -> Listing:
-    """Publish the declaration, or refuse it with every blocker."""
+    """Record the office's announcement of the declaration: refused with every blocker, or
+    published with the office's number and date."""
+    number = normalize_announcement_number(announcement.announcement_number)
+    check_announcement_date(listing, announcement.announcement_date)
     blockers = publication_blockers(
         listing=listing, pledged_without_consent=pledged_without_consent
     )
@@ -167,16 +330,33 @@ def declare(
             reasons=[blocker.model_dump(exclude_none=True) for blocker in blockers],
         )
     assert listing.id is not None
-    today = clock.today()
+    if _number_in_use(session, number):
+        raise AnnouncementNumberInUse(
+            f"Announcement number {number} belongs to another declaration or withdrawal.",
+            field="announcement_number",
+        )
     # Conditional updates hold both invariants under concurrency: a listing is published once,
-    # and a patent is under at most one declaration.
-    if not transition(
-        session,
-        sa.update(Listing)
-        .where(col(Listing.id) == listing.id)
-        .where(col(Listing.status) == ListingStatus.draft)
-        .values(status=ListingStatus.published),
-    ):
+    # and a patent is under at most one declaration. The unique announcement number holds the
+    # third: of two listings given one number at once, one is refused.
+    try:
+        with session.begin_nested():
+            published = transition(
+                session,
+                sa.update(Listing)
+                .where(col(Listing.id) == listing.id)
+                .where(col(Listing.status) == ListingStatus.draft)
+                .values(
+                    status=ListingStatus.published,
+                    announcement_number=number,
+                    announcement_source=AnnouncementSource.office,
+                ),
+            )
+    except IntegrityError:
+        raise AnnouncementNumberInUse(
+            f"Announcement number {number} was given to another declaration concurrently.",
+            field="announcement_number",
+        ) from None
+    if not published:
         raise ListingNotDraft(f"Listing {listing.id} was published or changed concurrently.")
     for patent in listing.patents:
         if not transition(
@@ -192,14 +372,12 @@ def declare(
             )
         patent.open_license_listing_id = listing.id
     listing.status = ListingStatus.published
-    listing.announcement_number = f"OL{today:%Y}{listing.id:08d}"
-    listing.announcement_date = today
+    listing.announcement_number = number
+    listing.announcement_source = AnnouncementSource.office
+    listing.announcement_date = announcement.announcement_date
     listing.published_at = clock.now()
     listing.updated_at = listing.published_at
-    # The column's scale, so the response reads as a later read from the database does.
-    listing.annual_fee_reduction_percent = (
-        get_settings().open_license_fee_reduction_percent.quantize(PERCENT_QUANTUM)
-    )
+    record_fee_reductions(listing)
     listing.warnings = [w.model_dump(exclude_none=True) for w in guidance_warnings(listing)]
     session.add(listing)
     session.flush()
@@ -207,15 +385,32 @@ def declare(
 
 
 def end_declaration(
-    session: Session, listing: Listing, *, to: ListingStatus, reason: str | None = None
+    session: Session,
+    listing: Listing,
+    *,
+    to: ListingStatus,
+    reason: str | None = None,
+    withdrawal: tuple[str, date] | None = None,
 ) -> Listing:
-    if not transition(
-        session,
-        sa.update(Listing)
-        .where(col(Listing.id) == listing.id)
-        .where(col(Listing.status) == ListingStatus.published)
-        .values(status=to),
-    ):
+    values: dict[str, object] = {"status": to}
+    if withdrawal is not None:
+        values["withdrawal_announcement_number"] = withdrawal[0]
+    try:
+        with session.begin_nested():
+            ended = transition(
+                session,
+                sa.update(Listing)
+                .where(col(Listing.id) == listing.id)
+                .where(col(Listing.status) == ListingStatus.published)
+                .values(**values),
+            )
+    except IntegrityError:
+        assert withdrawal is not None
+        raise AnnouncementNumberInUse(
+            f"Announcement number {withdrawal[0]} was given to another withdrawal concurrently.",
+            field="announcement_number",
+        ) from None
+    if not ended:
         raise ListingNotPublished(f"Listing {listing.id} is {listing.status}, not published.")
     session.execute(
         sa.update(Patent)
@@ -229,6 +424,8 @@ def end_declaration(
     listing.status = to
     listing.updated_at = now
     if to is ListingStatus.withdrawn:
+        assert withdrawal is not None
+        listing.withdrawal_announcement_number, listing.withdrawal_announcement_date = withdrawal
         listing.withdrawn_at = now
     else:
         listing.lapsed_at = now
@@ -238,9 +435,123 @@ def end_declaration(
     return listing
 
 
-def withdraw(*, session: Session, listing: Listing) -> Listing:
-    """Ends the declaration; licenses already granted are not affected (Patent Law art. 50)."""
-    return end_declaration(session, listing, to=ListingStatus.withdrawn)
+def _co_owner_names(listing: Listing) -> list[str]:
+    return list(
+        dict.fromkeys(
+            str(co_owner["name"]).strip()
+            for patent in listing.patents
+            for co_owner in patent.co_owners
+        )
+    )
+
+
+def request_withdrawal(
+    *, session: Session, listing: Listing, request: WithdrawalRequest
+) -> Listing:
+    """Record the patentee's written withdrawal, with its reason and every co-owner's consent
+    (Implementing Regulations art. 86). The declaration stands, and its offers can still be
+    accepted, until the office announces the withdrawal."""
+    if listing.status != ListingStatus.published:
+        raise ListingNotPublished(
+            f"Listing {listing.id} is {listing.status}; only a declaration in force is withdrawn."
+        )
+    if listing.withdrawal_requested_at is not None:
+        raise WithdrawalAlreadyRequested(
+            f"The withdrawal of listing {listing.id} was requested on "
+            f"{listing.withdrawal_requested_at:%Y-%m-%d}; record the office's announcement."
+        )
+    co_owners = _co_owner_names(listing)
+    named = [consent.name.strip() for consent in request.co_owner_consents]
+    unknown = [name for name in dict.fromkeys(named) if name not in co_owners]
+    if unknown:
+        raise UnknownCoOwner(
+            "Not co-owners of the covered patents: " + ", ".join(unknown),
+            field="co_owner_consents",
+            co_owners=co_owners,
+        )
+    repeated = sorted({name for name in named if named.count(name) > 1})
+    if repeated:
+        raise UnknownCoOwner(
+            "Each co-owner consents once: " + ", ".join(repeated) + " named more than once.",
+            field="co_owner_consents",
+        )
+    missing = [name for name in co_owners if name not in named]
+    if missing:
+        raise CoOwnerConsentMissing(
+            "Withdrawal needs the written consent of every co-owner; missing: "
+            + ", ".join(missing),
+            field="co_owner_consents",
+            missing=missing,
+        )
+    today = office_today()
+    late = [c.name for c in request.co_owner_consents if c.consented_on > today]
+    if late:
+        raise ConsentDateOutOfRange(
+            "Consent dated in the future: " + ", ".join(late), field="co_owner_consents"
+        )
+    now = clock.now()
+    # Of two requests at once, one records the withdrawal and the other is refused.
+    if not transition(
+        session,
+        sa.update(Listing)
+        .where(col(Listing.id) == listing.id)
+        .where(col(Listing.status) == ListingStatus.published)
+        .where(col(Listing.withdrawal_requested_at).is_(None))
+        .values(withdrawal_requested_at=now),
+    ):
+        session.refresh(listing)
+        if listing.status != ListingStatus.published:
+            raise ListingNotPublished(f"Listing {listing.id} is {listing.status}.")
+        raise WithdrawalAlreadyRequested(
+            f"The withdrawal of listing {listing.id} was requested concurrently."
+        )
+    listing.withdrawal_requested_at = now
+    listing.withdrawal_reason = request.reason
+    listing.withdrawal_consents = [
+        {**consent.model_dump(mode="json"), "name": consent.name.strip()}
+        for consent in request.co_owner_consents
+    ]
+    listing.updated_at = now
+    session.add(listing)
+    session.flush()
+    return listing
+
+
+def record_withdrawal_announcement(
+    *, session: Session, listing: Listing, announcement: WithdrawalAnnouncement
+) -> Listing:
+    """The office announced the withdrawal: the declaration ends (licenses already granted are
+    not affected, Patent Law art. 50)."""
+    number = normalize_announcement_number(announcement.announcement_number)
+    if listing.status != ListingStatus.published:
+        raise ListingNotPublished(f"Listing {listing.id} is {listing.status}, not published.")
+    if listing.withdrawal_requested_at is None:
+        raise WithdrawalNotRequested(
+            f"Listing {listing.id} has no withdrawal requested; request it first, with its "
+            "reason and the co-owners' consent."
+        )
+    announced = announcement.announcement_date
+    requested = office_date(listing.withdrawal_requested_at)
+    today = office_today()
+    if announced > today:
+        raise AnnouncementDateOutOfRange(
+            f"The announcement date {announced} is in the future (today is {today} in China).",
+            field="announcement_date",
+        )
+    if announced < requested:
+        raise AnnouncementDateOutOfRange(
+            f"The announcement date {announced} is before the withdrawal was requested "
+            f"({requested}).",
+            field="announcement_date",
+        )
+    if _number_in_use(session, number):
+        raise AnnouncementNumberInUse(
+            f"Announcement number {number} belongs to another declaration or withdrawal.",
+            field="announcement_number",
+        )
+    return end_declaration(
+        session, listing, to=ListingStatus.withdrawn, withdrawal=(number, announced)
+    )
 
 
 def lapse_if_not_in_force(

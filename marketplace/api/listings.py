@@ -350,7 +350,12 @@ def precheck(listing: OwnListing, session: SessionDep) -> Precheck:
     "the office announces it, and the patentee then publishes the listing with the "
     "announcement's number and date. For a draft, `blockers` say what would refuse it now.",
 )
-def get_declaration(listing: OwnListing, session: SessionDep) -> Declaration:
+def get_declaration(
+    listing_id: ObjectId, caller: ListingsScope, session: SessionDep
+) -> Declaration:
+    listing = listings.get_declaring_listing(
+        session=session, listing_id=listing_id, organization_id=caller.organization_id
+    )
     return declarations.declaration_of(session=session, listing=listing)
 
 

@@ -409,9 +409,9 @@ def test_someone_elses_published_listing_is_forbidden_for_every_owner_action(
     listing, _ = factories.published_listing(session)
     _, headers = university_member(session)
     url = f"{LISTINGS}/{listing.id}"
+    assert_problem(client.get(f"{url}/declaration", headers=headers), 404, "listing_not_found")
     for response in (
         client.patch(url, headers=headers, json={"title": "X"}),
-        client.get(f"{url}/declaration", headers=headers),
         client.post(f"{url}/publish", headers=headers, json=factories.announcement_body()),
         client.post(f"{url}/withdraw", headers=headers, json=WITHDRAWAL),
         client.post(f"{url}/withdrawal-announcement", headers=headers, json=ANNOUNCED_WITHDRAWAL),

@@ -81,8 +81,19 @@ def _entered_conclusion(value: EvaluationConclusion | None) -> EvaluationConclus
 
 
 EnteredConclusion = Annotated[EvaluationConclusion | None, AfterValidator(_entered_conclusion)]
+
+
+def _percent_scale(value: Decimal | None) -> Decimal | None:
+    # The column's scale, so that the value reads the same before and after it is stored.
+    return None if value is None else value.quantize(Decimal("0.01"))
+
+
 # A patent's own annual-fee reduction, as approved by the office (e.g. 85 or 70 percent).
-FeeReductionPercent = Annotated[Decimal | None, PydanticField(gt=0, lt=100, decimal_places=2)]
+FeeReductionPercent = Annotated[
+    Decimal | None,
+    PydanticField(gt=0, lt=100, decimal_places=2),
+    AfterValidator(_percent_scale),
+]
 
 
 class CoOwner(BaseModel):

@@ -86,6 +86,12 @@ class Listing(ListingFields, table=True):
             "withdrawal_announcement_number IS NULL OR withdrawal_requested_at IS NOT NULL",
             name="withdrawal_announced_after_request",
         ),
+        # A unique index rather than a constraint: SQLite adds one to a table in place.
+        sa.Index(
+            "ix_listing_withdrawal_announcement_number",
+            "withdrawal_announcement_number",
+            unique=True,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -102,7 +108,7 @@ class Listing(ListingFields, table=True):
     withdrawal_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     withdrawal_reason: str | None = Field(default=None, max_length=MAX_WITHDRAWAL_REASON)
     withdrawal_consents: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
-    withdrawal_announcement_number: str | None = Field(default=None, unique=True, max_length=32)
+    withdrawal_announcement_number: str | None = Field(default=None, max_length=32)
     withdrawal_announcement_date: date | None = None
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lapsed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

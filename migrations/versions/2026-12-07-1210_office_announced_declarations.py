@@ -75,7 +75,39 @@ def _record_fee_reductions() -> None:
         )
 
 
-def upgrade() -> None:
+# SQLite: columns added with ALTER TABLE, each constraint on the column that it concerns (SQLite
+# makes no difference between column and table checks). Recreating the tables instead, as batch
+# mode would, fails or cascades deletes while other tables' rows refer to them.
+_SQLITE_UPGRADE = (
+    "ALTER TABLE patent ADD COLUMN evaluation_report_conclusion VARCHAR(32) "
+    "CONSTRAINT ck_patent_evaluation_conclusion CHECK (evaluation_report_conclusion IN "
+    "('supports_validity', 'partially_supports', 'does_not_support', 'legacy_unknown'))",
+    "ALTER TABLE patent ADD COLUMN fee_reduction_percent BIGINT",
+    "ALTER TABLE listing ADD COLUMN announcement_source VARCHAR(32) "
+    "CONSTRAINT ck_listing_announcement_source "
+    "CHECK (announcement_source IN ('office', 'platform_assigned'))",
+    # The OL… numbers the platform minted are kept, flagged as not the office's; then the next
+    # column carries the checks that need the flag (SQLite checks existing rows on ADD COLUMN).
+    "UPDATE listing SET announcement_source = 'platform_assigned' "
+    "WHERE announcement_number IS NOT NULL",
+    "ALTER TABLE listing ADD COLUMN withdrawal_requested_at DATETIME "
+    "CONSTRAINT ck_listing_announcement_source_given "
+    "CHECK ((announcement_number IS NULL) = (announcement_source IS NULL)) "
+    "CONSTRAINT ck_listing_announced_when_declared "
+    "CHECK (status = 'draft' OR announcement_number IS NOT NULL)",
+    "ALTER TABLE listing ADD COLUMN withdrawal_reason VARCHAR(2000)",
+    "ALTER TABLE listing ADD COLUMN withdrawal_consents JSON NOT NULL DEFAULT '[]'",
+    "ALTER TABLE listing ADD COLUMN withdrawal_announcement_number VARCHAR(32) "
+    "CONSTRAINT ck_listing_withdrawal_announced_after_request "
+    "CHECK (withdrawal_announcement_number IS NULL OR withdrawal_requested_at IS NOT NULL)",
+    "ALTER TABLE listing ADD COLUMN withdrawal_announcement_date DATE",
+    "ALTER TABLE listing ADD COLUMN fee_reductions JSON NOT NULL DEFAULT '[]'",
+    "CREATE UNIQUE INDEX ix_listing_withdrawal_announcement_number "
+    "ON listing (withdrawal_announcement_number)",
+)
+
+
+def _upgrade_postgresql() -> None:
     with op.batch_alter_table("patent", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -100,13 +132,6 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
-    # Reports recorded without their conclusion: visibly unknown. Declarations already announced
-    # on them stand; a new declaration needs the conclusion entered.
-    op.execute(
-        "UPDATE patent SET evaluation_report_conclusion = 'legacy_unknown' "
-        "WHERE evaluation_report_ref IS NOT NULL"
-    )
-
     with op.batch_alter_table("listing", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -146,16 +171,16 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("fee_reductions", _JSON, nullable=False, server_default=sa.text("'[]'"))
         )
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_listing_withdrawal_announcement_number"),
+        batch_op.create_index(
+            "ix_listing_withdrawal_announcement_number",
             ["withdrawal_announcement_number"],
+            unique=True,
         )
     # The OL… numbers the platform minted are kept, flagged as not the office's.
     op.execute(
         "UPDATE listing SET announcement_source = 'platform_assigned' "
         "WHERE announcement_number IS NOT NULL"
     )
-    _record_fee_reductions()
     with op.batch_alter_table("listing", schema=None) as batch_op:
         # The defaults only filled the rows already there; new rows get theirs from the model.
         batch_op.alter_column("withdrawal_consents", server_default=None)
@@ -174,6 +199,21 @@ def upgrade() -> None:
         )
 
 
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for statement in _SQLITE_UPGRADE:
+            op.execute(statement)
+    else:
+        _upgrade_postgresql()
+    # Reports recorded without their conclusion: visibly unknown. Declarations already announced
+    # on them stand; a new declaration needs the conclusion entered.
+    op.execute(
+        "UPDATE patent SET evaluation_report_conclusion = 'legacy_unknown' "
+        "WHERE evaluation_report_ref IS NOT NULL"
+    )
+    _record_fee_reductions()
+
+
 def downgrade() -> None:
     with op.batch_alter_table("listing", schema=None) as batch_op:
         # Before their columns: SQLite's table copy would keep them, naming missing columns.
@@ -183,9 +223,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("ck_listing_announced_when_declared"), type_="check")
         batch_op.drop_constraint(batch_op.f("ck_listing_announcement_source_given"), type_="check")
         batch_op.drop_constraint(batch_op.f("ck_listing_announcement_source"), type_="check")
-        batch_op.drop_constraint(
-            batch_op.f("uq_listing_withdrawal_announcement_number"), type_="unique"
-        )
+        batch_op.drop_index("ix_listing_withdrawal_announcement_number")
         batch_op.drop_column("fee_reductions")
         batch_op.drop_column("withdrawal_announcement_date")
         batch_op.drop_column("withdrawal_announcement_number")

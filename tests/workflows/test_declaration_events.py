@@ -114,12 +114,24 @@ def test_the_daily_sweep_tells_of_the_lapses_it_finds(
     assert [kind for kind, _ in told(session, owner.id)][-1] == "declaration.lapsed"
 
 
-def test_the_feed_shows_declaration_events_over_http(
+def test_a_withdrawal_over_http_is_told_to_the_licensee(
     client: TestClient, session: Session, owner: Party
 ) -> None:
-    listing, _ = factories.published_listing(session, owner.organization)
-    feed = client.get("/api/v1/events", headers=owner.headers).json()["items"]
-    assert [(e["type"], e["subject"]) for e in feed][-1] == (
-        "declaration.published",
-        f"listing:{listing.id}",
+    listing, offer = factories.published_listing(session, owner.organization)
+    licensee = factories.organization(session)
+    acceptance.accept_offer(
+        session=session, offer_id=offer.id or 0, licensee=licensee, user=None, idempotency_key="k"
     )
+    base = f"/api/v1/listings/{listing.id}"
+    requested = client.post(f"{base}/withdraw", headers=owner.headers, json={"reason": "Sold"})
+    assert requested.status_code == 200, requested.text
+    announced = client.post(
+        f"{base}/withdrawal-announcement",
+        headers=owner.headers,
+        json={"announcement_number": "KFCX2026000099", "announcement_date": "2026-06-15"},
+    )
+    assert announced.status_code == 200, announced.text
+    assert [kind for kind, _ in told(session, licensee.id or 0)] == [
+        "declaration.withdrawal_requested",
+        "declaration.withdrawn",
+    ]

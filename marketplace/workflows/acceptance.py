@@ -8,7 +8,7 @@ from marketplace.accounts.models import Organization, User
 from marketplace.events.models import EventType
 from marketplace.licensing import export_review
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import License, LicenseStatus
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.models import Listing
 from marketplace.pledges import collateral, license_links
 

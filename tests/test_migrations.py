@@ -226,7 +226,7 @@ def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.downgrade(config, "3f9c2b7d1e4a")
+            command.downgrade(config, "8a41c0d2e7b9")
         with Session(engine) as setup:
             owner_id = factories.organization(setup).id
             setup.commit()

@@ -4,7 +4,7 @@ office's withdrawal announcement; each covered patent's annual-fee reduction and
 patents' own fee reduction and the conclusion of their evaluation report
 
 Revision ID: b05107f91619
-Revises: 3f9c2b7d1e4a
+Revises: 8a41c0d2e7b9
 Create Date: 2026-12-07 12:10:00
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 import marketplace.db
 
 revision: str = "b05107f91619"
-down_revision: str | None = "3f9c2b7d1e4a"
+down_revision: str | None = "8a41c0d2e7b9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -827,7 +827,7 @@ class Seeder:
                 snapshot = {
                     "listing": {
                         "id": listing.id,
-                        "announcement_number": f"OL{_day(listing.announced):%Y}{listing.id:08d}",
+                        "announcement_number": f"KF{_day(listing.announced):%Y}{listing.id:08d}",
                     },
                     "offer": {
                         **{

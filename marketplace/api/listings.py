@@ -21,6 +21,8 @@ from marketplace.listings.models import (
     MAX_BULK_DECLARATIONS,
     BulkDeclarationCreate,
     BulkDeclarationOutcome,
+    BulkPublicationCreate,
+    BulkPublicationOutcome,
     DeclarationAnnouncement,
     ListingCreate,
     ListingPublic,
@@ -447,3 +449,24 @@ def declare_in_bulk(
             "Your organization must be verified by the platform before it can do this."
         )
     return declarations.declare_in_bulk(session=session, owner=caller.organization, data=body)
+
+
+@router.post(
+    "/listings/bulk-publish",
+    response_model=BulkPublicationOutcome,
+    responses=problem_responses(401, 403, 422),
+    summary="Publish many drafts at once, each with the office's announcement of its declaration",
+    description=(
+        "For drafts filed with the office (for instance from `POST /listings/bulk` without "
+        "`publish`) once their declarations are announced: each listing is published with its own "
+        "`announcement_number` and `announcement_date`, exactly as one at a time. The result says, "
+        "per listing, `published`, `refused` (with the reasons and codes of publishing) or "
+        "`not_found` (another organization's listing too). A refused listing stays a draft and "
+        f"does not stop the others; the rest commit together. At most {MAX_BULK_DECLARATIONS} "
+        "listings per request."
+    ),
+)
+def publish_in_bulk(
+    body: BulkPublicationCreate, caller: VerifiedListingsScope, session: SessionDep
+) -> BulkPublicationOutcome:
+    return declarations.publish_in_bulk(session=session, owner=caller.organization, data=body)

@@ -580,3 +580,68 @@ class BulkDeclarationOutcome(BaseModel):
     refused: int
     not_found: int
     results: list[BulkDeclarationResult] = PydanticField(description="In request order.")
+
+
+class BulkPublicationItem(DeclarationAnnouncement):
+    """A drafted listing and the office's announcement of its declaration."""
+
+    model_config = {"extra": "forbid"}
+
+    listing_id: int = PydanticField(ge=1, le=2**31 - 1)
+
+
+class BulkPublicationCreate(BaseModel):
+    """Drafts whose declarations the office has announced, published at once."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "listing_id": 31,
+                            "announcement_number": "KF2026000123",
+                            "announcement_date": "2026-06-12",
+                        },
+                        {
+                            "listing_id": 32,
+                            "announcement_number": "KF2026000124",
+                            "announcement_date": "2026-06-12",
+                        },
+                    ]
+                }
+            ]
+        }
+    }
+
+    items: list[BulkPublicationItem] = PydanticField(
+        min_length=1,
+        max_length=MAX_BULK_DECLARATIONS,
+        description=f"At most {MAX_BULK_DECLARATIONS}; each listing and each number once.",
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> "BulkPublicationCreate":
+        listing_ids = [item.listing_id for item in self.items]
+        if len(set(listing_ids)) != len(listing_ids):
+            raise ValueError("a listing is given more than once")
+        numbers = ["".join(item.announcement_number.split()).upper() for item in self.items]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("an announcement number is given for more than one listing")
+        return self
+
+
+class BulkPublicationResult(BaseModel):
+    listing_id: int
+    status: BulkDeclarationStatus = PydanticField(
+        description="`published`, `refused` or `not_found`."
+    )
+    reasons: list[BulkReason] = PydanticField(default_factory=list)
+    warnings: list[ListingWarning] = PydanticField(default_factory=list)
+
+
+class BulkPublicationOutcome(BaseModel):
+    published: int
+    refused: int
+    not_found: int
+    results: list[BulkPublicationResult] = PydanticField(description="In request order.")

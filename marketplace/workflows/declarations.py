@@ -18,6 +18,9 @@ from marketplace.listings.models import (
     BulkDeclarationOutcome,
     BulkDeclarationResult,
     BulkDeclarationStatus,
+    BulkPublicationCreate,
+    BulkPublicationOutcome,
+    BulkPublicationResult,
     BulkReason,
     DeclarationAnnouncement,
     Listing,
@@ -296,6 +299,65 @@ def declare_in_bulk(
     return BulkDeclarationOutcome(
         published=counts[BulkDeclarationStatus.published],
         drafted=counts[BulkDeclarationStatus.drafted],
+        refused=counts[BulkDeclarationStatus.refused],
+        not_found=counts[BulkDeclarationStatus.not_found],
+        results=results,
+    )
+
+
+def publish_in_bulk(
+    *, session: Session, owner: Organization, data: BulkPublicationCreate
+) -> BulkPublicationOutcome:
+    """Drafts whose declarations the office has announced, each published with its own
+    announcement exactly as one at a time, in a savepoint: a refused one leaves nothing behind
+    and does not stop the others; the caller commits the rest at once."""
+    results: list[BulkPublicationResult] = []
+    for item in data.items:
+        listing = session.get(Listing, item.listing_id)
+        if listing is None or listing.owner_id != owner.id:
+            # Another organization's listing is as unknown as a missing one.
+            results.append(
+                BulkPublicationResult(
+                    listing_id=item.listing_id,
+                    status=BulkDeclarationStatus.not_found,
+                    reasons=[
+                        BulkReason(
+                            code="listing_not_found",
+                            detail=f"Listing {item.listing_id} does not exist.",
+                        )
+                    ],
+                )
+            )
+            continue
+        announcement = DeclarationAnnouncement(
+            announcement_number=item.announcement_number,
+            announcement_date=item.announcement_date,
+        )
+        try:
+            with session.begin_nested():
+                publish_listing(session=session, listing=listing, announcement=announcement)
+        except MarketplaceError as exc:
+            session.refresh(listing)
+            results.append(
+                BulkPublicationResult(
+                    listing_id=item.listing_id,
+                    status=BulkDeclarationStatus.refused,
+                    reasons=_refusal_reasons(exc),
+                )
+            )
+            continue
+        results.append(
+            BulkPublicationResult(
+                listing_id=item.listing_id,
+                status=BulkDeclarationStatus.published,
+                warnings=[ListingWarning.model_validate(w) for w in listing.warnings],
+            )
+        )
+    counts = dict.fromkeys(BulkDeclarationStatus, 0)
+    for result in results:
+        counts[result.status] += 1
+    return BulkPublicationOutcome(
+        published=counts[BulkDeclarationStatus.published],
         refused=counts[BulkDeclarationStatus.refused],
         not_found=counts[BulkDeclarationStatus.not_found],
         results=results,

@@ -13,6 +13,7 @@ from marketplace.listings.models import (
     BulkDeclarationCreate,
     BulkDeclarationResult,
     BulkDeclarationStatus,
+    BulkPublicationCreate,
     Listing,
     ListingPatent,
     ListingStatus,
@@ -273,3 +274,74 @@ def test_a_taken_or_malformed_announcement_refuses_only_its_patent(session: Sess
     published = session.get_one(Listing, outcome.results[2].listing_id)
     assert published.announcement_number == given[2]["announcement_number"]
     assert listings_of(session, first) == listings_of(session, second) == 0
+
+
+BULK_PUBLISH = "/api/v1/listings/bulk-publish"
+
+
+def test_drafts_are_published_in_bulk_each_with_its_announcement(
+    client: TestClient, new_party: NewParty, session: Session
+) -> None:
+    party = new_party(kind=OrganizationKind.university)
+    drafted = [factories.draft_listing(session, party.organization) for _ in range(2)]
+    no_offers = factories.draft_listing(session, party.organization, offers=[])
+    foreign = factories.draft_listing(
+        session, new_party(kind=OrganizationKind.university).organization
+    )
+    items = [
+        {"listing_id": listing.id, **factories.announcement_body()}
+        for listing in (*drafted, no_offers, foreign)
+    ]
+
+    response = client.post(BULK_PUBLISH, headers=party.headers, json={"items": items})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["published"], body["refused"], body["not_found"]) == (2, 1, 1)
+    assert [r["status"] for r in body["results"]] == [
+        "published",
+        "published",
+        "refused",
+        "not_found",
+    ]
+    assert body["results"][2]["reasons"][0]["code"] == "listing_has_no_offers"
+    for listing, item in zip(drafted, items, strict=False):
+        published = client.get(f"/api/v1/listings/{listing.id}").json()
+        assert published["announcement_number"] == item["announcement_number"]
+    assert session.get_one(Listing, no_offers.id).status == ListingStatus.draft
+    assert session.get_one(Listing, foreign.id).status == ListingStatus.draft
+
+
+def test_bulk_publication_refusals(
+    client: TestClient, new_party: NewParty, session: Session
+) -> None:
+    party = new_party(kind=OrganizationKind.university)
+    draft = factories.draft_listing(session, party.organization)
+    item = {"listing_id": draft.id, **factories.announcement_body()}
+    assert_problem(client.post(BULK_PUBLISH, json={"items": [item]}), 401, "not_authenticated")
+    unverified = new_party(kind=OrganizationKind.university, verified=False)
+    assert_problem(
+        client.post(BULK_PUBLISH, headers=unverified.headers, json={"items": [item]}),
+        403,
+        "organization_not_verified",
+    )
+    other = {**item, "listing_id": factories.draft_listing(session, party.organization).id}
+    for body in (
+        {"items": []},
+        {"items": [item, item]},
+        {"items": [item, other]},
+        {"items": [{**item, "announcement_date": None}]},
+    ):
+        assert_problem(
+            client.post(BULK_PUBLISH, headers=party.headers, json=body), 422, "validation_failed"
+        )
+    taken, _ = factories.published_listing(session, party.organization)
+    outcome = declarations.publish_in_bulk(
+        session=session,
+        owner=party.organization,
+        data=BulkPublicationCreate.model_validate(
+            {"items": [{**item, "announcement_number": taken.announcement_number}]}
+        ),
+    )
+    assert [r.reasons[0].code for r in outcome.results] == ["announcement_number_in_use"]
+    assert draft.status == ListingStatus.draft

@@ -39,6 +39,7 @@ from marketplace.patents.models import (
     PatentUpdate,
 )
 from marketplace.workflows import acceptance, declarations
+from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.factories import TODAY
 
@@ -432,3 +433,20 @@ def test_the_office_announcement_ends_the_declaration(
         declarations.record_withdrawal_announcement(
             session=session, listing=listing, announcement=announced("KFCX2026000002")
         )
+
+
+def test_a_fee_reduction_entered_while_declared_is_recorded_anew(
+    session: Session, owner: Organization
+) -> None:
+    listing, _ = factories.published_listing(session, owner)
+    patent_workflows.update_patent(
+        session=session,
+        patent=listing.patents[0],
+        changes=PatentUpdate(fee_reduction_percent=Decimal("85")),
+    )
+    session.flush()
+    session.refresh(listing)
+    assert listing.annual_fee_reduction_percent is None
+    assert [(r["percent"], r["basis"]) for r in listing.fee_reductions] == [
+        ("85.00", "patent_fee_reduction")
+    ]

@@ -2,31 +2,28 @@
 declaration itself. What other domains add to a publication (the search index, saved-search
 alerts, the pledgees' consent and notices) is composed in ``workflows.declarations``."""
 
-import re
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from marketplace import clock
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.listings.announcements import (
+    check_announcement_date,
+    normalize_announcement_number,
+    number_in_use,
+)
 from marketplace.listings.errors import (
-    AnnouncementDateOutOfRange,
     AnnouncementNumberInUse,
-    ConsentDateOutOfRange,
-    CoOwnerConsentMissing,
-    InvalidAnnouncementNumber,
     ListingNotDraft,
     ListingNotPublished,
     PublicationRefused,
     TermExceedsPatentTerm,
-    UnknownCoOwner,
-    WithdrawalAlreadyRequested,
-    WithdrawalNotRequested,
 )
 from marketplace.listings.models import (
     PERCENT_QUANTUM,
@@ -39,8 +36,6 @@ from marketplace.listings.models import (
     ListingWarning,
     PublicationBlocker,
     RoyaltyType,
-    WithdrawalAnnouncement,
-    WithdrawalRequest,
 )
 from marketplace.listings.service import check_term
 from marketplace.patents import service as patents
@@ -48,70 +43,6 @@ from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import EvaluationConclusion, Patent, PatentIssue
 
 NEEDS_EVALUATION_REPORT = frozenset({PatentKind.utility_model, PatentKind.design})
-# Open licensing entered Chinese law with the fourth amendment of the Patent Law, in force on this
-# day: the office announced no open-license declaration before it.
-OPEN_LICENSING_IN_FORCE = date(2021, 6, 1)
-# The office dates its announcements in China Standard Time.
-OFFICE_TIMEZONE = timezone(timedelta(hours=8), "CST")
-
-
-def office_date(moment: datetime) -> date:
-    return moment.astimezone(OFFICE_TIMEZONE).date()
-
-
-def office_today() -> date:
-    return office_date(clock.now())
-
-
-def normalize_announcement_number(raw: str, *, field: str = "announcement_number") -> str:
-    """Spaces removed, letters upper-cased; then it must match the configured pattern."""
-    number = "".join(raw.split()).upper()
-    if not re.fullmatch(get_settings().announcement_number_pattern, number):
-        raise InvalidAnnouncementNumber(
-            f"{raw!r} is not an announcement number of the office (6 to 32 letters, digits, "
-            "'.', '/' or '-').",
-            field=field,
-        )
-    return number
-
-
-def _number_in_use(session: Session, number: str) -> bool:
-    """Whether a declaration or a withdrawal already carries this announcement number."""
-    return (
-        session.scalar(
-            select(Listing.id).where(
-                sa.or_(
-                    col(Listing.announcement_number) == number,
-                    col(Listing.withdrawal_announcement_number) == number,
-                )
-            )
-        )
-        is not None
-    )
-
-
-def check_announcement_date(listing: Listing, announced: date) -> None:
-    """A date the office can have announced this declaration on. Not "after the listing was
-    drafted": a patentee may enter a declaration it filed and had announced before joining."""
-    today = office_today()
-    if announced > today:
-        raise AnnouncementDateOutOfRange(
-            f"The announcement date {announced} is in the future (today is {today} in China).",
-            field="announcement_date",
-        )
-    if announced < OPEN_LICENSING_IN_FORCE:
-        raise AnnouncementDateOutOfRange(
-            f"The announcement date {announced} is before open licensing took effect "
-            f"({OPEN_LICENSING_IN_FORCE}).",
-            field="announcement_date",
-        )
-    for patent in listing.patents:
-        if patent.grant_date is not None and announced < patent.grant_date:
-            raise AnnouncementDateOutOfRange(
-                f"The announcement date {announced} is before {patent.application_number} was "
-                f"granted ({patent.grant_date}); only a granted patent can be declared.",
-                field="announcement_date",
-            )
 
 
 def patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[PatentIssue]:
@@ -330,7 +261,7 @@ def declare(
             reasons=[blocker.model_dump(exclude_none=True) for blocker in blockers],
         )
     assert listing.id is not None
-    if _number_in_use(session, number):
+    if number_in_use(session, number):
         raise AnnouncementNumberInUse(
             f"Announcement number {number} belongs to another declaration or withdrawal.",
             field="announcement_number",
@@ -433,125 +364,6 @@ def end_declaration(
     session.add(listing)
     session.flush()
     return listing
-
-
-def _co_owner_names(listing: Listing) -> list[str]:
-    return list(
-        dict.fromkeys(
-            str(co_owner["name"]).strip()
-            for patent in listing.patents
-            for co_owner in patent.co_owners
-        )
-    )
-
-
-def request_withdrawal(
-    *, session: Session, listing: Listing, request: WithdrawalRequest
-) -> Listing:
-    """Record the patentee's written withdrawal, with its reason and every co-owner's consent
-    (Implementing Regulations art. 86). The declaration stands, and its offers can still be
-    accepted, until the office announces the withdrawal."""
-    if listing.status != ListingStatus.published:
-        raise ListingNotPublished(
-            f"Listing {listing.id} is {listing.status}; only a declaration in force is withdrawn."
-        )
-    if listing.withdrawal_requested_at is not None:
-        raise WithdrawalAlreadyRequested(
-            f"The withdrawal of listing {listing.id} was requested on "
-            f"{listing.withdrawal_requested_at:%Y-%m-%d}; record the office's announcement."
-        )
-    co_owners = _co_owner_names(listing)
-    named = [consent.name.strip() for consent in request.co_owner_consents]
-    unknown = [name for name in dict.fromkeys(named) if name not in co_owners]
-    if unknown:
-        raise UnknownCoOwner(
-            "Not co-owners of the covered patents: " + ", ".join(unknown),
-            field="co_owner_consents",
-            co_owners=co_owners,
-        )
-    repeated = sorted({name for name in named if named.count(name) > 1})
-    if repeated:
-        raise UnknownCoOwner(
-            "Each co-owner consents once: " + ", ".join(repeated) + " named more than once.",
-            field="co_owner_consents",
-        )
-    missing = [name for name in co_owners if name not in named]
-    if missing:
-        raise CoOwnerConsentMissing(
-            "Withdrawal needs the written consent of every co-owner; missing: "
-            + ", ".join(missing),
-            field="co_owner_consents",
-            missing=missing,
-        )
-    today = office_today()
-    late = [c.name for c in request.co_owner_consents if c.consented_on > today]
-    if late:
-        raise ConsentDateOutOfRange(
-            "Consent dated in the future: " + ", ".join(late), field="co_owner_consents"
-        )
-    now = clock.now()
-    # Of two requests at once, one records the withdrawal and the other is refused.
-    if not transition(
-        session,
-        sa.update(Listing)
-        .where(col(Listing.id) == listing.id)
-        .where(col(Listing.status) == ListingStatus.published)
-        .where(col(Listing.withdrawal_requested_at).is_(None))
-        .values(withdrawal_requested_at=now),
-    ):
-        session.refresh(listing)
-        if listing.status != ListingStatus.published:
-            raise ListingNotPublished(f"Listing {listing.id} is {listing.status}.")
-        raise WithdrawalAlreadyRequested(
-            f"The withdrawal of listing {listing.id} was requested concurrently."
-        )
-    listing.withdrawal_requested_at = now
-    listing.withdrawal_reason = request.reason
-    listing.withdrawal_consents = [
-        {**consent.model_dump(mode="json"), "name": consent.name.strip()}
-        for consent in request.co_owner_consents
-    ]
-    listing.updated_at = now
-    session.add(listing)
-    session.flush()
-    return listing
-
-
-def record_withdrawal_announcement(
-    *, session: Session, listing: Listing, announcement: WithdrawalAnnouncement
-) -> Listing:
-    """The office announced the withdrawal: the declaration ends (licenses already granted are
-    not affected, Patent Law art. 50)."""
-    number = normalize_announcement_number(announcement.announcement_number)
-    if listing.status != ListingStatus.published:
-        raise ListingNotPublished(f"Listing {listing.id} is {listing.status}, not published.")
-    if listing.withdrawal_requested_at is None:
-        raise WithdrawalNotRequested(
-            f"Listing {listing.id} has no withdrawal requested; request it first, with its "
-            "reason and the co-owners' consent."
-        )
-    announced = announcement.announcement_date
-    requested = office_date(listing.withdrawal_requested_at)
-    today = office_today()
-    if announced > today:
-        raise AnnouncementDateOutOfRange(
-            f"The announcement date {announced} is in the future (today is {today} in China).",
-            field="announcement_date",
-        )
-    if announced < requested:
-        raise AnnouncementDateOutOfRange(
-            f"The announcement date {announced} is before the withdrawal was requested "
-            f"({requested}).",
-            field="announcement_date",
-        )
-    if _number_in_use(session, number):
-        raise AnnouncementNumberInUse(
-            f"Announcement number {number} belongs to another declaration or withdrawal.",
-            field="announcement_number",
-        )
-    return end_declaration(
-        session, listing, to=ListingStatus.withdrawn, withdrawal=(number, announced)
-    )
 
 
 def lapse_if_not_in_force(

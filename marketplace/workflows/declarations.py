@@ -11,7 +11,7 @@ from marketplace.errors import MarketplaceError
 from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.licensing.models import HOLDING_STATUSES, License
-from marketplace.listings import declaration, publication
+from marketplace.listings import declaration, publication, withdrawal
 from marketplace.listings import service as listings
 from marketplace.listings.models import (
     BulkDeclarationCreate,
@@ -177,7 +177,7 @@ def request_withdrawal(
 ) -> Listing:
     """The patentee's written withdrawal: the declaration stands (searchable, its offers
     acceptable) until the office announces it; its patentee, licensees and pledgees hear of it."""
-    requested = publication.request_withdrawal(session=session, listing=listing, request=request)
+    requested = withdrawal.request_withdrawal(session=session, listing=listing, request=request)
     _tell(
         session,
         requested,
@@ -192,7 +192,7 @@ def record_withdrawal_announcement(
 ) -> Listing:
     """The office announced the withdrawal: the declaration ends (licenses already granted
     stand), leaves search, and its patentee, licensees and pledgees hear of it."""
-    withdrawn = publication.record_withdrawal_announcement(
+    withdrawn = withdrawal.record_withdrawal_announcement(
         session=session, listing=listing, announcement=announcement
     )
     matching.index_listing(session=session, listing=withdrawn)

@@ -15,8 +15,8 @@ from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
 from marketplace.licensing.models.idempotency import IdempotencyRecord
 from marketplace.licensing.models.licenses import License, LicenseStatus
+from marketplace.listings.announcements import office_today
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.listings.publication import office_today
 from marketplace.workflows import declarations
 from tests import factories
 from tests.concurrency import Call, send_at_once

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
-from marketplace.listings import publication
+from marketplace.listings import withdrawal
 from marketplace.listings.errors import (
     AnnouncementDateOutOfRange,
     AnnouncementNumberInUse,
@@ -316,14 +316,14 @@ def test_every_co_owner_must_consent_to_the_withdrawal(
     second = factories.patent(session, owner, co_owners=co_owned("Fund A", "Institute B"))
     listing, _ = factories.published_listing(session, owner, patent_list=[first, second])
     with pytest.raises(CoOwnerConsentMissing) as missing:
-        publication.request_withdrawal(
+        withdrawal.request_withdrawal(
             session=session,
             listing=listing,
             request=WithdrawalRequest(reason="r", co_owner_consents=[consent("Fund A")]),
         )
     assert missing.value.extra["missing"] == ["Institute B"]
     with pytest.raises(UnknownCoOwner):
-        publication.request_withdrawal(
+        withdrawal.request_withdrawal(
             session=session,
             listing=listing,
             request=WithdrawalRequest(
@@ -332,7 +332,7 @@ def test_every_co_owner_must_consent_to_the_withdrawal(
             ),
         )
     with pytest.raises(UnknownCoOwner):
-        publication.request_withdrawal(
+        withdrawal.request_withdrawal(
             session=session,
             listing=listing,
             request=WithdrawalRequest(
@@ -341,7 +341,7 @@ def test_every_co_owner_must_consent_to_the_withdrawal(
             ),
         )
     with pytest.raises(ConsentDateOutOfRange):
-        publication.request_withdrawal(
+        withdrawal.request_withdrawal(
             session=session,
             listing=listing,
             request=WithdrawalRequest(
@@ -353,7 +353,7 @@ def test_every_co_owner_must_consent_to_the_withdrawal(
             ),
         )
     assert listing.withdrawal_requested_at is None
-    publication.request_withdrawal(
+    withdrawal.request_withdrawal(
         session=session,
         listing=listing,
         request=WithdrawalRequest(
@@ -375,17 +375,17 @@ def test_withdrawal_is_requested_once_and_only_of_a_declaration_in_force(
     session: Session, owner: Organization
 ) -> None:
     with pytest.raises(ListingNotPublished):
-        publication.request_withdrawal(
+        withdrawal.request_withdrawal(
             session=session,
             listing=factories.draft_listing(session, owner),
             request=WithdrawalRequest(reason="r"),
         )
     listing, _ = factories.published_listing(session, owner)
-    publication.request_withdrawal(
+    withdrawal.request_withdrawal(
         session=session, listing=listing, request=WithdrawalRequest(reason="r")
     )
     with pytest.raises(WithdrawalAlreadyRequested):
-        publication.request_withdrawal(
+        withdrawal.request_withdrawal(
             session=session, listing=listing, request=WithdrawalRequest(reason="r")
         )
 

@@ -259,11 +259,15 @@ def add_published_listing(
             "title": title,
             "description": None,
             "status": "published",
-            "announcement_number": f"OL{published:%Y}{listing_id:08d}",
+            # Office-style numbers as a patentee would enter them.
+            "announcement_number": f"KF{published:%Y}{listing_id:08d}",
             "announcement_date": published.date(),
+            "announcement_source": "office",
             "published_at": published,
             "warnings": [],
             "annual_fee_reduction_percent": Decimal("15.00"),
+            "withdrawal_consents": [],
+            "fee_reductions": [],
             "created_at": published,
             "updated_at": published,
         }

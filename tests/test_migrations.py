@@ -1,7 +1,8 @@
 """The models and the migrations never drift, and the migrations run both ways."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from marketplace.db import JSONType, UTCDateTime
+from marketplace.db import JSONType, ScaledDecimal, UTCDateTime
 from marketplace.matching import saved_searches
 from marketplace.matching.models import SavedSearch, SavedSearchQuery, outside_metadata
 from marketplace.models import metadata
@@ -207,3 +208,123 @@ def test_revision_files_sort_in_revision_order() -> None:
 
     assert oldest_first == sorted(oldest_first)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d-\d{4}_[a-z0-9_]+\.py", name) for name in oldest_first)
+
+
+def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy(
+    engine: Engine,
+) -> None:
+    """Declarations published before office announcements keep their OL… numbers, flagged as
+    the platform's; their evaluation reports get a visibly unknown conclusion, and they stay
+    published with the open-license reduction recorded per patent."""
+    from alembic import command
+
+    from marketplace.listings.models import Listing
+    from marketplace.patents.models import Patent
+    from tests.conftest import alembic_config
+
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "8a41c0d2e7b9")
+        with Session(engine) as setup:
+            owner_id = factories.organization(setup).id
+            setup.commit()
+        now = datetime(2026, 6, 1, tzinfo=UTC)
+        patent = sa.table(
+            "patent",
+            *(sa.column(name) for name in ("owner_id", "application_number", "kind", "title")),
+            *(sa.column(name) for name in ("legal_status", "publicly_funded")),
+            sa.column("filing_date", sa.Date()),
+            sa.column("grant_date", sa.Date()),
+            sa.column("fee_paid_until", sa.Date()),
+            sa.column("evaluation_report_ref"),
+            sa.column("inventors", JSONType),
+            sa.column("co_owners", JSONType),
+            sa.column("created_at", UTCDateTime()),
+            sa.column("updated_at", UTCDateTime()),
+        )
+        listing = sa.table(
+            "listing",
+            *(sa.column(name) for name in ("owner_id", "title", "status")),
+            sa.column("announcement_number"),
+            sa.column("announcement_date", sa.Date()),
+            sa.column("annual_fee_reduction_percent", ScaledDecimal(5, 2)),
+            sa.column("warnings", JSONType),
+            sa.column("created_at", UTCDateTime()),
+            sa.column("updated_at", UTCDateTime()),
+        )
+        numbers = [factories.application_number(2), factories.application_number(1)]
+        with engine.begin() as connection:
+            patent_ids = [
+                connection.execute(
+                    sa.insert(patent).returning(sa.column("id")),
+                    {
+                        "owner_id": owner_id,
+                        "application_number": number,
+                        "kind": kind,
+                        "title": f"Patent {number}",
+                        "legal_status": "granted",
+                        "publicly_funded": False,
+                        "filing_date": date(2020, 3, 1),
+                        "grant_date": date(2021, 3, 1),
+                        "fee_paid_until": date(2027, 2, 28),
+                        "evaluation_report_ref": report,
+                        "inventors": [],
+                        "co_owners": [],
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                ).scalar_one()
+                for number, kind, report in zip(
+                    numbers, ("utility_model", "invention"), ("PJ2020001", None), strict=True
+                )
+            ]
+            listing_ids = [
+                connection.execute(
+                    sa.insert(listing).returning(sa.column("id")),
+                    {
+                        "owner_id": owner_id,
+                        "title": title,
+                        "status": status,
+                        "announcement_number": number,
+                        "announcement_date": date(2026, 6, 1) if number else None,
+                        "annual_fee_reduction_percent": Decimal("15") if number else None,
+                        "warnings": [],
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                ).scalar_one()
+                for title, status, number in (
+                    ("Declared", "published", "OL202600000001"),
+                    ("Drafted", "draft", None),
+                )
+            ]
+            connection.execute(
+                sa.text("INSERT INTO listing_patent (listing_id, patent_id) VALUES (:l, :p)"),
+                [{"l": listing_ids[0], "p": patent_id} for patent_id in patent_ids],
+            )
+        upgrade_database(engine)
+        with Session(engine) as check:
+            declared, drafted = (check.get_one(Listing, i) for i in listing_ids)
+            assert (declared.status, declared.announcement_number) == (
+                "published",
+                "OL202600000001",
+            )
+            assert declared.announcement_source == "platform_assigned"
+            assert declared.annual_fee_reduction_percent == Decimal("15.00")
+            assert [
+                (r["patent_id"], r["percent"], r["basis"]) for r in declared.fee_reductions
+            ] == [
+                (patent_ids[0], "15.00", "open_license"),
+                (patent_ids[1], "15.00", "open_license"),
+            ]
+            assert declared.withdrawal_consents == []
+            assert (drafted.announcement_source, drafted.fee_reductions) == (None, [])
+            utility, invention = (check.get_one(Patent, i) for i in patent_ids)
+            assert utility.evaluation_report_conclusion == "legacy_unknown"
+            assert invention.evaluation_report_conclusion is None
+            assert utility.fee_reduction_percent is None
+    finally:
+        reset_database(engine)
+        upgrade_database(engine)

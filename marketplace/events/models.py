@@ -33,6 +33,10 @@ class EventType(StrEnum):
     dispute_withdrawn = "dispute.withdrawn"
     dispute_statement_added = "dispute.statement_added"
     saved_search_matched = "saved_search.matched"
+    declaration_published = "declaration.published"
+    declaration_withdrawal_requested = "declaration.withdrawal_requested"
+    declaration_withdrawn = "declaration.withdrawn"
+    declaration_lapsed = "declaration.lapsed"
 
 
 class Event(SQLModel, table=True):

@@ -398,6 +398,13 @@ def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) ->
     co_owners = values.pop("co_owners", None)
     if "legal_status" in values and values["legal_status"] != patent.legal_status:
         patent.legal_status_changed_at = clock.now()
+    if (
+        values.get("evaluation_report_ref", patent.evaluation_report_ref)
+        != patent.evaluation_report_ref
+        and "evaluation_report_conclusion" not in values
+    ):
+        # A conclusion belongs to its report: another report's must be entered anew.
+        values["evaluation_report_conclusion"] = None
     for field, value in values.items():
         setattr(patent, field, value)
     if co_owners is not None:

@@ -25,7 +25,7 @@ from marketplace.patents.models import (
 )
 from marketplace.pledges.encumbrances import check_encumbrances
 from marketplace.pledges.models import EncumbranceResult, PledgeStatus
-from marketplace.workflows import acceptance, declarations
+from marketplace.workflows import acceptance
 from tests import factories
 from tests.conftest import TODAY
 from tests.pledges.conftest import VALUATION, MakePledge, NewParty, Party, make_pledge
@@ -579,7 +579,7 @@ def test_a_withdrawn_declaration_is_no_longer_reported_but_its_licenses_still_co
 ) -> None:
     listing, _ = factories.published_listing(session)
     license_under(session, listing)
-    declarations.withdraw_listing(session=session, listing=listing)
+    factories.withdraw(session, listing)
 
     result = check_one(session, listing.patents[0])
 

@@ -13,7 +13,7 @@ from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import lifecycle
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import Pledge, PledgeCancellation, PledgeCreate
-from marketplace.workflows import acceptance, declarations
+from marketplace.workflows import acceptance
 from marketplace.workflows import pledges as pledge_workflows
 from tests import factories
 from tests.problems import assert_problem
@@ -191,7 +191,7 @@ def test_license_income_lists_licenses_granted_on_the_pledged_patents(
     pledges.consent_to_listing(
         session=session, pledge=pledge, pledgee=bank, listing_id=listing.id or 0
     )
-    declarations.publish_listing(session=session, listing=listing)
+    factories.publish(session, listing)
     offer = listing.offers[0]
     for day, key in ((date(2026, 7, 1), "a"), (date(2026, 9, 1), "b"), (date(2027, 1, 5), "c")):
         set_today(day)

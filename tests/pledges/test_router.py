@@ -889,7 +889,9 @@ def test_cancelling_needs_a_known_reason(
 
 def publish(client: TestClient, listing_id: int | None, party: Party) -> httpx.Response:
     response: httpx.Response = client.post(
-        f"/api/v1/listings/{listing_id}/publish", headers=party.headers
+        f"/api/v1/listings/{listing_id}/publish",
+        json=factories.announcement_body(),
+        headers=party.headers,
     )
     return response
 

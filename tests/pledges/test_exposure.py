@@ -14,8 +14,8 @@ from marketplace.pledges import lifecycle
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import Pledge, PledgeCancellation, PledgeCreate
 from marketplace.workflows import acceptance, declarations
-from marketplace.workflows import pledges as pledge_workflows
 from tests import factories
+from tests.pledges.conftest import register
 from tests.problems import assert_problem
 
 TODAY = date(2026, 6, 15)
@@ -34,7 +34,6 @@ def registered_pledge(
     amount: str,
     debt_end: date = date(2029, 6, 30),
 ) -> Pledge:
-    admin = session.get_one(Organization, factories.platform_admin(session).organization_id)
     pledge = lifecycle.apply_for_pledge(
         session=session,
         pledgee=bank,
@@ -47,7 +46,7 @@ def registered_pledge(
         ),
     )
     lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
-    return pledge_workflows.register_pledge(session=session, pledge=pledge, admin=admin)
+    return register(session, pledge, factories.caller(bank))
 
 
 def test_exposure_groups_the_book_by_pledgor_section_and_maturity(session: Session) -> None:

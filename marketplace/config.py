@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # their own: each waits for an Argon2 hash, and a flood of them must not take the slots of
     # every other request. Beyond it they queue; the attempt limits below shed the excess.
     max_concurrent_sign_ins: int = Field(default=2, ge=1, le=16)
+    # Views and search appearances are counted in memory and written in batches this often by
+    # each server process (marketplace.matching.demand_counters); 0 turns the writer off.
+    demand_flush_seconds: float = Field(default=2.0, ge=0, le=3600)
     # Unset outside production: generated once and kept in `secret_key_file`, so tokens survive a
     # restart without anybody shipping a default secret.
     secret_key: str | None = Field(default=None, min_length=32)

@@ -34,6 +34,9 @@ os.environ.update(
         "MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "1000",
         # Certificate signing keys: generated on first use, outside the source tree.
         "MARKETPLACE_SIGNING_KEYS_DIR": f"{_TEST_DB_DIR}/signing-keys",
+        # No background writer of demand counters: a test's counts stay in the process's tally
+        # (shown by the demand view) until the test flushes them itself.
+        "MARKETPLACE_DEMAND_FLUSH_SECONDS": "0",
     }
 )
 
@@ -112,6 +115,16 @@ def engine() -> Iterator[Engine]:
         get_engine().dispose()
         if IS_POSTGRES:
             _server_admin(f'DROP DATABASE IF EXISTS "{RUN_DATABASE}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def empty_demand_tally() -> Iterator[None]:
+    """Each test counts views and search hits from zero."""
+    from marketplace.matching import demand_counters
+
+    demand_counters.tally.clear()
+    yield
+    demand_counters.tally.clear()
 
 
 @pytest.fixture(autouse=True)

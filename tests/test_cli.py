@@ -13,7 +13,7 @@ from marketplace.accounts.models import OrganizationKind, User
 from marketplace.cli import app
 from marketplace.config import Settings, get_settings
 from marketplace.db import get_engine
-from marketplace.licensing.models import License
+from marketplace.licensing.models.licenses import License
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.patents.models import Patent
 from marketplace.pledges.models import Pledge
@@ -176,7 +176,11 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
     cli_database: sa.Engine, set_today
 ) -> None:  # type: ignore[no-untyped-def]
     from marketplace.events.models import Event
-    from marketplace.licensing.models import MinimumRoyaltyYear, Obligation, ObligationKind
+    from marketplace.licensing.models.obligations import (
+        MinimumRoyaltyYear,
+        Obligation,
+        ObligationKind,
+    )
     from tests import factories
     from tests.licensing.royalty_builders import license_for
 

@@ -76,14 +76,16 @@ def _saved_searches_before(engine: Engine, revision: str, rows: list[dict[str, A
 
     from tests.conftest import alembic_config
 
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    # The organization is made through today's models, so before going down: the schema it
+    # is written to (and the audit trail it is recorded in) is the current one.
     with Session(engine) as setup:
         organization_id = factories.organization(setup).id
         setup.commit()
     assert organization_id is not None
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
     before = sa.table(
         "saved_search",
         sa.column("organization_id", sa.Integer()),

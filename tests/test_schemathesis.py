@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind, User
 from marketplace.licensing import disputes
-from marketplace.licensing.models import DisputeReason
+from marketplace.licensing.models.disputes import DisputeReason
 from marketplace.main import create_app
 from marketplace.matching import saved_searches
 from marketplace.matching.models import SavedSearchCreate

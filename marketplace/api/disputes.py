@@ -8,7 +8,7 @@ from marketplace.accounts.errors import InsufficientScope
 from marketplace.errors import problem_responses
 from marketplace.licensing import disputes
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import (
+from marketplace.licensing.models.disputes import (
     DisputeCreate,
     DisputePublic,
     DisputeReason,

@@ -7,12 +7,12 @@ from marketplace.accounts.deps import PlatformAdmin
 from marketplace.api.licenses import license_page, license_view
 from marketplace.errors import problem_responses
 from marketplace.licensing import export_review
-from marketplace.licensing.models import (
+from marketplace.licensing.models.export_review import (
     ExportControlCreate,
     ExportControlPublic,
     ExportDecision,
-    LicensePublic,
 )
+from marketplace.licensing.models.licenses import LicensePublic
 from marketplace.pagination import Page, PageParamsDep
 from marketplace.params import ObjectId
 from marketplace.sessions import SessionDep

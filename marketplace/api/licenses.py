@@ -14,11 +14,13 @@ from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.licensing import certificates, recordation
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import (
+from marketplace.licensing.models.certificates import (
     CertificateVerdict,
     CertificateVerification,
-    License,
     LicenseCertificate,
+)
+from marketplace.licensing.models.licenses import (
+    License,
     LicensePublic,
     LicenseRecordationCreate,
     LicenseStatus,

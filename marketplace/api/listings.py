@@ -258,7 +258,7 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
         caller is None or caller.organization_id != listing.owner_id
     ):
         # Demand: a view by anyone but the owner, signed in or not.
-        demand.record_views(session=session, listing_ids=[listing_id])
+        demand.record_views(listing_ids=[listing_id])
     return listings.to_public(listing)
 
 

@@ -7,18 +7,20 @@ from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import LicenseeScope, LicensesScope
 from marketplace.errors import problem_responses
-from marketplace.licensing import obligations
+from marketplace.licensing import obligations, payments, royalty_reports
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import (
+from marketplace.licensing.models.licenses import PartyRole
+from marketplace.licensing.models.obligations import (
     ObligationCalendar,
     ObligationKind,
     ObligationPublic,
     ObligationStatus,
-    OverdueReport,
-    PartyRole,
     PaymentCreate,
     PaymentPublic,
     PaymentRejection,
+)
+from marketplace.licensing.models.royalty_reports import (
+    OverdueReport,
     RoyaltyReportCreate,
     RoyaltyReportPublic,
 )
@@ -58,14 +60,14 @@ def file_report(
     license_ = licensing.get_license(
         session=session, license_id=license_id, organization_id=caller.organization_id
     )
-    report, _ = obligations.file_report(
+    report, _ = royalty_reports.file_report(
         session=session,
         license_=license_,
         organization_id=caller.organization_id,
         user=caller.user,
         data=body,
     )
-    return obligations.reports_public(session, [report])[0]
+    return royalty_reports.reports_public(session, [report])[0]
 
 
 @router.get(
@@ -80,9 +82,9 @@ def list_reports(
     license_ = licensing.get_license(
         session=session, license_id=license_id, organization_id=caller.organization_id
     )
-    reports, cursor = obligations.list_reports(session=session, license_=license_, params=page)
+    reports, cursor = royalty_reports.list_reports(session=session, license_=license_, params=page)
     return Page(
-        items=obligations.reports_public(session, reports), next_cursor=cursor, limit=page.limit
+        items=royalty_reports.reports_public(session, reports), next_cursor=cursor, limit=page.limit
     )
 
 
@@ -101,7 +103,7 @@ def overdue_reports(
     page: PageParamsDep,
     license_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Page[OverdueReport]:
-    items, cursor = obligations.overdue_reports(
+    items, cursor = royalty_reports.overdue_reports(
         session=session,
         licensor_id=caller.organization_id,
         params=page,
@@ -119,10 +121,10 @@ def overdue_reports(
 def get_report(
     report_id: ObjectId, caller: LicensesScope, session: SessionDep
 ) -> RoyaltyReportPublic:
-    report = obligations.get_report(
+    report = royalty_reports.get_report(
         session=session, report_id=report_id, organization_id=caller.organization_id
     )
-    return obligations.reports_public(session, [report])[0]
+    return royalty_reports.reports_public(session, [report])[0]
 
 
 @router.get(
@@ -209,7 +211,7 @@ def get_obligation(
 def record_payment(
     obligation_id: ObjectId, body: PaymentCreate, caller: LicenseeScope, session: SessionDep
 ) -> PaymentPublic:
-    payment = obligations.record_payment(
+    payment = payments.record_payment(
         session=session,
         obligation_id=obligation_id,
         organization_id=caller.organization_id,
@@ -231,7 +233,7 @@ def list_payments(
     obligation = obligations.get_obligation(
         session=session, obligation_id=obligation_id, organization_id=caller.organization_id
     )
-    found = obligations.list_payments(session=session, obligation=obligation, params=page)
+    found = payments.list_payments(session=session, obligation=obligation, params=page)
     return page_of(found, page, lambda p: PaymentPublic.model_validate(p.model_dump()))
 
 
@@ -246,7 +248,7 @@ def list_payments(
 def confirm_payment(
     payment_id: ObjectId, caller: LicensesScope, session: SessionDep
 ) -> PaymentPublic:
-    payment = obligations.confirm_payment(
+    payment = payments.confirm_payment(
         session=session,
         payment_id=payment_id,
         organization_id=caller.organization_id,
@@ -264,7 +266,7 @@ def confirm_payment(
 def reject_payment(
     payment_id: ObjectId, body: PaymentRejection, caller: LicensesScope, session: SessionDep
 ) -> PaymentPublic:
-    payment = obligations.reject_payment(
+    payment = payments.reject_payment(
         session=session,
         payment_id=payment_id,
         organization_id=caller.organization_id,

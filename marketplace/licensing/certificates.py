@@ -18,16 +18,15 @@ from sqlmodel import Session
 from marketplace import clock, signing
 from marketplace.config import Environment, get_settings
 from marketplace.licensing.errors import SigningKeysMissing
-from marketplace.licensing.models import (
+from marketplace.licensing.models.certificates import (
     CertificateClaims,
     CertificateParty,
     CertificatePatent,
     CertificateRecordation,
     CertificateVerdict,
-    License,
     LicenseCertificate,
-    LicenseStatus,
 )
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.params import MAX_ID
 
 CERTIFICATE_TYPE = "license-certificate+jwt"

@@ -35,7 +35,7 @@ from marketplace.licensing.errors import (
     NotDisputeParticipant,
     OnlyOpenerWithdraws,
 )
-from marketplace.licensing.models import (
+from marketplace.licensing.models.disputes import (
     ACTIVE_DISPUTE_STATUSES,
     DisputeAuthorRole,
     DisputeOutcome,
@@ -44,9 +44,9 @@ from marketplace.licensing.models import (
     DisputeStatement,
     DisputeStatementPublic,
     DisputeStatus,
-    License,
     LicenseDispute,
 )
+from marketplace.licensing.models.licenses import License
 from marketplace.pagination import PageParams, paginate_by_id
 
 

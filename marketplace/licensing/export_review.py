@@ -32,12 +32,8 @@ from marketplace.licensing.errors import (
     LicenseNotFound,
     LicenseNotPendingReview,
 )
-from marketplace.licensing.models import (
-    ExportControl,
-    ExportControlCreate,
-    License,
-    LicenseStatus,
-)
+from marketplace.licensing.models.export_review import ExportControl, ExportControlCreate
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.models import Listing, Offer
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents

@@ -29,7 +29,7 @@ from marketplace.licensing.errors import (
     RecordDateOutOfRange,
     RecordNumberInUse,
 )
-from marketplace.licensing.models import License, LicenseStatus, RecordationDue
+from marketplace.licensing.models.licenses import License, LicenseStatus, RecordationDue
 from marketplace.pagination import InvalidCursor, PageParams, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
 

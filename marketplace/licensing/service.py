@@ -28,10 +28,10 @@ from marketplace.licensing.errors import (
     PatentSuspended,
     SelfLicense,
 )
-from marketplace.licensing.models import (
+from marketplace.licensing.models.export_review import ExportControl
+from marketplace.licensing.models.idempotency import IdempotencyRecord
+from marketplace.licensing.models.licenses import (
     HOLDING_STATUSES,
-    ExportControl,
-    IdempotencyRecord,
     License,
     LicensePublic,
     LicenseStatus,

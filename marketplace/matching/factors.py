@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 
 from marketplace.db import any_of
 from marketplace.licensing import royalties
-from marketplace.licensing.models import License, LicenseStatus
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.models import RoyaltyType
 from marketplace.matching.models import CostBreakdown, EstimatedCost, FactorPublic
 from marketplace.patents.identifiers import ipc_levels

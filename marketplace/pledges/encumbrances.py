@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from marketplace.accounts.models import Organization
 from marketplace.db import any_of
-from marketplace.licensing.models import License, LicenseStatus
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.models import Listing, ListingPatent
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind, canonical_application_number

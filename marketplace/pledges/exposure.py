@@ -12,7 +12,7 @@ from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import Organization
 from marketplace.db import any_of
 from marketplace.errors import Unprocessable
-from marketplace.licensing.models import License
+from marketplace.licensing.models.licenses import License
 from marketplace.patents.models import Patent
 from marketplace.pledges.errors import NotPledgee
 from marketplace.pledges.models import (

@@ -16,8 +16,8 @@ from marketplace import spreadsheets
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import LICENSOR_KINDS, Organization
 from marketplace.db import ScaledDecimal
-from marketplace.licensing.models import (
-    License,
+from marketplace.licensing.models.licenses import License
+from marketplace.licensing.models.obligations import (
     Obligation,
     ObligationStatus,
     Payment,

@@ -8,7 +8,8 @@ from marketplace.accounts.models import Organization, User
 from marketplace.events.models import EventType
 from marketplace.licensing import export_review
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import IdempotencyRecord, License, LicenseStatus
+from marketplace.licensing.models.idempotency import IdempotencyRecord
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing
 from marketplace.pledges import collateral, license_links

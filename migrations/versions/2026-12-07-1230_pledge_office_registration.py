@@ -4,7 +4,7 @@ open licenses in force, and both parties' confirmation that they proceed despite
 invalidation request (a new encumbrance kind)
 
 Revision ID: 5b8e2d4c7a19
-Revises: 3f9c2b7d1e4a
+Revises: 8a41c0d2e7b9
 Create Date: 2026-12-07 12:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "5b8e2d4c7a19"
-down_revision: str | None = "3f9c2b7d1e4a"
+down_revision: str | None = "8a41c0d2e7b9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

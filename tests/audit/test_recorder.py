@@ -16,7 +16,7 @@ from marketplace.audit.chain import Actor
 from marketplace.audit.models import AuditEvent, AuditEventParty
 from marketplace.audit.recorder import UnauditableStatement, act_as
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import License, LicenseStatus
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, OfferUpdate
 from marketplace.workflows import acceptance, declarations
@@ -317,8 +317,8 @@ def test_a_license_termination_is_recorded_for_both_parties(session: Session) ->
 
 
 def test_a_payment_and_its_obligation_are_recorded_for_both_parties(session: Session) -> None:
-    from marketplace.licensing import obligations
-    from marketplace.licensing.models import Obligation, ObligationKind, PaymentCreate
+    from marketplace.licensing import payments
+    from marketplace.licensing.models.obligations import Obligation, ObligationKind, PaymentCreate
     from tests.licensing.royalty_builders import license_for
 
     licensor = factories.organization(session, kind=OrganizationKind.university)
@@ -330,7 +330,7 @@ def test_a_payment_and_its_obligation_are_recorded_for_both_parties(session: Ses
         .where(col(Obligation.kind) == ObligationKind.upfront)
     ).one()
     session.commit()
-    payment = obligations.record_payment(
+    payment = payments.record_payment(
         session=session,
         obligation_id=upfront.id or 0,
         organization_id=licensee.id or 0,
@@ -338,7 +338,7 @@ def test_a_payment_and_its_obligation_are_recorded_for_both_parties(session: Ses
         data=PaymentCreate(amount=upfront.amount, paid_on=date(2026, 6, 15), reference="TT-1"),
     )
     session.commit()
-    obligations.confirm_payment(
+    payments.confirm_payment(
         session=session, payment_id=payment.id or 0, organization_id=licensor.id or 0, user=None
     )
     session.commit()

@@ -3,18 +3,20 @@ listing, and verified enterprises that accept its offer."""
 
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from marketplace.accounts.models import OrganizationKind
+from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import License
+from marketplace.licensing.models.licenses import License
 from marketplace.listings.models import Listing, Offer
 from tests import factories
 from tests.factories import NewParty, Party
+from tests.licensing.royalty_builders import license_for
 
 Accept = Callable[..., httpx.Response]
 
@@ -78,3 +80,30 @@ def grant(session: Session, offer: Offer) -> Grant:
         return license_
 
     return take
+
+
+# Organizations and licenses for the royalty, obligation and payment tests (no HTTP).
+
+
+@pytest.fixture
+def licensor_org(session: Session) -> Organization:
+    return factories.organization(session, kind=OrganizationKind.university)
+
+
+@pytest.fixture
+def licensee_org(session: Session) -> Organization:
+    return factories.organization(session)
+
+
+@pytest.fixture
+def hybrid(session: Session, licensor_org: Organization, licensee_org: Organization) -> License:
+    """Hybrid: 50,000 entry fee, 3.5 % of net sales, 20,000 minimum a year, three years."""
+    return license_for(session, licensor_org, licensee_org)
+
+
+@pytest.fixture
+def running(session: Session, licensor_org: Organization, licensee_org: Organization) -> License:
+    """Running royalty of 5 %, no minimum, no entry fee."""
+    return license_for(
+        session, licensor_org, licensee_org, royalty_type="running", royalty_rate=Decimal(5)
+    )

@@ -1,16 +1,21 @@
-"""Builders for the royalty tests: a license accepted today under chosen terms, and reports."""
+"""Builders for the royalty tests: a license accepted today under chosen terms, reports,
+obligations, events and payments."""
 
 import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from marketplace import clock
 from marketplace.accounts.models import Organization
-from marketplace.licensing import obligations
+from marketplace.events.models import Event
+from marketplace.licensing import payments, royalty_reports
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import License, Obligation, RoyaltyReport, RoyaltyReportCreate
+from marketplace.licensing.models.licenses import License
+from marketplace.licensing.models.obligations import Obligation, PaymentCreate, PaymentStatus
+from marketplace.licensing.models.royalty_reports import RoyaltyReport, RoyaltyReportCreate
 from tests import factories
 
 # The first reporting quarter of a license accepted on the tests' day (2026-06-15).
@@ -61,10 +66,43 @@ def report_data(
 def file(
     session: Session, license_: License, data: RoyaltyReportCreate
 ) -> tuple[RoyaltyReport, Obligation | None]:
-    return obligations.file_report(
+    return royalty_reports.file_report(
         session=session,
         license_=license_,
         organization_id=license_.licensee_id,
         user=None,
         data=data,
     )
+
+
+def obligations_of(session: Session, license_: License) -> list[Obligation]:
+    return list(
+        session.scalars(
+            select(Obligation)
+            .where(Obligation.license_id == license_.id)
+            .order_by(col(Obligation.id))
+        ).all()
+    )
+
+
+def events_of(session: Session, type_: str) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.type == type_)).all())
+
+
+def pay(session: Session, obligation: Obligation, amount: str, *, on: date | None = None) -> int:
+    assert obligation.id is not None
+    payment = payments.record_payment(
+        session=session,
+        obligation_id=obligation.id,
+        organization_id=obligation.licensee_id,
+        user=None,
+        data=PaymentCreate(amount=Decimal(amount), paid_on=on or clock.today(), reference="TT-1"),
+    )
+    assert payment.id is not None
+    return payment.id
+
+
+def confirm(session: Session, payment_id: int, licensor_id: int) -> PaymentStatus:
+    return payments.confirm_payment(
+        session=session, payment_id=payment_id, organization_id=licensor_id, user=None
+    ).status

@@ -21,7 +21,8 @@ from marketplace import signing
 from marketplace.config import Environment, get_settings
 from marketplace.licensing import certificates, recordation
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import CERTIFICATE_MAX_CHARS, License, LicenseStatus
+from marketplace.licensing.models.certificates import CERTIFICATE_MAX_CHARS
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.models import MAX_PATENTS_PER_LISTING, Listing
 from tests import factories
 from tests.licensing.conftest import Grant, NewParty, Party

@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 
 from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
-from marketplace.licensing.models import IdempotencyRecord, License, LicenseStatus
+from marketplace.licensing.models.idempotency import IdempotencyRecord
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.models import Listing, ListingStatus
 from tests import factories
 from tests.concurrency import Call, send_at_once

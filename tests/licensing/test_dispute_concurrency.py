@@ -10,7 +10,8 @@ from sqlmodel import Session, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import DisputeStatus, License, LicenseDispute
+from marketplace.licensing.models.disputes import DisputeStatus, LicenseDispute
+from marketplace.licensing.models.licenses import License
 from tests import factories
 from tests.concurrency import post_at_once, statuses_and_bodies
 from tests.conftest import postgres_only

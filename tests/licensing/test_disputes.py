@@ -24,17 +24,16 @@ from marketplace.licensing.errors import (
     NotDisputeParticipant,
     OnlyOpenerWithdraws,
 )
-from marketplace.licensing.models import (
+from marketplace.licensing.models.disputes import (
     DISPUTE_TEXT_MAX_CHARS,
     DisputeAuthorRole,
     DisputeOutcome,
     DisputeReason,
     DisputeStatement,
     DisputeStatus,
-    License,
     LicenseDispute,
-    LicenseStatus,
 )
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.pagination import PageParams
 from tests.licensing.conftest import Grant, NewParty, Party
 from tests.problems import assert_problem

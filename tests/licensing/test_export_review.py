@@ -14,12 +14,9 @@ from marketplace.events.models import Event
 from marketplace.licensing import export_review
 from marketplace.licensing import service as licensing
 from marketplace.licensing.errors import LicenseAlreadyActive, LicenseNotPendingReview
-from marketplace.licensing.models import (
-    ExportControlCreate,
-    License,
-    LicenseStatus,
-    Obligation,
-)
+from marketplace.licensing.models.export_review import ExportControlCreate
+from marketplace.licensing.models.licenses import License, LicenseStatus
+from marketplace.licensing.models.obligations import Obligation
 from marketplace.listings.models import Offer
 from tests import factories
 from tests.factories import NewParty, Party

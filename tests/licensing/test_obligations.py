@@ -1,4 +1,5 @@
-"""Royalty reports, obligations and payments: the services, without HTTP."""
+"""Obligations: what acceptance makes due, the minimum annual royalty, lists, the calendar and
+overdue notices; the services, without HTTP."""
 
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -7,86 +8,34 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from marketplace import clock
-from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.events.models import Event
+from marketplace.accounts.models import Organization
 from marketplace.licensing import errors, obligations
-from marketplace.licensing.models import (
-    License,
+from marketplace.licensing.models.licenses import License, PartyRole
+from marketplace.licensing.models.obligations import (
     MinimumRoyaltyYear,
-    Obligation,
     ObligationKind,
     ObligationStatus,
-    PartyRole,
-    PaymentCreate,
-    PaymentStatus,
 )
 from marketplace.licensing.service import terminate_license
 from marketplace.pagination import PageParams
 from tests import factories
-from tests.licensing.royalty_builders import Q1, Q2, Q3, Q4, file, license_for, report_data
+from tests.licensing.royalty_builders import (
+    Q1,
+    Q2,
+    Q3,
+    Q4,
+    events_of,
+    file,
+    license_for,
+    obligations_of,
+    report_data,
+)
 
 SetToday = Callable[[date], None]
 PAGE = PageParams(limit=200)
-
-
-@pytest.fixture
-def licensor_org(session: Session) -> Organization:
-    return factories.organization(session, kind=OrganizationKind.university)
-
-
-@pytest.fixture
-def licensee_org(session: Session) -> Organization:
-    return factories.organization(session)
-
-
-@pytest.fixture
-def hybrid(session: Session, licensor_org: Organization, licensee_org: Organization) -> License:
-    """Hybrid: 50,000 entry fee, 3.5 % of net sales, 20,000 minimum a year, three years."""
-    return license_for(session, licensor_org, licensee_org)
-
-
-@pytest.fixture
-def running(session: Session, licensor_org: Organization, licensee_org: Organization) -> License:
-    """Running royalty of 5 %, no minimum, no entry fee."""
-    return license_for(
-        session, licensor_org, licensee_org, royalty_type="running", royalty_rate=Decimal(5)
-    )
-
-
-def obligations_of(session: Session, license_: License) -> list[Obligation]:
-    return list(
-        session.scalars(
-            select(Obligation)
-            .where(Obligation.license_id == license_.id)
-            .order_by(col(Obligation.id))
-        ).all()
-    )
-
-
-def events_of(session: Session, type_: str) -> list[Event]:
-    return list(session.scalars(select(Event).where(Event.type == type_)).all())
-
-
-def pay(session: Session, obligation: Obligation, amount: str, *, on: date | None = None) -> int:
-    assert obligation.id is not None
-    payment = obligations.record_payment(
-        session=session,
-        obligation_id=obligation.id,
-        organization_id=obligation.licensee_id,
-        user=None,
-        data=PaymentCreate(amount=Decimal(amount), paid_on=on or clock.today(), reference="TT-1"),
-    )
-    assert payment.id is not None
-    return payment.id
-
-
-def confirm(session: Session, payment_id: int, licensor_id: int) -> PaymentStatus:
-    return obligations.confirm_payment(
-        session=session, payment_id=payment_id, organization_id=licensor_id, user=None
-    ).status
 
 
 # At acceptance -------------------------------------------------------------------------------
@@ -133,198 +82,6 @@ def test_running_without_minimum_owes_nothing_at_acceptance(
     session: Session, running: License
 ) -> None:
     assert obligations_of(session, running) == []
-
-
-# Reports ---------------------------------------------------------------------------------------
-
-
-def test_a_report_computes_the_royalty_due_at_the_reporting_deadline(
-    session: Session, hybrid: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 9, 20))
-    report, obligation = file(session, hybrid, report_data(Q1, "1234567.89"))
-
-    assert report.royalty_due == Decimal("43209.88")
-    assert report.license_year == 0
-    assert obligation is not None
-    assert obligation.kind is ObligationKind.royalty
-    assert obligation.amount == Decimal("43209.88")
-    assert obligation.report_id == report.id
-    assert obligation.due_date == date(2026, 10, 14)
-    [event] = events_of(session, "royalty_report.filed")
-    assert event.recipient_id == hybrid.licensor_id
-    assert event.payload["royalty_due"] == "43209.88"
-
-
-def test_a_report_of_no_sales_creates_no_obligation(
-    session: Session, running: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 9, 20))
-    report, obligation = file(session, running, report_data(Q1, "0"))
-    assert report.royalty_due == 0
-    assert obligation is None
-
-
-def test_only_the_licensee_files_reports(
-    session: Session, hybrid: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 9, 20))
-    with pytest.raises(errors.OnlyLicenseeReports):
-        obligations.file_report(
-            session=session,
-            license_=hybrid,
-            organization_id=hybrid.licensor_id,
-            user=None,
-            data=report_data(),
-        )
-
-
-def test_a_lump_sum_license_takes_no_reports(
-    session: Session, licensor_org: Organization, licensee_org: Organization, set_today: SetToday
-) -> None:
-    license_ = license_for(
-        session, licensor_org, licensee_org, royalty_type="lump_sum", upfront_fee="300000"
-    )
-    set_today(date(2026, 9, 20))
-    with pytest.raises(errors.LicenseNotRoyaltyBearing):
-        file(session, license_, report_data())
-
-
-def test_the_report_currency_must_be_the_license_currency(
-    session: Session, hybrid: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 9, 20))
-    with pytest.raises(errors.CurrencyMismatch):
-        file(session, hybrid, report_data(currency="USD"))
-
-
-def test_a_per_unit_license_needs_units(
-    session: Session, licensor_org: Organization, licensee_org: Organization, set_today: SetToday
-) -> None:
-    license_ = license_for(
-        session, licensor_org, licensee_org, royalty_type="per_unit", per_unit_fee="1.25"
-    )
-    set_today(date(2026, 9, 20))
-    with pytest.raises(errors.UnitsRequired):
-        file(session, license_, report_data())
-    report, obligation = file(session, license_, report_data(units=4200))
-    assert report.royalty_due == Decimal("5250.00")
-    assert obligation is not None
-    assert obligation.amount == Decimal("5250.00")
-
-
-@pytest.mark.parametrize(
-    ("period", "today", "error"),
-    [
-        ((date(2026, 6, 1), date(2026, 9, 14)), date(2026, 9, 20), errors.PeriodOutsideTerm),
-        ((date(2029, 4, 1), date(2029, 6, 30)), date(2029, 7, 20), errors.PeriodOutsideTerm),
-        (Q1, date(2026, 9, 14), errors.PeriodNotEnded),
-        ((date(2027, 5, 1), date(2027, 7, 31)), date(2027, 8, 5), errors.PeriodCrossesLicenseYear),
-    ],
-)
-def test_periods_must_have_ended_within_the_term_and_one_license_year(
-    session: Session,
-    hybrid: License,
-    set_today: SetToday,
-    period: tuple[date, date],
-    today: date,
-    error: type[Exception],
-) -> None:
-    set_today(today)
-    with pytest.raises(error):
-        file(session, hybrid, report_data(period))
-
-
-def test_a_terminated_license_takes_reports_up_to_its_end_only(
-    session: Session, running: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 8, 1))
-    terminate_license(
-        session=session, license_=running, organization_id=running.licensee_id, reason=None
-    )
-    set_today(date(2026, 9, 20))
-    with pytest.raises(errors.PeriodOutsideTerm):
-        file(session, running, report_data(Q1))
-    report, _ = file(session, running, report_data((date(2026, 6, 15), date(2026, 8, 1))))
-    assert report.royalty_due == Decimal("5000.00")
-
-
-def test_overlapping_periods_are_refused_adjacent_ones_accepted(
-    session: Session, hybrid: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 12, 20))
-    file(session, hybrid, report_data(Q1))
-    with pytest.raises(errors.ReportPeriodOverlaps):
-        file(session, hybrid, report_data((date(2026, 9, 1), date(2026, 10, 31))))
-    report, _ = file(session, hybrid, report_data(Q2))
-    assert report.period_start == Q1[1] + timedelta(days=1)
-
-
-def test_a_higher_correction_owes_the_difference_and_supersedes(
-    session: Session, hybrid: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 9, 20))
-    original, royalty = file(session, hybrid, report_data(Q1, "100000"))
-    set_today(date(2026, 11, 1))
-    correction, difference = file(session, hybrid, report_data(Q1, "120000", corrects=original.id))
-
-    assert correction.corrects_id == original.id
-    assert correction.royalty_due == Decimal("4200.00")
-    assert difference is not None
-    assert difference.kind is ObligationKind.correction
-    assert difference.amount == Decimal("700.00")
-    # Due within the payment days of the correction, the original deadline having passed.
-    assert difference.due_date == date(2026, 12, 1)
-    assert royalty is not None
-    assert royalty.amount == Decimal("3500.00")  # untouched
-    [public] = obligations.reports_public(session, [original])
-    assert public.superseded_by == correction.id
-    assert public.obligation_id == royalty.id
-
-
-def test_a_lower_correction_is_a_credit_and_an_equal_one_changes_nothing(
-    session: Session, hybrid: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 9, 20))
-    original, _ = file(session, hybrid, report_data(Q1, "100000"))
-    lower, credit = file(session, hybrid, report_data(Q1, "90000", corrects=original.id))
-    assert credit is not None
-    assert (credit.amount, credit.status) == (Decimal("-350.00"), ObligationStatus.credit)
-    same, nothing = file(session, hybrid, report_data(Q1, "90000", corrects=lower.id))
-    assert nothing is None
-    assert same.royalty_due == lower.royalty_due
-
-
-def test_a_report_is_corrected_once_and_only_for_its_own_period(
-    session: Session, hybrid: License, running: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 12, 20))
-    original, _ = file(session, hybrid, report_data(Q1))
-    file(session, hybrid, report_data(Q1, "1", corrects=original.id))
-    with pytest.raises(errors.ReportAlreadyCorrected):
-        file(session, hybrid, report_data(Q1, "2", corrects=original.id))
-    with pytest.raises(errors.CorrectionPeriodMismatch):
-        file(session, hybrid, report_data(Q2, corrects=original.id))
-    with pytest.raises(errors.RoyaltyReportNotFound):
-        file(session, running, report_data(Q1, corrects=original.id))
-
-
-def test_reports_are_listed_with_their_state(
-    session: Session, hybrid: License, set_today: SetToday
-) -> None:
-    set_today(date(2026, 12, 20))
-    first, _ = file(session, hybrid, report_data(Q1))
-    second, _ = file(session, hybrid, report_data(Q2))
-    items, cursor = obligations.list_reports(
-        session=session, license_=hybrid, params=PageParams(limit=1)
-    )
-    assert [r.id for r in items] == [second.id]
-    assert cursor is not None
-    rest, end = obligations.list_reports(
-        session=session, license_=hybrid, params=PageParams(limit=1, cursor=cursor)
-    )
-    assert [r.id for r in rest] == [first.id]
-    assert end is None
 
 
 # Minimum annual royalty ----------------------------------------------------------------------
@@ -508,143 +265,6 @@ def test_the_calendar_groups_what_is_owed_by_month(
             start=date(2026, 1, 1),
             end=date(2028, 1, 2),
         )
-
-
-def test_overdue_reports_are_periods_past_their_deadline_without_a_report(
-    session: Session, hybrid: License, running: License, set_today: SetToday
-) -> None:
-    set_today(date(2027, 1, 20))
-    file(session, hybrid, report_data(Q1))
-    items, cursor = obligations.overdue_reports(
-        session=session, licensor_id=hybrid.licensor_id, params=PAGE
-    )
-    assert cursor is None
-    # Q2 of both is due 2027-01-13; Q1 of the running license is missing too.
-    assert [(i.license_id, i.period_start, i.days_overdue) for i in items] == [
-        (running.id, Q1[0], 98),
-        (running.id, Q2[0], 7),
-        (hybrid.id, Q2[0], 7),
-    ]
-    one, _ = obligations.overdue_reports(
-        session=session, licensor_id=hybrid.licensor_id, params=PAGE, license_id=hybrid.id
-    )
-    assert [i.period_start for i in one] == [Q2[0]]
-    first, cursor = obligations.overdue_reports(
-        session=session, licensor_id=hybrid.licensor_id, params=PageParams(limit=1)
-    )
-    assert [i.license_id for i in first] == [running.id, running.id]
-    assert cursor is not None
-    rest, end = obligations.overdue_reports(
-        session=session, licensor_id=hybrid.licensor_id, params=PageParams(limit=1, cursor=cursor)
-    )
-    assert [i.license_id for i in rest] == [hybrid.id]
-    assert end is None
-    none, _ = obligations.overdue_reports(
-        session=session, licensor_id=hybrid.licensee_id, params=PAGE
-    )
-    assert none == []
-
-
-# Payments --------------------------------------------------------------------------------------
-
-
-def test_partial_payments_settle_the_obligation_once_confirmed(
-    session: Session, hybrid: License
-) -> None:
-    [upfront] = obligations_of(session, hybrid)
-    first = pay(session, upfront, "20000")
-    second = pay(session, upfront, "30000")
-    assert confirm(session, first, hybrid.licensor_id) is PaymentStatus.confirmed
-    session.refresh(upfront)
-    assert upfront.status is ObligationStatus.due
-    [public] = obligations.obligations_public(session, [upfront])
-    assert (public.paid_amount, public.outstanding) == (Decimal("20000.00"), Decimal("30000.00"))
-    confirm(session, second, hybrid.licensor_id)
-    session.refresh(upfront)
-    assert upfront.status is ObligationStatus.paid
-    assert upfront.paid_at is not None
-    assert [e.recipient_id for e in events_of(session, "payment.confirmed")] == [
-        hybrid.licensee_id
-    ] * 2
-    assert [e.recipient_id for e in events_of(session, "payment.recorded")] == [
-        hybrid.licensor_id
-    ] * 2
-
-
-def test_payments_beyond_the_amount_are_refused(session: Session, hybrid: License) -> None:
-    [upfront] = obligations_of(session, hybrid)
-    with pytest.raises(errors.Overpayment):
-        pay(session, upfront, "50000.01")
-    pay(session, upfront, "40000")
-    # A recorded payment, not yet confirmed, already counts against the amount.
-    with pytest.raises(errors.Overpayment):
-        pay(session, upfront, "10000.01")
-    pay(session, upfront, "10000")
-
-
-def test_a_rejected_payment_frees_its_amount(session: Session, hybrid: License) -> None:
-    [upfront] = obligations_of(session, hybrid)
-    payment = pay(session, upfront, "50000")
-    rejected = obligations.reject_payment(
-        session=session,
-        payment_id=payment,
-        organization_id=hybrid.licensor_id,
-        user=None,
-        reason="not received",
-    )
-    assert rejected.status is PaymentStatus.rejected
-    with pytest.raises(errors.PaymentNotRecorded):
-        confirm(session, payment, hybrid.licensor_id)
-    pay(session, upfront, "50000")
-
-
-def test_confirming_twice_is_a_conflict(session: Session, hybrid: License) -> None:
-    [upfront] = obligations_of(session, hybrid)
-    payment = pay(session, upfront, "100")
-    confirm(session, payment, hybrid.licensor_id)
-    with pytest.raises(errors.PaymentNotRecorded):
-        confirm(session, payment, hybrid.licensor_id)
-
-
-def test_only_the_licensor_confirms_and_strangers_see_nothing(
-    session: Session, hybrid: License
-) -> None:
-    [upfront] = obligations_of(session, hybrid)
-    payment = pay(session, upfront, "100")
-    with pytest.raises(errors.OnlyLicensorConfirms):
-        confirm(session, payment, hybrid.licensee_id)
-    stranger = factories.organization(session)
-    with pytest.raises(errors.PaymentNotFound):
-        confirm(session, payment, stranger.id or 0)
-    with pytest.raises(errors.ObligationNotFound):
-        obligations.get_obligation(
-            session=session, obligation_id=upfront.id or 0, organization_id=stranger.id or 0
-        )
-
-
-def test_only_the_licensee_pays_what_is_due_and_not_in_the_future(
-    session: Session, hybrid: License, set_today: SetToday
-) -> None:
-    [upfront] = obligations_of(session, hybrid)
-    with pytest.raises(errors.OnlyLicenseePays):
-        obligations.record_payment(
-            session=session,
-            obligation_id=upfront.id or 0,
-            organization_id=hybrid.licensor_id,
-            user=None,
-            data=PaymentCreate(amount=Decimal(1), paid_on=clock.today(), reference="x"),
-        )
-    with pytest.raises(errors.PaymentDateInFuture):
-        pay(session, upfront, "1", on=clock.today() + timedelta(days=1))
-    confirm(session, pay(session, upfront, "50000"), hybrid.licensor_id)
-    with pytest.raises(errors.ObligationNotPayable):
-        pay(session, upfront, "1")
-    set_today(date(2026, 9, 20))
-    original, _ = file(session, hybrid, report_data(Q1, "100000"))
-    _, credit = file(session, hybrid, report_data(Q1, "0", corrects=original.id))
-    assert credit is not None
-    with pytest.raises(errors.ObligationNotPayable):
-        pay(session, credit, "1")
 
 
 # The arithmetic through the database, generated ----------------------------------------------

@@ -14,16 +14,16 @@ from sqlmodel import Session, select
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.events.models import Event
-from marketplace.licensing import obligations
-from marketplace.licensing.models import (
+from marketplace.licensing import payments
+from marketplace.licensing.models.obligations import (
     Obligation,
     ObligationKind,
     ObligationStatus,
     Payment,
     PaymentCreate,
     PaymentStatus,
-    RoyaltyReport,
 )
+from marketplace.licensing.models.royalty_reports import RoyaltyReport
 from tests import factories
 from tests.concurrency import post_at_once
 from tests.conftest import postgres_only
@@ -71,7 +71,7 @@ def record(engine: Engine, deal: Deal, *amounts: str) -> list[int]:
     with Session(engine, expire_on_commit=False) as session:
         upfront = session.get_one(Obligation, deal.upfront_id)
         ids = [
-            obligations.record_payment(
+            payments.record_payment(
                 session=session,
                 obligation_id=deal.upfront_id,
                 organization_id=upfront.licensee_id,

@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from marketplace.accounts.models import OrganizationKind
-from marketplace.licensing.models import License, Obligation, Payment, RoyaltyReport
+from marketplace.licensing.models.licenses import License
+from marketplace.licensing.models.obligations import Obligation, Payment
+from marketplace.licensing.models.royalty_reports import RoyaltyReport
 from tests.licensing.conftest import NewParty, Party
 from tests.licensing.royalty_builders import Q1, Q2, license_for
 from tests.problems import assert_problem

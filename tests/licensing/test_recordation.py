@@ -20,7 +20,7 @@ from marketplace.licensing.errors import (
     RecordDateOutOfRange,
     RecordNumberInUse,
 )
-from marketplace.licensing.models import License, LicenseStatus
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.pagination import InvalidCursor, PageParams
 from tests import factories
 from tests.licensing.conftest import Grant, NewParty, Party

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import License
+from marketplace.licensing.models.licenses import License
 from tests import factories
 from tests.concurrency import post_at_once, statuses_and_bodies
 from tests.conftest import postgres_only

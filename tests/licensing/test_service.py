@@ -22,7 +22,8 @@ from marketplace.licensing.errors import (
     PatentSuspended,
     SelfLicense,
 )
-from marketplace.licensing.models import IdempotencyRecord, License, LicenseStatus, PartyRole
+from marketplace.licensing.models.idempotency import IdempotencyRecord
+from marketplace.licensing.models.licenses import License, LicenseStatus, PartyRole
 from marketplace.listings.errors import ListingNotPublished, OfferNotFound
 from marketplace.listings.models import Listing, Offer
 from marketplace.pagination import PageParams

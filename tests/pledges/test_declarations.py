@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.events.models import Event, EventType
-from marketplace.licensing.models import License, LicenseStatus
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.errors import OfferNotFound
 from marketplace.listings.models import Listing, Offer
 from marketplace.pledges import declarations, license_links, lifecycle

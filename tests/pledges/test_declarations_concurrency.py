@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.events.models import Event, EventType
-from marketplace.licensing.models import License, LicenseStatus
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.pledges import license_links
 from marketplace.pledges.errors import DeclarationSuspendedByPledge
 from marketplace.pledges.models import Pledge, PledgeStatus

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models import License
+from marketplace.licensing.models.licenses import License
 from marketplace.listings.models import Listing
 from marketplace.patents import service as patents
 from marketplace.patents.models import (

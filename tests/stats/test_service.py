@@ -8,8 +8,8 @@ from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.errors import MarketplaceError
-from marketplace.licensing import obligations
-from marketplace.licensing.models import Obligation, ObligationKind, PaymentCreate
+from marketplace.licensing import payments
+from marketplace.licensing.models.obligations import Obligation, ObligationKind, PaymentCreate
 from marketplace.stats import service as stats
 from marketplace.stats.errors import InvalidPeriod, StatsNotAvailable
 from marketplace.stats.models import ConversionRow, ConversionStats, StatsGroup
@@ -183,7 +183,7 @@ def test_income_is_confirmed_payments_and_outstanding_what_is_still_owed(
     assert [item.amount for item in upfront] == [Decimal("10000.00")] * 2
     for amount, confirm in ((Decimal("10000.00"), True), (Decimal("2500.00"), True)):
         obligation = upfront[0] if amount == Decimal("10000.00") else upfront[1]
-        payment = obligations.record_payment(
+        payment = payments.record_payment(
             session=session,
             obligation_id=obligation.id or 0,
             organization_id=obligation.licensee_id,
@@ -191,14 +191,14 @@ def test_income_is_confirmed_payments_and_outstanding_what_is_still_owed(
             data=PaymentCreate(amount=amount, paid_on=date(2026, 6, 15), reference="TT"),
         )
         if confirm:
-            obligations.confirm_payment(
+            payments.confirm_payment(
                 session=session,
                 payment_id=payment.id or 0,
                 organization_id=portfolio.university.id,
                 user=None,
             )
     # A payment recorded but not confirmed is neither income nor a reduction of what is owed.
-    obligations.record_payment(
+    payments.record_payment(
         session=session,
         obligation_id=upfront[1].id or 0,
         organization_id=upfront[1].licensee_id,

@@ -6,7 +6,8 @@ from sqlmodel import Session, col, select
 from marketplace.accounts.models import OrganizationKind
 from marketplace.events.models import Event, EventType
 from marketplace.licensing import export_review
-from marketplace.licensing.models import ExportControlCreate, LicenseStatus
+from marketplace.licensing.models.export_review import ExportControlCreate
+from marketplace.licensing.models.licenses import LicenseStatus
 from marketplace.pledges import license_links
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import Pledge, PledgeStatus

@@ -246,7 +246,7 @@ def check_encumbrances(
     "/pledges/{pledge_id}/license-income",
     response_model=LicenseIncome,
     responses=problem_responses(401, 403, 404, 422),
-    summary="Licenses granted on the pledged patents in a period, and their fees (the pledgee)",
+    summary="Licensing income of the pledged patents in a period: due, overdue, confirmed",
 )
 def license_income(
     pledge: VisiblePledge,
@@ -261,4 +261,5 @@ def license_income(
         caller=caller,
         period_start=period_start,
         period_end=period_end,
+        today=clock.today(),
     )

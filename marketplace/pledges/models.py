@@ -499,21 +499,49 @@ class LicenseIncomeItem(BaseModel):
     license_id: int
     license_number: str
     licensee_id: int
+    status: str
     effective_date: date
-    royalty_type: str
+    expires_on: date
+    royalty_type: str = PydanticField(
+        examples=["running"], description="The declared payment method the license rests on."
+    )
     currency: str
-    upfront_fee: Decimal | None
+    upfront_fee: Decimal | None = PydanticField(
+        description="The lump sum or entry fee of its terms, whenever it falls due."
+    )
+    granted_under_pledge: bool = PydanticField(
+        description="Granted while this pledge was registered (with the pledgee's consent); "
+        "false for a license that predates the pledge."
+    )
+    due: Decimal = PydanticField(
+        description="Still owed on obligations falling due in the period, not yet past due."
+    )
+    overdue: Decimal = PydanticField(
+        description="Still owed on obligations that fell due in the period and are past due."
+    )
+    confirmed: Decimal = PydanticField(
+        description="Payments the licensor confirmed receiving, paid in the period."
+    )
 
 
 class LicenseIncomeTotal(BaseModel):
     currency: str
     licenses: int
     upfront_fees: Decimal
+    due: Decimal
+    overdue: Decimal
+    confirmed: Decimal
 
 
 class LicenseIncome(BaseModel):
+    """Every license on the pledged patents in force at some time in the period, whatever its
+    payment method (lump sum, entry fee, running royalty, per unit, share of profit): what falls
+    due, what is overdue and what was paid, from the licenses' obligations and confirmed
+    payments. Amounts only: the royalty reports' sales stay with the license's parties."""
+
     pledge_id: int
     period_start: date
     period_end: date
+    as_of: date = PydanticField(description="Overdue is counted against this day.")
     licenses: list[LicenseIncomeItem]
     totals: list[LicenseIncomeTotal]

@@ -207,3 +207,46 @@ def test_revision_files_sort_in_revision_order() -> None:
 
     assert oldest_first == sorted(oldest_first)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d-\d{4}_[a-z0-9_]+\.py", name) for name in oldest_first)
+
+
+def test_registration_numbers_recorded_before_the_office_numbers_are_flagged(
+    engine: Engine,
+) -> None:
+    """Until pledges carried the office's registration, the platform minted the number of each
+    registered pledge: kept, and flagged platform-assigned; applications have none to flag."""
+    from alembic import command
+
+    from marketplace.accounts.models import OrganizationKind
+    from marketplace.pledges.models import Pledge, PledgeStatus
+    from tests.conftest import alembic_config
+    from tests.pledges.conftest import make_pledge
+
+    try:
+        with Session(engine) as setup:
+            bank = factories.organization(setup, kind=OrganizationKind.bank)
+            owner = factories.organization(setup, kind=OrganizationKind.enterprise)
+            registered = make_pledge(setup, pledgee=bank, pledgor=owner)
+            applied = make_pledge(setup, pledgee=bank, pledgor=owner, status=PledgeStatus.applied)
+            setup.commit()
+            numbers = {registered.id: registered.registration_number, applied.id: None}
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "8a41c0d2e7b9")
+        upgrade_database(engine)
+        with Session(engine) as check:
+            migrated = check.scalars(select(Pledge).order_by(col(Pledge.id))).all()
+            assert {p.id: p.registration_number for p in migrated} == numbers
+            assert {p.id: p.registration_number_platform_assigned for p in migrated} == {
+                registered.id: True,
+                applied.id: False,
+            }
+            assert {p.consents_to_open_licenses for p in migrated} == {False}
+            assert {len(p.co_owner_consents) for p in migrated} == {0}
+    finally:
+        # Older migrations rebuild the patent table on SQLite on the way down: empty it first.
+        with engine.begin() as connection:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+        reset_database(engine)
+        upgrade_database(engine)

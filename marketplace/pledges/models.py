@@ -94,17 +94,27 @@ class Pledge(SQLModel, table=True):
     registration_number: str | None = Field(default=None, unique=True, max_length=32)
     registered_date: date | None = Field(default=None, index=True)
     # Numbers the platform once minted itself, before it recorded the office's: kept, and flagged.
-    registration_number_platform_assigned: bool = False
+    registration_number_platform_assigned: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
     # The pledgee agrees, in the application, that open-license declarations in force on the
     # pledged patents go on (Civil Code art. 444); without it their acceptance is suspended.
-    consents_to_open_licenses: bool = False
+    consents_to_open_licenses: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
     # The co-owners of the pledged patents who consented to the pledge in writing, by the names
     # on the patents' records: [{"application_number": ..., "co_owner": ...}].
-    co_owner_consents: list[dict[str, str]] = Field(default_factory=list, sa_type=JSONType)
+    co_owner_consents: list[dict[str, str]] = Field(
+        default_factory=list, sa_type=JSONType, sa_column_kwargs={"server_default": sa.text("'[]'")}
+    )
     # A pending invalidation request is a ground for refusal unless both parties confirm that
     # they proceed regardless (2021 pledge registration measures).
-    pledgee_proceeds_despite_invalidation: bool = False
-    pledgor_proceeds_despite_invalidation: bool = False
+    pledgee_proceeds_despite_invalidation: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    pledgor_proceeds_despite_invalidation: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
     refusal_reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     cancellation_reason: CancellationReason | None = Field(
         default=None, sa_type=enum_type(CancellationReason, "cancellation_reason")

@@ -28,6 +28,14 @@ ENCUMBRANCE_KINDS = (
 )
 
 
+BOOLEAN_COLUMNS = (
+    "registration_number_platform_assigned",
+    "consents_to_open_licenses",
+    "pledgee_proceeds_despite_invalidation",
+    "pledgor_proceeds_despite_invalidation",
+)
+
+
 def _json() -> sa.types.TypeEngine[object]:
     return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
@@ -37,34 +45,22 @@ def _kinds(kinds: Sequence[str]) -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("pledge") as batch_op:
-        for name in (
-            "registration_number_platform_assigned",
-            "consents_to_open_licenses",
-            "pledgee_proceeds_despite_invalidation",
-            "pledgor_proceeds_despite_invalidation",
-        ):
-            batch_op.add_column(
-                sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.false())
-            )
-        batch_op.add_column(
-            sa.Column("co_owner_consents", _json(), nullable=False, server_default=sa.text("'[]'"))
+    # Plain ADD COLUMN with a server default (which the models declare too): on SQLite a batch
+    # rebuild of `pledge` would drop a table that patents and licenses refer to.
+    for name in BOOLEAN_COLUMNS:
+        op.add_column(
+            "pledge", sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    op.add_column(
+        "pledge",
+        sa.Column("co_owner_consents", _json(), nullable=False, server_default=sa.text("'[]'")),
+    )
     # Every number recorded so far was minted by the platform (`ZL` + year + pledge id), not
     # issued by the office: kept, so that what was shown stays traceable, and flagged.
     op.execute(
         "UPDATE pledge SET registration_number_platform_assigned = true "
         "WHERE registration_number IS NOT NULL"
     )
-    with op.batch_alter_table("pledge") as batch_op:
-        for name in (
-            "registration_number_platform_assigned",
-            "consents_to_open_licenses",
-            "pledgee_proceeds_despite_invalidation",
-            "pledgor_proceeds_despite_invalidation",
-        ):
-            batch_op.alter_column(name, existing_type=sa.Boolean(), server_default=None)
-        batch_op.alter_column("co_owner_consents", existing_type=_json(), server_default=None)
     with op.batch_alter_table("patent_encumbrance") as batch_op:
         batch_op.drop_constraint(op.f("ck_patent_encumbrance_encumbrance_kind"), type_="check")
         batch_op.create_check_constraint(
@@ -81,9 +77,5 @@ def downgrade() -> None:
         batch_op.create_check_constraint(
             op.f("ck_patent_encumbrance_encumbrance_kind"), _kinds(ENCUMBRANCE_KINDS)
         )
-    with op.batch_alter_table("pledge") as batch_op:
-        batch_op.drop_column("co_owner_consents")
-        batch_op.drop_column("pledgor_proceeds_despite_invalidation")
-        batch_op.drop_column("pledgee_proceeds_despite_invalidation")
-        batch_op.drop_column("consents_to_open_licenses")
-        batch_op.drop_column("registration_number_platform_assigned")
+    for name in ("co_owner_consents", *reversed(BOOLEAN_COLUMNS)):
+        op.drop_column("pledge", name)

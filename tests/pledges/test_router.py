@@ -1377,3 +1377,80 @@ def test_the_cursor_walks_every_visible_pledge_once(
             break
     assert seen == expected
     assert pages == 3
+
+
+# Co-owners and a pending invalidation (2021 pledge registration measures) -----------------------
+
+
+def test_every_co_owner_consents_in_the_application(
+    client: TestClient, session: Session, owner: Party, bank: Party, apply: Apply
+) -> None:
+    patent = factories.patent(
+        session,
+        owner.organization,
+        co_owners=[CoOwner(name="Zhejiang University"), CoOwner(name="Li Wei")],
+    )
+    consents = [
+        {"application_number": patent.application_number, "co_owner": name}
+        for name in ("Li Wei", "Zhejiang University")
+    ]
+    response = apply([patent], co_owner_consents=consents)
+    assert response.status_code == 201, response.text
+    assert response.json()["co_owner_consents"] == consents
+    pledge_id = response.json()["id"]
+    assert client.post(at(pledge_id, "confirm"), headers=owner.headers).status_code == 200
+    registered = client.post(
+        at(pledge_id, "registration"), headers=bank.headers, json=registration_body()
+    )
+    assert registered.status_code == 200, registered.text
+
+
+def test_a_consent_from_someone_who_is_no_co_owner_is_refused(
+    session: Session, owner: Party, apply: Apply
+) -> None:
+    patent = factories.patent(session, owner.organization, co_owners=[CoOwner(name="Li Wei")])
+    before = pledge_count(session)
+    body = assert_problem(
+        apply(
+            [patent],
+            co_owner_consents=[
+                {"application_number": patent.application_number, "co_owner": "Wang Fang"}
+            ],
+        ),
+        422,
+        "unknown_co_owner",
+    )
+    assert body["co_owner"] == "Wang Fang"
+    assert pledge_count(session) == before
+
+
+def test_a_pending_invalidation_needs_both_parties_to_proceed(
+    client: TestClient, session: Session, owner: Party, bank: Party, apply: Apply
+) -> None:
+    patent = encumber(
+        session, factories.patent(session, owner.organization), EncumbranceKind.invalidation_request
+    )
+    applied = apply([patent], proceed_despite_pending_invalidation=True)
+    assert applied.status_code == 201, applied.text
+    pledge_id = applied.json()["id"]
+    # The pledgor joins without saying it proceeds: registration is refused.
+    assert client.post(at(pledge_id, "confirm"), headers=owner.headers).status_code == 200
+    body = assert_problem(
+        client.post(at(pledge_id, "registration"), headers=bank.headers, json=registration_body()),
+        409,
+        "invalidation_pending",
+    )
+    assert reason_codes(body) == ["invalidation_pending"]
+    # It confirms again, proceeding: the office's registration is recorded.
+    confirmed = client.post(
+        at(pledge_id, "confirm"),
+        headers=owner.headers,
+        json={"proceed_despite_pending_invalidation": True},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["pledgor_proceeds_despite_invalidation"] is True
+    registered = client.post(
+        at(pledge_id, "registration"), headers=bank.headers, json=registration_body()
+    )
+    assert registered.status_code == 200, registered.text
+    assert active_pledge_of(session, patent) == pledge_id

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # The office's announcement number of an open-license declaration or its withdrawal, as
     # entered after removing spaces and upper-casing (DOMAIN.md defines no format; configurable).
     announcement_number_pattern: str = r"^[A-Z0-9][A-Z0-9./-]{5,31}$"
+    # The office's pledge registration number as entered, normalized the same way (its certificates
+    # read like `Y2026980012345`; configurable). `ZL` begins Chinese patent numbers, not
+    # registrations: refused, so that a patent number is never recorded as one.
+    pledge_registration_number_pattern: str = r"^(?!ZL)[A-Z0-9][A-Z0-9./-]{5,31}$"
 
     # Webhooks (marketplace.webhooks). Plain http to 127.0.0.1/localhost is for a local receiver
     # in development and tests; production always ignores it and requires https to public hosts.

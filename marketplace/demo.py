@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from marketplace import clock
 from marketplace.accounts import service as accounts
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.credit_code import credit_code_check_character
 from marketplace.accounts.models import (
     Organization,
@@ -34,7 +35,12 @@ from marketplace.patents.models import (
     PatentCreate,
 )
 from marketplace.pledges import lifecycle
-from marketplace.pledges.models import PledgeCreate, Valuation, ValuationMethod
+from marketplace.pledges.models import (
+    PledgeCreate,
+    PledgeRegistrationCreate,
+    Valuation,
+    ValuationMethod,
+)
 from marketplace.workflows import acceptance, declarations
 from marketplace.workflows import pledges as pledge_workflows
 
@@ -343,5 +349,19 @@ def _pledge_an_sme_patent(
         ),
     )
     lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=sme)
-    pledge_workflows.register_pledge(session=session, pledge=pledge, admin=admin)
+    # The office registers the pledge; the bank enters the number and date from its notice.
+    pledge_workflows.record_registration(
+        session=session,
+        pledge=pledge,
+        caller=Caller(
+            organization=bank,
+            scopes=accounts.allowed_scopes(bank),
+            jti="demo-data",
+            token_expires_at=clock.now(),
+        ),
+        registration=PledgeRegistrationCreate(
+            registration_number=f"Y{today:%Y}980{pledge.id or 0:06d}",
+            registration_date=today,
+        ),
+    )
     summary.pledges += 1

@@ -125,9 +125,8 @@ def test_university_publishes_and_many_enterprises_license(client, session) -> N
 
 def test_a_bank_lends_against_a_patent_and_consents_to_its_open_license(client, session) -> None:
     from marketplace.accounts.models import OrganizationKind
-    from tests.factories import auth, member, patent, platform_admin
+    from tests.factories import auth, member, patent
 
-    admin = auth(session, platform_admin(session))
     owner_user = member(session, kind=OrganizationKind.enterprise)
     owner = auth(session, owner_user)
     pledged = patent(session, owner_user)
@@ -178,10 +177,15 @@ def test_a_bank_lends_against_a_patent_and_consents_to_its_open_license(client, 
     pledge_id = application.json()["id"]
     assert application.json()["status"] == "applied"
     assert client.post(f"/api/v1/pledges/{pledge_id}/confirm", headers=owner).status_code == 200
-    registered = client.post(f"/api/v1/pledges/{pledge_id}/register", headers=admin)
+    # The office registers the pledge; the bank records its number and date.
+    registered = client.post(
+        f"/api/v1/pledges/{pledge_id}/registration",
+        headers=bank,
+        json={"registration_number": "Y2026980000042", "registration_date": "2026-06-15"},
+    )
     assert registered.status_code == 200, registered.text
     assert registered.json()["status"] == "registered"
-    assert registered.json()["registration_number"]
+    assert registered.json()["registration_number"] == "Y2026980000042"
 
     # Another bank sees the register entry only.
     seen = client.get(f"/api/v1/pledges/{pledge_id}", headers=other_bank).json()

@@ -226,7 +226,7 @@ def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.downgrade(config, "8a41c0d2e7b9")
+            command.downgrade(config, "b05107f91619")
         with Session(engine) as setup:
             owner_id = factories.organization(setup).id
             setup.commit()
@@ -326,5 +326,48 @@ def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy
             assert invention.evaluation_report_conclusion is None
             assert utility.fee_reduction_percent is None
     finally:
+        reset_database(engine)
+        upgrade_database(engine)
+
+
+def test_registration_numbers_recorded_before_the_office_numbers_are_flagged(
+    engine: Engine,
+) -> None:
+    """Until pledges carried the office's registration, the platform minted the number of each
+    registered pledge: kept, and flagged platform-assigned; applications have none to flag."""
+    from alembic import command
+
+    from marketplace.accounts.models import OrganizationKind
+    from marketplace.pledges.models import Pledge, PledgeStatus
+    from tests.conftest import alembic_config
+    from tests.pledges.conftest import make_pledge
+
+    try:
+        with Session(engine) as setup:
+            bank = factories.organization(setup, kind=OrganizationKind.bank)
+            owner = factories.organization(setup, kind=OrganizationKind.enterprise)
+            registered = make_pledge(setup, pledgee=bank, pledgor=owner)
+            applied = make_pledge(setup, pledgee=bank, pledgor=owner, status=PledgeStatus.applied)
+            setup.commit()
+            numbers = {registered.id: registered.registration_number, applied.id: None}
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "b05107f91619")
+        upgrade_database(engine)
+        with Session(engine) as check:
+            migrated = check.scalars(select(Pledge).order_by(col(Pledge.id))).all()
+            assert {p.id: p.registration_number for p in migrated} == numbers
+            assert {p.id: p.registration_number_platform_assigned for p in migrated} == {
+                registered.id: True,
+                applied.id: False,
+            }
+            assert {p.consents_to_open_licenses for p in migrated} == {False}
+            assert {len(p.co_owner_consents) for p in migrated} == {0}
+    finally:
+        # Older migrations rebuild the patent table on SQLite on the way down: empty it first.
+        with engine.begin() as connection:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
         reset_database(engine)
         upgrade_database(engine)

@@ -60,6 +60,9 @@ class EncumbranceKind(StrEnum):
     non_exclusive_license = "non_exclusive_license"
     court_preservation = "court_preservation"
     ownership_dispute = "ownership_dispute"
+    # A request for invalidation pending before the office's reexamination board: released when
+    # the board decides. Pledging is refused meanwhile unless both parties proceed regardless.
+    invalidation_request = "invalidation_request"
 
 
 class EvaluationConclusion(StrEnum):

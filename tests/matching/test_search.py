@@ -134,6 +134,18 @@ def test_the_most_frequent_word_one_edit_away_is_the_correction(
     assert search(session, "batery").corrected_query == expected
 
 
+def test_batery_is_corrected_to_battery_not_to_a_more_frequent_stem(session: Session) -> None:
+    # As in the demo: "matery" (one edit from "batery") has the stem of "materials", which more
+    # listings have than "battery"; a slip rarely changes the first letter.
+    battery = listed(session, "Battery pack with cooling plates")
+    batteries = listed(session, "Solid-state batteries")
+    for n in range(4):
+        listed(session, f"Composite materials {n}")
+    result = search(session, "batery")
+    assert result.corrected_query == "battery"
+    assert {hit.listing_id for hit in result.hits} == {battery.id, batteries.id}
+
+
 def test_a_common_word_is_corrected_from_the_planner_statistics(session: Session) -> None:
     if search_index.dialect_name(session) != "postgresql":
         pytest.skip("PostgreSQL's statistics")

@@ -39,9 +39,13 @@ body_words = coalesce((
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("listing_search") as batch:
-        batch.add_column(sa.Column("title_words", sa.Text(), nullable=False, server_default=""))
-        batch.add_column(sa.Column("body_words", sa.Text(), nullable=False, server_default=""))
+    # Plain ALTER TABLE on both databases (SQLite adds and drops columns in place).
+    op.add_column(
+        "listing_search", sa.Column("title_words", sa.Text(), nullable=False, server_default="")
+    )
+    op.add_column(
+        "listing_search", sa.Column("body_words", sa.Text(), nullable=False, server_default="")
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(FILL_FROM_VECTOR)
         return
@@ -60,6 +64,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         op.execute("DROP TABLE listing_search_fts_vocab")
-    with op.batch_alter_table("listing_search") as batch:
-        batch.drop_column("body_words")
-        batch.drop_column("title_words")
+    op.drop_column("listing_search", "body_words")
+    op.drop_column("listing_search", "title_words")

@@ -128,7 +128,8 @@ a cheap, nearby listing on another subject does not outrank a relevant one.
 
 The best offer of each listing is its cheapest over the term (`offer_id`,
 `estimated_total_cost`). Candidates are bounded: 500 text matches (the listings with the need's
-rarest words first) plus 200 per IPC subclass of the best matches and of interest; so the answer is one page: `limit` only, no cursor."""
+rarest words first) plus 200 per IPC subclass of the best matches and of interest; so the
+answer is one page: `limit` only, no cursor."""
 
 
 @router.get(

@@ -305,8 +305,8 @@ def add_published_listing(
             "min_royalty_rate": rate or Decimal(0),
             "term_end_date": term_end_date(kind, filing),
             "search_vector": search_index.tsvector_literal(document, codes),
-            "fts_title": " ".join(document.title),
-            "fts_body": " ".join(document.body),
+            "title_words": " ".join(document.title),
+            "body_words": " ".join(document.body),
         }
     )
 
@@ -408,7 +408,10 @@ class Loader:
             )
             connection.execute(
                 sa.text("INSERT INTO listing_search_fts(rowid, title, body) VALUES (:i, :t, :b)"),
-                [{"i": r["listing_id"], "t": r["fts_title"], "b": r["fts_body"]} for r in search],
+                [
+                    {"i": r["listing_id"], "t": r["title_words"], "b": r["body_words"]}
+                    for r in search
+                ],
             )
 
     @staticmethod

@@ -95,12 +95,15 @@ def split_joined(joined: str) -> list[str]:
     return [value for value in joined.split("|") if value]
 
 
-def search_row(listing: Listing) -> dict[str, Any]:
-    """The filter and sort keys of a published listing."""
+def search_row(listing: Listing, document: Document | None = None) -> dict[str, Any]:
+    """The filter and sort keys of a published listing, and its words (when given)."""
     assert listing.id is not None
     assert listing.published_at is not None
     offers = listing.offers
-    return {
+    words = {}
+    if document is not None:
+        words = {"title_words": " ".join(document.title), "body_words": " ".join(document.body)}
+    return words | {
         "listing_id": listing.id,
         "owner_id": listing.owner_id,
         "published_at": listing.published_at,
@@ -155,7 +158,7 @@ def index_listing(*, session: Session, listing: Listing) -> Document | None:
     if listing.status != ListingStatus.published:
         return None
     document = listing_document(listing)
-    insert_entries(session, [(search_row(listing), document)])
+    insert_entries(session, [(search_row(listing, document), document)])
     return document
 
 
@@ -205,7 +208,11 @@ def reindex_all(*, session: Session, batch_size: int = 500) -> int:
         )
         insert_entries(
             session,
-            [(search_row(listing), listing_document(listing)) for listing in batch],
+            [
+                (search_row(listing, document), document)
+                for listing in batch
+                for document in (listing_document(listing),)
+            ],
         )
         session.flush()
         session.expunge_all()

@@ -18,6 +18,11 @@ class CreditCodeTaken(Conflict):
     title = "Organization already registered"
 
 
+class InvalidAccount(Unprocessable):
+    default_code = "invalid_account"
+    title = "Invalid account details"
+
+
 class WeakPassword(Unprocessable):
     default_code = "weak_password"
     title = "Password too weak"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from marketplace import clock
@@ -16,6 +17,7 @@ from marketplace.accounts.errors import (
     CannotDeactivateSelf,
     CreditCodeTaken,
     EmailTaken,
+    InvalidAccount,
     InvalidClient,
     InvalidGrant,
     KindNotAllowed,
@@ -41,8 +43,10 @@ from marketplace.accounts.models import (
 )
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.errors import field_errors, summary
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.sessions import end_read
+from marketplace.text import find_control_character
 
 # What each kind of organization may do. A token carries a subset of its organization's scopes.
 SCOPES_BY_KIND: dict[OrganizationKind, frozenset[str]] = {
@@ -172,8 +176,17 @@ def deactivate_member(*, session: Session, admin: User, user_id: int) -> User:
 
 
 def create_platform_admin(*, session: Session, email: str, password: str, full_name: str) -> User:
-    """The operator's account; its platform organization is created on first use."""
-    email = email.lower()
+    """The operator's account; its platform organization is created on first use. The e-mail and
+    name pass the same checks as the API's, so that the API can show what is created here."""
+    try:
+        data = UserCreate(email=email, full_name=full_name, password=password)
+    except ValidationError as exc:
+        errors = field_errors(exc.errors())
+        raise InvalidAccount(summary(errors), errors=errors) from None
+    found = find_control_character({"email": email, "full_name": full_name})
+    if found is not None:
+        raise InvalidAccount(f"{found[0]} holds the control character {found[1]}.")
+    email, full_name = data.email, data.full_name
     check_password_strength(password, email=email)
     _ensure_email_free(session, email)
     platform = session.scalar(

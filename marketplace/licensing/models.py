@@ -4,12 +4,13 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel, col
 
 from marketplace import clock
 from marketplace.audit.spec import Audited
+from marketplace.codes import CurrencyCode
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.patents.models import IpcPrefix
 
@@ -176,10 +177,14 @@ class LicensePublic(SQLModel):
 
 
 class LicenseTermination(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class LicenseRecordationCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     record_number: str = Field(
         min_length=1,
         max_length=64,
@@ -265,6 +270,8 @@ CERTIFICATE_MAX_CHARS = 262_144
 
 
 class CertificateVerification(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     jws: str = Field(
         min_length=1,
         # The largest certificate (50 patents with 500-character Chinese titles) is ~110 kB.
@@ -453,6 +460,7 @@ class RoyaltyReportCreate(BaseModel):
     """One reporting period's sales, in the license's currency."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -463,14 +471,14 @@ class RoyaltyReportCreate(BaseModel):
                     "currency": "CNY",
                 }
             ]
-        }
+        },
     }
 
     period_start: date
     period_end: date
     net_sales: Amount
     units: int | None = PydanticField(default=None, ge=0, le=10**12)
-    currency: str = PydanticField(pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode
     corrects: int | None = PydanticField(
         default=None,
         ge=1,
@@ -553,9 +561,10 @@ class ObligationCalendar(BaseModel):
 
 class PaymentCreate(BaseModel):
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [{"amount": "43750.00", "paid_on": "2026-10-10", "reference": "TT-88213"}]
-        }
+        },
     }
 
     amount: PositiveAmount
@@ -564,7 +573,10 @@ class PaymentCreate(BaseModel):
 
 
 class PaymentRejection(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{"reason": "No such transfer received"}]}}
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {"examples": [{"reason": "No such transfer received"}]},
+    }
 
     reason: str = PydanticField(min_length=1, max_length=1000)
 
@@ -602,9 +614,10 @@ class ExportControl(SQLModel, table=True):
 
 class ExportControlCreate(SQLModel):
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [{"ipc_prefix": "H01L 21", "description": "Semiconductor manufacturing"}]
-        }
+        },
     }
 
     ipc_prefix: IpcPrefix = Field(
@@ -621,6 +634,8 @@ class ExportControlPublic(SQLModel):
 
 
 class ExportDecision(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     note: str | None = Field(default=None, max_length=1000, description="Why, for the parties.")
 
 
@@ -756,6 +771,8 @@ def _not_blank(value: str) -> str:
 
 
 class DisputeCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     reason: DisputeReason = Field(schema_extra={"examples": ["royalty_payment"]})
     statement: str = Field(
         min_length=1,
@@ -771,6 +788,8 @@ class DisputeCreate(SQLModel):
 
 
 class DisputeResolution(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     outcome: DisputeOutcome = Field(
         description="`settled` (the parties agreed), `upheld` (the claim stands), `rejected`, "
         "or `referred_to_court`.",
@@ -790,6 +809,8 @@ class DisputeResolution(SQLModel):
 
 
 class DisputeStatementCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     text: str = Field(
         min_length=1,
         max_length=DISPUTE_TEXT_MAX_CHARS,

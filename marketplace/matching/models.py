@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
+from marketplace.codes import CurrencyCode
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.listings.models import ListingPublic, RoyaltyType
 from marketplace.matching import tokenizer
@@ -162,7 +163,6 @@ Amount = Annotated[
     Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0), AfterValidator(_cents)
 ]
 IpcHint = Annotated[str, StringConstraints(max_length=30), AfterValidator(normalize_ipc_prefix)]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class SmeProfile(SQLModel, table=True):
@@ -184,6 +184,7 @@ class SmeProfileUpdate(BaseModel):
     """The whole profile (a PUT replaces it)."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -195,7 +196,7 @@ class SmeProfileUpdate(BaseModel):
                     "currency": "CNY",
                 }
             ]
-        }
+        },
     }
 
     industry: str | None = PydanticField(default=None, max_length=200)
@@ -256,6 +257,7 @@ class TechnologyNeed(SQLModel, table=True):
 
 class NeedCreate(BaseModel):
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -267,7 +269,7 @@ class NeedCreate(BaseModel):
                     "expected_annual_sales": "2000000",
                 }
             ]
-        }
+        },
     }
 
     title: str = PydanticField(min_length=1, max_length=300)

@@ -53,6 +53,11 @@ class InsufficientScope(Forbidden):
     title = "Token lacks the required scope"
 
 
+class OrganizationRejected(Forbidden):
+    default_code = "organization_rejected"
+    title = "Organization rejected"
+
+
 class NotOrganizationAdmin(Forbidden):
     default_code = "not_organization_admin"
     title = "Organization admin required"
@@ -93,7 +98,8 @@ class RefreshTokenReused(OAuthError):
 
     def __init__(self) -> None:
         super().__init__(
-            "This refresh token was already used; every token of its login has been revoked.",
+            "This refresh token was already used; every token of its login has been revoked, "
+            "its access tokens included.",
             code="invalid_grant",
         )
 

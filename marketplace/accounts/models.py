@@ -240,6 +240,30 @@ class RevokedAccessToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
+class RevokedLogin(SQLModel, table=True):
+    """Logins ended before their access tokens expire (a reused refresh token, a logout with the
+    refresh token): every access token naming the login is refused. Rows can be purged after
+    ``expires_at``, when no access token issued before the revocation is still valid."""
+
+    __tablename__ = "revoked_login"
+
+    login_id: str = Field(primary_key=True, max_length=36)
+    revoked_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class AttemptWindow(SQLModel, table=True):
+    """One key's count of attempts in its current minute, shared by every process that signs
+    users in (see ``accounts.throttle.DatabaseWindows``)."""
+
+    __tablename__ = "attempt_window"
+
+    key: str = Field(primary_key=True, max_length=400)
+    # Seconds since the epoch, as the limiter's clock gives them.
+    started_at: float = Field(sa_type=sa.Float(precision=53), index=True)
+    count: int
+
+
 class TokenResponse(SQLModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret

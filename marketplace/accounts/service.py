@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -36,6 +36,7 @@ from marketplace.accounts.models import (
     OrganizationKind,
     RefreshToken,
     RevokedAccessToken,
+    RevokedLogin,
     User,
     UserCreate,
     UserRole,
@@ -55,6 +56,17 @@ SCOPES_BY_KIND: dict[OrganizationKind, frozenset[str]] = {
     OrganizationKind.enterprise: frozenset({"patents", "listings", "licenses", "licenses:accept"}),
     OrganizationKind.bank: frozenset({"pledges", "encumbrances"}),
     OrganizationKind.platform: frozenset({"admin"}),
+}
+
+# Before the platform verifies it, an organization may prepare its own records (patents, draft
+# listings) and read what concerns itself, never act on the market or read the pledge register:
+# accepting offers, publishing and registering pledges also check verification themselves.
+SCOPES_WHILE_PENDING: dict[OrganizationKind, frozenset[str]] = {
+    OrganizationKind.university: frozenset({"patents", "listings", "licenses"}),
+    OrganizationKind.research_institute: frozenset({"patents", "listings", "licenses"}),
+    OrganizationKind.enterprise: frozenset({"patents", "listings", "licenses"}),
+    OrganizationKind.bank: frozenset(),
+    OrganizationKind.platform: frozenset(),
 }
 
 _COMMON_PASSWORDS = frozenset(
@@ -275,10 +287,20 @@ def decide_verification(
     return organization
 
 
-def allowed_scopes(organization: Organization) -> frozenset[str]:
+def kind_scopes(organization: Organization) -> frozenset[str]:
+    """What a token of this organization may carry: its kind's scopes, none once rejected. A
+    pending organization's tokens carry them all, so that verification takes effect at once."""
     if organization.verification == Verification.rejected:
         return frozenset()
     return SCOPES_BY_KIND[OrganizationKind(organization.kind)]
+
+
+def allowed_scopes(organization: Organization) -> frozenset[str]:
+    """What a request may use now: the kind's scopes as far as the organization's state allows
+    (checked on every request, so a decision takes effect without waiting for token expiry)."""
+    if organization.verification == Verification.pending:
+        return SCOPES_WHILE_PENDING[OrganizationKind(organization.kind)]
+    return kind_scopes(organization)
 
 
 def _grant_scopes(requested: str | None, allowed: frozenset[str]) -> frozenset[str]:
@@ -320,11 +342,17 @@ def _user_tokens(
 ) -> IssuedTokens:
     assert organization.id is not None
     access = security.create_access_token(
-        subject=f"user:{user.id}", organization_id=organization.id, scopes=scopes
+        subject=f"user:{user.id}",
+        organization_id=organization.id,
+        scopes=scopes,
+        login_id=family_id,
     )
     refresh = _issue_refresh_token(session=session, user=user, scopes=scopes, family_id=family_id)
     session.flush()
-    return IssuedTokens(access.token, access.expires_in, scopes, refresh)
+    # The response names the scopes usable now; the token carries those its state withholds.
+    return IssuedTokens(
+        access.token, access.expires_in, scopes & allowed_scopes(organization), refresh
+    )
 
 
 def password_grant(
@@ -339,7 +367,7 @@ def password_grant(
     if not security.verify_secret(user.password_hash, password) or not user.is_active:
         raise InvalidGrant("Wrong email or password.")
     organization = get_organization(session=session, organization_id=user.organization_id)
-    scopes = _grant_scopes(scope, allowed_scopes(organization))
+    scopes = _grant_scopes(scope, kind_scopes(organization))
     user.last_login_at = clock.now()
     session.add(user)
     return _user_tokens(
@@ -374,7 +402,7 @@ def refresh_token_grant(*, session: Session, refresh_token: str, scope: str | No
     if user is None or not user.is_active:
         raise InvalidGrant("The account of this refresh token is disabled.")
     organization = get_organization(session=session, organization_id=user.organization_id)
-    granted = frozenset(stored.scope.split()) & allowed_scopes(organization)
+    granted = frozenset(stored.scope.split()) & kind_scopes(organization)
     scopes = _grant_scopes(scope, granted)
     return _user_tokens(
         session=session,
@@ -386,6 +414,8 @@ def refresh_token_grant(*, session: Session, refresh_token: str, scope: str | No
 
 
 def revoke_refresh_family(*, session: Session, family_id: str) -> None:
+    """Ends a login: its refresh tokens at once, and its access tokens from their next request
+    (``get_caller`` checks each token's login against ``revoked_login``)."""
     session.execute(
         sa.update(RefreshToken)
         .where(col(RefreshToken.family_id) == family_id)
@@ -393,6 +423,11 @@ def revoke_refresh_family(*, session: Session, family_id: str) -> None:
         .values(revoked_at=clock.now())
         .execution_options(synchronize_session=False)
     )
+    if session.get(RevokedLogin, family_id) is None:
+        # Wall-clock time, as for token expiry: after this no access token of the login is valid.
+        ttl = timedelta(seconds=get_settings().access_token_ttl_seconds)
+        session.add(RevokedLogin(login_id=family_id, expires_at=datetime.now(UTC) + ttl))
+        session.flush()
 
 
 def client_credentials_grant(
@@ -406,7 +441,7 @@ def client_credentials_grant(
     if not security.verify_secret(client.secret_hash, client_secret) or client.revoked_at:
         raise InvalidClient()
     organization = get_organization(session=session, organization_id=client.organization_id)
-    scopes = _grant_scopes(scope, allowed_scopes(organization))
+    scopes = _grant_scopes(scope, kind_scopes(organization))
     client.last_used_at = clock.now()
     session.add(client)
     session.flush()
@@ -414,7 +449,9 @@ def client_credentials_grant(
         subject=f"client:{client.client_id}", organization_id=client.organization_id, scopes=scopes
     )
     # Machines hold their secret; they get no refresh token (RFC 6749 section 4.4.3).
-    return IssuedTokens(access.token, access.expires_in, scopes, None)
+    return IssuedTokens(
+        access.token, access.expires_in, scopes & allowed_scopes(organization), None
+    )
 
 
 def create_api_client(*, session: Session, creator: User, name: str) -> tuple[ApiClient, str]:
@@ -455,8 +492,16 @@ def revoke_api_client(*, session: Session, client: ApiClient) -> ApiClient:
     return client
 
 
-def is_access_token_revoked(*, session: Session, jti: str) -> bool:
-    return session.get(RevokedAccessToken, jti) is not None
+def is_access_token_revoked(*, session: Session, jti: str, login_id: str | None = None) -> bool:
+    """One round trip per request: the token itself (logout) or its whole login (a reused
+    refresh token, a logout that named the refresh token)."""
+    revoked_token = sa.select(col(RevokedAccessToken.jti)).where(col(RevokedAccessToken.jti) == jti)
+    if login_id is None:
+        return session.scalar(sa.select(revoked_token.exists())) is True
+    revoked_login = sa.select(col(RevokedLogin.login_id)).where(
+        col(RevokedLogin.login_id) == login_id
+    )
+    return session.scalar(sa.select(sa.or_(revoked_token.exists(), revoked_login.exists()))) is True
 
 
 def logout(

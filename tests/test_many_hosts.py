@@ -134,10 +134,11 @@ def test_a_certificate_issued_by_one_server_verifies_at_the_other(
         license_ = license_for(session, licensor, licensee)
         headers = factories.auth(session, licensee_user)
         session.commit()
+        license_id = license_.id
     first, second = two_servers
 
     issued = httpx.get(
-        f"{first}/api/v1/licenses/{license_.id}/certificate", headers=headers, timeout=30
+        f"{first}/api/v1/licenses/{license_id}/certificate", headers=headers, timeout=30
     )
     assert issued.status_code == 200, issued.text
     verdict = httpx.post(

@@ -18,10 +18,12 @@ from marketplace.licensing.errors import (
     OnlyLicenseePays,
     OnlyLicensorConfirms,
     Overpayment,
+    PaymentBeforeLicense,
     PaymentDateInFuture,
     PaymentNotFound,
     PaymentNotRecorded,
 )
+from marketplace.licensing.models.licenses import License
 from marketplace.licensing.models.obligations import (
     Obligation,
     ObligationStatus,
@@ -73,6 +75,13 @@ def record_payment(
         raise OnlyLicenseePays("Only the licensee records payments against this obligation.")
     if data.paid_on > clock.today():
         raise PaymentDateInFuture(f"{data.paid_on} is in the future.")
+    license_ = session.get(License, obligation.license_id)
+    assert license_ is not None
+    if data.paid_on < license_.effective_date:
+        raise PaymentBeforeLicense(
+            f"{data.paid_on} is before the license took effect ({license_.effective_date}).",
+            effective_date=license_.effective_date.isoformat(),
+        )
     obligation = _lock_obligation(session, obligation_id)
     if obligation.status is not ObligationStatus.due:
         raise ObligationNotPayable(f"Obligation {obligation_id} is {obligation.status}.")

@@ -68,6 +68,15 @@ def test_payments_beyond_the_amount_are_refused(session: Session, hybrid: Licens
     pay(session, upfront, "10000")
 
 
+def test_a_payment_dated_before_the_license_took_effect_is_refused(
+    session: Session, hybrid: License
+) -> None:
+    [upfront] = obligations_of(session, hybrid)
+    with pytest.raises(errors.PaymentBeforeLicense):
+        pay(session, upfront, "100", on=hybrid.effective_date - timedelta(days=1))
+    pay(session, upfront, "100", on=hybrid.effective_date)
+
+
 def test_a_rejected_payment_frees_its_amount(session: Session, hybrid: License) -> None:
     [upfront] = obligations_of(session, hybrid)
     payment = pay(session, upfront, "50000")

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace import clock
 from marketplace.audit.spec import Audited
+from marketplace.codes import CurrencyCode
 from marketplace.db import ScaledDecimal, UTCDateTime
 
 Amount = Annotated[Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0)]
@@ -52,6 +53,7 @@ class RoyaltyReportCreate(BaseModel):
     """One reporting period's sales, in the license's currency."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -62,14 +64,14 @@ class RoyaltyReportCreate(BaseModel):
                     "currency": "CNY",
                 }
             ]
-        }
+        },
     }
 
     period_start: date
     period_end: date
     net_sales: Amount
     units: int | None = PydanticField(default=None, ge=0, le=10**12)
-    currency: str = PydanticField(pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode
     corrects: int | None = PydanticField(
         default=None,
         ge=1,

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query
 from marketplace.accounts.deps import CurrentCaller
 from marketplace.errors import problem_responses
 from marketplace.events import service as events
-from marketplace.events.models import EventFeed, EventPublic
+from marketplace.events.models import LICENSE_EVENT_DOCS, EventFeed, EventPublic
 from marketplace.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from marketplace.sessions import SessionDep
 
@@ -17,6 +17,8 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
     response_model=EventFeed,
     responses=problem_responses(401, 422),
     summary="The caller's organization's events, oldest first; poll with `since`",
+    description="Each event has a `type`, a `subject` and a `payload`. License events:\n\n"
+    + "\n".join(f"* `{kind}`: {text}" for kind, text in LICENSE_EVENT_DOCS.items()),
 )
 def list_events(
     caller: CurrentCaller,

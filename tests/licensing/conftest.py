@@ -77,7 +77,8 @@ def grant(session: Session, offer: Offer) -> Grant:
             user=party.user,
             idempotency_key=str(uuid.uuid4()),
         )
-        return license_
+        # The upfront fee paid and confirmed: the license in force, as most tests need it.
+        return factories.pay_upfront(session, license_)
 
     return take
 

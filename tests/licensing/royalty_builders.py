@@ -42,7 +42,8 @@ def license_for(
         idempotency_key=str(uuid.uuid4()),
     )
     assert created
-    return license_
+    # The upfront fee paid and confirmed on the same day: in force from acceptance day.
+    return factories.pay_upfront(session, license_)
 
 
 def report_data(

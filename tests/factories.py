@@ -267,7 +267,8 @@ def pay_upfront(session: Session, license_: License) -> License:
         return license_
     assert license_.id is not None
     fee = obligations.upfront_obligation(session, license_.id)
-    assert fee is not None and fee.id is not None
+    assert fee is not None
+    assert fee.id is not None
     payment = payments.record_payment(
         session=session,
         obligation_id=fee.id,

@@ -33,8 +33,21 @@ def licensee(new_party: NewParty) -> Party:
 
 @pytest.fixture
 def published(session: Session, licensor: Party) -> tuple[Listing, Offer]:
-    """The licensor's published listing (one invention filed 2020-03-01) and its hybrid offer."""
-    return factories.published_listing(session, licensor.organization)
+    """The licensor's published listing (one invention filed 2020-03-01) and its offer: a running
+    royalty of 3.5 % with a 20,000 minimum a year for three years. Nothing is paid up front, so
+    an acceptance puts the license in force at once (the upfront-payment path has tests of its
+    own)."""
+    return factories.published_listing(
+        session,
+        licensor.organization,
+        offers=[
+            factories.offer_data(
+                royalty_type="running",
+                royalty_rate=Decimal("3.5"),
+                minimum_annual=Decimal("20000"),
+            )
+        ],
+    )
 
 
 @pytest.fixture

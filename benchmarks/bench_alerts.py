@@ -64,7 +64,7 @@ from marketplace.accounts.models import Organization, OrganizationKind, Verifica
 from marketplace.audit import recorder as audit_recorder
 from marketplace.db import create_db_engine
 from marketplace.listings import service as listings
-from marketplace.listings.models import ListingCreate, OfferCreate
+from marketplace.listings.models import DeclarationAnnouncement, ListingCreate, OfferCreate
 from marketplace.matching import saved_searches
 from marketplace.matching.models import SavedSearchCreate
 from marketplace.patents import service as patents
@@ -256,7 +256,13 @@ def publish(engine: sa.Engine, kind: ListingKind, owner_id: int, serial: int, to
         )
         session.commit()
         start = time.perf_counter()
-        declarations.publish_listing(session=session, listing=draft)
+        declarations.publish_listing(
+            session=session,
+            listing=draft,
+            announcement=DeclarationAnnouncement(
+                announcement_number=f"KF{today:%Y}{serial:08d}", announcement_date=today
+            ),
+        )
         session.commit()
         return time.perf_counter() - start
 

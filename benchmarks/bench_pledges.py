@@ -247,8 +247,8 @@ COLUMNS = {
     ),
     "listing": (
         "id title description owner_id status announcement_number announcement_date "
-        "published_at withdrawn_at lapsed_at lapse_reason warnings "
-        "annual_fee_reduction_percent created_at updated_at"
+        "announcement_source published_at withdrawn_at lapsed_at lapse_reason warnings "
+        "annual_fee_reduction_percent withdrawal_consents fee_reductions created_at updated_at"
     ),
     "offer": (
         "id listing_id royalty_type upfront_fee royalty_rate per_unit_fee minimum_annual "
@@ -740,14 +740,18 @@ class Seeder:
                 None,
                 row.owner,
                 "published" if row.published else "withdrawn",
-                f"OL{_day(row.announced):%Y}{row.id:08d}",
+                # Office-style numbers as a patentee would enter them.
+                f"KF{_day(row.announced):%Y}{row.id:08d}",
                 _day(row.announced),
+                "office",
                 _at(row.announced, 9),
                 withdrawn,
                 None,
                 None,
                 [],
                 Decimal("15.00"),
+                [],
+                [],
                 _at(row.announced, 8),
                 withdrawn or _at(row.announced, 9),
             )
@@ -823,7 +827,7 @@ class Seeder:
                 snapshot = {
                     "listing": {
                         "id": listing.id,
-                        "announcement_number": f"OL{_day(listing.announced):%Y}{listing.id:08d}",
+                        "announcement_number": f"KF{_day(listing.announced):%Y}{listing.id:08d}",
                     },
                     "offer": {
                         **{

@@ -259,11 +259,15 @@ def add_published_listing(
             "title": title,
             "description": None,
             "status": "published",
-            "announcement_number": f"OL{published:%Y}{listing_id:08d}",
+            # Office-style numbers as a patentee would enter them.
+            "announcement_number": f"KF{published:%Y}{listing_id:08d}",
             "announcement_date": published.date(),
+            "announcement_source": "office",
             "published_at": published,
             "warnings": [],
             "annual_fee_reduction_percent": Decimal("15.00"),
+            "withdrawal_consents": [],
+            "fee_reductions": [],
             "created_at": published,
             "updated_at": published,
         }
@@ -301,8 +305,8 @@ def add_published_listing(
             "min_royalty_rate": rate or Decimal(0),
             "term_end_date": term_end_date(kind, filing),
             "search_vector": search_index.tsvector_literal(document, codes),
-            "fts_title": " ".join(document.title),
-            "fts_body": " ".join(document.body),
+            "title_words": " ".join(document.title),
+            "body_words": " ".join(document.body),
         }
     )
 
@@ -404,7 +408,10 @@ class Loader:
             )
             connection.execute(
                 sa.text("INSERT INTO listing_search_fts(rowid, title, body) VALUES (:i, :t, :b)"),
-                [{"i": r["listing_id"], "t": r["fts_title"], "b": r["fts_body"]} for r in search],
+                [
+                    {"i": r["listing_id"], "t": r["title_words"], "b": r["body_words"]}
+                    for r in search
+                ],
             )
 
     @staticmethod

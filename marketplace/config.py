@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # their own: each waits for an Argon2 hash, and a flood of them must not take the slots of
     # every other request. Beyond it they queue; the attempt limits below shed the excess.
     max_concurrent_sign_ins: int = Field(default=2, ge=1, le=16)
+    # Views and search appearances are counted in memory and written in batches this often by
+    # each server process (marketplace.matching.demand_counters); 0 turns the writer off.
+    demand_flush_seconds: float = Field(default=2.0, ge=0, le=3600)
     # Unset outside production: generated once and kept in `secret_key_file`, so tokens survive a
     # restart without anybody shipping a default secret.
     secret_key: str | None = Field(default=None, min_length=32)
@@ -76,6 +79,9 @@ class Settings(BaseSettings):
     # A search ranks and counts at most this many matches (totals and facets beyond it are
     # lower bounds), so that a frequent word costs what a rare one does.
     search_candidate_limit: int = Field(default=2_000, ge=10, le=100_000)
+    # A browse (filters, no words) reuses its facet counts and total for this long in each
+    # process (marketplace.matching.facet_cache); 0 counts them on every page.
+    browse_facets_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Saved searches (and the alerts they raise) one organization may keep.
     saved_searches_per_organization: int = Field(default=50, ge=1, le=10_000)
 
@@ -88,6 +94,13 @@ class Settings(BaseSettings):
     # The office's recordation number as entered, after removing spaces and upper-casing
     # (DOMAIN.md defines no format; configurable).
     recordation_number_pattern: str = r"^[A-Z0-9][A-Z0-9./-]{5,31}$"
+    # The office's announcement number of an open-license declaration or its withdrawal, as
+    # entered after removing spaces and upper-casing (DOMAIN.md defines no format; configurable).
+    announcement_number_pattern: str = r"^[A-Z0-9][A-Z0-9./-]{5,31}$"
+    # The office's pledge registration number as entered, normalized the same way (its certificates
+    # read like `Y2026980012345`; configurable). `ZL` begins Chinese patent numbers, not
+    # registrations: refused, so that a patent number is never recorded as one.
+    pledge_registration_number_pattern: str = r"^(?!ZL)[A-Z0-9][A-Z0-9./-]{5,31}$"
 
     # Webhooks (marketplace.webhooks). Plain http to 127.0.0.1/localhost is for a local receiver
     # in development and tests; production always ignores it and requires https to public hosts.

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from marketplace import clock
 from marketplace.accounts import service as accounts
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.credit_code import credit_code_check_character
 from marketplace.accounts.models import (
     Organization,
@@ -19,12 +20,27 @@ from marketplace.accounts.models import (
     UserCreate,
 )
 from marketplace.listings import service as listings
-from marketplace.listings.models import ListingCreate, OfferCreate, RoyaltyType
+from marketplace.listings.models import (
+    DeclarationAnnouncement,
+    ListingCreate,
+    OfferCreate,
+    RoyaltyType,
+)
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import application_check_character
-from marketplace.patents.models import CoOwner, LegalStatus, PatentCreate
+from marketplace.patents.models import (
+    CoOwner,
+    EvaluationConclusion,
+    LegalStatus,
+    PatentCreate,
+)
 from marketplace.pledges import lifecycle
-from marketplace.pledges.models import PledgeCreate, Valuation, ValuationMethod
+from marketplace.pledges.models import (
+    PledgeCreate,
+    PledgeRegistrationCreate,
+    Valuation,
+    ValuationMethod,
+)
 from marketplace.workflows import acceptance, declarations
 from marketplace.workflows import pledges as pledge_workflows
 
@@ -203,6 +219,9 @@ def load_demo(session: Session) -> DemoSummary:
                     department=department,
                     publicly_funded=True,
                     evaluation_report_ref=f"PJ{filed.year}{serial}" if type_digit != 1 else None,
+                    evaluation_report_conclusion=(
+                        EvaluationConclusion.supports_validity if type_digit != 1 else None
+                    ),
                     co_owners=[CoOwner(name="Provincial Research Fund", open_license_consent=True)]
                     if serial % 3 == 0
                     else [],
@@ -230,7 +249,17 @@ def load_demo(session: Session) -> DemoSummary:
             ]
             for offer in offers:
                 listings.add_offer(session=session, listing=listing, data=offer)
-            declarations.publish_listing(session=session, listing=listing)
+            # The patentee files the declaration with the office and enters the announcement
+            # it receives; the demo's numbers say they are demo data, not the office's.
+            granted = filed + timedelta(days=540 if type_digit == 1 else 200)
+            declarations.publish_listing(
+                session=session,
+                listing=listing,
+                announcement=DeclarationAnnouncement(
+                    announcement_number=f"DEMO-KF{today:%Y}{serial:06d}",
+                    announcement_date=max(granted, today - timedelta(days=7)),
+                ),
+            )
             summary.listings += 1
             published.append(listing)
 
@@ -320,5 +349,19 @@ def _pledge_an_sme_patent(
         ),
     )
     lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=sme)
-    pledge_workflows.register_pledge(session=session, pledge=pledge, admin=admin)
+    # The office registers the pledge; the bank enters the number and date from its notice.
+    pledge_workflows.record_registration(
+        session=session,
+        pledge=pledge,
+        caller=Caller(
+            organization=bank,
+            scopes=accounts.allowed_scopes(bank),
+            jti="demo-data",
+            token_expires_at=clock.now(),
+        ),
+        registration=PledgeRegistrationCreate(
+            registration_number=f"Y{today:%Y}980{pledge.id or 0:06d}",
+            registration_date=today,
+        ),
+    )
     summary.pledges += 1

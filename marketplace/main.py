@@ -27,7 +27,9 @@ from marketplace.api.stats import router as stats_router
 from marketplace.api.webhooks import router as webhooks_router
 from marketplace.audit import recorder as audit_recorder
 from marketplace.config import get_settings
+from marketplace.db import get_engine
 from marketplace.errors import install_error_handlers
+from marketplace.matching.demand_counters import DemandFlusher
 from marketplace.middleware import BodyLimit, ConcurrencyLimit, ControlCharacterGuard
 
 DESCRIPTION = """
@@ -55,7 +57,15 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # generations keeps collection pauses short (p95 of the encumbrance check halved).
     gc.collect()
     gc.freeze()
-    yield
+    interval = get_settings().demand_flush_seconds
+    flusher = DemandFlusher(get_engine(), interval) if interval > 0 else None
+    if flusher is not None:
+        flusher.start()
+    try:
+        yield
+    finally:
+        if flusher is not None:
+            flusher.stop()
 
 
 SIGN_IN_PATH = "/api/v1/auth/token"

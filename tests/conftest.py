@@ -34,6 +34,12 @@ os.environ.update(
         "MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "1000",
         # Certificate signing keys: generated on first use, outside the source tree.
         "MARKETPLACE_SIGNING_KEYS_DIR": f"{_TEST_DB_DIR}/signing-keys",
+        # No background writer of demand counters: a test's counts stay in the process's tally
+        # (shown by the demand view) until the test flushes them itself.
+        "MARKETPLACE_DEMAND_FLUSH_SECONDS": "0",
+        # Browse facets counted afresh on every page: each test's catalogue is its own (the
+        # cache is tested on its own, with a time to live).
+        "MARKETPLACE_BROWSE_FACETS_SECONDS": "0",
     }
 )
 
@@ -112,6 +118,25 @@ def engine() -> Iterator[Engine]:
         get_engine().dispose()
         if IS_POSTGRES:
             _server_admin(f'DROP DATABASE IF EXISTS "{RUN_DATABASE}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def empty_demand_tally() -> Iterator[None]:
+    """Each test counts views and search hits from zero."""
+    from marketplace.matching import demand_counters
+
+    demand_counters.tally.clear()
+    yield
+    demand_counters.tally.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_facets() -> Iterator[None]:
+    from marketplace.matching import facet_cache
+
+    facet_cache.browse_facets.forget()
+    yield
+    facet_cache.browse_facets.forget()
 
 
 @pytest.fixture(autouse=True)

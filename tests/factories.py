@@ -21,10 +21,26 @@ from marketplace.licensing import obligations, payments
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.licensing.models.obligations import PaymentCreate
 from marketplace.listings import service as listings
-from marketplace.listings.models import Listing, ListingCreate, Offer, OfferCreate
+from marketplace.listings.models import (
+    BulkAnnouncement,
+    CoOwnerConsent,
+    DeclarationAnnouncement,
+    Listing,
+    ListingCreate,
+    Offer,
+    OfferCreate,
+    WithdrawalAnnouncement,
+    WithdrawalRequest,
+)
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import application_check_character, kind_of_canonical_number
-from marketplace.patents.models import CoOwner, LegalStatus, Patent, PatentCreate
+from marketplace.patents.models import (
+    CoOwner,
+    EvaluationConclusion,
+    LegalStatus,
+    Patent,
+    PatentCreate,
+)
 from marketplace.patents.terms import term_end_date
 from marketplace.workflows import acceptance, declarations
 
@@ -181,9 +197,11 @@ def patent(
     ipc_codes: list[str] | None = None,
     title: str | None = None,
     evaluation_report_ref: str | None = None,
+    evaluation_report_conclusion: EvaluationConclusion | Literal["default"] | None = "default",
     co_owners: list[CoOwner] | None = None,
     **fields: Any,
 ) -> Patent:
+    """A granted patent; an evaluation report given supports validity unless told otherwise."""
     org = _org(session, owner)
     number = application_number(type_digit, filing_date.year)
     if fee_paid_until == "default":
@@ -203,6 +221,11 @@ def patent(
         ipc_codes=["H01M 10/0525", "G06F 16/33"] if ipc_codes is None else ipc_codes,
         inventors=["Li Wei", "Zhang Min"],
         evaluation_report_ref=evaluation_report_ref,
+        evaluation_report_conclusion=(
+            (EvaluationConclusion.supports_validity if evaluation_report_ref else None)
+            if evaluation_report_conclusion == "default"
+            else evaluation_report_conclusion
+        ),
         co_owners=co_owners or [],
         **fields,
     )
@@ -242,13 +265,78 @@ def draft_listing(
     return listing
 
 
+def announcement_number(prefix: str = "KF") -> str:
+    """A fresh office-style announcement number, as a patentee would enter it."""
+    return f"{prefix}{clock.today():%Y}{next_number():07d}"
+
+
+def announcement(**overrides: Any) -> DeclarationAnnouncement:
+    """The office's announcement of a declaration, dated today unless told otherwise."""
+    values: dict[str, Any] = {
+        "announcement_number": announcement_number(),
+        "announcement_date": clock.today(),
+    }
+    values.update(overrides)
+    return DeclarationAnnouncement.model_validate(values)
+
+
+def announcement_body(**overrides: Any) -> dict[str, str]:
+    """The body of ``POST /listings/{id}/publish``."""
+    return announcement(**overrides).model_dump(mode="json")
+
+
+def bulk_announcements(patent_ids: list[int]) -> list[BulkAnnouncement]:
+    """The office's announcement of each patent's declaration, for a bulk declaration."""
+    return [
+        BulkAnnouncement.model_validate({"patent_id": patent_id, **announcement_body()})
+        for patent_id in patent_ids
+    ]
+
+
+def publish(session: Session, listing: Listing, **overrides: Any) -> Listing:
+    """Publish ``listing`` with a fresh office announcement."""
+    return declarations.publish_listing(
+        session=session, listing=listing, announcement=announcement(**overrides)
+    )
+
+
 def published_listing(
     session: Session, owner: Organization | User | None = None, **kwargs: Any
 ) -> tuple[Listing, Offer]:
     org = _org(session, owner) if owner else organization(session, kind=OrganizationKind.university)
     listing = draft_listing(session, org, **kwargs)
-    declarations.publish_listing(session=session, listing=listing)
+    publish(session, listing)
     return listing, listing.offers[0]
+
+
+def withdrawal_request(listing: Listing, reason: str = "Licensed exclusively") -> WithdrawalRequest:
+    """A withdrawal with every co-owner of the covered patents consenting today."""
+    names = dict.fromkeys(
+        str(co_owner["name"]) for patent in listing.patents for co_owner in patent.co_owners
+    )
+    return WithdrawalRequest(
+        reason=reason,
+        co_owner_consents=[CoOwnerConsent(name=name, consented_on=clock.today()) for name in names],
+    )
+
+
+def withdrawal_body(listing: Listing, reason: str = "Licensed exclusively") -> dict[str, Any]:
+    """The body of ``POST /listings/{id}/withdraw``."""
+    return withdrawal_request(listing, reason).model_dump(mode="json")
+
+
+def withdraw(session: Session, listing: Listing) -> Listing:
+    """Request the withdrawal and record the office's announcement of it: the listing ends."""
+    declarations.request_withdrawal(
+        session=session, listing=listing, request=withdrawal_request(listing)
+    )
+    return declarations.record_withdrawal_announcement(
+        session=session,
+        listing=listing,
+        announcement=WithdrawalAnnouncement(
+            announcement_number=announcement_number("KFCX"), announcement_date=clock.today()
+        ),
+    )
 
 
 def _org(session: Session, owner: Organization | User) -> Organization:

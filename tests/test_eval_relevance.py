@@ -1,10 +1,11 @@
-"""The relevance evaluation script: its metrics by hand-computed cases, and one small run."""
+"""The relevance evaluation script: its metrics by hand-computed cases, its baseline, and one
+small run over a fixture corpus written here (never the development data itself)."""
 
 import json
 import math
+import random
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,72 +16,120 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_precision_counts_empty_places_as_misses() -> None:
-    grades = {1: 2, 2: 1, 3: 0}
-    assert evaluation.precision_at_k([1, 2, 3, 4], grades, 4, 1) == 0.5
-    assert evaluation.precision_at_k([1, 2, 3, 4], grades, 4, 2) == 0.25
-    assert evaluation.precision_at_k([1], grades, 10, 1) == 0.1
-    assert evaluation.precision_at_k([], grades, 10, 1) == 0.0
+    relevant = {1, 2}
+    assert evaluation.precision_at_k([1, 2, 3, 4], relevant, 4) == 0.5
+    assert evaluation.precision_at_k([1], relevant, 10) == 0.1
+    assert evaluation.precision_at_k([], relevant, 10) == 0.0
 
 
 def test_ndcg_of_the_ideal_order_is_one_and_of_a_worse_order_less() -> None:
-    grades = {1: 2, 2: 1, 3: 1}
-    assert evaluation.ndcg_at_k([1, 2, 3], grades, 10) == pytest.approx(1.0)
-    # Ideal DCG: 3/log2(2) + 1/log2(3) + 1/log2(4); this order: 1 + 3/log2(3) + 1/2.
-    ideal = 3 + 1 / math.log2(3) + 0.5
-    assert evaluation.ndcg_at_k([2, 1, 3], grades, 10) == pytest.approx(
-        (1 + 3 / math.log2(3) + 0.5) / ideal
+    relevant = {1, 2}
+    assert evaluation.ndcg_at_k([1, 2, 3], relevant) == pytest.approx(1.0)
+    ideal = 1 + 1 / math.log2(3)
+    assert evaluation.ndcg_at_k([3, 1, 2], relevant) == pytest.approx(
+        (1 / math.log2(3) + 1 / math.log2(4)) / ideal
     )
-    assert evaluation.ndcg_at_k([9, 8], grades, 10) == 0.0
-    assert evaluation.ndcg_at_k([1], {}, 10) == 0.0
+    assert evaluation.ndcg_at_k([9, 8], relevant) == 0.0
+    assert evaluation.ndcg_at_k([1], set()) == 0.0
 
 
-def test_grades_follow_topic_and_subtopic() -> None:
-    need = evaluation.NEEDS[0]
-    truth = {
-        1: evaluation.Truth(need.topic, need.subtopic),
-        2: evaluation.Truth(need.topic, "other"),
-        3: evaluation.Truth(evaluation.DISTRACTOR, evaluation.DISTRACTOR),
-    }
-    assert evaluation.grades_for(need, truth) == {1: 2, 2: 1}
+def test_the_baseline_ranks_rarer_and_more_words_first() -> None:
+    baseline = evaluation.Bm25()
+    baseline.add(1, "lithium battery cooling plate")
+    baseline.add(2, "battery charging method")
+    baseline.add(3, "battery housing")
+    baseline.add(4, "seed drill")
+    assert baseline.rank("battery cooling", 10)[0] == 1
+    assert 4 not in baseline.rank("battery cooling", 10)
 
 
-def test_budget_aware_grades_are_one_lower_over_the_budget() -> None:
-    need = next(n for n in evaluation.NEEDS if n.budget is not None)
-    assert need.budget is not None
-    over, within = Decimal(need.budget + 1), Decimal(need.budget)
-    truth = {
-        1: evaluation.Truth(need.topic, need.subtopic, over),
-        2: evaluation.Truth(need.topic, need.subtopic, within),
-        3: evaluation.Truth(need.topic, "other", over),
-        4: evaluation.Truth(need.topic, "other", within),
-    }
-    assert evaluation.grades_for(need, truth) == {1: 2, 2: 2, 3: 1, 4: 1}
-    assert evaluation.grades_for(need, truth, budget_aware=True) == {1: 1, 2: 2, 4: 1}
+def test_a_record_without_title_is_titled_by_its_first_sentence() -> None:
+    raw = {"lang": "en", "title": "", "abstract": "A heat pipe. It recovers heat.", "ipc": []}
+    record = evaluation.read_record(raw, random.Random(1))
+    assert record is not None
+    assert record.title == "A heat pipe."
+    chinese = {"title": "", "abstract": "一种余热锅炉。其包括烟道。", "ipc": ["F22B 1/18"]}
+    record = evaluation.read_record(chinese, random.Random(1))
+    assert record is not None
+    assert record.title == "一种余热锅炉。"
+    assert record.subclasses == {"F22B"}
 
 
-def test_a_small_run_reports_both_methods(tmp_path: Path) -> None:
+def test_a_bare_subclass_is_imported_as_a_full_symbol() -> None:
+    record = evaluation.read_record({"title": "播种机", "ipc": ["A01C"]}, random.Random(1))
+    assert record is not None
+    assert record.ipc_codes == ["A01C 1/00"]
+    assert record.subclasses == {"A01C"}
+
+
+FIXTURE = {
+    "cn_a01_agri_patents.jsonl": [
+        ("zh", "一种水稻播种机", "本发明涉及水稻播种机、包括排种器和开沟器。", "A01C"),
+        ("zh", "精量播种装置", "一种精量播种装置、包括种箱、排种轮和镇压轮。", "A01C"),
+        ("zh", "玉米播种施肥机", "播种施肥一体机、排种器与施肥器联动。", "A01C"),
+        ("zh", "鱼塘增氧装置", "一种鱼塘增氧装置、包括叶轮和电机。", "A01K"),
+        ("zh", "水产养殖投饵机", "投饵机用于鱼塘养殖、定时投放饲料。", "A01K"),
+        ("zh", "蜜蜂养殖箱", "一种蜂箱、便于取蜜。", "A01K"),
+    ],
+    "en_heat_recovery_abstracts.jsonl": [
+        ("en", "", "A waste heat boiler recovers heat from flue gas. It has tubes.", "F22B 1/18"),
+        ("en", "", "A heat recovery steam generator for flue gas. It has a drum.", "F22B 1/18"),
+        ("en", "", "A regenerative braking system for a vehicle. It stores energy.", "B60T 1/10"),
+        ("en", "", "Braking energy recovery in an electric vehicle. A motor brakes.", "B60T 1/10"),
+    ],
+}
+
+
+def _write_fixture(folder: Path) -> None:
+    for name, rows in FIXTURE.items():
+        lines = [
+            json.dumps(
+                {
+                    "source_id": f"{name}-{index}",
+                    "lang": lang,
+                    "title": title,
+                    "abstract": abstract,
+                    "ipc": [code],
+                },
+                ensure_ascii=False,
+            )
+            for index, (lang, title, abstract, code) in enumerate(rows)
+        ]
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_small_run_reports_every_method_and_view(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_fixture(data)
     out = tmp_path / "out.json"
     completed = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
-        [sys.executable, "benchmarks/eval_relevance.py", "--listings", "150", "--json", str(out)],
+        [
+            sys.executable,
+            "benchmarks/eval_relevance.py",
+            str(data),
+            "--queries",
+            "3",
+            "--json",
+            str(out),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert "blended vs text search on nDCG@10" in completed.stdout
+    assert "search/bm25" in completed.stdout
     report = json.loads(out.read_text())
-    assert len(report["needs"]) == len(evaluation.NEEDS)
-    versus = report["summary"]["blended vs text (ndcg@10)"]
-    assert versus["wins"] + versus["ties"] + versus["losses"] == len(evaluation.NEEDS)
-    for method in evaluation.METHODS:
-        figures = report["summary"]["all"][method]
-        assert 0 < figures["ndcg@10"] <= 1
-        assert figures["p@10 strict"] <= figures["p@10"]
-    budgets = report["summary"][evaluation.BUDGET_AWARE]
-    with_budget = sum(1 for need in evaluation.NEEDS if need.budget is not None)
-    assert (
-        budgets["topic grades"]["needs"] == budgets["budget-aware grades"]["needs"] == with_budget
-    )
-    assert "needs with a budget" in completed.stdout
+    assert report["listings"] == sum(len(rows) for rows in FIXTURE.values())
+    assert set(report["table"]) == {"zh", "en", "zh->en", "en->zh", "zh->all", "en->all"}
+    for label in ("zh", "en"):
+        row = report["table"][label]
+        assert row["queries"] == 3
+        for method in evaluation.METHODS:
+            assert 0 <= row[method]["p@10"] <= 1
+            assert 0 <= row[method]["ndcg@10"] <= 1
+    # Same-subclass listings share words here: the plain baseline finds some of them.
+    assert report["table"]["zh"]["bm25"]["ndcg@10"] > 0
+    assert report["table"]["en"]["bm25"]["ndcg@10"] > 0

@@ -74,9 +74,19 @@ def test_university_publishes_and_many_enterprises_license(client, session) -> N
     )
     assert offer.status_code == 201, offer.text
     assert offer.json()["royalty_rate"] == "4.0000"
-    published = client.post(f"/api/v1/listings/{listing['id']}/publish", headers=uni)
+    # The platform prepares the declaration; the university files it and the office announces.
+    declaration = client.get(f"/api/v1/listings/{listing['id']}/declaration", headers=uni)
+    assert declaration.status_code == 200, declaration.text
+    assert declaration.json()["blockers"] == []
+    assert declaration.json()["offers"][0]["payment_standard"] == "4.0000% of net sales"
+    published = client.post(
+        f"/api/v1/listings/{listing['id']}/publish",
+        headers=uni,
+        json={"announcement_number": "KF 2026 000123", "announcement_date": "2026-06-12"},
+    )
     assert published.status_code == 200, published.text
-    assert published.json()["announcement_number"].startswith("OL2026")
+    assert published.json()["announcement_number"] == "KF2026000123"
+    assert published.json()["announcement_source"] == "office"
 
     licenses = []
     for number in range(3):
@@ -95,7 +105,18 @@ def test_university_publishes_and_many_enterprises_license(client, session) -> N
     assert len({item["id"] for item in licenses}) == 3
     assert all(item["status"] == "active" for item in licenses)
 
-    withdrawn = client.post(f"/api/v1/listings/{listing['id']}/withdraw", headers=uni)
+    requested = client.post(
+        f"/api/v1/listings/{listing['id']}/withdraw",
+        headers=uni,
+        json={"reason": "To be licensed exclusively to a strategic partner."},
+    )
+    assert requested.status_code == 200, requested.text
+    assert requested.json()["status"] == "published"
+    withdrawn = client.post(
+        f"/api/v1/listings/{listing['id']}/withdrawal-announcement",
+        headers=uni,
+        json={"announcement_number": "KFCX2026000045", "announcement_date": "2026-06-15"},
+    )
     assert withdrawn.json()["status"] == "withdrawn"
     held = client.get("/api/v1/licenses", headers=uni).json()["items"]
     assert {item["id"] for item in held} == {item["id"] for item in licenses}
@@ -104,9 +125,8 @@ def test_university_publishes_and_many_enterprises_license(client, session) -> N
 
 def test_a_bank_lends_against_a_patent_and_consents_to_its_open_license(client, session) -> None:
     from marketplace.accounts.models import OrganizationKind
-    from tests.factories import auth, member, patent, platform_admin
+    from tests.factories import auth, member, patent
 
-    admin = auth(session, platform_admin(session))
     owner_user = member(session, kind=OrganizationKind.enterprise)
     owner = auth(session, owner_user)
     pledged = patent(session, owner_user)
@@ -157,10 +177,15 @@ def test_a_bank_lends_against_a_patent_and_consents_to_its_open_license(client, 
     pledge_id = application.json()["id"]
     assert application.json()["status"] == "applied"
     assert client.post(f"/api/v1/pledges/{pledge_id}/confirm", headers=owner).status_code == 200
-    registered = client.post(f"/api/v1/pledges/{pledge_id}/register", headers=admin)
+    # The office registers the pledge; the bank records its number and date.
+    registered = client.post(
+        f"/api/v1/pledges/{pledge_id}/registration",
+        headers=bank,
+        json={"registration_number": "Y2026980000042", "registration_date": "2026-06-15"},
+    )
     assert registered.status_code == 200, registered.text
     assert registered.json()["status"] == "registered"
-    assert registered.json()["registration_number"]
+    assert registered.json()["registration_number"] == "Y2026980000042"
 
     # Another bank sees the register entry only.
     seen = client.get(f"/api/v1/pledges/{pledge_id}", headers=other_bank).json()
@@ -184,14 +209,19 @@ def test_a_bank_lends_against_a_patent_and_consents_to_its_open_license(client, 
         headers=owner,
         json={"royalty_type": "lump_sum", "upfront_fee": "100000", "term_years": 2},
     )
-    refused = client.post(f"/api/v1/listings/{listing['id']}/publish", headers=owner)
+    announcement = {"announcement_number": "KF2026000456", "announcement_date": "2026-06-15"}
+    refused = client.post(
+        f"/api/v1/listings/{listing['id']}/publish", headers=owner, json=announcement
+    )
     assert refused.status_code == 409
     assert refused.json()["code"] == "pledgee_consent_missing"
     consent = client.post(
         f"/api/v1/pledges/{pledge_id}/consents", headers=bank, json={"listing_id": listing["id"]}
     )
     assert consent.status_code == 201, consent.text
-    published = client.post(f"/api/v1/listings/{listing['id']}/publish", headers=owner)
+    published = client.post(
+        f"/api/v1/listings/{listing['id']}/publish", headers=owner, json=announcement
+    )
     assert published.status_code == 200, published.text
 
     # A license on the pledged patent is flagged with the pledge.

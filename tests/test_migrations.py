@@ -1,7 +1,8 @@
 """The models and the migrations never drift, and the migrations run both ways."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from marketplace.db import JSONType, UTCDateTime
+from marketplace.db import JSONType, ScaledDecimal, UTCDateTime
 from marketplace.matching import saved_searches
 from marketplace.matching.models import SavedSearch, SavedSearchQuery, outside_metadata
 from marketplace.models import metadata
@@ -76,14 +77,16 @@ def _saved_searches_before(engine: Engine, revision: str, rows: list[dict[str, A
 
     from tests.conftest import alembic_config
 
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    # The organization is made through today's models, so before going down: the schema it
+    # is written to (and the audit trail it is recorded in) is the current one.
     with Session(engine) as setup:
         organization_id = factories.organization(setup).id
         setup.commit()
     assert organization_id is not None
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
     before = sa.table(
         "saved_search",
         sa.column("organization_id", sa.Integer()),
@@ -175,8 +178,15 @@ def test_the_ipc_lexemes_migration_fills_the_vectors_as_indexing_does(engine: En
         listing_id = listing.id
 
     def vector() -> str:
+        # The column alone: older revisions lack columns the model has now.
         with Session(engine) as check:
-            return str(check.get_one(ListingSearch, listing_id).search_vector)
+            return str(
+                check.execute(
+                    sa.select(ListingSearch.search_vector).where(
+                        ListingSearch.listing_id == listing_id
+                    )
+                ).scalar_one()
+            )
 
     indexed = vector()
     assert "'ipc:h01m10/0525'" in indexed
@@ -194,6 +204,44 @@ def test_the_ipc_lexemes_migration_fills_the_vectors_as_indexing_does(engine: En
         upgrade_database(engine)
 
 
+@postgres_only  # as above: SQLite cannot take the migrations down with listings in it
+def test_the_words_migration_fills_the_words_as_indexing_does(engine: Engine) -> None:
+    """The relevance model's words of listings indexed before it: the same words, as many
+    times (PostgreSQL keeps no order within a part)."""
+    from alembic import command
+
+    from marketplace.matching.models import ListingSearch
+    from tests.conftest import alembic_config
+    from tests.matching.helpers import listed
+
+    with Session(engine) as setup:
+        listing = listed(setup, "锂离子电池 battery pack", abstract="电池 cooling cooling plates")
+        setup.commit()
+        listing_id = listing.id
+
+    def words() -> tuple[list[str], list[str]]:
+        with Session(engine) as check:
+            title, body = check.execute(
+                sa.select(ListingSearch.title_words, ListingSearch.body_words).where(
+                    ListingSearch.listing_id == listing_id
+                )
+            ).one()
+        return sorted(title.split()), sorted(body.split())
+
+    indexed = words()
+    assert "cool" in indexed[1]
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "5b8e2d4c7a19")
+        upgrade_database(engine)
+        assert words() == indexed
+    finally:
+        reset_database(engine)
+        upgrade_database(engine)
+
+
 def test_revision_files_sort_in_revision_order() -> None:
     """`ls migrations/versions` reads as the history: file names carry the date and time."""
     from alembic.config import Config
@@ -205,3 +253,166 @@ def test_revision_files_sort_in_revision_order() -> None:
 
     assert oldest_first == sorted(oldest_first)
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d-\d{4}_[a-z0-9_]+\.py", name) for name in oldest_first)
+
+
+def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy(
+    engine: Engine,
+) -> None:
+    """Declarations published before office announcements keep their OL… numbers, flagged as
+    the platform's; their evaluation reports get a visibly unknown conclusion, and they stay
+    published with the open-license reduction recorded per patent."""
+    from alembic import command
+
+    from marketplace.listings.models import Listing
+    from marketplace.patents.models import Patent
+    from tests.conftest import alembic_config
+
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "b05107f91619")
+        with Session(engine) as setup:
+            owner_id = factories.organization(setup).id
+            setup.commit()
+        now = datetime(2026, 6, 1, tzinfo=UTC)
+        patent = sa.table(
+            "patent",
+            *(sa.column(name) for name in ("owner_id", "application_number", "kind", "title")),
+            *(sa.column(name) for name in ("legal_status", "publicly_funded")),
+            sa.column("filing_date", sa.Date()),
+            sa.column("grant_date", sa.Date()),
+            sa.column("fee_paid_until", sa.Date()),
+            sa.column("evaluation_report_ref"),
+            sa.column("inventors", JSONType),
+            sa.column("co_owners", JSONType),
+            sa.column("created_at", UTCDateTime()),
+            sa.column("updated_at", UTCDateTime()),
+        )
+        listing = sa.table(
+            "listing",
+            *(sa.column(name) for name in ("owner_id", "title", "status")),
+            sa.column("announcement_number"),
+            sa.column("announcement_date", sa.Date()),
+            sa.column("annual_fee_reduction_percent", ScaledDecimal(5, 2)),
+            sa.column("warnings", JSONType),
+            sa.column("created_at", UTCDateTime()),
+            sa.column("updated_at", UTCDateTime()),
+        )
+        numbers = [factories.application_number(2), factories.application_number(1)]
+        with engine.begin() as connection:
+            patent_ids = [
+                connection.execute(
+                    sa.insert(patent).returning(sa.column("id")),
+                    {
+                        "owner_id": owner_id,
+                        "application_number": number,
+                        "kind": kind,
+                        "title": f"Patent {number}",
+                        "legal_status": "granted",
+                        "publicly_funded": False,
+                        "filing_date": date(2020, 3, 1),
+                        "grant_date": date(2021, 3, 1),
+                        "fee_paid_until": date(2027, 2, 28),
+                        "evaluation_report_ref": report,
+                        "inventors": [],
+                        "co_owners": [],
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                ).scalar_one()
+                for number, kind, report in zip(
+                    numbers, ("utility_model", "invention"), ("PJ2020001", None), strict=True
+                )
+            ]
+            listing_ids = [
+                connection.execute(
+                    sa.insert(listing).returning(sa.column("id")),
+                    {
+                        "owner_id": owner_id,
+                        "title": title,
+                        "status": status,
+                        "announcement_number": number,
+                        "announcement_date": date(2026, 6, 1) if number else None,
+                        "annual_fee_reduction_percent": Decimal("15") if number else None,
+                        "warnings": [],
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                ).scalar_one()
+                for title, status, number in (
+                    ("Declared", "published", "OL202600000001"),
+                    ("Drafted", "draft", None),
+                )
+            ]
+            connection.execute(
+                sa.text("INSERT INTO listing_patent (listing_id, patent_id) VALUES (:l, :p)"),
+                [{"l": listing_ids[0], "p": patent_id} for patent_id in patent_ids],
+            )
+        upgrade_database(engine)
+        with Session(engine) as check:
+            declared, drafted = (check.get_one(Listing, i) for i in listing_ids)
+            assert (declared.status, declared.announcement_number) == (
+                "published",
+                "OL202600000001",
+            )
+            assert declared.announcement_source == "platform_assigned"
+            assert declared.annual_fee_reduction_percent == Decimal("15.00")
+            assert [
+                (r["patent_id"], r["percent"], r["basis"]) for r in declared.fee_reductions
+            ] == [
+                (patent_ids[0], "15.00", "open_license"),
+                (patent_ids[1], "15.00", "open_license"),
+            ]
+            assert declared.withdrawal_consents == []
+            assert (drafted.announcement_source, drafted.fee_reductions) == (None, [])
+            utility, invention = (check.get_one(Patent, i) for i in patent_ids)
+            assert utility.evaluation_report_conclusion == "legacy_unknown"
+            assert invention.evaluation_report_conclusion is None
+            assert utility.fee_reduction_percent is None
+    finally:
+        reset_database(engine)
+        upgrade_database(engine)
+
+
+def test_registration_numbers_recorded_before_the_office_numbers_are_flagged(
+    engine: Engine,
+) -> None:
+    """Until pledges carried the office's registration, the platform minted the number of each
+    registered pledge: kept, and flagged platform-assigned; applications have none to flag."""
+    from alembic import command
+
+    from marketplace.accounts.models import OrganizationKind
+    from marketplace.pledges.models import Pledge, PledgeStatus
+    from tests.conftest import alembic_config
+    from tests.pledges.conftest import make_pledge
+
+    try:
+        with Session(engine) as setup:
+            bank = factories.organization(setup, kind=OrganizationKind.bank)
+            owner = factories.organization(setup, kind=OrganizationKind.enterprise)
+            registered = make_pledge(setup, pledgee=bank, pledgor=owner)
+            applied = make_pledge(setup, pledgee=bank, pledgor=owner, status=PledgeStatus.applied)
+            setup.commit()
+            numbers = {registered.id: registered.registration_number, applied.id: None}
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "b05107f91619")
+        upgrade_database(engine)
+        with Session(engine) as check:
+            migrated = check.scalars(select(Pledge).order_by(col(Pledge.id))).all()
+            assert {p.id: p.registration_number for p in migrated} == numbers
+            assert {p.id: p.registration_number_platform_assigned for p in migrated} == {
+                registered.id: True,
+                applied.id: False,
+            }
+            assert {p.consents_to_open_licenses for p in migrated} == {False}
+            assert {len(p.co_owner_consents) for p in migrated} == {0}
+    finally:
+        # Older migrations rebuild the patent table on SQLite on the way down: empty it first.
+        with engine.begin() as connection:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+        reset_database(engine)
+        upgrade_database(engine)

@@ -11,14 +11,81 @@ from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
+# Each declaration event's payload carries the declaration's identity; the rest is per type.
+DECLARATION_EVENTS = """
+### Open-license declarations
+
+Subject `listing:{id}`. Every payload has `listing_id`, `title`, `owner_id`,
+`application_numbers`, `announcement_number`, `announcement_date` and `announcement_source`
+(`office`, or `platform_assigned` for numbers the platform minted before it stopped doing so).
+
+- `declaration.published`, to the patentee: also `fee_reductions`, per patent its `percent`,
+  `basis` (`open_license` or `patent_fee_reduction`) and `reason`.
+- `declaration.withdrawal_requested`, to the patentee, the holders of licenses under it and the
+  pledgees of its patents: also `reason`, `requested_at` and `co_owner_consents` (`name`,
+  `consented_on`, `document_ref`). The declaration stands, and its offers can be accepted, until
+  the office announces the withdrawal.
+- `declaration.withdrawn`, to the same: also `reason`, `withdrawal_announcement_number` and
+  `withdrawal_announcement_date`. Licenses already granted stand.
+- `declaration.lapsed`, to the same: also `lapse_reason` (a covered patent left force: its term
+  ended, its annual fee went unpaid, it was invalidated).
+"""
+
+LICENSE_EVENTS = (
+    "\n### Licenses\n\n"
+    "Subject `license:{id}`. Every payload has `license_id` and `license_number`.\n\n"
+    + "\n".join(f"- `{kind}`: {text}" for kind, text in LICENSE_EVENT_DOCS.items())
+)
+
+DECLARATION_EVENT_EXAMPLE = {
+    "id": 41,
+    "type": "declaration.withdrawn",
+    "subject": "listing:7",
+    "payload": {
+        "listing_id": 7,
+        "title": "Lithium battery thermal management",
+        "owner_id": 3,
+        "application_numbers": ["202020123456.X"],
+        "announcement_number": "KF2026000123",
+        "announcement_date": "2026-06-12",
+        "announcement_source": "office",
+        "reason": "To be licensed exclusively to a strategic partner.",
+        "withdrawal_announcement_number": "KFCX2026000045",
+        "withdrawal_announcement_date": "2026-07-01",
+    },
+    "created_at": "2026-07-01T08:00:00Z",
+}
+
 
 @router.get(
     "/events",
     response_model=EventFeed,
     responses=problem_responses(401, 422),
     summary="The caller's organization's events, oldest first; poll with `since`",
-    description="Each event has a `type`, a `subject` and a `payload`. License events:\n\n"
-    + "\n".join(f"* `{kind}`: {text}" for kind, text in LICENSE_EVENT_DOCS.items()),
+    description="Each event has a `type`, a `subject` and a `payload`. Events are written with "
+    "the change they describe and delivered to webhooks as they appear here.\n"
+    + DECLARATION_EVENTS
+    + LICENSE_EVENTS,
+    openapi_extra={
+        "responses": {
+            "200": {
+                "content": {
+                    "application/json": {
+                        "examples": {
+                            "declaration_withdrawn": {
+                                "summary": "A declaration withdrawn on the office's announcement",
+                                "value": {
+                                    "items": [DECLARATION_EVENT_EXAMPLE],
+                                    "next_cursor": "eyJ0eCI6MCwiaWQiOjQxfQ",
+                                    "limit": 50,
+                                },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    },
 )
 def list_events(
     caller: CurrentCaller,

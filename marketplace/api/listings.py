@@ -15,11 +15,15 @@ from marketplace.accounts.models import OrganizationKind
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import publication
 from marketplace.listings import service as listings
+from marketplace.listings.declaration import Declaration
 from marketplace.listings.deps import OwnListing, OwnOffer
 from marketplace.listings.models import (
     MAX_BULK_DECLARATIONS,
     BulkDeclarationCreate,
     BulkDeclarationOutcome,
+    BulkPublicationCreate,
+    BulkPublicationOutcome,
+    DeclarationAnnouncement,
     ListingCreate,
     ListingPublic,
     ListingStatus,
@@ -29,6 +33,8 @@ from marketplace.listings.models import (
     OfferUpdate,
     Precheck,
     RoyaltyType,
+    WithdrawalAnnouncement,
+    WithdrawalRequest,
 )
 from marketplace.matching import demand, pages, search
 from marketplace.matching.models import ListingHit, ListingSearchPage, SearchSort
@@ -258,7 +264,7 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
         caller is None or caller.organization_id != listing.owner_id
     ):
         # Demand: a view by anyone but the owner, signed in or not.
-        demand.record_views(session=session, listing_ids=[listing_id])
+        demand.record_views(listing_ids=[listing_id])
     return listings.to_public(listing)
 
 
@@ -334,26 +340,89 @@ def precheck(listing: OwnListing, session: SessionDep) -> Precheck:
     )
 
 
+@router.get(
+    "/listings/{listing_id}/declaration",
+    response_model=Declaration,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="The declaration's content, prepared for filing with the office (owner only)",
+    description="What the written open-license declaration states: the patents (numbers, "
+    "titles, kinds, co-owners), each offer's royalty payment method and standard and its term, "
+    "the co-owners' consent, the evaluation reports of utility models and designs, and the "
+    "annual-fee reduction that applies once announced. The patentee files it with the office; "
+    "the office announces it, and the patentee then publishes the listing with the "
+    "announcement's number and date. For a draft, `blockers` say what would refuse it now.",
+)
+def get_declaration(
+    listing_id: ObjectId, caller: ListingsScope, session: SessionDep
+) -> Declaration:
+    listing = listings.get_declaring_listing(
+        session=session, listing_id=listing_id, organization_id=caller.organization_id
+    )
+    return declarations.declaration_of(session=session, listing=listing)
+
+
 @router.post(
     "/listings/{listing_id}/publish",
     response_model=ListingPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
-    summary="Declare the open license: the listing is announced and its offers can be accepted",
+    summary="Record the office's announcement of the declaration: its offers can be accepted",
+    description="The office announces an open-license declaration; the platform records its "
+    "`announcement_number` and `announcement_date` as the patentee received them, after every "
+    "declaration check (409 `publication_refused` reasons as in the precheck; 409 "
+    "`announcement_number_in_use`; 422 `invalid_announcement_number`, "
+    "`announcement_date_out_of_range`). The platform never assigns announcement numbers.",
 )
 def publish_listing(
-    listing: OwnListing, _verified: VerifiedListingsScope, session: SessionDep
+    listing: OwnListing,
+    body: DeclarationAnnouncement,
+    _verified: VerifiedListingsScope,
+    session: SessionDep,
 ) -> ListingPublic:
-    return listings.to_public(declarations.publish_listing(session=session, listing=listing))
+    return listings.to_public(
+        declarations.publish_listing(session=session, listing=listing, announcement=body)
+    )
 
 
 @router.post(
     "/listings/{listing_id}/withdraw",
     response_model=ListingPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
-    summary="Withdraw the declaration; existing licenses stay in force",
+    summary="Request the withdrawal of the declaration, with its reason and co-owners' consent",
+    description="Records the patentee's written withdrawal: a `reason` and the written consent "
+    "of every co-owner of the covered patents, each named (422 "
+    "`co_owner_withdrawal_consent_missing`, `unknown_co_owner`). The declaration stands, stays "
+    "searchable and its offers can still be accepted until the office's withdrawal "
+    "announcement is recorded (`POST /listings/{id}/withdrawal-announcement`); licenses "
+    "already granted are never affected. 409 `withdrawal_already_requested`, "
+    "`listing_not_published`.",
 )
-def withdraw_listing(listing: OwnListing, session: SessionDep) -> ListingPublic:
-    return listings.to_public(declarations.withdraw_listing(session=session, listing=listing))
+def withdraw_listing(
+    listing: OwnListing, body: WithdrawalRequest, session: SessionDep
+) -> ListingPublic:
+    return listings.to_public(
+        declarations.request_withdrawal(session=session, listing=listing, request=body)
+    )
+
+
+@router.post(
+    "/listings/{listing_id}/withdrawal-announcement",
+    response_model=ListingPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Record the office's announcement of the withdrawal: the listing is withdrawn",
+    description="The withdrawal takes effect on the office's announcement: the listing becomes "
+    "`withdrawn` and leaves search; licenses already granted stand. 409 "
+    "`withdrawal_not_requested`, `announcement_number_in_use`, `listing_not_published`; 422 "
+    "`invalid_announcement_number`, `announcement_date_out_of_range` (in the future, or before "
+    "the withdrawal was requested).",
+)
+def record_withdrawal_announcement(
+    listing: OwnListing, body: WithdrawalAnnouncement, session: SessionDep
+) -> ListingPublic:
+    return listings.to_public(
+        declarations.record_withdrawal_announcement(
+            session=session, listing=listing, announcement=body
+        )
+    )
 
 
 @router.post(
@@ -363,7 +432,10 @@ def withdraw_listing(listing: OwnListing, session: SessionDep) -> ListingPublic:
     summary="Declare open licenses for many patents at once from one offer template",
     description=(
         "Each patent gets a listing of its own (titled after the patent) with the offer, and is "
-        "published when `publish` is true, exactly as one at a time. The result says, per patent, "
+        "published when `publish` is true, with the office's announcement of its declaration "
+        "given in `announcements` (one per patent, 422 otherwise), exactly as one at a time. "
+        "Without `publish` the listings are drafts, to file with the office and publish each "
+        "once announced. The result says, per patent, "
         "`published`, `drafted`, `refused` (with the reasons and codes of publishing) or "
         "`not_found`. A refused patent leaves nothing behind and does not stop the others; the "
         f"rest commit together. At most {MAX_BULK_DECLARATIONS} patents per request."
@@ -377,3 +449,24 @@ def declare_in_bulk(
             "Your organization must be verified by the platform before it can do this."
         )
     return declarations.declare_in_bulk(session=session, owner=caller.organization, data=body)
+
+
+@router.post(
+    "/listings/bulk-publish",
+    response_model=BulkPublicationOutcome,
+    responses=problem_responses(401, 403, 422),
+    summary="Publish many drafts at once, each with the office's announcement of its declaration",
+    description=(
+        "For drafts filed with the office (for instance from `POST /listings/bulk` without "
+        "`publish`) once their declarations are announced: each listing is published with its own "
+        "`announcement_number` and `announcement_date`, exactly as one at a time. The result says, "
+        "per listing, `published`, `refused` (with the reasons and codes of publishing) or "
+        "`not_found` (another organization's listing too). A refused listing stays a draft and "
+        f"does not stop the others; the rest commit together. At most {MAX_BULK_DECLARATIONS} "
+        "listings per request."
+    ),
+)
+def publish_in_bulk(
+    body: BulkPublicationCreate, caller: VerifiedListingsScope, session: SessionDep
+) -> BulkPublicationOutcome:
+    return declarations.publish_in_bulk(session=session, owner=caller.organization, data=body)

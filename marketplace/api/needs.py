@@ -108,7 +108,9 @@ MATCHES_DESCRIPTION = """Published listings ranked for the need by a blended sco
 is a value in [0, 1] times a configurable weight (`MARKETPLACE_MATCH_WEIGHT_*`); `score` is the sum
 of the contributions, and `factors` says why:
 
-* `text`: the listing's search rank for the need's words (any word), relative to the best;
+* `text`: the listing's relevance for the need's words (as the listing search ranks them, any
+  word) and the IPC subclasses of the best text matches, relative to the best; the explanation
+  names the words and the class;
 * `ipc`: the closest pair of the need's IPC hints (and the profile's interests) and the listing's
   codes: same subgroup (or within a coarser hint) 1, main group 0.8, subclass 0.6, class 0.4,
   section 0.2;
@@ -125,9 +127,9 @@ weight times the listing's topical relevance, `(text + ipc contributions) / (the
 a cheap, nearby listing on another subject does not outrank a relevant one.
 
 The best offer of each listing is its cheapest over the term (`offer_id`,
-`estimated_total_cost`). Candidates are bounded: 500 text matches (first those with two of the
-need's first six words, leaving out words that 5 % or more of the listings have, then those with
-any word) plus 200 per IPC interest; so the answer is one page: `limit` only, no cursor."""
+`estimated_total_cost`). Candidates are bounded: 500 text matches (the listings with the need's
+rarest words first) plus 200 per IPC subclass of the best matches and of interest; so the
+answer is one page: `limit` only, no cursor."""
 
 
 @router.get(

@@ -26,10 +26,12 @@ from marketplace.pledges.models import (
     LicenseIncome,
     Pledge,
     PledgeCancellation,
+    PledgeConfirmation,
     PledgeConsentCreate,
     PledgeConsentPublic,
     PledgeCreate,
     PledgeRefusal,
+    PledgeRegistrationCreate,
     PledgeStatus,
     PledgeUpdate,
     PledgeView,
@@ -121,20 +123,38 @@ def get_pledge(pledge: VisiblePledge, caller: PledgeReader) -> PledgeView:
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="The pledgor joins the application",
 )
-def confirm_pledge(pledge: VisiblePledge, owner: PatentsScope, session: SessionDep) -> PledgeView:
-    confirmed = lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=owner.organization)
+def confirm_pledge(
+    pledge: VisiblePledge,
+    owner: PatentsScope,
+    session: SessionDep,
+    body: PledgeConfirmation | None = None,
+) -> PledgeView:
+    confirmed = lifecycle.confirm_pledge(
+        session=session, pledge=pledge, pledgor=owner.organization, confirmation=body
+    )
     return views.to_view(confirmed, full=True)
 
 
 @router.post(
-    "/pledges/{pledge_id}/register",
+    "/pledges/{pledge_id}/registration",
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
-    summary="Register the pledge (platform admins): it takes effect",
+    summary="Record the office's registration of the pledge (the pledgee or a platform admin)",
+    description="The office registers a pledge, and the pledge takes effect on registration; "
+    "the platform records the office's registration number and date, as the pledgee received "
+    "them, and never assigns one. Every registration rule is checked again. A declaration in "
+    "force on a pledged patent is suspended (its offers refuse acceptance with 409 "
+    "`declaration_suspended_by_pledge`) unless the application carried the pledgee's consent "
+    "to it, until the pledgee consents (`POST /pledges/{id}/consents`) or the pledge ends.",
 )
-def register_pledge(pledge: VisiblePledge, admin: PlatformAdmin, session: SessionDep) -> PledgeView:
-    registered = pledge_workflows.register_pledge(
-        session=session, pledge=pledge, admin=admin.organization
+def record_registration(
+    pledge: VisiblePledge,
+    body: PledgeRegistrationCreate,
+    caller: PledgeReader,
+    session: SessionDep,
+) -> PledgeView:
+    registered = pledge_workflows.record_registration(
+        session=session, pledge=pledge, caller=caller, registration=body
     )
     return views.to_view(registered, full=True)
 
@@ -226,7 +246,7 @@ def check_encumbrances(
     "/pledges/{pledge_id}/license-income",
     response_model=LicenseIncome,
     responses=problem_responses(401, 403, 404, 422),
-    summary="Licenses granted on the pledged patents in a period, and their fees (the pledgee)",
+    summary="Licensing income of the pledged patents in a period: due, overdue, confirmed",
 )
 def license_income(
     pledge: VisiblePledge,
@@ -241,4 +261,5 @@ def license_income(
         caller=caller,
         period_start=period_start,
         period_end=period_end,
+        today=clock.today(),
     )

@@ -1,6 +1,8 @@
 """The hash chain: how an entry's hash is computed, and how entries are appended in order."""
 
 import hashlib
+import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +15,8 @@ from marketplace import clock
 from marketplace.audit.models import GENESIS_HASH, AuditEvent, AuditEventParty
 from marketplace.canonical import canonical_json
 
-# pg_advisory_xact_lock key of the chain (an arbitrary constant: "audit" in ASCII).
+# The pg_advisory_xact_lock key of the chain ("audit" in ASCII), taken by the server-side
+# function audit_chain_append (its migration spells it in decimal, 418581342580).
 CHAIN_LOCK_KEY = 0x6175646974
 
 EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -40,6 +43,33 @@ class Entry:
     actor: Actor
 
 
+def _content(
+    *,
+    id: Any,
+    at: datetime,
+    actor: str,
+    actor_organization_id: int | None,
+    object_type: str,
+    object_id: int,
+    action: str,
+    changes: dict[str, Any],
+    parties: Sequence[int],
+    prev_hash: Any,
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "at": at.astimezone(UTC).isoformat(),
+        "actor": actor,
+        "actor_organization_id": actor_organization_id,
+        "object_type": object_type,
+        "object_id": object_id,
+        "action": action,
+        "changes": changes,
+        "parties": sorted(parties),
+        "prev_hash": prev_hash,
+    }
+
+
 def entry_hash(
     *,
     id: int,
@@ -54,19 +84,57 @@ def entry_hash(
     prev_hash: str,
 ) -> str:
     """SHA-256 over the canonical JSON of everything an entry says, and the hash before it."""
-    content = {
-        "id": id,
-        "at": at.astimezone(UTC).isoformat(),
-        "actor": actor,
-        "actor_organization_id": actor_organization_id,
-        "object_type": object_type,
-        "object_id": object_id,
-        "action": action,
-        "changes": changes,
-        "parties": sorted(parties),
-        "prev_hash": prev_hash,
-    }
+    content = _content(
+        id=id,
+        at=at,
+        actor=actor,
+        actor_organization_id=actor_organization_id,
+        object_type=object_type,
+        object_id=object_id,
+        action=action,
+        changes=changes,
+        parties=parties,
+        prev_hash=prev_hash,
+    )
     return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class HashParts:
+    """An entry's canonical JSON around its two unknowns, the chain position and the hash before
+    it: ``prefix + str(id) + middle + '"' + prev_hash + '"' + suffix``. Everything but the link
+    is encoded before the chain is locked; whoever holds the lock only fills in the link."""
+
+    prefix: str
+    middle: str
+    suffix: str
+
+    def hash(self, id: int, prev_hash: str) -> str:
+        text = f'{self.prefix}{id}{self.middle}"{prev_hash}"{self.suffix}'
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def hash_parts(entry: "Entry", at: datetime) -> HashParts:
+    # Markers no content can contain (a fresh random token), replaced by the link later.
+    marker = uuid.uuid4().hex
+    id_mark, prev_mark = f"id-{marker}", f"prev-{marker}"
+    text = canonical_json(
+        _content(
+            id=id_mark,
+            at=at,
+            actor=entry.actor.name,
+            actor_organization_id=entry.actor.organization_id,
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            action=entry.action,
+            changes=entry.changes,
+            parties=entry.parties,
+            prev_hash=prev_mark,
+        )
+    ).decode()
+    prefix, rest = text.split(f'"{id_mark}"')
+    middle, suffix = rest.split(f'"{prev_mark}"')
+    return HashParts(prefix, middle, suffix)
 
 
 def head(session: Session) -> tuple[int, str]:
@@ -83,34 +151,67 @@ def head(session: Session) -> tuple[int, str]:
 def append(session: Session, entries: Sequence[Entry]) -> None:
     """Chain ``entries`` after the current head, in this transaction.
 
-    Appends are serialized, so that the chain stays a line: on PostgreSQL by a transaction-level
-    advisory lock, released at commit (taken here, right before the commit, so it is held only
-    for it); on SQLite writers already are serialized (BEGIN IMMEDIATE). Ids are taken from the
-    head under that lock, not from a sequence: a rolled-back append leaves no gap, so a gap is a
-    deleted entry. Should two appends ever race anyway, the primary key refuses one of them."""
+    Appends are serialized, so that the chain stays a line. Ids are taken from the head under
+    that serialization, not from a sequence: a rolled-back append leaves no gap, so a gap is a
+    deleted entry. Should two appends ever race anyway, the primary key refuses one of them.
+
+    Everything that does not depend on the chain's head (each entry's canonical JSON, split
+    around its link) is prepared first. On PostgreSQL the rest is one statement: the server-side
+    function ``audit_chain_append`` takes a transaction-level advisory lock (released at commit),
+    reads the head, hashes and inserts the entries and their parties; the lock is thus held for
+    that statement and the commit, not across a request's round trips. On SQLite writers are
+    serialized already (BEGIN IMMEDIATE), and the same parts are chained here."""
+    at = clock.now()
+    parts = [hash_parts(entry, at) for entry in entries]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+        connection.execute(
+            APPEND_STATEMENT,
+            {
+                "at": at,
+                "actors": [entry.actor.name for entry in entries],
+                "actor_organizations": [entry.actor.organization_id for entry in entries],
+                "object_types": [entry.object_type for entry in entries],
+                "object_ids": [entry.object_id for entry in entries],
+                "actions": [entry.action for entry in entries],
+                "changes": [json.dumps(entry.changes) for entry in entries],
+                "parties": [json.dumps(sorted(entry.parties)) for entry in entries],
+                "prefixes": [part.prefix for part in parts],
+                "middles": [part.middle for part in parts],
+                "suffixes": [part.suffix for part in parts],
+            },
+        )
+        return
     last_id, prev_hash = head(session)
-    at = clock.now()
     events: list[dict[str, Any]] = []
     parties: list[dict[str, int]] = []
-    for entry in entries:
+    for entry, part in zip(entries, parts, strict=True):
         last_id += 1
-        row: dict[str, Any] = {
-            "id": last_id,
-            "at": at,
-            "actor": entry.actor.name,
-            "actor_organization_id": entry.actor.organization_id,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "action": entry.action,
-            "changes": entry.changes,
-            "prev_hash": prev_hash,
-        }
-        row["hash"] = prev_hash = entry_hash(**row, parties=entry.parties)
-        events.append(row)
+        digest = part.hash(last_id, prev_hash)
+        events.append(
+            {
+                "id": last_id,
+                "at": at,
+                "actor": entry.actor.name,
+                "actor_organization_id": entry.actor.organization_id,
+                "object_type": entry.object_type,
+                "object_id": entry.object_id,
+                "action": entry.action,
+                "changes": entry.changes,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
         parties.extend({"event_id": last_id, "organization_id": org} for org in entry.parties)
+        prev_hash = digest
     connection.execute(sa.insert(EVENTS), events)
     if parties:
         connection.execute(sa.insert(PARTIES), parties)
+
+
+# The function is created by the migration ``audit_chain_append``; its body is written there.
+APPEND_STATEMENT = sa.text(
+    "SELECT audit_chain_append(:at, :actors, CAST(:actor_organizations AS bigint[]), "
+    ":object_types, CAST(:object_ids AS bigint[]), :actions, :changes, :parties, "
+    ":prefixes, :middles, :suffixes)"
+)

@@ -15,6 +15,11 @@ class EventType(StrEnum):
     pledge_registered = "pledge.registered"
     pledge_changed = "pledge.changed"
     pledge_cancelled = "pledge.cancelled"
+    # Civil Code art. 444 on a declaration already in force: to the licensor and the pledgee.
+    pledge_recorded_on_declared_patent = "pledge.recorded_on_declared_patent"
+    # To the licensor: its declaration's offers cannot be accepted, then can again.
+    declaration_suspended = "declaration.suspended_by_pledge"
+    declaration_resumed = "declaration.resumed"
     pledged_patent_status_changed = "pledged_patent.legal_status_changed"
     pledged_patent_fee_changed = "pledged_patent.fee_status_changed"
     pledged_patent_listed = "pledged_patent.open_license_published"
@@ -40,6 +45,10 @@ class EventType(StrEnum):
     dispute_withdrawn = "dispute.withdrawn"
     dispute_statement_added = "dispute.statement_added"
     saved_search_matched = "saved_search.matched"
+    declaration_published = "declaration.published"
+    declaration_withdrawal_requested = "declaration.withdrawal_requested"
+    declaration_withdrawn = "declaration.withdrawn"
+    declaration_lapsed = "declaration.lapsed"
 
 
 # What each license event tells whom, and its payload: rendered into the API docs of

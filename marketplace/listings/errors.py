@@ -50,3 +50,45 @@ class PublicationRefused(Conflict):
     """Carries every reason; ``code`` is the first one's, so one reason reads plainly."""
 
     title = "Listing cannot be published"
+
+
+class InvalidAnnouncementNumber(Unprocessable):
+    default_code = "invalid_announcement_number"
+    title = "Invalid announcement number"
+
+
+class AnnouncementDateOutOfRange(Unprocessable):
+    default_code = "announcement_date_out_of_range"
+    title = "Announcement date outside what the office can have announced"
+
+
+class AnnouncementNumberInUse(Conflict):
+    default_code = "announcement_number_in_use"
+    title = "Another declaration or withdrawal carries this announcement number"
+
+
+class WithdrawalAlreadyRequested(Conflict):
+    default_code = "withdrawal_already_requested"
+    title = "The withdrawal of this declaration is already requested"
+
+
+class WithdrawalNotRequested(Conflict):
+    default_code = "withdrawal_not_requested"
+    title = "No withdrawal of this declaration has been requested"
+
+
+class CoOwnerConsentMissing(Unprocessable):
+    """Withdrawal needs every co-owner's written consent (Implementing Regulations art. 86)."""
+
+    default_code = "co_owner_withdrawal_consent_missing"
+    title = "A co-owner has not consented to the withdrawal"
+
+
+class UnknownCoOwner(Unprocessable):
+    default_code = "unknown_co_owner"
+    title = "Not a co-owner of a covered patent"
+
+
+class ConsentDateOutOfRange(Unprocessable):
+    default_code = "consent_date_out_of_range"
+    title = "Consent date in the future"

@@ -32,6 +32,21 @@ class ListingStatus(StrEnum):
     lapsed = "lapsed"
 
 
+class AnnouncementSource(StrEnum):
+    """Who gave an announcement number: the patent office (entered by the patentee or an admin),
+    or, for declarations published before the platform stopped doing so, the platform itself."""
+
+    office = "office"
+    platform_assigned = "platform_assigned"
+
+
+class FeeReductionBasis(StrEnum):
+    """Why a covered patent's annual fee is reduced while the declaration is in force."""
+
+    open_license = "open_license"
+    patent_fee_reduction = "patent_fee_reduction"
+
+
 class RoyaltyType(StrEnum):
     lump_sum = "lump_sum"
     running = "running"
@@ -49,6 +64,7 @@ class ListingPatent(SQLModel, table=True):
 
 
 MAX_LISTING_TITLE = 300
+MAX_WITHDRAWAL_REASON = 2000
 
 
 class ListingFields(SQLModel):
@@ -59,6 +75,26 @@ class ListingFields(SQLModel):
 class Listing(ListingFields, table=True):
     __tablename__ = "listing"
     __audited__: ClassVar[Audited] = Audited(parties=("owner_id",), state="status")
+    __table_args__ = (
+        # An announced declaration carries the office's number, and says where it came from.
+        sa.CheckConstraint(
+            "(announcement_number IS NULL) = (announcement_source IS NULL)",
+            name="announcement_source_given",
+        ),
+        sa.CheckConstraint(
+            "status = 'draft' OR announcement_number IS NOT NULL", name="announced_when_declared"
+        ),
+        sa.CheckConstraint(
+            "withdrawal_announcement_number IS NULL OR withdrawal_requested_at IS NOT NULL",
+            name="withdrawal_announced_after_request",
+        ),
+        # A unique index rather than a constraint: SQLite adds one to a table in place.
+        sa.Index(
+            "ix_listing_withdrawal_announcement_number",
+            "withdrawal_announcement_number",
+            unique=True,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="organization.id", index=True)
@@ -67,12 +103,21 @@ class Listing(ListingFields, table=True):
     )
     announcement_number: str | None = Field(default=None, unique=True, max_length=32)
     announcement_date: date | None = None
+    announcement_source: AnnouncementSource | None = Field(
+        default=None, sa_type=enum_type(AnnouncementSource, "announcement_source")
+    )
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawal_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawal_reason: str | None = Field(default=None, max_length=MAX_WITHDRAWAL_REASON)
+    withdrawal_consents: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    withdrawal_announcement_number: str | None = Field(default=None, max_length=32)
+    withdrawal_announcement_date: date | None = None
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lapsed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lapse_reason: str | None = Field(default=None, max_length=500)
     warnings: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     annual_fee_reduction_percent: Decimal | None = Field(default=None, sa_type=ScaledDecimal(5, 2))
+    fee_reductions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
 
@@ -257,23 +302,150 @@ class ListingWarning(BaseModel):
     offer_id: int | None = None
 
 
+class CoOwnerConsent(BaseModel):
+    """A co-owner's written consent, named as in the patent's co-owners."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = PydanticField(min_length=1, max_length=200, examples=["Provincial Research Fund"])
+    consented_on: date = PydanticField(description="Date of the co-owner's written consent.")
+    document_ref: str | None = PydanticField(
+        default=None, max_length=200, description="Reference of the signed consent."
+    )
+
+
+class FeeReduction(BaseModel):
+    """The annual-fee reduction of one covered patent while the declaration is in force: the
+    most favourable applicable one, never two combined."""
+
+    patent_id: int
+    application_number: str
+    percent: Decimal = PydanticField(examples=["15.00"])
+    basis: FeeReductionBasis
+    reason: str = PydanticField(
+        examples=["open-license reduction of 15.00% (the patent has no reduction of its own)"]
+    )
+
+
 class ListingPublic(ListingFields):
     id: int
     owner_id: int
     owner: OrganizationSummary
     status: ListingStatus
-    announcement_number: str | None
+    announcement_number: str | None = PydanticField(
+        description="The office's announcement number, as entered by the patentee."
+    )
     announcement_date: date | None
+    announcement_source: AnnouncementSource | None = PydanticField(
+        description="`office`, or `platform_assigned` for a number the platform minted before "
+        "it stopped doing so (not an office number)."
+    )
     published_at: datetime | None
+    withdrawal_requested_at: datetime | None = PydanticField(
+        description="Set while a withdrawal awaits the office's announcement: until then the "
+        "declaration stands and its offers can be accepted."
+    )
+    withdrawal_reason: str | None
+    withdrawal_consents: list[CoOwnerConsent]
+    withdrawal_announcement_number: str | None
+    withdrawal_announcement_date: date | None
     withdrawn_at: datetime | None
     lapsed_at: datetime | None
     lapse_reason: str | None
-    annual_fee_reduction_percent: Decimal | None
+    annual_fee_reduction_percent: Decimal | None = PydanticField(
+        description="The open-license annual-fee reduction, when it is the one that applies to "
+        "some covered patent (a better reduction of the patent's own does not combine with it); "
+        "see `fee_reductions` for each patent."
+    )
+    fee_reductions: list[FeeReduction]
     warnings: list[ListingWarning]
     patents: list[PatentSummary]
     offers: list[OfferPublic]
     created_at: datetime
     updated_at: datetime
+
+
+MAX_ANNOUNCEMENT_NUMBER_INPUT = 64
+
+
+class DeclarationAnnouncement(BaseModel):
+    """The office's announcement of the declaration, as the patentee received it."""
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "examples": [{"announcement_number": "KF2026000123", "announcement_date": "2026-06-12"}]
+        },
+    }
+
+    announcement_number: str = PydanticField(
+        min_length=1,
+        max_length=MAX_ANNOUNCEMENT_NUMBER_INPUT,
+        description="As announced by the office; spaces are removed and letters upper-cased, "
+        "then it must match the configured pattern. Unique among declarations.",
+    )
+    announcement_date: date = PydanticField(
+        description="Not in the future (China Standard Time), not before open licensing took "
+        "effect (2021-06-01) and not before any covered patent was granted."
+    )
+
+
+class WithdrawalRequest(BaseModel):
+    """The patentee's written withdrawal: a reason, and every co-owner's written consent."""
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "reason": "The patent is to be licensed exclusively to a strategic partner.",
+                    "co_owner_consents": [
+                        {
+                            "name": "Provincial Research Fund",
+                            "consented_on": "2026-06-10",
+                            "document_ref": "PRF-2026-044",
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+
+    reason: str = PydanticField(min_length=1, max_length=MAX_WITHDRAWAL_REASON)
+    co_owner_consents: list[CoOwnerConsent] = PydanticField(
+        default_factory=list,
+        max_length=100,
+        description="Every co-owner of every covered patent, by name, each once.",
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a withdrawal needs a reason")
+        return value.strip()
+
+
+class WithdrawalAnnouncement(BaseModel):
+    """The office's announcement of the withdrawal, on which it takes effect."""
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "examples": [
+                {"announcement_number": "KFCX2026000045", "announcement_date": "2026-07-01"}
+            ]
+        },
+    }
+
+    announcement_number: str = PydanticField(
+        min_length=1,
+        max_length=MAX_ANNOUNCEMENT_NUMBER_INPUT,
+        description="Normalized and validated as the declaration's; unique.",
+    )
+    announcement_date: date = PydanticField(
+        description="Not in the future and not before the withdrawal was requested."
+    )
 
 
 class PublicationBlocker(PatentIssue):
@@ -289,6 +461,14 @@ class Precheck(BaseModel):
 MAX_BULK_DECLARATIONS = 500
 
 
+class BulkAnnouncement(DeclarationAnnouncement):
+    """The office's announcement of one patent's declaration in a bulk call."""
+
+    model_config = {"extra": "forbid"}
+
+    patent_id: int = PydanticField(ge=1, le=2**31 - 1)
+
+
 class BulkDeclarationCreate(BaseModel):
     """One offer template declared for many patents, each in a listing of its own."""
 
@@ -296,7 +476,7 @@ class BulkDeclarationCreate(BaseModel):
         "json_schema_extra": {
             "examples": [
                 {
-                    "patent_ids": [8, 9, 10],
+                    "patent_ids": [8, 9],
                     "offer": {
                         "royalty_type": "hybrid",
                         "upfront_fee": "50000",
@@ -304,6 +484,18 @@ class BulkDeclarationCreate(BaseModel):
                         "term_years": 3,
                     },
                     "publish": True,
+                    "announcements": [
+                        {
+                            "patent_id": 8,
+                            "announcement_number": "KF2026000123",
+                            "announcement_date": "2026-06-12",
+                        },
+                        {
+                            "patent_id": 9,
+                            "announcement_number": "KF2026000124",
+                            "announcement_date": "2026-06-12",
+                        },
+                    ],
                 }
             ]
         }
@@ -317,8 +509,50 @@ class BulkDeclarationCreate(BaseModel):
     offer: OfferCreate
     description: str | None = PydanticField(default=None, max_length=20_000)
     publish: bool = PydanticField(
-        default=True, description="Publish each listing, or only draft it with its offer."
+        default=True,
+        description="Publish each listing with its office announcement, or only draft it with "
+        "its offer (to file the declaration first).",
     )
+    announcements: list[BulkAnnouncement] = PydanticField(
+        default_factory=list,
+        max_length=MAX_BULK_DECLARATIONS,
+        description="With `publish`: the office's announcement of each patent's declaration, "
+        "one per patent; without it, none.",
+    )
+
+    @model_validator(mode="after")
+    def _one_announcement_per_patent(self) -> "BulkDeclarationCreate":
+        announced = [item.patent_id for item in self.announcements]
+        if not self.publish:
+            if announced:
+                raise ValueError("announcements are given only with publish")
+            return self
+        if len(set(announced)) != len(announced):
+            raise ValueError("a patent has more than one announcement")
+        numbers = ["".join(item.announcement_number.split()).upper() for item in self.announcements]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("an announcement number is given for more than one patent")
+        missing = [pid for pid in dict.fromkeys(self.patent_ids) if pid not in set(announced)]
+        if missing:
+            raise ValueError(
+                "publishing needs the office's announcement of each patent; missing for "
+                + ", ".join(map(str, missing))
+            )
+        extra = sorted(set(announced) - set(self.patent_ids))
+        if extra:
+            raise ValueError(
+                "announcements for patents not declared: " + ", ".join(map(str, extra))
+            )
+        return self
+
+    def announcement_of(self, patent_id: int) -> DeclarationAnnouncement | None:
+        for item in self.announcements:
+            if item.patent_id == patent_id:
+                return DeclarationAnnouncement(
+                    announcement_number=item.announcement_number,
+                    announcement_date=item.announcement_date,
+                )
+        return None
 
 
 class BulkDeclarationStatus(StrEnum):
@@ -349,3 +583,68 @@ class BulkDeclarationOutcome(BaseModel):
     refused: int
     not_found: int
     results: list[BulkDeclarationResult] = PydanticField(description="In request order.")
+
+
+class BulkPublicationItem(DeclarationAnnouncement):
+    """A drafted listing and the office's announcement of its declaration."""
+
+    model_config = {"extra": "forbid"}
+
+    listing_id: int = PydanticField(ge=1, le=2**31 - 1)
+
+
+class BulkPublicationCreate(BaseModel):
+    """Drafts whose declarations the office has announced, published at once."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "listing_id": 31,
+                            "announcement_number": "KF2026000123",
+                            "announcement_date": "2026-06-12",
+                        },
+                        {
+                            "listing_id": 32,
+                            "announcement_number": "KF2026000124",
+                            "announcement_date": "2026-06-12",
+                        },
+                    ]
+                }
+            ]
+        }
+    }
+
+    items: list[BulkPublicationItem] = PydanticField(
+        min_length=1,
+        max_length=MAX_BULK_DECLARATIONS,
+        description=f"At most {MAX_BULK_DECLARATIONS}; each listing and each number once.",
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> "BulkPublicationCreate":
+        listing_ids = [item.listing_id for item in self.items]
+        if len(set(listing_ids)) != len(listing_ids):
+            raise ValueError("a listing is given more than once")
+        numbers = ["".join(item.announcement_number.split()).upper() for item in self.items]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("an announcement number is given for more than one listing")
+        return self
+
+
+class BulkPublicationResult(BaseModel):
+    listing_id: int
+    status: BulkDeclarationStatus = PydanticField(
+        description="`published`, `refused` or `not_found`."
+    )
+    reasons: list[BulkReason] = PydanticField(default_factory=list)
+    warnings: list[ListingWarning] = PydanticField(default_factory=list)
+
+
+class BulkPublicationOutcome(BaseModel):
+    published: int
+    refused: int
+    not_found: int
+    results: list[BulkPublicationResult] = PydanticField(description="In request order.")

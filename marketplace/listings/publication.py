@@ -4,14 +4,22 @@ alerts, the pledgees' consent and notices) is composed in ``workflows.declaratio
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from marketplace import clock
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.listings.announcements import (
+    check_announcement_date,
+    normalize_announcement_number,
+    number_in_use,
+)
 from marketplace.listings.errors import (
+    AnnouncementNumberInUse,
     ListingNotDraft,
     ListingNotPublished,
     PublicationRefused,
@@ -19,6 +27,10 @@ from marketplace.listings.errors import (
 )
 from marketplace.listings.models import (
     PERCENT_QUANTUM,
+    AnnouncementSource,
+    DeclarationAnnouncement,
+    FeeReduction,
+    FeeReductionBasis,
     Listing,
     ListingStatus,
     ListingWarning,
@@ -28,7 +40,7 @@ from marketplace.listings.models import (
 from marketplace.listings.service import check_term
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind
-from marketplace.patents.models import Patent, PatentIssue
+from marketplace.patents.models import EvaluationConclusion, Patent, PatentIssue
 
 NEEDS_EVALUATION_REPORT = frozenset({PatentKind.utility_model, PatentKind.design})
 
@@ -40,14 +52,7 @@ def patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[Pa
             patents.issue(patent, "patent_not_owned", "no longer owned by the listing's owner")
         )
     found.extend(patents.validity_issues(patent, today=today))
-    if PatentKind(patent.kind) in NEEDS_EVALUATION_REPORT and not patent.evaluation_report_ref:
-        found.append(
-            patents.issue(
-                patent,
-                "evaluation_report_missing",
-                f"a {patent.kind} needs a patent evaluation report supporting its validity",
-            )
-        )
+    found.extend(evaluation_issues(patent))
     found.extend(patents.restriction_issues(patent, today=today))
     missing_consent = [
         co_owner["name"]
@@ -71,6 +76,88 @@ def patent_blockers(patent: Patent, listing: Listing, *, today: date) -> list[Pa
             )
         )
     return found
+
+
+def evaluation_issues(patent: Patent) -> list[PatentIssue]:
+    """A utility model or design is declared only on an evaluation report that supports its
+    validity: its presence alone is not enough."""
+    if PatentKind(patent.kind) not in NEEDS_EVALUATION_REPORT:
+        return []
+    if not patent.evaluation_report_ref:
+        return [
+            patents.issue(
+                patent,
+                "evaluation_report_missing",
+                f"a {patent.kind} needs a patent evaluation report supporting its validity",
+            )
+        ]
+    conclusion = patent.evaluation_report_conclusion
+    if conclusion is None or conclusion is EvaluationConclusion.legacy_unknown:
+        return [
+            patents.issue(
+                patent,
+                "evaluation_report_conclusion_unknown",
+                f"the conclusion of evaluation report {patent.evaluation_report_ref} is not "
+                "recorded; enter it (evaluation_report_conclusion)",
+            )
+        ]
+    if conclusion is not EvaluationConclusion.supports_validity:
+        return [
+            patents.issue(
+                patent,
+                "evaluation_report_not_supporting",
+                f"evaluation report {patent.evaluation_report_ref} concludes {conclusion}; only "
+                "one that supports validity lets it be declared",
+            )
+        ]
+    return []
+
+
+def fee_reductions(listing: Listing) -> list[FeeReduction]:
+    """The annual-fee reduction of each covered patent while declared: the open-license one or
+    the patent's own, whichever is more favourable; they never combine."""
+    open_license = get_settings().open_license_fee_reduction_percent.quantize(PERCENT_QUANTUM)
+    found: list[FeeReduction] = []
+    for patent in listing.patents:
+        assert patent.id is not None
+        own = patent.fee_reduction_percent
+        if own is not None and Decimal(own) > open_license:
+            percent, basis = (
+                Decimal(own).quantize(PERCENT_QUANTUM),
+                FeeReductionBasis.patent_fee_reduction,
+            )
+            reason = (
+                f"the patent's own reduction of {percent}% is more favourable than the "
+                f"open-license {open_license}%; they do not combine"
+            )
+        else:
+            percent, basis = open_license, FeeReductionBasis.open_license
+            reason = (
+                f"open-license reduction of {open_license}% (the patent has no reduction of its "
+                "own)"
+                if own is None
+                else f"open-license reduction of {open_license}%, at least as favourable as the "
+                f"patent's own {Decimal(own).quantize(PERCENT_QUANTUM)}%; they do not combine"
+            )
+        found.append(
+            FeeReduction(
+                patent_id=patent.id,
+                application_number=patent.application_number,
+                percent=percent,
+                basis=basis,
+                reason=reason,
+            )
+        )
+    return found
+
+
+def record_fee_reductions(listing: Listing) -> None:
+    """Record what applies now; the listing-level percent is the open-license reduction when it
+    applies to some covered patent."""
+    reductions = fee_reductions(listing)
+    listing.fee_reductions = [item.model_dump(mode="json") for item in reductions]
+    open_license = [r.percent for r in reductions if r.basis is FeeReductionBasis.open_license]
+    listing.annual_fee_reduction_percent = open_license[0] if open_license else None
 
 
 def publication_blockers(
@@ -168,9 +255,16 @@ def guidance_warnings(listing: Listing) -> list[ListingWarning]:
 
 
 def declare(
-    *, session: Session, listing: Listing, pledged_without_consent: Sequence[Patent]
+    *,
+    session: Session,
+    listing: Listing,
+    announcement: DeclarationAnnouncement,
+    pledged_without_consent: Sequence[Patent],
 ) -> Listing:
-    """Publish the declaration, or refuse it with every blocker."""
+    """Record the office's announcement of the declaration: refused with every blocker, or
+    published with the office's number and date."""
+    number = normalize_announcement_number(announcement.announcement_number)
+    check_announcement_date(listing, announcement.announcement_date)
     blockers = publication_blockers(
         listing=listing, pledged_without_consent=pledged_without_consent
     )
@@ -181,16 +275,33 @@ def declare(
             reasons=[blocker.model_dump(exclude_none=True) for blocker in blockers],
         )
     assert listing.id is not None
-    today = clock.today()
+    if number_in_use(session, number):
+        raise AnnouncementNumberInUse(
+            f"Announcement number {number} belongs to another declaration or withdrawal.",
+            field="announcement_number",
+        )
     # Conditional updates hold both invariants under concurrency: a listing is published once,
-    # and a patent is under at most one declaration.
-    if not transition(
-        session,
-        sa.update(Listing)
-        .where(col(Listing.id) == listing.id)
-        .where(col(Listing.status) == ListingStatus.draft)
-        .values(status=ListingStatus.published),
-    ):
+    # and a patent is under at most one declaration. The unique announcement number holds the
+    # third: of two listings given one number at once, one is refused.
+    try:
+        with session.begin_nested():
+            published = transition(
+                session,
+                sa.update(Listing)
+                .where(col(Listing.id) == listing.id)
+                .where(col(Listing.status) == ListingStatus.draft)
+                .values(
+                    status=ListingStatus.published,
+                    announcement_number=number,
+                    announcement_source=AnnouncementSource.office,
+                ),
+            )
+    except IntegrityError:
+        raise AnnouncementNumberInUse(
+            f"Announcement number {number} was given to another declaration concurrently.",
+            field="announcement_number",
+        ) from None
+    if not published:
         raise ListingNotDraft(f"Listing {listing.id} was published or changed concurrently.")
     for patent in listing.patents:
         if not transition(
@@ -206,14 +317,12 @@ def declare(
             )
         patent.open_license_listing_id = listing.id
     listing.status = ListingStatus.published
-    listing.announcement_number = f"OL{today:%Y}{listing.id:08d}"
-    listing.announcement_date = today
+    listing.announcement_number = number
+    listing.announcement_source = AnnouncementSource.office
+    listing.announcement_date = announcement.announcement_date
     listing.published_at = clock.now()
     listing.updated_at = listing.published_at
-    # The column's scale, so the response reads as a later read from the database does.
-    listing.annual_fee_reduction_percent = (
-        get_settings().open_license_fee_reduction_percent.quantize(PERCENT_QUANTUM)
-    )
+    record_fee_reductions(listing)
     listing.warnings = [w.model_dump(exclude_none=True) for w in guidance_warnings(listing)]
     session.add(listing)
     session.flush()
@@ -221,15 +330,32 @@ def declare(
 
 
 def end_declaration(
-    session: Session, listing: Listing, *, to: ListingStatus, reason: str | None = None
+    session: Session,
+    listing: Listing,
+    *,
+    to: ListingStatus,
+    reason: str | None = None,
+    withdrawal: tuple[str, date] | None = None,
 ) -> Listing:
-    if not transition(
-        session,
-        sa.update(Listing)
-        .where(col(Listing.id) == listing.id)
-        .where(col(Listing.status) == ListingStatus.published)
-        .values(status=to),
-    ):
+    values: dict[str, object] = {"status": to}
+    if withdrawal is not None:
+        values["withdrawal_announcement_number"] = withdrawal[0]
+    try:
+        with session.begin_nested():
+            ended = transition(
+                session,
+                sa.update(Listing)
+                .where(col(Listing.id) == listing.id)
+                .where(col(Listing.status) == ListingStatus.published)
+                .values(**values),
+            )
+    except IntegrityError:
+        assert withdrawal is not None
+        raise AnnouncementNumberInUse(
+            f"Announcement number {withdrawal[0]} was given to another withdrawal concurrently.",
+            field="announcement_number",
+        ) from None
+    if not ended:
         raise ListingNotPublished(f"Listing {listing.id} is {listing.status}, not published.")
     session.execute(
         sa.update(Patent)
@@ -243,6 +369,8 @@ def end_declaration(
     listing.status = to
     listing.updated_at = now
     if to is ListingStatus.withdrawn:
+        assert withdrawal is not None
+        listing.withdrawal_announcement_number, listing.withdrawal_announcement_date = withdrawal
         listing.withdrawn_at = now
     else:
         listing.lapsed_at = now
@@ -250,11 +378,6 @@ def end_declaration(
     session.add(listing)
     session.flush()
     return listing
-
-
-def withdraw(*, session: Session, listing: Listing) -> Listing:
-    """Ends the declaration; licenses already granted are not affected (Patent Law art. 50)."""
-    return end_declaration(session, listing, to=ListingStatus.withdrawn)
 
 
 def lapse_if_not_in_force(

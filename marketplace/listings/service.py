@@ -177,6 +177,15 @@ def get_own_listing(*, session: Session, listing_id: int, organization_id: int) 
     return listing
 
 
+def get_declaring_listing(*, session: Session, listing_id: int, organization_id: int) -> Listing:
+    """The listing, for its owner only: to anyone else a declaration being prepared (or the
+    papers of one announced) is as unknown as a missing listing."""
+    listing = session.get(Listing, listing_id)
+    if listing is None or listing.owner_id != organization_id:
+        raise ListingNotFound(f"Listing {listing_id} does not exist.")
+    return listing
+
+
 def get_visible_offer(*, session: Session, offer_id: int, organization_id: int | None) -> Offer:
     offer = session.get(Offer, offer_id)
     if offer is None:

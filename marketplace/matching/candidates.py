@@ -1,11 +1,9 @@
-"""Which published listings contain the words of a search, and how well: the bounded candidate
-sets that the listing search and the need matching rank, with each listing's text score.
+"""Which published listings contain the words of a search: the bounded candidate sets that the
+relevance model (``relevance``) scores, each with its indexed words and facet keys.
 
-The score ranks by word frequency, the title part above the body, like PostgreSQL's ts_rank
-(and computed alike on SQLite); listings with a word in their title part are fetched first, so
-that a bounded set holds the best matches."""
+Listings with a word in their title part are fetched first, so that when more listings have the
+words than the bound admits, the set holds those where the words weigh most."""
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -23,12 +21,8 @@ from marketplace.matching.models import (
     ListingSearch,
     listing_search_fts,
 )
-from marketplace.matching.search_index import dialect_name
-
-# Weights of the fields in the ranking (PostgreSQL's ts_rank weights for A and C).
-TITLE_WEIGHT = 1.0
-BODY_WEIGHT = 0.2
-SCORE_DIGITS = 6
+from marketplace.matching.search_index import dialect_name, ipc_lexeme
+from marketplace.patents.identifiers import ipc_like_pattern, normalize_ipc_prefix
 
 LS = ListingSearch
 
@@ -52,6 +46,8 @@ class SearchCandidate:
     ipc_codes: str
     owner_kind: str
     region: str | None
+    title_words: str = ""
+    body_words: str = ""
 
 
 def quoted(term: str, quote: str) -> str:
@@ -111,35 +107,6 @@ def tsquery(query: str) -> sa.Cast[Any]:
     return sa.cast(sa.literal(query), TSQUERY)
 
 
-def _rank_query(terms: Sequence[str], *, any_term: bool) -> sa.Cast[Any]:
-    return tsquery((" | " if any_term else " & ").join(quoted(t, "'") for t in terms))
-
-
-def _score_sqlite(padded_terms: Sequence[str], title: str, body: str, *, any_term: bool) -> float:
-    """The same weights as on PostgreSQL, and like ts_rank independent of the rest of the
-    corpus, so that a listing keeps its score (and a relevance cursor its place) while others
-    are added. An any-word match is scaled by its share of the words (see ``find_candidates``).
-    The terms come padded with a space each side (once per search, not per listing)."""
-    title, body = f" {title} ", f" {body} "
-    raw = 0.0
-    found = 0
-    for term in padded_terms:
-        in_title, in_body = title.count(term), body.count(term)
-        found += bool(in_title or in_body)
-        raw += TITLE_WEIGHT * math.log1p(in_title) + BODY_WEIGHT * math.log1p(in_body)
-    score = raw / len(padded_terms)
-    return score * found / len(padded_terms) if any_term else score
-
-
-def _term_share(terms: Sequence[str]) -> sa.ColumnElement[Any]:
-    """The share of ``terms`` a listing's words contain (PostgreSQL)."""
-    found: sa.ColumnElement[Any] = sa.literal(0)
-    for term in terms:
-        contains = col(LS.search_vector).op("@@")(tsquery(quoted(term, "'")))
-        found = found + sa.cast(contains, sa.Integer)
-    return sa.cast(found, sa.Float) / len(terms)
-
-
 def find_candidates(
     session: Session,
     *,
@@ -151,18 +118,15 @@ def find_candidates(
     at_least_count: int = 1,
     exclude: Sequence[int] = (),
 ) -> list[SearchCandidate]:
-    """At most ``limit`` listings matching the words and conditions, with their text score: the
-    rank by word frequency, title above body; for an any-word match times the share of the words
-    the listing contains, so that a listing with more of them ranks above one that repeats a
-    single frequent word.
+    """At most ``limit`` listings matching the words and conditions, with their indexed words
+    (unscored: ``relevance`` scores them).
 
-    With words, those with a word in their title part come first, because they outrank every
-    listing with the words in its body alone: the bounded set holds the best matches whenever
-    the title matches fit in it, not an arbitrary ``limit`` of them.
+    With words, those with a word in their title part come first, because a word weighs most
+    there: the bounded set holds the best matches whenever the title matches fit in it, not an
+    arbitrary ``limit`` of them.
 
     ``at_least`` narrows an any-word match to listings with ``at_least_count`` of those words
-    (the key words of a long text); ``exclude`` leaves out listings already found. Neither
-    changes the score."""
+    (the key words of a long text); ``exclude`` leaves out listings already found."""
     narrowing: dict[str, Any] = {
         "at_least": at_least,
         "at_least_count": at_least_count,
@@ -231,6 +195,8 @@ def _fetch_candidates(
         # is a visible part of a search.
         sa.type_coerce(col(Organization.kind), sa.String()),
         col(Organization.region),
+        col(LS.title_words),
+        col(LS.body_words),
     ]
     statement = sa.select(*columns).join(Organization, col(Organization.id) == col(LS.owner_id))
     if terms:
@@ -246,38 +212,29 @@ def _fetch_candidates(
         if sqlite:
             statement = statement.join(
                 listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
-            ).add_columns(listing_search_fts.c.title, listing_search_fts.c.body)
-        else:
-            rank: sa.ColumnElement[Any] = sa.func.ts_rank(
-                col(LS.search_vector), _rank_query(terms, any_term=any_term)
             )
-            if any_term and len(terms) > 1:
-                rank = rank * _term_share(terms)
-            statement = statement.add_columns(rank)
     if exclude:
         statement = statement.where(sa.not_(any_of(session, col(LS.listing_id), exclude)))
     # Plain rows from the connection: the ORM's result handling costs more than the rows.
     rows = session.connection().execute(statement.where(*conditions).limit(limit)).all()
-    if not terms:
-        return [SearchCandidate(r[0], None, r[1], r[2], r[3], r[4], r[5]) for r in rows]
-    if sqlite:
-        padded = [f" {term} " for term in terms]
-        return [
-            SearchCandidate(
-                r[0],
-                round(_score_sqlite(padded, r[6], r[7], any_term=any_term), SCORE_DIGITS),
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-            )
-            for r in rows
-        ]
-    return [
-        SearchCandidate(r[0], round(float(r[6]), SCORE_DIGITS), r[1], r[2], r[3], r[4], r[5])
-        for r in rows
-    ]
+    return [SearchCandidate(r[0], None, r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+
+def ipc_codes_pattern(ipc: str) -> str:
+    """The LIKE pattern that finds the IPC prefix (or full symbol) ``ipc`` in an index row's
+    ``"|code|code|"`` string."""
+    pattern = ipc_like_pattern(normalize_ipc_prefix(ipc))
+    tail = "" if pattern.endswith("%") else "|%"
+    return f"%|{pattern}{tail}"
+
+
+def ipc_condition(session: Session, ipc: str) -> sa.ColumnElement[bool]:
+    """Listings with a code under the IPC prefix ``ipc``."""
+    if dialect_name(session) == "postgresql":
+        # An index lookup: a rare prefix would otherwise scan every listing's codes.
+        lexeme = quoted(ipc_lexeme(normalize_ipc_prefix(ipc)), "'")
+        return col(LS.search_vector).op("@@")(tsquery(lexeme))
+    return col(LS.ipc_codes).like(ipc_codes_pattern(ipc))
 
 
 def common_word_shares(session: Session, words: Sequence[str]) -> dict[str, float]:

@@ -3,17 +3,13 @@ technology needs it is relevant to, with an industrialisation prospect per paten
 
 Counters: ``listing_demand_daily`` counts per listing and UTC day the views of a published
 listing by anyone but its owner (signed in or not) and its appearances on the first page of a
-``q`` search (any caller, see ``search_and_record``): one bulk upsert per request, in a
-savepoint, best effort (on SQLite a reader's transaction that cannot take the write lock drops
-the count instead of failing the read)."""
+``q`` search (any caller, see ``search_and_record``). A read never writes them: it adds to the
+process's tally, which is written in batches (``demand_counters``)."""
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from marketplace import clock
@@ -22,7 +18,7 @@ from marketplace.config import get_match_settings
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotFound
 from marketplace.listings.models import Listing
-from marketplace.matching import search, tokenizer
+from marketplace.matching import demand_counters, search, tokenizer
 from marketplace.matching.factors import FACTOR_DIGITS, active_licenses, best_ipc_proximity
 from marketplace.matching.models import (
     DemandNeed,
@@ -34,7 +30,7 @@ from marketplace.matching.models import (
     TechnologyNeed,
 )
 from marketplace.matching.needs import readable_open_needs
-from marketplace.matching.search_index import dialect_name, listing_document
+from marketplace.matching.search_index import listing_document
 
 DEMAND_WINDOW_DAYS = 30
 # A need counts as demand for a listing from this relevance (see ``listing_demand``).
@@ -47,46 +43,14 @@ HIGH_PROSPECT = 8.0
 MEDIUM_PROSPECT = 3.0
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]], column: str) -> None:
-    table = ListingDemandDaily.__table__  # type: ignore[attr-defined]
-    dialect = dialect_name(session)
-    insert: Any = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    statement = insert.values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=["listing_id", "day"],
-        set_={column: table.c[column] + statement.excluded[column]},
-    )
-    try:
-        with session.begin_nested():
-            session.execute(statement)
-    except sa.exc.OperationalError:
-        if dialect == "postgresql":
-            raise
-        # SQLite: a read transaction that cannot take the write lock now; the count is lost.
+def record_views(*, listing_ids: Iterable[int]) -> None:
+    """One more view of each listing today, in this process's tally (no write)."""
+    demand_counters.tally.add(listing_ids, views=1)
 
 
-def record_views(*, session: Session, listing_ids: Iterable[int]) -> None:
-    """One more view of each listing today (one statement, ids in order: no deadlocks)."""
-    ids = sorted(set(listing_ids))
-    if ids:
-        today = clock.today()
-        _upsert(
-            session,
-            [{"listing_id": i, "day": today, "views": 1, "search_hits": 0} for i in ids],
-            "views",
-        )
-
-
-def record_search_hits(*, session: Session, listing_ids: Iterable[int]) -> None:
-    """One more search appearance of each listing today."""
-    ids = sorted(set(listing_ids))
-    if ids:
-        today = clock.today()
-        _upsert(
-            session,
-            [{"listing_id": i, "day": today, "views": 0, "search_hits": 1} for i in ids],
-            "search_hits",
-        )
+def record_search_hits(*, listing_ids: Iterable[int]) -> None:
+    """One more search appearance of each listing today, in this process's tally (no write)."""
+    demand_counters.tally.add(listing_ids, search_hits=1)
 
 
 def search_and_record(
@@ -104,7 +68,7 @@ def search_and_record(
         session=session, q=q, filters=filters, sort=sort, limit=limit, cursor=cursor
     )
     if q and cursor is None:
-        record_search_hits(session=session, listing_ids=[hit.listing_id for hit in result.hits])
+        record_search_hits(listing_ids=[hit.listing_id for hit in result.hits])
     return result
 
 
@@ -164,6 +128,11 @@ def listing_demand(*, session: Session, listing: Listing, reader: Organization) 
         ).where(col(table.listing_id) == listing.id)
     ).one()
     views_total, hits_total, views_30, hits_30 = (int(value) for value in totals)
+    unflushed = demand_counters.tally.unflushed(listing.id, since)
+    views_total += unflushed.views
+    hits_total += unflushed.search_hits
+    views_30 += unflushed.views_since
+    hits_30 += unflushed.search_hits_since
     active = active_licenses(session, [listing.id]).get(listing.id, 0)
     document = listing_document(listing)
     listing_words = set(document.title) | set(document.body)

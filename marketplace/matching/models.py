@@ -82,6 +82,10 @@ class ListingSearch(SQLModel, table=True):
     # When the first covered patent's term ends.
     term_end_date: date
     search_vector: str | None = Field(default=None, sa_type=SearchVector)
+    # The indexed words, space-separated, of the title part and of the body: what the relevance
+    # model counts (term frequencies, lengths).
+    title_words: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
+    body_words: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
 
 
 class SearchSort(StrEnum):

@@ -1,7 +1,8 @@
 """The published listings ranked for a technology need.
 
-A bounded candidate set (the search's text candidates for the need's words, any word, plus the
-listings under each IPC interest's subclass) is scored in Python by a blend of factors, each in
+A bounded candidate set (the relevance model's ranking of the need's words, the same as the
+listing search's, with the IPC subclasses of the best text matches, of the need's hints and of
+the SME's interests as evidence) is scored in Python by a blend of factors, each in
 [0, 1] with a weight (``MatchSettings``; the practical factors' weights scaled by the listing's
 topical relevance, see ``weigh``): contribution = weight x value and score = the sum of
 contributions. Only the candidates that can still reach the page get a cost estimate."""
@@ -21,8 +22,8 @@ from marketplace.config import MatchSettings, get_match_settings
 from marketplace.db import any_of
 from marketplace.listings import service as listings
 from marketplace.listings.models import Offer
-from marketplace.matching import search
-from marketplace.matching.candidates import common_word_shares, find_candidates, plan_each_search
+from marketplace.matching import relevance
+from marketplace.matching.candidates import plan_each_search
 from marketplace.matching.errors import NeedClosed
 from marketplace.matching.factors import (
     FACTOR_DIGITS,
@@ -36,7 +37,6 @@ from marketplace.matching.factors import (
     factor,
 )
 from marketplace.matching.models import (
-    KEY_TERMS,
     FactorPublic,
     ListingSearch,
     NeedMatch,
@@ -46,9 +46,6 @@ from marketplace.matching.models import (
 )
 from marketplace.matching.needs import find_profile
 from marketplace.matching.search_index import split_joined
-
-# A word this share of listings have is too common to pick candidates by.
-COMMON_WORD_SHARE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,59 +84,21 @@ def _wants(session: Session, need: TechnologyNeed) -> Wants:
     )
 
 
-def _match_candidates(session: Session, wants: Wants) -> dict[int, float]:
-    """Listing id -> text score (0 for an IPC-only candidate), bounded.
-
-    When more listings share a word with the need than the bound admits, the ones kept should be
-    those that share the most: so the text candidates come in tiers, each filling what the one
-    before left: listings with two of the need's distinctive key words (its first ``KEY_TERMS``,
-    title first, less the common ones), then with any word of the need. Every candidate is
-    scored alike, over all the need's words. Then up to ``ipc_candidates`` more per IPC subclass
-    of interest.
-
-    A word that at least ``COMMON_WORD_SHARE`` of the listings have (PostgreSQL's statistics)
-    is left out of the first tier: requiring it narrows little, and reading its index entries
-    is what such a tier costs at scale (at 1,000,000 listings, 130 ms for a need with a word in
-    a quarter of them, against under 10 ms without).
-
-    (A tier of three key words in common was tried: at 1,000,000 listings on PostgreSQL its
-    twenty word combinations cost 45-80 ms a need, the two-word tier 7-22 ms.)"""
+def _match_candidates(session: Session, wants: Wants) -> dict[int, relevance.Ranked]:
+    """Listing id -> its relevance to the need, bounded: the relevance model's ranking of the
+    need's words (the same as the listing search's, any word, rarest first), with the IPC
+    subclasses of its best text matches and of the need's hints and the SME's interests as
+    evidence (up to ``ipc_candidates`` listings more in each)."""
     settings = get_match_settings()
-    found: dict[int, float] = {}
-    key = wants.terms[:KEY_TERMS]  # the need's key_terms()
-    shares = common_word_shares(session, key)
-    distinctive = [word for word in key if shares.get(word, 0.0) < COMMON_WORD_SHARE]
-    tiers = ([2] if len(distinctive) >= 2 else []) + ([1] if key else [])
-    for count in tiers:
-        room = settings.text_candidates - len(found)
-        if room <= 0:
-            break
-        for candidate in find_candidates(
-            session,
-            terms=wants.terms,
-            any_term=True,
-            conditions=[],
-            limit=room,
-            at_least=distinctive if count > 1 else None,
-            at_least_count=count,
-            exclude=list(found),
-        ):
-            found[candidate.listing_id] = candidate.score or 0.0
-    today = clock.today()
-    for prefix in dict.fromkeys(hint[:4] for hint in wants.ipc_hints):
-        conditions = search.filter_conditions(
-            session, search.SearchFilters(ipc=prefix), today=today
-        )
-        for candidate in find_candidates(
-            session,
-            terms=[],
-            any_term=False,
-            conditions=conditions,
-            limit=settings.ipc_candidates,
-            exclude=list(found),
-        ):
-            found[candidate.listing_id] = 0.0
-    return found
+    ranking = relevance.rank(
+        session,
+        terms=wants.terms,
+        conditions=[],
+        bound=settings.text_candidates,
+        hints=wants.ipc_hints,
+        class_candidates=settings.ipc_candidates,
+    )
+    return {r.candidate.listing_id: r for r in ranking.ranked}
 
 
 _OFFER_COLUMNS = (
@@ -200,6 +159,9 @@ class Candidate:
     licensor_country: str
     years: float
     licenses: int
+    words: list[str] = field(default_factory=list)
+    # The IPC subclass, shared with the need's best text matches or hints, that raised it.
+    subclass: str | None = None
     offers: list[PricedOffer] = field(default_factory=list)
     # The weight each factor counts with for this listing (see ``weigh``).
     weights: dict[str, float] = field(default_factory=dict)
@@ -292,9 +254,7 @@ def _explain(match: Candidate, wants: Wants, settings: MatchSettings) -> dict[st
         "text": factor(
             match.text,
             settings.weight_text,
-            "no words of the need in the listing"
-            if match.text == 0
-            else f"search rank {match.text:.0%} of the best text match's",
+            _text_reason(match),
         ),
         "ipc": factor(
             match.ipc,
@@ -317,6 +277,18 @@ def _explain(match: Candidate, wants: Wants, settings: MatchSettings) -> dict[st
             f"{licenses} active license{'s' if licenses != 1 else ''}{scaled}",
         ),
     }
+
+
+def _text_reason(match: Candidate) -> str:
+    """The words and the class that made the listing relevant."""
+    reasons = []
+    if match.words:
+        reasons.append("words " + ", ".join(match.words[:8]))
+    if match.subclass:
+        reasons.append(f"in {match.subclass}, a class of the best text matches or of the hints")
+    if not reasons:
+        return "no words of the need in the listing"
+    return "; ".join(reasons) + f": relevance {match.text:.0%} of the best match's"
 
 
 OffersOf = Callable[[Sequence[int]], dict[int, list[PricedOffer]]]
@@ -365,10 +337,10 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
     settings = get_match_settings()
     plan_each_search(session)
     wants = _wants(session, need)
-    texts = _match_candidates(session, wants)
-    if not texts:
+    found = _match_candidates(session, wants)
+    if not found:
         return NeedMatches(items=[], candidates=0)
-    ids = sorted(texts)
+    ids = sorted(found)
     rows = session.execute(
         sa.select(
             col(ListingSearch.listing_id),
@@ -381,14 +353,16 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
         .where(any_of(session, col(ListingSearch.listing_id), ids))
     ).all()
     licenses = active_licenses(session, ids)
-    top_text = max(texts.values()) or 1.0
+    top = max(r.score for r in found.values()) or 1.0
     today = clock.today()
     matches: list[Candidate] = []
     for listing_id, ipc_codes, term_end, region, country in rows:
         ipc, pair = best_ipc_proximity(wants.ipc_hints, split_joined(ipc_codes))
         match = Candidate(
             listing_id=listing_id,
-            text=texts[listing_id] / top_text,
+            text=found[listing_id].score / top,
+            words=found[listing_id].matched,
+            subclass=found[listing_id].subclass,
             ipc=ipc,
             ipc_pair=pair,
             region=_region_fit(wants, region, country),
@@ -400,7 +374,7 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
         weigh(match, settings)
         matches.append(match)
     page = top_matches(matches, wants, limit, lambda ids: _offers_by_listing(session, ids))
-    found = {
+    shown = {
         listing.id: listing
         for listing in listings.public_listings_in_order(
             session=session, listing_ids=[m.listing_id for m in page]
@@ -408,14 +382,14 @@ def match_need(*, session: Session, need: TechnologyNeed, limit: int) -> NeedMat
     }
     items = []
     for match in page:
-        if match.listing_id not in found:
+        if match.listing_id not in shown:
             continue
         assert match.offer is not None
         assert match.offer.id is not None
         assert match.cost is not None
         items.append(
             NeedMatch(
-                listing=found[match.listing_id],
+                listing=shown[match.listing_id],
                 offer_id=match.offer.id,
                 score=match.score,
                 factors=_explain(match, wants, settings),

@@ -37,6 +37,7 @@ from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.matching import search, search_index, tokenizer
+from marketplace.matching.candidates import ipc_codes_pattern
 from marketplace.matching.errors import (
     InvalidSavedSearch,
     NeedClosed,
@@ -86,7 +87,7 @@ def filters_of(query: SavedSearchQuery) -> search.SearchFilters:
 def filter_columns(query: SavedSearchQuery) -> dict[str, Any]:
     """The values of the saved search's ``filter_*`` columns (see ``SavedSearch``)."""
     return {
-        "filter_ipc_pattern": search.ipc_codes_pattern(query.ipc) if query.ipc else None,
+        "filter_ipc_pattern": ipc_codes_pattern(query.ipc) if query.ipc else None,
         "filter_kind": query.kind,
         "filter_owner_id": query.owner_id,
         "filter_owner_kind": query.owner_kind,

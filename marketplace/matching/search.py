@@ -20,13 +20,12 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.listings.models import ListingPublic, RoyaltyType
-from marketplace.matching import highlights, spelling, tokenizer
+from marketplace.matching import facet_cache, highlights, relevance, spelling, tokenizer
 from marketplace.matching.candidates import (
     SearchCandidate,
     find_candidates,
+    ipc_condition,
     plan_each_search,
-    quoted,
-    tsquery,
     word_match,
 )
 from marketplace.matching.models import (
@@ -37,11 +36,11 @@ from marketplace.matching.models import (
     SearchSort,
     listing_search_fts,
 )
-from marketplace.matching.search_index import dialect_name, ipc_lexeme, split_joined
+from marketplace.matching.search_index import dialect_name, split_joined
 from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
 from marketplace.patents import service as patents
-from marketplace.patents.identifiers import PatentKind, ipc_like_pattern, normalize_ipc_prefix
+from marketplace.patents.identifiers import PatentKind, normalize_ipc_prefix
 
 LS = ListingSearch
 
@@ -99,24 +98,12 @@ def rate_bound(value: Decimal | None) -> Decimal | None:
     return _round_down(value, RATE_QUANTUM)
 
 
-def ipc_codes_pattern(ipc: str) -> str:
-    """The LIKE pattern that finds the IPC prefix (or full symbol) ``ipc`` in an index row's
-    ``"|code|code|"`` string."""
-    pattern = ipc_like_pattern(normalize_ipc_prefix(ipc))
-    tail = "" if pattern.endswith("%") else "|%"
-    return f"%|{pattern}{tail}"
-
-
 def filter_conditions(
     session: Session, filters: SearchFilters, *, today: date
 ) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
-    if filters.ipc and dialect_name(session) == "postgresql":
-        # An index lookup: a rare prefix would otherwise scan every listing's codes.
-        lexeme = quoted(ipc_lexeme(normalize_ipc_prefix(filters.ipc)), "'")
-        conditions.append(col(LS.search_vector).op("@@")(tsquery(lexeme)))
-    elif filters.ipc:
-        conditions.append(col(LS.ipc_codes).like(ipc_codes_pattern(filters.ipc)))
+    if filters.ipc:
+        conditions.append(ipc_condition(session, filters.ipc))
     if filters.kind is not None:
         conditions.append(col(LS.kinds).like(f"%|{filters.kind}|%"))
     if filters.royalty_type is not None:
@@ -200,27 +187,44 @@ def _decode(cursor: str, sort: SearchSort) -> dict[str, Any]:
 
 
 def _page_by_relevance(
-    candidates: Sequence[SearchCandidate], *, limit: int, cursor: str | None
+    ranked: Sequence[relevance.Ranked],
+    model: relevance.QueryModel,
+    *,
+    limit: int,
+    after: tuple[float, int] | None,
 ) -> tuple[list[SearchHit], str | None]:
-    ranked = sorted(candidates, key=lambda c: (-(c.score or 0.0), -c.listing_id))
-    if cursor is not None:
-        position = _decode(cursor, SearchSort.relevance)
-        score, after = position.get("score"), position["id"]
-        if not isinstance(score, int | float) or isinstance(score, bool):
-            raise InvalidCursor("The cursor is not one this API issued for this sort.")
-        ranked = [
-            c
-            for c in ranked
-            if (c.score or 0.0) < score or ((c.score or 0.0) == score and c.listing_id < after)
+    """A page of the ranking after the cursor's (score, id); the next cursor carries the query's
+    model, so that the next page ranks with the same weights."""
+    rest = list(ranked)
+    if after is not None:
+        score, last_id = after
+        rest = [
+            r
+            for r in ranked
+            if r.score < score or (r.score == score and r.candidate.listing_id < last_id)
         ]
-    page = ranked[:limit]
+    page = rest[:limit]
     next_cursor = None
-    if len(ranked) > limit:
+    if len(rest) > limit:
         last = page[-1]
         next_cursor = encode_cursor(
-            {"sort": SearchSort.relevance.value, "score": last.score or 0.0, "id": last.listing_id}
+            {
+                "sort": SearchSort.relevance.value,
+                "score": last.score,
+                "id": last.candidate.listing_id,
+                "model": model.encode(),
+            }
         )
-    return [SearchHit(c.listing_id, c.score) for c in page], next_cursor
+    return [SearchHit(r.candidate.listing_id, r.score) for r in page], next_cursor
+
+
+def _relevance_position(cursor: str) -> tuple[tuple[float, int], relevance.QueryModel]:
+    position = _decode(cursor, SearchSort.relevance)
+    score = position.get("score")
+    model = relevance.QueryModel.decode(position.get("model"))
+    if not isinstance(score, int | float) or isinstance(score, bool) or model is None:
+        raise InvalidCursor("The cursor is not one this API issued for this sort.")
+    return (float(score), position["id"]), model
 
 
 def _page_by_key(
@@ -280,6 +284,50 @@ def _page_by_key(
     return [SearchHit(row[0], scores.get(row[0])) for row in page], next_cursor
 
 
+def _browse(
+    session: Session,
+    filters: SearchFilters,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    *,
+    sort: SearchSort,
+    limit: int,
+    cursor: str | None,
+    bound: int,
+) -> SearchResult:
+    """No words: the page is one keyset query; the facets and total are counted over the
+    bounded filtered catalogue, or taken from this process's recent count of the same filters."""
+    if sort is SearchSort.relevance:
+        sort = SearchSort.newest
+
+    def count() -> tuple[Facets, int, bool]:
+        candidates = find_candidates(
+            session, terms=[], any_term=False, conditions=conditions, limit=bound
+        )
+        exact = len(candidates) < bound
+        return _facets(candidates, ipc=filters.ipc, exact=exact), len(candidates), exact
+
+    key = (filters, clock.today(), bound, dialect_name(session))
+    ttl = get_settings().browse_facets_seconds
+    facets, total, exact = facet_cache.browse_facets.get_or_count(key, ttl, count)
+    hits, next_cursor = _page_by_key(
+        session,
+        sort=sort,
+        match=None,
+        conditions=conditions,
+        limit=limit,
+        cursor=cursor,
+        scores={},
+    )
+    return SearchResult(
+        hits=hits,
+        next_cursor=next_cursor,
+        facets=facets,
+        total=total,
+        total_is_lower_bound=not exact,
+        terms=[],
+    )
+
+
 def search_listings(
     *,
     session: Session,
@@ -289,44 +337,55 @@ def search_listings(
     limit: int = 20,
     cursor: str | None = None,
 ) -> SearchResult:
-    """Published listings matching every word of ``q`` (or, when none match them all, any
-    word; or, for one English word that matches nothing, the closest indexed spelling) and the
-    filters, ranked, with facet counts over the candidate set."""
+    """Published listings matching the filters and any word of ``q`` (or, for one English word
+    that no listing has, the closest indexed spelling), ranked by the relevance model (BM25F with
+    IPC evidence, see ``relevance``), with facet counts over the candidate set."""
     bound = get_settings().search_candidate_limit
     sort = sort or (SearchSort.relevance if q else SearchSort.newest)
     plan_each_search(session)
     conditions = filter_conditions(session, filters, today=clock.today())
     terms = tokenizer.query_terms(q) if q else []
     corrected: str | None = None
-    any_term = False
     if q and not terms:
         empty = Facets(exact=True)
         return SearchResult([], None, empty, 0, False, terms=[])
-
-    def find(words: Sequence[str], any_word: bool) -> list[SearchCandidate]:
-        return find_candidates(
-            session, terms=words, any_term=any_word, conditions=conditions, limit=bound
+    if not q:
+        return _browse(
+            session, filters, conditions, sort=sort, limit=limit, cursor=cursor, bound=bound
         )
-
-    candidates = find(terms, False)
-    if q and not candidates and len(terms) > 1:
-        any_term = True
-        candidates = find(terms, True)
-    if q and not candidates and len(terms) == 1:
-        found = spelling.corrected_term(session, tokenizer.normalize(q).strip())
+    after: tuple[float, int] | None = None
+    model: relevance.QueryModel | None = None
+    if cursor is not None and sort is SearchSort.relevance and terms:
+        after, model = _relevance_position(cursor)
+    ranking = (
+        relevance.rank(session, terms=terms, conditions=conditions, bound=bound, model=model)
+        if terms
+        else None
+    )
+    if ranking is not None and not ranking.model.weights and len(terms) == 1:
+        found = spelling.corrected_term(session, tokenizer.normalize(q or "").strip())
         if found is not None:
             stem, spelled = found
-            retry = find([stem], False)
-            if retry:
-                terms, corrected, candidates = [stem], spelled, retry
-    exact = len(candidates) < bound
+            retry = relevance.rank(session, terms=[stem], conditions=conditions, bound=bound)
+            if retry.ranked:
+                terms, corrected, ranking = [stem], spelled, retry
+    candidates: list[SearchCandidate] = []
+    if ranking is not None:
+        candidates = [r.candidate for r in ranking.ranked]
+    elif sort is SearchSort.relevance:
+        sort = SearchSort.newest
+    exact = ranking is None or ranking.complete
+    every_word = bool(ranking and ranking.ranked and set(ranking.ranked[0].matched) >= set(terms))
+    if ranking is None:
+        candidates = _without_words(session, conditions, bound)
+        exact = len(candidates) < bound
     facets = _facets(candidates, ipc=filters.ipc, exact=exact)
-    if sort is SearchSort.relevance and terms:
-        hits, next_cursor = _page_by_relevance(candidates, limit=limit, cursor=cursor)
+    if sort is SearchSort.relevance and ranking is not None:
+        hits, next_cursor = _page_by_relevance(
+            ranking.ranked, ranking.model, limit=limit, after=after
+        )
     else:
-        if sort is SearchSort.relevance:
-            sort = SearchSort.newest
-        match = word_match(session, terms, any_term=any_term) if terms else None
+        match = word_match(session, terms, any_term=True) if terms else None
         hits, next_cursor = _page_by_key(
             session,
             sort=sort,
@@ -334,7 +393,9 @@ def search_listings(
             conditions=conditions,
             limit=limit,
             cursor=cursor,
-            scores={c.listing_id: c.score for c in candidates},
+            scores={c.listing_id: None for c in candidates}
+            if ranking is None
+            else {r.candidate.listing_id: r.score for r in ranking.ranked},
         )
     return SearchResult(
         hits=hits,
@@ -344,8 +405,15 @@ def search_listings(
         total_is_lower_bound=not exact,
         terms=terms,
         corrected_query=corrected,
-        matched="any" if any_term else "all",
+        matched="all" if every_word or not terms else "any",
     )
+
+
+def _without_words(
+    session: Session, conditions: Sequence[sa.ColumnElement[bool]], bound: int
+) -> list[SearchCandidate]:
+    """The listings a search without words counts its facets over (at most ``bound``)."""
+    return find_candidates(session, terms=[], any_term=False, conditions=conditions, limit=bound)
 
 
 def listing_highlights(listing: ListingPublic, terms: Sequence[str]) -> list[Highlight]:

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.matching import tokenizer
+from marketplace.matching import facet_cache, tokenizer
 from marketplace.matching.models import ListingSearch, SearchVector, listing_search_fts
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind, ipc_levels
 
 # PostgreSQL's limits on a tsvector: positions per lexeme, and the highest position.
 _MAX_POSITIONS = 256
+CATALOGUE_CHANGED_KEY = "catalogue_changed"
 _MAX_POSITION = 16_383
 
 
@@ -94,12 +95,15 @@ def split_joined(joined: str) -> list[str]:
     return [value for value in joined.split("|") if value]
 
 
-def search_row(listing: Listing) -> dict[str, Any]:
-    """The filter and sort keys of a published listing."""
+def search_row(listing: Listing, document: Document | None = None) -> dict[str, Any]:
+    """The filter and sort keys of a published listing, and its words (when given)."""
     assert listing.id is not None
     assert listing.published_at is not None
     offers = listing.offers
-    return {
+    words = {}
+    if document is not None:
+        words = {"title_words": " ".join(document.title), "body_words": " ".join(document.body)}
+    return words | {
         "listing_id": listing.id,
         "owner_id": listing.owner_id,
         "published_at": listing.published_at,
@@ -119,6 +123,19 @@ def search_row(listing: Listing) -> dict[str, Any]:
     }
 
 
+def _catalogue_changed(session: Session) -> None:
+    """Browse facets counted before this transaction's index change are stale once it commits
+    (forgotten then, not now: a count taken meanwhile would still see the old catalogue)."""
+    if not session.info.get(CATALOGUE_CHANGED_KEY):
+        session.info[CATALOGUE_CHANGED_KEY] = True
+        sa.event.listen(session, "after_commit", _forget_browse_facets, once=True)
+
+
+def _forget_browse_facets(session: Session) -> None:
+    session.info.pop(CATALOGUE_CHANGED_KEY, None)
+    facet_cache.browse_facets.forget()
+
+
 def index_listing(*, session: Session, listing: Listing) -> Document | None:
     """Bring the listing's index entry in step with it: present with its current words and keys
     while published, absent otherwise. To be called in the same transaction as every change of
@@ -132,6 +149,7 @@ def index_listing(*, session: Session, listing: Listing) -> Document | None:
         session.execute(
             sa.select(col(Listing.id)).where(col(Listing.id) == listing.id).with_for_update()
         )
+    _catalogue_changed(session)
     session.execute(sa.delete(ListingSearch).where(col(ListingSearch.listing_id) == listing.id))
     if sqlite:
         session.execute(
@@ -140,7 +158,7 @@ def index_listing(*, session: Session, listing: Listing) -> Document | None:
     if listing.status != ListingStatus.published:
         return None
     document = listing_document(listing)
-    insert_entries(session, [(search_row(listing), document)])
+    insert_entries(session, [(search_row(listing, document), document)])
     return document
 
 
@@ -148,6 +166,7 @@ def insert_entries(session: Session, entries: Sequence[tuple[dict[str, Any], Doc
     """Insert index entries for listings that have none (bulk: the reindex command)."""
     if not entries:
         return
+    _catalogue_changed(session)
     if dialect_name(session) == "sqlite":
         session.execute(sa.insert(ListingSearch), [row for row, _ in entries])
         session.execute(
@@ -189,7 +208,11 @@ def reindex_all(*, session: Session, batch_size: int = 500) -> int:
         )
         insert_entries(
             session,
-            [(search_row(listing), listing_document(listing)) for listing in batch],
+            [
+                (search_row(listing, document), document)
+                for listing in batch
+                for document in (listing_document(listing),)
+            ],
         )
         session.flush()
         session.expunge_all()

@@ -1,5 +1,6 @@
 """The spelling fallback of the listing search: a single English word that matches nothing is
-retried with the most frequent indexed word one edit away."""
+retried with the indexed word one edit away that is most likely meant: one that keeps the first
+letter, then the most frequent."""
 
 import json
 import re
@@ -36,8 +37,23 @@ def corrected_term(session: Session, word: str) -> tuple[str, str] | None:
         counts = frequent_words(session, list(variants)) or _variant_counts_postgresql(
             session, list(variants)
         )
-    best = max(variants, key=lambda stem: counts.get(stem, 0))
+    best = max(variants, key=lambda stem: _likelihood(word, stem, variants[stem], counts))
     return (best, variants[best]) if counts.get(best, 0) else None
+
+
+def _likelihood(
+    word: str, stem: str, spelling: str, counts: dict[str, float]
+) -> tuple[bool, float, str]:
+    """How likely an indexed variant is the word meant: one that keeps the first letter (a
+    typing slip rarely changes it: ``batery`` is ``battery``, not ``matery``, whose stem is
+    that of ``materials``), then the more frequent, then (a tie) the first in alphabetical
+    order, never the order the variants were generated in."""
+    return (spelling[:1] == word[:1], counts.get(stem, 0), _reversed(stem))
+
+
+def _reversed(stem: str) -> str:
+    # max() picks the largest key: the inverted code points make the alphabetically first win.
+    return "".join(chr(0x10FFFF - ord(c)) for c in stem)
 
 
 def _variant_counts_sqlite(session: Session, variants: list[str]) -> dict[str, float]:

@@ -94,6 +94,8 @@ def _patent_values(data: PatentCreate, owner_id: int, now: Any) -> dict[str, Any
         "department": data.department,
         "publicly_funded": data.publicly_funded,
         "evaluation_report_ref": data.evaluation_report_ref,
+        "evaluation_report_conclusion": data.evaluation_report_conclusion,
+        "fee_reduction_percent": data.fee_reduction_percent,
         "main_ipc": data.ipc_codes[0] if data.ipc_codes else None,
         "inventors": data.inventors,
         "co_owners": [co_owner.model_dump() for co_owner in data.co_owners],

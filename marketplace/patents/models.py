@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from pydantic import Field as PydanticField
 from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
-from marketplace.db import JSONType, UTCDateTime, enum_type
+from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.patents.identifiers import (
     PatentKind,
     canonical_application_number,
@@ -59,6 +60,43 @@ class EncumbranceKind(StrEnum):
     non_exclusive_license = "non_exclusive_license"
     court_preservation = "court_preservation"
     ownership_dispute = "ownership_dispute"
+    # A request for invalidation pending before the office's reexamination board: released when
+    # the board decides. Pledging is refused meanwhile unless both parties proceed regardless.
+    invalidation_request = "invalidation_request"
+
+
+class EvaluationConclusion(StrEnum):
+    """What a patent evaluation report concludes about the validity of a utility model or
+    design (Implementing Regulations art. 62); only ``supports_validity`` lets it be declared."""
+
+    supports_validity = "supports_validity"
+    partially_supports = "partially_supports"
+    does_not_support = "does_not_support"
+    # Reports recorded before conclusions were: the conclusion was never entered. Set only by the
+    # migration, never accepted as input; a new declaration needs the actual conclusion.
+    legacy_unknown = "legacy_unknown"
+
+
+def _entered_conclusion(value: EvaluationConclusion | None) -> EvaluationConclusion | None:
+    if value is EvaluationConclusion.legacy_unknown:
+        raise ValueError("legacy_unknown is not a conclusion; enter what the report concludes")
+    return value
+
+
+EnteredConclusion = Annotated[EvaluationConclusion | None, AfterValidator(_entered_conclusion)]
+
+
+def _percent_scale(value: Decimal | None) -> Decimal | None:
+    # The column's scale, so that the value reads the same before and after it is stored.
+    return None if value is None else value.quantize(Decimal("0.01"))
+
+
+# A patent's own annual-fee reduction, as approved by the office (e.g. 85 or 70 percent).
+FeeReductionPercent = Annotated[
+    Decimal | None,
+    PydanticField(gt=0, lt=100, decimal_places=2),
+    AfterValidator(_percent_scale),
+]
 
 
 class CoOwner(BaseModel):
@@ -102,6 +140,21 @@ class PatentFields(SQLModel):
         default=None,
         max_length=100,
         description="Patent evaluation report (utility models and designs); must support validity.",
+    )
+    evaluation_report_conclusion: EvaluationConclusion | None = Field(
+        default=None,
+        sa_type=enum_type(EvaluationConclusion, "evaluation_conclusion"),
+        description="What the evaluation report concludes; only `supports_validity` lets a "
+        "utility model or design be declared. `legacy_unknown`: recorded before conclusions "
+        "were, never entered (output only).",
+    )
+    fee_reduction_percent: Decimal | None = Field(
+        default=None,
+        sa_type=ScaledDecimal(5, 2),
+        description="The patent's own annual-fee reduction approved by the office, in percent "
+        "(e.g. 85 or 70); it does not combine with the open-license reduction, the more "
+        "favourable one applies.",
+        schema_extra={"examples": ["85"]},
     )
 
 
@@ -171,6 +224,8 @@ class PatentCreate(PatentFields):
     )
     inventors: list[str] = Field(default_factory=list, max_length=100)
     co_owners: list[CoOwner] = Field(default_factory=list, max_length=20)
+    evaluation_report_conclusion: EnteredConclusion = None
+    fee_reduction_percent: FeeReductionPercent = None
 
     @field_validator("application_number")
     @classmethod
@@ -251,6 +306,8 @@ class PatentUpdate(SQLModel):
     department: str | None = Field(default=None, max_length=200)
     publicly_funded: bool | None = None
     evaluation_report_ref: str | None = Field(default=None, max_length=100)
+    evaluation_report_conclusion: EnteredConclusion = None
+    fee_reduction_percent: FeeReductionPercent = None
     ipc_codes: list[str] | None = Field(default=None, max_length=MAX_IPC_CODES)
     inventors: list[str] | None = Field(default=None, max_length=100)
     co_owners: list[CoOwner] | None = Field(default=None, max_length=20)

@@ -53,6 +53,7 @@ EXCLUSIVE_KINDS = frozenset({EncumbranceKind.exclusive_license, EncumbranceKind.
 SUSPENDING_KINDS = frozenset(
     {EncumbranceKind.court_preservation, EncumbranceKind.ownership_dispute}
 )
+INVALIDATION_KINDS = frozenset({EncumbranceKind.invalidation_request})
 
 
 class EncumbranceFacts(Protocol):
@@ -226,10 +227,15 @@ def restriction_issues(patent: PatentFacts, *, today: date) -> list[PatentIssue]
         found.append(
             issue(patent, "exclusive_license_in_force", f"a {exclusive[0].kind} is in force")
         )
+    return found + suspension_issues(patent, today=today)
+
+
+def suspension_issues(patent: PatentFacts, *, today: date) -> list[PatentIssue]:
+    """A court preservation or an ownership dispute in force."""
     suspended = encumbrances_in_force(patent, SUSPENDING_KINDS, today=today)
     if suspended:
-        found.append(issue(patent, "patent_suspended", f"suspended by {suspended[0].kind}"))
-    return found
+        return [issue(patent, "patent_suspended", f"suspended by {suspended[0].kind}")]
+    return []
 
 
 def to_public(patent: Patent) -> PatentPublic:
@@ -398,6 +404,13 @@ def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) ->
     co_owners = values.pop("co_owners", None)
     if "legal_status" in values and values["legal_status"] != patent.legal_status:
         patent.legal_status_changed_at = clock.now()
+    if (
+        values.get("evaluation_report_ref", patent.evaluation_report_ref)
+        != patent.evaluation_report_ref
+        and "evaluation_report_conclusion" not in values
+    ):
+        # A conclusion belongs to its report: another report's must be entered anew.
+        values["evaluation_report_conclusion"] = None
     for field, value in values.items():
         setattr(patent, field, value)
     if co_owners is not None:

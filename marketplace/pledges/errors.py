@@ -50,3 +50,28 @@ class ListingNotOnPledgedPatent(Conflict):
 class InvalidPledgeUpdate(Unprocessable):
     default_code = "invalid_pledge_update"
     title = "Invalid pledge amendment"
+
+
+class UnknownCoOwner(Unprocessable):
+    default_code = "unknown_co_owner"
+    title = "Not a co-owner of that patent"
+
+
+class InvalidRegistrationNumber(Unprocessable):
+    default_code = "invalid_registration_number"
+    title = "Not a pledge registration number"
+
+
+class RegistrationDateOutOfRange(Unprocessable):
+    default_code = "registration_date_out_of_range"
+    title = "The registration date cannot be that day"
+
+
+class RegistrationNumberInUse(Conflict):
+    default_code = "registration_number_in_use"
+    title = "Another pledge carries this registration number"
+
+
+class DeclarationSuspendedByPledge(Conflict):
+    default_code = "declaration_suspended_by_pledge"
+    title = "The declaration is suspended: a pledgee has not consented to it"

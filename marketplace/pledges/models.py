@@ -90,8 +90,31 @@ class Pledge(SQLModel, table=True):
         default=PledgeStatus.applied, sa_type=enum_type(PledgeStatus, "pledge_status"), index=True
     )
     pledgor_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The office's registration, as the pledgee (or a platform admin) entered it.
     registration_number: str | None = Field(default=None, unique=True, max_length=32)
     registered_date: date | None = Field(default=None, index=True)
+    # Numbers the platform once minted itself, before it recorded the office's: kept, and flagged.
+    registration_number_platform_assigned: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    # The pledgee agrees, in the application, that open-license declarations in force on the
+    # pledged patents go on (Civil Code art. 444); without it their acceptance is suspended.
+    consents_to_open_licenses: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    # The co-owners of the pledged patents who consented to the pledge in writing, by the names
+    # on the patents' records: [{"application_number": ..., "co_owner": ...}].
+    co_owner_consents: list[dict[str, str]] = Field(
+        default_factory=list, sa_type=JSONType, sa_column_kwargs={"server_default": sa.text("'[]'")}
+    )
+    # A pending invalidation request is a ground for refusal unless both parties confirm that
+    # they proceed regardless (2021 pledge registration measures).
+    pledgee_proceeds_despite_invalidation: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    pledgor_proceeds_despite_invalidation: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
     refusal_reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     cancellation_reason: CancellationReason | None = Field(
         default=None, sa_type=enum_type(CancellationReason, "cancellation_reason")
@@ -165,6 +188,17 @@ class Valuation(BaseModel):
     report_ref: str | None = PydanticField(default=None, max_length=100)
 
 
+class CoOwnerConsent(BaseModel):
+    """A co-owner of a pledged patent consents in writing to the pledge."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    application_number: ApplicationNumber
+    co_owner: str = PydanticField(
+        min_length=1, max_length=200, description="As named among the patent's co-owners."
+    )
+
+
 class PledgeCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -200,12 +234,61 @@ class PledgeCreate(BaseModel):
     debtor_name: str | None = PydanticField(default=None, max_length=200)
     guarantee_scope: str | None = PydanticField(default=None, max_length=1000)
     valuation: Valuation | None = None
+    co_owner_consents: list[CoOwnerConsent] = PydanticField(
+        default_factory=list,
+        max_length=MAX_PATENTS_PER_PLEDGE * 20,
+        description="Every co-owner of a co-owned patent must consent to its pledge.",
+    )
+    consents_to_open_licenses: bool = PydanticField(
+        default=False,
+        description="The pledgee consents to the open-license declarations in force on these "
+        "patents (Civil Code art. 444). Without it, their offers cannot be accepted while the "
+        "pledge is registered, until the pledgee consents to each declaration.",
+    )
+    proceed_despite_pending_invalidation: bool = PydanticField(
+        default=False,
+        description="The pledgee proceeds although an invalidation request is pending against "
+        "a patent; the pledgor confirms the same when it joins.",
+    )
 
     @model_validator(mode="after")
     def _term(self) -> "PledgeCreate":
         if self.debt_end_date < self.debt_start_date:
             raise ValueError("debt_end_date cannot be before debt_start_date")
         return self
+
+
+class PledgeConfirmation(BaseModel):
+    """The pledgor joins the application."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proceed_despite_pending_invalidation: bool = PydanticField(
+        default=False,
+        description="The pledgor proceeds although an invalidation request is pending against "
+        "a patent (the pledgee must have said so too).",
+    )
+
+
+class PledgeRegistrationCreate(BaseModel):
+    """The office's registration of the pledge, as its certificate states it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"registration_number": "Y2026980012345", "registration_date": "2026-07-08"}
+            ]
+        },
+    )
+
+    registration_number: str = PydanticField(
+        min_length=1,
+        max_length=64,
+        description="As the office issued it; spaces are removed and letters upper-cased, then "
+        "it must match the configured pattern.",
+    )
+    registration_date: date = PydanticField(description="Never in the future.")
 
 
 class PledgeUpdate(BaseModel):
@@ -278,6 +361,11 @@ class PledgeView(BaseModel):
     patents: list[PledgedPatent]
     registration_number: str | None
     registered_date: date | None
+    registration_number_platform_assigned: bool = PydanticField(
+        default=False,
+        description="True for numbers the platform assigned itself before it recorded the "
+        "office's registration; not an office number.",
+    )
     cancelled_at: datetime | None
     # Private to the parties: null in a register view.
     debtor_name: str | None = None
@@ -288,6 +376,10 @@ class PledgeView(BaseModel):
     guarantee_scope: str | None = None
     valuation: Valuation | None = None
     pledgor_confirmed_at: datetime | None = None
+    co_owner_consents: list[CoOwnerConsent] | None = None
+    consents_to_open_licenses: bool | None = None
+    pledgee_proceeds_despite_invalidation: bool | None = None
+    pledgor_proceeds_despite_invalidation: bool | None = None
     refusal_reasons: list[dict[str, Any]] | None = None
     cancellation_reason: CancellationReason | None = None
     history: list[PledgeChangePublic] | None = None
@@ -417,21 +509,49 @@ class LicenseIncomeItem(BaseModel):
     license_id: int
     license_number: str
     licensee_id: int
+    status: str
     effective_date: date
-    royalty_type: str
+    expires_on: date
+    royalty_type: str = PydanticField(
+        examples=["running"], description="The declared payment method the license rests on."
+    )
     currency: str
-    upfront_fee: Decimal | None
+    upfront_fee: Decimal | None = PydanticField(
+        description="The lump sum or entry fee of its terms, whenever it falls due."
+    )
+    granted_under_pledge: bool = PydanticField(
+        description="Granted while this pledge was registered (with the pledgee's consent); "
+        "false for a license that predates the pledge."
+    )
+    due: Decimal = PydanticField(
+        description="Still owed on obligations falling due in the period, not yet past due."
+    )
+    overdue: Decimal = PydanticField(
+        description="Still owed on obligations that fell due in the period and are past due."
+    )
+    confirmed: Decimal = PydanticField(
+        description="Payments the licensor confirmed receiving, paid in the period."
+    )
 
 
 class LicenseIncomeTotal(BaseModel):
     currency: str
     licenses: int
     upfront_fees: Decimal
+    due: Decimal
+    overdue: Decimal
+    confirmed: Decimal
 
 
 class LicenseIncome(BaseModel):
+    """Every license on the pledged patents in force at some time in the period, whatever its
+    payment method (lump sum, entry fee, running royalty, per unit, share of profit): what falls
+    due, what is overdue and what was paid, from the licenses' obligations and confirmed
+    payments. Amounts only: the royalty reports' sales stay with the license's parties."""
+
     pledge_id: int
     period_start: date
     period_end: date
+    as_of: date = PydanticField(description="Overdue is counted against this day.")
     licenses: list[LicenseIncomeItem]
     totals: list[LicenseIncomeTotal]

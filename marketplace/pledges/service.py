@@ -9,13 +9,15 @@ from sqlmodel import Session, col, select
 from marketplace.accounts.models import Organization
 from marketplace.listings.models import ListingPatent
 from marketplace.patents.models import Patent
-from marketplace.pledges import lifecycle
+from marketplace.pledges import declarations, lifecycle
 from marketplace.pledges.collateral import active_pledge_ids, notify_pledgees, patent_changed
+from marketplace.pledges.declarations import check_acceptance_allowed
 from marketplace.pledges.errors import ListingNotOnPledgedPatent, NotPledgee, PledgeWrongState
 from marketplace.pledges.models import ACTIVE_PLEDGE_STATUSES, Pledge, PledgeConsent
 
 __all__ = [
     "active_pledge_ids",
+    "check_acceptance_allowed",
     "consent_to_listing",
     "notify_pledgees",
     "patent_changed",
@@ -49,6 +51,7 @@ def consent_to_listing(
     lifecycle.record_change(
         session, pledge, actor=pledgee, changes={"consent_listing_id": listing_id}
     )
+    declarations.on_consent(session=session, pledge=pledge, listing_id=listing_id)
     return consent
 
 

@@ -125,6 +125,7 @@ def to_view(pledge: Pledge, *, full: bool) -> PledgeView:
         "patents": [PledgedPatent.model_validate(p, from_attributes=True) for p in pledge.patents],
         "registration_number": pledge.registration_number,
         "registered_date": pledge.registered_date,
+        "registration_number_platform_assigned": pledge.registration_number_platform_assigned,
         "cancelled_at": pledge.cancelled_at,
     }
     if full:
@@ -137,6 +138,10 @@ def to_view(pledge: Pledge, *, full: bool) -> PledgeView:
             "guarantee_scope": pledge.guarantee_scope,
             "valuation": _valuation(pledge),
             "pledgor_confirmed_at": pledge.pledgor_confirmed_at,
+            "co_owner_consents": pledge.co_owner_consents,
+            "consents_to_open_licenses": pledge.consents_to_open_licenses,
+            "pledgee_proceeds_despite_invalidation": pledge.pledgee_proceeds_despite_invalidation,
+            "pledgor_proceeds_despite_invalidation": pledge.pledgor_proceeds_despite_invalidation,
             "refusal_reasons": pledge.refusal_reasons,
             "cancellation_reason": pledge.cancellation_reason,
             "history": [

@@ -3,16 +3,19 @@ that lets a pending one go on, and the confirmed upfront payment that puts a pen
 force (Patent Law art. 51). A license in force reaches the pledges of the licensed patents,
 whose pledgees are entitled to the licensing income (Civil Code art. 444)."""
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization, User
 from marketplace.events.models import EventType
 from marketplace.licensing import export_review, payments
 from marketplace.licensing import service as licensing
+from marketplace.licensing.models.idempotency import IdempotencyRecord
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.licensing.models.obligations import Obligation, Payment
+from marketplace.listings import service as listings
 from marketplace.listings.models import Listing
 from marketplace.pledges import collateral, license_links
+from marketplace.pledges import service as pledges
 
 
 def accept_offer(
@@ -25,7 +28,15 @@ def accept_offer(
 ) -> tuple[License, bool]:
     """The licensee's written notice under a published declaration (Patent Law art. 51).
 
-    Returns the license and whether it was created now (False: a replay of the same key)."""
+    Returns the license and whether it was created now (False: a replay of the same key).
+    A declaration suspended by a pledge without its pledgee's consent (Civil Code art. 444)
+    takes no new acceptance; a replay still returns the license taken before."""
+    assert licensee.id is not None
+    if not _answered_before(session, licensee_id=licensee.id, key=idempotency_key):
+        offer = listings.get_visible_offer(
+            session=session, offer_id=offer_id, organization_id=licensee.id
+        )
+        pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
     license_, created = licensing.accept_offer(
         session=session,
         offer_id=offer_id,
@@ -41,6 +52,20 @@ def accept_offer(
     if license_.status is LicenseStatus.active:
         _tell_pledgees(session, license_, listing)
     return license_, True
+
+
+def _answered_before(session: Session, *, licensee_id: int, key: str) -> bool:
+    """Whether this key already produced a license (licensing replays or refuses it)."""
+    return (
+        session.scalar(
+            select(IdempotencyRecord.id).where(
+                IdempotencyRecord.organization_id == licensee_id,
+                IdempotencyRecord.key == key,
+                col(IdempotencyRecord.license_id).is_not(None),
+            )
+        )
+        is not None
+    )
 
 
 def approve_export(

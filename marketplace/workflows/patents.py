@@ -2,6 +2,7 @@
 
 from sqlmodel import Session
 
+from marketplace.listings import publication
 from marketplace.listings.models import Listing
 from marketplace.matching import search_index as matching
 from marketplace.patents import service as patents
@@ -21,5 +22,9 @@ def update_patent(*, session: Session, patent: Patent, changes: PatentUpdate) ->
         declaring = session.get(Listing, updated.open_license_listing_id)
         if declaring is not None:
             matching.index_listing(session=session, listing=declaring)
+            if "fee_reduction_percent" in changes.model_fields_set:
+                # The more favourable reduction is recorded anew: the two never combine.
+                publication.record_fee_reductions(declaring)
+                session.add(declaring)
     pledges.patent_changed(session, updated, legal_status_before=legal_status_before)
     return updated

@@ -1,6 +1,7 @@
 """The chain stays one line under concurrent writers (PostgreSQL, real commits)."""
 
 import threading
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -76,3 +77,28 @@ def test_the_chain_lock_is_taken_only_at_commit(committed_engine: Engine) -> Non
     finally:
         slow.close()
         fast.close()
+
+
+def test_a_commit_chains_its_entries_in_one_statement(committed_engine: Engine) -> None:
+    """Nothing but that statement and the commit runs while the chain's lock is held."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with Session(committed_engine) as session:
+        factories.organization(session)
+        factories.organization(session)
+        session.flush()
+        sa.event.listen(committed_engine, "before_cursor_execute", seen)
+        try:
+            session.commit()
+        finally:
+            sa.event.remove(committed_engine, "before_cursor_execute", seen)
+
+    assert len(statements) == 1
+    assert statements[0].startswith("SELECT audit_chain_append(")
+    with Session(committed_engine) as reader:
+        verification = audit.verify_chain(session=reader)
+        assert verification.ok
+        assert verification.checked >= 2

@@ -19,7 +19,7 @@ from marketplace.licensing import service as licensing
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, OfferUpdate
-from marketplace.workflows import acceptance, declarations
+from marketplace.workflows import acceptance
 from tests import factories
 
 
@@ -52,7 +52,7 @@ def test_changes_are_chained_at_commit_with_old_and_new_values(session: Session)
     assert parties(session, created[0]) == [owner.id]
     assert created[0].actor == "system"
 
-    declarations.publish_listing(session=session, listing=listing)
+    factories.publish(session, listing)
     session.commit()
 
     published = entries(session, object_type="listing", object_id=listing.id)[-1]

@@ -15,7 +15,9 @@ from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
 from marketplace.licensing.models.idempotency import IdempotencyRecord
 from marketplace.licensing.models.licenses import License, LicenseStatus
+from marketplace.listings.announcements import office_today
 from marketplace.listings.models import Listing, ListingStatus
+from marketplace.workflows import declarations
 from tests import factories
 from tests.concurrency import Call, send_at_once
 from tests.conftest import postgres_only
@@ -125,7 +127,7 @@ def test_one_enterprise_with_many_keys_at_once_still_gets_one_active_license(
     assert len(licenses_of(committed_engine, declaration.offer_id)) == 1
 
 
-def test_withdrawal_racing_acceptances_never_lets_one_through_after_it(
+def test_withdrawal_announcement_racing_acceptances_never_lets_one_through_after_it(
     committed_engine: Engine, live_app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Real timestamps (the business day stays frozen), so a license's creation and the
@@ -136,8 +138,21 @@ def test_withdrawal_racing_acceptances_never_lets_one_through_after_it(
         Call("POST", declaration.accept_path, headers | {"Idempotency-Key": f"race-{number}"})
         for number, headers in enumerate(declaration.enterprises)
     ]
+    # A requested withdrawal leaves the declaration acceptable; its announcement ends it.
+    with Session(committed_engine) as session:
+        listing = session.get_one(Listing, declaration.listing_id)
+        declarations.request_withdrawal(
+            session=session, listing=listing, request=factories.withdrawal_request(listing)
+        )
+        session.commit()
     withdrawal = Call(
-        "POST", f"/api/v1/listings/{declaration.listing_id}/withdraw", declaration.licensor
+        "POST",
+        f"/api/v1/listings/{declaration.listing_id}/withdrawal-announcement",
+        declaration.licensor,
+        json={
+            "announcement_number": "KFCX2026000777",
+            "announcement_date": office_today().isoformat(),
+        },
     )
 
     responses = send_at_once(live_app, [*accepts[:10], withdrawal, *accepts[10:]])

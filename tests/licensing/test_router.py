@@ -28,7 +28,20 @@ def independent_digest(terms: dict[str, Any]) -> str:
 
 
 def withdraw(client: TestClient, listing: Listing, owner: Party) -> None:
-    response = client.post(f"/api/v1/listings/{listing.id}/withdraw", headers=owner.headers)
+    requested = client.post(
+        f"/api/v1/listings/{listing.id}/withdraw",
+        json=factories.withdrawal_body(listing),
+        headers=owner.headers,
+    )
+    assert requested.status_code == 200, requested.text
+    response = client.post(
+        f"/api/v1/listings/{listing.id}/withdrawal-announcement",
+        json={
+            "announcement_number": factories.announcement_number("KFCX"),
+            "announcement_date": "2026-06-15",
+        },
+        headers=owner.headers,
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "withdrawn"
 

@@ -34,7 +34,6 @@ from marketplace.patents.models import (
     PatentEncumbranceCreate,
     PatentUpdate,
 )
-from marketplace.workflows import declarations
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.licensing.conftest import NewParty, Party
@@ -100,7 +99,7 @@ def test_replay_returns_the_license_even_after_withdrawal(
     session: Session, listing: Listing, offer: Offer, licensee: Party
 ) -> None:
     first, _ = accept(session, offer, licensee, key="same")
-    declarations.withdraw_listing(session=session, listing=listing)
+    factories.withdraw(session, listing)
 
     replayed, created = accept(session, offer, licensee, key="same")
 
@@ -152,7 +151,7 @@ def test_ended_declaration_cannot_be_accepted(
     session: Session, listing: Listing, offer: Offer, licensee: Party, end: str
 ) -> None:
     if end == "withdraw":
-        declarations.withdraw_listing(session=session, listing=listing)
+        factories.withdraw(session, listing)
     else:
         # Through the listings service, so the declaration lapses with the patent.
         patent_workflows.update_patent(

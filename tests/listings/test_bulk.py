@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
@@ -12,6 +13,7 @@ from marketplace.listings.models import (
     BulkDeclarationCreate,
     BulkDeclarationResult,
     BulkDeclarationStatus,
+    BulkPublicationCreate,
     Listing,
     ListingPatent,
     ListingStatus,
@@ -31,6 +33,14 @@ def listings_of(session: Session, patent: Patent) -> int:
     return session.scalar(statement) or 0
 
 
+def announcements(patent_ids: list[int | None]) -> list[dict[str, Any]]:
+    """The office's announcement of each patent's declaration, as the patentee enters them."""
+    return [
+        {"patent_id": patent_id, **factories.announcement_body()}
+        for patent_id in dict.fromkeys(patent_ids)
+    ]
+
+
 def declare(
     session: Session, owner: Organization, patent_ids: list[int], *, publish: bool = True
 ) -> dict[int, BulkDeclarationResult]:
@@ -38,7 +48,12 @@ def declare(
         session=session,
         owner=owner,
         data=BulkDeclarationCreate.model_validate(
-            {"patent_ids": patent_ids, "offer": OFFER, "publish": publish}
+            {
+                "patent_ids": patent_ids,
+                "offer": OFFER,
+                "publish": publish,
+                "announcements": announcements(list(patent_ids)) if publish else [],
+            }
         ),
     )
     return {result.patent_id: result for result in outcome.results}
@@ -95,7 +110,11 @@ def test_an_offer_beyond_a_patents_term_is_refused_for_that_patent_only(session:
     old = factories.patent(session, owner, filing_date=TODAY.replace(year=2007))
     young = factories.patent(session, owner)
     data = BulkDeclarationCreate.model_validate(
-        {"patent_ids": [old.id, young.id], "offer": {**OFFER, "term_years": 5}}
+        {
+            "patent_ids": [old.id, young.id],
+            "offer": {**OFFER, "term_years": 5},
+            "announcements": announcements([old.id, young.id]),
+        }
     )
 
     outcome = declarations.declare_in_bulk(session=session, owner=owner, data=data)
@@ -130,7 +149,12 @@ def test_bulk_over_http(client: TestClient, new_party: NewParty, session: Sessio
     response = client.post(
         BULK,
         headers=party.headers,
-        json={"patent_ids": [fine.id, pending.id], "offer": OFFER, "publish": True},
+        json={
+            "patent_ids": [fine.id, pending.id],
+            "offer": OFFER,
+            "publish": True,
+            "announcements": announcements([fine.id, pending.id]),
+        },
     )
 
     assert response.status_code == 200, response.text
@@ -158,7 +182,7 @@ def test_bulk_over_http(client: TestClient, new_party: NewParty, session: Sessio
 def test_bulk_refusals_over_http(client: TestClient, new_party: NewParty, session: Session) -> None:
     party = new_party(kind=OrganizationKind.university)
     fine = factories.patent(session, party.organization)
-    body = {"patent_ids": [fine.id], "offer": OFFER}
+    body = {"patent_ids": [fine.id], "offer": OFFER, "announcements": announcements([fine.id])}
 
     assert_problem(client.post(BULK, json=body), 401, "not_authenticated")
     bank = new_party(kind=OrganizationKind.bank)
@@ -167,7 +191,11 @@ def test_bulk_refusals_over_http(client: TestClient, new_party: NewParty, sessio
     assert_problem(
         client.post(BULK, headers=unverified.headers, json=body), 403, "organization_not_verified"
     )
-    too_many = {**body, "patent_ids": list(range(1, MAX_BULK_DECLARATIONS + 2))}
+    too_many = {
+        **body,
+        "patent_ids": list(range(1, MAX_BULK_DECLARATIONS + 2)),
+        "announcements": [],
+    }
     assert_problem(
         client.post(BULK, headers=party.headers, json=too_many), 422, "validation_failed"
     )
@@ -176,7 +204,9 @@ def test_bulk_refusals_over_http(client: TestClient, new_party: NewParty, sessio
         client.post(BULK, headers=party.headers, json=bad_offer), 422, "validation_failed"
     )
     assert_problem(
-        client.post(BULK, headers=party.headers, json={**body, "patent_ids": []}),
+        client.post(
+            BULK, headers=party.headers, json={**body, "patent_ids": [], "announcements": []}
+        ),
         422,
         "validation_failed",
     )
@@ -195,3 +225,123 @@ def test_an_unverified_organization_may_still_draft_in_bulk(
     )
     assert response.status_code == 200, response.text
     assert response.json()["results"][0]["status"] == "drafted"
+
+
+def test_publishing_in_bulk_needs_one_announcement_per_patent(
+    client: TestClient, new_party: NewParty, session: Session
+) -> None:
+    party = new_party(kind=OrganizationKind.university)
+    first = factories.patent(session, party.organization)
+    second = factories.patent(session, party.organization)
+    both = [first.id, second.id]
+    missing = {"patent_ids": both, "offer": OFFER, "announcements": announcements([first.id])}
+    given_twice = announcements(both)
+    given_twice[1]["announcement_number"] = given_twice[0]["announcement_number"]
+    for body in (
+        missing,
+        {**missing, "announcements": [*announcements(both), *announcements([first.id])]},
+        {**missing, "announcements": given_twice},
+        {**missing, "announcements": announcements([*both, 2_000_000])},
+        {**missing, "publish": False, "announcements": announcements(both)},
+    ):
+        response = client.post(BULK, headers=party.headers, json=body)
+        assert_problem(response, 422, "validation_failed")
+    assert listings_of(session, first) == listings_of(session, second) == 0
+
+
+def test_a_taken_or_malformed_announcement_refuses_only_its_patent(session: Session) -> None:
+    owner = university(session)
+    taken, _ = factories.published_listing(session, owner)
+    first, second, third = (factories.patent(session, owner) for _ in range(3))
+    given = announcements([first.id, second.id, third.id])
+    given[0]["announcement_number"] = taken.announcement_number
+    given[1]["announcement_number"] = "no!"
+    data = BulkDeclarationCreate.model_validate(
+        {"patent_ids": [first.id, second.id, third.id], "offer": OFFER, "announcements": given}
+    )
+
+    outcome = declarations.declare_in_bulk(session=session, owner=owner, data=data)
+
+    assert [r.status for r in outcome.results] == [
+        BulkDeclarationStatus.refused,
+        BulkDeclarationStatus.refused,
+        BulkDeclarationStatus.published,
+    ]
+    assert [r.reasons[0].code for r in outcome.results[:2]] == [
+        "announcement_number_in_use",
+        "invalid_announcement_number",
+    ]
+    published = session.get_one(Listing, outcome.results[2].listing_id)
+    assert published.announcement_number == given[2]["announcement_number"]
+    assert listings_of(session, first) == listings_of(session, second) == 0
+
+
+BULK_PUBLISH = "/api/v1/listings/bulk-publish"
+
+
+def test_drafts_are_published_in_bulk_each_with_its_announcement(
+    client: TestClient, new_party: NewParty, session: Session
+) -> None:
+    party = new_party(kind=OrganizationKind.university)
+    drafted = [factories.draft_listing(session, party.organization) for _ in range(2)]
+    no_offers = factories.draft_listing(session, party.organization, offers=[])
+    foreign = factories.draft_listing(
+        session, new_party(kind=OrganizationKind.university).organization
+    )
+    items = [
+        {"listing_id": listing.id, **factories.announcement_body()}
+        for listing in (*drafted, no_offers, foreign)
+    ]
+
+    response = client.post(BULK_PUBLISH, headers=party.headers, json={"items": items})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["published"], body["refused"], body["not_found"]) == (2, 1, 1)
+    assert [r["status"] for r in body["results"]] == [
+        "published",
+        "published",
+        "refused",
+        "not_found",
+    ]
+    assert body["results"][2]["reasons"][0]["code"] == "listing_has_no_offers"
+    for listing, item in zip(drafted, items, strict=False):
+        published = client.get(f"/api/v1/listings/{listing.id}").json()
+        assert published["announcement_number"] == item["announcement_number"]
+    assert session.get_one(Listing, no_offers.id).status == ListingStatus.draft
+    assert session.get_one(Listing, foreign.id).status == ListingStatus.draft
+
+
+def test_bulk_publication_refusals(
+    client: TestClient, new_party: NewParty, session: Session
+) -> None:
+    party = new_party(kind=OrganizationKind.university)
+    draft = factories.draft_listing(session, party.organization)
+    item = {"listing_id": draft.id, **factories.announcement_body()}
+    assert_problem(client.post(BULK_PUBLISH, json={"items": [item]}), 401, "not_authenticated")
+    unverified = new_party(kind=OrganizationKind.university, verified=False)
+    assert_problem(
+        client.post(BULK_PUBLISH, headers=unverified.headers, json={"items": [item]}),
+        403,
+        "organization_not_verified",
+    )
+    other = {**item, "listing_id": factories.draft_listing(session, party.organization).id}
+    for body in (
+        {"items": []},
+        {"items": [item, item]},
+        {"items": [item, other]},
+        {"items": [{**item, "announcement_date": None}]},
+    ):
+        assert_problem(
+            client.post(BULK_PUBLISH, headers=party.headers, json=body), 422, "validation_failed"
+        )
+    taken, _ = factories.published_listing(session, party.organization)
+    outcome = declarations.publish_in_bulk(
+        session=session,
+        owner=party.organization,
+        data=BulkPublicationCreate.model_validate(
+            {"items": [{**item, "announcement_number": taken.announcement_number}]}
+        ),
+    )
+    assert [r.reasons[0].code for r in outcome.results] == ["announcement_number_in_use"]
+    assert draft.status == ListingStatus.draft

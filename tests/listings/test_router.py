@@ -36,8 +36,18 @@ def reason_codes(body: dict[str, Any]) -> list[str]:
     return [reason["code"] for reason in body["reasons"]]
 
 
-def publish(client: TestClient, listing: Listing, headers: dict[str, str]) -> Response:
-    return client.post(f"{LISTINGS}/{listing.id}/publish", headers=headers)
+def publish(
+    client: TestClient, listing: Listing, headers: dict[str, str], **announcement: Any
+) -> Response:
+    return client.post(
+        f"{LISTINGS}/{listing.id}/publish",
+        headers=headers,
+        json=factories.announcement_body(**announcement),
+    )
+
+
+WITHDRAWAL = {"reason": "Licensed exclusively to a partner"}
+ANNOUNCED_WITHDRAWAL = {"announcement_number": "KFCX2026000001", "announcement_date": "2026-06-15"}
 
 
 def listing_count(session: Session) -> int:
@@ -384,9 +394,11 @@ def test_someone_elses_draft_is_not_found_for_every_owner_action(
     for response in (
         client.patch(url, headers=headers, json={"title": "X"}),
         client.delete(url, headers=headers),
-        client.post(f"{url}/publish", headers=headers),
-        client.post(f"{url}/withdraw", headers=headers),
+        client.post(f"{url}/publish", headers=headers, json=factories.announcement_body()),
+        client.post(f"{url}/withdraw", headers=headers, json=WITHDRAWAL),
+        client.post(f"{url}/withdrawal-announcement", headers=headers, json=ANNOUNCED_WITHDRAWAL),
         client.get(f"{url}/precheck", headers=headers),
+        client.get(f"{url}/declaration", headers=headers),
     ):
         assert_problem(response, 404, "listing_not_found")
 
@@ -397,10 +409,12 @@ def test_someone_elses_published_listing_is_forbidden_for_every_owner_action(
     listing, _ = factories.published_listing(session)
     _, headers = university_member(session)
     url = f"{LISTINGS}/{listing.id}"
+    assert_problem(client.get(f"{url}/declaration", headers=headers), 404, "listing_not_found")
     for response in (
         client.patch(url, headers=headers, json={"title": "X"}),
-        client.post(f"{url}/publish", headers=headers),
-        client.post(f"{url}/withdraw", headers=headers),
+        client.post(f"{url}/publish", headers=headers, json=factories.announcement_body()),
+        client.post(f"{url}/withdraw", headers=headers, json=WITHDRAWAL),
+        client.post(f"{url}/withdrawal-announcement", headers=headers, json=ANNOUNCED_WITHDRAWAL),
     ):
         assert_problem(response, 403, "not_listing_owner")
 
@@ -412,8 +426,10 @@ def test_owner_actions_need_a_token(client: TestClient, session: Session) -> Non
         client.patch(url, json={"title": "X"}),
         client.delete(url),
         client.post(f"{url}/offers", json={"royalty_type": "lump_sum"}),
-        client.post(f"{url}/publish"),
-        client.post(f"{url}/withdraw"),
+        client.post(f"{url}/publish", json=factories.announcement_body()),
+        client.post(f"{url}/withdraw", json=WITHDRAWAL),
+        client.post(f"{url}/withdrawal-announcement", json=ANNOUNCED_WITHDRAWAL),
+        client.get(f"{url}/declaration"),
         client.get(f"{url}/precheck"),
     ):
         assert_problem(response, 401, "not_authenticated")
@@ -432,8 +448,9 @@ def test_owner_actions_refuse_a_bank(client: TestClient, session: Session) -> No
             json={"royalty_type": "lump_sum", "upfront_fee": 1000, "term_years": 1},
         ),
         client.get(f"{url}/precheck", headers=headers),
-        client.post(f"{url}/publish", headers=headers),
-        client.post(f"{url}/withdraw", headers=headers),
+        client.post(f"{url}/publish", headers=headers, json=factories.announcement_body()),
+        client.post(f"{url}/withdraw", headers=headers, json=WITHDRAWAL),
+        client.post(f"{url}/withdrawal-announcement", headers=headers, json=ANNOUNCED_WITHDRAWAL),
     ):
         assert_problem(response, 403, "insufficient_scope")
 
@@ -445,19 +462,28 @@ def test_publish_announces_the_declaration(client: TestClient, session: Session)
     account, headers = university_member(session)
     listing = factories.draft_listing(session, account)
     other = factories.draft_listing(session, account)
-    response = publish(client, listing, headers)
+    response = publish(
+        client,
+        listing,
+        headers,
+        announcement_number="kf 2026 000123",
+        announcement_date=date(2026, 6, 12),
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "published"
-    assert body["announcement_number"].startswith("OL2026")
-    assert body["announcement_date"] == "2026-06-15"
+    # The office's number as entered (spaces removed, upper-cased), never one of ours.
+    assert body["announcement_number"] == "KF2026000123"
+    assert body["announcement_source"] == "office"
+    assert body["announcement_date"] == "2026-06-12"
     assert body["published_at"].startswith("2026-06-15T09:30")
     assert body["annual_fee_reduction_percent"] == "15.00"
     assert body["warnings"] == []
     patent = client.get(f"/api/v1/patents/{listing.patents[0].id}", headers=headers).json()
     assert patent["open_license_listing_id"] == listing.id
-    second = publish(client, other, headers).json()
-    assert second["announcement_number"] != body["announcement_number"]
+    taken = publish(client, other, headers, announcement_number="KF2026000123")
+    assert_problem(taken, 409, "announcement_number_in_use")
+    assert client.get(f"{LISTINGS}/{other.id}", headers=headers).json()["status"] == "draft"
 
 
 def test_publish_refuses_an_unverified_organization(client: TestClient, session: Session) -> None:
@@ -728,10 +754,19 @@ def test_withdraw_frees_the_patent_for_a_new_declaration(
     account, headers = university_member(session)
     listing, _ = factories.published_listing(session, account)
     patent_id = listing.patents[0].id
-    response = client.post(f"{LISTINGS}/{listing.id}/withdraw", headers=headers)
+    requested = client.post(f"{LISTINGS}/{listing.id}/withdraw", headers=headers, json=WITHDRAWAL)
+    assert requested.status_code == 200, requested.text
+    assert requested.json()["status"] == "published"
+    assert requested.json()["withdrawal_reason"] == WITHDRAWAL["reason"]
+    response = client.post(
+        f"{LISTINGS}/{listing.id}/withdrawal-announcement",
+        headers=headers,
+        json=ANNOUNCED_WITHDRAWAL,
+    )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "withdrawn"
     assert response.json()["withdrawn_at"] is not None
+    assert response.json()["withdrawal_announcement_number"] == "KFCX2026000001"
     patent = client.get(f"/api/v1/patents/{patent_id}", headers=headers).json()
     assert patent["open_license_listing_id"] is None
     again = client.post(LISTINGS, headers=headers, json={"patent_ids": [patent_id]}).json()
@@ -740,14 +775,16 @@ def test_withdraw_frees_the_patent_for_a_new_declaration(
         headers=headers,
         json={"royalty_type": "lump_sum", "upfront_fee": 1000, "term_years": 2},
     )
-    republished = client.post(f"{LISTINGS}/{again['id']}/publish", headers=headers)
+    republished = client.post(
+        f"{LISTINGS}/{again['id']}/publish", headers=headers, json=factories.announcement_body()
+    )
     assert republished.status_code == 200, republished.text
 
 
 def test_withdraw_a_draft_is_refused(client: TestClient, session: Session) -> None:
     account, headers = university_member(session)
     listing = factories.draft_listing(session, account)
-    response = client.post(f"{LISTINGS}/{listing.id}/withdraw", headers=headers)
+    response = client.post(f"{LISTINGS}/{listing.id}/withdraw", headers=headers, json=WITHDRAWAL)
     assert_problem(response, 409, "listing_not_published")
 
 
@@ -792,10 +829,7 @@ def test_public_list_shows_only_published_listings(client: TestClient, session: 
     published, _ = factories.published_listing(session)
     factories.draft_listing(session, factories.member(session))
     withdrawn, _ = factories.published_listing(session)
-    client.post(
-        f"{LISTINGS}/{withdrawn.id}/withdraw",
-        headers=factories.auth(session, factories.user(session, withdrawn.owner)),
-    )
+    factories.withdraw(session, withdrawn)
     assert ids(client.get(LISTINGS)) == {published.id}
 
 
@@ -887,7 +921,7 @@ def test_mine_shows_every_own_status_and_filters_by_status(
     draft = factories.draft_listing(session, account)
     published, _ = factories.published_listing(session, account)
     withdrawn, _ = factories.published_listing(session, account)
-    client.post(f"{LISTINGS}/{withdrawn.id}/withdraw", headers=headers)
+    factories.withdraw(session, withdrawn)
     factories.published_listing(session)
     factories.draft_listing(session, factories.member(session))
     mine = client.get(LISTINGS, headers=headers, params={"mine": "true"})

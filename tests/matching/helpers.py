@@ -12,7 +12,6 @@ from marketplace.listings import service as listings
 from marketplace.listings.models import Listing, ListingUpdate, Offer, OfferCreate, RoyaltyType
 from marketplace.matching.models import NeedCreate
 from marketplace.matching.search import SearchResult, search_listings
-from marketplace.workflows import declarations
 from tests import factories
 
 
@@ -44,7 +43,7 @@ def listed(
         listings.update_listing(
             session=session, listing=draft, changes=ListingUpdate(description=description)
         )
-    return declarations.publish_listing(session=session, listing=draft)
+    return factories.publish(session, draft)
 
 
 def search(session: Session, q: str | None = None, **kwargs: object) -> SearchResult:

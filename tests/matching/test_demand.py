@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
-from marketplace.matching import needs
+from marketplace.matching import demand_counters, needs
 from marketplace.matching.demand import (
     listing_demand,
     prospect_of,
@@ -26,12 +26,18 @@ from tests.matching.helpers import listed, need_data, org
 def test_views_and_search_hits_are_counted_per_day(session: Session, set_today: Any) -> None:
     listing = listed(session, "battery cooling")
     assert listing.id is not None
-    record_views(session=session, listing_ids=[listing.id, listing.id])
-    record_views(session=session, listing_ids=[listing.id])
-    record_search_hits(session=session, listing_ids=[listing.id])
+    record_views(listing_ids=[listing.id, listing.id])
+    record_views(listing_ids=[listing.id])
+    record_search_hits(listing_ids=[listing.id])
     set_today(factories.TODAY - timedelta(days=40))
-    record_views(session=session, listing_ids=[listing.id])
+    record_views(listing_ids=[listing.id])
     set_today(factories.TODAY)
+    # Counted, not written: the read path takes no lock and writes nothing ...
+    assert session.exec(select(ListingDemandDaily)).all() == []
+    unflushed = listing_demand(session=session, listing=listing, reader=listing.owner)
+    assert (unflushed.views_total, unflushed.views_last_30_days) == (3, 2)
+    # ... until the tally is flushed, in one upsert, and then counted once.
+    assert demand_counters.tally.flush(session.connection()) == 2
     rows = session.exec(select(ListingDemandDaily).order_by(ListingDemandDaily.day)).all()
     assert [(r.day, r.views, r.search_hits) for r in rows] == [
         (factories.TODAY - timedelta(days=40), 1, 0),
@@ -69,9 +75,9 @@ def test_demand_lists_relevant_open_needs_and_prospects(session: Session) -> Non
     [patent] = demand.patents
     assert patent.matching_needs == 2
     assert (patent.signal, patent.prospect) == (4.0, Prospect.medium)
-    record_views(session=session, listing_ids=[listing.id])
+    record_views(listing_ids=[listing.id])
     for _ in range(39):
-        record_views(session=session, listing_ids=[listing.id])
+        record_views(listing_ids=[listing.id])
     [patent] = listing_demand(session=session, listing=listing, reader=listing.owner).patents
     assert (patent.signal, patent.prospect) == (8.0, Prospect.high)
     assert prospect_of(2.99) is Prospect.low
@@ -83,6 +89,7 @@ def test_a_first_page_of_a_word_search_counts_as_demand(session: Session) -> Non
     assert page.next_cursor is not None
     search_and_record(session=session, q="battery", limit=1, cursor=page.next_cursor)
     search_and_record(session=session)  # no words: not a search
+    demand_counters.tally.flush(session.connection())
     hits = {
         row.listing_id: row.search_hits for row in session.exec(select(ListingDemandDaily)).all()
     }
@@ -139,3 +146,34 @@ def test_an_unverified_owner_reads_no_other_firms_needs_over_http(
 
     assert response.status_code == 200, response.text
     assert response.json()["matching_needs"] == []
+
+
+def test_flushes_add_up_and_drop_counts_of_deleted_listings(session: Session) -> None:
+    kept = listed(session, "battery cooling")
+    assert kept.id is not None
+    record_views(listing_ids=[kept.id, 999_999])
+    assert demand_counters.tally.flush(session.connection()) == 1
+    record_views(listing_ids=[kept.id])
+    record_search_hits(listing_ids=[kept.id])
+    assert demand_counters.tally.flush(session.connection()) == 1
+    assert demand_counters.tally.flush(session.connection()) == 0
+    [row] = session.exec(select(ListingDemandDaily)).all()
+    assert (row.listing_id, row.views, row.search_hits) == (kept.id, 2, 1)
+
+
+def test_a_failed_flush_keeps_the_counts_for_the_next(session: Session) -> None:
+    listing = listed(session, "battery cooling")
+    assert listing.id is not None
+    record_views(listing_ids=[listing.id])
+
+    class Broken:
+        dialect = session.connection().dialect
+
+        def execute(self, *_args: Any, **_kwargs: Any) -> Any:
+            raise RuntimeError("connection lost")
+
+    with pytest.raises(RuntimeError):
+        demand_counters.tally.flush(Broken())  # type: ignore[arg-type]
+    assert demand_counters.tally.flush(session.connection()) == 1
+    [row] = session.exec(select(ListingDemandDaily)).all()
+    assert row.views == 1

@@ -1,12 +1,13 @@
-"""Views of one listing counted from several transactions at once (PostgreSQL, real commits):
-the upsert neither loses an increment nor fails on the first insert of the day."""
+"""Views of one listing flushed from several processes' tallies at once (PostgreSQL, real
+commits): the upsert neither loses an increment, nor fails on the first insert of the day, nor
+deadlocks whatever order the views came in."""
 
 import threading
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from marketplace.matching import demand
+from marketplace.matching import demand_counters
 from marketplace.matching.models import ListingDemandDaily
 from tests import factories
 from tests.conftest import postgres_only
@@ -26,10 +27,12 @@ def test_concurrent_views_are_all_counted(committed_engine: Engine) -> None:
 
     def view(order: list[int]) -> None:
         try:
-            with Session(committed_engine) as session:
-                start.wait(timeout=10)
-                demand.record_views(session=session, listing_ids=order)
-                session.commit()
+            counts = demand_counters.DemandTally()
+            for listing_id in order:
+                counts.add([listing_id], views=1)
+            start.wait(timeout=10)
+            with committed_engine.begin() as connection:
+                counts.flush(connection)
         except BaseException as exc:  # reported below
             failures.append(exc)
 
@@ -45,3 +48,24 @@ def test_concurrent_views_are_all_counted(committed_engine: Engine) -> None:
     with Session(committed_engine) as session:
         rows = session.exec(select(ListingDemandDaily)).all()
     assert sorted((row.listing_id, row.views) for row in rows) == [(i, WRITERS) for i in ids]
+
+
+def test_the_flusher_writes_the_tally_and_once_more_when_stopped(committed_engine: Engine) -> None:
+    with Session(committed_engine) as session:
+        listing, _ = factories.published_listing(session)
+        session.commit()
+        listing_id = listing.id or 0
+    counts = demand_counters.DemandTally()
+    flusher = demand_counters.DemandFlusher(committed_engine, interval=0.05, counts=counts)
+    flusher.start()
+    counts.add([listing_id], views=1)
+    for _ in range(100):
+        with Session(committed_engine) as session:
+            if session.exec(select(ListingDemandDaily)).all():
+                break
+        threading.Event().wait(0.05)
+    counts.add([listing_id], search_hits=1)
+    flusher.stop()
+    with Session(committed_engine) as session:
+        [row] = session.exec(select(ListingDemandDaily)).all()
+    assert (row.views, row.search_hits) == (1, 1)

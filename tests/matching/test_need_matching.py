@@ -14,7 +14,7 @@ from sqlmodel import Session
 from marketplace.accounts.models import OrganizationKind
 from marketplace.config import MatchSettings, get_match_settings
 from marketplace.listings.models import RoyaltyType
-from marketplace.matching import need_matching, needs, search_index
+from marketplace.matching import need_matching, needs, relevance, search_index
 from marketplace.matching.errors import NeedClosed
 from marketplace.matching.factors import PricedOffer
 from marketplace.matching.models import SmeProfileUpdate, TechnologyNeed
@@ -183,7 +183,11 @@ def test_relevant_listing_outranks_irrelevant_and_factors_sum_to_score(session: 
             assert factor.contribution == pytest.approx(factor.value * factor.weight, abs=1e-4)
     top, bottom = result.items
     assert top.factors["text"].value == 1.0
-    assert bottom.factors["text"].value == 0.0
+    # No word of the need, but in the class of its best text match: class evidence alone.
+    share = relevance.CLASS_WEIGHT / (1 + relevance.CLASS_WEIGHT)
+    assert bottom.factors["text"].value == pytest.approx(share, abs=1e-3)
+    assert "A01B" in bottom.factors["text"].explanation
+    assert "words" in top.factors["text"].explanation
     assert top.factors["ipc"].value == 1.0
 
 

@@ -139,7 +139,9 @@ def test_matches_rank_with_factors(
     assert [item["listing"]["id"] for item in items] == [relevant.id, other.id]
     assert response.json()["candidates"] == 2
     assert items[1]["factors"]["ipc"]["value"] == 0.6
-    assert items[1]["factors"]["text"]["value"] == 0.0
+    # The class of the best text match is H01M: the IPC candidate has that evidence, no words.
+    assert 0 < items[1]["factors"]["text"]["value"] < 1
+    assert "H01M" in items[1]["factors"]["text"]["explanation"]
     top = items[0]
     assert top["offer_id"] == relevant.offers[0].id
     # 1 % of 2,000,000 a year for 3 years.

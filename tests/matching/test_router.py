@@ -8,7 +8,6 @@ from sqlmodel import Session, func, select
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.matching.models import ListingSearch
-from marketplace.workflows import declarations
 from tests import factories
 from tests.matching.helpers import listed
 from tests.problems import assert_problem
@@ -122,11 +121,27 @@ def test_publishing_through_the_api_indexes_and_withdrawing_unindexes(
     org = factories.organization(session, kind=OrganizationKind.university)
     headers = factories.auth(session, factories.user(session, org))
     draft = factories.draft_listing(session, org)
-    assert client.post(f"{LISTINGS}/{draft.id}/publish", headers=headers).status_code == 200
+    published = client.post(
+        f"{LISTINGS}/{draft.id}/publish", json=factories.announcement_body(), headers=headers
+    )
+    assert published.status_code == 200
     assert [i["id"] for i in client.get(LISTINGS, params={"q": "battery"}).json()["items"]] == [
         draft.id
     ]
-    assert client.post(f"{LISTINGS}/{draft.id}/withdraw", headers=headers).status_code == 200
+    requested = client.post(
+        f"{LISTINGS}/{draft.id}/withdraw", json={"reason": "Licensed elsewhere"}, headers=headers
+    )
+    assert requested.status_code == 200
+    # Until the office announces the withdrawal, the declaration stands and stays searchable.
+    assert [i["id"] for i in client.get(LISTINGS, params={"q": "battery"}).json()["items"]] == [
+        draft.id
+    ]
+    announced = client.post(
+        f"{LISTINGS}/{draft.id}/withdrawal-announcement",
+        json={"announcement_number": "KFCX202600001", "announcement_date": "2026-06-15"},
+        headers=headers,
+    )
+    assert announced.status_code == 200, announced.text
     assert client.get(LISTINGS, params={"q": "battery"}).json()["items"] == []
     indexed = session.exec(select(func.count()).select_from(ListingSearch)).one()
     assert indexed == 0
@@ -136,7 +151,10 @@ def test_a_refused_publication_indexes_nothing(client: TestClient, session: Sess
     org = factories.organization(session, kind=OrganizationKind.university)
     headers = factories.auth(session, factories.user(session, org))
     draft = factories.draft_listing(session, org, offers=[])
-    assert client.post(f"{LISTINGS}/{draft.id}/publish", headers=headers).status_code == 409
+    refused = client.post(
+        f"{LISTINGS}/{draft.id}/publish", json=factories.announcement_body(), headers=headers
+    )
+    assert refused.status_code == 409
     assert session.exec(select(func.count()).select_from(ListingSearch)).one() == 0
 
 
@@ -153,7 +171,7 @@ def test_own_listings_are_every_status_of_the_callers_organization(
     draft = factories.draft_listing(session, account)
     published, _ = factories.published_listing(session, account)
     withdrawn, _ = factories.published_listing(session, account)
-    declarations.withdraw_listing(session=session, listing=withdrawn)
+    factories.withdraw(session, withdrawn)
     # Another organization's, published and drafted: never shown.
     factories.published_listing(session)
     factories.draft_listing(session, factories.member(session, kind=OrganizationKind.university))

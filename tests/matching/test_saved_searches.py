@@ -159,13 +159,13 @@ def test_drafts_and_withdrawals_never_alert(session: Session) -> None:
     patent = factories.patent(session, owner, title="一种锂离子电池")
     draft = factories.draft_listing(session, owner, patent_list=[patent])
     assert alerts(session, saver) == []
-    declarations.publish_listing(session=session, listing=draft)
+    factories.publish(session, draft)
     assert len(alerts(session, saver)) == 1
-    declarations.withdraw_listing(session=session, listing=draft)
+    factories.withdraw(session, draft)
     assert len(alerts(session, saver)) == 1
     # Declared again in a new listing: a new publication, a new alert.
     again = factories.draft_listing(session, owner, patent_list=[patent])
-    declarations.publish_listing(session=session, listing=again)
+    factories.publish(session, again)
     assert [e.payload["listing_id"] for e in alerts(session, saver)] == [draft.id, again.id]
 
 
@@ -197,8 +197,10 @@ def test_the_alerts_of_many_organizations_are_one_insert(session: Session) -> No
     patent = factories.patent(session, owner, title="一种锂离子电池")
     draft = factories.draft_listing(session, owner, patent_list=[patent])
     with counting_statements(session) as statements:
-        declarations.publish_listing(session=session, listing=draft)
-    assert len(inserts_into(statements, "event")) == 1
+        factories.publish(session, draft)
+    # One for the 25 organizations' alerts; one more for the patentee's own notice of the
+    # publication (declaration.published).
+    assert len(inserts_into(statements, "event")) == 2
     for saver in savers:
         [event] = alerts(session, saver)
         assert len(event.payload["saved_searches"]) == 2
@@ -403,7 +405,11 @@ def test_publishing_through_the_api_alerts(
     client.post(SAVED, json={"name": "batteries", "q": "batteries"}, headers=saver.headers)
     patent = factories.patent(session, publisher.organization, title="Battery pack")
     draft = factories.draft_listing(session, publisher.organization, patent_list=[patent])
-    response = client.post(f"/api/v1/listings/{draft.id}/publish", headers=publisher.headers)
+    response = client.post(
+        f"/api/v1/listings/{draft.id}/publish",
+        json=factories.announcement_body(),
+        headers=publisher.headers,
+    )
     assert response.status_code == 200, response.text
     assert [e.payload["listing_id"] for e in alerts(session, saver.organization)] == [draft.id]
 
@@ -556,7 +562,8 @@ def test_results_run_the_saved_search_now(
 ) -> None:
     saver = new_party()
     older = listed(session, "一种锂离子电池")
-    listed(session, "Gearbox")
+    # In another class than the batteries: not brought in across languages by its class.
+    listed(session, "Gearbox", ipc_codes=["F16H 1/00"])
     cheap = listed(
         session,
         "电池组 cheap",
@@ -601,7 +608,10 @@ def test_a_bulk_declaration_alerts_for_each_published_listing_only(session: Sess
         session=session,
         owner=owner,
         data=BulkDeclarationCreate(
-            patent_ids=[good.id or 0, lapsed.id or 0], offer=factories.offer_data(), publish=True
+            patent_ids=[good.id or 0, lapsed.id or 0],
+            offer=factories.offer_data(),
+            publish=True,
+            announcements=factories.bulk_announcements([good.id or 0, lapsed.id or 0]),
         ),
     )
     assert [r.status for r in outcome.results] == ["published", "refused"]

@@ -73,7 +73,9 @@ def test_the_alert_is_in_the_savers_event_feed(live_app: FastAPI, committed_engi
     scene = _setup(committed_engine)
     with TestClient(live_app) as client:
         path = f"/api/v1/listings/{scene.listing_id}/publish"
-        published = client.post(path, headers=scene.publisher_headers)
+        published = client.post(
+            path, json=factories.announcement_body(), headers=scene.publisher_headers
+        )
         assert published.status_code == 200, published.text
         # On PostgreSQL the feed shows an event once every older transaction on the server has
         # ended; other clients of a shared server can hold that back for a moment.
@@ -107,7 +109,9 @@ def test_a_failed_publication_records_no_alert(
     monkeypatch.setattr(declarations.pledges, "notify_pledgees", fail)
     with TestClient(live_app, raise_server_exceptions=False) as client:
         response = client.post(
-            f"/api/v1/listings/{scene.listing_id}/publish", headers=scene.publisher_headers
+            f"/api/v1/listings/{scene.listing_id}/publish",
+            json=factories.announcement_body(),
+            headers=scene.publisher_headers,
         )
     assert response.status_code == 500
     assert _events(committed_engine, scene.saver_id) == 0
@@ -118,7 +122,9 @@ def test_a_failed_publication_records_no_alert(
     monkeypatch.undo()
     with TestClient(live_app) as client:
         response = client.post(
-            f"/api/v1/listings/{scene.listing_id}/publish", headers=scene.publisher_headers
+            f"/api/v1/listings/{scene.listing_id}/publish",
+            json=factories.announcement_body(),
+            headers=scene.publisher_headers,
         )
     assert response.status_code == 200, response.text
     assert _events(committed_engine, scene.saver_id) == 1

@@ -7,7 +7,6 @@ from marketplace.accounts.models import OrganizationKind
 from marketplace.matching import search_index
 from marketplace.matching.search import SearchFilters
 from marketplace.patents.models import LegalStatus, PatentUpdate
-from marketplace.workflows import declarations
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.matching.helpers import found, listed
@@ -17,7 +16,7 @@ def test_withdrawn_and_lapsed_listings_leave_search_at_once(session: Session) ->
     withdrawn = listed(session, "电池 withdrawn")
     lapsed = listed(session, "电池 lapsed")
     kept = listed(session, "电池 kept")
-    declarations.withdraw_listing(session=session, listing=withdrawn)
+    factories.withdraw(session, withdrawn)
     patent = lapsed.patents[0]
     patent_workflows.update_patent(
         session=session, patent=patent, changes=PatentUpdate(legal_status=LegalStatus.lapsed)
@@ -47,7 +46,7 @@ def test_drafts_are_not_searchable(session: Session) -> None:
 def test_reindex_all_rebuilds_the_index(session: Session) -> None:
     listing = listed(session, "一种芯片封装结构")
     withdrawn = listed(session, "芯片 withdrawn")
-    declarations.withdraw_listing(session=session, listing=withdrawn)
+    factories.withdraw(session, withdrawn)
     assert search_index.reindex_all(session=session) == 1
     assert found(session, "芯片") == [listing.id]
 

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, func, select
 
+from marketplace import clock
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.patents.models import Patent
 from marketplace.pledges import lifecycle
@@ -18,6 +20,7 @@ from marketplace.pledges.models import (
     PledgeCancellation,
     PledgeCreate,
     PledgeRefusal,
+    PledgeRegistrationCreate,
     PledgeStatus,
     PledgeUpdate,
 )
@@ -129,7 +132,7 @@ def make_pledge(
             refusal=PledgeRefusal(reasons=["documents_incomplete"]),
         )
     lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
-    pledge_workflows.register_pledge(session=session, pledge=pledge, admin=platform)
+    register(session, pledge, factories.caller(pledgee))
     if status is PledgeStatus.changed:
         lifecycle.amend_pledge(
             session=session,
@@ -148,6 +151,36 @@ def make_pledge(
 
 
 MakePledge = Callable[..., Pledge]
+
+
+def registration_number() -> str:
+    """A fresh number in the office's style."""
+    return f"Y2026980{factories.next_number():06d}"
+
+
+def registration(
+    number: str | None = None, registered: date | None = None
+) -> PledgeRegistrationCreate:
+    return PledgeRegistrationCreate(
+        registration_number=number or registration_number(),
+        registration_date=registered or clock.today(),
+    )
+
+
+def register(
+    session: Session,
+    pledge: Pledge,
+    caller: Caller,
+    number: str | None = None,
+    registered: date | None = None,
+) -> Pledge:
+    """The office registered ``pledge``; ``caller`` records it."""
+    return pledge_workflows.record_registration(
+        session=session,
+        pledge=pledge,
+        caller=caller,
+        registration=registration(number, registered),
+    )
 
 
 @pytest.fixture

@@ -78,7 +78,13 @@ def contest(engine: Engine, *, waiting: int, registered: bool = False) -> Contes
 
 
 def register(pledge_id: int, admin: dict[str, str]) -> Call:
-    return Call("POST", f"/api/v1/pledges/{pledge_id}/register", admin)
+    """A platform admin records the office's registration (a number of its own per pledge)."""
+    return Call(
+        "POST",
+        f"/api/v1/pledges/{pledge_id}/registration",
+        admin,
+        {"registration_number": f"Y2026980{pledge_id:06d}", "registration_date": "2026-06-15"},
+    )
 
 
 def cancel(holder: Lender) -> Call:

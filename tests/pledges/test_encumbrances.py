@@ -25,7 +25,7 @@ from marketplace.patents.models import (
 )
 from marketplace.pledges.encumbrances import check_encumbrances
 from marketplace.pledges.models import EncumbranceResult, PledgeStatus
-from marketplace.workflows import acceptance, declarations
+from marketplace.workflows import acceptance
 from tests import factories
 from tests.conftest import TODAY
 from tests.pledges.conftest import VALUATION, MakePledge, NewParty, Party, make_pledge
@@ -579,7 +579,7 @@ def test_a_withdrawn_declaration_is_no_longer_reported_but_its_licenses_still_co
 ) -> None:
     listing, _ = factories.published_listing(session)
     license_under(session, listing)
-    declarations.withdraw_listing(session=session, listing=listing)
+    factories.withdraw(session, listing)
 
     result = check_one(session, listing.patents[0])
 
@@ -644,15 +644,19 @@ TOMORROW = TODAY + timedelta(days=1)
 @pytest.mark.parametrize(
     ("kind", "starts_on", "ends_on", "exclusive", "reasons"),
     [
-        (EncumbranceKind.exclusive_license, YESTERDAY, None, True, ["exclusive_license_in_force"]),
-        (EncumbranceKind.sole_license, YESTERDAY, None, True, ["exclusive_license_in_force"]),
-        (EncumbranceKind.exclusive_license, YESTERDAY, TODAY, True, ["exclusive_license_in_force"]),
+        # An exclusive license in force is shown, but is no ground for refusing a pledge (2021
+        # pledge registration measures).
+        (EncumbranceKind.exclusive_license, YESTERDAY, None, True, []),
+        (EncumbranceKind.sole_license, YESTERDAY, None, True, []),
+        (EncumbranceKind.exclusive_license, YESTERDAY, TODAY, True, []),
         (EncumbranceKind.exclusive_license, date(2024, 1, 1), YESTERDAY, False, []),
         (EncumbranceKind.exclusive_license, TOMORROW, None, False, []),
         (EncumbranceKind.non_exclusive_license, YESTERDAY, None, False, []),
         (EncumbranceKind.court_preservation, YESTERDAY, None, False, ["patent_suspended"]),
         (EncumbranceKind.ownership_dispute, YESTERDAY, None, False, ["patent_suspended"]),
         (EncumbranceKind.ownership_dispute, date(2024, 1, 1), YESTERDAY, False, []),
+        (EncumbranceKind.invalidation_request, YESTERDAY, None, False, ["invalidation_pending"]),
+        (EncumbranceKind.invalidation_request, date(2024, 1, 1), YESTERDAY, False, []),
     ],
     ids=[
         "exclusive",
@@ -664,6 +668,8 @@ TOMORROW = TODAY + timedelta(days=1)
         "court preservation",
         "ownership dispute",
         "dispute settled",
+        "invalidation pending",
+        "invalidation decided",
     ],
 )
 def test_restrictions_in_force_block_a_pledge(
@@ -712,7 +718,6 @@ def test_every_blocking_condition_is_reported_once(
 
     assert sorted(result.reasons) == [
         "annual_fee_in_arrears",
-        "exclusive_license_in_force",
         "patent_already_pledged",
         "patent_suspended",
     ]

@@ -11,7 +11,7 @@ from marketplace.patents.models import LegalStatus, PatentUpdate
 from marketplace.pledges import collateral, lifecycle
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import PledgeCancellation, PledgeStatus, PledgeUpdate
-from marketplace.workflows import acceptance, declarations
+from marketplace.workflows import acceptance
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.pledges.conftest import MakePledge, Party
@@ -95,7 +95,7 @@ def test_an_open_license_and_a_license_on_a_pledged_patent_are_told_to_the_pledg
     pledges.consent_to_listing(
         session=session, pledge=pledge, pledgee=bank.organization, listing_id=listing.id or 0
     )
-    declarations.publish_listing(session=session, listing=listing)
+    factories.publish(session, listing)
     licensee = factories.organization(session, kind=OrganizationKind.enterprise)
     license_, _ = acceptance.accept_offer(
         session=session,

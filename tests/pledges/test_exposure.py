@@ -4,18 +4,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
+from marketplace.licensing import payments
+from marketplace.licensing.models.licenses import License
+from marketplace.licensing.models.obligations import Obligation, ObligationKind, PaymentCreate
 from marketplace.patents import service as patents
 from marketplace.patents.models import LegalStatus, Patent, PatentUpdate
 from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import lifecycle
-from marketplace.pledges import service as pledges
 from marketplace.pledges.models import Pledge, PledgeCancellation, PledgeCreate
-from marketplace.workflows import acceptance, declarations
-from marketplace.workflows import pledges as pledge_workflows
+from marketplace.workflows import acceptance
 from tests import factories
+from tests.pledges.conftest import register
 from tests.problems import assert_problem
 
 TODAY = date(2026, 6, 15)
@@ -33,8 +35,8 @@ def registered_pledge(
     patent_list: list[Patent],
     amount: str,
     debt_end: date = date(2029, 6, 30),
+    consents: bool = False,
 ) -> Pledge:
-    admin = session.get_one(Organization, factories.platform_admin(session).organization_id)
     pledge = lifecycle.apply_for_pledge(
         session=session,
         pledgee=bank,
@@ -44,10 +46,11 @@ def registered_pledge(
             secured_amount=Decimal(amount),
             debt_start_date=TODAY,
             debt_end_date=debt_end,
+            consents_to_open_licenses=consents,
         ),
     )
     lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
-    return pledge_workflows.register_pledge(session=session, pledge=pledge, admin=admin)
+    return register(session, pledge, factories.caller(bank))
 
 
 def test_exposure_groups_the_book_by_pledgor_section_and_maturity(session: Session) -> None:
@@ -179,39 +182,92 @@ def test_exposure_endpoint_is_the_callers_own_book(client: TestClient, session: 
     assert_problem(client.get("/api/v1/pledges/exposure"), 401, "not_authenticated")
 
 
-def test_license_income_lists_licenses_granted_on_the_pledged_patents(
+def upfront_obligation(session: Session, license_id: int | None) -> Obligation:
+    return session.scalars(
+        select(Obligation).where(
+            Obligation.license_id == license_id, Obligation.kind == ObligationKind.upfront
+        )
+    ).one()
+
+
+def test_license_income_covers_every_license_on_the_pledged_patents(
     client: TestClient, session: Session, set_today
 ) -> None:  # type: ignore[no-untyped-def]
     bank_user = factories.member(session, kind=OrganizationKind.bank)
     bank = session.get_one(Organization, bank_user.organization_id)
     owner = org(session, OrganizationKind.university)
     pledged = factories.patent(session, owner)
-    pledge = registered_pledge(session, bank=bank, pledgor=owner, patent_list=[pledged], amount="5")
-    listing = factories.draft_listing(session, owner, patent_list=[pledged])
-    pledges.consent_to_listing(
-        session=session, pledge=pledge, pledgee=bank, listing_id=listing.id or 0
-    )
-    declarations.publish_listing(session=session, listing=listing)
-    offer = listing.offers[0]
-    for day, key in ((date(2026, 7, 1), "a"), (date(2026, 9, 1), "b"), (date(2027, 1, 5), "c")):
+    _, offer = factories.published_listing(session, owner, patent_list=[pledged])
+
+    def take_license(day: date, key: str) -> License:
         set_today(day)
-        licensee = org(session, OrganizationKind.enterprise)
-        acceptance.accept_offer(
+        license_, _ = acceptance.accept_offer(
             session=session,
             offer_id=offer.id or 0,
-            licensee=licensee,
+            licensee=org(session, OrganizationKind.enterprise),
             user=None,
             idempotency_key=key,
         )
+        return license_
+
+    # A license from before the pledge counts too: its income is the patent's.
+    before = take_license(date(2026, 6, 15), "before")
+    pledge = registered_pledge(
+        session, bank=bank, pledgor=owner, patent_list=[pledged], amount="5", consents=True
+    )
+    under = take_license(date(2026, 7, 1), "under")
+    take_license(date(2027, 1, 5), "after the period")
+    # The first license's entry fee is paid and confirmed; the second's is not.
+    owed = upfront_obligation(session, before.id)
+    payment = payments.record_payment(
+        session=session,
+        obligation_id=owed.id or 0,
+        organization_id=before.licensee_id,
+        user=None,
+        data=PaymentCreate(amount=owed.amount, paid_on=date(2026, 7, 10), reference="TT-1"),
+    )
+    payments.confirm_payment(
+        session=session, payment_id=payment.id or 0, organization_id=owner.id or 0, user=None
+    )
+    unpaid = upfront_obligation(session, under.id)
 
     headers = factories.auth(session, bank_user)
     url = f"/api/v1/pledges/{pledge.id}/license-income"
-    response = client.get(url, headers=headers, params={"from": "2026-07-01", "to": "2026-12-31"})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert [item["effective_date"] for item in body["licenses"]] == ["2026-07-01", "2026-09-01"]
+    period = {"from": "2026-06-01", "to": "2026-12-31"}
+
+    set_today(unpaid.due_date)
+    body = client.get(url, headers=headers, params=period).json()
+    assert [
+        (item["license_id"], item["granted_under_pledge"], item["royalty_type"])
+        for item in body["licenses"]
+    ] == [(before.id, False, "hybrid"), (under.id, True, "hybrid")]
     # The factories' hybrid offer has an entry fee of 50,000 CNY per license.
-    assert body["totals"] == [{"currency": "CNY", "licenses": 2, "upfront_fees": "100000.00"}]
+    assert [(i["due"], i["overdue"], i["confirmed"]) for i in body["licenses"]] == [
+        ("0.00", "0.00", "50000.00"),
+        ("50000.00", "0.00", "0.00"),
+    ]
+    assert body["totals"] == [
+        {
+            "currency": "CNY",
+            "licenses": 2,
+            "upfront_fees": "100000.00",
+            "due": "50000.00",
+            "overdue": "0.00",
+            "confirmed": "50000.00",
+        }
+    ]
+
+    set_today(unpaid.due_date + timedelta(days=1))
+    body = client.get(url, headers=headers, params=period).json()
+    assert body["as_of"] == (unpaid.due_date + timedelta(days=1)).isoformat()
+    assert [(t["due"], t["overdue"], t["confirmed"]) for t in body["totals"]] == [
+        ("0.00", "50000.00", "50000.00")
+    ]
+    # A period before any payment or due date: the licenses, nothing owed or paid in it.
+    early = client.get(url, headers=headers, params={"from": "2026-06-01", "to": "2026-06-30"})
+    assert [(t["licenses"], t["due"], t["confirmed"]) for t in early.json()["totals"]] == [
+        (1, "0.00", "0.00")
+    ]
 
     assert_problem(
         client.get(url, headers=headers, params={"from": "2026-12-31", "to": "2026-07-01"}),

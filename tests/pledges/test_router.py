@@ -15,9 +15,11 @@ from sqlmodel import Session, select
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import OrganizationKind
+from marketplace.config import get_settings
 from marketplace.params import MAX_ID
 from marketplace.patents import service as patents
 from marketplace.patents.models import (
+    CoOwner,
     EncumbranceKind,
     LegalStatus,
     Patent,
@@ -261,6 +263,16 @@ def _debt_too_long(scene: Scene) -> tuple[Patent, dict[str, Any]]:
     return scene.patent(), {"debt_end_date": "2040-03-01"}
 
 
+def _co_owned(scene: Scene) -> tuple[Patent, dict[str, Any]]:
+    patent = factories.patent(
+        scene.session,
+        scene.owner.organization,
+        co_owners=[CoOwner(name="Zhejiang University"), CoOwner(name="Li Wei")],
+    )
+    consent = {"application_number": patent.application_number, "co_owner": "Li Wei"}
+    return patent, {"co_owner_consents": [consent]}
+
+
 def _encumbered(kind: EncumbranceKind) -> Arrange:
     return lambda scene: (encumber(scene.session, scene.patent(), kind), {})
 
@@ -276,13 +288,13 @@ REFUSALS: dict[str, tuple[str, Arrange]] = {
     "fee in grace": ("annual_fee_in_arrears", _fee_in_grace),
     "already pledged": ("patent_already_pledged", _pledged),
     "debt past term": ("debt_term_exceeds_patent_term", _debt_too_long),
-    "exclusive license": (
-        "exclusive_license_in_force",
-        _encumbered(EncumbranceKind.exclusive_license),
-    ),
-    "sole license": ("exclusive_license_in_force", _encumbered(EncumbranceKind.sole_license)),
     "court preservation": ("patent_suspended", _encumbered(EncumbranceKind.court_preservation)),
     "ownership dispute": ("patent_suspended", _encumbered(EncumbranceKind.ownership_dispute)),
+    "invalidation pending": (
+        "invalidation_pending",
+        _encumbered(EncumbranceKind.invalidation_request),
+    ),
+    "co-owner has not consented": ("co_owner_consent_missing", _co_owned),
 }
 
 
@@ -490,26 +502,127 @@ def test_confirming_needs_a_token_and_a_valid_id(client: TestClient, owner: Part
 # Registration ----------------------------------------------------------------------------------
 
 
-def test_an_admin_registers_a_confirmed_application(
-    client: TestClient, session: Session, admin: Party, pledge_of: MakePledge
+def registration_body(number: str = "Y2026980000123", day: date = TODAY) -> dict[str, str]:
+    return {"registration_number": number, "registration_date": day.isoformat()}
+
+
+def test_the_pledgee_records_the_offices_registration(
+    client: TestClient, session: Session, bank: Party, pledge_of: MakePledge
 ) -> None:
     pledge = pledge_of(status=PledgeStatus.applied)
-    response = client.post(at(pledge, "register"), headers=admin.headers)
+    response = client.post(
+        at(pledge, "registration"),
+        headers=bank.headers,
+        json=registration_body(" y2026 980 000123 ", TODAY - timedelta(days=2)),
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "registered"
-    assert body["registration_number"] == f"ZL2026{pledge.id:08d}"
-    assert body["registered_date"] == TODAY.isoformat()
-    assert body["history"][-1]["changes"] == {"registration_number": body["registration_number"]}
+    # The office's number and date as the pledgee entered them: the platform mints none.
+    assert body["registration_number"] == "Y2026980000123"
+    assert body["registered_date"] == (TODAY - timedelta(days=2)).isoformat()
+    assert body["registration_number_platform_assigned"] is False
+    assert body["history"][-1]["changes"] == {
+        "registration_number": "Y2026980000123",
+        "registered_date": (TODAY - timedelta(days=2)).isoformat(),
+    }
+    assert body["history"][-1]["actor_organization_id"] == bank.id
     assert active_pledge_of(session, pledge.patents[0]) == pledge.id
 
 
+def test_a_platform_admin_may_record_the_registration_too(
+    client: TestClient, admin: Party, bank: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.applied)
+    response = client.post(
+        at(pledge, "registration"), headers=admin.headers, json=registration_body()
+    )
+    assert response.status_code == 200, response.text
+    assert status_of(client, pledge, bank) == "registered"
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["ZL2026000001", "zl 2026 0000 01", "Y1", "Y2026/980#12", "-Y2026980000123"],
+    ids=["minted style", "patent number", "too short", "stray character", "leading dash"],
+)
+def test_a_number_the_office_does_not_issue_is_refused(
+    client: TestClient, bank: Party, pledge_of: MakePledge, number: str
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.applied)
+    assert_problem(
+        client.post(
+            at(pledge, "registration"), headers=bank.headers, json=registration_body(number)
+        ),
+        422,
+        "invalid_registration_number",
+    )
+    assert status_of(client, pledge, bank) == "applied"
+
+
+def test_the_number_pattern_is_configurable(
+    client: TestClient, bank: Party, pledge_of: MakePledge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "pledge_registration_number_pattern", r"^Y\d{4}980\d{6}$")
+    pledge = pledge_of(status=PledgeStatus.applied)
+    assert_problem(
+        client.post(
+            at(pledge, "registration"), headers=bank.headers, json=registration_body("A123456")
+        ),
+        422,
+        "invalid_registration_number",
+    )
+    response = client.post(
+        at(pledge, "registration"), headers=bank.headers, json=registration_body()
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_registration_date_in_the_future_is_refused(
+    client: TestClient, bank: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.applied)
+    assert_problem(
+        client.post(
+            at(pledge, "registration"),
+            headers=bank.headers,
+            json=registration_body(day=TODAY + timedelta(days=1)),
+        ),
+        422,
+        "registration_date_out_of_range",
+    )
+    assert status_of(client, pledge, bank) == "applied"
+
+
+def test_a_registration_number_is_recorded_once(
+    client: TestClient, bank: Party, owner: Party, other_bank: Party, pledge_of: MakePledge
+) -> None:
+    first = pledge_of(status=PledgeStatus.applied)
+    second = pledge_of(status=PledgeStatus.applied, pledgee=other_bank)
+    recorded = client.post(
+        at(first, "registration"), headers=bank.headers, json=registration_body()
+    )
+    assert recorded.status_code == 200, recorded.text
+    assert_problem(
+        client.post(
+            at(second, "registration"),
+            headers=other_bank.headers,
+            json=registration_body("y2026980000123"),
+        ),
+        409,
+        "registration_number_in_use",
+    )
+    assert status_of(client, second, other_bank) == "applied"
+
+
 def test_registering_an_unconfirmed_application_is_a_conflict(
-    client: TestClient, session: Session, admin: Party, bank: Party, pledge_of: MakePledge
+    client: TestClient, session: Session, bank: Party, pledge_of: MakePledge
 ) -> None:
     pledge = pledge_of(status=PledgeStatus.applied, confirmed=False)
     assert_problem(
-        client.post(at(pledge, "register"), headers=admin.headers), 409, "pledge_not_confirmed"
+        client.post(at(pledge, "registration"), headers=bank.headers, json=registration_body()),
+        409,
+        "pledge_not_confirmed",
     )
     assert status_of(client, pledge, bank) == "applied"
     assert active_pledge_of(session, pledge.patents[0]) is None
@@ -518,7 +631,6 @@ def test_registering_an_unconfirmed_application_is_a_conflict(
 def test_registration_checks_the_rules_again(
     client: TestClient,
     session: Session,
-    admin: Party,
     bank: Party,
     owner: Party,
     pledge_of: MakePledge,
@@ -529,7 +641,9 @@ def test_registration_checks_the_rules_again(
     # The fee fell due between application and registration.
     set_today(TODAY + timedelta(days=3))
     body = assert_problem(
-        client.post(at(pledge, "register"), headers=admin.headers), 409, "annual_fee_in_arrears"
+        client.post(at(pledge, "registration"), headers=bank.headers, json=registration_body()),
+        409,
+        "annual_fee_in_arrears",
     )
     assert reason_codes(body) == ["annual_fee_in_arrears"]
     assert status_of(client, pledge, bank) == "applied"
@@ -539,7 +653,7 @@ def test_registration_checks_the_rules_again(
 def test_a_second_pledge_on_a_patent_cannot_be_registered(
     client: TestClient,
     session: Session,
-    admin: Party,
+    bank: Party,
     owner: Party,
     other_bank: Party,
     pledge_of: MakePledge,
@@ -547,42 +661,71 @@ def test_a_second_pledge_on_a_patent_cannot_be_registered(
     patent = factories.patent(session, owner.organization)
     first = pledge_of(status=PledgeStatus.applied, patents=[patent])
     second = pledge_of(status=PledgeStatus.applied, patents=[patent], pledgee=other_bank)
-    assert client.post(at(first, "register"), headers=admin.headers).status_code == 200
+    recorded = client.post(
+        at(first, "registration"), headers=bank.headers, json=registration_body()
+    )
+    assert recorded.status_code == 200
     body = assert_problem(
-        client.post(at(second, "register"), headers=admin.headers), 409, "patent_already_pledged"
+        client.post(
+            at(second, "registration"),
+            headers=other_bank.headers,
+            json=registration_body("Y2026980000124"),
+        ),
+        409,
+        "patent_already_pledged",
     )
     assert reason_codes(body) == ["patent_already_pledged"]
     assert status_of(client, second, other_bank) == "applied"
     assert active_pledge_of(session, patent) == first.id
 
 
-def test_only_platform_admins_register(
+def test_only_the_pledgee_or_a_platform_admin_records_the_registration(
     client: TestClient, bank: Party, owner: Party, pledge_of: MakePledge
 ) -> None:
     pledge = pledge_of(status=PledgeStatus.applied)
-    for party in (bank, owner):
-        assert_problem(
-            client.post(at(pledge, "register"), headers=party.headers), 403, "not_platform_admin"
-        )
+    assert_problem(
+        client.post(at(pledge, "registration"), headers=owner.headers, json=registration_body()),
+        403,
+        "not_pledgee",
+    )
     assert status_of(client, pledge, bank) == "applied"
 
 
 def test_registering_twice_is_a_conflict(
-    client: TestClient, admin: Party, pledge_of: MakePledge
+    client: TestClient, bank: Party, pledge_of: MakePledge
 ) -> None:
     pledge = pledge_of(status=PledgeStatus.applied)
-    first = client.post(at(pledge, "register"), headers=admin.headers)
+    first = client.post(at(pledge, "registration"), headers=bank.headers, json=registration_body())
     assert first.status_code == 200, first.text
     assert_problem(
-        client.post(at(pledge, "register"), headers=admin.headers), 409, "pledge_wrong_state"
+        client.post(at(pledge, "registration"), headers=bank.headers, json=registration_body()),
+        409,
+        "pledge_wrong_state",
     )
 
 
-def test_registering_what_is_not_there(client: TestClient, admin: Party) -> None:
+def test_registering_what_is_not_there(client: TestClient, bank: Party) -> None:
     assert_problem(
-        client.post(at(MAX_ID, "register"), headers=admin.headers), 404, "pledge_not_found"
+        client.post(at(MAX_ID, "registration"), headers=bank.headers, json=registration_body()),
+        404,
+        "pledge_not_found",
     )
-    assert_problem(client.post(at(MAX_ID, "register")), 401, "not_authenticated")
+    assert_problem(
+        client.post(at(MAX_ID, "registration"), json=registration_body()), 401, "not_authenticated"
+    )
+
+
+def test_a_registration_needs_its_number_and_date(
+    client: TestClient, bank: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.applied)
+    for body in ({"registration_number": "Y2026980000123"}, {"registration_date": "2026-06-15"}):
+        assert_problem(
+            client.post(at(pledge, "registration"), headers=bank.headers, json=body),
+            422,
+            "validation_failed",
+        )
+    assert status_of(client, pledge, bank) == "applied"
 
 
 def test_another_bank_cannot_find_an_application_to_register(
@@ -590,7 +733,11 @@ def test_another_bank_cannot_find_an_application_to_register(
 ) -> None:
     pledge = pledge_of(status=PledgeStatus.applied)
     assert_problem(
-        client.post(at(pledge, "register"), headers=other_bank.headers), 404, "pledge_not_found"
+        client.post(
+            at(pledge, "registration"), headers=other_bank.headers, json=registration_body()
+        ),
+        404,
+        "pledge_not_found",
     )
 
 
@@ -815,7 +962,9 @@ def test_a_freed_patent_can_be_pledged_again(
     assert again.status_code == 201, again.text
     new_id = again.json()["id"]
     assert client.post(at(new_id, "confirm"), headers=owner.headers).status_code == 200
-    registered = client.post(at(new_id, "register"), headers=admin.headers)
+    registered = client.post(
+        at(new_id, "registration"), headers=bank.headers, json=registration_body("Y2026980000777")
+    )
     assert registered.status_code == 200, registered.text
     assert active_pledge_of(session, patent) == new_id
 
@@ -889,7 +1038,9 @@ def test_cancelling_needs_a_known_reason(
 
 def publish(client: TestClient, listing_id: int | None, party: Party) -> httpx.Response:
     response: httpx.Response = client.post(
-        f"/api/v1/listings/{listing_id}/publish", headers=party.headers
+        f"/api/v1/listings/{listing_id}/publish",
+        json=factories.announcement_body(),
+        headers=party.headers,
     )
     return response
 
@@ -1228,3 +1379,80 @@ def test_the_cursor_walks_every_visible_pledge_once(
             break
     assert seen == expected
     assert pages == 3
+
+
+# Co-owners and a pending invalidation (2021 pledge registration measures) -----------------------
+
+
+def test_every_co_owner_consents_in_the_application(
+    client: TestClient, session: Session, owner: Party, bank: Party, apply: Apply
+) -> None:
+    patent = factories.patent(
+        session,
+        owner.organization,
+        co_owners=[CoOwner(name="Zhejiang University"), CoOwner(name="Li Wei")],
+    )
+    consents = [
+        {"application_number": patent.application_number, "co_owner": name}
+        for name in ("Li Wei", "Zhejiang University")
+    ]
+    response = apply([patent], co_owner_consents=consents)
+    assert response.status_code == 201, response.text
+    assert response.json()["co_owner_consents"] == consents
+    pledge_id = response.json()["id"]
+    assert client.post(at(pledge_id, "confirm"), headers=owner.headers).status_code == 200
+    registered = client.post(
+        at(pledge_id, "registration"), headers=bank.headers, json=registration_body()
+    )
+    assert registered.status_code == 200, registered.text
+
+
+def test_a_consent_from_someone_who_is_no_co_owner_is_refused(
+    session: Session, owner: Party, apply: Apply
+) -> None:
+    patent = factories.patent(session, owner.organization, co_owners=[CoOwner(name="Li Wei")])
+    before = pledge_count(session)
+    body = assert_problem(
+        apply(
+            [patent],
+            co_owner_consents=[
+                {"application_number": patent.application_number, "co_owner": "Wang Fang"}
+            ],
+        ),
+        422,
+        "unknown_co_owner",
+    )
+    assert body["co_owner"] == "Wang Fang"
+    assert pledge_count(session) == before
+
+
+def test_a_pending_invalidation_needs_both_parties_to_proceed(
+    client: TestClient, session: Session, owner: Party, bank: Party, apply: Apply
+) -> None:
+    patent = encumber(
+        session, factories.patent(session, owner.organization), EncumbranceKind.invalidation_request
+    )
+    applied = apply([patent], proceed_despite_pending_invalidation=True)
+    assert applied.status_code == 201, applied.text
+    pledge_id = applied.json()["id"]
+    # The pledgor joins without saying it proceeds: registration is refused.
+    assert client.post(at(pledge_id, "confirm"), headers=owner.headers).status_code == 200
+    body = assert_problem(
+        client.post(at(pledge_id, "registration"), headers=bank.headers, json=registration_body()),
+        409,
+        "invalidation_pending",
+    )
+    assert reason_codes(body) == ["invalidation_pending"]
+    # It confirms again, proceeding: the office's registration is recorded.
+    confirmed = client.post(
+        at(pledge_id, "confirm"),
+        headers=owner.headers,
+        json={"proceed_despite_pending_invalidation": True},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["pledgor_proceeds_despite_invalidation"] is True
+    registered = client.post(
+        at(pledge_id, "registration"), headers=bank.headers, json=registration_body()
+    )
+    assert registered.status_code == 200, registered.text
+    assert active_pledge_of(session, patent) == pledge_id

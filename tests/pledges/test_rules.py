@@ -7,7 +7,13 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.patents import service as patents
-from marketplace.patents.models import EncumbranceKind, LegalStatus, Patent, PatentEncumbranceCreate
+from marketplace.patents.models import (
+    CoOwner,
+    EncumbranceKind,
+    LegalStatus,
+    Patent,
+    PatentEncumbranceCreate,
+)
 from marketplace.pledges import rules
 from tests import factories
 from tests.conftest import TODAY
@@ -124,10 +130,9 @@ def test_pledge_issues_debt_term_may_end_on_the_patents_last_day_but_not_after(
 @pytest.mark.parametrize(
     ("kind", "code"),
     [
-        (EncumbranceKind.exclusive_license, "exclusive_license_in_force"),
-        (EncumbranceKind.sole_license, "exclusive_license_in_force"),
         (EncumbranceKind.court_preservation, "patent_suspended"),
         (EncumbranceKind.ownership_dispute, "patent_suspended"),
+        (EncumbranceKind.invalidation_request, "invalidation_pending"),
     ],
 )
 def test_pledge_issues_restrictions_in_force(
@@ -163,6 +168,51 @@ def test_pledge_issues_lists_every_reason_at_once(
         "pledgor_not_owner",
         "annual_fee_in_arrears",
         "debt_term_exceeds_patent_term",
-        "exclusive_license_in_force",
         "patent_suspended",
     ]
+
+
+@pytest.mark.parametrize("kind", [EncumbranceKind.exclusive_license, EncumbranceKind.sole_license])
+def test_an_exclusive_license_in_force_is_no_ground_for_refusing_a_pledge(
+    session: Session, owner: Party, kind: EncumbranceKind
+) -> None:
+    # The 2021 pledge registration measures do not list it (the declaration rules do).
+    patent = factories.patent(session, owner.organization)
+    encumber(session, patent, kind)
+    assert issue_codes(patent, owner.organization) == []
+    assert "exclusive_license_in_force" not in rules.REFUSAL_CODES
+
+
+def test_a_pending_invalidation_is_no_ground_once_the_parties_proceed(
+    session: Session, owner: Party
+) -> None:
+    patent = factories.patent(session, owner.organization)
+    encumber(session, patent, EncumbranceKind.invalidation_request, counterparty="Rival Co.")
+    assert issue_codes(patent, owner.organization) == ["invalidation_pending"]
+    assert issue_codes(patent, owner.organization, proceeds_despite_invalidation=True) == []
+
+
+def test_a_decided_invalidation_request_is_no_ground(session: Session, owner: Party) -> None:
+    patent = factories.patent(session, owner.organization)
+    encumber(session, patent, EncumbranceKind.invalidation_request)
+    patents.release_encumbrance(session=session, encumbrance=patent.encumbrances[0])
+    assert issue_codes(patent, owner.organization) == []
+
+
+def test_every_co_owner_must_consent(session: Session, owner: Party) -> None:
+    patent = factories.patent(
+        session,
+        owner.organization,
+        co_owners=[CoOwner(name="Zhejiang University"), CoOwner(name="Li Wei")],
+    )
+    assert [item.code for item in rules.co_owner_issues(patent, {"Li Wei"})] == [
+        "co_owner_consent_missing"
+    ]
+    (missing,) = rules.co_owner_issues(patent, set())
+    assert "Zhejiang University, Li Wei" in missing.detail
+    assert rules.co_owner_issues(patent, {"Li Wei", "Zhejiang University"}) == []
+
+
+def test_a_patent_without_co_owners_needs_no_consent(session: Session, owner: Party) -> None:
+    patent = factories.patent(session, owner.organization)
+    assert rules.co_owner_issues(patent, set()) == []

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.patents.models import Patent
-from marketplace.workflows import acceptance, declarations
+from marketplace.workflows import acceptance
 from tests import factories
 from tests.factories import NewParty, Party
 
@@ -72,5 +72,5 @@ def portfolio(session: Session, new_party: NewParty) -> Portfolio:
     for _ in range(2):
         accept(session, lump_sum.id or 0, factories.organization(session))
     accept(session, running.id or 0, factories.organization(session))
-    declarations.withdraw_listing(session=session, listing=searching)
+    factories.withdraw(session, searching)
     return Portfolio(university=university, patents=[battery, search, idle])

@@ -11,7 +11,7 @@ from marketplace.licensing.models.licenses import LicenseStatus
 from marketplace.pledges import license_links
 from marketplace.pledges import service as pledges
 from marketplace.pledges.models import Pledge, PledgeStatus
-from marketplace.workflows import acceptance, declarations
+from marketplace.workflows import acceptance
 from tests import factories
 from tests.factories import Party
 from tests.pledges.conftest import MakePledge
@@ -33,7 +33,7 @@ def declared_pledged_patent(session: Session, bank: Party, owner: Party, pledge:
     pledges.consent_to_listing(
         session=session, pledge=pledge, pledgee=bank.organization, listing_id=listing.id or 0
     )
-    declarations.publish_listing(session=session, listing=listing)
+    factories.publish(session, listing)
     return listing.offers[0].id or 0
 
 

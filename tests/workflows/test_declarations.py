@@ -137,7 +137,7 @@ def test_publish_refuses_with_every_reason(session: Session, owner: Organization
     patent = factories.patent(session, owner, legal_status=LegalStatus.pending)
     listing = factories.draft_listing(session, owner, patent_list=[patent], offers=[])
     with pytest.raises(PublicationRefused) as refused:
-        declarations.publish_listing(session=session, listing=listing)
+        factories.publish(session, listing)
     assert refused.value.code == "listing_has_no_offers"
     assert [r["code"] for r in refused.value.extra["reasons"]] == [
         "listing_has_no_offers",
@@ -151,7 +151,7 @@ def test_publish_claims_the_patents_and_records_the_fee_reduction(
 ) -> None:
     first, second = factories.patent(session, owner), factories.patent(session, owner)
     listing = factories.draft_listing(session, owner, patent_list=[first, second])
-    declarations.publish_listing(session=session, listing=listing)
+    factories.publish(session, listing)
     session.expire_all()
     assert listing.status == ListingStatus.published
     assert listing.annual_fee_reduction_percent == Decimal("15.00")
@@ -174,10 +174,10 @@ def test_publish_refuses_a_patent_declared_by_a_concurrent_publication(
         stale = concurrent.get(Listing, second.id)
         assert stale is not None
         assert stale.patents[0].open_license_listing_id is None
-        declarations.publish_listing(session=session, listing=first)
+        factories.publish(session, first)
         assert declarations.publication_blockers(session=session, listing=stale) == []
         with pytest.raises(PublicationRefused) as refused:
-            declarations.publish_listing(session=concurrent, listing=stale)
+            factories.publish(concurrent, stale)
         assert refused.value.code == "patent_already_declared"
         session.expire_all()
         assert patent.open_license_listing_id == first.id
@@ -190,9 +190,9 @@ def test_publish_refuses_a_listing_published_concurrently(
     with Session(bind=session.connection()) as concurrent:
         stale = concurrent.get(Listing, listing.id)
         assert stale is not None
-        declarations.publish_listing(session=session, listing=listing)
+        factories.publish(session, listing)
         with pytest.raises(ListingNotDraft):
-            declarations.publish_listing(session=concurrent, listing=stale)
+            factories.publish(concurrent, stale)
 
 
 def test_guidance_warnings_only_above_the_guidance(session: Session, owner: Organization) -> None:
@@ -223,7 +223,7 @@ def test_withdraw_releases_the_patent_for_a_new_declaration(
 ) -> None:
     listing, _ = factories.published_listing(session, owner)
     patent = listing.patents[0]
-    declarations.withdraw_listing(session=session, listing=listing)
+    factories.withdraw(session, listing)
     session.expire_all()
     assert listing.status == ListingStatus.withdrawn
     assert listing.withdrawn_at is not None
@@ -238,11 +238,11 @@ def test_withdraw_refuses_a_listing_that_is_not_published(
 ) -> None:
     draft = factories.draft_listing(session, owner)
     with pytest.raises(ListingNotPublished):
-        declarations.withdraw_listing(session=session, listing=draft)
+        factories.withdraw(session, draft)
     published, _ = factories.published_listing(session, owner)
-    declarations.withdraw_listing(session=session, listing=published)
+    factories.withdraw(session, published)
     with pytest.raises(ListingNotPublished):
-        declarations.withdraw_listing(session=session, listing=published)
+        factories.withdraw(session, published)
 
 
 @pytest.mark.parametrize("legal_status", [LegalStatus.lapsed, LegalStatus.invalidated])

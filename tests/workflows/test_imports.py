@@ -5,6 +5,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -625,3 +626,31 @@ def test_a_nul_character_fails_only_its_row_on_postgresql(
 
     assert error_codes(outcome) == {1: "invalid_value"}
     assert patent_by_number(session, good) is not None
+
+
+def test_an_import_carries_fee_reductions_and_evaluation_conclusions(
+    session: Session, sessions: SessionFactory, university: Organization
+) -> None:
+    utility, reduced, legacy = (factories.application_number(2) for _ in range(3))
+    content = jsonl_file(
+        jsonl_record(
+            utility,
+            evaluation_report_ref="PJ2021001",
+            evaluation_report_conclusion="supports_validity",
+        ),
+        jsonl_record(reduced, fee_reduction_percent="85"),
+        jsonl_record(
+            legacy, evaluation_report_ref="PJ2021002", evaluation_report_conclusion="legacy_unknown"
+        ),
+    )
+
+    outcome = run(sessions, university, content, ImportFormat.jsonl)
+
+    assert (outcome.created, outcome.failed) == (2, 1), outcome.errors
+    assert [error.line for error in outcome.errors] == [3]
+    imported = patent_by_number(session, utility)
+    assert imported is not None
+    assert imported.evaluation_report_conclusion == "supports_validity"
+    with_reduction = patent_by_number(session, reduced)
+    assert with_reduction is not None
+    assert with_reduction.fee_reduction_percent == Decimal("85.00")

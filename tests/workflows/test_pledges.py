@@ -9,13 +9,12 @@ from sqlmodel import Session
 from marketplace.pledges import rules
 from marketplace.pledges.errors import PledgeNotConfirmed, PledgeRefused, PledgeWrongState
 from marketplace.pledges.models import Pledge, PledgeStatus
-from marketplace.workflows import pledges as pledge_workflows
 from tests import factories
 from tests.conftest import TODAY
-from tests.pledges.conftest import MakePledge, Party, SetToday, platform
+from tests.pledges.conftest import MakePledge, Party, SetToday, platform, register
 
 
-def test_register_assigns_number_and_date_and_claims_every_patent(
+def test_register_records_the_offices_number_and_date_and_claims_every_patent(
     session: Session, owner: Party, pledge_of: MakePledge, set_today: SetToday
 ) -> None:
     covered = [factories.patent(session, owner.organization) for _ in range(2)]
@@ -23,11 +22,13 @@ def test_register_assigns_number_and_date_and_claims_every_patent(
     day = TODAY + timedelta(days=3)
     set_today(day)
     admin = platform(session)
-    pledge_workflows.register_pledge(session=session, pledge=pledge, admin=admin)
+    register(session, pledge, factories.caller(admin), "y 2026 980 000 123", TODAY)
     session.expire_all()
     assert pledge.status is PledgeStatus.registered
-    assert pledge.registered_date == day
-    assert pledge.registration_number == f"ZL2026{pledge.id:08d}"
+    # The office's number and date as entered, never one the platform makes up.
+    assert pledge.registered_date == TODAY
+    assert pledge.registration_number == "Y2026980000123"
+    assert pledge.registration_number_platform_assigned is False
     assert [p.active_pledge_id for p in covered] == [pledge.id, pledge.id]
     assert (pledge.history[-1].status, pledge.history[-1].actor_organization_id) == (
         PledgeStatus.registered,
@@ -38,7 +39,7 @@ def test_register_assigns_number_and_date_and_claims_every_patent(
 def test_register_needs_the_pledgors_confirmation(session: Session, pledge_of: MakePledge) -> None:
     pledge = pledge_of(status=PledgeStatus.applied, confirmed=False)
     with pytest.raises(PledgeNotConfirmed):
-        pledge_workflows.register_pledge(session=session, pledge=pledge, admin=platform(session))
+        register(session, pledge, factories.caller(platform(session)))
     assert pledge.status is PledgeStatus.applied
 
 
@@ -50,7 +51,7 @@ def test_register_needs_an_application(
 ) -> None:
     pledge = pledge_of(status=status)
     with pytest.raises(PledgeWrongState):
-        pledge_workflows.register_pledge(session=session, pledge=pledge, admin=platform(session))
+        register(session, pledge, factories.caller(platform(session)))
 
 
 def test_register_checks_the_rules_again_on_the_day_of_registration(
@@ -60,7 +61,7 @@ def test_register_checks_the_rules_again_on_the_day_of_registration(
     pledge = pledge_of(status=PledgeStatus.applied, patents=[patent])
     set_today(TODAY + timedelta(days=6))
     with pytest.raises(PledgeRefused) as refused:
-        pledge_workflows.register_pledge(session=session, pledge=pledge, admin=platform(session))
+        register(session, pledge, factories.caller(platform(session)))
     assert refused.value.code == "annual_fee_in_arrears"
     session.expire_all()
     assert pledge.status is PledgeStatus.applied
@@ -73,9 +74,9 @@ def test_register_refuses_a_patent_registered_under_another_pledge_meanwhile(
     patent = factories.patent(session, owner.organization)
     first = pledge_of(status=PledgeStatus.applied, patents=[patent])
     second = pledge_of(status=PledgeStatus.applied, patents=[patent], pledgee=other_bank)
-    pledge_workflows.register_pledge(session=session, pledge=first, admin=platform(session))
+    register(session, first, factories.caller(platform(session)))
     with pytest.raises(PledgeRefused) as refused:
-        pledge_workflows.register_pledge(session=session, pledge=second, admin=platform(session))
+        register(session, second, factories.caller(platform(session)))
     assert refused.value.code == "patent_already_pledged"
 
 
@@ -93,7 +94,7 @@ def test_register_claims_the_patent_conditionally_against_a_concurrent_registrat
         stale = concurrent.get(Pledge, second.id)
         assert stale is not None
         assert stale.patents[0].active_pledge_id is None
-        pledge_workflows.register_pledge(session=session, pledge=first, admin=platform(session))
+        register(session, first, factories.caller(platform(session)))
         assert (
             rules.pledge_issues(
                 stale.patents[0],
@@ -105,9 +106,7 @@ def test_register_claims_the_patent_conditionally_against_a_concurrent_registrat
             == []
         )
         with pytest.raises(PledgeRefused) as refused:
-            pledge_workflows.register_pledge(
-                session=concurrent, pledge=stale, admin=platform(session)
-            )
+            register(concurrent, stale, factories.caller(platform(session)))
         assert refused.value.code == "patent_already_pledged"
         session.expire_all()
         assert patent.active_pledge_id == first.id
@@ -120,8 +119,6 @@ def test_register_the_same_pledge_concurrently_succeeds_once(
     with Session(bind=session.connection()) as concurrent:
         stale = concurrent.get(Pledge, pledge.id)
         assert stale is not None
-        pledge_workflows.register_pledge(session=session, pledge=pledge, admin=platform(session))
+        register(session, pledge, factories.caller(platform(session)))
         with pytest.raises(PledgeWrongState):
-            pledge_workflows.register_pledge(
-                session=concurrent, pledge=stale, admin=platform(session)
-            )
+            register(concurrent, stale, factories.caller(platform(session)))

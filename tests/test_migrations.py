@@ -271,7 +271,7 @@ def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.downgrade(config, "b05107f91619")
+            command.downgrade(config, "8a41c0d2e7b9")
         with Session(engine) as setup:
             owner_id = factories.organization(setup).id
             setup.commit()

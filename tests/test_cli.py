@@ -182,16 +182,20 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
         ObligationKind,
     )
     from tests import factories
-    from tests.licensing.royalty_builders import license_for
+    from tests.licensing.royalty_builders import Q1, file, license_for, report_data
 
     assert runner.invoke(app, ["demo"]).exit_code == 0
     with Session(cli_database) as session:
-        # The demo's licenses are lump sums: add a hybrid one with a minimum annual royalty.
-        license_for(
+        # The demo's licenses are lump sums, paid before they took effect: add a hybrid one
+        # (its entry fee paid) with a minimum annual royalty, and a royalty report whose
+        # royalty goes unpaid.
+        hybrid = license_for(
             session,
             factories.organization(session, kind=OrganizationKind.university),
             factories.organization(session),
         )
+        set_today(date(2026, 9, 20))
+        file(session, hybrid, report_data(Q1, "100000"))
         session.commit()
     with Session(cli_database) as session:
         first_years = session.scalars(
@@ -200,8 +204,12 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
         upfront = session.scalars(
             select(Obligation).where(Obligation.kind == ObligationKind.upfront)
         ).all()
+        unpaid = session.scalars(
+            select(Obligation).where(Obligation.kind == ObligationKind.royalty)
+        ).all()
     assert first_years
-    assert upfront
+    assert {fee.status for fee in upfront} == {"paid"}
+    assert len(unpaid) == 1
     set_today(max(year.settles_on for year in first_years) + timedelta(days=1))
     output = runner.invoke(app, ["sweep"]).output
     assert f"{len(first_years)} minimum-royalty year(s) settled" in output
@@ -210,10 +218,10 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
             select(Obligation).where(Obligation.kind == ObligationKind.minimum_shortfall)
         ).all()
         overdue_events = session.scalars(select(Event).where(Event.type == "obligation.overdue"))
-        # No reports were filed: each first year owes its whole minimum.
+        # The one report's royalty falls short of the minimum: each first year owes the rest.
         assert len(shortfalls) == len(first_years)
-        assert len({event.subject for event in overdue_events}) == len(upfront)
-    assert f"{len(upfront)} obligation(s) overdue" in output
+        assert {event.subject for event in overdue_events} == {f"obligation:{unpaid[0].id}"}
+    assert "1 obligation(s) overdue" in output
     assert (
         "0 minimum-royalty year(s) settled, 0 obligation(s) overdue"
         in runner.invoke(app, ["sweep"]).output

@@ -116,6 +116,14 @@ def hybrid(session: Session, licensor_org: Organization, licensee_org: Organizat
 
 
 @pytest.fixture
+def unpaid_hybrid(
+    session: Session, licensor_org: Organization, licensee_org: Organization
+) -> License:
+    """The hybrid license before its 50,000 entry fee is paid: pending, the fee due 2026-07-15."""
+    return license_for(session, licensor_org, licensee_org, paid=False)
+
+
+@pytest.fixture
 def running(session: Session, licensor_org: Organization, licensee_org: Organization) -> License:
     """Running royalty of 5 %, no minimum, no entry fee."""
     return license_for(

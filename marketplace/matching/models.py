@@ -64,7 +64,14 @@ class SearchVector(sa.types.TypeDecorator[str]):
 class ListingSearch(SQLModel, table=True):
     __tablename__ = "listing_search"
     __table_args__ = (
-        sa.Index("ix_listing_search_search_vector", "search_vector", postgresql_using="gin"),
+        # No pending list (fastupdate = off, see the migration gin_without_pending_lists): an
+        # entry goes into the index at once, so every search probes the tree alone.
+        sa.Index(
+            "ix_listing_search_search_vector",
+            "search_vector",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
         sa.Index("ix_listing_search_published_at_listing_id", "published_at", "listing_id"),
         sa.Index("ix_listing_search_min_upfront_fee_listing_id", "min_upfront_fee", "listing_id"),
     )

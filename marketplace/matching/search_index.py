@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from marketplace.listings.models import Listing, ListingStatus
@@ -124,16 +126,18 @@ def search_row(listing: Listing, document: Document | None = None) -> dict[str, 
 
 
 def _catalogue_changed(session: Session) -> None:
-    """Browse facets counted before this transaction's index change are stale once it commits
-    (forgotten then, not now: a count taken meanwhile would still see the old catalogue)."""
-    if not session.info.get(CATALOGUE_CHANGED_KEY):
-        session.info[CATALOGUE_CHANGED_KEY] = True
-        sa.event.listen(session, "after_commit", _forget_browse_facets, once=True)
+    """Browse facets counted before this transaction's index change are stale once it ends
+    (forgotten then, not now: a count taken meanwhile would still see the old catalogue). A
+    savepoint's end is not the end: only the outermost transaction's."""
+    session.info[CATALOGUE_CHANGED_KEY] = True
+    if not sa.event.contains(OrmSession, "after_transaction_end", _forget_browse_facets):
+        sa.event.listen(OrmSession, "after_transaction_end", _forget_browse_facets)
 
 
-def _forget_browse_facets(session: Session) -> None:
-    session.info.pop(CATALOGUE_CHANGED_KEY, None)
-    facet_cache.browse_facets.forget()
+def _forget_browse_facets(session: OrmSession, transaction: SessionTransaction) -> None:
+    # Also after a rollback: forgetting counts that were still right costs one recount.
+    if transaction.parent is None and session.info.pop(CATALOGUE_CHANGED_KEY, None):
+        facet_cache.browse_facets.forget()
 
 
 def index_listing(*, session: Session, listing: Listing) -> Document | None:

@@ -1,6 +1,7 @@
 """The search index follows every listing change: publication, withdrawal, lapse, patent
 edits; drafts stay out; the whole index can be rebuilt."""
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from marketplace.accounts.models import OrganizationKind
@@ -9,6 +10,7 @@ from marketplace.matching.search import SearchFilters
 from marketplace.patents.models import LegalStatus, PatentUpdate
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
+from tests.conftest import postgres_only
 from tests.matching.helpers import found, listed
 
 
@@ -58,3 +60,22 @@ def test_ipc_levels_are_lexemes_apart_from_every_word() -> None:
         "'ipc':1A 'g06f':2A 'ipc:g' 'ipc:g06' 'ipc:g06f' 'ipc:g06f16' 'ipc:g06f16/33' "
         "'ipc:g06f17' 'ipc:g06f17/30'"
     )
+
+
+@postgres_only
+def test_the_search_indexes_keep_no_pending_list(session: Session) -> None:
+    """Entries go into the GIN trees at once: a search after a bulk declaration reads no
+    pending list (PostgreSQL's fastupdate is off on both indexes of listing_search)."""
+    options = dict(
+        session.execute(
+            sa.text(
+                "SELECT relname, array_to_string(reloptions, ',') FROM pg_class "
+                "WHERE relname IN ('ix_listing_search_search_vector', "
+                "'ix_listing_search_title_vector')"
+            )
+        ).all()
+    )
+    assert options == {
+        "ix_listing_search_search_vector": "fastupdate=off",
+        "ix_listing_search_title_vector": "fastupdate=off",
+    }

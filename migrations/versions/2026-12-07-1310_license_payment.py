@@ -3,8 +3,8 @@ due date, recordation deadline announcements; void upfront fees; profit-share of
 profit in royalty reports
 
 Revision ID: 5b1e7c2d9a40
-Revises: 9b1e6d4c2a70
-Create Date: 2026-12-07 12:50:00
+Revises: 4c7d2e9a1b83
+Create Date: 2026-12-07 13:10:00
 
 Licenses already active stay active: they took effect under the rule of the time, and their
 terms (schema version 1, without ``payment``) and certificates stay as they are.
@@ -18,7 +18,7 @@ from alembic import op
 import marketplace.db
 
 revision: str = "5b1e7c2d9a40"
-down_revision: str | None = "9b1e6d4c2a70"
+down_revision: str | None = "4c7d2e9a1b83"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

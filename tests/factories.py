@@ -240,7 +240,7 @@ def offer_data(**overrides: Any) -> OfferCreate:
         "minimum_annual": Decimal("20000"),
         "term_years": 3,
     }
-    if overrides.get("royalty_type") in ("lump_sum", "running", "per_unit"):
+    if overrides.get("royalty_type") in ("lump_sum", "running", "per_unit", "profit_share"):
         values = {"term_years": 3}
     values.update(overrides)
     return OfferCreate.model_validate(values)

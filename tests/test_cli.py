@@ -83,6 +83,34 @@ def test_demo_loads_once(cli_database: sa.Engine) -> None:
         assert len(session.scalars(select(Patent)).all()) == 8
 
 
+def test_demo_licenses_are_accepted_paid_confirmed_then_in_force(cli_database: sa.Engine) -> None:
+    """The demo shows the lawful sequence (Patent Law art. 51): the SME's acceptance (the
+    notice, told to the university), its payment of the lump sum, the university's
+    confirmation, and only then the license in force, resting on that payment."""
+    from marketplace.events.models import Event
+    from marketplace.licensing.models.obligations import Payment
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    with Session(cli_database) as session:
+        licenses = session.scalars(select(License)).all()
+        paid = {payment.id: payment for payment in session.scalars(select(Payment))}
+        kinds = {
+            (event.subject, event.recipient_id, event.type)
+            for event in session.scalars(select(Event))
+        }
+    assert len(licenses) == 3
+    for license_ in licenses:
+        assert license_.status == "active"
+        resting_on = license_.terms["payment"]
+        payment = paid[resting_on["payment_id"]]
+        assert (payment.status, payment.licensee_id) == ("confirmed", license_.licensee_id)
+        assert resting_on["amount"] == license_.terms["offer"]["upfront_fee"]
+        assert license_.effective_date.isoformat() == resting_on["confirmed_on"]
+        subject = f"license:{license_.id}"
+        assert (subject, license_.licensor_id, "license.accepted") in kinds
+        assert (subject, license_.licensee_id, "license.in_force") in kinds
+
+
 def test_demo_is_refused_in_production(
     cli_database: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -357,7 +357,11 @@ def test_over_http_acceptance_then_payment_then_the_license(
     assert (in_force["status"], in_force["effective_date"]) == ("active", "2026-07-01")
     assert in_force["recordation_deadline"] == "2026-10-01"
     assert in_force["terms"]["payment"]["payment_id"] == paid.json()["id"]
-    assert client.get(certificate, headers=licensee.headers).status_code == 200
+    issued = client.get(certificate, headers=licensee.headers)
+    assert issued.status_code == 200, issued.text
+    # The certificate says on which payment the license rests.
+    assert issued.json()["claims"]["payment"]["payment_id"] == paid.json()["id"]
+    assert issued.json()["claims"]["payment"]["amount"] == "50000.00"
 
 
 def test_over_http_a_lapsed_license_takes_no_payment_and_the_offer_is_open_again(

@@ -62,10 +62,12 @@ from sqlmodel import Session, col
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import application_number, bench_database, credit_code, migrate
+from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.audit import recorder as audit_recorder
 from marketplace.db import create_db_engine
 from marketplace.listings.models import (
+    BulkAnnouncement,
     BulkDeclarationCreate,
     ListingPatent,
     OfferCreate,
@@ -272,6 +274,15 @@ def load(engine: sa.Engine, records: Sequence[Record]) -> tuple[int, float, floa
                     patent_ids=[r.patent_id or 0 for r in records[start : start + BULK]],
                     offer=offer,
                     publish=True,
+                    # As the office would announce them: one number per declaration.
+                    announcements=[
+                        BulkAnnouncement(
+                            patent_id=r.patent_id or 0,
+                            announcement_number=f"KF{start + n:010d}",
+                            announcement_date=clock.today(),
+                        )
+                        for n, r in enumerate(records[start : start + BULK])
+                    ],
                 ),
             )
             if result.published != len(records[start : start + BULK]):

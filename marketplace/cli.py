@@ -137,20 +137,16 @@ def sweep() -> None:
 
 
 def _ensure_certificate_keys() -> None:
-    """Outside production, make the first certificate key before the workers start; in
-    production, warn if there is none (certificates answer 503 until `keys rotate`)."""
-    from marketplace import signing
+    """Outside production, make the first certificate key before the workers start (or move in
+    the keys of the former key directory); in production, warn if there is none (certificates
+    answer 503 until `keys rotate`)."""
+    from marketplace import signing, signing_keys
 
     settings = get_settings()
     try:
-        signing.load_key_set(
-            settings.signing_keys_dir, create=settings.environment is not Environment.production
-        )
+        signing_keys.load(create=settings.environment is not Environment.production)
     except signing.SigningKeysUnavailable as exc:
-        errors.print(
-            f"[yellow]warning:[/yellow] license certificates are disabled: {exc} "
-            f"(MARKETPLACE_SIGNING_KEYS_DIR={settings.signing_keys_dir})."
-        )
+        errors.print(f"[yellow]warning:[/yellow] license certificates are disabled: {exc}.")
 
 
 @app.command("reindex-search")
@@ -212,32 +208,50 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Make a new signing key the active one. Older keys stay published, so the certificates
-    they signed still verify; running servers pick the new key up on their next certificate."""
-    from marketplace import signing
+    they signed still verify; every host picks the new key up within
+    MARKETPLACE_SIGNING_KEYS_CACHE_SECONDS."""
+    from marketplace import signing_keys
 
-    directory = get_settings().signing_keys_dir
-    kid = signing.rotate(directory)
-    console.print(f"Active signing key is now [bold]{kid}[/bold] (in {directory}).")
+    _migrate()
+    kid = signing_keys.rotate()
+    console.print(f"Active signing key is now [bold]{kid}[/bold] (stored in the database).")
+
+
+@keys_app.command("import")
+def keys_import(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="A key directory of the former design (default: the configured one)."),
+    ] = None,
+) -> None:
+    """Move the keys of a key directory into the database, keeping their ids, so that the
+    certificates they signed still verify on every host. Running it again adds nothing."""
+    from marketplace import signing_keys
+
+    _migrate()
+    source = directory or get_settings().signing_keys_dir
+    added = signing_keys.import_directory(source)
+    console.print(f"{len(added)} key(s) moved from {source} into the database.")
+    for kid in added:
+        console.print(f"  {kid}")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """The signing keys: which one signs, and when each was made."""
-    from marketplace import signing
+    from marketplace import signing, signing_keys
 
-    directory = get_settings().signing_keys_dir
+    _migrate()
     try:
-        key_set = signing.load_key_set(directory, create=False)
+        key_set = signing_keys.load(create=False)
     except signing.SigningKeysUnavailable as exc:
         raise _fail(str(exc)) from None
-    table = Table(title=f"Signing keys in {directory}")
+    table = Table(title="Signing keys (in the database)")
     for column in ("kid", "algorithm", "created", "state"):
         table.add_column(column, no_wrap=column == "kid")
-    for kid in sorted(key_set.keys):
-        key = key_set.keys[kid]
-        created = key.created_at.isoformat() if key.created_at else "-"
-        state = "active" if kid == key_set.active_kid else "retired (still published)"
-        table.add_row(kid, signing.STATEMENT_ALGORITHM, created, state)
+    for record in signing_keys.records():
+        state = "active" if record.kid == key_set.active_kid else "retired (still published)"
+        table.add_row(record.kid, record.algorithm, record.created_at.isoformat(), state)
     console.print(table)
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,14 @@ class Settings(BaseSettings):
     sign_in_attempts_per_account_per_minute: int = Field(default=30, ge=1)
     sign_in_attempts_per_address_per_minute: int = Field(default=60, ge=1)
     sign_in_attempts_per_minute: int = Field(default=1200, ge=1)
+    # Signups from one address and users added by one organization, per minute: their answers
+    # tell whether an e-mail has an account.
+    registrations_per_address_per_minute: int = Field(default=5, ge=1)
+    members_added_per_organization_per_minute: int = Field(default=20, ge=1)
+    # Where those counts live: "database" (shared by every process and host) or "memory" (this
+    # process only). With a Redis URL they live in Redis, the database their fallback.
+    attempt_windows: Literal["database", "memory"] = "database"
+    redis_url: str | None = None
 
     # Royalty guidance (DOMAIN.md, unverified): exceeding it publishes with a warning.
     guidance_max_lump_sum_cny: Decimal = Decimal("20000000")
@@ -85,10 +94,16 @@ class Settings(BaseSettings):
     # Saved searches (and the alerts they raise) one organization may keep.
     saved_searches_per_organization: int = Field(default=50, ge=1, le=10_000)
 
-    # License certificates (ES256). The key set: one `<kid>.pem` per key and an `active` file
-    # naming the signing key. Generated on first use outside production; in production it must be
-    # created with `marketplace keys rotate`.
+    # License certificates (ES256). The keys live in the database (table signing_key), their
+    # private halves encrypted under MARKETPLACE_KEY_ENCRYPTION_KEY (by default a key derived
+    # from the service secret), so that every host signs with the same key. Generated on first
+    # use outside production; in production created with `marketplace keys rotate`. Keys of the
+    # former directory design (one `<kid>.pem` per key and an `active` file) are moved into the
+    # database on first use or with `marketplace keys import`.
     signing_keys_dir: Path = Path(".marketplace-keys")
+    key_encryption_key: str | None = None
+    # How long a process trusts its copy of the key set before reading it again.
+    signing_keys_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     certificate_issuer: str = "marketplace"
     jwks_max_age_seconds: int = Field(default=300, ge=0, le=86_400)
     # The office's recordation number as entered, after removing spaces and upper-casing

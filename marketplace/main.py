@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from marketplace import __version__
 from marketplace.accounts import security
-from marketplace.accounts.throttle import AttemptLimiter, AttemptLimits
+from marketplace.accounts.throttle import AttemptLimiter, AttemptLimits, attempt_windows
 from marketplace.api.accounts import router as accounts_router
 from marketplace.api.audit import router as audit_router
 from marketplace.api.disputes import router as disputes_router
@@ -123,7 +123,10 @@ def create_app() -> FastAPI:
             per_account=settings.sign_in_attempts_per_account_per_minute,
             per_address=settings.sign_in_attempts_per_address_per_minute,
             overall=settings.sign_in_attempts_per_minute,
-        )
+            registrations_per_address=settings.registrations_per_address_per_minute,
+            members_per_organization=settings.members_added_per_organization_per_minute,
+        ),
+        store=attempt_windows(settings),
     )
     install_error_handlers(app)
     app.add_middleware(

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from marketplace import signing_keys
 from marketplace.accounts import models as accounts_models
 from marketplace.audit import models as audit_models
 from marketplace.events import models as events_models
@@ -26,5 +27,6 @@ __all__ = [
     "patents_import_models",
     "patents_models",
     "pledges_models",
+    "signing_keys",
     "webhooks_models",
 ]

@@ -7,11 +7,11 @@ Two kinds of signed text leave the service:
 * signed statements such as license certificates (ES256), which anyone can verify offline with
   the public keys the service publishes at ``/.well-known/jwks.json``.
 
-Statement keys form a key set in a directory (``MARKETPLACE_SIGNING_KEYS_DIR``): one PEM file
-per key named ``<kid>.pem`` and a file ``active`` naming the key that signs. Rotation adds a key
-and makes it active; older keys stay in the set and in the JWKS, so what they signed still
-verifies. Outside production a first key is generated on first use; in production it must be
-created on purpose (``marketplace keys rotate``).
+Statement keys form a key set, kept in the database by ``marketplace.signing_keys`` (every host
+shares it). This module also reads the former design, a directory (``MARKETPLACE_SIGNING_KEYS_DIR``)
+with one PEM file per key named ``<kid>.pem`` and a file ``active`` naming the key that signs, from
+which keys are moved into the database. Rotation adds a key and makes it active; older keys stay in
+the set and in the JWKS, so what they signed still verifies.
 """
 
 import json
@@ -104,9 +104,10 @@ class SigningKey:
 
 @dataclass(frozen=True, slots=True)
 class KeySet:
-    directory: Path
     active_kid: str
     keys: Mapping[str, SigningKey]
+    # Where the set was read from, for a key directory; None for the database.
+    directory: Path | None = None
 
     @property
     def active(self) -> SigningKey:
@@ -117,7 +118,7 @@ class KeySet:
         return {"keys": [self.keys[kid].public_jwk for kid in sorted(self.keys)]}
 
 
-def _public_jwk(kid: str, private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
+def public_jwk(kid: str, private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     public_pem = (
         private_key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -138,22 +139,35 @@ def _public_jwk(kid: str, private_key: ec.EllipticCurvePrivateKey) -> dict[str, 
     }
 
 
-def _load_key(path: Path) -> SigningKey:
-    kid = path.name.removesuffix(".pem")
+def load_private_key(pem: bytes, *, name: str) -> ec.EllipticCurvePrivateKey:
+    """A P-256 private key from its unencrypted PEM; ``name`` says which, in errors."""
     try:
-        private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        private_key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        raise SigningKeysUnavailable(f"{path.name} is not an unencrypted PEM private key") from exc
+        raise SigningKeysUnavailable(f"{name} is not an unencrypted PEM private key") from exc
     if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
         private_key.curve, ec.SECP256R1
     ):
-        raise SigningKeysUnavailable(f"{path.name} is not a P-256 (ES256) key")
-    pem = private_key.private_bytes(
+        raise SigningKeysUnavailable(f"{name} is not a P-256 (ES256) key")
+    return private_key
+
+
+def signing_key(kid: str, pem: bytes) -> SigningKey:
+    private_key = load_private_key(pem, name=kid)
+    normalized = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    return SigningKey(kid=kid, private_pem=pem, public_jwk=_public_jwk(kid, private_key))
+    return SigningKey(kid=kid, private_pem=normalized, public_jwk=public_jwk(kid, private_key))
+
+
+def _load_key(path: Path) -> SigningKey:
+    kid = path.name.removesuffix(".pem")
+    try:
+        return signing_key(kid, path.read_bytes())
+    except SigningKeysUnavailable as exc:
+        raise SigningKeysUnavailable(str(exc).replace(kid, path.name, 1)) from exc
 
 
 @lru_cache(maxsize=8)
@@ -170,7 +184,7 @@ def _load_key_set(directory: Path, _stamp: tuple[int, int, int]) -> KeySet:
     }
     if active_kid not in keys:
         raise SigningKeysUnavailable(f"the active key {active_kid!r} has no PEM file")
-    return KeySet(directory=directory, active_kid=active_kid, keys=keys)
+    return KeySet(active_kid=active_kid, keys=keys, directory=directory)
 
 
 def _stamp(directory: Path) -> tuple[int, int, int] | None:

@@ -32,6 +32,10 @@ os.environ.update(
         "MARKETPLACE_ARGON2_MEMORY_COST_KIB": "64",
         "MARKETPLACE_ARGON2_PARALLELISM": "1",
         "MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "1000",
+        "MARKETPLACE_REGISTRATIONS_PER_ADDRESS_PER_MINUTE": "1000",
+        "MARKETPLACE_MEMBERS_ADDED_PER_ORGANIZATION_PER_MINUTE": "1000",
+        # Each test's transaction is rolled back; the shared windows are tested on their own.
+        "MARKETPLACE_ATTEMPT_WINDOWS": "memory",
         # Certificate signing keys: generated on first use, outside the source tree.
         "MARKETPLACE_SIGNING_KEYS_DIR": f"{_TEST_DB_DIR}/signing-keys",
         # No background writer of demand counters: a test's counts stay in the process's tally
@@ -52,7 +56,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from marketplace import clock  # noqa: E402
+from marketplace import clock, signing_keys  # noqa: E402
 from marketplace.audit import recorder as audit_recorder  # noqa: E402
 from marketplace.db import create_db_engine, get_engine, get_read_engine  # noqa: E402
 from marketplace.main import create_app  # noqa: E402
@@ -112,6 +116,10 @@ def engine() -> Iterator[Engine]:
     try:
         reset_database(engine)
         upgrade_database(engine)
+        # The certificate key, made once: a key written mid-test from another connection would
+        # wait on the test's transaction (SQLite).
+        signing_keys.forget()
+        signing_keys.rotate(engine)
         yield engine
     finally:
         engine.dispose()
@@ -162,6 +170,10 @@ def set_today(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     """A session whose commits are savepoints inside a transaction rolled back after the test."""
+    # A certificate key exists before the test writes (a test of the migrations may have emptied
+    # the table): made later, from another connection, it would wait on the test's transaction.
+    signing_keys.forget()
+    signing_keys.load(create=True, engine=engine)
     connection = engine.connect()
     outer = connection.begin()
     session = Session(
@@ -195,6 +207,11 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
+def _emptied(metadata: sa.MetaData) -> list[sa.Table]:
+    """Every table but the signing keys, which outlive a test as they outlive a deployment."""
+    return [table for table in metadata.sorted_tables if table.name != "signing_key"]
+
+
 @pytest.fixture
 def committed_engine(engine: Engine) -> Iterator[Engine]:
     """For tests that need real commits from concurrent connections (PostgreSQL): the app uses
@@ -209,10 +226,10 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
 
     with engine.begin() as connection:
         if IS_POSTGRES:
-            tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            tables = ", ".join(f'"{table.name}"' for table in _emptied(metadata))
             connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         else:
-            for table in reversed(metadata.sorted_tables):
+            for table in reversed(_emptied(metadata)):
                 connection.execute(table.delete())
 
 

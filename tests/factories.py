@@ -163,7 +163,8 @@ def platform_admin(session: Session) -> User:
 def token(session: Session, account: User, scopes: frozenset[str] | None = None) -> str:
     org = session.get(Organization, account.organization_id)
     assert org is not None
-    granted = accounts.allowed_scopes(org) if scopes is None else scopes
+    # As the token endpoint grants: the kind's scopes; each request uses what the state allows.
+    granted = accounts.kind_scopes(org) if scopes is None else scopes
     return security.create_access_token(
         subject=f"user:{account.id}", organization_id=account.organization_id, scopes=granted
     ).token

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from marketplace.accounts.models import OrganizationKind, User
 from marketplace.cli import app
 from marketplace.config import Settings, get_settings
-from marketplace.db import get_engine
+from marketplace.db import get_engine, get_read_engine
 from marketplace.licensing.models.licenses import License
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.patents.models import Patent
@@ -27,10 +27,12 @@ def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa
     monkeypatch.setenv("MARKETPLACE_SECRET_KEY_FILE", str(tmp_path / "secret"))
     get_settings.cache_clear()
     get_engine.cache_clear()
+    get_read_engine.cache_clear()
     yield get_engine()
     get_engine().dispose()
     get_settings.cache_clear()
     get_engine.cache_clear()
+    get_read_engine.cache_clear()
 
 
 def test_migrate_creates_the_schema(cli_database: sa.Engine) -> None:
@@ -160,9 +162,12 @@ def keys_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
-def test_keys_rotate_adds_an_active_key_and_list_shows_them(keys_dir: Path) -> None:
-    from marketplace import signing
+def test_keys_rotate_adds_an_active_key_and_list_shows_them(
+    cli_database: sa.Engine, keys_dir: Path
+) -> None:
+    from marketplace import signing_keys
 
+    signing_keys.forget()
     empty = runner.invoke(app, ["keys", "list"])
     assert empty.exit_code == 1
     assert "keys rotate" in empty.output
@@ -172,7 +177,7 @@ def test_keys_rotate_adds_an_active_key_and_list_shows_them(keys_dir: Path) -> N
     listed = runner.invoke(app, ["keys", "list"], env={"COLUMNS": "200"})
 
     assert (first.exit_code, second.exit_code, listed.exit_code) == (0, 0, 0)
-    key_set = signing.load_key_set(keys_dir, create=False)
+    key_set = signing_keys.load(create=False)
     assert len(key_set.keys) == 2
     assert key_set.active_kid in second.output
     old_kid = next(kid for kid in key_set.keys if kid != key_set.active_kid)
@@ -180,24 +185,59 @@ def test_keys_rotate_adds_an_active_key_and_list_shows_them(keys_dir: Path) -> N
     rows = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if "│" in line}
     assert "active" in rows[key_set.active_kid]
     assert "retired" in rows[old_kid]
+    # Keys live in the database, encrypted; nothing is written to the key directory.
+    assert not keys_dir.exists()
+    with Session(cli_database) as session:
+        stored = session.scalars(select(signing_keys.SigningKeyRecord)).all()
+        assert all("PRIVATE KEY" not in record.private_key_encrypted for record in stored)
+    signing_keys.forget()
+
+
+def test_keys_import_moves_a_key_directory_into_the_database(
+    cli_database: sa.Engine, keys_dir: Path
+) -> None:
+    from marketplace import signing, signing_keys
+
+    signing_keys.forget()
+    old_kid = signing.rotate(keys_dir)
+    active_kid = signing.rotate(keys_dir)
+
+    moved = runner.invoke(app, ["keys", "import"])
+    again = runner.invoke(app, ["keys", "import", str(keys_dir)])
+
+    assert moved.exit_code == 0, moved.output
+    assert "2 key(s) moved" in moved.output
+    assert "0 key(s) moved" in again.output
+    key_set = signing_keys.load(create=False)
+    assert set(key_set.keys) == {old_kid, active_kid}
+    assert key_set.active_kid == active_kid
+    signing_keys.forget()
 
 
 def test_serve_makes_the_first_key_outside_production_only(
-    keys_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_database: sa.Engine,
+    keys_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from marketplace import signing_keys
     from marketplace.cli import _ensure_certificate_keys
 
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    signing_keys.forget()
     monkeypatch.setenv("MARKETPLACE_ENVIRONMENT", "production")
     monkeypatch.setenv("MARKETPLACE_SECRET_KEY", "x" * 40)
     get_settings.cache_clear()
     _ensure_certificate_keys()
-    assert not keys_dir.exists()
+    assert signing_keys.records() == []
     assert "certificates are disabled" in capsys.readouterr().err
 
     monkeypatch.setenv("MARKETPLACE_ENVIRONMENT", "development")
     get_settings.cache_clear()
     _ensure_certificate_keys()
-    assert (keys_dir / "active").is_file()
+    assert len(signing_keys.records()) == 1
+    assert not keys_dir.exists()
+    signing_keys.forget()
 
 
 def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(

@@ -16,8 +16,9 @@ from marketplace.accounts.errors import (
     NotOrganizationAdmin,
     NotPlatformAdmin,
     OrganizationNotVerified,
+    OrganizationRejected,
 )
-from marketplace.accounts.models import ApiClient, User, UserRole
+from marketplace.accounts.models import ApiClient, User, UserRole, Verification
 from marketplace.audit.chain import Actor
 from marketplace.audit.recorder import act_as
 from marketplace.errors import Unauthorized
@@ -45,7 +46,7 @@ def get_caller(session: SessionDep, token: Annotated[str | None, Depends(oauth2_
         claims = security.decode_access_token(token)
     except security.InvalidToken as exc:
         raise InvalidAccessToken("The token is invalid or expired.") from exc
-    if accounts.is_access_token_revoked(session=session, jti=claims.jti):
+    if accounts.is_access_token_revoked(session=session, jti=claims.jti, login_id=claims.login_id):
         raise InvalidAccessToken("The token has been revoked.")
     kind, _, ident = claims.subject.partition(":")
     user: User | None = None
@@ -90,10 +91,25 @@ def get_optional_caller(
 OptionalCaller = Annotated[Caller | None, Depends(get_optional_caller)]
 
 
+def _missing_scope(caller: Caller, scope: str) -> Exception:
+    """Why a caller lacks a scope: its organization's state withholds it, or it never had it."""
+    if scope in accounts.SCOPES_BY_KIND[caller.kind]:
+        if caller.organization.verification == Verification.rejected:
+            return OrganizationRejected(
+                "Your organization was rejected by the platform.", required_scope=scope
+            )
+        if caller.organization.verification == Verification.pending:
+            return OrganizationNotVerified(
+                "Your organization must be verified by the platform before it can do this.",
+                required_scope=scope,
+            )
+    return InsufficientScope(f"This needs the '{scope}' scope.", required_scope=scope)
+
+
 def require_scope(scope: str) -> Callable[[Caller], Caller]:
     def gate(caller: CurrentCaller) -> Caller:
         if scope not in caller.scopes:
-            raise InsufficientScope(f"This needs the '{scope}' scope.", required_scope=scope)
+            raise _missing_scope(caller, scope)
         return caller
 
     return gate
@@ -125,8 +141,31 @@ def _organization_admin(caller: CurrentCaller) -> User:
     return caller.user
 
 
+def _admin_of_unrejected(caller: CurrentCaller) -> User:
+    """Adding colleagues: while pending, to prepare the organization's records; never once it
+    has been rejected."""
+    admin = _organization_admin(caller)
+    if caller.organization.verification == Verification.rejected:
+        raise OrganizationRejected("Your organization was rejected by the platform.")
+    return admin
+
+
+def _admin_of_verified(caller: CurrentCaller) -> User:
+    """Machine access and event delivery: for organizations the platform has verified."""
+    admin = _admin_of_unrejected(caller)
+    if caller.organization.verification != Verification.verified:
+        raise OrganizationNotVerified(
+            "Your organization must be verified by the platform before it can do this."
+        )
+    return admin
+
+
 PlatformAdmin = Annotated[Caller, Depends(_platform_admin)]
+# Reading and ending access (listing users, revoking clients) stays open to a rejected
+# organization's admin; granting new access does not.
 OrganizationAdmin = Annotated[User, Depends(_organization_admin)]
+MembersAdmin = Annotated[User, Depends(_admin_of_unrejected)]
+VerifiedOrganizationAdmin = Annotated[User, Depends(_admin_of_verified)]
 
 
 # The scope gates, declared once: a route names the alias, never `require_scope("...")` itself.
@@ -144,7 +183,7 @@ EncumbrancesScope = Annotated[Caller, Depends(require_scope("encumbrances"))]
 def _pledge_reader(caller: CurrentCaller) -> Caller:
     """Banks read pledges with the pledges scope, pledgors with the patents scope."""
     if not (caller.is_platform_admin or caller.scopes & {"pledges", "patents"}):
-        raise InsufficientScope("This needs the 'pledges' scope.", required_scope="pledges")
+        raise _missing_scope(caller, "pledges")
     return caller
 
 

@@ -18,6 +18,11 @@ class CreditCodeTaken(Conflict):
     title = "Organization already registered"
 
 
+class InvalidAccount(Unprocessable):
+    default_code = "invalid_account"
+    title = "Invalid account details"
+
+
 class WeakPassword(Unprocessable):
     default_code = "weak_password"
     title = "Password too weak"
@@ -46,6 +51,11 @@ class OrganizationNotVerified(Forbidden):
 class InsufficientScope(Forbidden):
     default_code = "insufficient_scope"
     title = "Token lacks the required scope"
+
+
+class OrganizationRejected(Forbidden):
+    default_code = "organization_rejected"
+    title = "Organization rejected"
 
 
 class NotOrganizationAdmin(Forbidden):
@@ -88,7 +98,8 @@ class RefreshTokenReused(OAuthError):
 
     def __init__(self) -> None:
         super().__init__(
-            "This refresh token was already used; every token of its login has been revoked.",
+            "This refresh token was already used; every token of its login has been revoked, "
+            "its access tokens included.",
             code="invalid_grant",
         )
 

@@ -3,12 +3,13 @@ from enum import StrEnum
 from typing import ClassVar
 
 import sqlalchemy as sa
-from pydantic import EmailStr, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, EmailStr, ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from marketplace import clock
 from marketplace.accounts.credit_code import normalize_credit_code
 from marketplace.audit.spec import Audited
+from marketplace.codes import CountryCode
 from marketplace.db import UTCDateTime, enum_type
 
 
@@ -41,10 +42,8 @@ class OrganizationBase(SQLModel):
         min_length=2, max_length=200, schema_extra={"examples": ["Zhejiang University"]}
     )
     kind: OrganizationKind = Field(sa_type=enum_type(OrganizationKind, "organization_kind"))
-    country: str = Field(
+    country: CountryCode = Field(
         default="CN",
-        min_length=2,
-        max_length=2,
         description="ISO 3166-1 alpha-2 country code.",
         sa_type=sa.String(2),
     )
@@ -78,12 +77,7 @@ class Organization(OrganizationBase, table=True):
 
 
 class OrganizationCreate(OrganizationBase):
-    @field_validator("country")
-    @classmethod
-    def _upper_country(cls, value: str) -> str:
-        if not value.isascii() or not value.isalpha():
-            raise ValueError("country must be a two-letter ISO 3166-1 code")
-        return value.upper()
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     # A field validator (country is declared, and so validated, before credit_code), so that a
     # bad code is reported at body.organization.credit_code, where a client can show it.
@@ -108,6 +102,8 @@ class OrganizationCreate(OrganizationBase):
 
 
 class OrganizationPublic(OrganizationBase):
+    # Plain text: a record is shown as stored, even one from before codes were checked.
+    country: str
     id: int
     verification: Verification
     verified_at: datetime | None
@@ -117,6 +113,8 @@ class OrganizationPublic(OrganizationBase):
 
 
 class OrganizationDecision(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     reason: str = Field(min_length=3, max_length=1000)
 
 
@@ -142,6 +140,8 @@ class User(UserBase, table=True):
 
 
 class UserCreate(UserBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     password: str = Field(
         min_length=1, max_length=256, schema_extra={"examples": ["correct horse battery"]}
     )
@@ -168,6 +168,8 @@ class UserPublic(UserBase):
 
 
 class SignupRequest(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     organization: OrganizationCreate
     user: UserCreate
 
@@ -194,6 +196,8 @@ class ApiClient(SQLModel, table=True):
 
 
 class ApiClientCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     name: str = Field(min_length=1, max_length=200, schema_extra={"examples": ["loan-origination"]})
 
 
@@ -234,6 +238,30 @@ class RevokedAccessToken(SQLModel, table=True):
 
     jti: str = Field(primary_key=True, max_length=64)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class RevokedLogin(SQLModel, table=True):
+    """Logins ended before their access tokens expire (a reused refresh token, a logout with the
+    refresh token): every access token naming the login is refused. Rows can be purged after
+    ``expires_at``, when no access token issued before the revocation is still valid."""
+
+    __tablename__ = "revoked_login"
+
+    login_id: str = Field(primary_key=True, max_length=36)
+    revoked_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class AttemptWindow(SQLModel, table=True):
+    """One key's count of attempts in its current minute, shared by every process that signs
+    users in (see ``accounts.throttle.DatabaseWindows``)."""
+
+    __tablename__ = "attempt_window"
+
+    key: str = Field(primary_key=True, max_length=400)
+    # Seconds since the epoch, as the limiter's clock gives them.
+    started_at: float = Field(sa_type=sa.Float(precision=53), index=True)
+    count: int
 
 
 class TokenResponse(SQLModel):

@@ -34,6 +34,8 @@ class AccessClaims:
     scopes: frozenset[str]
     jti: str
     expires_at: datetime
+    # The login (refresh-token family) a user's token belongs to; none for API clients.
+    login_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,12 @@ def _current_key(settings: Settings) -> tuple[str, str]:
 
 
 def create_access_token(
-    *, subject: str, organization_id: int, scopes: frozenset[str], settings: Settings | None = None
+    *,
+    subject: str,
+    organization_id: int,
+    scopes: frozenset[str],
+    login_id: str | None = None,
+    settings: Settings | None = None,
 ) -> IssuedAccessToken:
     settings = settings or get_settings()
     # Wall-clock time, not marketplace.clock: jose checks expiry against the real clock, and token
@@ -77,6 +84,9 @@ def create_access_token(
         "exp": int((issued_at + timedelta(seconds=ttl)).timestamp()),
         "jti": jti,
     }
+    if login_id is not None:
+        # Checked on every request: ending a login ends its access tokens too.
+        claims["sid"] = login_id
     kid, secret = _current_key(settings)
     token = signing.encode_jwt(
         claims, secret, algorithm=ACCESS_TOKEN_ALGORITHM, headers={"kid": kid}
@@ -118,12 +128,16 @@ def decode_access_token(token: str, *, settings: Settings | None = None) -> Acce
     organization_id = claims.get("org")
     if missing or not isinstance(organization_id, int) or not isinstance(claims["scope"], str):
         raise InvalidToken("token lacks required claims")
+    login_id = claims.get("sid")
+    if login_id is not None and not isinstance(login_id, str):
+        raise InvalidToken("malformed login claim")
     return AccessClaims(
         subject=str(claims["sub"]),
         organization_id=organization_id,
         scopes=frozenset(claims["scope"].split()),
         jti=str(claims["jti"]),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+        login_id=login_id,
     )
 
 

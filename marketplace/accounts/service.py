@@ -3,9 +3,10 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from marketplace import clock
@@ -16,6 +17,7 @@ from marketplace.accounts.errors import (
     CannotDeactivateSelf,
     CreditCodeTaken,
     EmailTaken,
+    InvalidAccount,
     InvalidClient,
     InvalidGrant,
     KindNotAllowed,
@@ -34,6 +36,7 @@ from marketplace.accounts.models import (
     OrganizationKind,
     RefreshToken,
     RevokedAccessToken,
+    RevokedLogin,
     User,
     UserCreate,
     UserRole,
@@ -41,8 +44,10 @@ from marketplace.accounts.models import (
 )
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.errors import field_errors, summary
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.sessions import end_read
+from marketplace.text import find_control_character
 
 # What each kind of organization may do. A token carries a subset of its organization's scopes.
 SCOPES_BY_KIND: dict[OrganizationKind, frozenset[str]] = {
@@ -55,6 +60,17 @@ SCOPES_BY_KIND: dict[OrganizationKind, frozenset[str]] = {
     OrganizationKind.enterprise: frozenset({"patents", "listings", "licenses", "licenses:accept"}),
     OrganizationKind.bank: frozenset({"pledges", "encumbrances"}),
     OrganizationKind.platform: frozenset({"admin"}),
+}
+
+# Before the platform verifies it, an organization may prepare its own records (patents, draft
+# listings) and read what concerns itself, never act on the market or read the pledge register:
+# accepting offers, publishing and registering pledges also check verification themselves.
+SCOPES_WHILE_PENDING: dict[OrganizationKind, frozenset[str]] = {
+    OrganizationKind.university: frozenset({"patents", "listings", "licenses"}),
+    OrganizationKind.research_institute: frozenset({"patents", "listings", "licenses"}),
+    OrganizationKind.enterprise: frozenset({"patents", "listings", "licenses"}),
+    OrganizationKind.bank: frozenset(),
+    OrganizationKind.platform: frozenset(),
 }
 
 _COMMON_PASSWORDS = frozenset(
@@ -176,8 +192,17 @@ def deactivate_member(*, session: Session, admin: User, user_id: int) -> User:
 
 
 def create_platform_admin(*, session: Session, email: str, password: str, full_name: str) -> User:
-    """The operator's account; its platform organization is created on first use."""
-    email = email.lower()
+    """The operator's account; its platform organization is created on first use. The e-mail and
+    name pass the same checks as the API's, so that the API can show what is created here."""
+    try:
+        data = UserCreate(email=email, full_name=full_name, password=password)
+    except ValidationError as exc:
+        errors = field_errors(exc.errors())
+        raise InvalidAccount(summary(errors), errors=errors) from None
+    found = find_control_character({"email": email, "full_name": full_name})
+    if found is not None:
+        raise InvalidAccount(f"{found[0]} holds the control character {found[1]}.")
+    email, full_name = data.email, data.full_name
     check_password_strength(password, email=email)
     _ensure_email_free(session, email)
     platform = session.scalar(
@@ -266,10 +291,20 @@ def decide_verification(
     return organization
 
 
-def allowed_scopes(organization: Organization) -> frozenset[str]:
+def kind_scopes(organization: Organization) -> frozenset[str]:
+    """What a token of this organization may carry: its kind's scopes, none once rejected. A
+    pending organization's tokens carry them all, so that verification takes effect at once."""
     if organization.verification == Verification.rejected:
         return frozenset()
     return SCOPES_BY_KIND[OrganizationKind(organization.kind)]
+
+
+def allowed_scopes(organization: Organization) -> frozenset[str]:
+    """What a request may use now: the kind's scopes as far as the organization's state allows
+    (checked on every request, so a decision takes effect without waiting for token expiry)."""
+    if organization.verification == Verification.pending:
+        return SCOPES_WHILE_PENDING[OrganizationKind(organization.kind)]
+    return kind_scopes(organization)
 
 
 def _grant_scopes(requested: str | None, allowed: frozenset[str]) -> frozenset[str]:
@@ -311,11 +346,17 @@ def _user_tokens(
 ) -> IssuedTokens:
     assert organization.id is not None
     access = security.create_access_token(
-        subject=f"user:{user.id}", organization_id=organization.id, scopes=scopes
+        subject=f"user:{user.id}",
+        organization_id=organization.id,
+        scopes=scopes,
+        login_id=family_id,
     )
     refresh = _issue_refresh_token(session=session, user=user, scopes=scopes, family_id=family_id)
     session.flush()
-    return IssuedTokens(access.token, access.expires_in, scopes, refresh)
+    # The response names the scopes usable now; the token carries those its state withholds.
+    return IssuedTokens(
+        access.token, access.expires_in, scopes & allowed_scopes(organization), refresh
+    )
 
 
 def password_grant(
@@ -330,7 +371,7 @@ def password_grant(
     if not security.verify_secret(user.password_hash, password) or not user.is_active:
         raise InvalidGrant("Wrong email or password.")
     organization = get_organization(session=session, organization_id=user.organization_id)
-    scopes = _grant_scopes(scope, allowed_scopes(organization))
+    scopes = _grant_scopes(scope, kind_scopes(organization))
     user.last_login_at = clock.now()
     session.add(user)
     return _user_tokens(
@@ -365,7 +406,7 @@ def refresh_token_grant(*, session: Session, refresh_token: str, scope: str | No
     if user is None or not user.is_active:
         raise InvalidGrant("The account of this refresh token is disabled.")
     organization = get_organization(session=session, organization_id=user.organization_id)
-    granted = frozenset(stored.scope.split()) & allowed_scopes(organization)
+    granted = frozenset(stored.scope.split()) & kind_scopes(organization)
     scopes = _grant_scopes(scope, granted)
     return _user_tokens(
         session=session,
@@ -377,6 +418,8 @@ def refresh_token_grant(*, session: Session, refresh_token: str, scope: str | No
 
 
 def revoke_refresh_family(*, session: Session, family_id: str) -> None:
+    """Ends a login: its refresh tokens at once, and its access tokens from their next request
+    (``get_caller`` checks each token's login against ``revoked_login``)."""
     session.execute(
         sa.update(RefreshToken)
         .where(col(RefreshToken.family_id) == family_id)
@@ -384,6 +427,11 @@ def revoke_refresh_family(*, session: Session, family_id: str) -> None:
         .values(revoked_at=clock.now())
         .execution_options(synchronize_session=False)
     )
+    if session.get(RevokedLogin, family_id) is None:
+        # Wall-clock time, as for token expiry: after this no access token of the login is valid.
+        ttl = timedelta(seconds=get_settings().access_token_ttl_seconds)
+        session.add(RevokedLogin(login_id=family_id, expires_at=datetime.now(UTC) + ttl))
+        session.flush()
 
 
 def client_credentials_grant(
@@ -397,7 +445,7 @@ def client_credentials_grant(
     if not security.verify_secret(client.secret_hash, client_secret) or client.revoked_at:
         raise InvalidClient()
     organization = get_organization(session=session, organization_id=client.organization_id)
-    scopes = _grant_scopes(scope, allowed_scopes(organization))
+    scopes = _grant_scopes(scope, kind_scopes(organization))
     client.last_used_at = clock.now()
     session.add(client)
     session.flush()
@@ -405,7 +453,9 @@ def client_credentials_grant(
         subject=f"client:{client.client_id}", organization_id=client.organization_id, scopes=scopes
     )
     # Machines hold their secret; they get no refresh token (RFC 6749 section 4.4.3).
-    return IssuedTokens(access.token, access.expires_in, scopes, None)
+    return IssuedTokens(
+        access.token, access.expires_in, scopes & allowed_scopes(organization), None
+    )
 
 
 def create_api_client(*, session: Session, creator: User, name: str) -> tuple[ApiClient, str]:
@@ -446,8 +496,16 @@ def revoke_api_client(*, session: Session, client: ApiClient) -> ApiClient:
     return client
 
 
-def is_access_token_revoked(*, session: Session, jti: str) -> bool:
-    return session.get(RevokedAccessToken, jti) is not None
+def is_access_token_revoked(*, session: Session, jti: str, login_id: str | None = None) -> bool:
+    """One round trip per request: the token itself (logout) or its whole login (a reused
+    refresh token, a logout that named the refresh token)."""
+    revoked_token = sa.select(col(RevokedAccessToken.jti)).where(col(RevokedAccessToken.jti) == jti)
+    if login_id is None:
+        return session.scalar(sa.select(revoked_token.exists())) is True
+    revoked_login = sa.select(col(RevokedLogin.login_id)).where(
+        col(RevokedLogin.login_id) == login_id
+    )
+    return session.scalar(sa.select(sa.or_(revoked_token.exists(), revoked_login.exists()))) is True
 
 
 def logout(

@@ -4,7 +4,13 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from marketplace.accounts import service as accounts
-from marketplace.accounts.deps import CurrentCaller, OrganizationAdmin, PlatformAdmin
+from marketplace.accounts.deps import (
+    CurrentCaller,
+    MembersAdmin,
+    OrganizationAdmin,
+    PlatformAdmin,
+    VerifiedOrganizationAdmin,
+)
 from marketplace.accounts.errors import OAuthError
 from marketplace.accounts.models import (
     ApiClientCreate,
@@ -41,10 +47,18 @@ def attempt_limiter(request: Request) -> AttemptLimiter:
     "/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=SignupResponse,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409, 422, 429),
     summary="Register an organization and its first (admin) user",
+    description="A few signups a minute per client address: the answer tells whether an e-mail "
+    "has an account (409 email_taken), so asking is rate-limited (429 too_many_registrations).",
 )
-def signup(body: SignupRequest, session: SessionDep) -> SignupResponse:
+def signup(
+    body: SignupRequest,
+    request: Request,
+    session: SessionDep,
+    limiter: Annotated[AttemptLimiter, Depends(attempt_limiter)],
+) -> SignupResponse:
+    limiter.check_signup(address=request.client.host if request.client else "unknown")
     organization, user = accounts.signup(
         session=session, organization=body.organization, user=body.user
     )
@@ -227,7 +241,7 @@ def reject_organization(
     summary="Create an API client for machine access; the secret is shown only here",
 )
 def create_api_client(
-    body: ApiClientCreate, admin: OrganizationAdmin, session: SessionDep
+    body: ApiClientCreate, admin: VerifiedOrganizationAdmin, session: SessionDep
 ) -> ApiClientCreated:
     client, secret = accounts.create_api_client(session=session, creator=admin, name=body.name)
     return ApiClientCreated(
@@ -270,10 +284,18 @@ def revoke_api_client(
     "/users",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422, 429),
     summary="Add a user to your organization (organization admins)",
+    description="Rate-limited per organization, as the answer tells whether an e-mail has an "
+    "account.",
 )
-def add_member(body: MemberCreate, admin: OrganizationAdmin, session: SessionDep) -> UserPublic:
+def add_member(
+    body: MemberCreate,
+    admin: MembersAdmin,
+    session: SessionDep,
+    limiter: Annotated[AttemptLimiter, Depends(attempt_limiter)],
+) -> UserPublic:
+    limiter.check_member_added(organization_id=admin.organization_id)
     return UserPublic.model_validate(accounts.add_member(session=session, admin=admin, data=body))
 
 

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from marketplace.accounts.deps import OrganizationAdmin
+from marketplace.accounts.deps import OrganizationAdmin, VerifiedOrganizationAdmin
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.sessions import SessionDep
@@ -53,7 +53,7 @@ def create_webhook(
             }
         ),
     ],
-    admin: OrganizationAdmin,
+    admin: VerifiedOrganizationAdmin,
     session: SessionDep,
 ) -> WebhookCreated:
     subscription, secret = webhooks.create_subscription(session=session, creator=admin, data=body)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from marketplace import clock, signing
+from marketplace import clock, signing, signing_keys
 from marketplace.config import Environment, get_settings
 from marketplace.licensing.errors import LicenseNotInForce, SigningKeysMissing
 from marketplace.licensing.models.certificates import (
@@ -33,15 +33,24 @@ from marketplace.params import MAX_ID
 CERTIFICATE_TYPE = "license-certificate+jwt"
 
 
-def key_set() -> signing.KeySet:
-    """The statement keys; outside production a first key is made on first use."""
+def key_set(for_kid: str | None = None) -> signing.KeySet:
+    """The statement keys, shared by every host; outside production a first key is made on
+    first use. ``for_kid``: the key a statement names (one another host may just have made)."""
     settings = get_settings()
     try:
-        return signing.load_key_set(
-            settings.signing_keys_dir, create=settings.environment is not Environment.production
+        return signing_keys.load(
+            create=settings.environment is not Environment.production, for_kid=for_kid
         )
     except signing.SigningKeysUnavailable as exc:
         raise SigningKeysMissing(f"License certificates cannot be signed: {exc}.") from exc
+
+
+def _named_kid(token: str) -> str | None:
+    try:
+        kid = signing.unverified_header(token).get("kid")
+    except signing.SignatureError:
+        return None
+    return kid if isinstance(kid, str) else None
 
 
 def jwks() -> dict[str, list[dict[str, str]]]:
@@ -118,7 +127,9 @@ def verify_certificate(*, session: Session, token: str) -> CertificateVerdict:
     """Whether ``token`` is a certificate this service signed (under any key it published, the
     retired ones included), and how the license stands today. Never raises for a bad token."""
     try:
-        verified = signing.verify_statement(token, typ=CERTIFICATE_TYPE, key_set=key_set())
+        verified = signing.verify_statement(
+            token, typ=CERTIFICATE_TYPE, key_set=key_set(_named_kid(token))
+        )
     except signing.StatementRejected as exc:
         return CertificateVerdict(valid=False, reason=exc.reason)
     claims = verified.claims

@@ -185,6 +185,11 @@ class PaymentDateInFuture(Unprocessable):
     title = "A payment cannot be dated in the future"
 
 
+class PaymentBeforeLicense(Unprocessable):
+    default_code = "payment_before_license"
+    title = "A payment cannot be dated before the license took effect"
+
+
 class PaymentNotRecorded(Conflict):
     default_code = "payment_not_recorded"
     title = "The payment has been confirmed or rejected already"

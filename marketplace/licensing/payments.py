@@ -19,6 +19,7 @@ from marketplace.licensing.errors import (
     OnlyLicenseePays,
     OnlyLicensorConfirms,
     Overpayment,
+    PaymentBeforeLicense,
     PaymentDateInFuture,
     PaymentNotFound,
     PaymentNotRecorded,
@@ -99,6 +100,14 @@ def record_payment(
         raise OnlyLicenseePays("Only the licensee records payments against this obligation.")
     if data.paid_on > clock.today():
         raise PaymentDateInFuture(f"{data.paid_on} is in the future.")
+    license_ = session.get(License, obligation.license_id)
+    assert license_ is not None
+    # A license waiting for its upfront fee counts from its acceptance until it takes effect.
+    if data.paid_on < license_.effective_date:
+        raise PaymentBeforeLicense(
+            f"{data.paid_on} is before the license took effect ({license_.effective_date}).",
+            effective_date=license_.effective_date.isoformat(),
+        )
     obligation = lock_obligation(session, obligation_id)
     _refuse_if_lapsed(session, obligation)
     if obligation.status is not ObligationStatus.due:

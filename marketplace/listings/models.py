@@ -4,13 +4,14 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, Relationship, SQLModel
 
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.audit.spec import Audited
+from marketplace.codes import CurrencyCode
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.patents.models import Patent, PatentIssue, PatentSummary
 
@@ -132,6 +133,8 @@ class Listing(ListingFields, table=True):
 
 
 class ListingCreate(ListingFields):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     title: str | None = Field(  # type: ignore[assignment]
         default=None,
         min_length=1,
@@ -147,6 +150,8 @@ class ListingCreate(ListingFields):
 
 
 class ListingUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     title: str | None = Field(default=None, min_length=1, max_length=MAX_LISTING_TITLE)
     description: str | None = Field(default=None, max_length=20_000)
 
@@ -213,6 +218,7 @@ class OfferCreate(BaseModel):
     """Royalty terms; which amounts apply depends on ``royalty_type``."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {"royalty_type": "lump_sum", "upfront_fee": "300000.00", "term_years": 5},
@@ -226,7 +232,7 @@ class OfferCreate(BaseModel):
                     "field_of_use": "battery management systems",
                 },
             ]
-        }
+        },
     }
 
     royalty_type: RoyaltyType
@@ -234,7 +240,7 @@ class OfferCreate(BaseModel):
     royalty_rate: Rate | None = None
     per_unit_fee: Money | None = None
     minimum_annual: Money | None = None
-    currency: str = PydanticField(default="CNY", pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode = "CNY"
     term_years: int = PydanticField(ge=1, le=20)
     field_of_use: str | None = PydanticField(default=None, max_length=500)
     territory: str = PydanticField(default=DEFAULT_TERRITORY, min_length=1, max_length=200)
@@ -271,12 +277,14 @@ class OfferCreate(BaseModel):
 class OfferUpdate(BaseModel):
     """Every field optional; the merged offer must satisfy the same rules as a new one."""
 
+    model_config = ConfigDict(extra="forbid")
+
     royalty_type: RoyaltyType | None = None
     upfront_fee: Money | None = None
     royalty_rate: Rate | None = None
     per_unit_fee: Money | None = None
     minimum_annual: Money | None = None
-    currency: str | None = PydanticField(default=None, pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode | None = None
     term_years: int | None = PydanticField(default=None, ge=1, le=20)
     field_of_use: str | None = PydanticField(default=None, max_length=500)
     territory: str | None = PydanticField(default=None, min_length=1, max_length=200)
@@ -473,6 +481,7 @@ class BulkDeclarationCreate(BaseModel):
     """One offer template declared for many patents, each in a listing of its own."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -498,7 +507,7 @@ class BulkDeclarationCreate(BaseModel):
                     ],
                 }
             ]
-        }
+        },
     }
 
     patent_ids: list[Annotated[int, PydanticField(ge=1, le=2**31 - 1)]] = PydanticField(
@@ -597,6 +606,7 @@ class BulkPublicationCreate(BaseModel):
     """Drafts whose declarations the office has announced, published at once."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -614,7 +624,7 @@ class BulkPublicationCreate(BaseModel):
                     ]
                 }
             ]
-        }
+        },
     }
 
     items: list[BulkPublicationItem] = PydanticField(

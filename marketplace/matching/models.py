@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
+from marketplace.codes import CurrencyCode
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.listings.models import ListingPublic, RoyaltyType
 from marketplace.matching import tokenizer
@@ -173,7 +174,6 @@ Amount = Annotated[
     Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0), AfterValidator(_cents)
 ]
 IpcHint = Annotated[str, StringConstraints(max_length=30), AfterValidator(normalize_ipc_prefix)]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class SmeProfile(SQLModel, table=True):
@@ -195,6 +195,7 @@ class SmeProfileUpdate(BaseModel):
     """The whole profile (a PUT replaces it)."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -206,7 +207,7 @@ class SmeProfileUpdate(BaseModel):
                     "currency": "CNY",
                 }
             ]
-        }
+        },
     }
 
     industry: str | None = PydanticField(default=None, max_length=200)
@@ -267,6 +268,7 @@ class TechnologyNeed(SQLModel, table=True):
 
 class NeedCreate(BaseModel):
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -278,7 +280,7 @@ class NeedCreate(BaseModel):
                     "expected_annual_sales": "2000000",
                 }
             ]
-        }
+        },
     }
 
     title: str = PydanticField(min_length=1, max_length=300)

@@ -22,6 +22,7 @@ from marketplace.errors import FieldError, field_errors, summary
 from marketplace.patents.errors import InvalidImportFile
 from marketplace.patents.import_models import ImportFormat, ImportRowError
 from marketplace.patents.models import PatentCreate
+from marketplace.text import find_control_character
 
 COLUMNS: tuple[str, ...] = tuple(PatentCreate.model_fields)
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(
@@ -90,6 +91,26 @@ def row_error(
 
 
 def _validated(line: int, values: dict[str, Any]) -> Row:
+    # The API's middleware refuses these in JSON bodies; a file never passes through it.
+    found = find_control_character(values)
+    if found is not None:
+        where, code_point = found
+        number = values.get("application_number")
+        return Row(
+            line,
+            error=row_error(
+                line,
+                "control_character",
+                f"{where} holds the control character {code_point}; text may hold tab, line "
+                "feed and carriage return, no other control characters.",
+                application_number=None if find_control_character(number) else number,
+                errors=[
+                    FieldError(
+                        field=where, message=f"control character {code_point}", type="value_error"
+                    )
+                ],
+            ),
+        )
     try:
         return Row(line, data=PatentCreate.model_validate(values))
     except ValidationError as exc:

@@ -210,6 +210,8 @@ class PatentIpc(SQLModel, table=True):
 
 
 class PatentCreate(PatentFields):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     application_number: str = Field(
         max_length=40,
         description="With or without `CN`, dot or spaces; stored canonical; sets the kind.",
@@ -345,6 +347,8 @@ class PatentEncumbrance(PatentEncumbranceBase, table=True):
 
 
 class PatentEncumbranceCreate(PatentEncumbranceBase):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     @model_validator(mode="after")
     def _period(self) -> "PatentEncumbranceCreate":
         if self.ends_on is not None and self.ends_on < self.starts_on:

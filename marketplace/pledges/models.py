@@ -12,6 +12,7 @@ from sqlmodel import Field, Relationship, SQLModel
 from marketplace import clock
 from marketplace.accounts.models import Organization
 from marketplace.audit.spec import Audited
+from marketplace.codes import CurrencyCode
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime, enum_type
 from marketplace.patents.models import ApplicationNumber, Patent
 
@@ -228,7 +229,7 @@ class PledgeCreate(BaseModel):
         min_length=1, max_length=MAX_PATENTS_PER_PLEDGE
     )
     secured_amount: Money
-    currency: str = PydanticField(default="CNY", pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode = "CNY"
     debt_start_date: date
     debt_end_date: date
     debtor_name: str | None = PydanticField(default=None, max_length=200)

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
@@ -101,6 +101,8 @@ class WebhookAttempt(SQLModel, table=True):
 
 
 class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = PydanticField(
         min_length=1,
         max_length=MAX_URL_LENGTH,
@@ -120,6 +122,8 @@ class WebhookCreate(BaseModel):
 
 
 class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     is_active: bool | None = PydanticField(
         default=None,
         description="Pause (false) or resume (true). Events while paused are not delivered.",

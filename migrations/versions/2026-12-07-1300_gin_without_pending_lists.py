@@ -7,7 +7,7 @@ fastupdate off an insert costs a little more and a search stays as fast after a 
 as after a VACUUM. The pending lists there now are merged here (gin_clean_pending_list).
 
 Revision ID: 4c7d2e9a1b83
-Revises: 9b1e6d4c2a70
+Revises: 8d41e6a2c9b0
 Create Date: 2026-12-07 13:00:00.000000
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "4c7d2e9a1b83"
-down_revision: str | None = "9b1e6d4c2a70"
+down_revision: str | None = "8d41e6a2c9b0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -380,6 +380,43 @@ def test_reusing_a_spent_refresh_token_revokes_the_whole_login(
     assert_problem(_refresh(client, newest), 400, "invalid_grant")
 
 
+def test_reusing_a_spent_refresh_token_ends_the_logins_access_tokens_too(
+    client: TestClient, session: Session, login: Login
+) -> None:
+    user = factories.member(session)
+    first = login(user.email)
+    rotated = _refresh(client, first["refresh_token"]).json()
+    other_login = login(user.email)
+    for tokens in (first, rotated):
+        assert client.get("/api/v1/me", headers=_bearer(tokens["access_token"])).status_code == 200
+
+    assert_problem(_refresh(client, first["refresh_token"]), 400, "invalid_grant")
+
+    for tokens in (first, rotated):
+        refused = client.get("/api/v1/me", headers=_bearer(tokens["access_token"]))
+        assert_problem(refused, 401, "invalid_token")
+    # Another login of the same user is not affected.
+    assert client.get("/api/v1/me", headers=_bearer(other_login["access_token"])).status_code == 200
+
+
+def test_logout_with_the_refresh_token_ends_every_access_token_of_the_login(
+    client: TestClient, session: Session, login: Login
+) -> None:
+    user = factories.member(session)
+    first = login(user.email)
+    rotated = _refresh(client, first["refresh_token"]).json()
+
+    response = client.post(
+        "/api/v1/auth/logout",
+        headers=_bearer(rotated["access_token"]),
+        data={"refresh_token": rotated["refresh_token"]},
+    )
+
+    assert response.status_code == 204, response.text
+    refused = client.get("/api/v1/me", headers=_bearer(first["access_token"]))
+    assert_problem(refused, 401, "invalid_token")
+
+
 def test_a_refused_refresh_does_not_spend_the_token(
     client: TestClient, session: Session, login: Login
 ) -> None:

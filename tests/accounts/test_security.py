@@ -290,7 +290,7 @@ def test_a_rejected_organizations_tokens_lose_their_scopes(
 
     assert response.status_code == 403
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    assert response.json()["code"] == "insufficient_scope"
+    assert response.json()["code"] == "organization_rejected"
     assert response.json()["required_scope"] == "patents"
     assert client.get("/api/v1/me", headers=headers).json()["scopes"] == []
 

@@ -9,15 +9,19 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from jose import jws
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from marketplace import signing
+from marketplace import signing, signing_keys
+from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import Environment, get_settings
 from marketplace.licensing import certificates, recordation
 from marketplace.licensing import service as licensing
@@ -225,24 +229,64 @@ def test_a_bad_license_id_is_422(client: TestClient, licensee: Party) -> None:
         assert_problem(response, 422, "validation_failed")
 
 
+@pytest.fixture
+def committed_license(committed_engine: Engine) -> tuple[int, dict[str, str]]:
+    """A license and its licensee's headers, committed: keys written from other connections
+    (rotation, a first key) then wait on no test transaction."""
+    from tests.licensing.royalty_builders import license_for
+
+    with Session(committed_engine) as session:
+        licensor = factories.organization(session, kind=OrganizationKind.university)
+        account = factories.member(session)
+        licensee = session.get_one(Organization, account.organization_id)
+        license_ = license_for(session, licensor, licensee)
+        headers = factories.auth(session, account)
+        session.commit()
+        assert license_.id is not None
+        return license_.id, headers
+
+
+def _emptied_keys(engine: Engine) -> list[dict[str, Any]]:
+    table = signing_keys.SigningKeyRecord.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        saved = [dict(row._mapping) for row in connection.execute(sa.select(table))]
+        connection.execute(table.delete())
+    signing_keys.forget()
+    return saved
+
+
+def _restored_keys(engine: Engine, saved: list[dict[str, Any]]) -> None:
+    table = signing_keys.SigningKeyRecord.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        connection.execute(table.delete())
+        if saved:
+            connection.execute(table.insert(), saved)
+    signing_keys.forget()
+
+
 def test_production_never_generates_a_key(
-    client: TestClient,
-    license_: License,
-    licensee: Party,
+    live_app: FastAPI,
+    committed_engine: Engine,
+    committed_license: tuple[int, dict[str, str]],
     keys_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    license_id, headers = committed_license
+    saved = _emptied_keys(committed_engine)
     monkeypatch.setattr(get_settings(), "environment", Environment.production)
-
-    response = client.get(f"/api/v1/licenses/{license_.id}/certificate", headers=licensee.headers)
-
-    body = assert_problem(response, 503, "signing_keys_unavailable")
-    assert "keys rotate" in body["detail"]
-    assert_problem(client.get("/.well-known/jwks.json"), 503, "signing_keys_unavailable")
-    assert not keys_dir.exists()
-    # Once created on purpose, production signs.
-    signing.rotate(keys_dir)
-    assert get_certificate(client, license_.id, licensee)["jws"]
+    try:
+        with TestClient(live_app) as client:
+            url = f"/api/v1/licenses/{license_id}/certificate"
+            body = assert_problem(client.get(url, headers=headers), 503, "signing_keys_unavailable")
+            assert "keys rotate" in body["detail"]
+            assert_problem(client.get("/.well-known/jwks.json"), 503, "signing_keys_unavailable")
+            assert signing_keys.records(committed_engine) == []
+            assert not keys_dir.exists()
+            # Once created on purpose, production signs.
+            signing_keys.rotate(committed_engine)
+            assert client.get(url, headers=headers).json()["jws"]
+    finally:
+        _restored_keys(committed_engine, saved)
 
 
 # The published keys and offline verification -----------------------------------------------
@@ -294,22 +338,31 @@ def test_a_tampered_certificate_fails_offline_and_online(
 
 
 def test_rotation_keeps_old_certificates_valid(
-    client: TestClient, license_: License, licensee: Party, keys_dir: Path
+    live_app: FastAPI,
+    committed_engine: Engine,
+    committed_license: tuple[int, dict[str, str]],
 ) -> None:
-    old = get_certificate(client, license_.id, licensee)["jws"]
-    old_kid = jws.get_unverified_header(old)["kid"]
+    license_id, headers = committed_license
+    saved = _emptied_keys(committed_engine)
+    try:
+        with TestClient(live_app) as client:
+            url = f"/api/v1/licenses/{license_id}/certificate"
+            old = client.get(url, headers=headers).json()["jws"]
+            old_kid = jws.get_unverified_header(old)["kid"]
 
-    new_kid = signing.rotate(keys_dir)
-    new = get_certificate(client, license_.id, licensee)["jws"]
+            new_kid = signing_keys.rotate(committed_engine)
+            new = client.get(url, headers=headers).json()["jws"]
 
-    assert new_kid != old_kid
-    assert jws.get_unverified_header(new)["kid"] == new_kid
-    jwks = client.get("/.well-known/jwks.json").json()
-    assert {key["kid"] for key in jwks["keys"]} == {old_kid, new_kid}
-    for token, kid in ((old, old_kid), (new, new_kid)):
-        assert verify_offline_with_jose(token, jwks)["license_id"] == license_.id
-        verdict = verify(client, token)
-        assert (verdict["valid"], verdict["kid"]) == (True, kid)
+            assert new_kid != old_kid
+            assert jws.get_unverified_header(new)["kid"] == new_kid
+            jwks = client.get("/.well-known/jwks.json").json()
+            assert {key["kid"] for key in jwks["keys"]} == {old_kid, new_kid}
+            for token, kid in ((old, old_kid), (new, new_kid)):
+                assert verify_offline_with_jose(token, jwks)["license_id"] == license_id
+                verdict = verify(client, token)
+                assert (verdict["valid"], verdict["kid"]) == (True, kid)
+    finally:
+        _restored_keys(committed_engine, saved)
 
 
 # The verify endpoint --------------------------------------------------------------------------

@@ -413,6 +413,12 @@ def test_recording_payments_is_the_licensees_alone(
         ({"amount": "50000.01", "paid_on": "2026-06-15", "reference": "x"}, "overpayment"),
         ({"amount": "0", "paid_on": "2026-06-15", "reference": "x"}, "validation_failed"),
         ({"amount": "1", "paid_on": "2026-06-16", "reference": "x"}, "payment_date_in_future"),
+        ({"amount": "1", "paid_on": "2026-06-14", "reference": "x"}, "payment_before_license"),
+        ({"amount": "1", "paid_on": "0001-01-01", "reference": "x"}, "payment_before_license"),
+        (
+            {"amount": "1", "paid_on": "2026-06-15", "reference": "x", "status": "confirmed"},
+            "validation_failed",
+        ),
         ({"amount": "1", "paid_on": "2026-06-15", "reference": ""}, "validation_failed"),
     ],
 )

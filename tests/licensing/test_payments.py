@@ -68,6 +68,17 @@ def test_payments_beyond_the_amount_are_refused(session: Session, unpaid_hybrid:
     pay(session, upfront, "10000")
 
 
+def test_a_payment_dated_before_the_acceptance_is_refused(
+    session: Session, unpaid_hybrid: License
+) -> None:
+    """A license waiting for its entry fee counts from its acceptance: the fee cannot have been
+    paid before the notice."""
+    [upfront] = obligations_of(session, unpaid_hybrid)
+    with pytest.raises(errors.PaymentBeforeLicense):
+        pay(session, upfront, "100", on=unpaid_hybrid.effective_date - timedelta(days=1))
+    pay(session, upfront, "100", on=unpaid_hybrid.effective_date)
+
+
 def test_a_rejected_payment_frees_its_amount(session: Session, unpaid_hybrid: License) -> None:
     [upfront] = obligations_of(session, unpaid_hybrid)
     payment = pay(session, upfront, "50000")

@@ -3,6 +3,7 @@
 from datetime import date
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 from marketplace.licensing.models.licenses import LicenseStatus
@@ -80,6 +81,8 @@ CERTIFICATE_MAX_CHARS = 262_144
 
 
 class CertificateVerification(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     jws: str = Field(
         min_length=1,
         # The largest certificate (50 patents with 500-character Chinese titles) is ~110 kB.

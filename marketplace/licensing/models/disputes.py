@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlmodel import Field, SQLModel
 
 from marketplace import clock
@@ -118,6 +118,8 @@ def _not_blank(value: str) -> str:
 
 
 class DisputeCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     reason: DisputeReason = Field(schema_extra={"examples": ["royalty_payment"]})
     statement: str = Field(
         min_length=1,
@@ -133,6 +135,8 @@ class DisputeCreate(SQLModel):
 
 
 class DisputeResolution(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     outcome: DisputeOutcome = Field(
         description="`settled` (the parties agreed), `upheld` (the claim stands), `rejected`, "
         "or `referred_to_court`.",
@@ -152,6 +156,8 @@ class DisputeResolution(SQLModel):
 
 
 class DisputeStatementCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     text: str = Field(
         min_length=1,
         max_length=DISPUTE_TEXT_MAX_CHARS,

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 from marketplace import clock
@@ -24,9 +25,10 @@ class ExportControl(SQLModel, table=True):
 
 class ExportControlCreate(SQLModel):
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [{"ipc_prefix": "H01L 21", "description": "Semiconductor manufacturing"}]
-        }
+        },
     }
 
     ipc_prefix: IpcPrefix = Field(
@@ -43,4 +45,6 @@ class ExportControlPublic(SQLModel):
 
 
 class ExportDecision(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     note: str | None = Field(default=None, max_length=1000, description="Why, for the parties.")

@@ -5,6 +5,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel, col
 
 from marketplace import clock
@@ -208,10 +209,14 @@ class LicensePublic(SQLModel):
 
 
 class LicenseTermination(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class LicenseRecordationCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     record_number: str = Field(
         min_length=1,
         max_length=64,

@@ -169,9 +169,10 @@ class ObligationCalendar(BaseModel):
 
 class PaymentCreate(BaseModel):
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [{"amount": "43750.00", "paid_on": "2026-10-10", "reference": "TT-88213"}]
-        }
+        },
     }
 
     amount: PositiveAmount
@@ -180,7 +181,10 @@ class PaymentCreate(BaseModel):
 
 
 class PaymentRejection(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{"reason": "No such transfer received"}]}}
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {"examples": [{"reason": "No such transfer received"}]},
+    }
 
     reason: str = PydanticField(min_length=1, max_length=1000)
 

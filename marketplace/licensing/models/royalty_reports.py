@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace import clock
 from marketplace.audit.spec import Audited
+from marketplace.codes import CurrencyCode
 from marketplace.db import ScaledDecimal, UTCDateTime
 
 Amount = Annotated[Decimal, PydanticField(max_digits=16, decimal_places=2, ge=0)]
@@ -54,6 +55,7 @@ class RoyaltyReportCreate(BaseModel):
     """One reporting period's sales, in the license's currency."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {
@@ -64,7 +66,7 @@ class RoyaltyReportCreate(BaseModel):
                     "currency": "CNY",
                 }
             ]
-        }
+        },
     }
 
     period_start: date
@@ -76,7 +78,7 @@ class RoyaltyReportCreate(BaseModel):
         description="The period's profit from the licensed products; required by a "
         "profit-share license (report 0 for a loss).",
     )
-    currency: str = PydanticField(pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode
     corrects: int | None = PydanticField(
         default=None,
         ge=1,

@@ -113,8 +113,9 @@ def demo() -> None:
 @app.command()
 def sweep() -> None:
     """Apply what the calendar changes: open licenses lapse when their patents leave force (term
-    end, unpaid fee), licenses expire at the end of their term, and pledgees hear of pledged
-    patents whose annual fee fell due or went unpaid.
+    end, unpaid fee), licenses expire at the end of their term, licenses left unpaid lapse,
+    parties hear of recordation deadlines, and pledgees hear of pledged patents whose annual fee
+    fell due or went unpaid.
 
     Run it daily (cron, a Kubernetes CronJob)."""
     from marketplace.workflows.sweep import run_daily_sweep
@@ -124,6 +125,10 @@ def sweep() -> None:
     console.print(
         f"{outcome.lapsed_listings} listing(s) lapsed, {outcome.expired_licenses} license(s) "
         f"expired, {outcome.pledgees_told} pledgee(s) told of a fee standing change."
+    )
+    console.print(
+        f"{outcome.lapsed_unpaid_licenses} license(s) lapsed unpaid, "
+        f"{outcome.recordation_events} recordation deadline(s) announced."
     )
     console.print(
         f"{outcome.minimum_years_settled} minimum-royalty year(s) settled, "

@@ -75,9 +75,15 @@ class Settings(BaseSettings):
     # Royalty guidance (DOMAIN.md, unverified): exceeding it publishes with a warning.
     guidance_max_lump_sum_cny: Decimal = Decimal("20000000")
     guidance_max_running_rate_percent: Decimal = Decimal("20")
+    guidance_max_profit_share_percent: Decimal = Decimal("40")
     # Late-payment (grace) period after the annual fee falls due (Implementing Regulations art. 98).
     annual_fee_grace_months: int = Field(default=6, ge=0, le=12)
     recordation_deadline_months: int = Field(default=3, ge=1)
+    # The parties hear of an unrecorded license this many days before its recordation deadline.
+    recordation_reminder_days: int = Field(default=14, ge=1, le=90)
+    # Days a license whose method asks for money up front waits for that payment (to be made and
+    # confirmed by the licensor) before it lapses unpaid.
+    license_payment_days: int = Field(default=30, ge=1, le=365)
     open_license_fee_reduction_percent: Decimal = Decimal("15")
     # A search ranks and counts at most this many matches (totals and facets beyond it are
     # lower bounds), so that a frequent word costs what a rare one does.

@@ -19,6 +19,9 @@ from marketplace.accounts.models import (
     User,
     UserCreate,
 )
+from marketplace.licensing import obligations, payments
+from marketplace.licensing.models.licenses import License
+from marketplace.licensing.models.obligations import PaymentCreate
 from marketplace.listings import service as listings
 from marketplace.listings.models import (
     DeclarationAnnouncement,
@@ -191,8 +194,9 @@ def load_demo(session: Session) -> DemoSummary:
     today = clock.today()
     serial = 100_000
     published = []
+    licensor_users: dict[int, User] = {}
     for index, (name, region, division, email) in enumerate(_UNIVERSITIES):
-        university, _ = _organization(
+        university, university_user = _organization(
             session,
             name=name,
             kind=OrganizationKind.university,
@@ -201,6 +205,7 @@ def load_demo(session: Session) -> DemoSummary:
             email=email,
             summary=summary,
         )
+        licensor_users[university.id or 0] = university_user
         for title, abstract, ipc_codes, type_digit, filed, department in _PORTFOLIOS[index]:
             serial += 1
             patent = patents.register_patent(
@@ -277,12 +282,18 @@ def load_demo(session: Session) -> DemoSummary:
         smes.append((sme, user))
     for index, listing in enumerate(published[:3]):
         sme, user = smes[index % len(smes)]
-        acceptance.accept_offer(
+        # The lawful sequence (Patent Law art. 51): the SME's acceptance is its written notice;
+        # it pays the lump sum and records the payment; the university confirms receipt, and
+        # only then is the license in force.
+        license_, _ = acceptance.accept_offer(
             session=session,
             offer_id=listing.offers[0].id or 0,
             licensee=sme,
             user=user,
             idempotency_key=f"demo-{listing.id}",
+        )
+        _pay_the_upfront_fee(
+            session, license_, payer=user, licensor_user=licensor_users[listing.owner_id]
         )
         summary.licenses += 1
 
@@ -301,6 +312,33 @@ def load_demo(session: Session) -> DemoSummary:
     summary.api_client = (client.client_id, secret)
     _pledge_an_sme_patent(session, sme=smes[0][0], bank=bank, admin=admin, summary=summary)
     return summary
+
+
+def _pay_the_upfront_fee(
+    session: Session, license_: License, *, payer: User, licensor_user: User
+) -> None:
+    """The licensee records its payment of the upfront fee and the licensor confirms it: the
+    license takes effect that day, resting on that payment."""
+    assert license_.id is not None
+    fee = obligations.upfront_obligation(session, license_.id)
+    assert fee is not None
+    assert fee.id is not None
+    payment = payments.record_payment(
+        session=session,
+        obligation_id=fee.id,
+        organization_id=license_.licensee_id,
+        user=payer,
+        data=PaymentCreate(
+            amount=fee.amount, paid_on=clock.today(), reference=f"DEMO-TT-{license_.id:06d}"
+        ),
+    )
+    assert payment.id is not None
+    acceptance.confirm_payment(
+        session=session,
+        payment_id=payment.id,
+        organization_id=license_.licensor_id,
+        user=licensor_user,
+    )
 
 
 def _pledge_an_sme_patent(

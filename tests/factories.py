@@ -17,6 +17,9 @@ from marketplace.accounts import service as accounts
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.credit_code import ALPHABET, credit_code_check_character
 from marketplace.accounts.models import Organization, OrganizationKind, User, UserRole, Verification
+from marketplace.licensing import obligations, payments
+from marketplace.licensing.models.licenses import License, LicenseStatus
+from marketplace.licensing.models.obligations import PaymentCreate
 from marketplace.listings import service as listings
 from marketplace.listings.models import (
     BulkAnnouncement,
@@ -39,7 +42,7 @@ from marketplace.patents.models import (
     PatentCreate,
 )
 from marketplace.patents.terms import term_end_date
-from marketplace.workflows import declarations
+from marketplace.workflows import acceptance, declarations
 
 PASSWORD = "correct horse battery staple"
 TODAY = date(2026, 6, 15)
@@ -238,7 +241,7 @@ def offer_data(**overrides: Any) -> OfferCreate:
         "minimum_annual": Decimal("20000"),
         "term_years": 3,
     }
-    if overrides.get("royalty_type") in ("lump_sum", "running", "per_unit"):
+    if overrides.get("royalty_type") in ("lump_sum", "running", "per_unit", "profit_share"):
         values = {"term_years": 3}
     values.update(overrides)
     return OfferCreate.model_validate(values)
@@ -343,3 +346,28 @@ def _org(session: Session, owner: Organization | User) -> Organization:
     org = session.get(Organization, owner.organization_id)
     assert org is not None
     return org
+
+
+def pay_upfront(session: Session, license_: License) -> License:
+    """The licensee pays the upfront fee of a ``pending_payment`` license today and the licensor
+    confirms it: the license takes effect (Patent Law art. 51). Other licenses are returned as
+    they are."""
+    if license_.status is not LicenseStatus.pending_payment:
+        return license_
+    assert license_.id is not None
+    fee = obligations.upfront_obligation(session, license_.id)
+    assert fee is not None
+    assert fee.id is not None
+    payment = payments.record_payment(
+        session=session,
+        obligation_id=fee.id,
+        organization_id=license_.licensee_id,
+        user=None,
+        data=PaymentCreate(amount=fee.amount, paid_on=clock.today(), reference="TT-UPFRONT"),
+    )
+    assert payment.id is not None
+    acceptance.confirm_payment(
+        session=session, payment_id=payment.id, organization_id=license_.licensor_id, user=None
+    )
+    session.refresh(license_)
+    return license_

@@ -85,6 +85,34 @@ def test_demo_loads_once(cli_database: sa.Engine) -> None:
         assert len(session.scalars(select(Patent)).all()) == 8
 
 
+def test_demo_licenses_are_accepted_paid_confirmed_then_in_force(cli_database: sa.Engine) -> None:
+    """The demo shows the lawful sequence (Patent Law art. 51): the SME's acceptance (the
+    notice, told to the university), its payment of the lump sum, the university's
+    confirmation, and only then the license in force, resting on that payment."""
+    from marketplace.events.models import Event
+    from marketplace.licensing.models.obligations import Payment
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    with Session(cli_database) as session:
+        licenses = session.scalars(select(License)).all()
+        paid = {payment.id: payment for payment in session.scalars(select(Payment))}
+        kinds = {
+            (event.subject, event.recipient_id, event.type)
+            for event in session.scalars(select(Event))
+        }
+    assert len(licenses) == 3
+    for license_ in licenses:
+        assert license_.status == "active"
+        resting_on = license_.terms["payment"]
+        payment = paid[resting_on["payment_id"]]
+        assert (payment.status, payment.licensee_id) == ("confirmed", license_.licensee_id)
+        assert resting_on["amount"] == license_.terms["offer"]["upfront_fee"]
+        assert license_.effective_date.isoformat() == resting_on["confirmed_on"]
+        subject = f"license:{license_.id}"
+        assert (subject, license_.licensor_id, "license.accepted") in kinds
+        assert (subject, license_.licensee_id, "license.in_force") in kinds
+
+
 def test_demo_is_refused_in_production(
     cli_database: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,16 +250,20 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
         ObligationKind,
     )
     from tests import factories
-    from tests.licensing.royalty_builders import license_for
+    from tests.licensing.royalty_builders import Q1, file, license_for, report_data
 
     assert runner.invoke(app, ["demo"]).exit_code == 0
     with Session(cli_database) as session:
-        # The demo's licenses are lump sums: add a hybrid one with a minimum annual royalty.
-        license_for(
+        # The demo's licenses are lump sums, paid before they took effect: add a hybrid one
+        # (its entry fee paid) with a minimum annual royalty, and a royalty report whose
+        # royalty goes unpaid.
+        hybrid = license_for(
             session,
             factories.organization(session, kind=OrganizationKind.university),
             factories.organization(session),
         )
+        set_today(date(2026, 9, 20))
+        file(session, hybrid, report_data(Q1, "100000"))
         session.commit()
     with Session(cli_database) as session:
         first_years = session.scalars(
@@ -240,8 +272,12 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
         upfront = session.scalars(
             select(Obligation).where(Obligation.kind == ObligationKind.upfront)
         ).all()
+        unpaid = session.scalars(
+            select(Obligation).where(Obligation.kind == ObligationKind.royalty)
+        ).all()
     assert first_years
-    assert upfront
+    assert {fee.status for fee in upfront} == {"paid"}
+    assert len(unpaid) == 1
     set_today(max(year.settles_on for year in first_years) + timedelta(days=1))
     output = runner.invoke(app, ["sweep"]).output
     assert f"{len(first_years)} minimum-royalty year(s) settled" in output
@@ -250,10 +286,10 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
             select(Obligation).where(Obligation.kind == ObligationKind.minimum_shortfall)
         ).all()
         overdue_events = session.scalars(select(Event).where(Event.type == "obligation.overdue"))
-        # No reports were filed: each first year owes its whole minimum.
+        # The one report's royalty falls short of the minimum: each first year owes the rest.
         assert len(shortfalls) == len(first_years)
-        assert len({event.subject for event in overdue_events}) == len(upfront)
-    assert f"{len(upfront)} obligation(s) overdue" in output
+        assert {event.subject for event in overdue_events} == {f"obligation:{unpaid[0].id}"}
+    assert "1 obligation(s) overdue" in output
     assert (
         "0 minimum-royalty year(s) settled, 0 obligation(s) overdue"
         in runner.invoke(app, ["sweep"]).output

@@ -51,8 +51,12 @@ from marketplace.text import find_control_character
 
 # What each kind of organization may do. A token carries a subset of its organization's scopes.
 SCOPES_BY_KIND: dict[OrganizationKind, frozenset[str]] = {
-    OrganizationKind.university: frozenset({"patents", "listings", "licenses"}),
-    OrganizationKind.research_institute: frozenset({"patents", "listings", "licenses"}),
+    # Any entity may take a license (Patent Law art. 51), universities and institutes included;
+    # never under its own declaration (the acceptance refuses that).
+    OrganizationKind.university: frozenset({"patents", "listings", "licenses", "licenses:accept"}),
+    OrganizationKind.research_institute: frozenset(
+        {"patents", "listings", "licenses", "licenses:accept"}
+    ),
     OrganizationKind.enterprise: frozenset({"patents", "listings", "licenses", "licenses:accept"}),
     OrganizationKind.bank: frozenset({"pledges", "encumbrances"}),
     OrganizationKind.platform: frozenset({"admin"}),

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query
 from marketplace.accounts.deps import CurrentCaller
 from marketplace.errors import problem_responses
 from marketplace.events import service as events
-from marketplace.events.models import EventFeed, EventPublic
+from marketplace.events.models import LICENSE_EVENT_DOCS, EventFeed, EventPublic
 from marketplace.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from marketplace.sessions import SessionDep
 
@@ -30,6 +30,12 @@ Subject `listing:{id}`. Every payload has `listing_id`, `title`, `owner_id`,
 - `declaration.lapsed`, to the same: also `lapse_reason` (a covered patent left force: its term
   ended, its annual fee went unpaid, it was invalidated).
 """
+
+LICENSE_EVENTS = (
+    "\n### Licenses\n\n"
+    "Subject `license:{id}`. Every payload has `license_id` and `license_number`.\n\n"
+    + "\n".join(f"- `{kind}`: {text}" for kind, text in LICENSE_EVENT_DOCS.items())
+)
 
 DECLARATION_EVENT_EXAMPLE = {
     "id": 41,
@@ -56,8 +62,10 @@ DECLARATION_EVENT_EXAMPLE = {
     response_model=EventFeed,
     responses=problem_responses(401, 422),
     summary="The caller's organization's events, oldest first; poll with `since`",
-    description="Events are written with the change they describe and delivered to webhooks "
-    "as they appear here.\n" + DECLARATION_EVENTS,
+    description="Each event has a `type`, a `subject` and a `payload`. Events are written with "
+    "the change they describe and delivered to webhooks as they appear here.\n"
+    + DECLARATION_EVENTS
+    + LICENSE_EVENTS,
     openapi_extra={
         "responses": {
             "200": {

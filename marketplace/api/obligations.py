@@ -27,6 +27,7 @@ from marketplace.licensing.models.royalty_reports import (
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.sessions import SessionDep
+from marketplace.workflows import acceptance
 
 ROUNDING_RULE = (
     "Amounts are computed exactly from the license's frozen terms (running: net sales x rate; "
@@ -243,12 +244,14 @@ def list_payments(
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="The licensor confirms receipt of a payment",
     description="Once confirmed payments cover the obligation, it is `paid`. Confirming twice "
-    "is a 409.",
+    "is a 409. When the obligation is the upfront fee of a `pending_payment` license, the "
+    "license takes effect today (`license.in_force`), resting on this payment. An upfront fee "
+    "whose license lapsed unpaid takes no confirmation (409 `license_lapsed_unpaid`).",
 )
 def confirm_payment(
     payment_id: ObjectId, caller: LicensesScope, session: SessionDep
 ) -> PaymentPublic:
-    payment = payments.confirm_payment(
+    payment = acceptance.confirm_payment(
         session=session,
         payment_id=payment_id,
         organization_id=caller.organization_id,

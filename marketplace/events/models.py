@@ -29,6 +29,13 @@ class EventType(StrEnum):
     payment_recorded = "payment.recorded"
     payment_confirmed = "payment.confirmed"
     payment_rejected = "payment.rejected"
+    license_accepted = "license.accepted"
+    license_in_force = "license.in_force"
+    license_lapsed_unpaid = "license.lapsed_unpaid"
+    license_terminated = "license.terminated"
+    license_expired = "license.expired"
+    recordation_deadline_near = "license.recordation_deadline_near"
+    recordation_deadline_passed = "license.recordation_deadline_passed"
     license_export_review = "license.export_review_pending"
     license_export_approved = "license.export_approved"
     license_export_refused = "license.export_refused"
@@ -42,6 +49,32 @@ class EventType(StrEnum):
     declaration_withdrawal_requested = "declaration.withdrawal_requested"
     declaration_withdrawn = "declaration.withdrawn"
     declaration_lapsed = "declaration.lapsed"
+
+
+# What each license event tells whom, and its payload: rendered into the API docs of
+# `GET /api/v1/events`. Every payload carries `license_id` and `license_number`.
+LICENSE_EVENT_DOCS: dict[EventType, str] = {
+    EventType.license_accepted: "To the licensor: the licensee's written notice of acceptance "
+    "(Patent Law art. 51). `status` (`active`, `pending_payment` or `pending_export_review`), "
+    "`offer_id`, `listing_id`, `licensee` (`id`, `name`, `country`, `credit_code`), `terms` (the "
+    "frozen terms), `terms_sha256`, `payment_due_date` and `upfront_fee` (when money is due up "
+    "front, else null).",
+    EventType.license_in_force: "To both parties: the license took effect. `effective_date`, "
+    "`expires_on`, `recordation_deadline`, `terms_sha256`, and `payment` (`payment_id`, "
+    "`paid_on`, `confirmed_on`, `amount`, `currency`) when it rests on an upfront payment, "
+    "else null.",
+    EventType.license_lapsed_unpaid: "To both parties: the upfront payment was not made (and "
+    "confirmed) by `payment_due_date`; the license never took effect and the licensee may "
+    "accept the offer again. `offer_id`, `payment_due_date`.",
+    EventType.license_terminated: "To both parties: the licensee ended the license. `reason`, "
+    "`terminated_at`.",
+    EventType.license_expired: "To both parties: the license's term ended. `expires_on`.",
+    EventType.recordation_deadline_near: "To both parties, once: the license is not recorded "
+    "with the office and its recordation deadline is within 14 days (configurable). "
+    "`recordation_deadline`, `days_left`.",
+    EventType.recordation_deadline_passed: "To both parties, once: the recordation deadline "
+    "passed without the license being recorded. `recordation_deadline`.",
+}
 
 
 class Event(SQLModel, table=True):

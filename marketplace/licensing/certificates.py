@@ -17,11 +17,12 @@ from sqlmodel import Session
 
 from marketplace import clock, signing, signing_keys
 from marketplace.config import Environment, get_settings
-from marketplace.licensing.errors import SigningKeysMissing
+from marketplace.licensing.errors import LicenseNotInForce, SigningKeysMissing
 from marketplace.licensing.models.certificates import (
     CertificateClaims,
     CertificateParty,
     CertificatePatent,
+    CertificatePayment,
     CertificateRecordation,
     CertificateVerdict,
     LicenseCertificate,
@@ -82,6 +83,7 @@ def certificate_claims(license_: License, *, jti: str) -> CertificateClaims:
         recordation = CertificateRecordation(
             record_number=license_.record_number, record_date=license_.record_date
         )
+    payment = terms.get("payment")
     return CertificateClaims(
         iss=get_settings().certificate_issuer,
         iat=int(clock.now().timestamp()),
@@ -101,12 +103,19 @@ def certificate_claims(license_: License, *, jti: str) -> CertificateClaims:
         expires_on=license_.expires_on,
         status=status_on(license_, clock.today()),
         recordation=recordation,
+        payment=None if payment is None else CertificatePayment.model_validate(payment),
     )
 
 
 def issue_certificate(*, license_: License) -> LicenseCertificate:
     """A freshly signed certificate of the license, with the active key. The caller must be a
-    party (see ``service.get_license``)."""
+    party (see ``service.get_license``). A license waiting for its upfront payment, or lapsed
+    without it, never took effect: there is nothing to certify."""
+    if license_.status in (LicenseStatus.pending_payment, LicenseStatus.lapsed_unpaid):
+        raise LicenseNotInForce(
+            f"License {license_.id} is {license_.status}: it has not taken effect.",
+            license_status=str(license_.status),
+        )
     claims = certificate_claims(license_, jti=uuid.uuid4().hex)
     token = signing.sign_statement(
         claims.model_dump(mode="json"), typ=CERTIFICATE_TYPE, key_set=key_set()

@@ -21,6 +21,16 @@ class LicenseNotActive(Conflict):
     title = "License is not active"
 
 
+class LicenseNotInForce(Conflict):
+    default_code = "license_not_in_force"
+    title = "The license has not taken effect"
+
+
+class LicenseLapsedUnpaid(Conflict):
+    default_code = "license_lapsed_unpaid"
+    title = "The license lapsed: its upfront payment did not come in time"
+
+
 class OnlyLicenseeTerminates(Forbidden):
     default_code = "only_licensee_can_terminate"
     title = "Only the licensee may terminate an open license"
@@ -128,6 +138,11 @@ class CurrencyMismatch(Unprocessable):
 class UnitsRequired(Unprocessable):
     default_code = "units_required"
     title = "The license charges per unit: units are required"
+
+
+class ProfitRequired(Unprocessable):
+    default_code = "profit_required"
+    title = "The license takes a share of profit: profit is required"
 
 
 class PeriodOutsideTerm(Unprocessable):

@@ -9,11 +9,14 @@ Decisions:
 * While pending, the license holds the offer for its licensee (no second acceptance) but is not in
   force: it owes nothing yet, counts nowhere as a license in force and cannot be recorded.
 * Approval makes it take effect that day: the term, the recordation deadline and the frozen terms'
-  dates start then (the terms hash is computed again), and the upfront fee and minimum-royalty
-  years are opened as at an ordinary acceptance. Refusal ends it as ``export_refused``.
+  dates start then (the terms hash is computed again), and the minimum-royalty years are opened
+  as at an ordinary acceptance. When the method asks for money up front, approval instead starts
+  the wait for that payment (``pending_payment``), as at an ordinary acceptance. Refusal ends it
+  as ``export_refused``.
 """
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +28,7 @@ from marketplace.config import get_settings
 from marketplace.db import transition
 from marketplace.events import service as events
 from marketplace.events.models import EventType
+from marketplace.licensing import obligations
 from marketplace.licensing import service as licensing
 from marketplace.licensing.errors import (
     ExportControlExists,
@@ -34,9 +38,7 @@ from marketplace.licensing.errors import (
 )
 from marketplace.licensing.models.export_review import ExportControl, ExportControlCreate
 from marketplace.licensing.models.licenses import License, LicenseStatus
-from marketplace.listings.models import Listing, Offer
 from marketplace.pagination import PageParams, paginate_by_id
-from marketplace.patents import service as patents
 
 
 def add_control(*, session: Session, data: ExportControlCreate, user: User | None) -> ExportControl:
@@ -86,32 +88,21 @@ def _pending(session: Session, license_id: int) -> License:
 
 
 def approve(*, session: Session, license_id: int, admin: User | None, note: str | None) -> License:
+    """The export may go ahead. A license with nothing to pay up front takes effect today (its
+    term, recordation deadline and frozen terms count from today); one whose method asks for
+    money up front now waits for that payment, as at an ordinary acceptance."""
     license_ = _pending(session, license_id)
-    listing = session.get_one(Listing, license_.listing_id)
-    offer = session.get_one(Offer, license_.offer_id)
     today = clock.today()
-    expires_on = licensing.license_term(listing, offer, today)
-    terms = {
-        **license_.terms,
-        "effective_date": today.isoformat(),
-        "expires_on": expires_on.isoformat(),
-    }
-    decided = transition(
-        session,
-        _decision(license_id, LicenseStatus.active, admin, note).values(
-            effective_date=today,
-            expires_on=expires_on,
-            recordation_deadline=patents.add_months(
-                today, get_settings().recordation_deadline_months
-            ),
-            terms=terms,
-            terms_sha256=licensing.terms_digest(terms),
-        ),
-    )
-    if not decided:
+    if obligations.upfront_fee(license_) is None:
+        outcome = LicenseStatus.active
+        columns = licensing.effective_from(session, license_, today, payment=None)
+    else:
+        outcome = LicenseStatus.pending_payment
+        columns = {"payment_due_date": today + timedelta(days=get_settings().license_payment_days)}
+    if not transition(session, _decision(license_id, outcome, admin, note).values(**columns)):
         raise LicenseNotPendingReview(f"License {license_id} was decided concurrently.")
     session.refresh(license_)
-    licensing.take_effect(session=session, license_=license_, listing=listing)
+    licensing.start(session=session, license_=license_)
     _announce(session, license_, EventType.license_export_approved)
     return license_
 

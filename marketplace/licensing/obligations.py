@@ -126,25 +126,78 @@ def money(total: object) -> Decimal:
     return ZERO if total is None else Decimal(str(total)).quantize(royalties.CENT)
 
 
-# At acceptance ---------------------------------------------------------------------------------
+# Upfront fee and license years ------------------------------------------------------------------
 
 
-def open_license_account(*, session: Session, license_: License) -> None:
-    """Called in the acceptance transaction: the upfront fee (lump sum or entry fee) falls due
-    ``payment_days`` after the effective date, and each license year of a license with a minimum
-    annual royalty is scheduled for settlement by the sweep."""
+def upfront_fee(license_: License) -> Decimal | None:
+    """The lump sum or entry fee the license's method asks for up front, rounded; None if none."""
+    terms = terms_of(license_)
+    if terms.upfront_fee is None or terms.upfront_fee <= 0:
+        return None
+    return royalties.round_amount(terms.upfront_fee, terms.currency)
+
+
+def open_upfront_fee(*, session: Session, license_: License, due_date: date) -> Obligation:
+    """Called when a license starts waiting for its upfront payment: the fee falls due on
+    ``due_date``, the day the license lapses unpaid without it."""
+    amount = upfront_fee(license_)
+    assert amount is not None
+    obligation = new_obligation(
+        license_,
+        kind=ObligationKind.upfront,
+        amount=amount,
+        currency=terms_of(license_).currency,
+        due_date=due_date,
+    )
+    session.add(obligation)
+    session.flush()
+    return obligation
+
+
+def lock_obligation(session: Session, obligation_id: int) -> Obligation:
+    """The obligation, locked: payments recorded and decided on it, and the lapse of its
+    license, happen one at a time."""
+    return session.scalars(
+        select(Obligation)
+        .where(col(Obligation.id) == obligation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def awaiting_decision(session: Session, obligation_id: int) -> bool:
+    """Whether a payment recorded against the obligation waits for the licensor's decision."""
+    return (
+        session.scalar(
+            select(Payment.id)
+            .where(col(Payment.obligation_id) == obligation_id)
+            .where(col(Payment.status) == PaymentStatus.recorded)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def upfront_obligation(session: Session, license_id: int) -> Obligation | None:
+    return session.scalar(
+        select(Obligation)
+        .where(col(Obligation.license_id) == license_id)
+        .where(col(Obligation.kind) == ObligationKind.upfront)
+    )
+
+
+def void_upfront_fee(*, session: Session, obligation: Obligation) -> None:
+    """The license the fee would have paid for lapsed unpaid: nothing is owed any more."""
+    obligation.status = ObligationStatus.void
+    session.add(obligation)
+    session.flush()
+
+
+def schedule_minimum_years(*, session: Session, license_: License) -> None:
+    """Called when a license takes effect: each license year of a license with a minimum annual
+    royalty is scheduled for settlement by the sweep."""
     assert license_.id is not None
     terms = terms_of(license_)
-    if terms.upfront_fee is not None and terms.upfront_fee > 0:
-        session.add(
-            new_obligation(
-                license_,
-                kind=ObligationKind.upfront,
-                amount=royalties.round_amount(terms.upfront_fee, terms.currency),
-                currency=terms.currency,
-                due_date=payment_due(license_.effective_date),
-            )
-        )
     if terms.royalty_bearing and terms.minimum_annual is not None and terms.minimum_annual > 0:
         session.add_all(
             MinimumRoyaltyYear(

@@ -14,6 +14,7 @@ from marketplace.db import transition
 from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.licensing.errors import (
+    LicenseLapsedUnpaid,
     ObligationNotPayable,
     OnlyLicenseePays,
     OnlyLicensorConfirms,
@@ -23,28 +24,52 @@ from marketplace.licensing.errors import (
     PaymentNotFound,
     PaymentNotRecorded,
 )
-from marketplace.licensing.models.licenses import License
+from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.licensing.models.obligations import (
     Obligation,
+    ObligationKind,
     ObligationStatus,
     Payment,
     PaymentCreate,
     PaymentStatus,
 )
-from marketplace.licensing.obligations import get_obligation, money, of_a_party
+from marketplace.licensing.obligations import (
+    awaiting_decision,
+    get_obligation,
+    lock_obligation,
+    money,
+    of_a_party,
+)
 from marketplace.pagination import (
     PageParams,
     paginate_by_id,
 )
 
 
-def _lock_obligation(session: Session, obligation_id: int) -> Obligation:
-    return session.scalars(
-        select(Obligation)
-        .where(col(Obligation.id) == obligation_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+def _refuse_if_lapsed(session: Session, obligation: Obligation) -> None:
+    """An upfront fee whose license lapsed unpaid takes no payment: the license never arose.
+    Past its due date with no payment awaiting the licensor, it has lapsed even before the
+    daily sweep says so."""
+    assert obligation.id is not None
+    if obligation.kind is not ObligationKind.upfront:
+        return
+    lapsed = obligation.status is ObligationStatus.void or (
+        obligation.status is ObligationStatus.due
+        and obligation.due_date < clock.today()
+        and not awaiting_decision(session, obligation.id)
+        and _license_waits_for_payment(session, obligation.license_id)
+    )
+    if lapsed:
+        raise LicenseLapsedUnpaid(
+            f"License {obligation.license_id} lapsed: its upfront fee was due by "
+            f"{obligation.due_date}. Accept the offer again to take a new license.",
+            license_id=obligation.license_id,
+        )
+
+
+def _license_waits_for_payment(session: Session, license_id: int) -> bool:
+    status = session.scalar(select(License.status).where(col(License.id) == license_id))
+    return status is LicenseStatus.pending_payment
 
 
 def _payment_sum(
@@ -77,12 +102,14 @@ def record_payment(
         raise PaymentDateInFuture(f"{data.paid_on} is in the future.")
     license_ = session.get(License, obligation.license_id)
     assert license_ is not None
+    # A license waiting for its upfront fee counts from its acceptance until it takes effect.
     if data.paid_on < license_.effective_date:
         raise PaymentBeforeLicense(
             f"{data.paid_on} is before the license took effect ({license_.effective_date}).",
             effective_date=license_.effective_date.isoformat(),
         )
-    obligation = _lock_obligation(session, obligation_id)
+    obligation = lock_obligation(session, obligation_id)
+    _refuse_if_lapsed(session, obligation)
     if obligation.status is not ObligationStatus.due:
         raise ObligationNotPayable(f"Obligation {obligation_id} is {obligation.status}.")
     pending = _payment_sum(
@@ -158,7 +185,9 @@ def _decide(
     if payment.licensor_id != organization_id:
         raise OnlyLicensorConfirms("Only the licensor confirms or rejects this payment.")
     # The obligation's row lock orders decisions on its payments: each one sees the others'.
-    obligation = _lock_obligation(session, payment.obligation_id)
+    obligation = lock_obligation(session, payment.obligation_id)
+    if outcome is PaymentStatus.confirmed and obligation.status is ObligationStatus.void:
+        _refuse_if_lapsed(session, obligation)
     now = clock.now()
     if not transition(
         session,

@@ -9,6 +9,9 @@ Decisions:
   license took effect.
 * The due list holds active, unrecorded licenses whose deadline falls within the given days,
   overdue ones included (flagged), soonest deadline first.
+* Only a license that took effect can be recorded (409 ``license_not_in_force``): one waiting for
+  its upfront payment has no effective date yet; its deadline counts from the payment.
+* The daily sweep tells both parties once when the deadline is near and once when it passed.
 """
 
 import re
@@ -23,13 +26,22 @@ from sqlmodel import Session, col, select
 from marketplace import clock
 from marketplace.config import get_settings
 from marketplace.db import transition
+from marketplace.events import service as events
+from marketplace.events.models import EventType
 from marketplace.licensing.errors import (
     InvalidRecordNumber,
     LicenseAlreadyRecorded,
+    LicenseNotInForce,
     RecordDateOutOfRange,
     RecordNumberInUse,
 )
-from marketplace.licensing.models.licenses import License, LicenseStatus, RecordationDue
+from marketplace.licensing.models.licenses import (
+    RECORDATION_UNANNOUNCED,
+    TOOK_EFFECT_STATUSES,
+    License,
+    LicenseStatus,
+    RecordationDue,
+)
 from marketplace.pagination import InvalidCursor, PageParams, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
 
@@ -65,6 +77,12 @@ def record_license(
     """Mark the license as recorded with the office by one of its parties (the caller)."""
     assert license_.has_party(organization_id)
     number = normalize_record_number(record_number)
+    if license_.status not in TOOK_EFFECT_STATUSES:
+        raise LicenseNotInForce(
+            f"License {license_.id} is {license_.status}: only a license that took effect can "
+            "be recorded.",
+            license_status=str(license_.status),
+        )
     if license_.record_number is not None:
         raise LicenseAlreadyRecorded(
             f"License {license_.id} was recorded on {license_.record_date} as "
@@ -185,3 +203,46 @@ def list_recordation_due(
         return items, None
     last = page[-1]
     return items, encode_cursor({"deadline": last.recordation_deadline.isoformat(), "id": last.id})
+
+
+def announce_deadlines(*, session: Session, today: date) -> int:
+    """Tell both parties, once each, that an unrecorded license in force nears its recordation
+    deadline (within ``recordation_reminder_days``) and that the deadline passed (daily sweep).
+    Returns how many events were written."""
+    reminder_days = get_settings().recordation_reminder_days
+    candidates = session.scalars(
+        select(License)
+        .where(sa.text(RECORDATION_UNANNOUNCED))
+        .where(col(License.recordation_deadline) <= today + timedelta(days=reminder_days))
+        .order_by(col(License.recordation_deadline), col(License.id))
+        .with_for_update()
+    ).all()
+    told = 0
+    for license_ in candidates:
+        passed = license_.recordation_deadline < today
+        if not passed and license_.recordation_reminded_at is not None:
+            continue
+        events.record(
+            session,
+            recipients=[license_.licensor_id, license_.licensee_id],
+            type=(
+                EventType.recordation_deadline_passed
+                if passed
+                else EventType.recordation_deadline_near
+            ),
+            subject=f"license:{license_.id}",
+            payload={
+                "license_id": license_.id,
+                "license_number": license_.license_number,
+                "recordation_deadline": license_.recordation_deadline.isoformat(),
+                "days_left": (license_.recordation_deadline - today).days,
+            },
+        )
+        told += 1
+        if passed:
+            license_.recordation_overdue_notified_at = clock.now()
+        else:
+            license_.recordation_reminded_at = clock.now()
+        session.add(license_)
+    session.flush()
+    return told

@@ -26,7 +26,9 @@ ONE = Decimal(1)
 HUNDRED = Decimal(100)
 # The largest amount a money column holds (NUMERIC(18, 2)).
 MAX_AMOUNT = Decimal("9999999999999999.99")
-ROYALTY_BEARING = frozenset({RoyaltyType.running, RoyaltyType.per_unit, RoyaltyType.hybrid})
+ROYALTY_BEARING = frozenset(
+    {RoyaltyType.running, RoyaltyType.per_unit, RoyaltyType.hybrid, RoyaltyType.profit_share}
+)
 
 
 class AmountTooLarge(ValueError):
@@ -66,8 +68,13 @@ class RoyaltyTerms:
 
     @property
     def royalty_bearing(self) -> bool:
-        """Whether the licensee files periodic reports (running, per-unit, hybrid)."""
+        """Whether the licensee files periodic reports (running, per-unit, hybrid, profit
+        share)."""
         return self.royalty_type in ROYALTY_BEARING
+
+    @property
+    def needs_profit(self) -> bool:
+        return self.royalty_type is RoyaltyType.profit_share
 
     @property
     def needs_units(self) -> bool:
@@ -107,24 +114,34 @@ def per_unit_royalty(units: int, fee: Decimal) -> Decimal:
         return Decimal(units) * fee
 
 
-def exact_royalty(terms: RoyaltyTerms, *, net_sales: Decimal, units: int | None) -> Decimal:
+def exact_royalty(
+    terms: RoyaltyTerms, *, net_sales: Decimal, units: int | None, profit: Decimal | None = None
+) -> Decimal:
     """The unrounded royalty of one reporting period.
 
     Running: a percentage of net sales. Per-unit: a fee per unit sold. Hybrid: the running
     royalty, plus a per-unit fee if the terms carry one (its entry fee is the upfront
-    obligation, not part of any report). Lump-sum licenses owe no periodic royalty."""
+    obligation, not part of any report). Profit share: a percentage of the period's profit.
+    Lump-sum licenses owe no periodic royalty."""
     total = Decimal(0)
     if terms.royalty_type in (RoyaltyType.running, RoyaltyType.hybrid) and terms.rate_percent:
         total += running_royalty(net_sales, terms.rate_percent)
+    if terms.needs_profit and terms.rate_percent:
+        # The same arithmetic as a running royalty, over profit instead of net sales.
+        total += running_royalty(profit or Decimal(0), terms.rate_percent)
     if terms.needs_units:
         assert terms.per_unit_fee is not None
         total += per_unit_royalty(units or 0, terms.per_unit_fee)
     return total
 
 
-def royalty_due(terms: RoyaltyTerms, *, net_sales: Decimal, units: int | None) -> Decimal:
+def royalty_due(
+    terms: RoyaltyTerms, *, net_sales: Decimal, units: int | None, profit: Decimal | None = None
+) -> Decimal:
     """The royalty of one reporting period, rounded once."""
-    return round_amount(exact_royalty(terms, net_sales=net_sales, units=units), terms.currency)
+    return round_amount(
+        exact_royalty(terms, net_sales=net_sales, units=units, profit=profit), terms.currency
+    )
 
 
 def correction_amount(*, previous_due: Decimal, corrected_due: Decimal) -> Decimal:

@@ -18,17 +18,19 @@ from marketplace.licensing.errors import (
     AmountTooLarge,
     CorrectionPeriodMismatch,
     CurrencyMismatch,
+    LicenseNotInForce,
     LicenseNotRoyaltyBearing,
     OnlyLicenseeReports,
     PeriodCrossesLicenseYear,
     PeriodNotEnded,
     PeriodOutsideTerm,
+    ProfitRequired,
     ReportAlreadyCorrected,
     ReportPeriodOverlaps,
     RoyaltyReportNotFound,
     UnitsRequired,
 )
-from marketplace.licensing.models.licenses import License
+from marketplace.licensing.models.licenses import TOOK_EFFECT_STATUSES, License
 from marketplace.licensing.models.obligations import MinimumRoyaltyYear, Obligation, ObligationKind
 from marketplace.licensing.models.royalty_reports import (
     OverdueReport,
@@ -93,6 +95,11 @@ def file_report(
     assert license_.id is not None
     if license_.licensee_id != organization_id:
         raise OnlyLicenseeReports("Only the licensee files royalty reports for this license.")
+    if license_.status not in TOOK_EFFECT_STATUSES:
+        raise LicenseNotInForce(
+            f"License {license_.id} is {license_.status}: it has not taken effect.",
+            license_status=str(license_.status),
+        )
     terms = terms_of(license_)
     if not terms.royalty_bearing:
         raise LicenseNotRoyaltyBearing(
@@ -105,10 +112,14 @@ def file_report(
         )
     if terms.needs_units and data.units is None:
         raise UnitsRequired("The license charges a fee per unit: report the units sold.")
+    if terms.needs_profit and data.profit is None:
+        raise ProfitRequired("The license takes a share of profit: report the period's profit.")
     today = clock.today()
     year = _validate_period(license_, data, today)
     try:
-        due = royalties.royalty_due(terms, net_sales=data.net_sales, units=data.units)
+        due = royalties.royalty_due(
+            terms, net_sales=data.net_sales, units=data.units, profit=data.profit
+        )
     except royalties.AmountTooLarge as exc:
         raise AmountTooLarge(str(exc)) from None
 
@@ -157,6 +168,7 @@ def file_report(
         license_year=year,
         net_sales=data.net_sales,
         units=data.units,
+        profit=data.profit,
         currency=data.currency,
         royalty_due=due,
         corrects_id=previous.id if previous else None,
@@ -313,6 +325,7 @@ def overdue_reports(
             select(License)
             .where(col(License.licensor_id) == licensor_id)
             .where(col(License.effective_date) < today)
+            .where(col(License.status).in_(TOOK_EFFECT_STATUSES))
             .order_by(col(License.id).desc())
             .limit(batch)
         )

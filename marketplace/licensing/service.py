@@ -3,6 +3,7 @@
 import hashlib
 from collections.abc import Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +39,12 @@ from marketplace.licensing.models.licenses import (
     PartyRole,
     party_condition,
 )
+from marketplace.licensing.models.obligations import (
+    Obligation,
+    ObligationKind,
+    ObligationStatus,
+    Payment,
+)
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotPublished
 from marketplace.listings.models import Listing, ListingStatus, Offer
@@ -46,7 +53,8 @@ from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind, ipc_like_pattern
 from marketplace.patents.models import Patent
 
-TERMS_SCHEMA_VERSION = 1
+# 2: a license may rest on an upfront payment (``payment``: null until the licensor confirms it).
+TERMS_SCHEMA_VERSION = 2
 
 
 def terms_digest(terms: dict[str, Any]) -> str:
@@ -132,6 +140,7 @@ def build_terms(
         "sublicensing_allowed": False,
         "effective_date": effective.isoformat(),
         "expires_on": expires_on.isoformat(),
+        "payment": None,
     }
 
 
@@ -235,8 +244,10 @@ def accept_offer(
                 f"Patent {patent.application_number} is suspended ({holds[0].kind}).",
                 application_number=patent.application_number,
             )
-    # A license that ran its term is over, and the licensee may take a new one.
+    # A license that ran its term is over, and one left unpaid has lapsed: either way the
+    # licensee may take a new one.
     expire_licenses(session=session, today=today, licensee_id=licensee.id, offer_id=offer.id)
+    lapse_unpaid_licenses(session=session, today=today, licensee_id=licensee.id, offer_id=offer.id)
     already = session.scalar(
         select(License.id).where(
             License.licensee_id == licensee.id,
@@ -276,6 +287,10 @@ def accept_offer(
         status=LicenseStatus.pending_export_review if controls else LicenseStatus.active,
         export_controls=controls or None,
     )
+    if not controls and obligations.upfront_fee(license_) is not None:
+        # The notice alone does not make the license: the upfront payment must follow.
+        license_.status = LicenseStatus.pending_payment
+        license_.payment_due_date = today + timedelta(days=get_settings().license_payment_days)
     try:
         with session.begin_nested():
             session.add(license_)
@@ -288,9 +303,8 @@ def accept_offer(
     claimed.license_id = license_.id
     session.add_all([license_, claimed])
     session.flush()
-    if license_.status is LicenseStatus.active:
-        take_effect(session=session, license_=license_, listing=listing)
-    else:
+    _notify_licensor(session, license_, licensee)
+    if license_.status is LicenseStatus.pending_export_review:
         events.record(
             session,
             recipients=[license_.licensor_id, license_.licensee_id],
@@ -302,13 +316,195 @@ def accept_offer(
                 "export_controls": controls,
             },
         )
+    else:
+        start(session=session, license_=license_)
     return license_, True
 
 
-def take_effect(*, session: Session, license_: License, listing: Listing) -> None:
-    """What follows once a license is in force, in the same transaction: the upfront fee and the
-    license years whose minimum royalty the sweep settles become owed."""
-    obligations.open_license_account(session=session, license_=license_)
+def _notify_licensor(session: Session, license_: License, licensee: Organization) -> None:
+    """The acceptance is the licensee's written notice to the patentee (art. 51): it reaches
+    the licensor with who accepted and on which terms."""
+    events.record(
+        session,
+        recipients=[license_.licensor_id],
+        type=EventType.license_accepted,
+        subject=f"license:{license_.id}",
+        payload={
+            "license_id": license_.id,
+            "license_number": license_.license_number,
+            "status": str(license_.status),
+            "offer_id": license_.offer_id,
+            "listing_id": license_.listing_id,
+            "licensee": _organization_terms(licensee),
+            "terms": license_.terms,
+            "terms_sha256": license_.terms_sha256,
+            "payment_due_date": (
+                license_.payment_due_date.isoformat() if license_.payment_due_date else None
+            ),
+            "upfront_fee": _amount_text(obligations.upfront_fee(license_)),
+        },
+    )
+
+
+def _amount_text(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
+def start(*, session: Session, license_: License) -> None:
+    """After the notice (or the export approval): a license waiting for its upfront payment
+    owes that fee by its payment due date; one with nothing up front is in force now."""
+    if license_.status is LicenseStatus.pending_payment:
+        assert license_.payment_due_date is not None
+        obligations.open_upfront_fee(
+            session=session, license_=license_, due_date=license_.payment_due_date
+        )
+    else:
+        _take_effect(session, license_, payment=None)
+
+
+def _take_effect(session: Session, license_: License, payment: dict[str, Any] | None) -> None:
+    """What follows once a license is in force, in the same transaction: the license years whose
+    minimum royalty the sweep settles are scheduled, and both parties hear of it."""
+    obligations.schedule_minimum_years(session=session, license_=license_)
+    events.record(
+        session,
+        recipients=[license_.licensor_id, license_.licensee_id],
+        type=EventType.license_in_force,
+        subject=f"license:{license_.id}",
+        payload={
+            "license_id": license_.id,
+            "license_number": license_.license_number,
+            "effective_date": license_.effective_date.isoformat(),
+            "expires_on": license_.expires_on.isoformat(),
+            "recordation_deadline": license_.recordation_deadline.isoformat(),
+            "terms_sha256": license_.terms_sha256,
+            "payment": payment,
+        },
+    )
+
+
+def effective_from(
+    session: Session, license_: License, day: date, *, payment: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The columns of a license taking effect on ``day``: its term, recordation deadline and
+    frozen terms (with their hash) count from that day."""
+    listing = session.get_one(Listing, license_.listing_id)
+    offer = session.get_one(Offer, license_.offer_id)
+    expires_on = license_term(listing, offer, day)
+    terms = {
+        **license_.terms,
+        "effective_date": day.isoformat(),
+        "expires_on": expires_on.isoformat(),
+    }
+    if payment is not None:
+        terms["payment"] = payment
+    return {
+        "effective_date": day,
+        "expires_on": expires_on,
+        "recordation_deadline": patents.add_months(day, get_settings().recordation_deadline_months),
+        "terms": terms,
+        "terms_sha256": terms_digest(terms),
+    }
+
+
+def put_in_force_on_payment(
+    *, session: Session, license_id: int, payment: Payment, obligation: Obligation
+) -> License | None:
+    """The licensor confirmed the payment that settles a pending license's upfront fee: the
+    license arises today (art. 51), resting on that payment. None when the license is not
+    waiting for it (already in force, or the fee was not an upfront one)."""
+    if obligation.kind is not ObligationKind.upfront or obligation.status is not (
+        ObligationStatus.paid
+    ):
+        return None
+    license_ = session.get_one(License, license_id)
+    if license_.status is not LicenseStatus.pending_payment:
+        return None
+    today = clock.today()
+    resting_on = {
+        "payment_id": payment.id,
+        "obligation_id": obligation.id,
+        "paid_on": payment.paid_on.isoformat(),
+        "confirmed_on": today.isoformat(),
+        "amount": str(obligation.amount),
+        "currency": obligation.currency,
+    }
+    changed = transition(
+        session,
+        sa.update(License)
+        .where(col(License.id) == license_id)
+        .where(col(License.status) == LicenseStatus.pending_payment)
+        .values(
+            status=LicenseStatus.active,
+            **effective_from(session, license_, today, payment=resting_on),
+        ),
+    )
+    if not changed:
+        return None
+    session.refresh(license_)
+    _take_effect(session, license_, payment=resting_on)
+    return license_
+
+
+def lapse_unpaid_licenses(
+    *,
+    session: Session,
+    today: date,
+    licensee_id: int | None = None,
+    offer_id: int | None = None,
+) -> list[License]:
+    """Pending licenses whose upfront fee was not paid by their payment due date lapse unpaid
+    (``marketplace sweep`` daily for all; at acceptance for one licensee and offer). A payment
+    the licensee recorded and the licensor has yet to decide holds the lapse off: a licensee
+    that paid in time does not lose its license to the licensor's delay. Returns the lapsed."""
+    statement = (
+        select(License.id)
+        .where(col(License.status) == LicenseStatus.pending_payment)
+        .where(col(License.payment_due_date) < today)
+        .order_by(col(License.id))
+    )
+    if licensee_id is not None:
+        statement = statement.where(col(License.licensee_id) == licensee_id)
+    if offer_id is not None:
+        statement = statement.where(col(License.offer_id) == offer_id)
+    lapsed = []
+    for license_id in session.scalars(statement).all():
+        assert license_id is not None
+        fee = obligations.upfront_obligation(session, license_id)
+        if fee is not None and fee.id is not None:
+            # Ordered with payments recorded and decided on the fee (they lock it too).
+            fee_id = fee.id
+            fee = obligations.lock_obligation(session, fee_id)
+            if obligations.awaiting_decision(session, fee_id):
+                continue
+        if not transition(
+            session,
+            sa.update(License)
+            .where(col(License.id) == license_id)
+            .where(col(License.status) == LicenseStatus.pending_payment)
+            .values(status=LicenseStatus.lapsed_unpaid),
+        ):
+            continue
+        if fee is not None and fee.status is ObligationStatus.due:
+            obligations.void_upfront_fee(session=session, obligation=fee)
+        license_ = session.get_one(License, license_id)
+        session.refresh(license_)
+        events.record(
+            session,
+            recipients=[license_.licensor_id, license_.licensee_id],
+            type=EventType.license_lapsed_unpaid,
+            subject=f"license:{license_.id}",
+            payload={
+                "license_id": license_.id,
+                "license_number": license_.license_number,
+                "offer_id": license_.offer_id,
+                "payment_due_date": (
+                    license_.payment_due_date.isoformat() if license_.payment_due_date else None
+                ),
+            },
+        )
+        lapsed.append(license_)
+    return lapsed
 
 
 DOMESTIC_COUNTRY = "CN"
@@ -340,23 +536,43 @@ def expire_licenses(
     licensee_id: int | None = None,
     offer_id: int | None = None,
 ) -> int:
-    """Active licenses whose term ended before ``today`` become expired; returns how many.
-    Run daily for all (``marketplace sweep``), and for one licensee and offer at acceptance."""
+    """Active licenses whose term ended before ``today`` become expired, and both parties hear
+    of it; returns how many. Run daily for all (``marketplace sweep``), and for one licensee and
+    offer at acceptance."""
     statement = (
-        sa.update(License)
+        select(License)
         .where(col(License.status) == LicenseStatus.active)
         .where(col(License.expires_on) < today)
+        .order_by(col(License.id))
     )
     if licensee_id is not None:
         statement = statement.where(col(License.licensee_id) == licensee_id)
     if offer_id is not None:
         statement = statement.where(col(License.offer_id) == offer_id)
-    result = session.execute(
-        statement.values(status=LicenseStatus.expired).execution_options(
-            synchronize_session="fetch"
+    expired = 0
+    for license_ in session.scalars(statement).all():
+        if not transition(
+            session,
+            sa.update(License)
+            .where(col(License.id) == license_.id)
+            .where(col(License.status) == LicenseStatus.active)
+            .values(status=LicenseStatus.expired),
+        ):
+            continue
+        session.refresh(license_)
+        expired += 1
+        events.record(
+            session,
+            recipients=[license_.licensor_id, license_.licensee_id],
+            type=EventType.license_expired,
+            subject=f"license:{license_.id}",
+            payload={
+                "license_id": license_.id,
+                "license_number": license_.license_number,
+                "expires_on": license_.expires_on.isoformat(),
+            },
         )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return expired
 
 
 def get_license(
@@ -409,4 +625,16 @@ def terminate_license(
     license_.termination_reason = reason
     session.add(license_)
     session.flush()
+    events.record(
+        session,
+        recipients=[license_.licensor_id, license_.licensee_id],
+        type=EventType.license_terminated,
+        subject=f"license:{license_.id}",
+        payload={
+            "license_id": license_.id,
+            "license_number": license_.license_number,
+            "reason": reason,
+            "terminated_at": license_.terminated_at.isoformat(),
+        },
+    )
     return license_

@@ -53,6 +53,8 @@ class RoyaltyType(StrEnum):
     running = "running"
     per_unit = "per_unit"
     hybrid = "hybrid"
+    # A percentage of the licensee's profit from the licensed products (royalty_rate).
+    profit_share = "profit_share"
 
 
 class ListingPatent(SQLModel, table=True):
@@ -163,7 +165,7 @@ class OfferTerms(SQLModel):
     )
     royalty_rate: Decimal | None = Field(
         default=None,
-        description="Percent of net sales (running, hybrid).",
+        description="Percent of net sales (running, hybrid), or of profit (profit_share).",
         sa_type=ScaledDecimal(7, 4),
     )
     per_unit_fee: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
@@ -188,7 +190,7 @@ class Offer(OfferTerms, table=True):
             name="upfront_fee_required",
         ),
         sa.CheckConstraint(
-            "royalty_type NOT IN ('running', 'hybrid') OR royalty_rate IS NOT NULL",
+            "royalty_type NOT IN ('running', 'hybrid', 'profit_share') OR royalty_rate IS NOT NULL",
             name="royalty_rate_required",
         ),
         sa.CheckConstraint(
@@ -207,6 +209,7 @@ _REQUIRED = {
     RoyaltyType.running: {"royalty_rate"},
     RoyaltyType.per_unit: {"per_unit_fee"},
     RoyaltyType.hybrid: {"upfront_fee", "royalty_rate"},
+    RoyaltyType.profit_share: {"royalty_rate"},
 }
 _AMOUNT_FIELDS = ("upfront_fee", "royalty_rate", "per_unit_fee", "minimum_annual")
 

@@ -226,7 +226,21 @@ def guidance_warnings(listing: Listing) -> list[ListingWarning]:
                 )
             )
         if (
-            offer.royalty_rate is not None
+            offer.royalty_type == RoyaltyType.profit_share
+            and offer.royalty_rate is not None
+            and offer.royalty_rate > settings.guidance_max_profit_share_percent
+        ):
+            found.append(
+                ListingWarning(
+                    code="profit_share_above_guidance",
+                    detail=f"profit share {offer.royalty_rate}% of profit is above the guidance "
+                    f"of {settings.guidance_max_profit_share_percent}%",
+                    offer_id=offer.id,
+                )
+            )
+        if (
+            offer.royalty_type != RoyaltyType.profit_share
+            and offer.royalty_rate is not None
             and offer.royalty_rate > settings.guidance_max_running_rate_percent
         ):
             found.append(

@@ -264,9 +264,10 @@ def _upfront_fee(offer: dict[str, Any]) -> Decimal | None:
 def _licenses_on_pledged_patents(
     session: Session, pledge: Pledge, period_start: date, period_end: date
 ) -> list[tuple[License, bool]]:
-    """The licenses under declarations covering a pledged patent whose term meets the period
-    (those refused at export review never took effect), each with whether it was granted under
-    this pledge."""
+    """The licenses under declarations covering a pledged patent whose term meets the period,
+    each with whether it was granted under this pledge. One waiting for its upfront fee is
+    there (its fee is due: income to come, dated from the acceptance until it takes effect);
+    those refused at export review or lapsed unpaid never took effect and owe nothing."""
     pledged = select(PledgePatent.patent_id).where(PledgePatent.pledge_id == pledge.id)
     listings = select(ListingPatent.listing_id).where(col(ListingPatent.patent_id).in_(pledged))
     linked = (
@@ -280,7 +281,9 @@ def _licenses_on_pledged_patents(
         .where(col(License.listing_id).in_(listings))
         .where(col(License.effective_date) <= period_end)
         .where(col(License.expires_on) >= period_start)
-        .where(col(License.status) != LicenseStatus.export_refused)
+        .where(
+            col(License.status).not_in([LicenseStatus.export_refused, LicenseStatus.lapsed_unpaid])
+        )
         .order_by(col(License.effective_date), col(License.id))
     ).all()
     return [(license_, bool(is_linked)) for license_, is_linked in rows]

@@ -16,7 +16,7 @@ from marketplace import spreadsheets
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import LICENSOR_KINDS, Organization
 from marketplace.db import ScaledDecimal
-from marketplace.licensing.models.licenses import License
+from marketplace.licensing.models.licenses import TOOK_EFFECT_STATUSES, License
 from marketplace.licensing.models.obligations import (
     Obligation,
     ObligationStatus,
@@ -212,6 +212,8 @@ class _Query:
             .select_from(Patent)
             .join(ListingPatent, col(ListingPatent.patent_id) == col(Patent.id))
             .join(License, col(License.listing_id) == col(ListingPatent.listing_id))
+            # Licensed means a license took effect: not one waiting for its payment or review.
+            .where(col(License.status).in_(TOOK_EFFECT_STATUSES))
         )
         statement = self._owned(statement, col(Patent.owner_id))
         statement = self._in_period(statement, col(License.effective_date))
@@ -236,6 +238,7 @@ class _Query:
             sa.select(col(Offer.royalty_type), sa.func.count(sa.distinct(col(License.id))))
             .select_from(License)
             .join(Offer, col(Offer.id) == col(License.offer_id))
+            .where(col(License.status).in_(TOOK_EFFECT_STATUSES))
         )
         if grouped and self.group_by in (StatsGroup.ipc_section, StatsGroup.department):
             statement = statement.join(

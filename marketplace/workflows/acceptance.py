@@ -1,15 +1,17 @@
-"""Taking a license: the acceptance under a declaration, and the export approval that lets a
-pending one take effect. Both reach the pledges of the licensed patents, whose pledgees are
-entitled to the licensing income (Civil Code art. 444)."""
+"""Taking a license: the acceptance under a declaration (the written notice), the export approval
+that lets a pending one go on, and the confirmed upfront payment that puts a pending one in
+force (Patent Law art. 51). A license in force reaches the pledges of the licensed patents,
+whose pledgees are entitled to the licensing income (Civil Code art. 444)."""
 
 from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization, User
 from marketplace.events.models import EventType
-from marketplace.licensing import export_review
+from marketplace.licensing import export_review, payments
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models.idempotency import IdempotencyRecord
 from marketplace.licensing.models.licenses import License, LicenseStatus
+from marketplace.licensing.models.obligations import Obligation, Payment
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing
 from marketplace.pledges import collateral, license_links
@@ -70,10 +72,30 @@ def approve_export(
     *, session: Session, license_id: int, admin: User | None, note: str | None
 ) -> License:
     """A platform admin approves the export of a foreign licensee's license: it takes effect
-    today, and the pledgees of its patents hear of it then."""
+    today (or, with money due up front, once that is paid), and the pledgees of its patents hear
+    of it then."""
     license_ = export_review.approve(session=session, license_id=license_id, admin=admin, note=note)
-    _tell_pledgees(session, license_, session.get_one(Listing, license_.listing_id))
+    if license_.status is LicenseStatus.active:
+        _tell_pledgees(session, license_, session.get_one(Listing, license_.listing_id))
     return license_
+
+
+def confirm_payment(
+    *, session: Session, payment_id: int, organization_id: int, user: User | None
+) -> Payment:
+    """The licensor confirms receipt of a payment. When it settles the upfront fee of a license
+    waiting for it, the license arises today, resting on that payment, and the pledgees of its
+    patents hear of it."""
+    payment = payments.confirm_payment(
+        session=session, payment_id=payment_id, organization_id=organization_id, user=user
+    )
+    obligation = session.get_one(Obligation, payment.obligation_id)
+    license_ = licensing.put_in_force_on_payment(
+        session=session, license_id=obligation.license_id, payment=payment, obligation=obligation
+    )
+    if license_ is not None:
+        _tell_pledgees(session, license_, session.get_one(Listing, license_.listing_id))
+    return payment
 
 
 def _tell_pledgees(session: Session, license_: License, listing: Listing) -> None:

@@ -33,8 +33,21 @@ def licensee(new_party: NewParty) -> Party:
 
 @pytest.fixture
 def published(session: Session, licensor: Party) -> tuple[Listing, Offer]:
-    """The licensor's published listing (one invention filed 2020-03-01) and its hybrid offer."""
-    return factories.published_listing(session, licensor.organization)
+    """The licensor's published listing (one invention filed 2020-03-01) and its offer: a running
+    royalty of 3.5 % with a 20,000 minimum a year for three years. Nothing is paid up front, so
+    an acceptance puts the license in force at once (the upfront-payment path has tests of its
+    own)."""
+    return factories.published_listing(
+        session,
+        licensor.organization,
+        offers=[
+            factories.offer_data(
+                royalty_type="running",
+                royalty_rate=Decimal("3.5"),
+                minimum_annual=Decimal("20000"),
+            )
+        ],
+    )
 
 
 @pytest.fixture
@@ -77,7 +90,8 @@ def grant(session: Session, offer: Offer) -> Grant:
             user=party.user,
             idempotency_key=str(uuid.uuid4()),
         )
-        return license_
+        # The upfront fee paid and confirmed: the license in force, as most tests need it.
+        return factories.pay_upfront(session, license_)
 
     return take
 
@@ -99,6 +113,14 @@ def licensee_org(session: Session) -> Organization:
 def hybrid(session: Session, licensor_org: Organization, licensee_org: Organization) -> License:
     """Hybrid: 50,000 entry fee, 3.5 % of net sales, 20,000 minimum a year, three years."""
     return license_for(session, licensor_org, licensee_org)
+
+
+@pytest.fixture
+def unpaid_hybrid(
+    session: Session, licensor_org: Organization, licensee_org: Organization
+) -> License:
+    """The hybrid license before its 50,000 entry fee is paid: pending, the fee due 2026-07-15."""
+    return license_for(session, licensor_org, licensee_org, paid=False)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from marketplace.licensing import service as licensing
 from marketplace.licensing.models.licenses import License
 from marketplace.licensing.models.obligations import Obligation, PaymentCreate, PaymentStatus
 from marketplace.licensing.models.royalty_reports import RoyaltyReport, RoyaltyReportCreate
+from marketplace.workflows import acceptance
 from tests import factories
 
 # The first reporting quarter of a license accepted on the tests' day (2026-06-15).
@@ -26,10 +27,17 @@ Q4 = (date(2027, 3, 15), date(2027, 6, 14))
 
 
 def license_for(
-    session: Session, licensor: Organization, licensee: Organization, **offer: Any
+    session: Session,
+    licensor: Organization,
+    licensee: Organization,
+    *,
+    paid: bool = True,
+    **offer: Any,
 ) -> License:
     """``licensee`` accepts (today) an offer of ``licensor``'s new listing: hybrid 50,000 +
-    3.5 % with a 20,000 minimum for three years unless ``offer`` says otherwise."""
+    3.5 % with a 20,000 minimum for three years unless ``offer`` says otherwise. Any upfront fee
+    is paid and confirmed the same day unless ``paid`` is False: the license then still waits
+    for it (``pending_payment``), its fee due."""
     _, published = factories.published_listing(
         session, licensor, offers=[factories.offer_data(**offer)]
     )
@@ -42,7 +50,10 @@ def license_for(
         idempotency_key=str(uuid.uuid4()),
     )
     assert created
-    return license_
+    if not paid:
+        return license_
+    # The upfront fee paid and confirmed on the same day: in force from acceptance day.
+    return factories.pay_upfront(session, license_)
 
 
 def report_data(
@@ -103,6 +114,8 @@ def pay(session: Session, obligation: Obligation, amount: str, *, on: date | Non
 
 
 def confirm(session: Session, payment_id: int, licensor_id: int) -> PaymentStatus:
-    return payments.confirm_payment(
+    """The licensor confirms, as ``POST /payments/{id}/confirm`` does: a confirmed upfront fee
+    puts its pending license in force."""
+    return acceptance.confirm_payment(
         session=session, payment_id=payment_id, organization_id=licensor_id, user=None
     ).status

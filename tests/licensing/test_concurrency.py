@@ -165,7 +165,8 @@ def test_withdrawal_announcement_racing_acceptances_never_lets_one_through_after
     assert set(outcomes) <= {(201, None), (409, "listing_not_published")}, outcomes
     stored = licenses_of(committed_engine, declaration.offer_id)
     assert len(stored) == outcomes.count((201, None))
-    assert {license_.status for license_ in stored} <= {LicenseStatus.active}
+    # The hybrid offer's licenses wait for their entry fee.
+    assert {license_.status for license_ in stored} <= {LicenseStatus.pending_payment}
     with Session(committed_engine) as session:
         listing = session.get(Listing, declaration.listing_id)
         assert listing is not None

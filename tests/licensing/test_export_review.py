@@ -37,8 +37,19 @@ def foreign(new_party: NewParty) -> Party:
 
 @pytest.fixture
 def battery_offer(session: Session, licensor: Party) -> Offer:
-    """A published offer on a patent classified H01M 10/0525 and G06F 16/33."""
+    """A published hybrid offer (50,000 entry fee) on a patent classified H01M 10/0525 and
+    G06F 16/33."""
     return factories.published_listing(session, licensor.organization)[1]
+
+
+@pytest.fixture
+def running_battery_offer(session: Session, licensor: Party) -> Offer:
+    """The same patent's classes under a running royalty: nothing is paid up front."""
+    return factories.published_listing(
+        session,
+        licensor.organization,
+        offers=[factories.offer_data(royalty_type="running", royalty_rate="3.5")],
+    )[1]
 
 
 def flag(session: Session, prefix: str) -> None:
@@ -89,6 +100,7 @@ def test_a_foreign_licensee_of_a_flagged_patent_waits_for_review(
     assert obligations_of(session, license_) == []
     assert events_of(session, license_) == sorted(
         [
+            (licensor.id, "license.accepted"),
             (licensor.id, "license.export_review_pending"),
             (foreign.id, "license.export_review_pending"),
         ]
@@ -102,7 +114,8 @@ def test_a_domestic_licensee_is_never_reviewed(
 
     license_ = accept(session, battery_offer, licensee)
 
-    assert license_.status is LicenseStatus.active
+    # Not reviewed: it waits only for its entry fee.
+    assert license_.status is LicenseStatus.pending_payment
     assert license_.export_controls is None
     assert obligations_of(session, license_)
 
@@ -113,7 +126,8 @@ def test_a_category_the_patent_is_not_under_changes_nothing(
 ) -> None:
     flag(session, prefix)
 
-    assert accept(session, battery_offer, foreign).status is LicenseStatus.active
+    # Not reviewed: it waits only for its entry fee.
+    assert accept(session, battery_offer, foreign).status is LicenseStatus.pending_payment
 
 
 def test_a_pending_license_holds_the_offer(
@@ -130,10 +144,10 @@ def test_a_pending_license_holds_the_offer(
 
 
 def test_approval_makes_it_take_effect_that_day(
-    session: Session, battery_offer: Offer, foreign: Party, set_today: Any
+    session: Session, running_battery_offer: Offer, foreign: Party, set_today: Any
 ) -> None:
     flag(session, "H01M")
-    pending = accept(session, battery_offer, foreign)
+    pending = accept(session, running_battery_offer, foreign)
     accepted_terms = dict(pending.terms)
     approval_day = date(2026, 7, 1)
     set_today(approval_day)
@@ -148,11 +162,45 @@ def test_approval_makes_it_take_effect_that_day(
     assert approved.recordation_deadline == date(2026, 10, 1)
     assert approved.terms["effective_date"] == "2026-07-01"
     assert approved.terms["offer"] == accepted_terms["offer"]
+    assert approved.terms["payment"] is None
     assert approved.terms_sha256 == licensing.terms_digest(approved.terms)
     assert approved.export_decision_note == "End use checked"
+    assert obligations_of(session, approved) == []
+    kinds = {kind for _, kind in events_of(session, approved)}
+    assert {"license.export_approved", "license.in_force"} <= kinds
+
+
+def test_with_money_up_front_approval_starts_the_payment_clock(
+    session: Session, battery_offer: Offer, foreign: Party, set_today: Any
+) -> None:
+    """Approved, a hybrid license still waits for its entry fee (Patent Law art. 51): due 30
+    days after the approval, and the license takes effect on the day the licensor confirms it."""
+    flag(session, "H01M")
+    pending = accept(session, battery_offer, foreign)
+    approval_day = date(2026, 7, 1)
+    set_today(approval_day)
+
+    approved = export_review.approve(
+        session=session, license_id=pending.id or 0, admin=None, note="End use checked"
+    )
+
+    assert approved.status is LicenseStatus.pending_payment
+    assert approved.payment_due_date == approval_day + timedelta(days=30)
     [upfront] = obligations_of(session, approved)
     assert upfront.due_date == approval_day + timedelta(days=30)
-    assert ("license.export_approved") in {kind for _, kind in events_of(session, approved)}
+    kinds = {kind for _, kind in events_of(session, approved)}
+    assert "license.export_approved" in kinds
+    assert "license.in_force" not in kinds
+
+    set_today(date(2026, 7, 10))
+    in_force = factories.pay_upfront(session, approved)
+
+    assert in_force.status is LicenseStatus.active
+    assert in_force.effective_date == date(2026, 7, 10)
+    assert in_force.expires_on == date(2029, 7, 9)
+    assert in_force.recordation_deadline == date(2026, 10, 10)
+    assert in_force.terms["payment"]["amount"] == "50000.00"
+    assert in_force.terms_sha256 == licensing.terms_digest(in_force.terms)
 
 
 def test_refusal_ends_it_and_frees_the_offer(
@@ -257,7 +305,8 @@ def test_reviewing_over_http(
 
     approved = client.post(approve, headers=admin.headers, json={"note": "Cleared"})
     assert approved.status_code == 200, approved.text
-    assert approved.json()["status"] == "active"
+    # Approved, the hybrid license now waits for its entry fee.
+    assert approved.json()["status"] == "pending_payment"
     assert approved.json()["export_decision_note"] == "Cleared"
     again = client.post(
         f"/api/v1/licenses/{pending.id}/export-review/refuse", headers=admin.headers

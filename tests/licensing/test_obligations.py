@@ -27,10 +27,12 @@ from tests.licensing.royalty_builders import (
     Q2,
     Q3,
     Q4,
+    confirm,
     events_of,
     file,
     license_for,
     obligations_of,
+    pay,
     report_data,
 )
 
@@ -41,24 +43,43 @@ PAGE = PageParams(limit=200)
 # At acceptance -------------------------------------------------------------------------------
 
 
-def test_acceptance_makes_the_upfront_fee_due_and_schedules_minimum_years(
-    session: Session, hybrid: License
+def test_acceptance_makes_the_upfront_fee_due_and_its_confirmation_schedules_minimum_years(
+    session: Session, unpaid_hybrid: License, set_today: SetToday
 ) -> None:
-    [upfront] = obligations_of(session, hybrid)
+    [upfront] = obligations_of(session, unpaid_hybrid)
     assert upfront.kind is ObligationKind.upfront
     assert upfront.amount == Decimal("50000.00")
-    assert upfront.due_date == hybrid.effective_date + timedelta(days=30)
+    assert upfront.due_date == unpaid_hybrid.payment_due_date
+    assert upfront.due_date == date(2026, 6, 15) + timedelta(days=30)
     assert upfront.status is ObligationStatus.due
-    assert (upfront.licensor_id, upfront.licensee_id) == (hybrid.licensor_id, hybrid.licensee_id)
-    years = session.scalars(
-        select(MinimumRoyaltyYear).where(MinimumRoyaltyYear.license_id == hybrid.id)
-    ).all()
-    assert [(y.year_index, y.start_date, y.end_date) for y in years] == [
-        (0, date(2026, 6, 15), date(2027, 6, 14)),
-        (1, date(2027, 6, 15), date(2028, 6, 14)),
-        (2, date(2028, 6, 15), date(2029, 6, 14)),
+    assert (upfront.licensor_id, upfront.licensee_id) == (
+        unpaid_hybrid.licensor_id,
+        unpaid_hybrid.licensee_id,
+    )
+
+    def years() -> list[tuple[int, date, date]]:
+        return [
+            (y.year_index, y.start_date, y.end_date)
+            for y in session.scalars(
+                select(MinimumRoyaltyYear).where(MinimumRoyaltyYear.license_id == unpaid_hybrid.id)
+            ).all()
+        ]
+
+    # Not in force before the fee is paid: no license year has begun.
+    assert years() == []
+    set_today(date(2026, 7, 1))
+    confirm(session, pay(session, upfront, "50000"), unpaid_hybrid.licensor_id)
+    # The license years count from the day the licensor confirmed the fee.
+    assert years() == [
+        (0, date(2026, 7, 1), date(2027, 6, 30)),
+        (1, date(2027, 7, 1), date(2028, 6, 30)),
+        (2, date(2028, 7, 1), date(2029, 6, 30)),
     ]
-    assert years[0].settles_on == date(2027, 7, 14)
+    first_year = session.scalars(
+        select(MinimumRoyaltyYear).where(MinimumRoyaltyYear.license_id == unpaid_hybrid.id)
+    ).first()
+    assert first_year is not None
+    assert first_year.settles_on == date(2027, 7, 30)
 
 
 def test_lump_sum_owes_its_fee_once_and_no_royalty_years(
@@ -172,16 +193,16 @@ def statuses(session: Session, org_id: int, status: ObligationStatus) -> list[in
 
 
 def test_overdue_is_derived_from_the_due_date_exactly(
-    session: Session, hybrid: License, set_today: SetToday
+    session: Session, unpaid_hybrid: License, set_today: SetToday
 ) -> None:
-    [upfront] = obligations_of(session, hybrid)
+    [upfront] = obligations_of(session, unpaid_hybrid)
     assert upfront.id is not None
     set_today(upfront.due_date)
-    assert statuses(session, hybrid.licensee_id, ObligationStatus.due) == [upfront.id]
-    assert statuses(session, hybrid.licensee_id, ObligationStatus.overdue) == []
+    assert statuses(session, unpaid_hybrid.licensee_id, ObligationStatus.due) == [upfront.id]
+    assert statuses(session, unpaid_hybrid.licensee_id, ObligationStatus.overdue) == []
     set_today(upfront.due_date + timedelta(days=1))
-    assert statuses(session, hybrid.licensee_id, ObligationStatus.due) == []
-    assert statuses(session, hybrid.licensor_id, ObligationStatus.overdue) == [upfront.id]
+    assert statuses(session, unpaid_hybrid.licensee_id, ObligationStatus.due) == []
+    assert statuses(session, unpaid_hybrid.licensor_id, ObligationStatus.overdue) == [upfront.id]
     [public] = obligations.obligations_public(session, [upfront])
     assert public.status is ObligationStatus.overdue
     assert public.outstanding == Decimal("50000.00")
@@ -219,9 +240,9 @@ def test_obligations_filter_by_role_kind_license_and_due_dates(
 
 
 def test_overdue_obligations_are_announced_once(
-    session: Session, hybrid: License, set_today: SetToday
+    session: Session, unpaid_hybrid: License, set_today: SetToday
 ) -> None:
-    [upfront] = obligations_of(session, hybrid)
+    [upfront] = obligations_of(session, unpaid_hybrid)
     assert obligations.notify_overdue(session=session, today=upfront.due_date) == 0
     assert (
         obligations.notify_overdue(session=session, today=upfront.due_date + timedelta(days=1)) == 1
@@ -230,7 +251,9 @@ def test_overdue_obligations_are_announced_once(
         obligations.notify_overdue(session=session, today=upfront.due_date + timedelta(days=2)) == 0
     )
     sent = events_of(session, "obligation.overdue")
-    assert sorted(e.recipient_id for e in sent) == sorted([hybrid.licensor_id, hybrid.licensee_id])
+    assert sorted(e.recipient_id for e in sent) == sorted(
+        [unpaid_hybrid.licensor_id, unpaid_hybrid.licensee_id]
+    )
 
 
 def test_the_calendar_groups_what_is_owed_by_month(
@@ -245,12 +268,13 @@ def test_the_calendar_groups_what_is_owed_by_month(
         start=date(2026, 7, 1),
         end=date(2027, 1, 31),
     )
+    # The entry fee was paid (and confirmed) before the license took effect: nothing is owed
+    # for it.
     assert [(m.month, m.totals) for m in calendar.months] == [
-        ("2026-07", {"CNY": Decimal("50000.00")}),
         ("2026-10", {"CNY": Decimal("3500.00")}),
         ("2027-01", {"CNY": Decimal("7000.00")}),
     ]
-    assert calendar.months[1].obligations[0].status is ObligationStatus.overdue
+    assert calendar.months[0].obligations[0].status is ObligationStatus.overdue
     with pytest.raises(errors.InvalidDateRange):
         obligations.calendar(
             session=session,

@@ -44,6 +44,17 @@ class Deal:
 
 @pytest.fixture
 def deal(committed_engine: Engine) -> Deal:
+    """A hybrid license waiting for its 50,000 entry fee."""
+    return make_deal(committed_engine, paid=False)
+
+
+@pytest.fixture
+def paid_deal(committed_engine: Engine) -> Deal:
+    """The hybrid license in force, its entry fee paid and confirmed."""
+    return make_deal(committed_engine, paid=True)
+
+
+def make_deal(committed_engine: Engine, *, paid: bool) -> Deal:
     with Session(committed_engine, expire_on_commit=False) as session:
         university = factories.member(session, kind=OrganizationKind.university)
         enterprise = factories.member(session)
@@ -51,6 +62,7 @@ def deal(committed_engine: Engine) -> Deal:
             session,
             session.get_one(Organization, university.organization_id),
             session.get_one(Organization, enterprise.organization_id),
+            paid=paid,
         )
         upfront = session.scalars(
             select(Obligation).where(
@@ -139,9 +151,10 @@ def test_payments_recorded_at_once_never_exceed_the_amount(
 def test_the_same_period_reported_at_once_yields_one_report(
     committed_engine: Engine,
     live_app: FastAPI,
-    deal: Deal,
+    paid_deal: Deal,
     set_today: Any,
 ) -> None:
+    deal = paid_deal
     set_today(date(2026, 9, 20))
     body = {
         "period_start": Q1[0].isoformat(),

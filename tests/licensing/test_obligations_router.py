@@ -28,6 +28,12 @@ def license_(session: Session, licensor: Party, licensee: Party) -> License:
 
 
 @pytest.fixture
+def unpaid_license(session: Session, licensor: Party, licensee: Party) -> License:
+    """The same hybrid license before its 50,000 entry fee is paid: pending, due 2026-07-15."""
+    return license_for(session, licensor.organization, licensee.organization, paid=False)
+
+
+@pytest.fixture
 def stranger(new_party: NewParty) -> Party:
     return new_party(kind=OrganizationKind.enterprise)
 
@@ -147,8 +153,10 @@ def test_the_licensor_cannot_file(
     set_today: SetToday,
 ) -> None:
     set_today(date(2026, 9, 20))
-    assert_problem(file(client, license_, licensor), 403, "insufficient_scope")
-    # An enterprise can be a licensor too, and holds the licensee's scope: still not its report.
+    # Universities may take licenses too, so the licensor holds the licensee's scope: still not
+    # its report to file.
+    assert_problem(file(client, license_, licensor), 403, "only_licensee_reports")
+    # Nor is it an enterprise licensor's.
     enterprise_licensor = new_party(kind=OrganizationKind.enterprise)
     licensee = new_party(kind=OrganizationKind.enterprise)
     other = license_for(session, enterprise_licensor.organization, licensee.organization)
@@ -264,7 +272,11 @@ def test_overdue_reports_need_a_token_the_right_scope_and_a_valid_cursor(
 
 
 def test_obligations_are_listed_and_filtered_for_both_parties(
-    client: TestClient, license_: License, licensor: Party, licensee: Party, set_today: SetToday
+    client: TestClient,
+    unpaid_license: License,
+    licensor: Party,
+    licensee: Party,
+    set_today: SetToday,
 ) -> None:
     set_today(date(2026, 7, 16))  # the upfront fee fell due on 2026-07-15
     for party, role in ((licensee, "licensee"), (licensor, "licensor")):
@@ -301,7 +313,7 @@ def test_obligations_need_a_token_and_the_right_scope(
 
 
 def test_a_foreign_obligation_does_not_exist(
-    client: TestClient, license_: License, licensee: Party, stranger: Party
+    client: TestClient, unpaid_license: License, licensee: Party, stranger: Party
 ) -> None:
     obligation_id = upfront_id(client, licensee)
     response = client.get(f"/api/v1/obligations/{obligation_id}", headers=stranger.headers)
@@ -311,7 +323,7 @@ def test_a_foreign_obligation_does_not_exist(
 
 
 def test_the_licensee_calendar(
-    client: TestClient, license_: License, licensor: Party, licensee: Party
+    client: TestClient, unpaid_license: License, licensor: Party, licensee: Party
 ) -> None:
     response = client.get(
         "/api/v1/obligations/calendar?from=2026-06-01&to=2026-12-31", headers=licensee.headers
@@ -321,13 +333,13 @@ def test_the_licensee_calendar(
     assert [(m["month"], m["totals"]) for m in calendar["months"]] == [
         ("2026-07", {"CNY": "50000.00"})
     ]
-    assert_problem(
-        client.get(
-            "/api/v1/obligations/calendar?from=2026-06-01&to=2026-12-31", headers=licensor.headers
-        ),
-        403,
-        "insufficient_scope",
+    # The licensor (a university, which may take licenses too) owes nothing: its calendar of
+    # what it owes is empty.
+    owed_by_licensor = client.get(
+        "/api/v1/obligations/calendar?from=2026-06-01&to=2026-12-31", headers=licensor.headers
     )
+    assert owed_by_licensor.status_code == 200, owed_by_licensor.text
+    assert owed_by_licensor.json()["months"] == []
     assert_problem(
         client.get(
             "/api/v1/obligations/calendar?from=2026-12-31&to=2026-06-01", headers=licensee.headers
@@ -347,7 +359,7 @@ def test_the_licensee_calendar(
 
 
 def test_licensee_pays_licensor_confirms_and_the_obligation_is_paid(
-    client: TestClient, license_: License, licensor: Party, licensee: Party
+    client: TestClient, unpaid_license: License, licensor: Party, licensee: Party
 ) -> None:
     obligation_id = upfront_id(client, licensee)
     first = pay(client, obligation_id, licensee, "20000")
@@ -374,7 +386,7 @@ def test_licensee_pays_licensor_confirms_and_the_obligation_is_paid(
 def test_recording_payments_is_the_licensees_alone(
     client: TestClient,
     session: Session,
-    license_: License,
+    unpaid_license: License,
     licensor: Party,
     licensee: Party,
     stranger: Party,
@@ -388,7 +400,9 @@ def test_recording_payments_is_the_licensees_alone(
         401,
         "not_authenticated",
     )
-    assert_problem(pay(client, obligation_id, licensor, "1"), 403, "insufficient_scope")
+    # The licensor holds the licensee's scope (universities may take licenses): still not its
+    # obligation to pay.
+    assert_problem(pay(client, obligation_id, licensor, "1"), 403, "only_licensee_pays")
     assert_problem(pay(client, obligation_id, stranger, "1"), 404, "obligation_not_found")
     assert count(session, Payment) == 0
 
@@ -411,7 +425,7 @@ def test_recording_payments_is_the_licensees_alone(
 def test_bad_payments_are_unprocessable_and_write_nothing(
     client: TestClient,
     session: Session,
-    license_: License,
+    unpaid_license: License,
     licensee: Party,
     payload: dict[str, Any],
     code: str,
@@ -425,7 +439,7 @@ def test_bad_payments_are_unprocessable_and_write_nothing(
 
 
 def test_a_paid_obligation_takes_no_payment(
-    client: TestClient, session: Session, license_: License, licensor: Party, licensee: Party
+    client: TestClient, session: Session, unpaid_license: License, licensor: Party, licensee: Party
 ) -> None:
     obligation_id = upfront_id(client, licensee)
     payment = pay(client, obligation_id, licensee, "50000").json()
@@ -435,7 +449,7 @@ def test_a_paid_obligation_takes_no_payment(
 
 
 def test_confirmation_is_the_licensors_and_happens_once(
-    client: TestClient, license_: License, licensor: Party, licensee: Party, stranger: Party
+    client: TestClient, unpaid_license: License, licensor: Party, licensee: Party, stranger: Party
 ) -> None:
     obligation_id = upfront_id(client, licensee)
     payment_id = pay(client, obligation_id, licensee, "100").json()["id"]
@@ -453,7 +467,7 @@ def test_confirmation_is_the_licensors_and_happens_once(
 
 
 def test_the_licensor_rejects_a_payment_it_has_not_received(
-    client: TestClient, license_: License, licensor: Party, licensee: Party
+    client: TestClient, unpaid_license: License, licensor: Party, licensee: Party
 ) -> None:
     obligation_id = upfront_id(client, licensee)
     payment_id = pay(client, obligation_id, licensee, "50000").json()["id"]
@@ -480,7 +494,7 @@ def test_the_licensor_rejects_a_payment_it_has_not_received(
 
 
 def test_amounts_are_decimal_strings(
-    client: TestClient, license_: License, licensee: Party
+    client: TestClient, unpaid_license: License, licensee: Party
 ) -> None:
     obligation = client.get(
         f"/api/v1/obligations/{upfront_id(client, licensee)}", headers=licensee.headers

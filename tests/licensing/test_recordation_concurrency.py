@@ -28,7 +28,12 @@ def licensed(engine: Engine, count: int) -> list[Licensed]:
     """Commit ``count`` licenses of one university's offer, each to its own enterprise."""
     with Session(engine, expire_on_commit=False) as session:
         university = factories.member(session, kind=OrganizationKind.university)
-        _, offer = factories.published_listing(session, university)
+        # A running royalty: nothing up front, so each license is in force (recordable) at once.
+        _, offer = factories.published_listing(
+            session,
+            university,
+            offers=[factories.offer_data(royalty_type="running", royalty_rate="3.5")],
+        )
         assert offer.id is not None
         result = []
         for _ in range(count):

@@ -92,7 +92,7 @@ def test_accept_freezes_the_exact_terms_and_their_sha256(
 
     patent = listing.patents[0]
     assert body["terms"] == {
-        "schema_version": 1,
+        "schema_version": 2,
         "declaration": {
             "listing_id": listing.id,
             "announcement_number": listing.announcement_number,
@@ -122,8 +122,8 @@ def test_accept_freezes_the_exact_terms_and_their_sha256(
         ],
         "offer": {
             "offer_id": offer.id,
-            "royalty_type": "hybrid",
-            "upfront_fee": "50000.00",
+            "royalty_type": "running",
+            "upfront_fee": None,
             "royalty_rate_percent": "3.5000",
             "per_unit_fee": None,
             "minimum_annual": "20000.00",
@@ -136,6 +136,8 @@ def test_accept_freezes_the_exact_terms_and_their_sha256(
         "sublicensing_allowed": False,
         "effective_date": "2026-06-15",
         "expires_on": "2029-06-14",
+        # Nothing is due up front: the license rests on the notice alone.
+        "payment": None,
     }
     assert body["terms_sha256"] == independent_digest(body["terms"])
 
@@ -254,11 +256,19 @@ def test_unverified_enterprise_cannot_accept(
     assert_problem(response, 403, "organization_not_verified")
 
 
-@pytest.mark.parametrize("kind", [OrganizationKind.university, OrganizationKind.bank])
-def test_non_enterprise_cannot_accept(
+@pytest.mark.parametrize("kind", [OrganizationKind.university, OrganizationKind.research_institute])
+def test_universities_and_institutes_accept_like_anyone(
     accept: Accept, offer: Offer, new_party: NewParty, kind: OrganizationKind
 ) -> None:
-    assert_problem(accept(offer, new_party(kind=kind)), 403, "insufficient_scope")
+    """Any entity may take an open license (Patent Law art. 51), not only enterprises."""
+    taker = new_party(kind=kind)
+    response = accept(offer, taker)
+    assert response.status_code == 201, response.text
+    assert (response.json()["licensee_id"], response.json()["status"]) == (taker.id, "active")
+
+
+def test_a_bank_cannot_accept(accept: Accept, offer: Offer, new_party: NewParty) -> None:
+    assert_problem(accept(offer, new_party(kind=OrganizationKind.bank)), 403, "insufficient_scope")
 
 
 def test_licensor_cannot_accept_its_own_offer(
@@ -461,7 +471,7 @@ def test_list_filters_by_status_listing_and_offer(
         session,
         licensor.organization,
         offers=[
-            factories.offer_data(),
+            factories.offer_data(royalty_type="per_unit", per_unit_fee="12.50"),
             factories.offer_data(royalty_type="lump_sum", upfront_fee="80000"),
         ],
     )
@@ -476,12 +486,14 @@ def test_list_filters_by_status_listing_and_offer(
         assert response.status_code == 200, response.text
         return {item["id"] for item in response.json()["items"]}
 
-    assert ids(status="active") == {on_first, on_third}
+    # The lump sum is not paid yet: that license waits for it.
+    assert ids(status="active") == {on_first}
+    assert ids(status="pending_payment") == {on_third}
     assert ids(status="terminated") == {on_second}
     assert ids(listing_id=listing.id) == {on_first}
     assert ids(listing_id=other_listing.id) == {on_second, on_third}
     assert ids(offer_id=third_offer.id) == {on_third}
-    assert ids(listing_id=other_listing.id, status="active") == {on_third}
+    assert ids(listing_id=other_listing.id, status="pending_payment") == {on_third}
 
 
 def test_list_pages_with_a_cursor(
@@ -607,7 +619,11 @@ def test_licensor_cannot_terminate_an_open_license(
     client: TestClient, session: Session, accept: Accept, new_party: NewParty
 ) -> None:
     company = new_party()
-    _, its_offer = factories.published_listing(session, company.organization)
+    _, its_offer = factories.published_listing(
+        session,
+        company.organization,
+        offers=[factories.offer_data(royalty_type="running", royalty_rate="3")],
+    )
     granted = accept(its_offer, new_party()).json()
 
     response = terminate(client, granted["id"], company)

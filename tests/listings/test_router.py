@@ -689,6 +689,11 @@ def test_publish_lists_every_problem_at_once(client: TestClient, session: Sessio
             "royalty_rate_above_guidance",
             id="hybrid-rate",
         ),
+        pytest.param(
+            {"royalty_type": "profit_share", "royalty_rate": Decimal("45")},
+            "profit_share_above_guidance",
+            id="profit-share",
+        ),
     ],
 )
 def test_publish_above_guidance_publishes_with_a_warning(

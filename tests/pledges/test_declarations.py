@@ -55,8 +55,13 @@ def accept(session: Session, offer: Offer, licensee: Organization, key: str = ""
 
 @pytest.fixture
 def declared(session: Session, owner: Party) -> tuple[Listing, Offer]:
-    """A declaration in force on a patent of ``owner`` (the pledgor-to-be)."""
-    return factories.published_listing(session, owner.organization)
+    """A declaration in force on a patent of ``owner`` (the pledgor-to-be), under a running
+    royalty: nothing is paid up front, so an acceptance makes a license in force at once."""
+    return factories.published_listing(
+        session,
+        owner.organization,
+        offers=[factories.offer_data(royalty_type="running", royalty_rate="3.5")],
+    )
 
 
 def licensee(session: Session) -> Organization:

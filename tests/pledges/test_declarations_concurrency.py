@@ -46,10 +46,15 @@ class World:
 
 
 def world(engine: Engine, *, consents: bool = False) -> World:
-    """A declaration in force on one patent, and a confirmed pledge application on it."""
+    """A declaration in force on one patent (a running royalty: an acceptance makes a license in
+    force at once), and a confirmed pledge application on it."""
     with Session(engine, expire_on_commit=False) as session:
         owner = factories.organization(session, kind=OrganizationKind.enterprise)
-        listing, offer = factories.published_listing(session, owner)
+        listing, offer = factories.published_listing(
+            session,
+            owner,
+            offers=[factories.offer_data(royalty_type="running", royalty_rate="3.5")],
+        )
         bank_user = factories.member(session, kind=OrganizationKind.bank)
         bank = session.get_one(Organization, bank_user.organization_id)
         pledge = make_pledge(

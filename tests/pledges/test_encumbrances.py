@@ -75,7 +75,8 @@ def encumber(
 
 
 def license_under(session: Session, listing: Listing) -> License:
-    """A fresh enterprise takes a license under the listing's first offer."""
+    """A fresh enterprise takes a license under the listing's first offer, paying any upfront
+    fee: the license is in force."""
     licensee = factories.organization(session, kind=OrganizationKind.enterprise)
     license_, _ = acceptance.accept_offer(
         session=session,
@@ -84,7 +85,7 @@ def license_under(session: Session, listing: Listing) -> License:
         user=None,
         idempotency_key=str(uuid.uuid4()),
     )
-    return license_
+    return factories.pay_upfront(session, license_)
 
 
 # Who may ask -------------------------------------------------------------------------------------
@@ -623,6 +624,27 @@ def test_a_terminated_license_no_longer_counts(session: Session) -> None:
     assert result.active_license_count == 1
 
 
+def test_a_license_waiting_for_its_upfront_fee_does_not_count_until_it_is_paid(
+    session: Session,
+) -> None:
+    """Notice without the payment the declaration asks for is no license yet (Patent Law
+    art. 51): not counted until the licensor confirms the fee."""
+    listing, offer = factories.published_listing(session)
+    license_, _ = acceptance.accept_offer(
+        session=session,
+        offer_id=offer.id or 0,
+        licensee=factories.organization(session, kind=OrganizationKind.enterprise),
+        user=None,
+        idempotency_key=str(uuid.uuid4()),
+    )
+    assert license_.status == "pending_payment"
+    assert check_one(session, listing.patents[0]).active_license_count == 0
+
+    factories.pay_upfront(session, license_)
+
+    assert check_one(session, listing.patents[0]).active_license_count == 1
+
+
 def test_a_license_whose_term_is_over_no_longer_counts(session: Session) -> None:
     listing, _ = factories.published_listing(session)
     license_ = license_under(session, listing)
@@ -740,7 +762,12 @@ def encumbered_patents(session: Session, count: int, *, bank: Organization) -> l
         # Plain patents without IPC symbols: cheaper to build, and they cost the check the same.
         group += [factories.patent(session, owner, ipc_codes=[]) for _ in range(10)]
         make_pledge(session, pledgee=bank, pledgor=owner, patents=[group[0]])
-        _, offer = factories.published_listing(session, owner, patent_list=group[1:3])
+        _, offer = factories.published_listing(
+            session,
+            owner,
+            patent_list=group[1:3],
+            offers=[factories.offer_data(royalty_type="running", royalty_rate="3.5")],
+        )
         acceptance.accept_offer(
             session=session,
             offer_id=offer.id or 0,

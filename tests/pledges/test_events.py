@@ -104,6 +104,8 @@ def test_an_open_license_and_a_license_on_a_pledged_patent_are_told_to_the_pledg
         user=None,
         idempotency_key="k",
     )
+    # The license arises once its entry fee is paid (Patent Law art. 51): the pledgee hears then.
+    factories.pay_upfront(session, license_)
     kinds = [kind for kind, _ in events_of(session, bank)]
     assert kinds[-2:] == [
         EventType.pledged_patent_listed.value,
@@ -114,8 +116,12 @@ def test_an_open_license_and_a_license_on_a_pledged_patent_are_told_to_the_pledg
     ).one()
     assert licensed.payload["license_id"] == license_.id
     assert licensed.payload["application_numbers"] == [pledge.patents[0].application_number]
-    # The licensee is no party to the pledge and hears nothing of it.
-    assert session.scalars(select(Event).where(col(Event.recipient_id) == licensee.id)).all() == []
+    # The licensee is no party to the pledge and hears nothing of it (only of its license and
+    # its payment).
+    told_licensee = session.scalars(
+        select(Event.type).where(col(Event.recipient_id) == licensee.id)
+    ).all()
+    assert not [kind for kind in told_licensee if kind.startswith("pledge")]
 
 
 def test_the_daily_sweep_tells_the_pledgee_when_a_fee_falls_due_and_when_grace_ends(

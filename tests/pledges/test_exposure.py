@@ -6,8 +6,10 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.licensing import payments
+from marketplace.licensing import service as licensing
 from marketplace.licensing.models.licenses import License
 from marketplace.licensing.models.obligations import Obligation, ObligationKind, PaymentCreate
 from marketplace.patents import service as patents
@@ -182,6 +184,10 @@ def test_exposure_endpoint_is_the_callers_own_book(client: TestClient, session: 
     assert_problem(client.get("/api/v1/pledges/exposure"), 401, "not_authenticated")
 
 
+def sweep_lapses(session: Session) -> list[License]:
+    return licensing.lapse_unpaid_licenses(session=session, today=clock.today())
+
+
 def upfront_obligation(session: Session, license_id: int | None) -> Obligation:
     return session.scalars(
         select(Obligation).where(
@@ -216,8 +222,9 @@ def test_license_income_covers_every_license_on_the_pledged_patents(
         session, bank=bank, pledgor=owner, patent_list=[pledged], amount="5", consents=True
     )
     under = take_license(date(2026, 7, 1), "under")
-    take_license(date(2027, 1, 5), "after the period")
-    # The first license's entry fee is paid and confirmed; the second's is not.
+    # The first license's entry fee is paid and confirmed on 2026-07-10, when that license takes
+    # effect; the second's is not paid, and that license waits for it.
+    set_today(date(2026, 7, 10))
     owed = upfront_obligation(session, before.id)
     payment = payments.record_payment(
         session=session,
@@ -226,9 +233,11 @@ def test_license_income_covers_every_license_on_the_pledged_patents(
         user=None,
         data=PaymentCreate(amount=owed.amount, paid_on=date(2026, 7, 10), reference="TT-1"),
     )
-    payments.confirm_payment(
+    acceptance.confirm_payment(
         session=session, payment_id=payment.id or 0, organization_id=owner.id or 0, user=None
     )
+    assert (before.status, before.effective_date) == ("active", date(2026, 7, 10))
+    take_license(date(2027, 1, 5), "after the period")
     unpaid = upfront_obligation(session, under.id)
 
     headers = factories.auth(session, bank_user)
@@ -238,13 +247,14 @@ def test_license_income_covers_every_license_on_the_pledged_patents(
     set_today(unpaid.due_date)
     body = client.get(url, headers=headers, params=period).json()
     assert [
-        (item["license_id"], item["granted_under_pledge"], item["royalty_type"])
+        (item["license_id"], item["status"], item["granted_under_pledge"], item["royalty_type"])
         for item in body["licenses"]
-    ] == [(before.id, False, "hybrid"), (under.id, True, "hybrid")]
-    # The factories' hybrid offer has an entry fee of 50,000 CNY per license.
+    ] == [(under.id, "pending_payment", True, "hybrid"), (before.id, "active", False, "hybrid")]
+    # The factories' hybrid offer has an entry fee of 50,000 CNY per license: the pending
+    # license's is due, income to come.
     assert [(i["due"], i["overdue"], i["confirmed"]) for i in body["licenses"]] == [
-        ("0.00", "0.00", "50000.00"),
         ("50000.00", "0.00", "0.00"),
+        ("0.00", "0.00", "50000.00"),
     ]
     assert body["totals"] == [
         {
@@ -263,10 +273,19 @@ def test_license_income_covers_every_license_on_the_pledged_patents(
     assert [(t["due"], t["overdue"], t["confirmed"]) for t in body["totals"]] == [
         ("0.00", "50000.00", "50000.00")
     ]
-    # A period before any payment or due date: the licenses, nothing owed or paid in it.
-    early = client.get(url, headers=headers, params={"from": "2026-06-01", "to": "2026-06-30"})
-    assert [(t["licenses"], t["due"], t["confirmed"]) for t in early.json()["totals"]] == [
-        (1, "0.00", "0.00")
+    # Once the daily sweep lapses it, the unpaid license never took effect: its void fee is
+    # neither due nor overdue, and it is no license of the pledged patent.
+    assert [lapsed.id for lapsed in sweep_lapses(session)] == [under.id]
+    body = client.get(url, headers=headers, params=period).json()
+    assert [item["license_id"] for item in body["licenses"]] == [before.id]
+    assert [(t["licenses"], t["due"], t["overdue"], t["confirmed"]) for t in body["totals"]] == [
+        (1, "0.00", "0.00", "50000.00")
+    ]
+    # A period after every payment and due date, in the first license's last days: it and the
+    # one taken in 2027 (still waiting for its fee, due long before), nothing owed or paid in it.
+    late = client.get(url, headers=headers, params={"from": "2029-07-01", "to": "2029-07-09"})
+    assert [(t["licenses"], t["due"], t["confirmed"]) for t in late.json()["totals"]] == [
+        (2, "0.00", "0.00")
     ]
 
     assert_problem(

@@ -18,23 +18,29 @@ from tests.factories import NewParty, Party
 class Portfolio:
     university: Party
     patents: list[Patent]
+    lump_sum_offer_id: int
 
 
-def accept(session: Session, offer_id: int, licensee: Organization) -> None:
-    acceptance.accept_offer(
+def accept(session: Session, offer_id: int, licensee: Organization, *, paid: bool = True) -> None:
+    """The licensee accepts; any upfront fee is paid and confirmed at once unless ``paid`` is
+    False (the license then waits for it, and is not counted as licensed)."""
+    license_, _ = acceptance.accept_offer(
         session=session,
         offer_id=offer_id,
         licensee=licensee,
         user=None,
         idempotency_key=str(uuid.uuid4()),
     )
+    if paid:
+        factories.pay_upfront(session, license_)
 
 
 @pytest.fixture
 def portfolio(session: Session, new_party: NewParty) -> Portfolio:
     """Three patents of a university in Hubei:
 
-    * H01M, filed 2019, department Materials: published (lump sum), licensed twice;
+    * H01M, filed 2019, department Materials: published (lump sum of 10,000), licensed twice
+      (both fees paid and confirmed);
     * G06F, filed 2020, department Computing: published (running), licensed once, withdrawn;
     * G06F, filed 2020, no department: never listed.
 
@@ -73,4 +79,8 @@ def portfolio(session: Session, new_party: NewParty) -> Portfolio:
         accept(session, lump_sum.id or 0, factories.organization(session))
     accept(session, running.id or 0, factories.organization(session))
     factories.withdraw(session, searching)
-    return Portfolio(university=university, patents=[battery, search, idle])
+    return Portfolio(
+        university=university,
+        patents=[battery, search, idle],
+        lump_sum_offer_id=lump_sum.id or 0,
+    )

@@ -15,7 +15,7 @@ from marketplace.stats.errors import InvalidPeriod, StatsNotAvailable
 from marketplace.stats.models import ConversionRow, ConversionStats, StatsGroup
 from tests import factories
 from tests.factories import NewParty
-from tests.stats.conftest import Portfolio
+from tests.stats.conftest import Portfolio, accept
 
 
 def report(
@@ -43,6 +43,7 @@ def test_totals(session: Session, portfolio: Portfolio) -> None:
         "running": 1,
         "per_unit": 0,
         "hybrid": 0,
+        "profit_share": 0,
     }
 
 
@@ -161,60 +162,65 @@ def test_csv_has_a_line_per_group_and_the_totals(session: Session, portfolio: Po
     assert lines[0] == (
         "group,patents,licensed_patents,licensed_patent_ratio,listings_published,"
         "listings_withdrawn,licenses,licenses_lump_sum,licenses_running,licenses_per_unit,"
-        "licenses_hybrid,royalty_income_CNY,outstanding_CNY"
+        "licenses_hybrid,licenses_profit_share,royalty_income_CNY,outstanding_CNY"
     )
-    # The two lump sums of 10,000 are owed (upfront), nothing is paid yet.
+    # The two lump sums of 10,000 were paid and confirmed (the licenses rest on them).
     assert lines[1:] == [
-        "G,2,1,0.5,1,1,1,0,1,0,0,0,0",
-        "H,1,1,1.0,1,0,2,2,0,0,0,0,20000.00",
-        "total,3,2,0.6667,2,1,3,2,1,0,0,0,20000.00",
+        "G,2,1,0.5,1,1,1,0,1,0,0,0,0,0",
+        "H,1,1,1.0,1,0,2,2,0,0,0,0,20000.00,0",
+        "total,3,2,0.6667,2,1,3,2,1,0,0,0,20000.00,0",
     ]
 
 
 def test_income_is_confirmed_payments_and_outstanding_what_is_still_owed(
     session: Session, portfolio: Portfolio
 ) -> None:
+    # A third licensee of the lump sum has not paid: its license waits for the fee, which is
+    # owed, and is not counted as a license.
+    accept(session, portfolio.lump_sum_offer_id, factories.organization(session), paid=False)
     upfront = session.scalars(
         select(Obligation)
         .where(col(Obligation.licensor_id) == portfolio.university.id)
         .where(col(Obligation.kind) == ObligationKind.upfront)
         .order_by(col(Obligation.id))
     ).all()
-    assert [item.amount for item in upfront] == [Decimal("10000.00")] * 2
-    for amount, confirm in ((Decimal("10000.00"), True), (Decimal("2500.00"), True)):
-        obligation = upfront[0] if amount == Decimal("10000.00") else upfront[1]
-        payment = payments.record_payment(
-            session=session,
-            obligation_id=obligation.id or 0,
-            organization_id=obligation.licensee_id,
-            user=None,
-            data=PaymentCreate(amount=amount, paid_on=date(2026, 6, 15), reference="TT"),
-        )
-        if confirm:
-            payments.confirm_payment(
-                session=session,
-                payment_id=payment.id or 0,
-                organization_id=portfolio.university.id,
-                user=None,
-            )
-    # A payment recorded but not confirmed is neither income nor a reduction of what is owed.
+    assert [item.amount for item in upfront] == [Decimal("10000.00")] * 3
+    unpaid = upfront[2]
+    assert (
+        report(session, portfolio, StatsGroup.year).totals.licenses_by_royalty_type["lump_sum"] == 2
+    )
+    # Part of it paid and confirmed; a payment recorded but not confirmed is neither income nor
+    # a reduction of what is owed.
+    payment = payments.record_payment(
+        session=session,
+        obligation_id=unpaid.id or 0,
+        organization_id=unpaid.licensee_id,
+        user=None,
+        data=PaymentCreate(amount=Decimal("2500.00"), paid_on=date(2026, 6, 15), reference="TT"),
+    )
+    payments.confirm_payment(
+        session=session,
+        payment_id=payment.id or 0,
+        organization_id=portfolio.university.id,
+        user=None,
+    )
     payments.record_payment(
         session=session,
-        obligation_id=upfront[1].id or 0,
-        organization_id=upfront[1].licensee_id,
+        obligation_id=unpaid.id or 0,
+        organization_id=unpaid.licensee_id,
         user=None,
         data=PaymentCreate(amount=Decimal("100.00"), paid_on=date(2026, 6, 15), reference="X"),
     )
 
     result = report(session, portfolio, StatsGroup.year)
 
-    assert result.totals.royalty_income == {"CNY": Decimal("12500.00")}
+    assert result.totals.royalty_income == {"CNY": Decimal("22500.00")}
     assert result.totals.outstanding == {"CNY": Decimal("7500.00")}
     rows = by_group(result)
-    assert rows["2026"].royalty_income == {"CNY": Decimal("12500.00")}
+    assert rows["2026"].royalty_income == {"CNY": Decimal("22500.00")}
     assert rows["2026"].outstanding == {"CNY": Decimal("7500.00")}
     by_section = by_group(report(session, portfolio, StatsGroup.ipc_section))
-    assert by_section["H"].royalty_income == {"CNY": Decimal("12500.00")}
+    assert by_section["H"].royalty_income == {"CNY": Decimal("22500.00")}
     assert by_section["G"].royalty_income == {}
     later = report(session, portfolio, StatsGroup.year, period_start=date(2026, 7, 1)).totals
     assert later.royalty_income == {}

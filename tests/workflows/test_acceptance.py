@@ -1,5 +1,6 @@
 """Accepting an offer on pledged patents links the license to the pledges and tells their
-pledgee (Civil Code art. 444); a license waiting for export review does so only once approved."""
+pledgee (Civil Code art. 444) once the license is in force: a license waiting for its upfront
+fee or for export review does so only once paid (and approved)."""
 
 from sqlmodel import Session, col, select
 
@@ -54,6 +55,13 @@ def test_a_license_on_pledged_patents_is_linked_to_the_pledge_and_replays_add_no
     assert (created, again) == (True, False)
     assert replay.id == first.id
     assert license_links.pledge_ids_by_license(session, [first.id or 0]) == {first.id: [pledge.id]}
+    # The factories' hybrid offer asks for an entry fee: no license in force before it is paid.
+    assert first.status is LicenseStatus.pending_payment
+    assert licensed_events(session, bank) == []
+
+    factories.pay_upfront(session, first)
+
+    assert first.status is LicenseStatus.active
     assert len(licensed_events(session, bank)) == 1
 
 
@@ -82,6 +90,12 @@ def test_a_foreign_license_tells_the_pledgee_only_when_export_is_approved(
     approved = acceptance.approve_export(
         session=session, license_id=pending.id or 0, admin=None, note=None
     )
+
+    # Approved, the hybrid license still waits for its entry fee.
+    assert approved.status is LicenseStatus.pending_payment
+    assert licensed_events(session, bank) == []
+
+    factories.pay_upfront(session, approved)
 
     assert approved.status is LicenseStatus.active
     [told] = licensed_events(session, bank)

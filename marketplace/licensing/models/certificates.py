@@ -28,6 +28,19 @@ class CertificateRecordation(SQLModel):
     record_date: date
 
 
+class CertificatePayment(SQLModel):
+    """The upfront payment the license rests on (Patent Law art. 51: notice and payment)."""
+
+    payment_id: int
+    obligation_id: int
+    paid_on: date
+    confirmed_on: date = Field(
+        description="The day the licensor confirmed it: the license's effective date."
+    )
+    amount: str = Field(description="The upfront fee, as a decimal string.")
+    currency: str
+
+
 class CertificateClaims(SQLModel):
     """What a certificate states. It is true as of ``iat``: a verifier that needs today's status
     asks ``POST /api/v1/certificates/verify`` or fetches a fresh certificate."""
@@ -49,6 +62,11 @@ class CertificateClaims(SQLModel):
         description="The license's status when the certificate was issued."
     )
     recordation: CertificateRecordation | None = None
+    payment: CertificatePayment | None = Field(
+        default=None,
+        description="The confirmed upfront payment the license rests on; null when its method "
+        "asks for nothing up front (it took effect on notice).",
+    )
 
 
 class LicenseCertificate(SQLModel):

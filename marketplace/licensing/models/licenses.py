@@ -21,10 +21,26 @@ class LicenseStatus(StrEnum):
     # waits for a platform admin (technology-export review) before it takes effect.
     pending_export_review = "pending_export_review"
     export_refused = "export_refused"
+    # Noticed, but the method asks for money up front (a lump sum, a hybrid's entry fee): the
+    # license arises only once the licensor confirms that payment (Patent Law art. 51) ...
+    pending_payment = "pending_payment"
+    # ... and ends as this, never in force, when the payment does not come in time.
+    lapsed_unpaid = "lapsed_unpaid"
 
 
 # Statuses that hold an offer for their licensee: at most one at a time per licensee and offer.
-HOLDING_STATUSES = (LicenseStatus.active, LicenseStatus.pending_export_review)
+HOLDING_STATUSES = (
+    LicenseStatus.active,
+    LicenseStatus.pending_export_review,
+    LicenseStatus.pending_payment,
+)
+HOLDING_CONDITION = "status IN ('active', 'pending_export_review', 'pending_payment')"
+# Statuses of a license that took effect (and may have ended since): what counts as licensed.
+TOOK_EFFECT_STATUSES = (LicenseStatus.active, LicenseStatus.terminated, LicenseStatus.expired)
+# The unrecorded licenses in force whose recordation deadline the sweep has yet to announce.
+RECORDATION_UNANNOUNCED = (
+    "record_number IS NULL AND status = 'active' AND recordation_overdue_notified_at IS NULL"
+)
 
 
 class License(SQLModel, table=True):
@@ -41,8 +57,27 @@ class License(SQLModel, table=True):
             "licensee_id",
             "offer_id",
             unique=True,
-            postgresql_where=sa.text("status IN ('active', 'pending_export_review')"),
-            sqlite_where=sa.text("status IN ('active', 'pending_export_review')"),
+            postgresql_where=sa.text(HOLDING_CONDITION),
+            sqlite_where=sa.text(HOLDING_CONDITION),
+        ),
+        # What the daily sweep has yet to say about recordation deadlines: small, whatever the
+        # table's size.
+        sa.Index(
+            "ix_license_recordation_unannounced",
+            "recordation_deadline",
+            postgresql_where=sa.text(RECORDATION_UNANNOUNCED),
+            sqlite_where=sa.text(RECORDATION_UNANNOUNCED),
+        ),
+        # Licenses waiting for their upfront payment, by the day they lapse without it.
+        sa.Index(
+            "ix_license_pending_payment",
+            "payment_due_date",
+            postgresql_where=sa.text("status = 'pending_payment'"),
+            sqlite_where=sa.text("status = 'pending_payment'"),
+        ),
+        sa.CheckConstraint(
+            "status != 'pending_payment' OR payment_due_date IS NOT NULL",
+            name="pending_payment_has_due_date",
         ),
         sa.CheckConstraint("licensor_id != licensee_id", name="not_self"),
         sa.CheckConstraint("exclusivity = 'non_exclusive'", name="non_exclusive"),
@@ -85,6 +120,13 @@ class License(SQLModel, table=True):
     effective_date: date
     expires_on: date
     recordation_deadline: date
+    payment_due_date: date | None = Field(
+        default=None,
+        description="Set when the method asks for money up front: the license arises when the "
+        "licensor confirms that payment, and lapses unpaid after this day.",
+    )
+    recordation_reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recordation_overdue_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     terminated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     termination_reason: str | None = Field(default=None, max_length=1000)
@@ -135,6 +177,12 @@ class LicensePublic(SQLModel):
     created_at: datetime
     terminated_at: datetime | None
     termination_reason: str | None
+    payment_due_date: date | None = Field(
+        default=None,
+        description="For a `pending_payment` license: the upfront fee must be paid (and the "
+        "payment confirmed by the licensor) by this day, or the license lapses unpaid. The "
+        "effective date, term and recordation deadline count from the day of confirmation.",
+    )
     record_number: str | None = Field(
         default=None, description="The office's recordation number, once either party marked it."
     )

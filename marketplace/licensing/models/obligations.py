@@ -25,13 +25,15 @@ class ObligationKind(StrEnum):
 
 
 class ObligationStatus(StrEnum):
-    """Stored: ``due``, ``paid``, ``credit``. ``overdue`` is never stored: it is a ``due``
+    """Stored: ``due``, ``paid``, ``credit``, ``void``. ``overdue`` is never stored: it is a ``due``
     obligation past its due date, derived in every query from the clock."""
 
     due = "due"
     overdue = "overdue"
     paid = "paid"
     credit = "credit"
+    # The upfront fee of a license that lapsed unpaid: the license never arose, nothing is owed.
+    void = "void"
 
 
 class MinimumRoyaltyYear(SQLModel, table=True):
@@ -59,7 +61,8 @@ class Obligation(SQLModel, table=True):
     __audited__: ClassVar[Audited] = Audited(parties=("licensor_id", "licensee_id"), state="status")
     __table_args__ = (
         sa.CheckConstraint(
-            "(amount > 0 AND status IN ('due', 'paid')) OR (amount < 0 AND status = 'credit')",
+            "(amount > 0 AND status IN ('due', 'paid', 'void'))"
+            " OR (amount < 0 AND status = 'credit')",
             name="amount_sign",
         ),
         # One upfront fee per license; one royalty per report.

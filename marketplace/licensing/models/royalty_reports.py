@@ -27,6 +27,7 @@ class RoyaltyReport(SQLModel, table=True):
         sa.CheckConstraint("period_start <= period_end", name="period_order"),
         sa.CheckConstraint("net_sales >= 0", name="net_sales_not_negative"),
         sa.CheckConstraint("units IS NULL OR units >= 0", name="units_not_negative"),
+        sa.CheckConstraint("profit IS NULL OR profit >= 0", name="profit_not_negative"),
         sa.CheckConstraint("royalty_due >= 0", name="royalty_not_negative"),
         sa.Index("ix_royalty_report_license_period", "license_id", "period_start"),
     )
@@ -40,6 +41,7 @@ class RoyaltyReport(SQLModel, table=True):
     license_year: int = Field(ge=0)
     net_sales: Decimal = Field(sa_type=ScaledDecimal(18, 2))
     units: int | None = Field(default=None, sa_type=sa.BigInteger)
+    profit: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
     currency: str = Field(min_length=3, max_length=3)
     royalty_due: Decimal = Field(sa_type=ScaledDecimal(18, 2))
     # At most one correction per report: corrections form a chain, the last one counts.
@@ -71,6 +73,11 @@ class RoyaltyReportCreate(BaseModel):
     period_end: date
     net_sales: Amount
     units: int | None = PydanticField(default=None, ge=0, le=10**12)
+    profit: Amount | None = PydanticField(
+        default=None,
+        description="The period's profit from the licensed products; required by a "
+        "profit-share license (report 0 for a loss).",
+    )
     currency: CurrencyCode
     corrects: int | None = PydanticField(
         default=None,
@@ -97,6 +104,7 @@ class RoyaltyReportPublic(BaseModel):
     license_year: int = PydanticField(description="0 for the first license year.")
     net_sales: Decimal
     units: int | None
+    profit: Decimal | None = None
     currency: str
     royalty_due: Decimal = PydanticField(
         description="The period's royalty under the frozen terms, rounded once to the currency's "

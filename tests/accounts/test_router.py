@@ -265,7 +265,7 @@ def test_password_grant_issues_a_bearer_token_pair(client: TestClient, session: 
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
-    assert body["scope"] == "licenses listings patents"
+    assert body["scope"] == "licenses licenses:accept listings patents"
     assert body["refresh_token"].startswith("mkr_")
     me = client.get("/api/v1/me", headers=_bearer(body["access_token"]))
     assert me.json()["user"]["id"] == user.id
@@ -530,7 +530,7 @@ def test_me_describes_a_user(client: TestClient, session: Session) -> None:
     assert "password_hash" not in body["user"]
     assert body["api_client"] is None
     assert body["organization"]["id"] == user.organization_id
-    assert body["scopes"] == ["licenses", "listings", "patents"]
+    assert body["scopes"] == ["licenses", "licenses:accept", "listings", "patents"]
 
 
 def test_me_describes_an_api_client(

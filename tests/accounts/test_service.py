@@ -108,8 +108,12 @@ def test_every_problem_of_a_password_is_reported_at_once() -> None:
 @pytest.mark.parametrize(
     ("kind", "scopes"),
     [
-        (OrganizationKind.university, {"patents", "listings", "licenses"}),
-        (OrganizationKind.research_institute, {"patents", "listings", "licenses"}),
+        # Any entity may take an open license (Patent Law art. 51): universities too.
+        (OrganizationKind.university, {"patents", "listings", "licenses", "licenses:accept"}),
+        (
+            OrganizationKind.research_institute,
+            {"patents", "listings", "licenses", "licenses:accept"},
+        ),
         (OrganizationKind.enterprise, {"patents", "listings", "licenses", "licenses:accept"}),
         (OrganizationKind.bank, {"pledges", "encumbrances"}),
         (OrganizationKind.platform, {"admin"}),
@@ -267,7 +271,7 @@ def test_password_grant_issues_tokens_and_records_the_login(
     issued = accounts.password_grant(
         session=session, email=user.email.upper(), password=PASSWORD, scope=None
     )
-    assert issued.scopes == {"patents", "listings", "licenses"}
+    assert issued.scopes == {"patents", "listings", "licenses", "licenses:accept"}
     assert issued.refresh_token is not None
     assert security.decode_access_token(issued.access_token).subject == f"user:{user.id}"
     assert user.last_login_at == fixed_clock

@@ -2,6 +2,7 @@
 what is committed."""
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -97,7 +98,10 @@ def test_a_bulk_transition_records_old_and_new_and_its_parties(session: Session)
 def test_a_bulk_change_of_rows_not_loaded_is_recorded_row_by_row(
     session: Session, set_today: Any
 ) -> None:
-    listing, offer = factories.published_listing(session)
+    # A running royalty: its licenses are in force on notice (nothing to pay first).
+    listing, offer = factories.published_listing(
+        session, offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("3.5"))]
+    )
     licensees = [factories.member(session) for _ in range(2)]
     issued = [
         acceptance.accept_offer(
@@ -297,7 +301,9 @@ def test_one_transaction_reads_the_chain_head_once_and_nothing_per_row(
 
 
 def test_a_license_termination_is_recorded_for_both_parties(session: Session) -> None:
-    listing, offer = factories.published_listing(session)
+    listing, offer = factories.published_listing(
+        session, offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("3.5"))]
+    )
     licensee = factories.member(session)
     license_, _ = acceptance.accept_offer(
         session=session,
@@ -328,7 +334,8 @@ def test_a_payment_and_its_obligation_are_recorded_for_both_parties(session: Ses
 
     licensor = factories.organization(session, kind=OrganizationKind.university)
     licensee = factories.organization(session)
-    license_ = license_for(session, licensor, licensee)
+    # Its entry fee unpaid: the payment below is the one the license waits for.
+    license_ = license_for(session, licensor, licensee, paid=False)
     upfront = session.scalars(
         select(Obligation)
         .where(col(Obligation.license_id) == license_.id)

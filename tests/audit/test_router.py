@@ -1,6 +1,7 @@
 """GET /api/v1/audit-events: admins see every entry, an organization only its own objects'."""
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -43,7 +44,12 @@ def market(
     licensor = new_party(kind=OrganizationKind.university)
     licensee = new_party(kind=OrganizationKind.enterprise)
     bystander = new_party(kind=OrganizationKind.enterprise)
-    listing, offer = factories.published_listing(session, licensor.organization)
+    # A running royalty: the license is in force on notice.
+    listing, offer = factories.published_listing(
+        session,
+        licensor.organization,
+        offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("3.5"))],
+    )
     license_ = accept(client, offer, licensee)
     return licensor, licensee, bystander, listing, license_
 

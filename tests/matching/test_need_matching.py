@@ -274,6 +274,8 @@ def test_region_term_and_uptake_factors(session: Session) -> None:
         "battery cooling",
         owner=org(session, OrganizationKind.university, region="Jilin"),
         filing_date=date(2010, 1, 1),
+        # Licenses in force on notice: they count as uptake at once.
+        offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("2"))],
     )
     sme = org(session, region="Zhejiang")
     need = needs.create_need(

@@ -48,6 +48,12 @@ os.environ.update(
 )
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Property tests check behavior, never time: on a shared, loaded machine an example may take far
+# longer than Hypothesis's default 200 ms deadline, which would fail a correct test.
+hypothesis_settings.register_profile("marketplace", deadline=None)
+hypothesis_settings.load_profile("marketplace")
 import sqlalchemy as sa  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402

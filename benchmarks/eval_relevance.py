@@ -66,9 +66,11 @@ from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.audit import recorder as audit_recorder
 from marketplace.db import create_db_engine
-from marketplace.listings.models import (
+from marketplace.listings.bulk_models import (
     BulkAnnouncement,
     BulkDeclarationCreate,
+)
+from marketplace.listings.models import (
     ListingPatent,
     OfferCreate,
     RoyaltyType,

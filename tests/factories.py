@@ -21,8 +21,10 @@ from marketplace.licensing import obligations, payments
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.licensing.models.obligations import PaymentCreate
 from marketplace.listings import service as listings
-from marketplace.listings.models import (
+from marketplace.listings.bulk_models import (
     BulkAnnouncement,
+)
+from marketplace.listings.models import (
     CoOwnerConsent,
     DeclarationAnnouncement,
     Listing,

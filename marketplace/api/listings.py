@@ -15,14 +15,16 @@ from marketplace.accounts.models import OrganizationKind
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import publication
 from marketplace.listings import service as listings
-from marketplace.listings.declaration import Declaration
-from marketplace.listings.deps import OwnListing, OwnOffer
-from marketplace.listings.models import (
+from marketplace.listings.bulk_models import (
     MAX_BULK_DECLARATIONS,
     BulkDeclarationCreate,
     BulkDeclarationOutcome,
     BulkPublicationCreate,
     BulkPublicationOutcome,
+)
+from marketplace.listings.declaration import Declaration
+from marketplace.listings.deps import OwnListing, OwnOffer
+from marketplace.listings.models import (
     DeclarationAnnouncement,
     ListingCreate,
     ListingPublic,

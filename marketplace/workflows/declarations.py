@@ -13,7 +13,7 @@ from marketplace.events.models import EventType
 from marketplace.licensing.models import HOLDING_STATUSES, License
 from marketplace.listings import declaration, publication, withdrawal
 from marketplace.listings import service as listings
-from marketplace.listings.models import (
+from marketplace.listings.bulk_models import (
     BulkDeclarationCreate,
     BulkDeclarationOutcome,
     BulkDeclarationResult,
@@ -22,6 +22,8 @@ from marketplace.listings.models import (
     BulkPublicationOutcome,
     BulkPublicationResult,
     BulkReason,
+)
+from marketplace.listings.models import (
     DeclarationAnnouncement,
     Listing,
     ListingCreate,

@@ -8,12 +8,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
 from marketplace.accounts.models import Organization, OrganizationKind
-from marketplace.listings.models import (
+from marketplace.listings.bulk_models import (
     MAX_BULK_DECLARATIONS,
     BulkDeclarationCreate,
     BulkDeclarationResult,
     BulkDeclarationStatus,
     BulkPublicationCreate,
+)
+from marketplace.listings.models import (
     Listing,
     ListingPatent,
     ListingStatus,

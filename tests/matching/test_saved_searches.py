@@ -11,7 +11,12 @@ from sqlmodel import Session, col, select
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.events.models import Event, EventType
-from marketplace.listings.models import BulkDeclarationCreate, Listing
+from marketplace.listings.bulk_models import (
+    BulkDeclarationCreate,
+)
+from marketplace.listings.models import (
+    Listing,
+)
 from marketplace.matching import saved_searches, search
 from marketplace.matching.errors import InvalidSavedSearch, NeedClosed, SavedSearchLimitReached
 from marketplace.matching.models import (

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from marketplace.accounts.models import Organization
 from marketplace.db import any_of
+from marketplace.matching import tokenizer
 from marketplace.matching.models import (
     FTS_TABLE,
     TITLE_VECTOR_SQL,
@@ -235,6 +236,17 @@ def ipc_condition(session: Session, ipc: str) -> sa.ColumnElement[bool]:
         lexeme = quoted(ipc_lexeme(normalize_ipc_prefix(ipc)), "'")
         return col(LS.search_vector).op("@@")(tsquery(lexeme))
     return col(LS.ipc_codes).like(ipc_codes_pattern(ipc))
+
+
+def script_condition(session: Session, *, chinese: bool) -> sa.ColumnElement[bool]:
+    """Listings whose title part is written in Chinese (``chinese``) or has no Chinese at all.
+    A row filter: it narrows a scan already bounded by an index (an IPC subclass)."""
+    characters = f"[{tokenizer.CJK_RANGES}]"
+    if dialect_name(session) == "postgresql":
+        has_chinese = col(LS.title_words).op("~", is_comparison=True)(characters)
+    else:
+        has_chinese = col(LS.title_words).op("GLOB", is_comparison=True)(f"*{characters}*")
+    return has_chinese if chinese else sa.not_(has_chinese)
 
 
 def common_word_shares(session: Session, words: Sequence[str]) -> dict[str, float]:

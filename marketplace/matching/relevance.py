@@ -24,7 +24,7 @@ later pages rank with the same weights while listings are added: pages never rep
 """
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +38,7 @@ from marketplace.matching.candidates import (
     frequent_words,
     ipc_condition,
     quoted,
+    script_condition,
     tsquery,
 )
 from marketplace.matching.models import ListingSearch
@@ -275,22 +276,14 @@ def combined_score(model: QueryModel, text: float, ipc_codes: Iterable[str]) -> 
 # Ranking ------------------------------------------------------------------------------------
 
 
-def _has_cjk(words: str) -> bool:
-    return tokenizer.is_cjk(words)
-
-
-def _has_latin(words: str) -> bool:
-    return any(not tokenizer.is_cjk(word) for word in words.split())
-
-
-def _other_script(terms: Sequence[str]) -> Callable[[str], bool] | None:
-    """Whether a listing's words are in the other language than the query's: English for a
-    Chinese query, Chinese for an English one; None for a query in both."""
+def _other_language(terms: Sequence[str]) -> bool | None:
+    """Whether the other language than the query's is Chinese (True: an English query) or
+    English (False: a Chinese query); None for a query in both."""
     chinese = [tokenizer.is_cjk(term) for term in terms]
     if chinese and all(chinese):
-        return lambda words: not _has_cjk(words)
+        return False
     if chinese and not any(chinese):
-        return _has_cjk
+        return True
     return None
 
 
@@ -368,30 +361,44 @@ def rank(
     seen = [*exclude, *(c.listing_id for c in found)]
     # A need's IPC hints bring their listings too; they count in its own IPC factor, not here.
     hinted = sorted(subclasses_of(hints))
-    other_script = _other_script(terms)
-    for subclass in [*model.classes, *(c for c in hinted if c not in model.classes)]:
+    # Fetches by IPC subclass: its conditions, and whether a listing needs some of the words.
+    fetches: list[tuple[list[sa.ColumnElement[bool]], bool]] = []
+    other_chinese = _other_language(terms)
+    evidence = [*model.classes, *(c for c in hinted if c not in model.classes)]
+    for subclass in evidence:
+        in_class = [*conditions, ipc_condition(session, subclass)]
+        if subclass in hinted:
+            # A class the need asked for: its listings come in whatever their words.
+            fetches.append((in_class, False))
+        elif other_chinese is not None:
+            # A listing the words did not reach comes in by its class alone when it is written
+            # in the other language.
+            fetches.append(([*in_class, script_condition(session, chinese=other_chinese)], False))
+    if not complete:
+        # In the query's own language the words are the better evidence: a listing comes in
+        # with some of them, and only when the text candidates were cut short (otherwise they
+        # are all among them already). After every class's other-language listings, so that
+        # those keep their room.
+        for subclass in evidence:
+            if subclass not in hinted:
+                fetches.append(([*conditions, ipc_condition(session, subclass)], True))
+    for class_conditions, needs_words in fetches:
         room = min(class_candidates, bound - len(scored))
         if room <= 0:
             break
         for candidate in find_candidates(
             session,
-            terms=[],
-            any_term=False,
-            conditions=[*conditions, ipc_condition(session, subclass)],
+            terms=list(model.weights) if needs_words else [],
+            any_term=True,
+            conditions=class_conditions,
             limit=room,
             exclude=seen,
         ):
             text = text_score(model.weights, candidate.title_words, candidate.body_words)
-            # A listing the words did not reach comes in by its class alone when it is written
-            # in the other language (or the class is one the need asked for): in the query's
-            # own language, the words are the better evidence.
-            if (
-                text.score > 0
-                or subclass in hinted
-                or (other_script is not None and other_script(candidate.title_words))
-            ):
-                seen.append(candidate.listing_id)
-                scored.append((candidate, text))
+            if needs_words and text.score <= 0:
+                continue
+            seen.append(candidate.listing_id)
+            scored.append((candidate, text))
     ranked = []
     for candidate, text in scored:
         codes = split_joined(candidate.ipc_codes)

@@ -19,9 +19,10 @@ import snowballstemmer
 DICTIONARY = "dictionary.txt"
 MAX_WORD_LENGTH = 40
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_RUNS = re.compile(rf"[{_CJK}]+|[a-z0-9]+")
-_IS_CJK = re.compile(rf"[{_CJK}]")
+# The CJK ideograph blocks, as a character-class range (also used in SQL patterns).
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_RUNS = re.compile(rf"[{CJK_RANGES}]+|[a-z0-9]+")
+_IS_CJK = re.compile(rf"[{CJK_RANGES}]")
 
 # Words that say nothing about a technology: left out of the index and of queries.
 _STOPWORDS_TEXT = """

@@ -347,3 +347,35 @@ def test_matching_plans_each_statement_for_its_words(session: Session) -> None:
     if search_index.dialect_name(session) == "postgresql":
         mode = session.execute(sa.text("SHOW plan_cache_mode")).scalar_one()
         assert mode == "force_custom_plan"
+
+
+def test_class_evidence_brings_listings_in_the_other_language_before_filling_the_room(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The need is in Chinese; its best text matches are in H01M. Listings of H01M in Chinese
+    # without its words cannot come in by their class alone, so however many there are (and
+    # however early they were listed), the room goes to the English listings of the class.
+    for number in range(6):
+        listed(session, f"电解液 配方 {number}", ipc_codes=["H01M 10/0525"])
+    for title in ("锂电池 散热 结构", "锂电池 散热 模组", "锂电池 散热 系统"):
+        listed(session, title, ipc_codes=["H01M 10/613"])
+    english = [
+        listed(session, title, abstract="cell pack", ipc_codes=["H01M 10/60"])
+        for title in ("Cooling plate for battery packs", "Thermal runaway barrier")
+    ]
+    need = needs.create_need(
+        session=session,
+        organization=org(session),
+        data=need_data(title="锂电池 散热", description="需要 方案"),
+    )
+    monkeypatch.setenv("MARKETPLACE_MATCH_TEXT_CANDIDATES", "10")
+    get_match_settings.cache_clear()
+    try:
+        result = need_matching.match_need(session=session, need=need, limit=10)
+    finally:
+        monkeypatch.undo()
+        get_match_settings.cache_clear()
+    found = {m.listing.id for m in result.items}
+    assert {listing.id for listing in english} <= found
+    by_id = {m.listing.id: m for m in result.items}
+    assert all("H01M" in by_id[listing.id].factors["text"].explanation for listing in english)

@@ -8,8 +8,9 @@ What it does, in order:
    database, and sums the cumulative time of every top-level import of the run: the command's
    own imports included (those it makes when it starts working), the interpreter's start-up
    (``python -X importtime -c pass``, measured the same way) subtracted;
-3. prints, per command, the median, min and max of those sums, the median wall time of the
-   whole process, and the load average before and after.
+3. prints, per command, the median, min and max of those sums, the median wall time and CPU
+   time (user + system) of the whole process, and the load average before and after. The CPU
+   time moves less than the wall-clock figures when other work shares the machine.
 
 Usage (from the project root)::
 
@@ -24,6 +25,7 @@ time is wall time, so a busy machine inflates it.
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,8 +52,14 @@ def top_level_import_seconds(stderr: str) -> float:
     return total / 1_000_000
 
 
-def run(code: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """One run: (top-level import seconds, wall seconds of the whole process)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(code: str, args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """One run: top-level import seconds, wall and CPU seconds of the whole process."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     finished = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
         [sys.executable, "-X", "importtime", "-c", code, *args],
@@ -63,7 +71,7 @@ def run(code: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
     wall = time.perf_counter() - started
     if finished.returncode not in (0,):
         raise SystemExit(f"{args} exited with {finished.returncode}:\n{finished.stderr[-2000:]}")
-    return top_level_import_seconds(finished.stderr), wall
+    return top_level_import_seconds(finished.stderr), wall, _children_cpu() - cpu_before
 
 
 def main() -> None:
@@ -85,15 +93,19 @@ def main() -> None:
         interpreter = statistics.median(run("pass", [], env)[0] for _ in range(options.runs))
         print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f}")
         print(f"interpreter start-up imports (subtracted): {interpreter * 1000:.0f} ms")
-        print(f"{'command':<14} {'import median':>14} {'min':>8} {'max':>8} {'wall median':>12}")
+        print(
+            f"{'command':<14} {'import median':>14} {'min':>8} {'max':>8} "
+            f"{'wall median':>12} {'cpu median':>11}"
+        )
         for name, args in COMMANDS.items():
             runs = [run(RUN_CLI, args, env) for _ in range(options.runs)]
-            imports = [max(seconds - interpreter, 0.0) for seconds, _ in runs]
-            walls = [wall for _, wall in runs]
+            imports = [max(seconds - interpreter, 0.0) for seconds, _, _ in runs]
+            walls = [wall for _, wall, _ in runs]
+            cpus = [cpu for _, _, cpu in runs]
             print(
                 f"{name:<14} {statistics.median(imports) * 1000:>11.0f} ms "
                 f"{min(imports) * 1000:>5.0f} ms {max(imports) * 1000:>5.0f} ms "
-                f"{statistics.median(walls):>10.2f} s"
+                f"{statistics.median(walls):>10.2f} s {statistics.median(cpus):>9.2f} s"
             )
         load_after = os.getloadavg()
         print(f"load average after: {load_after[0]:.2f} {load_after[1]:.2f}")

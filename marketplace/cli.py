@@ -296,23 +296,22 @@ def audit_verify(
     from marketplace.audit import service as audit
     from marketplace.db import get_read_engine
 
-    with (
-        Session(get_read_engine()) as session,
-        Progress(
+    with Session(get_read_engine()) as session:
+        # The first read (a missing table, an unreachable database) fails before the bar shows.
+        head_id, _ = audit.head(session=session)
+        with Progress(
             TextColumn("Verifying the audit chain"),
             BarColumn(),
             MofNCompleteColumn(),
             console=console,
             transient=True,
-        ) as progress,
-    ):
-        head_id, _ = audit.head(session=session)
-        task = progress.add_task("verify", total=head_id)
-        result = audit.verify_chain(
-            session=session,
-            batch_size=batch_size,
-            progress=lambda checked: progress.update(task, completed=checked),
-        )
+        ) as progress:
+            task = progress.add_task("verify", total=head_id)
+            result = audit.verify_chain(
+                session=session,
+                batch_size=batch_size,
+                progress=lambda checked: progress.update(task, completed=checked),
+            )
     if not result.ok:
         assert result.reason is not None
         reason = result.reason.value.replace("_", " ")

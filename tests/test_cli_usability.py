@@ -152,6 +152,7 @@ LOADED = """
 import json, sys
 from marketplace.cli import app
 sys.argv[0] = "marketplace"
+code = 0
 try:
     app()
 except SystemExit as exit:

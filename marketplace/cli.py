@@ -1,31 +1,39 @@
-"""The ``marketplace`` command: serve, migrate, create-admin, demo, sweep, keys."""
+"""The ``marketplace`` command: serve, migrate, create-admin, demo, sweep, keys.
+
+Start-up stays quick: this module imports only typer and rich. Each command imports what it
+uses (the settings, the database, the domains, the web app, alembic) when it runs, so that
+``--help`` reads no settings and ``sweep`` never loads the web framework; a test checks it."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-import uvicorn
-from alembic import command
-from alembic.config import Config
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
-from marketplace import clock
-from marketplace.accounts import service as accounts
-from marketplace.config import Environment, Settings, get_settings
-from marketplace.errors import MarketplaceError
-from marketplace.sessions import unit_of_work
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from marketplace.config import Settings
+    from marketplace.patents.import_models import ImportFormat
+
+# Markdown help: a docstring's paragraphs wrap to the terminal; single line breaks are spaces.
+HELP_MARKUP: Literal["markdown"] = "markdown"
 
 app = typer.Typer(
-    help="Open-licensing patent marketplace.", no_args_is_help=True, add_completion=False
+    help="Open-licensing patent marketplace.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=HELP_MARKUP,
 )
 console = Console()
 errors = Console(stderr=True)
 
 
-def _alembic_config() -> Config:
+def _alembic_config() -> "Config":
     """alembic.ini beside the package in a source checkout or the image, else in the cwd."""
+    from alembic.config import Config
+
     for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
         ini = root / "alembic.ini"
         if ini.is_file():
@@ -36,6 +44,8 @@ def _alembic_config() -> Config:
 
 
 def _migrate(revision: str = "head") -> None:
+    from alembic import command
+
     config = _alembic_config()
     config.attributes["configure_logging"] = False
     command.upgrade(config, revision)
@@ -67,6 +77,10 @@ def create_admin(
     full_name: Annotated[str, typer.Option(help="Display name.")] = "Platform admin",
 ) -> None:
     """Create a platform administrator (verifies organizations, moderates)."""
+    from marketplace.accounts import service as accounts
+    from marketplace.errors import MarketplaceError
+    from marketplace.sessions import unit_of_work
+
     _migrate()
     try:
         with unit_of_work() as session:
@@ -79,7 +93,9 @@ def create_admin(
 
 
 def _load_demo() -> None:
+    from marketplace.config import Environment, get_settings
     from marketplace.demo import DEMO_PASSWORD, load_demo
+    from marketplace.sessions import unit_of_work
 
     if get_settings().environment is Environment.production:
         raise _fail("the demo data has published passwords; it is not loaded in production.")
@@ -118,6 +134,8 @@ def sweep() -> None:
     fell due or went unpaid.
 
     Run it daily (cron, a Kubernetes CronJob)."""
+    from marketplace import clock
+    from marketplace.sessions import unit_of_work
     from marketplace.workflows.sweep import run_daily_sweep
 
     with unit_of_work() as session:
@@ -141,6 +159,7 @@ def _ensure_certificate_keys() -> None:
     the keys of the former key directory); in production, warn if there is none (certificates
     answer 503 until `keys rotate`)."""
     from marketplace import signing, signing_keys
+    from marketplace.config import Environment, get_settings
 
     settings = get_settings()
     try:
@@ -154,6 +173,7 @@ def reindex_search() -> None:
     """Rebuild the search index of published listings (after upgrading to the search
     migration, or to repair the index)."""
     from marketplace.matching import search_index
+    from marketplace.sessions import unit_of_work
 
     with unit_of_work() as session:
         count = search_index.reindex_all(session=session)
@@ -173,6 +193,10 @@ def serve(
     ] = True,
 ) -> None:
     """Apply migrations, then serve the API with uvicorn (docs at /docs)."""
+    import uvicorn
+
+    from marketplace.config import get_settings
+
     settings = get_settings()
     if migrate_first:
         _migrate()
@@ -185,7 +209,7 @@ def serve(
     uvicorn.run("marketplace.main:create_app", **_server_options(settings, host, port, workers))
 
 
-def _server_options(settings: Settings, host: str, port: int, workers: int) -> dict[str, Any]:
+def _server_options(settings: "Settings", host: str, port: int, workers: int) -> dict[str, Any]:
     """uvicorn's options: proxy headers are believed only from the configured proxies."""
     proxies = ",".join(part.strip() for part in settings.trusted_proxies.split(",") if part.strip())
     return {
@@ -227,6 +251,7 @@ def keys_import(
     """Move the keys of a key directory into the database, keeping their ids, so that the
     certificates they signed still verify on every host. Running it again adds nothing."""
     from marketplace import signing_keys
+    from marketplace.config import get_settings
 
     _migrate()
     source = directory or get_settings().signing_keys_dir
@@ -266,27 +291,27 @@ def audit_verify(
     """Check the whole audit chain: every entry's hash, every link, no gaps. Exits 1 at the
     first broken entry."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from sqlmodel import Session
 
     from marketplace.audit import service as audit
     from marketplace.db import get_read_engine
 
-    with (
-        Session(get_read_engine()) as session,
-        Progress(
+    with Session(get_read_engine()) as session:
+        # The first read (a missing table, an unreachable database) fails before the bar shows.
+        head_id, _ = audit.head(session=session)
+        with Progress(
             TextColumn("Verifying the audit chain"),
             BarColumn(),
             MofNCompleteColumn(),
             console=console,
             transient=True,
-        ) as progress,
-    ):
-        head_id, _ = audit.head(session=session)
-        task = progress.add_task("verify", total=head_id)
-        result = audit.verify_chain(
-            session=session,
-            batch_size=batch_size,
-            progress=lambda checked: progress.update(task, completed=checked),
-        )
+        ) as progress:
+            task = progress.add_task("verify", total=head_id)
+            result = audit.verify_chain(
+                session=session,
+                batch_size=batch_size,
+                progress=lambda checked: progress.update(task, completed=checked),
+            )
     if not result.ok:
         assert result.reason is not None
         reason = result.reason.value.replace("_", " ")
@@ -383,28 +408,21 @@ def import_patents(
 
     Idempotent by application number; a bad row is reported (line, application number, reason)
     and never stops the others. Exits with 1 when any row failed, 2 when the file could not be
-    read at all."""
+    read at all or the organization cannot own patents. Those are checked before any row is
+    written."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from marketplace.patents.import_models import ImportFormat
-    from marketplace.patents.import_reader import detect_format
+    from marketplace.errors import MarketplaceError
     from marketplace.patents.import_writer import ImportOutcome
+    from marketplace.sessions import unit_of_work
     from marketplace.workflows import imports
 
-    with file.open("rb") as handle:
-        head = handle.read(1024)
+    chosen = _import_format(file, file_format)
     try:
-        chosen = (
-            ImportFormat(file_format)
-            if file_format
-            else detect_format(filename=file.name, content_type=None, head=head)
-        )
-    except ValueError:
-        raise typer.BadParameter("--format must be csv or jsonl") from None
-    with file.open("rb") as handle:
-        estimate = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-    if chosen is ImportFormat.csv:
-        estimate = max(estimate - 1, 0)
+        imports.check_import(sessions=unit_of_work, owner_id=org, path=file, file_format=chosen)
+    except MarketplaceError as exc:
+        errors.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(code=2) from None
     row_errors: list[Any] = []
     with (
         file.open("rb") as stream,
@@ -416,7 +434,7 @@ def import_patents(
             console=errors,
         ) as bar,
     ):
-        task = bar.add_task(f"Importing {file.name}", total=estimate or None)
+        task = bar.add_task(f"Importing {file.name}", total=_count_records(file, chosen) or None)
 
         def keep_errors(_session: Any, outcome: ImportOutcome) -> None:
             row_errors.extend(outcome.errors)
@@ -441,13 +459,53 @@ def import_patents(
         _write_error_report(errors_path, row_errors)
         console.print(f"Row errors written to {errors_path}.")
     if row_errors:
-        table = Table(title="Row errors" + (" (first 20)" if len(row_errors) > 20 else ""))
-        for column in ("line", "application number", "code", "detail"):
-            table.add_column(column)
-        for error in row_errors[:20]:
-            table.add_row(str(error.line), error.application_number or "", error.code, error.detail)
-        console.print(table)
+        console.print(_row_error_table(row_errors, shown=ROW_ERRORS_SHOWN))
+        if errors_path is None:
+            console.print("Every row error, with its fields: run again with --errors FILE.")
         raise typer.Exit(code=1)
+
+
+ROW_ERRORS_SHOWN = 20
+
+
+def _import_format(file: Path, given: str | None) -> "ImportFormat":
+    """The --format given, else the one the file's name or first bytes show."""
+    from marketplace.patents.import_models import ImportFormat
+    from marketplace.patents.import_reader import detect_format
+
+    if given is not None:
+        try:
+            return ImportFormat(given)
+        except ValueError:
+            raise typer.BadParameter("must be csv or jsonl", param_hint="'--format'") from None
+    with file.open("rb") as handle:
+        head = handle.read(1024)
+    return detect_format(filename=file.name, content_type=None, head=head)
+
+
+def _count_records(file: Path, file_format: "ImportFormat") -> int:
+    """About how many records the file holds (its lines, less a CSV header): the bar's total."""
+    from marketplace.patents.import_models import ImportFormat
+
+    with file.open("rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return max(lines - 1, 0) if file_format is ImportFormat.csv else lines
+
+
+def _row_error_table(row_errors: list[Any], *, shown: int) -> Table:
+    """The first row errors; codes are never cut (the detail column wraps instead)."""
+    title = "Row errors" + (
+        f" (first {shown} of {len(row_errors)})" if len(row_errors) > shown else ""
+    )
+    table = Table(title=title)
+    table.add_column("line", no_wrap=True, justify="right")
+    table.add_column("application number", no_wrap=True)
+    longest_code = max(len(error.code) for error in row_errors[:shown])
+    table.add_column("code", no_wrap=True, min_width=longest_code)
+    table.add_column("detail", ratio=1, overflow="fold")
+    for error in row_errors[:shown]:
+        table.add_row(str(error.line), error.application_number or "", error.code, error.detail)
+    return table
 
 
 @import_app.command("resume")
@@ -455,6 +513,7 @@ def resume_imports() -> None:
     """Run queued import jobs and resume those a dead process left running.
 
     Safe to repeat: each job continues after its last written chunk."""
+    from marketplace.sessions import unit_of_work
     from marketplace.workflows import imports
 
     resumed = imports.resume_import_jobs(sessions=unit_of_work)

@@ -2,12 +2,12 @@
 lists rather than a pattern: ``XYZ`` and ``XX`` have the right shape and mean nothing.
 
 The annotated types validate API bodies; ``is_currency`` / ``is_country`` serve every other path
-in (the command line, imports) so that all of them accept the same codes."""
+in (the command line, imports) so that all of them accept the same codes. The lists are read
+on first use, not when a model module is imported."""
 
 from functools import lru_cache
 from typing import Annotated
 
-import pycountry
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 # Codes in the ISO 4217 list that name no money a license or a loan is paid in: the testing code
@@ -17,11 +17,15 @@ _NOT_MONEY = frozenset({"XTS", "XXX"})
 
 @lru_cache(maxsize=1)
 def currencies() -> frozenset[str]:
+    import pycountry
+
     return frozenset(c.alpha_3 for c in pycountry.currencies) - _NOT_MONEY
 
 
 @lru_cache(maxsize=1)
 def countries() -> frozenset[str]:
+    import pycountry
+
     return frozenset(c.alpha_2 for c in pycountry.countries)
 
 

@@ -1,15 +1,18 @@
-"""Every error leaves the API as RFC 9457 problem+json with a stable machine-readable ``code``."""
+"""Every error leaves the API as RFC 9457 problem+json with a stable machine-readable ``code``.
+
+Services raise these errors in commands and jobs too, so the web framework is imported only
+by the functions that render a response (a command never loads it)."""
 
 import logging
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
-from starlette.exceptions import HTTPException as StarletteHTTPException
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
 logger = logging.getLogger(__name__)
 
@@ -133,14 +136,16 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def problem_response(
     *,
-    request: Request,
+    request: "Request",
     status: int,
     code: str,
     title: str,
     detail: str,
     headers: dict[str, str] | None = None,
     **extra: Any,
-) -> JSONResponse:
+) -> "JSONResponse":
+    from fastapi.responses import JSONResponse
+
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_PREFIX + code,
         "title": title,
@@ -177,7 +182,7 @@ def summary(errors: Iterable[dict[str, str]]) -> str:
     return "; ".join(f"{error['field']}: {error['message']}" for error in errors)
 
 
-async def _marketplace_error(request: Request, exc: Exception) -> JSONResponse:
+async def _marketplace_error(request: "Request", exc: Exception) -> "JSONResponse":
     assert isinstance(exc, MarketplaceError)
     return problem_response(
         request=request,
@@ -190,7 +195,9 @@ async def _marketplace_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: "Request", exc: Exception) -> "JSONResponse":
+    from fastapi.exceptions import RequestValidationError
+
     assert isinstance(exc, RequestValidationError)
     errors = field_errors(exc.errors())
     first = errors[0] if errors else None
@@ -205,7 +212,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: "Request", exc: Exception) -> "JSONResponse":
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
     code = codes.get(exc.status_code, f"http_{exc.status_code}")
@@ -219,7 +228,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+async def _integrity_error(request: "Request", exc: Exception) -> "JSONResponse":
     # A constraint caught a race that the service's own checks could not see.
     logger.info("integrity error on %s: %s", request.url.path, exc)
     return problem_response(
@@ -231,7 +240,7 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+async def _data_error(request: "Request", exc: Exception) -> "JSONResponse":
     logger.info("data error on %s: %s", request.url.path, exc)
     return problem_response(
         request=request,
@@ -242,7 +251,7 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+async def _operational_error(request: "Request", exc: Exception) -> "JSONResponse":
     logger.warning("database unavailable on %s: %s", request.url.path, exc)
     return problem_response(
         request=request,
@@ -254,7 +263,7 @@ async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: "Request", exc: Exception) -> "JSONResponse":
     logger.exception("unhandled error on %s", request.url.path, exc_info=exc)
     return problem_response(
         request=request,
@@ -265,7 +274,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: "FastAPI") -> None:
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     app.add_exception_handler(MarketplaceError, _marketplace_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

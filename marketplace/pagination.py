@@ -1,13 +1,15 @@
-"""Keyset (cursor) pagination: stable under inserts, cheap at any depth, capped page size."""
+"""Keyset (cursor) pagination: stable under inserts, cheap at any depth, capped page size.
+
+Services page in commands and jobs that never load the web framework, so ``PageParamsDep`` (the
+FastAPI dependency that reads ``limit`` and ``cursor``) is made when a router first imports it."""
 
 import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -31,17 +33,30 @@ class PageParams(BaseModel):
     cursor: str | None = None
 
 
-def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=512, description="`next_cursor` of the previous page."),
-    ] = None,
-) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor)
+if TYPE_CHECKING:
+    # For the type checker the parameters; at run time FastAPI's dependency that reads them.
+    PageParamsDep = PageParams
+else:
 
+    def __getattr__(name: str) -> Any:
+        if name != "PageParamsDep":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from fastapi import Depends, Query
 
-PageParamsDep = Annotated[PageParams, Depends(page_params)]
+        def page_params(
+            limit: Annotated[
+                int, Query(ge=1, le=MAX_LIMIT, description="Page size.")
+            ] = DEFAULT_LIMIT,
+            cursor: Annotated[
+                str | None,
+                Query(max_length=512, description="`next_cursor` of the previous page."),
+            ] = None,
+        ) -> PageParams:
+            return PageParams(limit=limit, cursor=cursor)
+
+        dependency = Annotated[PageParams, Depends(page_params)]
+        globals()[name] = dependency
+        return dependency
 
 
 class Page(BaseModel, Generic[T]):

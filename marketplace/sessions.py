@@ -2,14 +2,17 @@
 one per command or job (``unit_of_work``). Both record every audited change: the audit
 recorder's session events are installed here for commands and by the app factory for requests.
 
-Services only flush; these are the only places where commits happen."""
+Services only flush; these are the only places where commits happen.
+
+Commands and jobs never load the web framework: ``SessionDep`` (a FastAPI dependency) is made
+when a router first imports it, and the request is Starlette's (the class FastAPI injects)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Request
 from sqlmodel import Session
+from starlette.requests import Request
 
 from marketplace.audit import recorder as audit_recorder
 from marketplace.db import SAFE_METHODS, get_engine, get_read_engine
@@ -63,6 +66,18 @@ def transaction(session: Session) -> Iterator[Session]:
         session.commit()
 
 
-# scope="function" runs the commit before the response is sent, so a failed commit is reported
-# to the client instead of being lost after a 2xx.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+if TYPE_CHECKING:
+    # For the type checker a session; at run time FastAPI's dependency that opens it.
+    SessionDep = Session
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name != "SessionDep":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from fastapi import Depends
+
+        # scope="function" runs the commit before the response is sent, so a failed commit is
+        # reported to the client instead of being lost after a 2xx.
+        dependency = Annotated[Session, Depends(get_session, scope="function")]
+        globals()[name] = dependency
+        return dependency

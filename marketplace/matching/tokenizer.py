@@ -3,7 +3,10 @@ technical-term dictionary shipped beside this module), English lower-cased and P
 (Snowball English), numbers kept as they are.
 
 Indexing and querying go through the same functions, so a word is spelled the same way in the
-index and in a query on both databases."""
+index and in a query on both databases.
+
+jieba and Snowball are imported on first use: commands that never search (the daily sweep) do
+not pay for them."""
 
 import logging
 import re
@@ -12,9 +15,10 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
-import jieba
-import snowballstemmer
+if TYPE_CHECKING:
+    import jieba
 
 DICTIONARY = "dictionary.txt"
 MAX_WORD_LENGTH = 40
@@ -34,15 +38,17 @@ were which with
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 _lock = threading.Lock()
-_segmenter: jieba.Tokenizer | None = None
+_segmenter: "jieba.Tokenizer | None" = None
 
 
-def segmenter() -> jieba.Tokenizer:
+def segmenter() -> "jieba.Tokenizer":
     """jieba's dictionary, loaded once per process (it takes about a second) and quietly."""
     global _segmenter
     if _segmenter is None:
         with _lock:
             if _segmenter is None:
+                import jieba
+
                 jieba.setLogLevel(logging.WARNING)
                 loaded = jieba.Tokenizer()
                 loaded.initialize()
@@ -53,7 +59,9 @@ def segmenter() -> jieba.Tokenizer:
 
 
 @lru_cache(maxsize=1)
-def _stemmer() -> snowballstemmer.stemmer:
+def _stemmer() -> Any:
+    import snowballstemmer
+
     return snowballstemmer.stemmer("english")
 
 

@@ -16,6 +16,7 @@ import io
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import IO
 
 import sqlalchemy as sa
@@ -87,6 +88,25 @@ def _write_row_by_row(session: Session, owner_id: int, rows: list[Row]) -> Impor
     return outcome
 
 
+def _check_owner(*, sessions: SessionFactory, owner_id: int) -> None:
+    with sessions() as session:
+        owner = session.get(Organization, owner_id)
+        if owner is None:
+            raise OrganizationNotFound(f"Organization {owner_id} does not exist.")
+        import_writer.check_owner(owner)
+
+
+def check_import(
+    *, sessions: SessionFactory, owner_id: int, path: Path, file_format: ImportFormat
+) -> None:
+    """What refuses a whole import, checked before it starts: the owner (it exists and may
+    register patents) and the file (not empty, a CSV header that names known columns). Reads
+    only the file's first record."""
+    _check_owner(sessions=sessions, owner_id=owner_id)
+    with path.open("rb") as stream:
+        next(read_rows(stream, file_format), None)
+
+
 def import_patents(
     *,
     sessions: SessionFactory,
@@ -102,11 +122,7 @@ def import_patents(
     only to recognize later duplicates. Raises ``InvalidImportFile`` before writing anything when
     the file cannot be read at all."""
     chunk_size = get_settings().import_chunk_size
-    with sessions() as session:
-        owner = session.get(Organization, owner_id)
-        if owner is None:
-            raise OrganizationNotFound(f"Organization {owner_id} does not exist.")
-        import_writer.check_owner(owner)
+    _check_owner(sessions=sessions, owner_id=owner_id)
     total = ImportOutcome()
     chunk: list[Row] = []
 

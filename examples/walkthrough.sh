@@ -11,8 +11,10 @@
 set -euo pipefail
 
 # The docs' commands use curl as it is; here each answer's status is checked as well.
-ANSWER_FILE=$(mktemp)
-trap 'rm -f "$ANSWER_FILE"' EXIT
+WORK_DIR=$(mktemp -d)
+trap 'rm -rf "$WORK_DIR"' EXIT
+cd "$WORK_DIR"  # files the examples write (portfolio.csv)
+ANSWER_FILE=$WORK_DIR/answer
 curl() {
   local status
   status=$(command curl -sS -o "$ANSWER_FILE" -w '%{http_code}' "$@") || return 1
@@ -60,6 +62,14 @@ TODAY=$(python3 -c 'import datetime; print(datetime.date.today())')
 NEXT_YEAR=$(python3 -c 'import datetime; d = datetime.date.today(); print(d.replace(year=d.year + 1, day=min(d.day, 28)))')
 # --- end setup
 
+step "SME: save a search, to be told when a matching declaration is published"
+# --- alert
+SME=$(token ceo@greencell.example.com)
+SAVED=$(curl -s -X POST "$API/saved-searches" -H "Authorization: Bearer $SME" -H 'Content-Type: application/json' \
+  -d '{"name": "Sodium-ion storage", "q": "sodium-ion cathode", "max_upfront_fee": "100000"}')
+SAVED_ID=$(echo "$SAVED" | json id)
+# --- end alert
+
 step "University: register a patent, draft a declaration, publish it with the office's announcement"
 # --- university
 UNI=$(token tto@zit.example.edu.cn)
@@ -91,7 +101,7 @@ check "$PUBLISHED" KF2026000123 announcement_number
 
 step "SME: search, accept (the written notice), pay the entry fee; the university confirms it"
 # --- sme
-SME=$(token ceo@greencell.example.com)
+curl -s "$API/events" -H "Authorization: Bearer $SME"     # saved_search.matched: the new declaration
 curl -s -G $API/listings --data-urlencode 'q=sodium-ion cathode' --data-urlencode 'ipc=H01M'
 curl -s -G $API/listings --data-urlencode 'q=锂电池 热管理' --data-urlencode 'royalty_type=hybrid'
 FOUND=$(curl -s -G $API/listings --data-urlencode 'q=sodium-ion cathode' | json items 0)
@@ -110,6 +120,7 @@ curl -s -X POST $API/payments/$(echo "$PAYMENT" | json id)/confirm -H "Authoriza
 curl -s $API/licenses/$LICENSE_ID -H "Authorization: Bearer $SME" | json status   # active, from today
 # --- end sme
 check "$FOUND" "$LISTING_ID" id
+check "$(curl -s "$API/events" -H "Authorization: Bearer $SME")" "listing:$LISTING_ID" items type=saved_search.matched subject
 check "$LICENSE" pending_payment status
 check "$(curl -s $API/licenses/$LICENSE_ID -H "Authorization: Bearer $SME")" active status
 check "$(curl -s -X POST $API/offers/$OFFER_ID/accept -H "Authorization: Bearer $SME" -H "Idempotency-Key: $KEY")" "$LICENSE_ID" id
@@ -241,6 +252,53 @@ curl -s "$API/audit-events?object_type=license&object_id=$LICENSE_ID" -H "Author
 curl -s $API/audit-events/head -H "Authorization: Bearer $UNI"
 # --- end operator
 check "$(curl -s $API/disputes/$DISPUTE_ID -H "Authorization: Bearer $SME")" resolved status
+
+step "SME: needs, ranked matches with reasons, saved searches; the university sees the demand"
+# --- search
+curl -s -G $API/listings --data-urlencode 'q=锂离子电池 thermal' --data-urlencode 'ipc=H01M' --data-urlencode 'max_upfront_fee=100000'
+curl -s -G $API/listings --data-urlencode 'q=batery'            # "corrected_query": "battery"
+curl -s -X PUT $API/profile -H "Authorization: Bearer $SME" -H 'Content-Type: application/json' \
+  -d '{"industry": "electric vehicle batteries", "ipc_interests": ["H01M 10"], "region": "Zhejiang"}'
+NEED=$(curl -s -X POST "$API/needs" -H "Authorization: Bearer $SME" -H 'Content-Type: application/json' \
+  -d '{"title": "锂电池热管理", "description": "cooling for e-bike packs", "ipc_codes": ["H01M 10"],
+       "budget_max": "300000", "expected_annual_sales": "2000000"}')
+NEED_ID=$(echo "$NEED" | json id)
+curl -s "$API/needs/$NEED_ID/matches?limit=5" -H "Authorization: Bearer $SME"
+curl -s -X POST "$API/saved-searches" -H "Authorization: Bearer $SME" -H 'Content-Type: application/json' \
+  -d "{\"name\": \"Our cooling need\", \"need_id\": $NEED_ID}"
+curl -s "$API/saved-searches/$SAVED_ID/results" -H "Authorization: Bearer $SME"      # run it now
+curl -s -X PATCH "$API/saved-searches/$SAVED_ID" -H "Authorization: Bearer $SME" \
+  -H 'Content-Type: application/json' -d '{"active": false}'                      # pause its alerts
+curl -s "$API/listings/$LISTING_ID/demand" -H "Authorization: Bearer $UNI"
+# --- end search
+check "$(curl -s "$API/needs/$NEED_ID/matches?limit=5" -H "Authorization: Bearer $SME")" "Battery thermal management method based on phase-change materials" items 0 listing title
+check "$(curl -s -G $API/listings --data-urlencode 'q=batery')" battery corrected_query
+
+step "University: import a portfolio, then declare many patents at once"
+# --- bulk
+cat > portfolio.csv <<EOF
+application_number,title,filing_date,grant_date,legal_status,fee_paid_until,ipc_codes,inventors
+202110123457.1,Sodium-ion anode of hard carbon,2021-03-02,2023-01-10,granted,$NEXT_YEAR,H01M4/587,Li Wei;Wang Fang
+202210123459.5,Electrolyte for sodium-ion cells,2022-04-18,2024-02-06,granted,$NEXT_YEAR,H01M 10/054,Wang Fang
+EOF
+JOB_ID=$(curl -s $API/imports -H "Authorization: Bearer $UNI" -F file=@portfolio.csv | json id)
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  [ "$(curl -s $API/imports/$JOB_ID -H "Authorization: Bearer $UNI" | json status)" = succeeded ] && break
+  sleep 1
+done
+curl -s $API/imports/$JOB_ID -H "Authorization: Bearer $UNI"
+ANODE=$(curl -s -G $API/patents --data-urlencode 'q=202110123457.1' -H "Authorization: Bearer $UNI" | json items 0 id)
+ELECTROLYTE=$(curl -s -G $API/patents --data-urlencode 'q=202210123459.5' -H "Authorization: Bearer $UNI" | json items 0 id)
+curl -s $API/listings/bulk -H "Authorization: Bearer $UNI" -H 'Content-Type: application/json' -d @- <<EOF
+{"patent_ids": [$ANODE, $ELECTROLYTE],
+ "offer": {"royalty_type": "lump_sum", "upfront_fee": "80000", "term_years": 3}, "publish": true,
+ "announcements": [
+   {"patent_id": $ANODE, "announcement_number": "KF2026000201", "announcement_date": "$TODAY"},
+   {"patent_id": $ELECTROLYTE, "announcement_number": "KF2026000202", "announcement_date": "$TODAY"}]}
+EOF
+# --- end bulk
+check "$(curl -s $API/imports/$JOB_ID -H "Authorization: Bearer $UNI")" 2 created_count
+check "$(curl -s -G $API/listings --data-urlencode 'q=hard carbon anode')" KF2026000201 items 0 announcement_number
 
 step "University: withdraw a declaration; licenses granted under it stand"
 # --- withdrawal

@@ -58,8 +58,8 @@ print(value if isinstance(value, str) else json.dumps(value))' "$@"
 token() {  # a user's access token (every demo account has this password)
   curl -s $API/auth/token -d grant_type=password -d username="$1" -d password=demo-password-2026 | json access_token
 }
-TODAY=$(python3 -c 'import datetime; print(datetime.date.today())')
-NEXT_YEAR=$(python3 -c 'import datetime; d = datetime.date.today(); print(d.replace(year=d.year + 1, day=min(d.day, 28)))')
+TODAY=$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).date())')  # the server's day
+NEXT_YEAR=$(python3 -c 'import datetime, sys; d = datetime.date.fromisoformat(sys.argv[1]); print(d.replace(year=d.year + 1, day=min(d.day, 28)))' "$TODAY")
 # --- end setup
 
 step "SME: save a search, to be told when a matching declaration is published"

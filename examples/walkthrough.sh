@@ -122,6 +122,8 @@ curl -s $API/licenses/$LICENSE_ID -H "Authorization: Bearer $SME" | json status 
 check "$FOUND" "$LISTING_ID" id
 check "$(curl -s "$API/events" -H "Authorization: Bearer $SME")" "listing:$LISTING_ID" items type=saved_search.matched subject
 check "$LICENSE" pending_payment status
+check "$LICENSE" non_exclusive exclusivity
+check "$LICENSE" 50000.00 terms offer upfront_fee
 check "$(curl -s $API/licenses/$LICENSE_ID -H "Authorization: Bearer $SME")" active status
 check "$(curl -s -X POST $API/offers/$OFFER_ID/accept -H "Authorization: Bearer $SME" -H "Idempotency-Key: $KEY")" "$LICENSE_ID" id
 
@@ -187,6 +189,7 @@ curl -s -X POST $API/licenses/$(echo "$EXPORT_LICENSE" | json id)/export-review/
   -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d '{"note": "End use checked"}'
 # --- end export
 check "$EXPORT_LICENSE" pending_export_review status
+check "$(curl -s $API/export-reviews -H "Authorization: Bearer $ADMIN")" '[]' items
 check "$(curl -s $API/licenses/$(echo "$EXPORT_LICENSE" | json id) -H "Authorization: Bearer $FOREIGN")" pending_payment status
 
 step "Bank: machine access, encumbrance check, a pledge on the declared patent, consent"
@@ -221,6 +224,11 @@ curl -s "$API/pledges/$PLEDGE_ID/license-income?from=$TODAY&to=$NEXT_YEAR" -H "A
 curl -s "$API/events?limit=100" -H "Authorization: Bearer $BANK"
 # --- end bank
 check "$(curl -s $API/pledges/$PLEDGE_ID -H "Authorization: Bearer $BANK")" registered status
+ENCUMBRANCES=$(curl -s $API/encumbrances/check -H "Authorization: Bearer $BANK" -H 'Content-Type: application/json' \
+  -d "{\"application_numbers\": [\"202110123456.7\", \"$PLEDGED\", \"202010200001.X\"]}")
+check "$ENCUMBRANCES" Y2026980012345 results 0 active_pledge registration_number
+check "$ENCUMBRANCES" '["patent_already_pledged"]' results 1 reasons
+check "$ENCUMBRANCES" false results 2 known
 
 step "Webhooks: an organization admin subscribes an endpoint and reads the delivery log"
 # --- webhooks

@@ -101,22 +101,27 @@ def _load_demo() -> None:
         raise _fail("the demo data has published passwords; it is not loaded in production.")
     with unit_of_work() as session:
         summary = load_demo(session)
-    if not summary.created:
-        console.print("Demo data is already loaded.")
-        return
     table = Table(title=f"Demo accounts (password: {DEMO_PASSWORD})")
     for column in ("role", "email", "organization"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "email")
     for row in summary.accounts:
         table.add_row(*row)
     console.print(table)
-    console.print(
-        f"{summary.patents} patents, {summary.listings} published listings, "
-        f"{summary.licenses} licenses, {summary.pledges} registered pledge."
-    )
+    if summary.created:
+        console.print(
+            f"{summary.patents} patents, {summary.listings} published listings, "
+            f"{summary.licenses} licenses, {summary.pledges} registered pledges."
+        )
+    else:
+        console.print("Demo data was already loaded.")
     if summary.api_client:
         client_id, secret = summary.api_client
-        console.print(f"Bank API client: client_id={client_id} client_secret={secret}")
+        shown = (
+            secret or f"shown once; `marketplace reset-client-secret {client_id}` makes a new one"
+        )
+        console.print(
+            f"Bank API client: client_id={client_id} client_secret={shown}", soft_wrap=True
+        )
 
 
 @app.command()
@@ -124,6 +129,18 @@ def demo() -> None:
     """Load a small realistic demo (universities, patents, listings, SMEs, a bank)."""
     _migrate()
     _load_demo()
+
+
+@app.command("reset-client-secret")
+def reset_client_secret(client_id: Annotated[str, typer.Argument(help="The client_id.")]) -> None:
+    """Give an API client a new secret (the old one stops working); printed once, audited."""
+    _migrate()
+    try:
+        with unit_of_work() as session:
+            _, secret = accounts.reset_api_client_secret(session=session, client_id=client_id)
+    except MarketplaceError as exc:
+        raise _fail(exc.detail) from None
+    console.print(f"client_id={client_id} client_secret={secret}", soft_wrap=True)
 
 
 @app.command()

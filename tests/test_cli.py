@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from marketplace.accounts.models import OrganizationKind, User
+from marketplace.accounts.models import ApiClient, OrganizationKind, User
 from marketplace.cli import app
 from marketplace.config import Settings, get_settings
 from marketplace.db import get_engine, get_read_engine
+from marketplace.demo import DEMO_EMAILS, HISTORY_DAYS
 from marketplace.licensing.models.licenses import License
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.patents.models import Patent
@@ -65,10 +66,10 @@ def test_create_admin_refuses_a_weak_password(cli_database: sa.Engine) -> None:
         assert session.scalars(select(User)).all() == []
 
 
-def test_demo_loads_once(cli_database: sa.Engine) -> None:
+def test_demo_loads_once_and_prints_the_accounts_every_time(cli_database: sa.Engine) -> None:
     first = runner.invoke(app, ["demo"])
     assert first.exit_code == 0, first.output
-    assert "published listings" in first.output
+    assert "8 patents, 7 published listings, 5 licenses, 2 registered pledges" in first.output
     with Session(cli_database) as session:
         counts = (
             len(session.scalars(select(Patent)).all()),
@@ -76,21 +77,27 @@ def test_demo_loads_once(cli_database: sa.Engine) -> None:
             len(session.scalars(select(License)).all()),
             len(session.scalars(select(Pledge)).all()),
         )
-    assert counts == (8, 7, 3, 1)
+        client_id = session.scalars(select(ApiClient.client_id)).one()
+    assert counts == (8, 7, 5, 2)
+    assert f"client_id={client_id} client_secret=mks_" in first.output
 
     second = runner.invoke(app, ["demo"])
     assert second.exit_code == 0
     assert "already loaded" in second.output
+    # The accounts again, and how to get a new secret for the bank's client (shown only once).
+    for email in DEMO_EMAILS:
+        assert email in second.output
+    assert f"marketplace reset-client-secret {client_id}" in second.output
     with Session(cli_database) as session:
         assert len(session.scalars(select(Patent)).all()) == 8
 
 
-def test_demo_licenses_are_accepted_paid_confirmed_then_in_force(cli_database: sa.Engine) -> None:
-    """The demo shows the lawful sequence (Patent Law art. 51): the SME's acceptance (the
-    notice, told to the university), its payment of the lump sum, the university's
-    confirmation, and only then the license in force, resting on that payment."""
+def test_demo_licenses_follow_the_lawful_sequence(cli_database: sa.Engine) -> None:
+    """The demo shows the lawful sequence (Patent Law art. 51): lump sums accepted (the notice,
+    told to the university), paid, confirmed and only then in force, resting on that payment; a
+    running royalty in force on the notice; a hybrid license still awaiting its entry fee."""
     from marketplace.events.models import Event
-    from marketplace.licensing.models.obligations import Payment
+    from marketplace.licensing.models.obligations import Obligation, Payment
 
     assert runner.invoke(app, ["demo"]).exit_code == 0
     with Session(cli_database) as session:
@@ -100,8 +107,19 @@ def test_demo_licenses_are_accepted_paid_confirmed_then_in_force(cli_database: s
             (event.subject, event.recipient_id, event.type)
             for event in session.scalars(select(Event))
         }
-    assert len(licenses) == 3
-    for license_ in licenses:
+        by_type = {}
+        for license_ in licenses:
+            by_type.setdefault(license_.terms["offer"]["royalty_type"], []).append(license_)
+        hybrid = by_type["hybrid"][0]
+        hybrid_fee = session.scalars(
+            select(Obligation).where(Obligation.license_id == hybrid.id)
+        ).one()
+    assert {kind: len(group) for kind, group in by_type.items()} == {
+        "lump_sum": 3,
+        "running": 1,
+        "hybrid": 1,
+    }
+    for license_ in by_type["lump_sum"]:
         assert license_.status == "active"
         resting_on = license_.terms["payment"]
         payment = paid[resting_on["payment_id"]]
@@ -111,6 +129,143 @@ def test_demo_licenses_are_accepted_paid_confirmed_then_in_force(cli_database: s
         subject = f"license:{license_.id}"
         assert (subject, license_.licensor_id, "license.accepted") in kinds
         assert (subject, license_.licensee_id, "license.in_force") in kinds
+    assert by_type["running"][0].status == "active"
+    assert (hybrid.status, hybrid_fee.kind, hybrid_fee.status) == (
+        "pending_payment",
+        "upfront",
+        "due",
+    )
+
+
+def test_demo_running_license_can_report_its_first_quarter(cli_database: sa.Engine) -> None:
+    """The running-royalty license took effect before the demo was loaded: its first quarter
+    has ended, so the licensee files its report and pays the royalty now."""
+    from marketplace import clock
+    from marketplace.licensing import payments, royalty_reports
+    from marketplace.licensing.models.obligations import PaymentCreate
+    from marketplace.licensing.models.royalty_reports import RoyaltyReportCreate
+    from marketplace.licensing.royalties import add_months
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    with Session(cli_database) as session:
+        running = next(
+            item
+            for item in session.scalars(select(License))
+            if item.terms["offer"]["royalty_type"] == "running"
+        )
+        start = running.effective_date
+        assert start == clock.today() - timedelta(days=HISTORY_DAYS)
+        quarter_end = add_months(start, 3) - timedelta(days=1)
+        assert quarter_end < clock.today()
+        _report, obligation = royalty_reports.file_report(
+            session=session,
+            license_=running,
+            organization_id=running.licensee_id,
+            user=None,
+            data=RoyaltyReportCreate(
+                period_start=start, period_end=quarter_end, net_sales="500000", currency="CNY"
+            ),
+        )
+        assert obligation is not None
+        assert obligation.amount == 20000  # 4 % of the net sales
+        assert obligation.status == "due"  # not overdue: reported in time
+        payments.record_payment(
+            session=session,
+            obligation_id=obligation.id or 0,
+            organization_id=running.licensee_id,
+            user=None,
+            data=PaymentCreate(amount="20000", paid_on=clock.today(), reference="TT-1"),
+        )
+
+
+def test_demo_shows_export_review_pledges_and_consent_with_office_numbers(
+    cli_database: sa.Engine,
+) -> None:
+    """A foreign enterprise and a flagged technology (export review), two registered pledges,
+    one on a declared patent with the bank's consent; every office number is an example in the
+    configured pattern, none of the platform's own."""
+    import re
+
+    from marketplace.accounts.models import Organization
+    from marketplace.licensing.models.export_review import ExportControl
+    from marketplace.pledges.models import PledgeConsent
+
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    settings = get_settings()
+    with Session(cli_database) as session:
+        foreign = session.scalars(select(Organization).where(Organization.country != "CN")).all()
+        controls = session.scalars(select(ExportControl)).all()
+        pledges = session.scalars(select(Pledge)).all()
+        consents = session.scalars(select(PledgeConsent)).all()
+        listings = session.scalars(select(Listing)).all()
+        licenses = session.scalars(select(License)).all()
+    assert [(org.country, org.kind, org.verification) for org in foreign] == [
+        ("DE", "enterprise", "verified")
+    ]
+    assert [control.ipc_prefix for control in controls] == ["B22F 10"]
+    assert {pledge.status for pledge in pledges} == {"registered"}
+    assert len(consents) == 1
+    for pledge in pledges:
+        assert re.fullmatch(settings.pledge_registration_number_pattern, pledge.registration_number)
+        assert not pledge.registration_number_platform_assigned
+    for listing in listings:
+        assert listing.status == ListingStatus.published
+        assert re.fullmatch(settings.announcement_number_pattern, listing.announcement_number)
+        assert not listing.announcement_number.startswith(("OL", "DEMO"))
+    # The consent keeps the pledged declaration open: nothing on the demo is suspended.
+    assert all(license_.status != "export_refused" for license_ in licenses)
+
+
+def test_reset_client_secret_replaces_the_secret_once_and_is_audited(
+    cli_database: sa.Engine,
+) -> None:
+    from marketplace.accounts import service as accounts
+    from marketplace.accounts.errors import InvalidClient
+    from marketplace.audit.models import AuditEvent
+
+    first = runner.invoke(app, ["demo"])
+    old_secret = first.output.split("client_secret=")[1].split()[0]
+    with Session(cli_database) as session:
+        client_id = session.scalars(select(ApiClient.client_id)).one()
+
+    result = runner.invoke(app, ["reset-client-secret", client_id])
+    assert result.exit_code == 0, result.output
+    new_secret = result.output.split("client_secret=")[1].split()[0]
+    assert new_secret.startswith("mks_")
+    assert new_secret != old_secret
+    with Session(cli_database) as session:
+        issued = accounts.client_credentials_grant(
+            session=session, client_id=client_id, client_secret=new_secret, scope=None
+        )
+        assert issued.access_token
+        with pytest.raises(InvalidClient):
+            accounts.client_credentials_grant(
+                session=session, client_id=client_id, client_secret=old_secret, scope=None
+            )
+        entries = session.scalars(
+            select(AuditEvent).where(AuditEvent.object_type == "api_client")
+        ).all()
+        stored = session.scalars(select(ApiClient)).one()
+    assert [entry.action for entry in entries] == ["created", "updated"]
+    assert set(entries[1].changes) == {"credentials_reset_at"}
+    assert new_secret not in str(entries[1].changes)
+    assert stored.secret_hash != new_secret
+
+
+def test_reset_client_secret_refuses_an_unknown_or_revoked_client(cli_database: sa.Engine) -> None:
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    unknown = runner.invoke(app, ["reset-client-secret", "mkc_nobody"])
+    assert unknown.exit_code == 1
+    assert "does not exist" in unknown.output
+    with Session(cli_database) as session:
+        client = session.scalars(select(ApiClient)).one()
+        client.revoked_at = client.created_at
+        session.add(client)
+        session.commit()
+        client_id = client.client_id
+    revoked = runner.invoke(app, ["reset-client-secret", client_id])
+    assert revoked.exit_code == 1
+    assert "revoked" in revoked.output
 
 
 def test_demo_is_refused_in_production(
@@ -135,8 +290,9 @@ def test_sweep_lapses_listings_whose_patents_left_force(cli_database: sa.Engine,
         statuses = {listing.status for listing in session.scalars(select(Listing))}
         licenses = session.scalars(select(License)).all()
     assert statuses == {ListingStatus.lapsed}
-    # Lapsing ends the declaration, never the licenses granted under it.
-    assert {license_.status for license_ in licenses} == {"active"}
+    # Lapsing ends the declaration, never the licenses granted under it (the demo's hybrid
+    # license, never paid for, lapsed unpaid long before).
+    assert sorted(license_.status for license_ in licenses) == ["active"] * 4 + ["lapsed_unpaid"]
 
 
 def test_sweep_expires_licenses_at_the_end_of_their_term(
@@ -144,13 +300,19 @@ def test_sweep_expires_licenses_at_the_end_of_their_term(
 ) -> None:  # type: ignore[no-untyped-def]
     assert runner.invoke(app, ["demo"]).exit_code == 0
     with Session(cli_database) as session:
-        last_day = max(license_.expires_on for license_ in session.scalars(select(License)))
-    set_today(last_day)
-    assert "0 license(s) expired" in runner.invoke(app, ["sweep"]).output
-    set_today(last_day + timedelta(days=1))
-    assert "3 license(s) expired" in runner.invoke(app, ["sweep"]).output
+        in_force = session.scalars(select(License).where(License.status == "active")).all()
+    # The three-year lump sums end first, the five-year running royalty later.
+    ends = sorted({license_.expires_on for license_ in in_force})
+    expected = [sum(1 for item in in_force if item.expires_on == end) for end in ends]
+    for last_day, ending in zip(ends, expected, strict=True):
+        set_today(last_day)
+        assert "0 license(s) expired" in runner.invoke(app, ["sweep"]).output
+        set_today(last_day + timedelta(days=1))
+        assert f"{ending} license(s) expired" in runner.invoke(app, ["sweep"]).output
     with Session(cli_database) as session:
-        assert {license_.status for license_ in session.scalars(select(License))} == {"expired"}
+        statuses = sorted(license_.status for license_ in session.scalars(select(License)))
+    # The demo's hybrid license was never paid for: it lapsed unpaid instead.
+    assert statuses == ["expired"] * len(in_force) + ["lapsed_unpaid"]
 
 
 @pytest.fixture
@@ -254,9 +416,9 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
 
     assert runner.invoke(app, ["demo"]).exit_code == 0
     with Session(cli_database) as session:
-        # The demo's licenses are lump sums, paid before they took effect: add a hybrid one
-        # (its entry fee paid) with a minimum annual royalty, and a royalty report whose
-        # royalty goes unpaid.
+        # The demo's licenses in force are lump sums, paid before they took effect, and a
+        # running royalty without a minimum: add a hybrid one (its entry fee paid) with a
+        # minimum annual royalty, and a royalty report whose royalty goes unpaid.
         hybrid = license_for(
             session,
             factories.organization(session, kind=OrganizationKind.university),
@@ -270,7 +432,9 @@ def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
             select(MinimumRoyaltyYear).where(MinimumRoyaltyYear.year_index == 0)
         ).all()
         upfront = session.scalars(
-            select(Obligation).where(Obligation.kind == ObligationKind.upfront)
+            select(Obligation)
+            .join(License, License.id == Obligation.license_id)  # type: ignore[arg-type]
+            .where(Obligation.kind == ObligationKind.upfront, License.status == "active")
         ).all()
         unpaid = session.scalars(
             select(Obligation).where(Obligation.kind == ObligationKind.royalty)

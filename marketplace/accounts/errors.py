@@ -73,6 +73,11 @@ class ApiClientNotFound(NotFound):
     title = "API client not found"
 
 
+class ApiClientRevoked(Conflict):
+    default_code = "api_client_revoked"
+    title = "API client revoked"
+
+
 class InvalidAccessToken(Unauthorized):
     default_code = "invalid_token"
     title = "Invalid or expired token"

@@ -183,6 +183,10 @@ class ApiClient(SQLModel, table=True):
     """Machine access for an organization (banks), authenticated with client credentials."""
 
     __tablename__ = "api_client"
+    # Creation, revocation and each secret reset are in the audit trail (never the secret).
+    __audited__: ClassVar[Audited] = Audited(
+        parties=("organization_id",), exclude=("last_used_at",)
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     client_id: str = Field(unique=True, max_length=64)
@@ -193,6 +197,8 @@ class ApiClient(SQLModel, table=True):
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When an operator last replaced the secret (`marketplace reset-client-secret`).
+    credentials_reset_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ApiClientCreate(SQLModel):

@@ -14,6 +14,7 @@ from marketplace.accounts import security
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.errors import (
     ApiClientNotFound,
+    ApiClientRevoked,
     CannotDeactivateSelf,
     CreditCodeTaken,
     EmailTaken,
@@ -469,6 +470,23 @@ def create_api_client(*, session: Session, creator: User, name: str) -> tuple[Ap
         organization_id=creator.organization_id,
         created_by_user_id=creator.id,
     )
+    session.add(client)
+    session.flush()
+    return client, secret
+
+
+def reset_api_client_secret(*, session: Session, client_id: str) -> tuple[ApiClient, str]:
+    """An operator replaces a client's secret (the old one stops working at once) and hands the
+    new one over: it is returned here only, and only its hash is stored. Access tokens already
+    issued run to their expiry. The reset is in the audit trail (``credentials_reset_at``)."""
+    client = session.scalar(select(ApiClient).where(col(ApiClient.client_id) == client_id))
+    if client is None:
+        raise ApiClientNotFound(f"API client {client_id} does not exist.")
+    if client.revoked_at is not None:
+        raise ApiClientRevoked(f"API client {client_id} was revoked; create a new one.")
+    secret = security.new_opaque_token("mks")
+    client.secret_hash = security.hash_secret(secret)
+    client.credentials_reset_at = clock.now()
     session.add(client)
     session.flush()
     return client, secret

@@ -134,6 +134,10 @@ def demo() -> None:
 @app.command("reset-client-secret")
 def reset_client_secret(client_id: Annotated[str, typer.Argument(help="The client_id.")]) -> None:
     """Give an API client a new secret (the old one stops working); printed once, audited."""
+    from marketplace.accounts import service as accounts
+    from marketplace.errors import MarketplaceError
+    from marketplace.sessions import unit_of_work
+
     _migrate()
     try:
         with unit_of_work() as session:

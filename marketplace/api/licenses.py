@@ -14,6 +14,7 @@ from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.licensing import certificates, recordation
 from marketplace.licensing import service as licensing
+from marketplace.licensing.deps import PartyLicense
 from marketplace.licensing.models.certificates import (
     CertificateVerdict,
     CertificateVerification,
@@ -161,10 +162,7 @@ def list_recordation_due(
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_license(license_id: ObjectId, caller: LicensesScope, session: SessionDep) -> LicensePublic:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
+def get_license(license_: PartyLicense, session: SessionDep) -> LicensePublic:
     return license_views.license_public(session, license_)
 
 
@@ -226,12 +224,7 @@ def record_license(
     "new certificate with the active key. Verify it with the keys at `/.well-known/jwks.json` or "
     "with `POST /api/v1/certificates/verify`.",
 )
-def get_certificate(
-    license_id: ObjectId, caller: LicensesScope, session: SessionDep, response: Response
-) -> LicenseCertificate:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
+def get_certificate(license_: PartyLicense, response: Response) -> LicenseCertificate:
     response.headers["Cache-Control"] = "no-store"
     return certificates.issue_certificate(license_=license_)
 

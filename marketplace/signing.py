@@ -227,15 +227,20 @@ def new_kid() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
-def rotate(directory: Path) -> str:
-    """Add a new P-256 key and make it the active one; returns its kid. Old keys are kept."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    kid = new_kid()
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+def new_private_key_pem() -> bytes:
+    """A new P-256 private key, PKCS#8 PEM, unencrypted."""
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+def rotate(directory: Path) -> str:
+    """Add a new P-256 key and make it the active one; returns its kid. Old keys are kept."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    kid = new_kid()
+    pem = new_private_key_pem()
     descriptor = os.open(directory / f"{kid}.pem", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as key_file:
         key_file.write(pem)

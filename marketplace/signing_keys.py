@@ -20,8 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
@@ -83,11 +82,7 @@ def rotate(engine: Engine | None = None) -> str:
     """Add a new P-256 key and make it the active one; returns its kid. Old keys are kept."""
     engine = engine or get_engine()
     kid = signing.new_kid()
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    pem = signing.new_private_key_pem()
     now = datetime.now(UTC)
     table: sa.Table = SigningKeyRecord.__table__  # type: ignore[attr-defined]
     with engine.begin() as connection:

@@ -1,12 +1,18 @@
-"""Requests sent to the app at the same moment, for the tests of races (PostgreSQL)."""
+"""Races on purpose, for the tests of races (PostgreSQL): requests sent to the app at the same
+moment, and two transactions made to overlap (``overlap``)."""
 
 import asyncio
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tests.matching.overlap import PATIENCE_SECONDS, backend_pid, start, wait_until_blocked
 
 
 @dataclass(frozen=True)
@@ -46,3 +52,37 @@ def post_at_once(
 def statuses_and_bodies(responses: Sequence[httpx.Response]) -> list[tuple[int, Any]]:
     """Each response's status and body."""
     return [(response.status_code, response.json()) for response in responses]
+
+
+def overlap(
+    engine: Engine, first: Callable[[Session], object], second: Callable[[Session], object]
+) -> list[BaseException]:
+    """``first`` runs and holds its transaction open; ``second`` starts in a thread and must
+    wait for it; then ``first`` commits. Returns what ``second`` raised."""
+    holding = Session(engine)
+    waiting = Session(engine)
+    failures: list[BaseException] = []
+    thread: threading.Thread | None = None
+    try:
+        first(holding)
+        holder, waiter = backend_pid(holding), backend_pid(waiting)
+
+        def run_second() -> None:
+            try:
+                second(waiting)
+                waiting.commit()
+            except BaseException:
+                waiting.rollback()
+                raise
+
+        thread = start(run_second, failures)
+        wait_until_blocked(engine, waiter=waiter, holder=holder, thread=thread)
+        holding.commit()
+    finally:
+        holding.close()
+        if thread is not None:
+            thread.join(timeout=PATIENCE_SECONDS)
+        waiting.close()
+    assert thread is not None
+    assert not thread.is_alive()
+    return failures

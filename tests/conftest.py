@@ -67,7 +67,7 @@ from marketplace.audit import recorder as audit_recorder  # noqa: E402
 from marketplace.db import create_db_engine, get_engine, get_read_engine  # noqa: E402
 from marketplace.main import create_app  # noqa: E402
 from marketplace.sessions import get_session, transaction  # noqa: E402
-from tests.factories import NewParty, Party, make_party  # noqa: E402
+from tests.factories import NewParty, Party, SetToday, make_party  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,7 +162,7 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
 
 
 @pytest.fixture
-def set_today(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def set_today(monkeypatch: pytest.MonkeyPatch) -> SetToday:
     """Move the clock: ``set_today(date(2030, 1, 1))``."""
 
     def move(day: date) -> None:

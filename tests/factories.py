@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlmodel import Session
 
@@ -143,6 +143,9 @@ class Party:
 
 
 NewParty = Callable[..., Party]
+
+# Moves the clock to the given day (the ``set_today`` fixture).
+SetToday = Callable[[date], None]
 
 
 def make_party(
@@ -373,3 +376,13 @@ def pay_upfront(session: Session, license_: License) -> License:
     )
     session.refresh(license_)
     return license_
+
+
+Row = TypeVar("Row")
+
+
+def reread(session: Session, row: Row) -> Row:
+    """The row as stored now: flushes pending changes and loads its columns again."""
+    session.flush()
+    session.refresh(row)
+    return row

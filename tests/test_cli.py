@@ -18,6 +18,7 @@ from marketplace.licensing.models.licenses import License
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.patents.models import Patent
 from marketplace.pledges.models import Pledge
+from tests.factories import SetToday
 
 runner = CliRunner()
 
@@ -296,8 +297,8 @@ def test_sweep_lapses_listings_whose_patents_left_force(cli_database: sa.Engine,
 
 
 def test_sweep_expires_licenses_at_the_end_of_their_term(
-    cli_database: sa.Engine, set_today
-) -> None:  # type: ignore[no-untyped-def]
+    cli_database: sa.Engine, set_today: SetToday
+) -> None:
     assert runner.invoke(app, ["demo"]).exit_code == 0
     with Session(cli_database) as session:
         in_force = session.scalars(select(License).where(License.status == "active")).all()
@@ -403,8 +404,8 @@ def test_serve_makes_the_first_key_outside_production_only(
 
 
 def test_sweep_settles_minimum_royalties_and_announces_overdue_obligations(
-    cli_database: sa.Engine, set_today
-) -> None:  # type: ignore[no-untyped-def]
+    cli_database: sa.Engine, set_today: SetToday
+) -> None:
     from marketplace.events.models import Event
     from marketplace.licensing.models.obligations import (
         MinimumRoyaltyYear,
@@ -606,7 +607,7 @@ def test_reindex_search_rebuilds_the_index_from_the_published_listings(
         published = len(
             session.scalars(select(Listing).where(Listing.status == ListingStatus.published)).all()
         )
-        session.exec(sa.delete(ListingSearch))  # type: ignore[call-overload]
+        session.execute(sa.delete(ListingSearch))
         session.commit()
     result = runner.invoke(app, ["reindex-search"])
     assert result.exit_code == 0, result.output

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.patents.models import Patent
@@ -45,7 +45,7 @@ def test_a_control_character_in_a_json_body_is_refused(
 
     problem = assert_problem(response, 422, "control_character")
     assert f"U+{ord(character):04X}" in problem["detail"]
-    assert session.scalar(select(Patent).where(Patent.title.contains("Battery"))) is None
+    assert session.scalar(select(Patent).where(col(Patent.title).contains("Battery"))) is None
 
 
 def test_tab_newline_and_an_escaped_backslash_are_text(

@@ -1,13 +1,15 @@
 """The mission end to end, through HTTP only: a university publishes, many SMEs license."""
 
 import uuid
+from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from tests.factories import PASSWORD, application_number, credit_code
 
 
-def signup(client: TestClient, kind: str, email: str) -> dict:
+def signup(client: TestClient, kind: str, email: str) -> dict[str, Any]:
     response = client.post(
         "/api/v1/signup",
         json={
@@ -22,7 +24,8 @@ def signup(client: TestClient, kind: str, email: str) -> dict:
         },
     )
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def login(client: TestClient, email: str) -> dict[str, str]:
@@ -34,7 +37,9 @@ def login(client: TestClient, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def test_university_publishes_and_many_enterprises_license(client, session) -> None:
+def test_university_publishes_and_many_enterprises_license(
+    client: TestClient, session: Session
+) -> None:
     from tests.factories import auth, platform_admin
 
     admin_headers = auth(session, platform_admin(session))
@@ -123,7 +128,9 @@ def test_university_publishes_and_many_enterprises_license(client, session) -> N
     assert all(item["status"] == "active" for item in held)
 
 
-def test_a_bank_lends_against_a_patent_and_consents_to_its_open_license(client, session) -> None:
+def test_a_bank_lends_against_a_patent_and_consents_to_its_open_license(
+    client: TestClient, session: Session
+) -> None:
     from marketplace.accounts.models import OrganizationKind
     from tests.factories import auth, member, patent
 

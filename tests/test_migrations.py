@@ -182,8 +182,8 @@ def test_the_ipc_lexemes_migration_fills_the_vectors_as_indexing_does(engine: En
         with Session(engine) as check:
             return str(
                 check.execute(
-                    sa.select(ListingSearch.search_vector).where(
-                        ListingSearch.listing_id == listing_id
+                    sa.select(col(ListingSearch.search_vector)).where(
+                        col(ListingSearch.listing_id) == listing_id
                     )
                 ).scalar_one()
             )
@@ -222,8 +222,8 @@ def test_the_words_migration_fills_the_words_as_indexing_does(engine: Engine) ->
     def words() -> tuple[list[str], list[str]]:
         with Session(engine) as check:
             title, body = check.execute(
-                sa.select(ListingSearch.title_words, ListingSearch.body_words).where(
-                    ListingSearch.listing_id == listing_id
+                sa.select(col(ListingSearch.title_words), col(ListingSearch.body_words)).where(
+                    col(ListingSearch.listing_id) == listing_id
                 )
             ).one()
         return sorted(title.split()), sorted(body.split())
@@ -301,7 +301,7 @@ def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy
         )
         numbers = [factories.application_number(2), factories.application_number(1)]
         with engine.begin() as connection:
-            patent_ids = [
+            patent_ids: list[int] = [
                 connection.execute(
                     sa.insert(patent).returning(sa.column("id")),
                     {
@@ -325,7 +325,7 @@ def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy
                     numbers, ("utility_model", "invention"), ("PJ2020001", None), strict=True
                 )
             ]
-            listing_ids = [
+            listing_ids: list[int] = [
                 connection.execute(
                     sa.insert(listing).returning(sa.column("id")),
                     {

@@ -5,6 +5,7 @@ generated bodies get past authentication into validation and the services. Schem
 pytest plugin is not used (it lags pytest releases); its strategies are driven directly."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import schemathesis
@@ -105,7 +106,7 @@ def test_no_input_causes_a_server_error(
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
-    def call(case: schemathesis.Case) -> None:
+    def call(case: schemathesis.Case[Any]) -> None:
         response = case.call(headers=headers_for(path))
         assert response.status_code < 500, f"{method} {case.formatted_path}: {response.text}"
 

@@ -4,7 +4,7 @@ foreign licensees waiting for a decision."""
 from fastapi import APIRouter, Response, status
 
 from marketplace.accounts.deps import PlatformAdmin
-from marketplace.api.licenses import license_page, license_view
+from marketplace.api.licenses import license_page
 from marketplace.errors import problem_responses
 from marketplace.licensing import export_review
 from marketplace.licensing.models.export_review import (
@@ -16,7 +16,7 @@ from marketplace.licensing.models.licenses import LicensePublic
 from marketplace.pagination import Page, PageParamsDep
 from marketplace.params import ObjectId
 from marketplace.sessions import SessionDep
-from marketplace.workflows import acceptance
+from marketplace.workflows import acceptance, license_views
 
 router = APIRouter(prefix="/api/v1", tags=["export review"])
 
@@ -91,7 +91,7 @@ def approve_export(
         admin=caller.user,
         note=body.note if body else None,
     )
-    return license_view(session, decided)
+    return license_views.license_public(session, decided)
 
 
 @router.post(
@@ -112,4 +112,4 @@ def refuse_export(
         admin=caller.user,
         note=body.note if body else None,
     )
-    return license_view(session, decided)
+    return license_views.license_public(session, decided)

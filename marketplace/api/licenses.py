@@ -14,6 +14,7 @@ from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.licensing import certificates, recordation
 from marketplace.licensing import service as licensing
+from marketplace.licensing.deps import PartyLicense
 from marketplace.licensing.models.certificates import (
     CertificateVerdict,
     CertificateVerification,
@@ -30,18 +31,10 @@ from marketplace.licensing.models.licenses import (
 )
 from marketplace.pagination import Page, PageParams, PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
-from marketplace.pledges import license_links
 from marketplace.sessions import SessionDep
-from marketplace.workflows import acceptance
+from marketplace.workflows import acceptance, license_views
 
 router = APIRouter(prefix="/api/v1", tags=["licenses"])
-
-
-def license_view(session: SessionDep, license_: License) -> LicensePublic:
-    """The license with the pledges it was linked to when granted."""
-    assert license_.id is not None
-    linked = license_links.pledge_ids_by_license(session, [license_.id])
-    return licensing.to_public(license_, linked.get(license_.id, []))
 
 
 def license_page(
@@ -49,9 +42,8 @@ def license_page(
 ) -> Page[LicensePublic]:
     """A page of licenses, their pledge links read in one query."""
     items, next_cursor = found
-    linked = license_links.pledge_ids_by_license(session, (item.id or 0 for item in items))
     return Page(
-        items=[licensing.to_public(item, linked.get(item.id or 0, [])) for item in items],
+        items=license_views.licenses_public(session, items),
         next_cursor=next_cursor,
         limit=params.limit,
     )
@@ -102,7 +94,7 @@ def accept_offer(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return license_view(session, license_)
+    return license_views.license_public(session, license_)
 
 
 @router.get(
@@ -170,11 +162,8 @@ def list_recordation_due(
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_license(license_id: ObjectId, caller: LicensesScope, session: SessionDep) -> LicensePublic:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
-    return license_view(session, license_)
+def get_license(license_: PartyLicense, session: SessionDep) -> LicensePublic:
+    return license_views.license_public(session, license_)
 
 
 @router.post(
@@ -198,7 +187,7 @@ def terminate_license(
         organization_id=caller.organization_id,
         reason=body.reason if body else None,
     )
-    return license_view(session, ended)
+    return license_views.license_public(session, ended)
 
 
 @router.post(
@@ -223,7 +212,7 @@ def record_license(
         record_number=body.record_number,
         record_date=body.record_date,
     )
-    return license_view(session, recorded)
+    return license_views.license_public(session, recorded)
 
 
 @router.get(
@@ -235,12 +224,7 @@ def record_license(
     "new certificate with the active key. Verify it with the keys at `/.well-known/jwks.json` or "
     "with `POST /api/v1/certificates/verify`.",
 )
-def get_certificate(
-    license_id: ObjectId, caller: LicensesScope, session: SessionDep, response: Response
-) -> LicenseCertificate:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
+def get_certificate(license_: PartyLicense, response: Response) -> LicenseCertificate:
     response.headers["Cache-Control"] = "no-store"
     return certificates.issue_certificate(license_=license_)
 

@@ -46,6 +46,7 @@ from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import IpcPrefix
 from marketplace.sessions import SessionDep
 from marketplace.workflows import declarations
+from marketplace.workflows import listings as listing_workflows
 
 router = APIRouter(prefix="/api/v1", tags=["listings"])
 
@@ -257,16 +258,11 @@ def list_own_listings(
     summary="A listing with its patents and offers (drafts only to their owner)",
 )
 def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDep) -> ListingPublic:
-    listing = listings.get_visible_listing(
+    listing = listing_workflows.view_listing(
         session=session,
         listing_id=listing_id,
         organization_id=caller.organization_id if caller else None,
     )
-    if listing.status == ListingStatus.published and (
-        caller is None or caller.organization_id != listing.owner_id
-    ):
-        # Demand: a view by anyone but the owner, signed in or not.
-        demand.record_views(listing_ids=[listing_id])
     return listings.to_public(listing)
 
 

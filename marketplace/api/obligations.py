@@ -9,6 +9,7 @@ from marketplace.accounts.deps import LicenseeScope, LicensesScope
 from marketplace.errors import problem_responses
 from marketplace.licensing import obligations, payments, royalty_reports
 from marketplace.licensing import service as licensing
+from marketplace.licensing.deps import PartyLicense
 from marketplace.licensing.models.licenses import PartyRole
 from marketplace.licensing.models.obligations import (
     ObligationCalendar,
@@ -78,11 +79,8 @@ def file_report(
     summary="A license's royalty reports, newest first (both parties)",
 )
 def list_reports(
-    license_id: ObjectId, caller: LicensesScope, session: SessionDep, page: PageParamsDep
+    license_: PartyLicense, session: SessionDep, page: PageParamsDep
 ) -> Page[RoyaltyReportPublic]:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
     reports, cursor = royalty_reports.list_reports(session=session, license_=license_, params=page)
     return Page(
         items=royalty_reports.reports_public(session, reports), next_cursor=cursor, limit=page.limit

@@ -26,7 +26,6 @@ from marketplace import clock
 from marketplace.accounts.models import User
 from marketplace.config import get_settings
 from marketplace.db import transition
-from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.licensing import obligations
 from marketplace.licensing import service as licensing
@@ -38,6 +37,7 @@ from marketplace.licensing.errors import (
 )
 from marketplace.licensing.models.export_review import ExportControl, ExportControlCreate
 from marketplace.licensing.models.licenses import License, LicenseStatus
+from marketplace.licensing.notices import license_event
 from marketplace.pagination import PageParams, paginate_by_id
 
 
@@ -133,15 +133,10 @@ def _decision(
 
 
 def _announce(session: Session, license_: License, kind: EventType) -> None:
-    events.record(
+    license_event(
         session,
-        recipients=[license_.licensor_id, license_.licensee_id],
-        type=kind,
-        subject=f"license:{license_.id}",
-        payload={
-            "license_id": license_.id,
-            "license_number": license_.license_number,
-            "status": str(license_.status),
-            "note": license_.export_decision_note,
-        },
+        license_,
+        kind,
+        status=str(license_.status),
+        note=license_.export_decision_note,
     )

@@ -4,6 +4,7 @@ confirms receipt, and an obligation whose confirmed payments cover it is paid.""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -134,20 +135,14 @@ def record_payment(
     )
     session.add(payment)
     session.flush()
-    events.record(
+    _payment_event(
         session,
-        recipients=[obligation.licensor_id],
-        type=EventType.payment_recorded,
-        subject=f"payment:{payment.id}",
-        payload={
-            "payment_id": payment.id,
-            "obligation_id": obligation_id,
-            "license_id": obligation.license_id,
-            "amount": str(payment.amount),
-            "currency": payment.currency,
-            "paid_on": payment.paid_on.isoformat(),
-            "reference": payment.reference,
-        },
+        payment,
+        EventType.payment_recorded,
+        to=obligation.licensor_id,
+        license_id=obligation.license_id,
+        paid_on=payment.paid_on.isoformat(),
+        reference=payment.reference,
     )
     return payment
 
@@ -226,19 +221,13 @@ def confirm_payment(
         obligation.paid_at = clock.now()
         session.add(obligation)
         session.flush()
-    events.record(
+    _payment_event(
         session,
-        recipients=[payment.licensee_id],
-        type=EventType.payment_confirmed,
-        subject=f"payment:{payment.id}",
-        payload={
-            "payment_id": payment.id,
-            "obligation_id": obligation.id,
-            "license_id": obligation.license_id,
-            "amount": str(payment.amount),
-            "currency": payment.currency,
-            "obligation_status": str(obligation.status),
-        },
+        payment,
+        EventType.payment_confirmed,
+        to=payment.licensee_id,
+        license_id=obligation.license_id,
+        obligation_status=str(obligation.status),
     )
     return payment
 
@@ -261,17 +250,26 @@ def reject_payment(
         reason=reason,
     )
     payment = decision.payment
-    events.record(
-        session,
-        recipients=[payment.licensee_id],
-        type=EventType.payment_rejected,
-        subject=f"payment:{payment.id}",
-        payload={
-            "payment_id": payment.id,
-            "obligation_id": payment.obligation_id,
-            "amount": str(payment.amount),
-            "currency": payment.currency,
-            "reason": reason,
-        },
+    _payment_event(
+        session, payment, EventType.payment_rejected, to=payment.licensee_id, reason=reason
     )
     return payment
+
+
+def _payment_event(
+    session: Session,
+    payment: Payment,
+    type: EventType,
+    *,
+    to: int,
+    license_id: int | None = None,
+    **details: Any,
+) -> None:
+    """Tell one party about a payment: which one, for which obligation (and license), how much."""
+    payload: dict[str, Any] = {"payment_id": payment.id, "obligation_id": payment.obligation_id}
+    if license_id is not None:
+        payload["license_id"] = license_id
+    payload |= {"amount": str(payment.amount), "currency": payment.currency, **details}
+    events.record(
+        session, recipients=[to], type=type, subject=f"payment:{payment.id}", payload=payload
+    )

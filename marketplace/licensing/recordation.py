@@ -26,7 +26,6 @@ from sqlmodel import Session, col, select
 from marketplace import clock
 from marketplace.config import get_settings
 from marketplace.db import transition
-from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.licensing.errors import (
     InvalidRecordNumber,
@@ -42,6 +41,7 @@ from marketplace.licensing.models.licenses import (
     LicenseStatus,
     RecordationDue,
 )
+from marketplace.licensing.notices import license_event
 from marketplace.pagination import InvalidCursor, PageParams, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
 
@@ -222,21 +222,16 @@ def announce_deadlines(*, session: Session, today: date) -> int:
         passed = license_.recordation_deadline < today
         if not passed and license_.recordation_reminded_at is not None:
             continue
-        events.record(
+        license_event(
             session,
-            recipients=[license_.licensor_id, license_.licensee_id],
-            type=(
+            license_,
+            (
                 EventType.recordation_deadline_passed
                 if passed
                 else EventType.recordation_deadline_near
             ),
-            subject=f"license:{license_.id}",
-            payload={
-                "license_id": license_.id,
-                "license_number": license_.license_number,
-                "recordation_deadline": license_.recordation_deadline.isoformat(),
-                "days_left": (license_.recordation_deadline - today).days,
-            },
+            recordation_deadline=license_.recordation_deadline.isoformat(),
+            days_left=(license_.recordation_deadline - today).days,
         )
         told += 1
         if passed:

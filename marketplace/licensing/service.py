@@ -4,18 +4,18 @@ import hashlib
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from marketplace import clock
 from marketplace.accounts.models import Organization, User
 from marketplace.canonical import canonical_json
 from marketplace.config import get_settings
 from marketplace.db import transition
-from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.licensing import obligations
 from marketplace.licensing.errors import (
@@ -45,6 +45,7 @@ from marketplace.licensing.models.obligations import (
     ObligationStatus,
     Payment,
 )
+from marketplace.licensing.notices import license_event
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotPublished
 from marketplace.listings.models import Listing, ListingStatus, Offer
@@ -305,16 +306,11 @@ def accept_offer(
     session.flush()
     _notify_licensor(session, license_, licensee)
     if license_.status is LicenseStatus.pending_export_review:
-        events.record(
+        license_event(
             session,
-            recipients=[license_.licensor_id, license_.licensee_id],
-            type=EventType.license_export_review,
-            subject=f"license:{license_.id}",
-            payload={
-                "license_id": license_.id,
-                "license_number": license_.license_number,
-                "export_controls": controls,
-            },
+            license_,
+            EventType.license_export_review,
+            export_controls=controls,
         )
     else:
         start(session=session, license_=license_)
@@ -324,25 +320,21 @@ def accept_offer(
 def _notify_licensor(session: Session, license_: License, licensee: Organization) -> None:
     """The acceptance is the licensee's written notice to the patentee (art. 51): it reaches
     the licensor with who accepted and on which terms."""
-    events.record(
+    license_event(
         session,
-        recipients=[license_.licensor_id],
-        type=EventType.license_accepted,
-        subject=f"license:{license_.id}",
-        payload={
-            "license_id": license_.id,
-            "license_number": license_.license_number,
-            "status": str(license_.status),
-            "offer_id": license_.offer_id,
-            "listing_id": license_.listing_id,
-            "licensee": _organization_terms(licensee),
-            "terms": license_.terms,
-            "terms_sha256": license_.terms_sha256,
-            "payment_due_date": (
-                license_.payment_due_date.isoformat() if license_.payment_due_date else None
-            ),
-            "upfront_fee": _amount_text(obligations.upfront_fee(license_)),
-        },
+        license_,
+        EventType.license_accepted,
+        to=[license_.licensor_id],
+        status=str(license_.status),
+        offer_id=license_.offer_id,
+        listing_id=license_.listing_id,
+        licensee=_organization_terms(licensee),
+        terms=license_.terms,
+        terms_sha256=license_.terms_sha256,
+        payment_due_date=(
+            license_.payment_due_date.isoformat() if license_.payment_due_date else None
+        ),
+        upfront_fee=_amount_text(obligations.upfront_fee(license_)),
     )
 
 
@@ -366,20 +358,15 @@ def _take_effect(session: Session, license_: License, payment: dict[str, Any] | 
     """What follows once a license is in force, in the same transaction: the license years whose
     minimum royalty the sweep settles are scheduled, and both parties hear of it."""
     obligations.schedule_minimum_years(session=session, license_=license_)
-    events.record(
+    license_event(
         session,
-        recipients=[license_.licensor_id, license_.licensee_id],
-        type=EventType.license_in_force,
-        subject=f"license:{license_.id}",
-        payload={
-            "license_id": license_.id,
-            "license_number": license_.license_number,
-            "effective_date": license_.effective_date.isoformat(),
-            "expires_on": license_.expires_on.isoformat(),
-            "recordation_deadline": license_.recordation_deadline.isoformat(),
-            "terms_sha256": license_.terms_sha256,
-            "payment": payment,
-        },
+        license_,
+        EventType.license_in_force,
+        effective_date=license_.effective_date.isoformat(),
+        expires_on=license_.expires_on.isoformat(),
+        recordation_deadline=license_.recordation_deadline.isoformat(),
+        terms_sha256=license_.terms_sha256,
+        payment=payment,
     )
 
 
@@ -446,6 +433,18 @@ def put_in_force_on_payment(
     return license_
 
 
+Selected = TypeVar("Selected", bound=SelectOfScalar[Any])
+
+
+def _narrowed(statement: Selected, *, licensee_id: int | None, offer_id: int | None) -> Selected:
+    """The sweep's statement, narrowed to one licensee and offer when acceptance runs it."""
+    if licensee_id is not None:
+        statement = statement.where(col(License.licensee_id) == licensee_id)
+    if offer_id is not None:
+        statement = statement.where(col(License.offer_id) == offer_id)
+    return statement
+
+
 def lapse_unpaid_licenses(
     *,
     session: Session,
@@ -457,16 +456,14 @@ def lapse_unpaid_licenses(
     (``marketplace sweep`` daily for all; at acceptance for one licensee and offer). A payment
     the licensee recorded and the licensor has yet to decide holds the lapse off: a licensee
     that paid in time does not lose its license to the licensor's delay. Returns the lapsed."""
-    statement = (
+    statement = _narrowed(
         select(License.id)
         .where(col(License.status) == LicenseStatus.pending_payment)
         .where(col(License.payment_due_date) < today)
-        .order_by(col(License.id))
+        .order_by(col(License.id)),
+        licensee_id=licensee_id,
+        offer_id=offer_id,
     )
-    if licensee_id is not None:
-        statement = statement.where(col(License.licensee_id) == licensee_id)
-    if offer_id is not None:
-        statement = statement.where(col(License.offer_id) == offer_id)
     lapsed = []
     for license_id in session.scalars(statement).all():
         assert license_id is not None
@@ -489,19 +486,14 @@ def lapse_unpaid_licenses(
             obligations.void_upfront_fee(session=session, obligation=fee)
         license_ = session.get_one(License, license_id)
         session.refresh(license_)
-        events.record(
+        license_event(
             session,
-            recipients=[license_.licensor_id, license_.licensee_id],
-            type=EventType.license_lapsed_unpaid,
-            subject=f"license:{license_.id}",
-            payload={
-                "license_id": license_.id,
-                "license_number": license_.license_number,
-                "offer_id": license_.offer_id,
-                "payment_due_date": (
-                    license_.payment_due_date.isoformat() if license_.payment_due_date else None
-                ),
-            },
+            license_,
+            EventType.license_lapsed_unpaid,
+            offer_id=license_.offer_id,
+            payment_due_date=(
+                license_.payment_due_date.isoformat() if license_.payment_due_date else None
+            ),
         )
         lapsed.append(license_)
     return lapsed
@@ -539,16 +531,14 @@ def expire_licenses(
     """Active licenses whose term ended before ``today`` become expired, and both parties hear
     of it; returns how many. Run daily for all (``marketplace sweep``), and for one licensee and
     offer at acceptance."""
-    statement = (
+    statement = _narrowed(
         select(License)
         .where(col(License.status) == LicenseStatus.active)
         .where(col(License.expires_on) < today)
-        .order_by(col(License.id))
+        .order_by(col(License.id)),
+        licensee_id=licensee_id,
+        offer_id=offer_id,
     )
-    if licensee_id is not None:
-        statement = statement.where(col(License.licensee_id) == licensee_id)
-    if offer_id is not None:
-        statement = statement.where(col(License.offer_id) == offer_id)
     expired = 0
     for license_ in session.scalars(statement).all():
         if not transition(
@@ -561,16 +551,11 @@ def expire_licenses(
             continue
         session.refresh(license_)
         expired += 1
-        events.record(
+        license_event(
             session,
-            recipients=[license_.licensor_id, license_.licensee_id],
-            type=EventType.license_expired,
-            subject=f"license:{license_.id}",
-            payload={
-                "license_id": license_.id,
-                "license_number": license_.license_number,
-                "expires_on": license_.expires_on.isoformat(),
-            },
+            license_,
+            EventType.license_expired,
+            expires_on=license_.expires_on.isoformat(),
         )
     return expired
 
@@ -625,16 +610,11 @@ def terminate_license(
     license_.termination_reason = reason
     session.add(license_)
     session.flush()
-    events.record(
+    license_event(
         session,
-        recipients=[license_.licensor_id, license_.licensee_id],
-        type=EventType.license_terminated,
-        subject=f"license:{license_.id}",
-        payload={
-            "license_id": license_.id,
-            "license_number": license_.license_number,
-            "reason": reason,
-            "terminated_at": license_.terminated_at.isoformat(),
-        },
+        license_,
+        EventType.license_terminated,
+        reason=reason,
+        terminated_at=license_.terminated_at.isoformat(),
     )
     return license_

@@ -343,9 +343,10 @@ def test_a_token_request_missing_a_parameter_is_invalid(
 
 
 def _refresh(client: TestClient, refresh_token: str, **extra: str) -> Response:
-    return client.post(
+    response: Response = client.post(
         TOKEN_URL, data={"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
     )
+    return response
 
 
 def test_refresh_rotates_the_refresh_token(
@@ -794,7 +795,8 @@ def test_an_organization_id_out_of_range_is_invalid(client: TestClient, session:
 
 
 def _create_client(client: TestClient, headers: dict[str, str], name: str = "risk") -> Response:
-    return client.post("/api/v1/api-clients", headers=headers, json={"name": name})
+    response: Response = client.post("/api/v1/api-clients", headers=headers, json={"name": name})
+    return response
 
 
 def test_an_organization_admin_creates_an_api_client_whose_secret_is_shown_once(

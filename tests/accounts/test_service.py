@@ -34,7 +34,7 @@ from marketplace.accounts.models import (
     Verification,
 )
 from tests import factories
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, SetToday
 
 ClientCredentials = Callable[[User], tuple[str, str]]
 
@@ -500,7 +500,7 @@ def test_revoking_twice_keeps_the_first_revocation_time(
     session: Session,
     api_client_of: ClientCredentials,
     fixed_clock: datetime,
-    set_today,  # type: ignore[no-untyped-def]
+    set_today: SetToday,
 ) -> None:
     admin = factories.member(session, kind=OrganizationKind.bank)
     client = accounts.get_api_client(

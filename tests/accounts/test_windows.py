@@ -3,7 +3,7 @@ configured (the database its fallback when Redis is away), or this process."""
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -99,7 +99,7 @@ class _Broken:
     def __init__(self) -> None:
         self.calls = 0
 
-    def count(self, keys: list[str], *, now: float) -> list[tuple[int, float]]:
+    def count(self, keys: Sequence[str], *, now: float) -> list[tuple[int, float]]:
         self.calls += 1
         raise ConnectionError("redis is away")
 

@@ -168,8 +168,7 @@ def test_withdrawal_announcement_racing_acceptances_never_lets_one_through_after
     # The hybrid offer's licenses wait for their entry fee.
     assert {license_.status for license_ in stored} <= {LicenseStatus.pending_payment}
     with Session(committed_engine) as session:
-        listing = session.get(Listing, declaration.listing_id)
-        assert listing is not None
+        listing = session.get_one(Listing, declaration.listing_id)
         assert listing.status is ListingStatus.withdrawn
         assert listing.withdrawn_at is not None
         # Every license was written before the withdrawal took the listing row.

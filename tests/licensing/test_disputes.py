@@ -35,7 +35,8 @@ from marketplace.licensing.models.disputes import (
 )
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.pagination import PageParams
-from tests.licensing.conftest import Grant, NewParty, Party
+from tests.factories import NewParty, Party
+from tests.licensing.conftest import Grant
 from tests.problems import assert_problem
 
 STATEMENT = "The Q1 2026 running royalty (CNY 41,200) is 60 days overdue."

@@ -14,7 +14,7 @@ from marketplace.accounts.models import OrganizationKind
 from marketplace.licensing.models.licenses import License
 from marketplace.licensing.models.obligations import Obligation, Payment
 from marketplace.licensing.models.royalty_reports import RoyaltyReport
-from tests.licensing.conftest import NewParty, Party
+from tests.factories import NewParty, Party
 from tests.licensing.royalty_builders import Q1, Q2, license_for
 from tests.problems import assert_problem
 

@@ -4,14 +4,12 @@ licensee recorded in time puts the license in force on its confirmation and is n
 sweep; a payment the licensor rejects leaves the license to lapse.
 
 The two transactions overlap on purpose: the first holds its locks until the server shows the
-second waiting for it (``tests.matching.overlap``), so nothing rests on timing."""
+second waiting for it (``tests.concurrency.overlap``), so nothing rests on timing."""
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -31,9 +29,10 @@ from marketplace.licensing.models.obligations import (
 )
 from marketplace.workflows import acceptance
 from tests import factories
+from tests.concurrency import overlap
 from tests.conftest import postgres_only
+from tests.factories import SetToday
 from tests.licensing.royalty_builders import license_for
-from tests.matching.overlap import PATIENCE_SECONDS, backend_pid, start, wait_until_blocked
 
 pytestmark = postgres_only
 
@@ -74,40 +73,6 @@ def pending(committed_engine: Engine) -> Pending:
         )
         session.commit()
         return Pending(license_.id or 0, license_.licensor_id, payment.id or 0)
-
-
-def overlap(
-    engine: Engine, first: Callable[[Session], object], second: Callable[[Session], object]
-) -> list[BaseException]:
-    """``first`` runs and holds its transaction open; ``second`` starts in a thread and must
-    wait for it; then ``first`` commits. Returns what ``second`` raised."""
-    holding = Session(engine)
-    waiting = Session(engine)
-    failures: list[BaseException] = []
-    thread: threading.Thread | None = None
-    try:
-        first(holding)
-        holder, waiter = backend_pid(holding), backend_pid(waiting)
-
-        def run_second() -> None:
-            try:
-                second(waiting)
-                waiting.commit()
-            except BaseException:
-                waiting.rollback()
-                raise
-
-        thread = start(run_second, failures)
-        wait_until_blocked(engine, waiter=waiter, holder=holder, thread=thread)
-        holding.commit()
-    finally:
-        holding.close()
-        if thread is not None:
-            thread.join(timeout=PATIENCE_SECONDS)
-        waiting.close()
-    assert thread is not None
-    assert not thread.is_alive()
-    return failures
 
 
 def confirm(scene: Pending) -> Callable[[Session], object]:
@@ -158,7 +123,7 @@ def outcome(engine: Engine, scene: Pending) -> tuple[str, str, list[str]]:
 
 @pytest.mark.parametrize("confirmation_first", [True, False])
 def test_a_payment_recorded_in_time_wins_over_the_sweep_either_way(
-    committed_engine: Engine, pending: Pending, set_today: Any, confirmation_first: bool
+    committed_engine: Engine, pending: Pending, set_today: SetToday, confirmation_first: bool
 ) -> None:
     set_today(DUE + timedelta(days=3))
     steps = (confirm(pending), sweep) if confirmation_first else (sweep, confirm(pending))
@@ -177,7 +142,7 @@ def test_a_payment_recorded_in_time_wins_over_the_sweep_either_way(
 
 
 def test_a_rejection_before_the_sweep_lets_the_license_lapse(
-    committed_engine: Engine, pending: Pending, set_today: Any
+    committed_engine: Engine, pending: Pending, set_today: SetToday
 ) -> None:
     set_today(DUE + timedelta(days=3))
 
@@ -192,7 +157,7 @@ def test_a_rejection_before_the_sweep_lets_the_license_lapse(
 
 
 def test_a_sweep_before_the_rejection_leaves_the_lapse_to_the_next_sweep(
-    committed_engine: Engine, pending: Pending, set_today: Any
+    committed_engine: Engine, pending: Pending, set_today: SetToday
 ) -> None:
     set_today(DUE + timedelta(days=3))
 

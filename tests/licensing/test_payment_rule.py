@@ -3,10 +3,10 @@ license waits for the licensor's confirmation of that payment, takes effect on t
 lapses unpaid when it does not come in time; the licensor hears of every acceptance."""
 
 import uuid
-from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,16 +18,15 @@ from marketplace.events.models import Event
 from marketplace.licensing import certificates, errors
 from marketplace.licensing import service as licensing
 from marketplace.licensing.models.licenses import License, LicenseStatus
-from marketplace.licensing.models.obligations import ObligationStatus
+from marketplace.licensing.models.obligations import Obligation, ObligationStatus
 from marketplace.listings.models import Offer
 from marketplace.workflows import acceptance, sweep
 from tests import factories
-from tests.factories import Party
+from tests.factories import Party, SetToday
 from tests.licensing.conftest import Accept
 from tests.licensing.royalty_builders import confirm, obligations_of, pay
 from tests.problems import assert_problem
 
-SetToday = Callable[[date], None]
 ACCEPTED_ON = date(2026, 6, 15)
 DUE = ACCEPTED_ON + timedelta(days=30)
 
@@ -45,6 +44,25 @@ def keys_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def hybrid_offer(session: Session, licensor: Party) -> Offer:
     """The licensor's hybrid offer: 50,000 entry fee, 3.5 %, 20,000 minimum, three years."""
     return factories.published_listing(session, licensor.organization)[1]
+
+
+class Pending(NamedTuple):
+    license: License
+    fee: Obligation
+
+
+@pytest.fixture
+def pending(session: Session, hybrid_offer: Offer, licensee: Party) -> Pending:
+    """The licensee's license under the hybrid offer, waiting for its entry fee, and that fee."""
+    license_ = take(session, hybrid_offer, licensee)
+    [fee] = obligations_of(session, license_)
+    return Pending(license_, fee)
+
+
+@pytest.fixture
+def in_force(session: Session, offer: Offer, licensee: Party) -> License:
+    """The licensee's license under the running-royalty offer: in force on notice."""
+    return take(session, offer, licensee)
 
 
 def take(session: Session, offer: Offer, party: Party, key: str | None = None) -> License:
@@ -77,9 +95,9 @@ def recipients(session: Session, license_: License, kind: str) -> list[int]:
 
 
 def test_an_acceptance_with_money_up_front_waits_for_the_payment(
-    session: Session, hybrid_offer: Offer, licensor: Party, licensee: Party
+    session: Session, pending: Pending, licensor: Party, licensee: Party
 ) -> None:
-    license_ = take(session, hybrid_offer, licensee)
+    license_ = pending.license
 
     assert license_.status is LicenseStatus.pending_payment
     assert license_.payment_due_date == DUE
@@ -107,9 +125,9 @@ def test_an_acceptance_with_money_up_front_waits_for_the_payment(
 
 
 def test_nothing_up_front_is_in_force_on_notice(
-    session: Session, offer: Offer, licensor: Party, licensee: Party
+    session: Session, in_force: License, licensor: Party, licensee: Party
 ) -> None:
-    license_ = take(session, offer, licensee)
+    license_ = in_force
 
     assert license_.status is LicenseStatus.active
     assert license_.payment_due_date is None
@@ -120,13 +138,12 @@ def test_nothing_up_front_is_in_force_on_notice(
 
 def test_the_confirmed_payment_puts_the_license_in_force_that_day(
     session: Session,
-    hybrid_offer: Offer,
+    pending: Pending,
     licensor: Party,
     licensee: Party,
     set_today: SetToday,
 ) -> None:
-    license_ = take(session, hybrid_offer, licensee)
-    [fee] = obligations_of(session, license_)
+    license_, fee = pending
     set_today(date(2026, 7, 2))
     payment_id = pay(session, fee, "50000", on=date(2026, 7, 1))
     # Recorded, not yet confirmed: still waiting.
@@ -136,8 +153,7 @@ def test_the_confirmed_payment_puts_the_license_in_force_that_day(
 
     confirm(session, payment_id, licensor.id)
 
-    session.refresh(license_)
-    assert license_.status is LicenseStatus.active
+    assert factories.reread(session, license_).status is LicenseStatus.active
     assert license_.effective_date == date(2026, 7, 3)
     assert license_.expires_on == date(2029, 7, 2)
     assert license_.recordation_deadline == date(2026, 10, 3)
@@ -158,29 +174,27 @@ def test_the_confirmed_payment_puts_the_license_in_force_that_day(
 
 
 def test_a_partial_payment_does_not_make_the_license(
-    session: Session, hybrid_offer: Offer, licensor: Party, licensee: Party
+    session: Session, pending: Pending, licensor: Party, licensee: Party
 ) -> None:
-    license_ = take(session, hybrid_offer, licensee)
-    [fee] = obligations_of(session, license_)
+    license_, fee = pending
 
     confirm(session, pay(session, fee, "20000"), licensor.id)
     session.refresh(license_)
     assert license_.status is LicenseStatus.pending_payment
 
     confirm(session, pay(session, fee, "30000"), licensor.id)
-    session.refresh(license_)
-    assert license_.status is LicenseStatus.active
+    assert factories.reread(session, license_).status is LicenseStatus.active
 
 
 def test_left_unpaid_it_lapses_and_the_licensee_may_accept_again(
     session: Session,
     hybrid_offer: Offer,
+    pending: Pending,
     licensor: Party,
     licensee: Party,
     set_today: SetToday,
 ) -> None:
-    license_ = take(session, hybrid_offer, licensee)
-    [fee] = obligations_of(session, license_)
+    license_, fee = pending
     set_today(DUE)
     assert sweep.run_daily_sweep(session=session, today=DUE).lapsed_unpaid_licenses == 0
 
@@ -226,13 +240,12 @@ def test_accepting_again_lapses_the_unpaid_license_without_waiting_for_the_sweep
 
 def test_a_payment_awaiting_the_licensors_decision_holds_the_lapse_off(
     session: Session,
-    hybrid_offer: Offer,
+    pending: Pending,
     licensor: Party,
     licensee: Party,
     set_today: SetToday,
 ) -> None:
-    license_ = take(session, hybrid_offer, licensee)
-    [fee] = obligations_of(session, license_)
+    license_, fee = pending
     payment_id = pay(session, fee, "50000")
     set_today(DUE + timedelta(days=5))
 
@@ -257,9 +270,9 @@ def test_the_payment_days_are_configurable(
 
 
 def test_recordation_deadlines_are_announced_once_each(
-    session: Session, offer: Offer, licensor: Party, licensee: Party, set_today: SetToday
+    session: Session, in_force: License, licensor: Party, licensee: Party, set_today: SetToday
 ) -> None:
-    license_ = take(session, offer, licensee)
+    license_ = in_force
     deadline = license_.recordation_deadline
     reminder_days = get_settings().recordation_reminder_days
 
@@ -283,9 +296,9 @@ def test_recordation_deadlines_are_announced_once_each(
 
 
 def test_a_pending_license_has_no_recordation_reminders(
-    session: Session, hybrid_offer: Offer, licensee: Party, set_today: SetToday
+    session: Session, pending: Pending, licensee: Party, set_today: SetToday
 ) -> None:
-    license_ = take(session, hybrid_offer, licensee)
+    license_ = pending.license
     day = license_.recordation_deadline - timedelta(days=1)
     set_today(day)
     sweep.run_daily_sweep(session=session, today=day)
@@ -293,9 +306,14 @@ def test_a_pending_license_has_no_recordation_reminders(
 
 
 def test_terminated_and_expired_are_told_to_both_parties(
-    session: Session, offer: Offer, licensor: Party, licensee: Party, set_today: SetToday
+    session: Session,
+    offer: Offer,
+    in_force: License,
+    licensor: Party,
+    licensee: Party,
+    set_today: SetToday,
 ) -> None:
-    ended = take(session, offer, licensee)
+    ended = in_force
     licensing.terminate_license(
         session=session, license_=ended, organization_id=licensee.id, reason="switched"
     )
@@ -308,6 +326,7 @@ def test_terminated_and_expired_are_told_to_both_parties(
     day = runs_out.expires_on + timedelta(days=1)
     set_today(day)
     sweep.run_daily_sweep(session=session, today=day)
+    assert other.id is not None
     assert recipients(session, runs_out, "license.expired") == sorted([licensor.id, other.id])
 
 

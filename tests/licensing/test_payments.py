@@ -46,8 +46,7 @@ def test_partial_payments_settle_the_obligation_once_confirmed(
     [public] = obligations.obligations_public(session, [upfront])
     assert (public.paid_amount, public.outstanding) == (Decimal("20000.00"), Decimal("30000.00"))
     confirm(session, second, unpaid_hybrid.licensor_id)
-    session.refresh(upfront)
-    assert upfront.status is ObligationStatus.paid
+    assert factories.reread(session, upfront).status is ObligationStatus.paid
     assert upfront.paid_at is not None
     assert [e.recipient_id for e in events_of(session, "payment.confirmed")] == [
         unpaid_hybrid.licensee_id

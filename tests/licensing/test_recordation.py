@@ -23,7 +23,8 @@ from marketplace.licensing.errors import (
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.pagination import InvalidCursor, PageParams
 from tests import factories
-from tests.licensing.conftest import Grant, NewParty, Party
+from tests.factories import NewParty, Party
+from tests.licensing.conftest import Grant
 from tests.problems import assert_problem
 
 SetToday = Callable[[date], None]

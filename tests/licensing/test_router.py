@@ -18,7 +18,8 @@ from marketplace.params import MAX_ID
 from marketplace.patents import service as patents
 from marketplace.patents.models import LegalStatus, PatentUpdate
 from tests import factories
-from tests.licensing.conftest import Accept, NewParty, Party
+from tests.factories import NewParty, Party
+from tests.licensing.conftest import Accept
 from tests.problems import assert_problem
 
 

@@ -36,7 +36,7 @@ from marketplace.patents.models import (
 )
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
-from tests.licensing.conftest import NewParty, Party
+from tests.factories import NewParty, Party
 
 
 def accept(

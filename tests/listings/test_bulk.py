@@ -328,6 +328,7 @@ def test_bulk_publication_refusals(
         "organization_not_verified",
     )
     other = {**item, "listing_id": factories.draft_listing(session, party.organization).id}
+    body: dict[str, Any]
     for body in (
         {"items": []},
         {"items": [item, item]},

@@ -105,6 +105,7 @@ def test_the_date_is_neither_before_open_licensing_nor_before_the_grant(
             factories.publish(session, listing, announcement_date=too_early)
     # A declaration announced before the patentee drafted it here is entered as announced.
     factories.publish(session, listing, announcement_date=date(2024, 3, 1))
+    assert listing.announcement_date is not None
     assert listing.announcement_date < listing.created_at.date()
 
 
@@ -424,7 +425,7 @@ def test_the_office_announcement_ends_the_declaration(
     declarations.record_withdrawal_announcement(
         session=session, listing=listing, announcement=announced("kfcx 2026 000001")
     )
-    assert listing.status == ListingStatus.withdrawn
+    assert factories.reread(session, listing).status == ListingStatus.withdrawn
     assert listing.withdrawal_announcement_number == "KFCX2026000001"
     assert listing.withdrawal_announcement_date == TODAY
     assert listing.withdrawn_at is not None

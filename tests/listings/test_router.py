@@ -39,11 +39,12 @@ def reason_codes(body: dict[str, Any]) -> list[str]:
 def publish(
     client: TestClient, listing: Listing, headers: dict[str, str], **announcement: Any
 ) -> Response:
-    return client.post(
+    response: Response = client.post(
         f"{LISTINGS}/{listing.id}/publish",
         headers=headers,
         json=factories.announcement_body(**announcement),
     )
+    return response
 
 
 WITHDRAWAL = {"reason": "Licensed exclusively to a partner"}

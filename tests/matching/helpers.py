@@ -60,12 +60,14 @@ def found(session: Session, q: str | None = None, **kwargs: object) -> list[int]
 
 def offer(royalty_type: RoyaltyType, term_years: int = 3, **amounts: Any) -> Offer:
     """An offer that is not stored, with the amounts given."""
+    currency = amounts.pop("currency", "CNY")
+    decimals: dict[str, Any] = {name: Decimal(str(value)) for name, value in amounts.items()}
     return Offer(
         listing_id=1,
         royalty_type=royalty_type,
         term_years=term_years,
-        currency=amounts.pop("currency", "CNY"),
-        **{name: Decimal(str(value)) for name, value in amounts.items()},
+        currency=currency,
+        **decimals,
     )
 
 

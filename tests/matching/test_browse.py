@@ -2,6 +2,7 @@
 filter combination for ``browse_facets_seconds`` and forgotten when the catalogue changes."""
 
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from sqlmodel import Session
@@ -82,6 +83,6 @@ def test_forget_drops_a_count_taken_before_it() -> None:
 def test_the_cache_keeps_the_most_recent_entries_only() -> None:
     cache = facet_cache.FacetCache(max_entries=2)
     for key in ("a", "b", "c"):
-        cache.get_or_count(key, 60, lambda key=key: key)
+        cache.get_or_count(key, 60, partial(str, key))
     assert cache.get_or_count("a", 60, lambda: "recounted") == "recounted"
     assert cache.get_or_count("c", 60, lambda: "recounted") == "c"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.matching import demand_counters, needs
@@ -38,7 +38,7 @@ def test_views_and_search_hits_are_counted_per_day(session: Session, set_today: 
     assert (unflushed.views_total, unflushed.views_last_30_days) == (3, 2)
     # ... until the tally is flushed, in one upsert, and then counted once.
     assert demand_counters.tally.flush(session.connection()) == 2
-    rows = session.exec(select(ListingDemandDaily).order_by(ListingDemandDaily.day)).all()
+    rows = session.exec(select(ListingDemandDaily).order_by(col(ListingDemandDaily.day))).all()
     assert [(r.day, r.views, r.search_hits) for r in rows] == [
         (factories.TODAY - timedelta(days=40), 1, 0),
         (factories.TODAY, 2, 1),
@@ -129,6 +129,7 @@ def test_the_demand_view_shows_only_the_needs_get_need_would_show(
 
     assert {need.need_id for need in shown.matching_needs} == expected
     for need_id in expected:
+        assert need_id is not None
         needs.get_need(session=session, need_id=need_id, reader=owner)
 
 

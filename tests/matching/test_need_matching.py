@@ -29,7 +29,7 @@ def candidates(draw: st.DrawFn) -> list[need_matching.Candidate]:
     two currencies and every royalty type."""
     found = []
     for listing_id in draw(st.lists(st.integers(1, 500), min_size=1, max_size=40, unique=True)):
-        offers = []
+        offers: list[PricedOffer] = []
         for number in range(draw(st.integers(1, 3))):
             royalty_type = draw(st.sampled_from(list(RoyaltyType)))
             made = offer(
@@ -281,6 +281,8 @@ def test_region_term_and_uptake_factors(session: Session) -> None:
     need = needs.create_need(
         session=session, organization=sme, data=need_data(title="battery cooling")
     )
+    assert near.id is not None
+    assert far.id is not None
     items = {
         m.listing.id: m for m in need_matching.match_need(session=session, need=need, limit=5).items
     }

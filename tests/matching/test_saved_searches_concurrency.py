@@ -20,7 +20,7 @@ from marketplace.listings.models import Listing, ListingStatus
 from marketplace.matching import saved_searches
 from marketplace.matching.errors import SavedSearchLimitReached
 from marketplace.matching.models import SavedSearch, SavedSearchCreate
-from marketplace.workflows import declarations
+from marketplace.pledges import service as pledges
 from tests import factories
 from tests.conftest import postgres_only
 from tests.matching.overlap import PATIENCE_SECONDS, backend_pid, start, wait_until_blocked
@@ -106,7 +106,7 @@ def test_a_failed_publication_records_no_alert(
         raise RuntimeError("the step after alerting fails")
 
     # The step the publication takes after alerting the saved searches.
-    monkeypatch.setattr(declarations.pledges, "notify_pledgees", fail)
+    monkeypatch.setattr(pledges, "notify_pledgees", fail)
     with TestClient(live_app, raise_server_exceptions=False) as client:
         response = client.post(
             f"/api/v1/listings/{scene.listing_id}/publish",

@@ -1,13 +1,13 @@
 """Search rules, called without HTTP: words in both languages, ranking, the spelling fallback,
 filters, facets, the candidate bound, and cursors under inserts."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.config import get_settings
@@ -299,8 +299,11 @@ def test_totals_and_facets_beyond_the_candidate_bound_are_lower_bounds(
     assert len(result.hits) == 10
 
 
+CandidateBound = Callable[[int], None]
+
+
 @pytest.fixture
-def candidate_bound(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def candidate_bound(monkeypatch: pytest.MonkeyPatch) -> Iterator[CandidateBound]:
     """Search with a small candidate bound."""
 
     def bound(limit: int) -> None:
@@ -313,8 +316,8 @@ def candidate_bound(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped
 
 
 def test_title_matches_fill_the_candidate_bound_before_body_matches(
-    session: Session, candidate_bound
-) -> None:  # type: ignore[no-untyped-def]
+    session: Session, candidate_bound: CandidateBound
+) -> None:
     body_only = [listed(session, f"Device {n}", abstract="a solar cell array") for n in range(12)]
     in_title = listed(session, "Solar inverter")
     candidate_bound(10)
@@ -327,8 +330,8 @@ def test_title_matches_fill_the_candidate_bound_before_body_matches(
 
 
 def test_the_title_tier_holds_for_every_word_and_for_any_word(
-    session: Session, candidate_bound
-) -> None:  # type: ignore[no-untyped-def]
+    session: Session, candidate_bound: CandidateBound
+) -> None:
     for n in range(12):
         listed(session, f"Device {n}", abstract="solar inverter with a 电池 pack")
     both = listed(session, "Solar 电池", abstract="inverter")
@@ -409,7 +412,7 @@ def test_the_ipc_filter_is_an_index_lookup_on_postgresql(session: Session) -> No
     listed(session, "电池", ipc_codes=["H01M 10/0525"])
     session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     conditions = filter_conditions(session, SearchFilters(ipc="h01m 10"), today=date(2026, 6, 15))
-    statement = sa.select(LS.listing_id).where(*conditions)
+    statement = sa.select(col(LS.listing_id)).where(*conditions)
     compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
     assert "ix_listing_search_search_vector" in plan, plan

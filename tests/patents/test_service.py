@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.pagination import PageParams
@@ -257,7 +257,9 @@ def test_register_patent_stores_ipc_codes_normalized_in_order(session: Session) 
     )
     session.expire_all()
     stored = session.scalars(
-        select(PatentIpc.code).where(PatentIpc.patent_id == patent.id).order_by(PatentIpc.position)
+        select(PatentIpc.code)
+        .where(PatentIpc.patent_id == patent.id)
+        .order_by(col(PatentIpc.position))
     ).all()
     assert stored == ["H01M 10/0562", "G06F 16/33"]
     assert patent.main_ipc == "H01M 10/0562"

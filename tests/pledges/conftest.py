@@ -52,7 +52,6 @@ def admin(new_party: NewParty) -> Party:
     return new_party(kind=OrganizationKind.platform)
 
 
-SetToday = Callable[[date], None]
 # An invention filed on 2020-03-01 (the factory's default) is in force up to and including this.
 TERM_END = date(2040, 2, 29)
 

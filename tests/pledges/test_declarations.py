@@ -4,6 +4,7 @@ the pledgee's consent to it, or acceptance of its offers is suspended (409
 granted before the pledge are untouched; the licensor and the pledgee are told."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -64,8 +65,28 @@ def declared(session: Session, owner: Party) -> tuple[Listing, Offer]:
     )
 
 
+PledgeDeclared = Callable[..., Pledge]
+
+
+@pytest.fixture
+def pledge_declared(pledge_of: MakePledge, declared: tuple[Listing, Offer]) -> PledgeDeclared:
+    """Pledges the declared patent (registered, unless ``status`` says otherwise; without the
+    pledgee's consent, unless ``consents_to_open_licenses=True``)."""
+    listing, _ = declared
+
+    def pledge(**options: Any) -> Pledge:
+        return pledge_of(patents=list(listing.patents), **options)
+
+    return pledge
+
+
 def licensee(session: Session) -> Organization:
     return factories.organization(session, kind=OrganizationKind.enterprise)
+
+
+def accept_new(session: Session, offer: Offer) -> License:
+    """An acceptance by an enterprise not seen before."""
+    return accept(session, offer, licensee(session))
 
 
 # Service ----------------------------------------------------------------------------------------
@@ -75,17 +96,17 @@ def test_a_pledge_without_consent_suspends_the_declaration_and_leaves_earlier_li
     session: Session,
     bank: Party,
     owner: Party,
-    pledge_of: MakePledge,
+    pledge_declared: PledgeDeclared,
     declared: tuple[Listing, Offer],
 ) -> None:
     listing, offer = declared
     first_licensee = licensee(session)
     earlier = accept(session, offer, first_licensee, key="before-the-pledge")
 
-    pledge = pledge_of(patents=list(listing.patents))
+    pledge = pledge_declared()
 
     with pytest.raises(DeclarationSuspendedByPledge) as refused:
-        accept(session, offer, licensee(session))
+        accept_new(session, offer)
     assert refused.value.code == "declaration_suspended_by_pledge"
     assert refused.value.extra["application_numbers"] == [listing.patents[0].application_number]
     assert session.scalars(select(License).where(License.listing_id == listing.id)).all() == [
@@ -122,14 +143,14 @@ def test_a_pledge_carrying_the_pledgees_consent_keeps_the_declaration_open(
     session: Session,
     bank: Party,
     owner: Party,
-    pledge_of: MakePledge,
+    pledge_declared: PledgeDeclared,
     declared: tuple[Listing, Offer],
 ) -> None:
     listing, offer = declared
-    pledge = pledge_of(patents=list(listing.patents), consents_to_open_licenses=True)
+    pledge = pledge_declared(consents_to_open_licenses=True)
 
     assert [consent.listing_id for consent in pledge.consents] == [listing.id]
-    license_ = accept(session, offer, licensee(session))
+    license_ = accept_new(session, offer)
     # Granted under the pledge: linked to it, and the pledgee hears of it.
     assert license_links.pledge_ids_by_license(session, [license_.id or 0]) == {
         license_.id: [pledge.id]
@@ -143,11 +164,11 @@ def test_the_pledgees_later_consent_resumes_the_declaration(
     session: Session,
     bank: Party,
     owner: Party,
-    pledge_of: MakePledge,
+    pledge_declared: PledgeDeclared,
     declared: tuple[Listing, Offer],
 ) -> None:
     listing, offer = declared
-    pledge = pledge_of(patents=list(listing.patents))
+    pledge = pledge_declared()
     assert declarations.suspending_pledges(session, listing.id or 0) == {pledge.id}
 
     pledges.consent_to_listing(
@@ -163,18 +184,18 @@ def test_the_pledgees_later_consent_resumes_the_declaration(
         "listing_id": listing.id,
         "cause": "pledgee_consented",
     }
-    assert accept(session, offer, licensee(session)).status is LicenseStatus.active
+    assert accept_new(session, offer).status is LicenseStatus.active
 
 
 def test_the_end_of_the_pledge_resumes_the_declaration(
     session: Session,
     bank: Party,
     owner: Party,
-    pledge_of: MakePledge,
+    pledge_declared: PledgeDeclared,
     declared: tuple[Listing, Offer],
 ) -> None:
     listing, offer = declared
-    pledge = pledge_of(patents=list(listing.patents))
+    pledge = pledge_declared()
 
     lifecycle.cancel_pledge(
         session=session,
@@ -188,22 +209,20 @@ def test_the_end_of_the_pledge_resumes_the_declaration(
         listing.id,
         "pledge_ended",
     )
-    assert accept(session, offer, licensee(session)).status is LicenseStatus.active
+    assert accept_new(session, offer).status is LicenseStatus.active
 
 
 def test_a_consented_pledge_that_ends_announces_no_resumption(
     session: Session,
     bank: Party,
     owner: Party,
-    pledge_of: MakePledge,
-    declared: tuple[Listing, Offer],
+    pledge_declared: PledgeDeclared,
 ) -> None:
-    listing, _ = declared
-    pledge = pledge_of(patents=list(listing.patents), status=PledgeStatus.cancelled)
+    pledge = pledge_declared(status=PledgeStatus.cancelled)
     assert pledge.consents == []
     assert len(events_of(session, owner.id, EventType.declaration_resumed)) == 1
 
-    other = pledge_of(patents=list(listing.patents), consents_to_open_licenses=True)
+    other = pledge_declared(consents_to_open_licenses=True)
     lifecycle.cancel_pledge(
         session=session,
         pledge=other,
@@ -232,19 +251,19 @@ def test_a_draft_on_a_pledged_patent_is_not_found_rather_than_suspended(
     declarations.check_acceptance_allowed(session=session, listing_id=draft.id or 0)
     # Not in force, so not suspended; and its offers are not even visible to a licensee.
     with pytest.raises(OfferNotFound):
-        accept(session, draft.offers[0], licensee(session))
+        accept_new(session, draft.offers[0])
 
 
 def test_only_pledges_registered_without_consent_suspend(
     session: Session,
     owner: Party,
-    pledge_of: MakePledge,
+    pledge_declared: PledgeDeclared,
     declared: tuple[Listing, Offer],
 ) -> None:
-    listing, offer = declared
+    _, offer = declared
     for status in (PledgeStatus.applied, PledgeStatus.refused, PledgeStatus.cancelled):
-        pledge_of(patents=list(listing.patents), status=status)
-    assert accept(session, offer, licensee(session)).status is LicenseStatus.active
+        pledge_declared(status=status)
+    assert accept_new(session, offer).status is LicenseStatus.active
 
 
 # HTTP -------------------------------------------------------------------------------------------
@@ -261,12 +280,12 @@ def test_accepting_a_suspended_declaration_is_a_409_until_the_pledgee_consents(
     bank: Party,
     owner: Party,
     new_party: NewParty,
-    pledge_of: MakePledge,
+    pledge_declared: PledgeDeclared,
     declared: tuple[Listing, Offer],
 ) -> None:
     listing, offer = declared
     taker = new_party(kind=OrganizationKind.enterprise)
-    pledge = pledge_of(patents=list(listing.patents))
+    pledge = pledge_declared()
 
     body = assert_problem(
         accept_over_http(client, offer, taker), 409, "declaration_suspended_by_pledge"
@@ -292,12 +311,12 @@ def test_accepting_works_again_once_the_pledge_is_cancelled(
     client: TestClient,
     bank: Party,
     new_party: NewParty,
-    pledge_of: MakePledge,
+    pledge_declared: PledgeDeclared,
     declared: tuple[Listing, Offer],
 ) -> None:
-    listing, offer = declared
+    _, offer = declared
     taker = new_party(kind=OrganizationKind.enterprise)
-    pledge = pledge_of(patents=list(listing.patents))
+    pledge = pledge_declared()
     assert_problem(accept_over_http(client, offer, taker), 409, "declaration_suspended_by_pledge")
 
     cancelled = client.post(
@@ -352,11 +371,11 @@ def test_registration_over_http_with_consent_in_the_application_keeps_offers_ope
 def test_another_bank_cannot_lift_a_suspension(
     client: TestClient,
     other_bank: Party,
-    pledge_of: MakePledge,
+    pledge_declared: PledgeDeclared,
     declared: tuple[Listing, Offer],
 ) -> None:
     listing, _ = declared
-    pledge = pledge_of(patents=list(listing.patents))
+    pledge = pledge_declared()
     # The register shows the pledge to other banks; consenting is the pledgee's alone.
     assert_problem(
         client.post(

@@ -4,11 +4,9 @@ predates the pledge and is untouched, or the acceptance sees the pledge and is r
 the pledgee's consent carried by the pledge, is granted under it).
 
 The two transactions are made to overlap on purpose: the first holds its locks until the server
-shows the second waiting for it (``tests.matching.overlap``), so nothing rests on timing."""
+shows the second waiting for it (``tests.concurrency.overlap``), so nothing rests on timing."""
 
-import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -24,9 +22,8 @@ from marketplace.pledges.errors import DeclarationSuspendedByPledge
 from marketplace.pledges.models import Pledge, PledgeStatus
 from marketplace.workflows import acceptance
 from tests import factories
-from tests.concurrency import Call, send_at_once
+from tests.concurrency import Call, overlap, send_at_once
 from tests.conftest import postgres_only
-from tests.matching.overlap import PATIENCE_SECONDS, backend_pid, start, wait_until_blocked
 from tests.pledges.conftest import make_pledge, register
 from tests.problems import assert_problem
 
@@ -98,40 +95,6 @@ def record(session: Session, scene: World) -> None:
         factories.caller(session.get_one(Organization, scene.bank_id)),
         f"Y2026980{scene.pledge_id:06d}",
     )
-
-
-def overlap(
-    engine: Engine, first: Callable[[Session], object], second: Callable[[Session], object]
-) -> list[BaseException]:
-    """``first`` runs and holds its transaction open; ``second`` starts in a thread and must
-    wait for it; then ``first`` commits. Returns what ``second`` raised."""
-    holding = Session(engine)
-    waiting = Session(engine)
-    failures: list[BaseException] = []
-    thread: threading.Thread | None = None
-    try:
-        first(holding)
-        holder, waiter = backend_pid(holding), backend_pid(waiting)
-
-        def run_second() -> None:
-            try:
-                second(waiting)
-                waiting.commit()
-            except BaseException:
-                waiting.rollback()
-                raise
-
-        thread = start(run_second, failures)
-        wait_until_blocked(engine, waiter=waiter, holder=holder, thread=thread)
-        holding.commit()
-    finally:
-        holding.close()
-        if thread is not None:
-            thread.join(timeout=PATIENCE_SECONDS)
-        waiting.close()
-    assert thread is not None
-    assert not thread.is_alive()
-    return failures
 
 
 def licenses_of(engine: Engine, scene: World) -> list[License]:

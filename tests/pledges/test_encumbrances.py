@@ -28,7 +28,8 @@ from marketplace.pledges.models import EncumbranceResult, PledgeStatus
 from marketplace.workflows import acceptance
 from tests import factories
 from tests.conftest import TODAY
-from tests.pledges.conftest import VALUATION, MakePledge, NewParty, Party, make_pledge
+from tests.factories import NewParty, Party
+from tests.pledges.conftest import VALUATION, MakePledge, make_pledge
 from tests.problems import assert_problem
 from tests.statements import counting_statements
 

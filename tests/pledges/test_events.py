@@ -10,11 +10,17 @@ from marketplace.events.models import Event, EventType
 from marketplace.patents.models import LegalStatus, PatentUpdate
 from marketplace.pledges import collateral, lifecycle
 from marketplace.pledges import service as pledges
-from marketplace.pledges.models import PledgeCancellation, PledgeStatus, PledgeUpdate
+from marketplace.pledges.models import (
+    CancellationReason,
+    PledgeCancellation,
+    PledgeStatus,
+    PledgeUpdate,
+)
 from marketplace.workflows import acceptance
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
-from tests.pledges.conftest import MakePledge, Party
+from tests.factories import Party
+from tests.pledges.conftest import MakePledge
 
 
 def events_of(session: Session, party: Party) -> list[tuple[str, str]]:
@@ -38,7 +44,7 @@ def test_registration_change_and_cancellation_reach_both_parties(
         session=session,
         pledge=pledge,
         caller=factories.caller(bank.organization),
-        cancellation=PledgeCancellation(reason="debt_repaid"),
+        cancellation=PledgeCancellation(reason=CancellationReason.debt_repaid),
     )
     subject = f"pledge:{pledge.id}"
     expected = [
@@ -164,7 +170,7 @@ def test_the_sweep_ignores_ended_pledges(
         session=session,
         pledge=pledge,
         caller=factories.caller(bank.organization),
-        cancellation=PledgeCancellation(reason="debt_repaid"),
+        cancellation=PledgeCancellation(reason=CancellationReason.debt_repaid),
     )
     far_later = date(2040, 1, 1)
     assert collateral.watch_fee_standing(session=session, today=far_later) == 0

@@ -16,9 +16,10 @@ from marketplace.patents import service as patents
 from marketplace.patents.models import LegalStatus, Patent, PatentUpdate
 from marketplace.pledges import exposure as exposure_report
 from marketplace.pledges import lifecycle
-from marketplace.pledges.models import Pledge, PledgeCancellation, PledgeCreate
+from marketplace.pledges.models import CancellationReason, Pledge, PledgeCancellation, PledgeCreate
 from marketplace.workflows import acceptance
 from tests import factories
+from tests.factories import SetToday
 from tests.pledges.conftest import register
 from tests.problems import assert_problem
 
@@ -105,8 +106,8 @@ def test_exposure_groups_the_book_by_pledgor_section_and_maturity(session: Sessi
 
 
 def test_exposure_flags_fees_due_soon_and_status_changes_after_registration(
-    session: Session, set_today
-) -> None:  # type: ignore[no-untyped-def]
+    session: Session, set_today: SetToday
+) -> None:
     bank = org(session, OrganizationKind.bank)
     owner = org(session, OrganizationKind.enterprise)
     due_soon = factories.patent(session, owner, fee_paid_until=TODAY + timedelta(days=30))
@@ -149,7 +150,7 @@ def test_exposure_leaves_out_other_banks_and_ended_pledges(session: Session) -> 
         session=session,
         pledge=mine,
         caller=factories.caller(bank),
-        cancellation=PledgeCancellation(reason="debt_repaid"),
+        cancellation=PledgeCancellation(reason=CancellationReason.debt_repaid),
     )
     book = exposure_report.exposure(session=session, pledgee_id=bank.id or 0, today=TODAY)
     assert (book.pledges, book.patents, book.by_pledgor) == (0, 0, [])
@@ -197,8 +198,8 @@ def upfront_obligation(session: Session, license_id: int | None) -> Obligation:
 
 
 def test_license_income_covers_every_license_on_the_pledged_patents(
-    client: TestClient, session: Session, set_today
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, session: Session, set_today: SetToday
+) -> None:
     bank_user = factories.member(session, kind=OrganizationKind.bank)
     bank = session.get_one(Organization, bank_user.organization_id)
     owner = org(session, OrganizationKind.university)

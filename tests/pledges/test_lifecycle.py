@@ -29,12 +29,10 @@ from marketplace.pledges.models import (
 )
 from tests import factories
 from tests.conftest import TODAY
+from tests.factories import NewParty, Party, SetToday
 from tests.pledges.conftest import (
     TERM_END,
     MakePledge,
-    NewParty,
-    Party,
-    SetToday,
     application,
     platform,
     pledge_count,

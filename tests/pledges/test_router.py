@@ -29,17 +29,11 @@ from marketplace.pledges import service as pledges
 from marketplace.pledges.models import CancellationReason, Pledge, PledgeStatus
 from tests import factories
 from tests.conftest import TODAY
-from tests.pledges.conftest import (
-    MakePledge,
-    NewParty,
-    Party,
-    application_body,
-    pledge_count,
-)
+from tests.factories import NewParty, Party, SetToday
+from tests.pledges.conftest import MakePledge, application_body, pledge_count
 from tests.problems import assert_problem
 
 PLEDGES = "/api/v1/pledges"
-SetToday = Callable[[date], None]
 # What the public register never shows of another bank's pledge.
 PRIVATE_FIELDS = (
     "debtor_name",

@@ -17,7 +17,8 @@ from marketplace.patents.models import (
 from marketplace.pledges import rules
 from tests import factories
 from tests.conftest import TODAY
-from tests.pledges.conftest import DEBT_END, TERM_END, MakePledge, NewParty, Party
+from tests.factories import NewParty, Party
+from tests.pledges.conftest import DEBT_END, TERM_END, MakePledge
 
 
 def issue_codes(patent: Patent, pledgor: Organization, **kwargs: object) -> list[str]:

@@ -9,7 +9,8 @@ from marketplace.pledges.errors import ListingNotOnPledgedPatent, NotPledgee, Pl
 from marketplace.pledges.models import PledgeStatus
 from marketplace.workflows import declarations
 from tests import factories
-from tests.pledges.conftest import MakePledge, Party
+from tests.factories import Party
+from tests.pledges.conftest import MakePledge
 
 # Consent to open licensing (Civil Code art. 444) -----------------------------------------------
 

@@ -7,7 +7,8 @@ from marketplace.pledges import views
 from marketplace.pledges.errors import PledgeNotFound
 from marketplace.pledges.models import Pledge, PledgeStatus
 from tests import factories
-from tests.pledges.conftest import MakePledge, Party
+from tests.factories import Party
+from tests.pledges.conftest import MakePledge
 
 # Who sees what ---------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from marketplace.accounts.models import OrganizationKind
 from marketplace.errors import MarketplaceError
 from marketplace.licensing import payments
 from marketplace.licensing.models.obligations import Obligation, ObligationKind, PaymentCreate
+from marketplace.listings.models import RoyaltyType
 from marketplace.stats import service as stats
 from marketplace.stats.errors import InvalidPeriod, StatsNotAvailable
 from marketplace.stats.models import ConversionRow, ConversionStats, StatsGroup
@@ -67,7 +68,7 @@ def test_by_ipc_section(session: Session, portfolio: Portfolio) -> None:
 
     assert set(rows) == {"G", "H"}
     assert (rows["H"].patents, rows["H"].licensed_patents, rows["H"].licenses) == (1, 1, 2)
-    assert rows["H"].licenses_by_royalty_type["lump_sum"] == 2
+    assert rows["H"].licenses_by_royalty_type[RoyaltyType.lump_sum] == 2
     assert (rows["G"].patents, rows["G"].licensed_patents, rows["G"].licenses) == (2, 1, 1)
     assert (rows["G"].listings_published, rows["G"].listings_withdrawn) == (1, 1)
 
@@ -187,7 +188,10 @@ def test_income_is_confirmed_payments_and_outstanding_what_is_still_owed(
     assert [item.amount for item in upfront] == [Decimal("10000.00")] * 3
     unpaid = upfront[2]
     assert (
-        report(session, portfolio, StatsGroup.year).totals.licenses_by_royalty_type["lump_sum"] == 2
+        report(session, portfolio, StatsGroup.year).totals.licenses_by_royalty_type[
+            RoyaltyType.lump_sum
+        ]
+        == 2
     )
     # Part of it paid and confirmed; a payment recorded but not confirmed is neither income nor
     # a reduction of what is owed.

@@ -179,8 +179,7 @@ def test_failures_retry_then_fail(
     webhooks.record_attempt(
         session=session, claimed=held, outcome=outcome(fixed_clock, 410, "HTTP 410")
     )
-    session.refresh(delivery)
-    assert delivery.status is DeliveryStatus.failed
+    assert factories.reread(session, delivery).status is DeliveryStatus.failed
     assert delivery.attempt_count == 2
     assert delivery.last_status_code == 410
     assert delivery.next_attempt_at is None
@@ -290,7 +289,12 @@ def test_only_the_start_of_a_long_answer_is_kept() -> None:
 
 def test_production_checks_the_destination_before_sending() -> None:
     calls: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda request: calls.append(request) or httpx.Response(200))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(answer)
     with httpx.Client(transport=transport) as client:
         result = sender.send(client, held_for("https://localhost/x"), check_destination=True)
     assert calls == []

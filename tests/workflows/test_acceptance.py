@@ -61,7 +61,7 @@ def test_a_license_on_pledged_patents_is_linked_to_the_pledge_and_replays_add_no
 
     factories.pay_upfront(session, first)
 
-    assert first.status is LicenseStatus.active
+    assert factories.reread(session, first).status is LicenseStatus.active
     assert len(licensed_events(session, bank)) == 1
 
 
@@ -97,6 +97,6 @@ def test_a_foreign_license_tells_the_pledgee_only_when_export_is_approved(
 
     factories.pay_upfront(session, approved)
 
-    assert approved.status is LicenseStatus.active
+    assert factories.reread(session, approved).status is LicenseStatus.active
     [told] = licensed_events(session, bank)
     assert told.payload["license_id"] == approved.id

@@ -459,8 +459,7 @@ def test_a_job_runs_records_counts_and_errors_and_drops_the_file(
 
     assert imports.run_import_job(sessions=sessions, job_id=job.id) is True
 
-    session.refresh(job)
-    assert job.status == ImportStatus.completed_with_errors
+    assert factories.reread(session, job).status == ImportStatus.completed_with_errors
     assert (job.total_rows, job.created_count, job.failed_count, job.rows_done) == (2, 1, 1, 2)
     assert job.errors[0]["line"] == 3
     assert job.errors[0]["code"] == "validation_failed"

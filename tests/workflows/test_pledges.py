@@ -11,7 +11,8 @@ from marketplace.pledges.errors import PledgeNotConfirmed, PledgeRefused, Pledge
 from marketplace.pledges.models import Pledge, PledgeStatus
 from tests import factories
 from tests.conftest import TODAY
-from tests.pledges.conftest import MakePledge, Party, SetToday, platform, register
+from tests.factories import Party, SetToday
+from tests.pledges.conftest import MakePledge, platform, register
 
 
 def test_register_records_the_offices_number_and_date_and_claims_every_patent(

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,7 @@ def test_demo_licenses_follow_the_lawful_sequence(cli_database: sa.Engine) -> No
             (event.subject, event.recipient_id, event.type)
             for event in session.scalars(select(Event))
         }
-        by_type = {}
+        by_type: dict[str, list[License]] = {}
         for license_ in licenses:
             by_type.setdefault(license_.terms["offer"]["royalty_type"], []).append(license_)
         hybrid = by_type["hybrid"][0]
@@ -145,7 +146,7 @@ def test_demo_running_license_can_report_its_first_quarter(cli_database: sa.Engi
     from marketplace.licensing import payments, royalty_reports
     from marketplace.licensing.models.obligations import PaymentCreate
     from marketplace.licensing.models.royalty_reports import RoyaltyReportCreate
-    from marketplace.licensing.royalties import add_months
+    from marketplace.patents.service import add_months
 
     assert runner.invoke(app, ["demo"]).exit_code == 0
     with Session(cli_database) as session:
@@ -164,7 +165,10 @@ def test_demo_running_license_can_report_its_first_quarter(cli_database: sa.Engi
             organization_id=running.licensee_id,
             user=None,
             data=RoyaltyReportCreate(
-                period_start=start, period_end=quarter_end, net_sales="500000", currency="CNY"
+                period_start=start,
+                period_end=quarter_end,
+                net_sales=Decimal("500000"),
+                currency="CNY",
             ),
         )
         assert obligation is not None
@@ -175,7 +179,7 @@ def test_demo_running_license_can_report_its_first_quarter(cli_database: sa.Engi
             obligation_id=obligation.id or 0,
             organization_id=running.licensee_id,
             user=None,
-            data=PaymentCreate(amount="20000", paid_on=clock.today(), reference="TT-1"),
+            data=PaymentCreate(amount=Decimal("20000"), paid_on=clock.today(), reference="TT-1"),
         )
 
 
@@ -207,10 +211,12 @@ def test_demo_shows_export_review_pledges_and_consent_with_office_numbers(
     assert {pledge.status for pledge in pledges} == {"registered"}
     assert len(consents) == 1
     for pledge in pledges:
+        assert pledge.registration_number is not None
         assert re.fullmatch(settings.pledge_registration_number_pattern, pledge.registration_number)
         assert not pledge.registration_number_platform_assigned
     for listing in listings:
         assert listing.status == ListingStatus.published
+        assert listing.announcement_number is not None
         assert re.fullmatch(settings.announcement_number_pattern, listing.announcement_number)
         assert not listing.announcement_number.startswith(("OL", "DEMO"))
     # The consent keeps the pledged declaration open: nothing on the demo is suspended.

@@ -13,12 +13,14 @@ import pytest
 import sqlalchemy as sa
 import typer
 from sqlmodel import Session
-from typer.core import TyperCommand, TyperGroup
+from typer._click import Command as TyperClickCommand
+from typer.core import TyperGroup
 
 from marketplace.cli import app
 from tests.test_cli import _import_csv, _import_owner, cli_database, runner
 
-Command = TyperCommand | TyperGroup
+# typer ships its own copy of click: its command classes are these.
+Command = TyperClickCommand
 
 __all__ = ["cli_database"]  # the fixture, shared with tests/test_cli.py
 

@@ -13,7 +13,8 @@ import pytest
 import typer
 import yaml
 from pydantic_settings import BaseSettings
-from typer.core import TyperCommand, TyperGroup
+from typer._click import Command as TyperClickCommand
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from marketplace import config
@@ -26,7 +27,8 @@ APP_SERVICES = ("migrate", "api", "worker", "sweep")
 CLI = typer.main.get_command(app)
 INVOCATION = re.compile(r"\bmarketplace((?:\s+[a-z0-9][\w.-]*|\s+--?[\w-]+)*)")
 
-Command = TyperCommand | TyperGroup
+# typer ships its own copy of click: its command classes are these.
+Command = TyperClickCommand
 
 
 def _shell(service: dict[str, Any]) -> str:

@@ -407,6 +407,22 @@ def withdraw_listing(
 
 
 @router.post(
+    "/listings/{listing_id}/withdrawal-cancellation",
+    response_model=ListingPublic,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Cancel a requested withdrawal before the office announces it",
+    description="The patentee takes back its withdrawal request: the declaration simply stays "
+    "in force (it never stopped being acceptable), and the patentee, the holders of licenses "
+    "under it and the pledgees of its patents, who were told of the request, receive "
+    "`declaration.withdrawal_cancelled`. 409 `withdrawal_not_requested` (nothing to cancel), "
+    "`withdrawal_already_announced` (the office's announcement is recorded: the declaration "
+    "has ended), `listing_not_published`.",
+)
+def cancel_withdrawal(listing: OwnListing, session: SessionDep) -> ListingPublic:
+    return listings.to_public(declarations.cancel_withdrawal(session=session, listing=listing))
+
+
+@router.post(
     "/listings/{listing_id}/withdrawal-announcement",
     response_model=ListingPublic,
     responses=problem_responses(401, 403, 404, 409, 422),

@@ -1,8 +1,10 @@
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from sqlmodel import Session
 
 from marketplace.accounts.deps import (
     CurrentCaller,
@@ -26,6 +28,7 @@ from marketplace.listings.declaration import Declaration
 from marketplace.listings.deps import OwnListing, OwnOffer
 from marketplace.listings.models import (
     DeclarationAnnouncement,
+    Listing,
     ListingCreate,
     ListingPublic,
     ListingStatus,
@@ -44,8 +47,23 @@ from marketplace.pagination import PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import IpcPrefix
+from marketplace.pledges import declarations as pledge_declarations
 from marketplace.sessions import SessionDep
 from marketplace.workflows import declarations
+
+
+def _public(session: Session, listing: Listing) -> ListingPublic:
+    """The public form of a listing, with the suspension of its declaration by a pledge."""
+    return _public_many(session, [listing])[0]
+
+
+def _public_many(session: Session, found: Sequence[Listing]) -> list[ListingPublic]:
+    suspended = pledge_declarations.suspensions(session, (item.id or 0 for item in found))
+    return [
+        listings.to_public(item).model_copy(update={"suspension": suspended.get(item.id or 0)})
+        for item in found
+    ]
+
 
 router = APIRouter(prefix="/api/v1", tags=["listings"])
 
@@ -61,7 +79,7 @@ def create_listing(
     body: ListingCreate, caller: ListingsScope, session: SessionDep
 ) -> ListingPublic:
     listing = listings.create_listing(session=session, owner=caller.organization, data=body)
-    return listings.to_public(listing)
+    return _public(session, listing)
 
 
 SEARCH_DESCRIPTION = """Published listings, for anyone.
@@ -244,7 +262,10 @@ def list_own_listings(
         region=region,
     )
     return ListingSearchPage(
-        items=[ListingHit.model_validate(listings.to_public(i).model_dump()) for i in items],
+        items=[
+            ListingHit.model_validate(public.model_dump())
+            for public in _public_many(session, items)
+        ],
         next_cursor=next_cursor,
         limit=page.limit,
     )
@@ -267,7 +288,7 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
     ):
         # Demand: a view by anyone but the owner, signed in or not.
         demand.record_views(listing_ids=[listing_id])
-    return listings.to_public(listing)
+    return _public(session, listing)
 
 
 @router.patch(
@@ -277,8 +298,8 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
     summary="Edit a draft's title or description",
 )
 def update_listing(listing: OwnListing, body: ListingUpdate, session: SessionDep) -> ListingPublic:
-    return listings.to_public(
-        declarations.update_draft(session=session, listing=listing, changes=body)
+    return _public(
+        session, declarations.update_draft(session=session, listing=listing, changes=body)
     )
 
 
@@ -380,8 +401,8 @@ def publish_listing(
     _verified: VerifiedListingsScope,
     session: SessionDep,
 ) -> ListingPublic:
-    return listings.to_public(
-        declarations.publish_listing(session=session, listing=listing, announcement=body)
+    return _public(
+        session, declarations.publish_listing(session=session, listing=listing, announcement=body)
     )
 
 
@@ -401,8 +422,8 @@ def publish_listing(
 def withdraw_listing(
     listing: OwnListing, body: WithdrawalRequest, session: SessionDep
 ) -> ListingPublic:
-    return listings.to_public(
-        declarations.request_withdrawal(session=session, listing=listing, request=body)
+    return _public(
+        session, declarations.request_withdrawal(session=session, listing=listing, request=body)
     )
 
 
@@ -419,7 +440,7 @@ def withdraw_listing(
     "has ended), `listing_not_published`.",
 )
 def cancel_withdrawal(listing: OwnListing, session: SessionDep) -> ListingPublic:
-    return listings.to_public(declarations.cancel_withdrawal(session=session, listing=listing))
+    return _public(session, declarations.cancel_withdrawal(session=session, listing=listing))
 
 
 @router.post(
@@ -436,10 +457,11 @@ def cancel_withdrawal(listing: OwnListing, session: SessionDep) -> ListingPublic
 def record_withdrawal_announcement(
     listing: OwnListing, body: WithdrawalAnnouncement, session: SessionDep
 ) -> ListingPublic:
-    return listings.to_public(
+    return _public(
+        session,
         declarations.record_withdrawal_announcement(
             session=session, listing=listing, announcement=body
-        )
+        ),
     )
 
 

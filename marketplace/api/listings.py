@@ -14,6 +14,7 @@ from marketplace.accounts.deps import (
 )
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
+from marketplace.api import lawful_sequence
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import publication
 from marketplace.listings import service as listings
@@ -394,6 +395,12 @@ def get_declaration(
     "declaration check (409 `publication_refused` reasons as in the precheck; 409 "
     "`announcement_number_in_use`; 422 `invalid_announcement_number`, "
     "`announcement_date_out_of_range`). The platform never assigns announcement numbers.",
+    openapi_extra=lawful_sequence.openapi(
+        step="1. The office announced the declaration: its number and date are recorded",
+        request=lawful_sequence.PUBLISH_REQUEST,
+        response=lawful_sequence.PUBLISH_RESPONSE,
+        status=200,
+    ),
 )
 def publish_listing(
     listing: OwnListing,

@@ -1,6 +1,7 @@
 """Cancelling a withdrawal request before the office announces it: the declaration stays in force,
 and whoever was told of the request hears of its cancellation."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from marketplace.listings.errors import (
     WithdrawalNotRequested,
 )
 from marketplace.listings.models import Listing, ListingStatus, WithdrawalAnnouncement
+from marketplace.patents.models import CoOwner
 from marketplace.workflows import acceptance, declarations
 from tests import factories
 from tests.factories import NewParty, Party
@@ -200,3 +202,25 @@ def test_cancel_refusals_over_http(
         409,
         "withdrawal_already_announced",
     )
+
+
+def test_a_co_owner_consent_dated_in_the_future_is_refused_over_http(
+    client: TestClient, session: Session, owner: Party
+) -> None:
+    patent = factories.patent(
+        session,
+        owner.organization,
+        co_owners=[CoOwner(name="Provincial Research Fund", open_license_consent=True)],
+    )
+    listing, _ = factories.published_listing(session, owner.organization, patent_list=[patent])
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    body = {
+        "reason": "Sold",
+        "co_owner_consents": [{"name": "Provincial Research Fund", "consented_on": tomorrow}],
+    }
+    assert_problem(
+        client.post(f"{LISTINGS}/{listing.id}/withdraw", headers=owner.headers, json=body),
+        422,
+        "consent_date_out_of_range",
+    )
+    assert client.get(f"{LISTINGS}/{listing.id}").json()["withdrawal_requested_at"] is None

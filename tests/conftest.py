@@ -2,9 +2,10 @@
 that is rolled back. Set MARKETPLACE_TEST_DATABASE_URL to run the suite on PostgreSQL."""
 
 import os
+import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ from sqlmodel import Session  # noqa: E402
 from marketplace import clock, signing_keys  # noqa: E402
 from marketplace.audit import recorder as audit_recorder  # noqa: E402
 from marketplace.db import create_db_engine, get_engine, get_read_engine  # noqa: E402
+from marketplace.events import catalogue  # noqa: E402
+from marketplace.events import service as events_service  # noqa: E402
+from marketplace.events.models import EventType  # noqa: E402
 from marketplace.main import create_app  # noqa: E402
 from marketplace.sessions import get_session, transaction  # noqa: E402
 from tests.factories import NewParty, Party, SetToday, make_party  # noqa: E402
@@ -151,6 +155,31 @@ def no_remembered_facets() -> Iterator[None]:
     facet_cache.browse_facets.forget()
     yield
     facet_cache.browse_facets.forget()
+
+
+@pytest.fixture(autouse=True)
+def payloads_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every event the application records carries exactly the payload fields the event
+    catalogue (and so the API docs) describes: a new or dropped field fails the test that
+    records it. Events a test records directly, with made-up payloads, are not checked."""
+    record_many = events_service.record_many
+
+    def checked(
+        session: Session,
+        *,
+        type: EventType,
+        events: Sequence[events_service.NewEvent],
+    ) -> None:
+        frame = sys._getframe(1)
+        while frame.f_globals.get("__name__") == events_service.__name__ and frame.f_back:
+            frame = frame.f_back
+        if not str(frame.f_globals.get("__name__", "")).startswith("tests"):
+            for event in events:
+                drift = catalogue.undocumented(type, event.payload)
+                assert not drift, f"{type} payload differs from the event catalogue: {drift}"
+        record_many(session, type=type, events=events)
+
+    monkeypatch.setattr(events_service, "record_many", checked)
 
 
 @pytest.fixture(autouse=True)

@@ -4,38 +4,13 @@ from fastapi import APIRouter, Query
 
 from marketplace.accounts.deps import CurrentCaller
 from marketplace.errors import problem_responses
+from marketplace.events import catalogue
 from marketplace.events import service as events
-from marketplace.events.models import LICENSE_EVENT_DOCS, EventFeed, EventPublic
+from marketplace.events.models import EventFeed, EventPublic
 from marketplace.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
-
-# Each declaration event's payload carries the declaration's identity; the rest is per type.
-DECLARATION_EVENTS = """
-### Open-license declarations
-
-Subject `listing:{id}`. Every payload has `listing_id`, `title`, `owner_id`,
-`application_numbers`, `announcement_number`, `announcement_date` and `announcement_source`
-(`office`, or `platform_assigned` for numbers the platform minted before it stopped doing so).
-
-- `declaration.published`, to the patentee: also `fee_reductions`, per patent its `percent`,
-  `basis` (`open_license` or `patent_fee_reduction`) and `reason`.
-- `declaration.withdrawal_requested`, to the patentee, the holders of licenses under it and the
-  pledgees of its patents: also `reason`, `requested_at` and `co_owner_consents` (`name`,
-  `consented_on`, `document_ref`). The declaration stands, and its offers can be accepted, until
-  the office announces the withdrawal.
-- `declaration.withdrawn`, to the same: also `reason`, `withdrawal_announcement_number` and
-  `withdrawal_announcement_date`. Licenses already granted stand.
-- `declaration.lapsed`, to the same: also `lapse_reason` (a covered patent left force: its term
-  ended, its annual fee went unpaid, it was invalidated).
-"""
-
-LICENSE_EVENTS = (
-    "\n### Licenses\n\n"
-    "Subject `license:{id}`. Every payload has `license_id` and `license_number`.\n\n"
-    + "\n".join(f"- `{kind}`: {text}" for kind, text in LICENSE_EVENT_DOCS.items())
-)
 
 DECLARATION_EVENT_EXAMPLE = {
     "id": 41,
@@ -56,6 +31,22 @@ DECLARATION_EVENT_EXAMPLE = {
     "created_at": "2026-07-01T08:00:00Z",
 }
 
+SUSPENSION_EVENT_EXAMPLE = {
+    "id": 57,
+    "type": "declaration.suspended_by_pledge",
+    "subject": "listing:7",
+    "payload": {
+        "pledge_id": 12,
+        "registration_number": "Y2026980000123",
+        "registered_date": "2026-08-03",
+        "pledgee_id": 9,
+        "pledgee_name": "Example Bank Shenzhen Branch",
+        "listing_id": 7,
+        "application_numbers": ["202020123456.X"],
+    },
+    "created_at": "2026-08-04T02:00:00Z",
+}
+
 
 @router.get(
     "/events",
@@ -63,9 +54,8 @@ DECLARATION_EVENT_EXAMPLE = {
     responses=problem_responses(401, 422),
     summary="The caller's organization's events, oldest first; poll with `since`",
     description="Each event has a `type`, a `subject` and a `payload`. Events are written with "
-    "the change they describe and delivered to webhooks as they appear here.\n"
-    + DECLARATION_EVENTS
-    + LICENSE_EVENTS,
+    "the change they describe and delivered to webhooks as they appear here. Every event type, "
+    "who receives it and each field of its payload:\n\n" + catalogue.markdown(),
     openapi_extra={
         "responses": {
             "200": {
@@ -79,7 +69,16 @@ DECLARATION_EVENT_EXAMPLE = {
                                     "next_cursor": "eyJ0eCI6MCwiaWQiOjQxfQ",
                                     "limit": 50,
                                 },
-                            }
+                            },
+                            "declaration_suspended": {
+                                "summary": "A pledge without the pledgee's consent suspends "
+                                "acceptance of a declaration's offers",
+                                "value": {
+                                    "items": [SUSPENSION_EVENT_EXAMPLE],
+                                    "next_cursor": "eyJ0eCI6MCwiaWQiOjU3fQ",
+                                    "limit": 50,
+                                },
+                            },
                         }
                     }
                 }

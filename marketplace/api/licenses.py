@@ -10,6 +10,7 @@ from marketplace.accounts.deps import (
     LicensesScope,
     VerifiedLicenseeScope,
 )
+from marketplace.api import lawful_sequence
 from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.licensing import certificates, recordation
@@ -77,6 +78,12 @@ IdempotencyKey = Annotated[
         **problem_responses(401, 403, 404, 409, 422),
     },
     summary="Accept an offer: written notice to the patentee, and a non-exclusive license",
+    openapi_extra=lawful_sequence.openapi(
+        step="2. A licensee accepts: the written notice to the patentee; with money due up "
+        "front the license is `pending_payment` until the licensor confirms the payment",
+        response=lawful_sequence.ACCEPT_RESPONSE,
+        status=201,
+    ),
 )
 def accept_offer(
     offer_id: ObjectId,
@@ -195,6 +202,13 @@ def terminate_license(
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Mark the license as recorded with the office (either party, once)",
+    openapi_extra=lawful_sequence.openapi(
+        step="5. A party records the license in force with the office, within three months "
+        "of its effective date",
+        request=lawful_sequence.RECORDATION_REQUEST,
+        response=lawful_sequence.RECORDATION_RESPONSE,
+        status=200,
+    ),
 )
 def record_license(
     license_id: ObjectId,

@@ -12,6 +12,7 @@ from marketplace.accounts.deps import (
 )
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
+from marketplace.api import lawful_sequence
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import publication
 from marketplace.listings import service as listings
@@ -62,7 +63,7 @@ def create_listing(
     body: ListingCreate, caller: ListingsScope, session: SessionDep
 ) -> ListingPublic:
     listing = listings.create_listing(session=session, owner=caller.organization, data=body)
-    return listings.to_public(listing)
+    return listing_workflows.public_listing(session, listing)
 
 
 SEARCH_DESCRIPTION = """Published listings, for anyone.
@@ -245,7 +246,10 @@ def list_own_listings(
         region=region,
     )
     return ListingSearchPage(
-        items=[ListingHit.model_validate(listings.to_public(i).model_dump()) for i in items],
+        items=[
+            ListingHit.model_validate(public.model_dump())
+            for public in listing_workflows.public_listings(session, items)
+        ],
         next_cursor=next_cursor,
         limit=page.limit,
     )
@@ -263,7 +267,7 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
         listing_id=listing_id,
         organization_id=caller.organization_id if caller else None,
     )
-    return listings.to_public(listing)
+    return listing_workflows.public_listing(session, listing)
 
 
 @router.patch(
@@ -273,8 +277,8 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
     summary="Edit a draft's title or description",
 )
 def update_listing(listing: OwnListing, body: ListingUpdate, session: SessionDep) -> ListingPublic:
-    return listings.to_public(
-        declarations.update_draft(session=session, listing=listing, changes=body)
+    return listing_workflows.public_listing(
+        session, declarations.update_draft(session=session, listing=listing, changes=body)
     )
 
 
@@ -369,6 +373,12 @@ def get_declaration(
     "declaration check (409 `publication_refused` reasons as in the precheck; 409 "
     "`announcement_number_in_use`; 422 `invalid_announcement_number`, "
     "`announcement_date_out_of_range`). The platform never assigns announcement numbers.",
+    openapi_extra=lawful_sequence.openapi(
+        step="1. The office announced the declaration: its number and date are recorded",
+        request=lawful_sequence.PUBLISH_REQUEST,
+        response=lawful_sequence.PUBLISH_RESPONSE,
+        status=200,
+    ),
 )
 def publish_listing(
     listing: OwnListing,
@@ -376,8 +386,8 @@ def publish_listing(
     _verified: VerifiedListingsScope,
     session: SessionDep,
 ) -> ListingPublic:
-    return listings.to_public(
-        declarations.publish_listing(session=session, listing=listing, announcement=body)
+    return listing_workflows.public_listing(
+        session, declarations.publish_listing(session=session, listing=listing, announcement=body)
     )
 
 
@@ -397,8 +407,26 @@ def publish_listing(
 def withdraw_listing(
     listing: OwnListing, body: WithdrawalRequest, session: SessionDep
 ) -> ListingPublic:
-    return listings.to_public(
-        declarations.request_withdrawal(session=session, listing=listing, request=body)
+    return listing_workflows.public_listing(
+        session, declarations.request_withdrawal(session=session, listing=listing, request=body)
+    )
+
+
+@router.post(
+    "/listings/{listing_id}/withdrawal-cancellation",
+    response_model=ListingPublic,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Cancel a requested withdrawal before the office announces it",
+    description="The patentee takes back its withdrawal request: the declaration simply stays "
+    "in force (it never stopped being acceptable), and the patentee, the holders of licenses "
+    "under it and the pledgees of its patents, who were told of the request, receive "
+    "`declaration.withdrawal_cancelled`. 409 `withdrawal_not_requested` (nothing to cancel), "
+    "`withdrawal_already_announced` (the office's announcement is recorded: the declaration "
+    "has ended), `listing_not_published`.",
+)
+def cancel_withdrawal(listing: OwnListing, session: SessionDep) -> ListingPublic:
+    return listing_workflows.public_listing(
+        session, declarations.cancel_withdrawal(session=session, listing=listing)
     )
 
 
@@ -416,10 +444,11 @@ def withdraw_listing(
 def record_withdrawal_announcement(
     listing: OwnListing, body: WithdrawalAnnouncement, session: SessionDep
 ) -> ListingPublic:
-    return listings.to_public(
+    return listing_workflows.public_listing(
+        session,
         declarations.record_withdrawal_announcement(
             session=session, listing=listing, announcement=body
-        )
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import LicenseeScope, LicensesScope
+from marketplace.api import lawful_sequence
 from marketplace.errors import problem_responses
 from marketplace.licensing import obligations, payments, royalty_reports
 from marketplace.licensing import service as licensing
@@ -206,6 +207,12 @@ def get_obligation(
     summary="The licensee records a payment against an obligation",
     description="Partial payments are allowed; recorded and confirmed payments together may not "
     "exceed the obligation (422 `overpayment`). The payment counts once the licensor confirms.",
+    openapi_extra=lawful_sequence.openapi(
+        step="3. The licensee pays the upfront fee (the obligation of `kind` `upfront`)",
+        request=lawful_sequence.RECORD_PAYMENT_REQUEST,
+        response=lawful_sequence.RECORD_PAYMENT_RESPONSE,
+        status=201,
+    ),
 )
 def record_payment(
     obligation_id: ObjectId, body: PaymentCreate, caller: LicenseeScope, session: SessionDep
@@ -245,6 +252,12 @@ def list_payments(
     "is a 409. When the obligation is the upfront fee of a `pending_payment` license, the "
     "license takes effect today (`license.in_force`), resting on this payment. An upfront fee "
     "whose license lapsed unpaid takes no confirmation (409 `license_lapsed_unpaid`).",
+    openapi_extra=lawful_sequence.openapi(
+        step="4. The licensor confirms the payment: the license is `active` from that day, "
+        "its term and recordation deadline counted from it",
+        response=lawful_sequence.CONFIRM_PAYMENT_RESPONSE,
+        status=200,
+    ),
 )
 def confirm_payment(
     payment_id: ObjectId, caller: LicensesScope, session: SessionDep

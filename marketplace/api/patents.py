@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from marketplace.accounts.deps import PatentsScope
+from marketplace.accounts.deps import PatentsScope, PlatformAdmin
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
@@ -10,6 +10,7 @@ from marketplace.patents import service as patents
 from marketplace.patents.deps import OwnedPatent
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import (
+    InvalidationRequestCreate,
     IpcPrefix,
     LegalStatus,
     PatentCreate,
@@ -116,4 +117,44 @@ def release_encumbrance(
     )
     return patents.encumbrance_public(
         patents.release_encumbrance(session=session, encumbrance=encumbrance)
+    )
+
+
+@router.post(
+    "/{patent_id}/invalidation-requests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PatentEncumbrancePublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Record a request for invalidation filed with the office (platform admin)",
+    description="Anyone may file a request for invalidation with the office, not only the "
+    "patent's owner: a platform admin records it on any patent (the owner records it through "
+    "`POST /patents/{id}/encumbrances` with kind `invalidation_request`). While it is pending, "
+    "a pledge on the patent is refused (`invalidation_pending`) unless both the pledgee (in "
+    "its application) and the pledgor (in its confirmation) proceed regardless.",
+)
+def record_invalidation_request(
+    patent_id: ObjectId, body: InvalidationRequestCreate, _admin: PlatformAdmin, session: SessionDep
+) -> PatentEncumbrancePublic:
+    patent = patents.get_patent(session=session, patent_id=patent_id)
+    return patents.encumbrance_public(
+        patents.record_invalidation_request(session=session, patent=patent, data=body)
+    )
+
+
+@router.delete(
+    "/{patent_id}/invalidation-requests/{encumbrance_id}",
+    response_model=PatentEncumbrancePublic,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Clear a request for invalidation once the office decided it (platform admin)",
+    description="Kept in history with its release time; the pledge ground ends with it.",
+)
+def clear_invalidation_request(
+    patent_id: ObjectId, encumbrance_id: ObjectId, _admin: PlatformAdmin, session: SessionDep
+) -> PatentEncumbrancePublic:
+    patent = patents.get_patent(session=session, patent_id=patent_id)
+    request = patents.get_invalidation_request(
+        session=session, patent=patent, encumbrance_id=encumbrance_id
+    )
+    return patents.encumbrance_public(
+        patents.release_encumbrance(session=session, encumbrance=request)
     )

@@ -12,6 +12,8 @@ from marketplace.db import JSONType, UTCDateTime
 
 
 class EventType(StrEnum):
+    """Each is described, with its payload, in ``marketplace.events.catalogue``."""
+
     pledge_registered = "pledge.registered"
     pledge_changed = "pledge.changed"
     pledge_cancelled = "pledge.cancelled"
@@ -47,34 +49,9 @@ class EventType(StrEnum):
     saved_search_matched = "saved_search.matched"
     declaration_published = "declaration.published"
     declaration_withdrawal_requested = "declaration.withdrawal_requested"
+    declaration_withdrawal_cancelled = "declaration.withdrawal_cancelled"
     declaration_withdrawn = "declaration.withdrawn"
     declaration_lapsed = "declaration.lapsed"
-
-
-# What each license event tells whom, and its payload: rendered into the API docs of
-# `GET /api/v1/events`. Every payload carries `license_id` and `license_number`.
-LICENSE_EVENT_DOCS: dict[EventType, str] = {
-    EventType.license_accepted: "To the licensor: the licensee's written notice of acceptance "
-    "(Patent Law art. 51). `status` (`active`, `pending_payment` or `pending_export_review`), "
-    "`offer_id`, `listing_id`, `licensee` (`id`, `name`, `country`, `credit_code`), `terms` (the "
-    "frozen terms), `terms_sha256`, `payment_due_date` and `upfront_fee` (when money is due up "
-    "front, else null).",
-    EventType.license_in_force: "To both parties: the license took effect. `effective_date`, "
-    "`expires_on`, `recordation_deadline`, `terms_sha256`, and `payment` (`payment_id`, "
-    "`paid_on`, `confirmed_on`, `amount`, `currency`) when it rests on an upfront payment, "
-    "else null.",
-    EventType.license_lapsed_unpaid: "To both parties: the upfront payment was not made (and "
-    "confirmed) by `payment_due_date`; the license never took effect and the licensee may "
-    "accept the offer again. `offer_id`, `payment_due_date`.",
-    EventType.license_terminated: "To both parties: the licensee ended the license. `reason`, "
-    "`terminated_at`.",
-    EventType.license_expired: "To both parties: the license's term ended. `expires_on`.",
-    EventType.recordation_deadline_near: "To both parties, once: the license is not recorded "
-    "with the office and its recordation deadline is within 14 days (configurable). "
-    "`recordation_deadline`, `days_left`.",
-    EventType.recordation_deadline_passed: "To both parties, once: the recordation deadline "
-    "passed without the license being recorded. `recordation_deadline`.",
-}
 
 
 class Event(SQLModel, table=True):

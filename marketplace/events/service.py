@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from marketplace import clock
+from marketplace.events.catalogue import CATALOGUE
 from marketplace.events.models import Event, EventType
 from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
 
@@ -38,6 +39,9 @@ def record_many(session: Session, *, type: EventType, events: Sequence[NewEvent]
     The rows are those ``record`` writes: one transaction id (the feed shows them together, once
     the transaction has committed) and ids in the order given, so a recipient reads its events in
     the order they were recorded."""
+    if type not in CATALOGUE:
+        # Every type the platform records is documented with its payload, or not recorded.
+        raise ValueError(f"Event type {type!r} is not in the event catalogue.")
     if not events:
         return
     # What is pending first, as a flush would have written it: the events may refer to it.

@@ -77,6 +77,11 @@ class WithdrawalNotRequested(Conflict):
     title = "No withdrawal of this declaration has been requested"
 
 
+class WithdrawalAlreadyAnnounced(Conflict):
+    default_code = "withdrawal_already_announced"
+    title = "The office has announced this withdrawal; it can no longer be cancelled"
+
+
 class CoOwnerConsentMissing(Unprocessable):
     """Withdrawal needs every co-owner's written consent (Implementing Regulations art. 86)."""
 

@@ -335,6 +335,21 @@ class FeeReduction(BaseModel):
     )
 
 
+class ListingSuspension(BaseModel):
+    """Civil Code art. 444 on a declaration in force: a pledge registered on a covered patent
+    without its pledgee's consent to the declaration suspends acceptance of its offers."""
+
+    code: str = PydanticField(
+        default="declaration_suspended_by_pledge",
+        description="The error code an acceptance gets meanwhile (409).",
+    )
+    pledge_ids: list[int] = PydanticField(description="The pledges without consent.")
+    application_numbers: list[str] = PydanticField(description="The patents they cover.")
+    since: date | None = PydanticField(
+        description="The office's registration date of the earliest of those pledges."
+    )
+
+
 class ListingPublic(ListingFields):
     id: int
     owner_id: int
@@ -371,6 +386,21 @@ class ListingPublic(ListingFields):
     offers: list[OfferPublic]
     created_at: datetime
     updated_at: datetime
+    suspension: ListingSuspension | None = PydanticField(
+        default=None,
+        description="Set while acceptance of the offers is suspended by a pledge without the "
+        "pledgee's consent (Civil Code art. 444), until the pledgee consents or the pledge "
+        "ends; null otherwise.",
+        examples=[
+            None,
+            {
+                "code": "declaration_suspended_by_pledge",
+                "pledge_ids": [12],
+                "application_numbers": ["202020123456.X"],
+                "since": "2026-08-03",
+            },
+        ],
+    )
 
 
 MAX_ANNOUNCEMENT_NUMBER_INPUT = 64

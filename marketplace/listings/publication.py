@@ -24,6 +24,7 @@ from marketplace.listings.errors import (
     ListingNotPublished,
     PublicationRefused,
     TermExceedsPatentTerm,
+    WithdrawalNotRequested,
 )
 from marketplace.listings.models import (
     PERCENT_QUANTUM,
@@ -338,17 +339,18 @@ def end_declaration(
     withdrawal: tuple[str, date] | None = None,
 ) -> Listing:
     values: dict[str, object] = {"status": to}
+    statement = (
+        sa.update(Listing)
+        .where(col(Listing.id) == listing.id)
+        .where(col(Listing.status) == ListingStatus.published)
+    )
     if withdrawal is not None:
         values["withdrawal_announcement_number"] = withdrawal[0]
+        # A withdrawal cancelled meanwhile has nothing left for the office to have announced.
+        statement = statement.where(col(Listing.withdrawal_requested_at).is_not(None))
     try:
         with session.begin_nested():
-            ended = transition(
-                session,
-                sa.update(Listing)
-                .where(col(Listing.id) == listing.id)
-                .where(col(Listing.status) == ListingStatus.published)
-                .values(**values),
-            )
+            ended = transition(session, statement.values(**values))
     except IntegrityError:
         assert withdrawal is not None
         raise AnnouncementNumberInUse(
@@ -356,6 +358,11 @@ def end_declaration(
             field="announcement_number",
         ) from None
     if not ended:
+        session.refresh(listing)
+        if listing.status == ListingStatus.published and listing.withdrawal_requested_at is None:
+            raise WithdrawalNotRequested(
+                f"The withdrawal of listing {listing.id} was cancelled concurrently."
+            )
         raise ListingNotPublished(f"Listing {listing.id} is {listing.status}, not published.")
     session.execute(
         sa.update(Patent)

@@ -62,7 +62,10 @@ def to_public(listing: Listing) -> ListingPublic:
 
 
 _LISTING_COLUMNS = tuple(
-    name for name in ListingPublic.model_fields if name not in ("owner", "patents", "offers")
+    name
+    for name in ListingPublic.model_fields
+    # Not columns: the suspension is a pledge's doing, told by the layers above.
+    if name not in ("owner", "patents", "offers", "suspension")
 )
 
 

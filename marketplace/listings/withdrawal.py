@@ -2,6 +2,9 @@
 with its reason and every co-owner's consent, leaves the declaration standing until the office
 announces the withdrawal; then it ends, and licenses already granted stand (Patent Law art. 50)."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
@@ -20,6 +23,7 @@ from marketplace.listings.errors import (
     CoOwnerConsentMissing,
     ListingNotPublished,
     UnknownCoOwner,
+    WithdrawalAlreadyAnnounced,
     WithdrawalAlreadyRequested,
     WithdrawalNotRequested,
 )
@@ -112,6 +116,60 @@ def request_withdrawal(
     session.add(listing)
     session.flush()
     return listing
+
+
+@dataclass(frozen=True, slots=True)
+class CancelledWithdrawal:
+    """What the cancelled request said, for those who were told of it."""
+
+    reason: str | None
+    requested_at: datetime
+    cancelled_at: datetime
+
+
+def _refuse_cancellation(listing: Listing) -> None:
+    if listing.status == ListingStatus.withdrawn:
+        raise WithdrawalAlreadyAnnounced(
+            f"The office announced the withdrawal of listing {listing.id} "
+            f"({listing.withdrawal_announcement_number}); it can no longer be cancelled."
+        )
+    if listing.status != ListingStatus.published:
+        raise ListingNotPublished(f"Listing {listing.id} is {listing.status}, not published.")
+    if listing.withdrawal_requested_at is None:
+        raise WithdrawalNotRequested(
+            f"Listing {listing.id} has no withdrawal requested: nothing to cancel."
+        )
+
+
+def cancel_withdrawal(*, session: Session, listing: Listing) -> CancelledWithdrawal:
+    """The patentee takes back its withdrawal request before the office announced it: the
+    declaration simply stays in force. Refused once the office's announcement is recorded (the
+    declaration has ended) or when nothing is requested."""
+    _refuse_cancellation(listing)
+    requested_at = listing.withdrawal_requested_at
+    reason = listing.withdrawal_reason
+    assert requested_at is not None
+    now = clock.now()
+    # Of a cancellation and the announcement's recording at once, one wins and the other is
+    # refused (the announcement needs the request to still be there).
+    if not transition(
+        session,
+        sa.update(Listing)
+        .where(col(Listing.id) == listing.id)
+        .where(col(Listing.status) == ListingStatus.published)
+        .where(col(Listing.withdrawal_requested_at).is_not(None))
+        .values(
+            withdrawal_requested_at=None,
+            withdrawal_reason=None,
+            withdrawal_consents=[],
+            updated_at=now,
+        ),
+    ):
+        session.refresh(listing)
+        _refuse_cancellation(listing)
+        raise WithdrawalNotRequested(f"The withdrawal of listing {listing.id} changed meanwhile.")
+    session.refresh(listing)
+    return CancelledWithdrawal(reason=reason, requested_at=requested_at, cancelled_at=now)
 
 
 def record_withdrawal_announcement(

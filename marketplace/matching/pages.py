@@ -6,6 +6,7 @@ from sqlmodel import Session
 from marketplace.listings import service as listings
 from marketplace.matching import search
 from marketplace.matching.models import ListingHit, ListingSearchPage
+from marketplace.pledges import declarations
 
 
 def search_page(*, session: Session, result: search.SearchResult, limit: int) -> ListingSearchPage:
@@ -13,6 +14,7 @@ def search_page(*, session: Session, result: search.SearchResult, limit: int) ->
         session=session, listing_ids=[hit.listing_id for hit in result.hits]
     )
     scores = {hit.listing_id: hit.score for hit in result.hits}
+    suspended = declarations.suspensions(session, (hit.listing_id for hit in result.hits))
     return ListingSearchPage(
         items=[
             # The listing's fields as they are (already validated), with its score and snippets.
@@ -21,6 +23,7 @@ def search_page(*, session: Session, result: search.SearchResult, limit: int) ->
                     **dict(listing),
                     "score": scores.get(listing.id),
                     "highlights": search.listing_highlights(listing, result.terms),
+                    "suspension": suspended.get(listing.id),
                 }
             )
             for listing in found

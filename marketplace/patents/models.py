@@ -356,6 +356,36 @@ class PatentEncumbranceCreate(PatentEncumbranceBase):
         return self
 
 
+class InvalidationRequestCreate(BaseModel):
+    """A request for invalidation filed with the office against the patent (anyone may file
+    one): recorded by the owner or a platform admin, released when the office decides."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "filed_on": "2026-05-20",
+                    "requester": "Rival Battery Co.",
+                    "reference": "4W112233",
+                }
+            ]
+        },
+    )
+
+    filed_on: date = PydanticField(description="When it was filed with the office.")
+    requester: str | None = PydanticField(default=None, min_length=1, max_length=200)
+    reference: str | None = PydanticField(
+        default=None, min_length=1, max_length=200, description="The office's case number."
+    )
+
+    @model_validator(mode="after")
+    def _not_in_the_future(self) -> "InvalidationRequestCreate":
+        if self.filed_on > clock.today():
+            raise ValueError("filed_on cannot be in the future")
+        return self
+
+
 class PatentEncumbrancePublic(PatentEncumbranceBase):
     id: int
     patent_id: int

@@ -29,6 +29,7 @@ from marketplace.patents.identifiers import (
 from marketplace.patents.models import (
     EncumbranceKind,
     FeeStatus,
+    InvalidationRequestCreate,
     LegalStatus,
     Patent,
     PatentCreate,
@@ -441,6 +442,42 @@ def add_encumbrance(
     session.flush()
     session.refresh(patent, attribute_names=["encumbrances"])
     return encumbrance
+
+
+def record_invalidation_request(
+    *, session: Session, patent: Patent, data: InvalidationRequestCreate
+) -> PatentEncumbrance:
+    """Anyone may ask the office to invalidate a patent: the owner or a platform admin records
+    the request, which is a ground for refusing a pledge while it is pending."""
+    return add_encumbrance(
+        session=session,
+        patent=patent,
+        data=PatentEncumbranceCreate(
+            kind=EncumbranceKind.invalidation_request,
+            counterparty=data.requester,
+            starts_on=data.filed_on,
+            reference=data.reference,
+        ),
+    )
+
+
+def get_invalidation_request(
+    *, session: Session, patent: Patent, encumbrance_id: int
+) -> PatentEncumbrance:
+    encumbrance = get_encumbrance(session=session, patent=patent, encumbrance_id=encumbrance_id)
+    if encumbrance.kind != EncumbranceKind.invalidation_request:
+        raise EncumbranceNotFound(
+            f"Encumbrance {encumbrance_id} is not an invalidation request on this patent."
+        )
+    return encumbrance
+
+
+def get_patent(*, session: Session, patent_id: int) -> Patent:
+    """Any patent, for a platform admin."""
+    patent = session.get(Patent, patent_id)
+    if patent is None:
+        raise PatentNotFound(f"Patent {patent_id} does not exist.")
+    return patent
 
 
 def get_encumbrance(*, session: Session, patent: Patent, encumbrance_id: int) -> PatentEncumbrance:

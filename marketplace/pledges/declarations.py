@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from marketplace.events import service as events
 from marketplace.events.models import EventType
-from marketplace.listings.models import Listing, ListingPatent
+from marketplace.listings.models import Listing, ListingPatent, ListingSuspension
 from marketplace.patents.models import Patent
 from marketplace.pledges.errors import DeclarationSuspendedByPledge
 from marketplace.pledges.models import Pledge, PledgeConsent
@@ -84,6 +84,46 @@ def suspending_pledges(session: Session, listing_id: int) -> set[int]:
         ).all()
     )
     return _without_consent(session, listing_id, {pid for pid in pledge_ids if pid is not None})
+
+
+def suspensions(session: Session, listing_ids: Iterable[int]) -> dict[int, ListingSuspension]:
+    """Of these listings, the declarations suspended now, each with its pledges without
+    consent: one query for a page of listings."""
+    wanted = sorted(set(listing_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        sa.select(
+            col(Patent.open_license_listing_id),
+            col(Patent.application_number),
+            col(Pledge.id),
+            col(Pledge.registered_date),
+        )
+        .join(Pledge, col(Pledge.id) == col(Patent.active_pledge_id))
+        .outerjoin(
+            PledgeConsent,
+            sa.and_(
+                col(PledgeConsent.pledge_id) == col(Pledge.id),
+                col(PledgeConsent.listing_id) == col(Patent.open_license_listing_id),
+            ),
+        )
+        .where(col(Patent.open_license_listing_id).in_(wanted))
+        .where(col(PledgeConsent.pledge_id).is_(None))
+        .order_by(col(Patent.open_license_listing_id), col(Patent.id))
+    ).all()
+    found: dict[int, ListingSuspension] = {}
+    for listing_id, number, pledge_id, registered in rows:
+        current = found.setdefault(
+            listing_id, ListingSuspension(pledge_ids=[], application_numbers=[], since=None)
+        )
+        if pledge_id not in current.pledge_ids:
+            current.pledge_ids.append(pledge_id)
+        current.application_numbers.append(number)
+        if registered is not None and (current.since is None or registered < current.since):
+            current.since = registered
+    for current in found.values():
+        current.pledge_ids.sort()
+    return found
 
 
 def _declarations_on(session: Session, patent_ids: Iterable[int]) -> dict[int, list[str]]:

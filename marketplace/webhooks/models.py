@@ -113,7 +113,8 @@ class WebhookCreate(BaseModel):
         default_factory=list,
         max_length=len(EventType),
         description="The event types to receive; empty (the default) for every type, including "
-        "types added later.",
+        "types added later. Each type, who receives it and its payload: `GET /api/v1/events` "
+        "and docs/events.md.",
         examples=[["pledge.registered", "pledge.cancelled"]],
     )
     description: str | None = PydanticField(

@@ -189,6 +189,25 @@ def request_withdrawal(
     return requested
 
 
+def cancel_withdrawal(*, session: Session, listing: Listing) -> Listing:
+    """The patentee takes back its withdrawal request before the office announced it: the
+    declaration stays in force, and whoever was told of the request hears of its cancellation."""
+    cancelled = withdrawal.cancel_withdrawal(session=session, listing=listing)
+    events.record(
+        session,
+        recipients=_concerned(session, listing),
+        type=EventType.declaration_withdrawal_cancelled,
+        subject=f"listing:{listing.id}",
+        payload=_declaration_payload(
+            listing,
+            reason=cancelled.reason,
+            requested_at=cancelled.requested_at.isoformat(),
+            cancelled_at=cancelled.cancelled_at.isoformat(),
+        ),
+    )
+    return listing
+
+
 def record_withdrawal_announcement(
     *, session: Session, listing: Listing, announcement: WithdrawalAnnouncement
 ) -> Listing:

@@ -1,4 +1,5 @@
-"""Races on PostgreSQL: one announcement number, one declaration; one withdrawal request."""
+"""Races on PostgreSQL: one announcement number, one declaration; one withdrawal request; a
+withdrawal cancelled as the office's announcement of it is recorded."""
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -64,3 +65,44 @@ def test_a_withdrawal_requested_many_times_at_once_is_recorded_once(
         stored = session.get_one(Listing, listing.id)
         assert stored.withdrawal_reason == winner["withdrawal_reason"]
         assert stored.status == ListingStatus.published
+
+
+def test_a_cancellation_and_the_office_announcement_at_once_one_wins(
+    committed_engine: Engine, live_app: FastAPI
+) -> None:
+    with Session(committed_engine, expire_on_commit=False) as session:
+        account = factories.member(session, kind=OrganizationKind.university)
+        listing, _ = factories.published_listing(session, account)
+        headers = factories.auth(session, account)
+        session.commit()
+    base = f"/api/v1/listings/{listing.id}"
+    for round_ in range(4):
+        requested = send_at_once(
+            live_app, [Call("POST", f"{base}/withdraw", headers, {"reason": f"r{round_}"})]
+        )
+        assert requested[0].status_code == 200, requested[0].text
+        announcement = {
+            "announcement_number": f"KFCX20260009{round_:02d}",
+            "announcement_date": "2026-06-15",
+        }
+        responses = send_at_once(
+            live_app,
+            [
+                Call("POST", f"{base}/withdrawal-cancellation", headers),
+                Call("POST", f"{base}/withdrawal-announcement", headers, announcement),
+            ],
+        )
+        cancelled, announced = (
+            (r.status_code, r.json().get("code") if r.status_code != 200 else None)
+            for r in responses
+        )
+        with Session(committed_engine) as session:
+            stored = session.get_one(Listing, listing.id)
+        if announced == (200, None):
+            assert cancelled == (409, "withdrawal_already_announced"), cancelled
+            assert stored.status == ListingStatus.withdrawn
+            return
+        assert cancelled == (200, None), cancelled
+        assert announced == (409, "withdrawal_not_requested"), announced
+        assert stored.status == ListingStatus.published
+        assert stored.withdrawal_requested_at is None

@@ -377,3 +377,26 @@ def test_withdrawal_refusals(client: TestClient, session: Session, new_party: Ne
             "listing_not_found",
         )
     assert client.get(f"{LISTINGS}/{listing.id}").json()["status"] == "published"
+
+
+def test_a_report_whose_conclusion_was_never_entered_is_refused_over_http(
+    client: TestClient, session: Session, new_party: NewParty
+) -> None:
+    owner = university(new_party)
+    patent = factories.patent(
+        session, owner.organization, type_digit=2, evaluation_report_ref="PJ-7"
+    )
+    # As the migration left reports recorded before conclusions were.
+    patent.evaluation_report_conclusion = EvaluationConclusion.legacy_unknown
+    session.add(patent)
+    session.flush()
+    listing = factories.draft_listing(session, owner.organization, patent_list=[patent])
+    response = client.post(
+        url(listing, "publish"), headers=owner.headers, json=factories.announcement_body()
+    )
+    body = assert_problem(response, 409, "evaluation_report_conclusion_unknown")
+    assert [reason["code"] for reason in body["reasons"]] == [
+        "evaluation_report_conclusion_unknown"
+    ]
+    assert client.get(url(listing, "declaration"), headers=owner.headers).status_code == 200
+    assert client.get(f"{LISTINGS}/{listing.id}", headers=owner.headers).json()["status"] == "draft"

@@ -179,12 +179,15 @@ def auth(session: Session, account: User, scopes: frozenset[str] | None = None) 
     return {"Authorization": f"Bearer {token(session, account, scopes)}"}
 
 
-def caller(organization: Organization, scopes: frozenset[str] | None = None) -> Caller:
-    """What a token of ``organization`` tells the services: every scope it may hold, or
-    ``scopes``."""
+def caller(
+    organization: Organization, scopes: frozenset[str] | None = None, *, user: User | None = None
+) -> Caller:
+    """What a token of ``organization`` (signed in as ``user``, if given) tells the services:
+    every scope it may hold, or ``scopes``."""
     granted = accounts.allowed_scopes(organization) if scopes is None else scopes
     return Caller(
         organization=organization,
+        user=user,
         scopes=granted,
         jti=f"test-{next_number()}",
         token_expires_at=clock.now() + timedelta(minutes=15),

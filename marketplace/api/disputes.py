@@ -38,12 +38,7 @@ def _visible_dispute(
     dispute_id: ObjectId, caller: PartyOrAdmin, session: SessionDep
 ) -> LicenseDispute:
     """The dispute if the caller is a party to its license or a platform admin (404 else)."""
-    return disputes.get_dispute(
-        session=session,
-        dispute_id=dispute_id,
-        organization_id=caller.organization_id,
-        is_platform_admin=caller.is_platform_admin,
-    )
+    return disputes.get_dispute(session=session, dispute_id=dispute_id, caller=caller)
 
 
 VisibleDispute = Annotated[LicenseDispute, Depends(_visible_dispute)]
@@ -67,9 +62,7 @@ def _user_id(caller: Caller) -> int | None:
 def open_dispute(
     license_id: ObjectId, body: DisputeCreate, caller: LicensesScope, session: SessionDep
 ) -> DisputePublic:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
+    license_ = licensing.get_license(session=session, license_id=license_id, caller=caller)
     dispute = disputes.open_dispute(
         session=session,
         license_=license_,
@@ -91,15 +84,11 @@ def list_license_disputes(
     license_id: ObjectId, caller: PartyOrAdmin, session: SessionDep, page: PageParamsDep
 ) -> Page[DisputePublic]:
     license_ = licensing.get_license(
-        session=session,
-        license_id=license_id,
-        organization_id=caller.organization_id,
-        is_platform_admin=caller.is_platform_admin,
+        session=session, license_id=license_id, caller=caller, mediation=True
     )
     found = disputes.list_disputes(
         session=session,
-        organization_id=caller.organization_id,
-        is_platform_admin=caller.is_platform_admin,
+        caller=caller,
         params=page,
         license_id=license_.id,
     )
@@ -122,8 +111,7 @@ def list_disputes(
 ) -> Page[DisputePublic]:
     found = disputes.list_disputes(
         session=session,
-        organization_id=caller.organization_id,
-        is_platform_admin=caller.is_platform_admin,
+        caller=caller,
         params=page,
         status=dispute_status,
         reason=reason,
@@ -215,9 +203,7 @@ def add_statement(
     added = disputes.add_statement(
         session=session,
         dispute=dispute,
-        organization_id=caller.organization_id,
-        user_id=_user_id(caller),
-        is_platform_admin=caller.is_platform_admin,
+        caller=caller,
         text=body.text,
     )
     return disputes.statement_to_public(added)

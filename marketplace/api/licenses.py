@@ -185,9 +185,7 @@ def terminate_license(
     session: SessionDep,
     body: LicenseTermination | None = None,
 ) -> LicensePublic:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
+    license_ = licensing.get_license(session=session, license_id=license_id, caller=caller)
     ended = licensing.terminate_license(
         session=session,
         license_=license_,
@@ -216,9 +214,7 @@ def record_license(
     caller: LicensesScope,
     session: SessionDep,
 ) -> LicensePublic:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
+    license_ = licensing.get_license(session=session, license_id=license_id, caller=caller)
     recorded = recordation.record_license(
         session=session,
         license_=license_,

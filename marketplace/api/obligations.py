@@ -60,9 +60,7 @@ def file_report(
     caller: LicenseeScope,
     session: SessionDep,
 ) -> RoyaltyReportPublic:
-    license_ = licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
+    license_ = licensing.get_license(session=session, license_id=license_id, caller=caller)
     report, _ = royalty_reports.file_report(
         session=session,
         license_=license_,

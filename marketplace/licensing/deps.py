@@ -10,9 +10,7 @@ from marketplace.sessions import SessionDep
 
 
 def _party_license(license_id: ObjectId, caller: LicensesScope, session: SessionDep) -> License:
-    return licensing.get_license(
-        session=session, license_id=license_id, organization_id=caller.organization_id
-    )
+    return licensing.get_license(session=session, license_id=license_id, caller=caller)
 
 
 # The license with this id, of which the caller (with the `licenses` scope) is a party; 404

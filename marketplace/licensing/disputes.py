@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from marketplace import clock
+from marketplace.accounts.caller import Caller
 from marketplace.db import transition
 from marketplace.events import service as events
 from marketplace.events.models import EventType
@@ -58,14 +59,12 @@ def statement_to_public(statement: DisputeStatement) -> DisputeStatementPublic:
     return DisputeStatementPublic.model_validate(statement.model_dump())
 
 
-def get_dispute(
-    *, session: Session, dispute_id: int, organization_id: int, is_platform_admin: bool
-) -> LicenseDispute:
+def get_dispute(*, session: Session, dispute_id: int, caller: Caller) -> LicenseDispute:
     """The dispute if the caller is a party to its license or a platform admin."""
     dispute = session.get(LicenseDispute, dispute_id)
-    if dispute is not None and not is_platform_admin:
+    if dispute is not None and not caller.is_platform_admin:
         license_ = session.get_one(License, dispute.license_id)
-        if not license_.has_party(organization_id):
+        if not license_.has_party(caller.organization_id):
             dispute = None
     if dispute is None:
         raise DisputeNotFound(f"Dispute {dispute_id} does not exist.")
@@ -240,19 +239,19 @@ def add_statement(
     *,
     session: Session,
     dispute: LicenseDispute,
-    organization_id: int,
-    user_id: int | None,
-    is_platform_admin: bool,
+    caller: Caller,
     text: str,
 ) -> DisputeStatement:
     """A party or the mediator adds to the thread while the dispute is open or in mediation."""
+    organization_id = caller.organization_id
+    user_id = caller.user.id if caller.user is not None else None
     license_ = session.get_one(License, dispute.license_id)
     if organization_id == license_.licensor_id:
         role = DisputeAuthorRole.licensor
     elif organization_id == license_.licensee_id:
         role = DisputeAuthorRole.licensee
     elif (
-        is_platform_admin
+        caller.is_platform_admin
         and dispute.mediator_user_id is not None
         and user_id == dispute.mediator_user_id
     ):
@@ -292,8 +291,7 @@ def add_statement(
 def list_disputes(
     *,
     session: Session,
-    organization_id: int,
-    is_platform_admin: bool,
+    caller: Caller,
     params: PageParams,
     status: DisputeStatus | None = None,
     reason: DisputeReason | None = None,
@@ -301,7 +299,8 @@ def list_disputes(
 ) -> tuple[Sequence[LicenseDispute], str | None]:
     """All disputes for platform admins; for anyone else those about their own licenses."""
     statement: Any = select(LicenseDispute)
-    if not is_platform_admin:
+    if not caller.is_platform_admin:
+        organization_id = caller.organization_id
         statement = statement.join(
             License, col(License.id) == col(LicenseDispute.license_id)
         ).where(

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from marketplace import clock
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import Organization, User
 from marketplace.canonical import canonical_json
 from marketplace.config import get_settings
@@ -561,12 +562,13 @@ def expire_licenses(
 
 
 def get_license(
-    *, session: Session, license_id: int, organization_id: int, is_platform_admin: bool = False
+    *, session: Session, license_id: int, caller: Caller, mediation: bool = False
 ) -> License:
-    """The license if the caller is a party to it (or, when asked, a platform admin); to anyone
-    else it does not exist."""
+    """The license if the caller is a party to it (or, for ``mediation`` of its disputes, a
+    platform admin); to anyone else it does not exist."""
     license_ = session.get(License, license_id)
-    if license_ is None or not (is_platform_admin or license_.has_party(organization_id)):
+    admitted = mediation and caller.is_platform_admin
+    if license_ is None or not (admitted or license_.has_party(caller.organization_id)):
         raise LicenseNotFound(f"License {license_id} does not exist.")
     return license_
 

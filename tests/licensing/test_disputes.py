@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import OrganizationKind
 from marketplace.events.models import Event
 from marketplace.licensing import disputes
@@ -35,6 +36,7 @@ from marketplace.licensing.models.disputes import (
 )
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.pagination import PageParams
+from tests import factories
 from tests.factories import NewParty, Party
 from tests.licensing.conftest import Grant
 from tests.problems import assert_problem
@@ -106,15 +108,15 @@ def withdraw(session: Session, dispute: LicenseDispute, party: Party) -> License
     )
 
 
-def say(
-    session: Session, dispute: LicenseDispute, party: Party, *, admin: bool = False
-) -> DisputeStatement:
+def as_caller(party: Party) -> Caller:
+    return factories.caller(party.organization, user=party.user)
+
+
+def say(session: Session, dispute: LicenseDispute, party: Party) -> DisputeStatement:
     return disputes.add_statement(
         session=session,
         dispute=dispute,
-        organization_id=party.id,
-        user_id=party.user.id,
-        is_platform_admin=admin,
+        caller=as_caller(party),
         text="Payment was made on 2026-06-01.",
     )
 
@@ -474,7 +476,7 @@ def test_both_parties_and_the_mediator_add_statements(
     by_licensor = say(session, dispute, licensor)
     mediate(session, dispute, admin)
     by_licensee = say(session, dispute, licensee)
-    by_mediator = say(session, dispute, admin, admin=True)
+    by_mediator = say(session, dispute, admin)
 
     assert [s.author_role for s in (by_licensor, by_licensee, by_mediator)] == [
         DisputeAuthorRole.licensor,
@@ -504,10 +506,10 @@ def test_an_admin_who_is_not_the_mediator_may_not_add_statements(
 
     # Before mediation there is no mediator at all.
     with pytest.raises(NotDisputeParticipant):
-        say(session, dispute, admin, admin=True)
+        say(session, dispute, admin)
     mediate(session, dispute, admin)
     with pytest.raises(NotDisputeParticipant):
-        say(session, dispute, other_admin, admin=True)
+        say(session, dispute, other_admin)
 
 
 def test_statements_on_a_closed_dispute_are_refused(
@@ -515,52 +517,45 @@ def test_statements_on_a_closed_dispute_are_refused(
 ) -> None:
     dispute = resolve(session, mediate(session, open_(session, license_, licensee), admin), admin)
 
-    for author, is_admin in ((licensor, False), (licensee, False), (admin, True)):
+    for author in (licensor, licensee, admin):
         with pytest.raises(DisputeClosed):
-            say(session, dispute, author, admin=is_admin)
+            say(session, dispute, author)
 
 
 # The service: reading ---------------------------------------------------------------------------
 
 
 def test_only_parties_and_admins_see_a_dispute(
-    session: Session, license_: License, licensee: Party, licensor: Party, stranger: Party
+    session: Session,
+    license_: License,
+    licensee: Party,
+    licensor: Party,
+    stranger: Party,
+    admin: Party,
 ) -> None:
     dispute = open_(session, license_, licensee)
     assert dispute.id is not None
 
     for party in (licensor, licensee):
-        seen = disputes.get_dispute(
-            session=session,
-            dispute_id=dispute.id,
-            organization_id=party.id,
-            is_platform_admin=False,
-        )
+        seen = disputes.get_dispute(session=session, dispute_id=dispute.id, caller=as_caller(party))
         assert seen.id == dispute.id
     assert (
-        disputes.get_dispute(
-            session=session,
-            dispute_id=dispute.id,
-            organization_id=stranger.id,
-            is_platform_admin=True,
-        ).id
+        disputes.get_dispute(session=session, dispute_id=dispute.id, caller=as_caller(admin)).id
         == dispute.id
     )
     with pytest.raises(DisputeNotFound):
-        disputes.get_dispute(
-            session=session,
-            dispute_id=dispute.id,
-            organization_id=stranger.id,
-            is_platform_admin=False,
-        )
+        disputes.get_dispute(session=session, dispute_id=dispute.id, caller=as_caller(stranger))
     assert license_.id is not None
     with pytest.raises(LicenseNotFound):
         licensing.get_license(
-            session=session,
-            license_id=license_.id,
-            organization_id=stranger.id,
-            is_platform_admin=False,
+            session=session, license_id=license_.id, caller=as_caller(stranger), mediation=True
         )
+    # A platform admin sees a license only to mediate its disputes.
+    assert licensing.get_license(
+        session=session, license_id=license_.id, caller=as_caller(admin), mediation=True
+    )
+    with pytest.raises(LicenseNotFound):
+        licensing.get_license(session=session, license_id=license_.id, caller=as_caller(admin))
 
 
 def test_listing_disputes_by_role_and_filters(
@@ -578,11 +573,10 @@ def test_listing_disputes_by_role_and_filters(
     theirs = open_(session, other_license, licensor, DisputeReason.scope_of_use)
     mediate(session, theirs, admin)
 
-    def ids(party: Party, is_admin: bool = False, **filters: Any) -> list[int | None]:
+    def ids(party: Party, **filters: Any) -> list[int | None]:
         found, _ = disputes.list_disputes(
             session=session,
-            organization_id=party.id,
-            is_platform_admin=is_admin,
+            caller=as_caller(party),
             params=PageParams(),
             **filters,
         )
@@ -591,10 +585,10 @@ def test_listing_disputes_by_role_and_filters(
     assert ids(licensee) == [mine.id]
     assert ids(other_licensee) == [theirs.id]
     assert ids(licensor) == [theirs.id, mine.id]
-    assert ids(admin, True) == [theirs.id, mine.id]
-    assert ids(admin, True, status=DisputeStatus.mediation) == [theirs.id]
-    assert ids(admin, True, reason=DisputeReason.royalty_payment) == [mine.id]
-    assert ids(admin, True, license_id=other_license.id) == [theirs.id]
+    assert ids(admin) == [theirs.id, mine.id]
+    assert ids(admin, status=DisputeStatus.mediation) == [theirs.id]
+    assert ids(admin, reason=DisputeReason.royalty_payment) == [mine.id]
+    assert ids(admin, license_id=other_license.id) == [theirs.id]
     assert ids(licensee, license_id=other_license.id) == []
 
 

@@ -363,12 +363,14 @@ def test_get_license_hides_it_from_third_parties(
 
     for party in (licensor, licensee):
         found = licensing.get_license(
-            session=session, license_id=license_.id, organization_id=party.id
+            session=session, license_id=license_.id, caller=factories.caller(party.organization)
         )
         assert found.id == license_.id
     with pytest.raises(LicenseNotFound):
         licensing.get_license(
-            session=session, license_id=license_.id, organization_id=new_party().id
+            session=session,
+            license_id=license_.id,
+            caller=factories.caller(new_party().organization),
         )
 
 

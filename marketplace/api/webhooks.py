@@ -22,9 +22,12 @@ from marketplace.webhooks.models import (
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
 SIGNING = (
-    "Each event is POSTed as JSON with `Webhook-Id` (stable per event and webhook: drop "
-    "repeats by it), `Webhook-Timestamp` (Unix seconds) and `Webhook-Signature`: `v1=` and the "
-    "hex HMAC-SHA256 of `{Webhook-Id}.{Webhook-Timestamp}.{body}` keyed with the secret."
+    "Each event is POSTed as JSON, signed as the Standard Webhooks specification says: "
+    "`webhook-id` (stable per event and webhook: drop repeats by it), `webhook-timestamp` (Unix "
+    "seconds) and `webhook-signature`: `v1,` and the base64 HMAC-SHA256 of "
+    "`{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the "
+    "`whsec_` secret. Its reference libraries verify it, e.g. "
+    "`standardwebhooks.Webhook(secret).verify(body, headers)`."
 )
 
 

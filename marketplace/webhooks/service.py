@@ -7,6 +7,7 @@ advancing the subscription's cursor in the same transaction, so that nothing is 
 nothing is created twice. Sending happens outside any transaction (marketplace.webhooks.sender)
 between a claim and a record, each a short transaction of its own (marketplace.webhooks.worker)."""
 
+import base64
 import json
 import random
 import secrets
@@ -45,6 +46,8 @@ from marketplace.webhooks.models import (
 )
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+# The HMAC key's size: the Standard Webhooks specification asks for 24 to 64 random bytes.
+SECRET_KEY_BYTES = 32
 WEBHOOK_ID_PREFIX = "whd_"
 
 
@@ -60,6 +63,12 @@ def webhook_id(delivery_id: int) -> str:
     """The ``Webhook-Id`` header: the same for every attempt of one delivery, that is of one
     event to one subscription, so that receivers can drop what they have already processed."""
     return f"{WEBHOOK_ID_PREFIX}{delivery_id}"
+
+
+def new_secret() -> str:
+    """A signing secret as the Standard Webhooks specification shows it: ``whsec_`` and the
+    standard base64 of the random HMAC key."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_KEY_BYTES)).decode()
 
 
 # -- subscriptions ------------------------------------------------------------------------------
@@ -78,7 +87,7 @@ def create_subscription(
         production=settings.environment is Environment.production,
         allow_local_http=settings.webhook_allow_local_http,
     )
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret()
     cursor_tx, cursor_id = events.position_now(session)
     subscription = WebhookSubscription(
         organization_id=creator.organization_id,

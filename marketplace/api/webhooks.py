@@ -7,7 +7,7 @@ from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.sessions import SessionDep
 from marketplace.webhooks import service as webhooks
-from marketplace.webhooks.deps import OwnDelivery, OwnWebhook
+from marketplace.webhooks.deps import OwnDelivery, OwnWebhook, OwnWebhookLog
 from marketplace.webhooks.models import (
     AttemptPublic,
     DeliveryDetail,
@@ -115,6 +115,8 @@ def update_webhook(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 403, 404, 422),
     summary="Delete a webhook; nothing more is sent to it",
+    description="It leaves the list and cannot be changed, but its delivery log is kept: "
+    "`GET /webhooks/{webhook_id}/deliveries` and `GET /deliveries/{delivery_id}` still answer.",
 )
 def delete_webhook(webhook: OwnWebhook, session: SessionDep) -> None:
     webhooks.delete_subscription(session=session, subscription=webhook)
@@ -125,9 +127,10 @@ def delete_webhook(webhook: OwnWebhook, session: SessionDep) -> None:
     response_model=Page[DeliveryPublic],
     responses=problem_responses(401, 403, 404, 422),
     summary="The delivery log of a webhook, newest first",
+    description="A deleted webhook's log is kept and stays readable here.",
 )
 def list_deliveries(
-    webhook: OwnWebhook,
+    webhook: OwnWebhookLog,
     session: SessionDep,
     page: PageParamsDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only this status.")] = None,
@@ -159,7 +162,8 @@ def get_delivery(delivery: OwnDelivery, session: SessionDep) -> DeliveryDetail:
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Send a delivery again now, under the same Webhook-Id",
     description="Whatever its status. The worker makes the attempt; follow it in the delivery "
-    "log. 409 while the webhook is paused or the delivery is being sent.",
+    "log. 409 while the webhook is paused or the delivery is being sent, and for a deleted "
+    "webhook.",
 )
 def redeliver(delivery: OwnDelivery, session: SessionDep) -> DeliveryPublic:
     scheduled = webhooks.redeliver(session=session, delivery=delivery)

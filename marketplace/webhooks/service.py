@@ -30,6 +30,7 @@ from marketplace.webhooks import urls
 from marketplace.webhooks.errors import (
     DeliveryInFlight,
     DeliveryNotFound,
+    WebhookDeleted,
     WebhookInactive,
     WebhookNotFound,
 )
@@ -116,14 +117,19 @@ def list_subscriptions(
 
 
 def get_subscription(
-    *, session: Session, organization_id: int, subscription_id: int
+    *,
+    session: Session,
+    organization_id: int,
+    subscription_id: int,
+    include_deleted: bool = False,
 ) -> WebhookSubscription:
-    """The organization's (undeleted) subscription; 404 for anybody else's."""
+    """The organization's subscription, undeleted unless ``include_deleted`` (its delivery log
+    stays readable); 404 for anybody else's."""
     subscription = session.get(WebhookSubscription, subscription_id)
     if (
         subscription is None
         or subscription.organization_id != organization_id
-        or subscription.deleted_at is not None
+        or (subscription.deleted_at is not None and not include_deleted)
     ):
         raise WebhookNotFound(f"Webhook {subscription_id} does not exist.")
     return subscription
@@ -408,11 +414,12 @@ def list_deliveries(
 
 
 def get_delivery(*, session: Session, organization_id: int, delivery_id: int) -> WebhookDelivery:
-    """A delivery of one of the organization's (undeleted) subscriptions; 404 otherwise."""
+    """A delivery of one of the organization's subscriptions, deleted ones included (their log is
+    kept); 404 otherwise."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is not None:
         subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
-        if subscription.organization_id == organization_id and subscription.deleted_at is None:
+        if subscription.organization_id == organization_id:
             return delivery
     raise DeliveryNotFound(f"Delivery {delivery_id} does not exist.")
 
@@ -434,6 +441,8 @@ def redeliver(*, session: Session, delivery: WebhookDelivery) -> WebhookDelivery
     # Lock it: a worker must not claim it between the check and the change.
     session.refresh(delivery, with_for_update=True)
     subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
+    if subscription.deleted_at is not None:
+        raise WebhookDeleted(f"Webhook {subscription.id} is deleted; nothing more is sent to it.")
     if not subscription.is_active:
         raise WebhookInactive(
             f"Webhook {subscription.id} is paused; resume it before redelivering."

@@ -74,6 +74,37 @@ def signup(
     response_model_exclude_none=True,
     responses=problem_responses(400, 401, 422, 429),
     summary="OAuth2 token endpoint (password, refresh_token, client_credentials)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "examples": {
+                        "password": {
+                            "summary": "A user signs in",
+                            "value": {
+                                "grant_type": "password",
+                                "username": "tech-transfer@zju.example.cn",
+                                "password": "correct horse battery staple",
+                            },
+                        },
+                        "client_credentials": {
+                            "summary": "An API client (a bank's system)",
+                            "value": {
+                                "grant_type": "client_credentials",
+                                "client_id": "cl_3kd8s0",
+                                "client_secret": "the secret shown at its creation",
+                                "scope": "pledges encumbrances",
+                            },
+                        },
+                        "refresh_token": {
+                            "summary": "A fresh access token",
+                            "value": {"grant_type": "refresh_token", "refresh_token": "rt_..."},
+                        },
+                    }
+                }
+            }
+        }
+    },
 )
 def token(
     request: Request,
@@ -136,6 +167,15 @@ def token(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 422),
     summary="Revoke the presented access token (and the login of a refresh token, if given)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "examples": {"with refresh token": {"value": {"refresh_token": "rt_..."}}}
+                }
+            }
+        }
+    },
 )
 def logout(
     caller: CurrentCaller,

@@ -48,6 +48,24 @@ def _read_capped(upload: UploadFile) -> bytes:
         "follow `Location` for its status, counts and row errors. An empty file or a wrong CSV "
         "header is refused at once with `422`."
     ),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "examples": {
+                        "csv": {
+                            "summary": "A CSV file (its content shown as text)",
+                            "value": {
+                                "file": "application_number,title,filing_date,legal_status\n"
+                                "202110123456.7,Battery cooling plate,2021-03-15,pending\n",
+                                "format": "csv",
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    },
 )
 def submit_import(
     caller: PatentsScope,

@@ -1,5 +1,6 @@
 """The OpenAPI document as clients generate from it, and its documentation pages.
 
+* Response examples keep their nulls (see ``marketplace.api.examples``).
 * Error responses carry the ``Problem`` schema under ``application/problem+json``, the media type
   the API sends; FastAPI would put a response model's schema under ``application/json``.
 * Swagger UI and ReDoc are served from the files that the ``fastapi-offline`` package ships, so
@@ -19,6 +20,7 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from marketplace.api import examples
 from marketplace.errors import PROBLEM_MEDIA_TYPE
 
 DOCS_URL = "/docs"
@@ -43,13 +45,29 @@ def problems_under_their_media_type(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def named_examples_filled_in(schema: dict[str, Any]) -> dict[str, Any]:
+    """Each example that names one of ``marketplace.api.examples.RESPONSES`` gets its value
+    (in place), nulls included: FastAPI drops nulls from what it generates."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                for content in response.get("content", {}).values():
+                    for example in content.get("examples", {}).values():
+                        name = example.pop(examples.NAME_KEY, None)
+                        if name is not None:
+                            example["value"] = examples.RESPONSES[name]
+    return schema
+
+
 def install(app: FastAPI) -> None:
     """Call on an app created with ``docs_url=None, redoc_url=None``."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problems_under_their_media_type(generate())
+            app.openapi_schema = named_examples_filled_in(
+                problems_under_their_media_type(generate())
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
+from pydantic import TypeAdapter
 
 from marketplace.errors import PROBLEM_MEDIA_TYPE
 from marketplace.main import create_app
@@ -189,3 +190,42 @@ def test_the_signup_example_signs_up(client: TestClient) -> None:
     content = SCHEMA["paths"]["/api/v1/signup"]["post"]["requestBody"]["content"]
     response = client.post("/api/v1/signup", json=first_example(content["application/json"]))
     assert response.status_code == 201, response.text
+
+
+def response_examples() -> list[tuple[str, str, str, Any]]:
+    return [
+        (method, path, status, example["value"])
+        for method, path, operation in operations()
+        for status, response in operation["responses"].items()
+        if status.startswith("2")
+        for example in response.get("content", {})
+        .get("application/json", {})
+        .get("examples", {})
+        .values()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "example"),
+    [pytest.param(*found, id=f"{found[0]} {found[1]} {found[2]}") for found in response_examples()],
+)
+def test_every_response_example_is_what_the_operation_answers(
+    method: str, path: str, status: str, example: Any
+) -> None:
+    content = SCHEMA["paths"][path][method]["responses"][status]["content"]["application/json"]
+    validator(content["schema"]).validate(example)
+    response_model = route(method, path).response_model
+    TypeAdapter(response_model).validate_python(example)
+
+
+def test_the_main_operations_show_what_they_answer() -> None:
+    shown = {(method, path) for method, path, _, _ in response_examples()}
+    for operation in [
+        ("post", "/api/v1/signup"),
+        ("post", "/api/v1/patents"),
+        ("post", "/api/v1/listings"),
+        ("post", "/api/v1/listings/{listing_id}/offers"),
+        ("post", "/api/v1/pledges"),
+        ("post", "/api/v1/webhooks"),
+    ]:
+        assert operation in shown, operation

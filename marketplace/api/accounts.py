@@ -28,6 +28,7 @@ from marketplace.accounts.models import (
     Verification,
 )
 from marketplace.accounts.throttle import AttemptLimiter
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
@@ -51,6 +52,9 @@ def attempt_limiter(request: Request) -> AttemptLimiter:
     summary="Register an organization and its first (admin) user",
     description="A few signups a minute per client address: the answer tells whether an e-mail "
     "has an account (409 email_taken), so asking is rate-limited (429 too_many_registrations).",
+    openapi_extra=response_example(
+        201, "signup", "An organization and its admin, pending verification"
+    ),
 )
 def signup(
     body: SignupRequest,
@@ -279,6 +283,7 @@ def reject_organization(
     response_model=ApiClientCreated,
     responses=problem_responses(401, 403, 422),
     summary="Create an API client for machine access; the secret is shown only here",
+    openapi_extra=response_example(201, "api_client"),
 )
 def create_api_client(
     body: ApiClientCreate, admin: VerifiedOrganizationAdmin, session: SessionDep
@@ -328,6 +333,7 @@ def revoke_api_client(
     summary="Add a user to your organization (organization admins)",
     description="Rate-limited per organization, as the answer tells whether an e-mail has an "
     "account.",
+    openapi_extra=response_example(201, "member"),
 )
 def add_member(
     body: MemberCreate,

@@ -12,6 +12,7 @@ from marketplace.accounts.deps import (
 )
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
+from marketplace.api.examples import response_example
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import publication
 from marketplace.listings import service as listings
@@ -56,6 +57,7 @@ router = APIRouter(prefix="/api/v1", tags=["listings"])
     response_model=ListingPublic,
     responses=problem_responses(401, 403, 404, 422),
     summary="Draft an open-license listing for one patent or a bundle",
+    openapi_extra=response_example(201, "listing", "A draft declaration"),
 )
 def create_listing(
     body: ListingCreate, caller: ListingsScope, session: SessionDep
@@ -275,6 +277,7 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
     response_model=ListingPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Edit a draft's title or description",
+    openapi_extra=response_example(200, "listing"),
 )
 def update_listing(listing: OwnListing, body: ListingUpdate, session: SessionDep) -> ListingPublic:
     return listings.to_public(
@@ -299,6 +302,7 @@ def delete_listing(listing: OwnListing, session: SessionDep) -> Response:
     response_model=OfferPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Add a standard offer to a draft listing",
+    openapi_extra=response_example(201, "offer"),
 )
 def add_offer(listing: OwnListing, body: OfferCreate, session: SessionDep) -> OfferPublic:
     offer = listings.add_offer(session=session, listing=listing, data=body)
@@ -310,6 +314,7 @@ def add_offer(listing: OwnListing, body: OfferCreate, session: SessionDep) -> Of
     response_model=OfferPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Change an offer of a draft listing",
+    openapi_extra=response_example(200, "offer"),
 )
 def update_offer(own: OwnOffer, body: OfferUpdate, session: SessionDep) -> OfferPublic:
     listing, offer = own

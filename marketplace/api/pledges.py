@@ -12,6 +12,7 @@ from marketplace.accounts.deps import (
     PledgesScope,
     VerifiedPledgesScope,
 )
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
@@ -55,6 +56,7 @@ VisiblePledge = Annotated[Pledge, Depends(_visible_pledge)]
     response_model=PledgeView,
     responses=problem_responses(401, 403, 409, 422),
     summary="Apply for a pledge registration (the bank's side of the joint application)",
+    openapi_extra=response_example(201, "pledge", "Applied for, awaiting the pledgor"),
 )
 def apply_for_pledge(
     body: PledgeCreate, bank: VerifiedPledgesScope, session: SessionDep
@@ -213,6 +215,7 @@ def cancel_pledge(
     response_model=PledgeConsentPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Consent to an open license on the pledged patents (Civil Code art. 444)",
+    openapi_extra=response_example(201, "pledge_consent"),
 )
 def consent_to_listing(
     pledge: VisiblePledge, body: PledgeConsentCreate, bank: PledgesScope, session: SessionDep

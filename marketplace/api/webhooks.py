@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, status
 
 from marketplace.accounts.deps import OrganizationAdmin, VerifiedOrganizationAdmin
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.sessions import SessionDep
@@ -39,6 +40,7 @@ SIGNING = (
     summary="Subscribe an HTTPS endpoint to your organization's events (organization admins)",
     description="Events that happen from now on are delivered. The signing secret is shown "
     "only in this response. " + SIGNING,
+    openapi_extra=response_example(201, "webhook_created"),
 )
 def create_webhook(
     body: Annotated[
@@ -98,6 +100,7 @@ def get_webhook(webhook: OwnWebhook) -> WebhookPublic:
     summary="Pause or resume a webhook, or change its event types",
     description="While paused, new events are not delivered to it and outstanding deliveries "
     "wait; on resume they go on, and events from then on are delivered.",
+    openapi_extra=response_example(200, "webhook"),
 )
 def update_webhook(
     body: Annotated[

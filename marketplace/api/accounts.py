@@ -79,6 +79,7 @@ def signup(
     responses=problem_responses(400, 401, 422, 429),
     summary="OAuth2 token endpoint (password, refresh_token, client_credentials)",
     openapi_extra={
+        **response_example(200, "token"),
         "requestBody": {
             "content": {
                 "application/x-www-form-urlencoded": {
@@ -107,7 +108,7 @@ def signup(
                     }
                 }
             }
-        }
+        },
     },
 )
 def token(
@@ -263,6 +264,7 @@ def verify_organization(
     response_model=OrganizationPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Reject a pending organization, with the reason (platform admins)",
+    openapi_extra=response_example(200, "rejected_organization"),
 )
 def reject_organization(
     organization_id: ObjectId,

@@ -223,6 +223,213 @@ WEBHOOK = {
 WEBHOOK_CREATED = {**WEBHOOK, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
 
 
+REJECTED_ORGANIZATION = ORGANIZATION | {
+    "verification": "rejected",
+    "rejection_reason": "The credit code does not match the business license submitted.",
+}
+
+CONFIRMED_PLEDGE = PLEDGE | {"pledgor_confirmed_at": "2026-12-07T10:02:00Z"}
+REGISTERED_PLEDGE = CONFIRMED_PLEDGE | {
+    "status": "registered",
+    "registration_number": "Y2026980012345",
+    "registered_date": "2026-12-07",
+}
+CHANGED_PLEDGE = REGISTERED_PLEDGE | {
+    "status": "changed",
+    "secured_amount": "6000000.00",
+    "debt_end_date": "2028-06-30",
+}
+REFUSED_PLEDGE = CONFIRMED_PLEDGE | {
+    "status": "refused",
+    "refusal_reasons": [{"code": "annual_fee_in_arrears"}],
+}
+CANCELLED_PLEDGE = REGISTERED_PLEDGE | {
+    "status": "cancelled",
+    "cancelled_at": "2027-06-30T08:00:00Z",
+    "cancellation_reason": "debt_repaid",
+}
+
+PUBLISHED_LISTING = LISTING | {
+    "status": "published",
+    "announcement_number": "KF2026000123",
+    "announcement_date": "2026-06-12",
+    "announcement_source": "office",
+    "published_at": "2026-06-12T08:00:00Z",
+    "offers": [OFFER],
+}
+WITHDRAWAL_REQUESTED_LISTING = PUBLISHED_LISTING | {
+    "withdrawal_requested_at": "2026-06-20T08:00:00Z",
+    "withdrawal_reason": "The patent is to be licensed exclusively to a strategic partner.",
+}
+WITHDRAWN_LISTING = WITHDRAWAL_REQUESTED_LISTING | {
+    "status": "withdrawn",
+    "withdrawal_announcement_number": "KFCX2026000045",
+    "withdrawal_announcement_date": "2026-07-01",
+    "withdrawn_at": "2026-07-01T08:00:00Z",
+}
+
+LICENSE = {
+    "id": 21,
+    "license_number": "OL-2026-000021",
+    "status": "active",
+    "offer_id": 31,
+    "listing_id": 12,
+    "licensor_id": 3,
+    "licensee_id": 7,
+    "exclusivity": "non_exclusive",
+    "sublicensing_allowed": False,
+    "terms": {"royalty_type": "running", "royalty_rate": "3.5000", "term_years": 5},
+    "terms_sha256": "9f2c4e1b7a0d3c5e8f6a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a",
+    "effective_date": "2026-07-02",
+    "expires_on": "2031-07-01",
+    "recordation_deadline": "2026-10-02",
+    "created_at": "2026-07-02T08:00:00Z",
+    "terminated_at": None,
+    "termination_reason": None,
+    "payment_due_date": None,
+    "record_number": None,
+    "record_date": None,
+    "recorded_by_org_id": None,
+    "recorded_at": None,
+    "export_controls": None,
+    "export_decided_at": None,
+    "export_decision_note": None,
+    "pledge_ids": [],
+    "disputed": False,
+    "open_dispute_id": None,
+}
+TERMINATED_LICENSE = LICENSE | {
+    "status": "terminated",
+    "terminated_at": "2026-12-07T09:30:00Z",
+    "termination_reason": "The product line using the patent was discontinued.",
+}
+EXPORT_APPROVED_LICENSE = LICENSE | {
+    "export_controls": ["H01M"],
+    "export_decided_at": "2026-07-05T08:00:00Z",
+    "export_decision_note": "The technology is not on the restricted export catalogue.",
+}
+EXPORT_REFUSED_LICENSE = EXPORT_APPROVED_LICENSE | {
+    "status": "export_refused",
+    "export_decision_note": "The technology is on the restricted export catalogue.",
+}
+
+EXPORT_CONTROL = {
+    "id": 1,
+    "ipc_prefix": "H01M",
+    "description": "Battery technology: export review for foreign licensees.",
+    "created_at": CREATED_AT,
+}
+
+DISPUTE = {
+    "id": 2,
+    "license_id": 21,
+    "opened_by_org_id": 7,
+    "opened_by_user_id": 11,
+    "reason": "royalty_report",
+    "statement": "The licensor counts returns as sales in the second quarter.",
+    "status": "open",
+    "mediator_user_id": None,
+    "resolution_outcome": None,
+    "resolution_text": None,
+    "closed_by_user_id": None,
+    "opened_at": CREATED_AT,
+    "mediation_started_at": None,
+    "closed_at": None,
+    "updated_at": CREATED_AT,
+}
+RESOLVED_DISPUTE = DISPUTE | {
+    "status": "resolved",
+    "mediator_user_id": 1,
+    "resolution_outcome": "settled",
+    "resolution_text": "Returns are deducted; the licensee files a corrected report.",
+    "closed_by_user_id": 1,
+    "mediation_started_at": "2026-12-08T09:00:00Z",
+    "closed_at": "2026-12-20T09:00:00Z",
+    "updated_at": "2026-12-20T09:00:00Z",
+}
+DISPUTE_STATEMENT = {
+    "id": 5,
+    "dispute_id": 2,
+    "author_org_id": 3,
+    "author_user_id": 5,
+    "author_role": "licensor",
+    "text": "Returns were refunded in the next quarter and are reported there.",
+    "created_at": CREATED_AT,
+}
+
+NEED = {
+    "id": 1,
+    "organization_id": 7,
+    "title": "Keep battery packs cool in summer",
+    "description": "Our e-bike packs overheat above 40 °C; we look for a cooling design.",
+    "ipc_codes": ["H01M 10"],
+    "budget_max": "500000.00",
+    "currency": "CNY",
+    "region": "Zhejiang",
+    "expected_annual_sales": "2000000.00",
+    "expected_annual_units": None,
+    "status": "open",
+    "created_at": CREATED_AT,
+    "closed_at": None,
+}
+
+IMPORT_JOB = {
+    "id": 4,
+    "organization_id": 3,
+    "submitted_by_id": 5,
+    "format": "csv",
+    "filename": "patents.csv",
+    "size_bytes": 98304,
+    "status": "queued",
+    "rows_done": 0,
+    "total_rows": 0,
+    "created_count": 0,
+    "updated_count": 0,
+    "unchanged_count": 0,
+    "failed_count": 0,
+    "error": None,
+    "created_at": CREATED_AT,
+    "started_at": None,
+    "heartbeat_at": None,
+    "finished_at": None,
+    "errors": [],
+}
+
+ROYALTY_REPORT = {
+    "id": 8,
+    "license_id": 21,
+    "licensor_id": 3,
+    "licensee_id": 7,
+    "period_start": "2026-07-02",
+    "period_end": "2026-09-30",
+    "license_year": 1,
+    "net_sales": "1200000.00",
+    "units": 4000,
+    "profit": None,
+    "currency": "CNY",
+    "royalty_due": "42000.00",
+    "corrects": None,
+    "superseded_by": None,
+    "obligation_id": 15,
+    "note": None,
+    "filed_at": "2026-10-08T08:00:00Z",
+}
+
+REJECTED_PAYMENT = {
+    "id": 6,
+    "obligation_id": 15,
+    "licensor_id": 3,
+    "licensee_id": 7,
+    "amount": "42000.00",
+    "currency": "CNY",
+    "paid_on": "2026-10-20",
+    "reference": "ICBC-20261020-0042",
+    "status": "rejected",
+    "recorded_at": "2026-10-20T08:00:00Z",
+    "decided_at": "2026-10-22T08:00:00Z",
+    "rejection_reason": "No such transfer arrived on our account.",
+}
+
 RESPONSES: dict[str, Any] = {
     "signup": SIGNUP,
     "token": TOKEN,
@@ -236,6 +443,25 @@ RESPONSES: dict[str, Any] = {
     "pledge_consent": PLEDGE_CONSENT,
     "webhook": WEBHOOK,
     "webhook_created": WEBHOOK_CREATED,
+    "rejected_organization": REJECTED_ORGANIZATION,
+    "confirmed_pledge": CONFIRMED_PLEDGE,
+    "registered_pledge": REGISTERED_PLEDGE,
+    "changed_pledge": CHANGED_PLEDGE,
+    "refused_pledge": REFUSED_PLEDGE,
+    "cancelled_pledge": CANCELLED_PLEDGE,
+    "withdrawal_requested_listing": WITHDRAWAL_REQUESTED_LISTING,
+    "withdrawn_listing": WITHDRAWN_LISTING,
+    "terminated_license": TERMINATED_LICENSE,
+    "export_approved_license": EXPORT_APPROVED_LICENSE,
+    "export_refused_license": EXPORT_REFUSED_LICENSE,
+    "export_control": EXPORT_CONTROL,
+    "dispute": DISPUTE,
+    "resolved_dispute": RESOLVED_DISPUTE,
+    "dispute_statement": DISPUTE_STATEMENT,
+    "need": NEED,
+    "import_job": IMPORT_JOB,
+    "royalty_report": ROYALTY_REPORT,
+    "rejected_payment": REJECTED_PAYMENT,
 }
 # The key of an example whose value marketplace.openapi fills in from RESPONSES.
 NAME_KEY = "x-example-name"

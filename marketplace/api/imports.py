@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Response, UploadFile, status
 
 from marketplace.accounts.deps import PatentsScope
+from marketplace.api.examples import response_example
 from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
@@ -49,6 +50,7 @@ def _read_capped(upload: UploadFile) -> bytes:
         "header is refused at once with `422`."
     ),
     openapi_extra={
+        **response_example(202, "import_job"),
         "requestBody": {
             "content": {
                 "multipart/form-data": {
@@ -64,7 +66,7 @@ def _read_capped(upload: UploadFile) -> bytes:
                     }
                 }
             }
-        }
+        },
     },
 )
 def submit_import(

@@ -10,6 +10,7 @@ from marketplace.accounts.deps import (
     LicensesScope,
     VerifiedLicenseeScope,
 )
+from marketplace.api.examples import response_example
 from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.licensing import certificates, recordation
@@ -182,6 +183,7 @@ def get_license(license_id: ObjectId, caller: LicensesScope, session: SessionDep
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="The licensee ends its license",
+    openapi_extra=response_example(200, "terminated_license"),
 )
 def terminate_license(
     license_id: ObjectId,

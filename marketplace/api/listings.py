@@ -402,6 +402,7 @@ def publish_listing(
     "announcement is recorded (`POST /listings/{id}/withdrawal-announcement`); licenses "
     "already granted are never affected. 409 `withdrawal_already_requested`, "
     "`listing_not_published`.",
+    openapi_extra=response_example(200, "withdrawal_requested_listing"),
 )
 def withdraw_listing(
     listing: OwnListing, body: WithdrawalRequest, session: SessionDep
@@ -421,6 +422,7 @@ def withdraw_listing(
     "`withdrawal_not_requested`, `announcement_number_in_use`, `listing_not_published`; 422 "
     "`invalid_announcement_number`, `announcement_date_out_of_range` (in the future, or before "
     "the withdrawal was requested).",
+    openapi_extra=response_example(200, "withdrawn_listing"),
 )
 def record_withdrawal_announcement(
     listing: OwnListing, body: WithdrawalAnnouncement, session: SessionDep

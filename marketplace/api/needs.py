@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import LicensesScope, ListingsScope
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.matching import demand, need_matching, needs
 from marketplace.matching.models import (
@@ -56,6 +57,7 @@ def put_profile(
     response_model=NeedPublic,
     responses=problem_responses(401, 403, 422),
     summary="Post a technology need (enterprises)",
+    openapi_extra=response_example(201, "need"),
 )
 def create_need(body: NeedCreate, caller: LicensesScope, session: SessionDep) -> NeedPublic:
     need = needs.create_need(session=session, organization=caller.organization, data=body)

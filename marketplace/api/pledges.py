@@ -124,6 +124,7 @@ def get_pledge(pledge: VisiblePledge, caller: PledgeReader) -> PledgeView:
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="The pledgor joins the application",
+    openapi_extra=response_example(200, "confirmed_pledge"),
 )
 def confirm_pledge(
     pledge: VisiblePledge,
@@ -148,6 +149,7 @@ def confirm_pledge(
     "force on a pledged patent is suspended (its offers refuse acceptance with 409 "
     "`declaration_suspended_by_pledge`) unless the application carried the pledgee's consent "
     "to it, until the pledgee consents (`POST /pledges/{id}/consents`) or the pledge ends.",
+    openapi_extra=response_example(200, "registered_pledge"),
 )
 def record_registration(
     pledge: VisiblePledge,
@@ -166,6 +168,7 @@ def record_registration(
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Refuse the application with reason codes (platform admins)",
+    openapi_extra=response_example(200, "refused_pledge"),
 )
 def refuse_pledge(
     pledge: VisiblePledge, body: PledgeRefusal, admin: PlatformAdmin, session: SessionDep
@@ -181,6 +184,7 @@ def refuse_pledge(
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Amend the secured amount or the debt term (the pledgee); history is kept",
+    openapi_extra=response_example(200, "changed_pledge"),
 )
 def amend_pledge(
     pledge: VisiblePledge, body: PledgeUpdate, bank: PledgesScope, session: SessionDep
@@ -196,6 +200,7 @@ def amend_pledge(
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Cancel the pledge (the pledgee or a platform admin)",
+    openapi_extra=response_example(200, "cancelled_pledge"),
 )
 def cancel_pledge(
     pledge: VisiblePledge,

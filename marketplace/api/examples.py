@@ -430,6 +430,98 @@ REJECTED_PAYMENT = {
     "rejection_reason": "No such transfer arrived on our account.",
 }
 
+BULK_DECLARATION = {
+    "published": 1,
+    "drafted": 0,
+    "refused": 1,
+    "not_found": 0,
+    "results": [
+        {"patent_id": 8, "status": "published", "listing_id": 31, "reasons": [], "warnings": []},
+        {
+            "patent_id": 9,
+            "status": "refused",
+            "listing_id": None,
+            "reasons": [
+                {
+                    "code": "announcement_number_in_use",
+                    "detail": "Announcement number KF2026000124 is already recorded.",
+                }
+            ],
+            "warnings": [],
+        },
+    ],
+}
+
+BULK_PUBLICATION = {
+    "published": 2,
+    "refused": 0,
+    "not_found": 0,
+    "results": [
+        {"listing_id": 31, "status": "published", "reasons": [], "warnings": []},
+        {"listing_id": 32, "status": "published", "reasons": [], "warnings": []},
+    ],
+}
+
+CERTIFICATE_VERDICT = {
+    "valid": True,
+    "reason": None,
+    "kid": "2026-07",
+    "claims": {"license_number": "OL-2026-000021", "status": "active"},
+    "license_status_now": "active",
+    "status_changed": False,
+}
+
+ENCUMBRANCE_CHECK = {
+    "checked_on": "2026-12-07",
+    "results": [
+        {
+            "application_number": "202110123456.7",
+            "known": True,
+            "error": None,
+            "owner_id": 3,
+            "kind": "invention",
+            "legal_status": "granted",
+            "in_force": True,
+            "fee_status": "paid",
+            "fee_paid_until": "2027-03-14",
+            "next_fee_due_date": "2027-03-15",
+            "term_end_date": "2041-03-15",
+            "remaining_term_days": 5212,
+            "main_ipc": "H01M 10/613",
+            "active_pledge": None,
+            "open_license": None,
+            "active_license_count": 0,
+            "exclusive_license": False,
+            "pledgeable": True,
+            "reasons": [],
+        }
+    ],
+}
+
+PROFILE = {
+    "organization_id": 7,
+    "industry": "electric vehicle batteries",
+    "ipc_interests": ["H01M 10", "B60L"],
+    "region": "Zhejiang",
+    "budget_max": "500000.00",
+    "expected_annual_sales": "2000000.00",
+    "currency": "CNY",
+    "updated_at": CREATED_AT,
+}
+
+SAVED_SEARCH = {
+    "id": 3,
+    "name": "Battery cooling",
+    "query": {"q": "battery cooling", "ipc": "H01M", "region": "Zhejiang"},
+    "terms": ["battery", "cool"],
+    "need_id": None,
+    "required_terms": 2,
+    "active": True,
+    "created_by_id": 11,
+    "created_at": CREATED_AT,
+    "last_alerted_at": None,
+}
+
 RESPONSES: dict[str, Any] = {
     "signup": SIGNUP,
     "token": TOKEN,
@@ -462,6 +554,13 @@ RESPONSES: dict[str, Any] = {
     "import_job": IMPORT_JOB,
     "royalty_report": ROYALTY_REPORT,
     "rejected_payment": REJECTED_PAYMENT,
+    "bulk_declaration": BULK_DECLARATION,
+    "bulk_publication": BULK_PUBLICATION,
+    "certificate_verdict": CERTIFICATE_VERDICT,
+    "encumbrance_check": ENCUMBRANCE_CHECK,
+    "profile": PROFILE,
+    "saved_search": SAVED_SEARCH,
+    "paused_saved_search": SAVED_SEARCH | {"active": False},
 }
 # The key of an example whose value marketplace.openapi fills in from RESPONSES.
 NAME_KEY = "x-example-name"

@@ -257,6 +257,7 @@ def get_certificate(
     "(retired keys included). A certificate states the status when it was issued; "
     "`license_status_now` and `status_changed` tell whether that is still so. An invalid "
     "certificate is a 200 with `valid: false` and a `reason`.",
+    openapi_extra=response_example(200, "certificate_verdict"),
 )
 def verify_certificate(body: CertificateVerification, session: SessionDep) -> CertificateVerdict:
     return certificates.verify_certificate(session=session, token=body.jws)

@@ -449,6 +449,7 @@ def record_withdrawal_announcement(
         "`not_found`. A refused patent leaves nothing behind and does not stop the others; the "
         f"rest commit together. At most {MAX_BULK_DECLARATIONS} patents per request."
     ),
+    openapi_extra=response_example(200, "bulk_declaration"),
 )
 def declare_in_bulk(
     body: BulkDeclarationCreate, caller: ListingsScope, session: SessionDep
@@ -474,6 +475,7 @@ def declare_in_bulk(
         f"does not stop the others; the rest commit together. At most {MAX_BULK_DECLARATIONS} "
         "listings per request."
     ),
+    openapi_extra=response_example(200, "bulk_publication"),
 )
 def publish_in_bulk(
     body: BulkPublicationCreate, caller: VerifiedListingsScope, session: SessionDep

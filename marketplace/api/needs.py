@@ -43,6 +43,7 @@ def get_profile(caller: LicensesScope, session: SessionDep) -> SmeProfilePublic:
     summary="Create or replace the caller's SME profile",
     description="Industry, IPC interests, region, budget and expected annual sales: the "
     "defaults of the enterprise's needs when they leave these out.",
+    openapi_extra=response_example(200, "profile"),
 )
 def put_profile(
     body: SmeProfileUpdate, caller: LicensesScope, session: SessionDep

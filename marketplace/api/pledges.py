@@ -236,6 +236,7 @@ def consent_to_listing(
     response_model=EncumbranceCheckResponse,
     responses=problem_responses(401, 403, 422),
     summary="Is each patent pledgeable today, and what encumbers it? Up to 1,000 numbers",
+    openapi_extra=response_example(200, "encumbrance_check"),
 )
 def check_encumbrances(
     body: EncumbranceCheckRequest, _reader: EncumbrancesScope, session: SessionDep

@@ -88,6 +88,8 @@ def install(app: FastAPI) -> None:
             swagger_js_url=f"{root_path}{STATIC_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{root_path}{STATIC_URL}/swagger-ui.css",
             swagger_favicon_url=f"{root_path}{STATIC_URL}/favicon.png",
+            # No badge fetched from the public validator service: nothing leaves this server.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)

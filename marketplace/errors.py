@@ -122,16 +122,113 @@ _STATUS_DESCRIPTIONS = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries for the given error statuses."""
+def _example(
+    status: int, code: str, title: str, detail: str, instance: str, **extra: Any
+) -> dict[str, Any]:
     return {
-        status: {
+        "type": PROBLEM_TYPE_PREFIX + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": instance,
+        **extra,
+    }
+
+
+# One real example per status family, as the handlers below render them.
+PROBLEM_EXAMPLES: dict[int, dict[str, Any]] = {
+    400: _example(
+        400,
+        "bad_request",
+        "Bad request",
+        "The request could not be read.",
+        "/api/v1/patents",
+    ),
+    401: _example(
+        401,
+        "not_authenticated",
+        "Not authenticated",
+        "A bearer token is required.",
+        "/api/v1/patents",
+    ),
+    403: _example(
+        403,
+        "insufficient_scope",
+        "Token lacks the required scope",
+        "This needs the 'listings' scope.",
+        "/api/v1/listings",
+        required_scope="listings",
+    ),
+    404: _example(
+        404,
+        "listing_not_found",
+        "Listing not found",
+        "Listing 12 does not exist.",
+        "/api/v1/listings/12",
+    ),
+    409: _example(
+        409,
+        "listing_not_published",
+        "Listing is not published",
+        "Listing 12 is withdrawn, not published.",
+        "/api/v1/offers/31/accept",
+    ),
+    413: _example(
+        413,
+        "request_body_too_large",
+        "Request body too large",
+        "This route accepts a request body of at most 1048576 bytes.",
+        "/api/v1/listings/bulk",
+        max_bytes=1048576,
+    ),
+    422: _example(
+        422,
+        "validation_failed",
+        "Invalid input",
+        "body.application_number: check character of 202110123456.8 is '8'; expected '7'",
+        "/api/v1/patents",
+        errors=[
+            {
+                "field": "body.application_number",
+                "message": "check character of 202110123456.8 is '8'; expected '7'",
+                "type": "value_error",
+            }
+        ],
+    ),
+    429: _example(
+        429,
+        "too_many_attempts",
+        "Too many sign-in attempts",
+        "Too many attempts; retry in 30 s.",
+        "/api/v1/auth/token",
+    ),
+    503: _example(
+        503,
+        "database_busy",
+        "Service temporarily unavailable",
+        "The database is busy or unreachable; retry shortly.",
+        "/api/v1/encumbrances/check",
+    ),
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the given error statuses: the ``Problem`` schema under
+    ``application/problem+json`` (where FastAPI puts a response model's schema under
+    ``application/json``, ``marketplace.openapi`` moves it), with an example."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        content: dict[str, Any] = {}
+        if status in PROBLEM_EXAMPLES:
+            example = PROBLEM_EXAMPLES[status]
+            content["examples"] = {example["code"]: {"value": example}}
+        responses[status] = {
             "model": Problem,
             "description": _STATUS_DESCRIPTIONS.get(status, "Error"),
-            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "content": {PROBLEM_MEDIA_TYPE: content},
         }
-        for status in statuses
-    }
+    return responses
 
 
 def problem_response(

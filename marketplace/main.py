@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from marketplace import __version__
+from marketplace import __version__, openapi
 from marketplace.accounts import security
 from marketplace.accounts.throttle import AttemptLimiter, AttemptLimits, attempt_windows
 from marketplace.api.accounts import router as accounts_router
@@ -80,6 +80,9 @@ def create_app() -> FastAPI:
         title="Open-licensing patent marketplace",
         version=__version__,
         description=DESCRIPTION,
+        # Served from the package by marketplace.openapi, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "accounts", "description": "Signup, verification, tokens, API clients."},
             {
@@ -165,6 +168,8 @@ def create_app() -> FastAPI:
         saved_searches_router,
     ):
         app.include_router(router)
+
+    openapi.install(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness probe")
     def healthz() -> dict[str, str]:

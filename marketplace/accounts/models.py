@@ -113,7 +113,14 @@ class OrganizationPublic(OrganizationBase):
 
 
 class OrganizationDecision(SQLModel):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"reason": "The credit code does not match the business license submitted."}
+            ]
+        },
+    )
 
     reason: str = Field(min_length=3, max_length=1000)
 
@@ -156,6 +163,19 @@ class MemberCreate(UserCreate):
     """A colleague an organization admin adds; members act for the organization, admins also
     manage its users and API clients."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "wang.fang@zju.example.cn",
+                    "full_name": "Wang Fang",
+                    "password": "a long passphrase of hers",
+                    "role": "member",
+                }
+            ]
+        }
+    )
+
     role: UserRole = UserRole.member
 
 
@@ -168,7 +188,27 @@ class UserPublic(UserBase):
 
 
 class SignupRequest(SQLModel):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "organization": {
+                        "name": "Zhejiang University",
+                        "kind": "university",
+                        "country": "CN",
+                        "region": "Zhejiang",
+                        "credit_code": "91350100M000100Y43",
+                    },
+                    "user": {
+                        "email": "tech-transfer@zju.example.cn",
+                        "full_name": "Li Wei",
+                        "password": "correct horse battery staple",
+                    },
+                }
+            ]
+        },
+    )
 
     organization: OrganizationCreate
     user: UserCreate
@@ -202,7 +242,9 @@ class ApiClient(SQLModel, table=True):
 
 
 class ApiClientCreate(SQLModel):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid", json_schema_extra={"examples": [{"name": "loan-origination"}]}
+    )
 
     name: str = Field(min_length=1, max_length=200, schema_extra={"examples": ["loan-origination"]})
 

@@ -28,6 +28,7 @@ from marketplace.accounts.models import (
     Verification,
 )
 from marketplace.accounts.throttle import AttemptLimiter
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
@@ -51,6 +52,9 @@ def attempt_limiter(request: Request) -> AttemptLimiter:
     summary="Register an organization and its first (admin) user",
     description="A few signups a minute per client address: the answer tells whether an e-mail "
     "has an account (409 email_taken), so asking is rate-limited (429 too_many_registrations).",
+    openapi_extra=response_example(
+        201, "signup", "An organization and its admin, pending verification"
+    ),
 )
 def signup(
     body: SignupRequest,
@@ -74,6 +78,38 @@ def signup(
     response_model_exclude_none=True,
     responses=problem_responses(400, 401, 422, 429),
     summary="OAuth2 token endpoint (password, refresh_token, client_credentials)",
+    openapi_extra={
+        **response_example(200, "token"),
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "examples": {
+                        "password": {
+                            "summary": "A user signs in",
+                            "value": {
+                                "grant_type": "password",
+                                "username": "tech-transfer@zju.example.cn",
+                                "password": "correct horse battery staple",
+                            },
+                        },
+                        "client_credentials": {
+                            "summary": "An API client (a bank's system)",
+                            "value": {
+                                "grant_type": "client_credentials",
+                                "client_id": "cl_3kd8s0",
+                                "client_secret": "the secret shown at its creation",
+                                "scope": "pledges encumbrances",
+                            },
+                        },
+                        "refresh_token": {
+                            "summary": "A fresh access token",
+                            "value": {"grant_type": "refresh_token", "refresh_token": "rt_..."},
+                        },
+                    }
+                }
+            }
+        },
+    },
 )
 def token(
     request: Request,
@@ -136,6 +172,15 @@ def token(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 422),
     summary="Revoke the presented access token (and the login of a refresh token, if given)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "examples": {"with refresh token": {"value": {"refresh_token": "rt_..."}}}
+                }
+            }
+        }
+    },
 )
 def logout(
     caller: CurrentCaller,
@@ -219,6 +264,7 @@ def verify_organization(
     response_model=OrganizationPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Reject a pending organization, with the reason (platform admins)",
+    openapi_extra=response_example(200, "rejected_organization"),
 )
 def reject_organization(
     organization_id: ObjectId,
@@ -239,6 +285,7 @@ def reject_organization(
     response_model=ApiClientCreated,
     responses=problem_responses(401, 403, 422),
     summary="Create an API client for machine access; the secret is shown only here",
+    openapi_extra=response_example(201, "api_client"),
 )
 def create_api_client(
     body: ApiClientCreate, admin: VerifiedOrganizationAdmin, session: SessionDep
@@ -288,6 +335,7 @@ def revoke_api_client(
     summary="Add a user to your organization (organization admins)",
     description="Rate-limited per organization, as the answer tells whether an e-mail has an "
     "account.",
+    openapi_extra=response_example(201, "member"),
 )
 def add_member(
     body: MemberCreate,

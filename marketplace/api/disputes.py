@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Query, status
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.deps import CurrentCaller, LicensesScope, PlatformAdmin
 from marketplace.accounts.errors import InsufficientScope
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.licensing import disputes
 from marketplace.licensing import service as licensing
@@ -58,6 +59,7 @@ def _user_id(caller: Caller) -> int | None:
     "unchanged. Terminated and expired licenses may be disputed too (e.g. royalties unpaid "
     "after the end). At most one dispute per license is open or in mediation at a time "
     "(409 `dispute_already_open`).",
+    openapi_extra=response_example(201, "dispute"),
 )
 def open_dispute(
     license_id: ObjectId, body: DisputeCreate, caller: LicensesScope, session: SessionDep
@@ -152,6 +154,7 @@ def start_mediation(
     summary="Close a dispute with an outcome (platform admin)",
     description="From mediation, or straight from open when the parties settled before "
     "mediation (then no mediator is recorded). The license no longer shows disputed.",
+    openapi_extra=response_example(200, "resolved_dispute"),
 )
 def resolve_dispute(
     body: DisputeResolution,
@@ -193,6 +196,7 @@ def withdraw_dispute(
     response_model=DisputeStatementPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Add a statement to a dispute (either party or the mediator)",
+    openapi_extra=response_example(201, "dispute_statement"),
 )
 def add_statement(
     body: DisputeStatementCreate,

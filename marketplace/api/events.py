@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from marketplace.accounts.deps import CurrentCaller
-from marketplace.errors import problem_responses
+from marketplace.errors import Unprocessable, problem_responses
 from marketplace.events import catalogue
 from marketplace.events import service as events
 from marketplace.events.models import EventFeed, EventPublic
@@ -11,6 +11,12 @@ from marketplace.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
+
+
+class CursorConflict(Unprocessable):
+    default_code = "cursor_conflict"
+    title = "Two different cursors"
+
 
 DECLARATION_EVENT_EXAMPLE = {
     "id": 41,
@@ -52,7 +58,7 @@ SUSPENSION_EVENT_EXAMPLE = {
     "/events",
     response_model=EventFeed,
     responses=problem_responses(401, 422),
-    summary="The caller's organization's events, oldest first; poll with `since`",
+    summary="The caller's organization's events, oldest first; poll with `cursor`",
     description="Each event has a `type`, a `subject` and a `payload`. Events are written with "
     "the change they describe and delivered to webhooks as they appear here. Every event type, "
     "who receives it and each field of its payload:\n\n" + catalogue.markdown(),
@@ -89,11 +95,32 @@ SUSPENSION_EVENT_EXAMPLE = {
 def list_events(
     caller: CurrentCaller,
     session: SessionDep,
-    since: Annotated[
-        str | None, Query(max_length=512, description="`next_cursor` of the previous call.")
+    cursor: Annotated[
+        str | None,
+        Query(max_length=512, description="`next_cursor` of the previous call (as in every list)."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            description="The same as `cursor` (its earlier name); if both are given they must "
+            "be equal.",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
 ) -> EventFeed:
+    if cursor is not None and since is not None and cursor != since:
+        raise CursorConflict(
+            "`cursor` and `since` name the same position; give one, or the same value in both.",
+            errors=[
+                {
+                    "field": "query.since",
+                    "message": "differs from cursor",
+                    "type": "value_error",
+                }
+            ],
+        )
+    since = cursor if cursor is not None else since
     found, next_cursor = events.feed(
         session=session, recipient_id=caller.organization_id, since=since, limit=limit
     )

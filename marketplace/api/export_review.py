@@ -4,6 +4,7 @@ foreign licensees waiting for a decision."""
 from fastapi import APIRouter, Response, status
 
 from marketplace.accounts.deps import PlatformAdmin
+from marketplace.api.examples import response_example
 from marketplace.api.licenses import license_page
 from marketplace.errors import problem_responses
 from marketplace.licensing import export_review
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["export review"])
     response_model=ExportControlPublic,
     responses=problem_responses(401, 403, 409, 422),
     summary="Flag a technology category (an IPC prefix) for export review",
+    openapi_extra=response_example(201, "export_control"),
 )
 def add_export_control(
     body: ExportControlCreate, caller: PlatformAdmin, session: SessionDep
@@ -78,6 +80,7 @@ def list_export_reviews(
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Approve: the license takes effect today",
+    openapi_extra=response_example(200, "export_approved_license"),
 )
 def approve_export(
     license_id: ObjectId,
@@ -99,6 +102,7 @@ def approve_export(
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Refuse: the license ends as `export_refused`",
+    openapi_extra=response_example(200, "export_refused_license"),
 )
 def refuse_export(
     license_id: ObjectId,

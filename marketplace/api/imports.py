@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Response, UploadFile, status
 
 from marketplace.accounts.deps import PatentsScope
+from marketplace.api.examples import response_example
 from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
@@ -48,6 +49,25 @@ def _read_capped(upload: UploadFile) -> bytes:
         "follow `Location` for its status, counts and row errors. An empty file or a wrong CSV "
         "header is refused at once with `422`."
     ),
+    openapi_extra={
+        **response_example(202, "import_job"),
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "examples": {
+                        "csv": {
+                            "summary": "A CSV file (its content shown as text)",
+                            "value": {
+                                "file": "application_number,title,filing_date,legal_status\n"
+                                "202110123456.7,Battery cooling plate,2021-03-15,pending\n",
+                                "format": "csv",
+                            },
+                        }
+                    }
+                }
+            }
+        },
+    },
 )
 def submit_import(
     caller: PatentsScope,

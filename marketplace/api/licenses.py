@@ -11,6 +11,7 @@ from marketplace.accounts.deps import (
     VerifiedLicenseeScope,
 )
 from marketplace.api import lawful_sequence
+from marketplace.api.examples import response_example
 from marketplace.config import get_settings
 from marketplace.errors import problem_responses
 from marketplace.licensing import certificates, recordation
@@ -178,6 +179,7 @@ def get_license(license_: PartyLicense, session: SessionDep) -> LicensePublic:
     response_model=LicensePublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="The licensee ends its license",
+    openapi_extra=response_example(200, "terminated_license"),
 )
 def terminate_license(
     license_id: ObjectId,
@@ -249,6 +251,7 @@ def get_certificate(license_: PartyLicense, response: Response) -> LicenseCertif
     "(retired keys included). A certificate states the status when it was issued; "
     "`license_status_now` and `status_changed` tell whether that is still so. An invalid "
     "certificate is a 200 with `valid: false` and a `reason`.",
+    openapi_extra=response_example(200, "certificate_verdict"),
 )
 def verify_certificate(body: CertificateVerification, session: SessionDep) -> CertificateVerdict:
     return certificates.verify_certificate(session=session, token=body.jws)

@@ -13,6 +13,7 @@ from marketplace.accounts.deps import (
 from marketplace.accounts.errors import OrganizationNotVerified
 from marketplace.accounts.models import OrganizationKind
 from marketplace.api import lawful_sequence
+from marketplace.api.examples import response_example
 from marketplace.errors import Unauthorized, Unprocessable, problem_responses
 from marketplace.listings import publication
 from marketplace.listings import service as listings
@@ -58,6 +59,7 @@ router = APIRouter(prefix="/api/v1", tags=["listings"])
     response_model=ListingPublic,
     responses=problem_responses(401, 403, 404, 422),
     summary="Draft an open-license listing for one patent or a bundle",
+    openapi_extra=response_example(201, "listing", "A draft declaration"),
 )
 def create_listing(
     body: ListingCreate, caller: ListingsScope, session: SessionDep
@@ -275,6 +277,7 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
     response_model=ListingPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Edit a draft's title or description",
+    openapi_extra=response_example(200, "listing"),
 )
 def update_listing(listing: OwnListing, body: ListingUpdate, session: SessionDep) -> ListingPublic:
     return listing_workflows.public_listing(
@@ -299,6 +302,7 @@ def delete_listing(listing: OwnListing, session: SessionDep) -> Response:
     response_model=OfferPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Add a standard offer to a draft listing",
+    openapi_extra=response_example(201, "offer"),
 )
 def add_offer(listing: OwnListing, body: OfferCreate, session: SessionDep) -> OfferPublic:
     offer = listings.add_offer(session=session, listing=listing, data=body)
@@ -310,6 +314,7 @@ def add_offer(listing: OwnListing, body: OfferCreate, session: SessionDep) -> Of
     response_model=OfferPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Change an offer of a draft listing",
+    openapi_extra=response_example(200, "offer"),
 )
 def update_offer(own: OwnOffer, body: OfferUpdate, session: SessionDep) -> OfferPublic:
     listing, offer = own
@@ -403,6 +408,7 @@ def publish_listing(
     "announcement is recorded (`POST /listings/{id}/withdrawal-announcement`); licenses "
     "already granted are never affected. 409 `withdrawal_already_requested`, "
     "`listing_not_published`.",
+    openapi_extra=response_example(200, "withdrawal_requested_listing"),
 )
 def withdraw_listing(
     listing: OwnListing, body: WithdrawalRequest, session: SessionDep
@@ -440,6 +446,7 @@ def cancel_withdrawal(listing: OwnListing, session: SessionDep) -> ListingPublic
     "`withdrawal_not_requested`, `announcement_number_in_use`, `listing_not_published`; 422 "
     "`invalid_announcement_number`, `announcement_date_out_of_range` (in the future, or before "
     "the withdrawal was requested).",
+    openapi_extra=response_example(200, "withdrawn_listing"),
 )
 def record_withdrawal_announcement(
     listing: OwnListing, body: WithdrawalAnnouncement, session: SessionDep
@@ -467,6 +474,7 @@ def record_withdrawal_announcement(
         "`not_found`. A refused patent leaves nothing behind and does not stop the others; the "
         f"rest commit together. At most {MAX_BULK_DECLARATIONS} patents per request."
     ),
+    openapi_extra=response_example(200, "bulk_declaration"),
 )
 def declare_in_bulk(
     body: BulkDeclarationCreate, caller: ListingsScope, session: SessionDep
@@ -492,6 +500,7 @@ def declare_in_bulk(
         f"does not stop the others; the rest commit together. At most {MAX_BULK_DECLARATIONS} "
         "listings per request."
     ),
+    openapi_extra=response_example(200, "bulk_publication"),
 )
 def publish_in_bulk(
     body: BulkPublicationCreate, caller: VerifiedListingsScope, session: SessionDep

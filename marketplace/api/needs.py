@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import LicensesScope, ListingsScope
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.matching import demand, need_matching, needs
 from marketplace.matching.models import (
@@ -42,6 +43,7 @@ def get_profile(caller: LicensesScope, session: SessionDep) -> SmeProfilePublic:
     summary="Create or replace the caller's SME profile",
     description="Industry, IPC interests, region, budget and expected annual sales: the "
     "defaults of the enterprise's needs when they leave these out.",
+    openapi_extra=response_example(200, "profile"),
 )
 def put_profile(
     body: SmeProfileUpdate, caller: LicensesScope, session: SessionDep
@@ -56,6 +58,7 @@ def put_profile(
     response_model=NeedPublic,
     responses=problem_responses(401, 403, 422),
     summary="Post a technology need (enterprises)",
+    openapi_extra=response_example(201, "need"),
 )
 def create_need(body: NeedCreate, caller: LicensesScope, session: SessionDep) -> NeedPublic:
     need = needs.create_need(session=session, organization=caller.organization, data=body)

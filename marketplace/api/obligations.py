@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import LicenseeScope, LicensesScope
 from marketplace.api import lawful_sequence
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.licensing import obligations, payments, royalty_reports
 from marketplace.licensing import service as licensing
@@ -53,6 +54,7 @@ router = APIRouter(prefix="/api/v1", tags=["royalties"])
     "case the difference becomes a new obligation (a credit if negative). The currency must be "
     "the license's (422). The royalty is due at the period end plus the reporting deadline. "
     + ROUNDING_RULE,
+    openapi_extra=response_example(201, "royalty_report"),
 )
 def file_report(
     license_id: ObjectId,
@@ -274,6 +276,7 @@ def confirm_payment(
     response_model=PaymentPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="The licensor rejects a payment it has not received",
+    openapi_extra=response_example(200, "rejected_payment"),
 )
 def reject_payment(
     payment_id: ObjectId, body: PaymentRejection, caller: LicensesScope, session: SessionDep

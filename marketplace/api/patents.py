@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from marketplace.accounts.deps import PatentsScope, PlatformAdmin
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import ObjectId
@@ -31,6 +32,7 @@ router = APIRouter(prefix="/api/v1/patents", tags=["patents"])
     response_model=PatentPublic,
     responses=problem_responses(401, 403, 409, 422),
     summary="Register a patent the caller's organization owns",
+    openapi_extra=response_example(201, "patent"),
 )
 def register_patent(body: PatentCreate, caller: PatentsScope, session: SessionDep) -> PatentPublic:
     patent = patents.register_patent(session=session, owner=caller.organization, data=body)
@@ -83,6 +85,7 @@ def get_patent(patent: OwnedPatent) -> PatentPublic:
     response_model=PatentPublic,
     responses=problem_responses(401, 403, 404, 422),
     summary="Update a patent's bibliographic data, legal status or fee standing",
+    openapi_extra=response_example(200, "patent"),
 )
 def update_patent(patent: OwnedPatent, body: PatentUpdate, session: SessionDep) -> PatentPublic:
     updated = patent_workflows.update_patent(session=session, patent=patent, changes=body)
@@ -95,6 +98,7 @@ def update_patent(patent: OwnedPatent, body: PatentUpdate, session: SessionDep) 
     response_model=PatentEncumbrancePublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Declare an off-platform license, court preservation or ownership dispute",
+    openapi_extra=response_example(201, "encumbrance"),
 )
 def add_encumbrance(
     patent: OwnedPatent, body: PatentEncumbranceCreate, session: SessionDep

@@ -12,6 +12,7 @@ from marketplace.accounts.deps import (
     PledgesScope,
     VerifiedPledgesScope,
 )
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.params import MAX_ID, ObjectId
@@ -55,6 +56,7 @@ VisiblePledge = Annotated[Pledge, Depends(_visible_pledge)]
     response_model=PledgeView,
     responses=problem_responses(401, 403, 409, 422),
     summary="Apply for a pledge registration (the bank's side of the joint application)",
+    openapi_extra=response_example(201, "pledge", "Applied for, awaiting the pledgor"),
 )
 def apply_for_pledge(
     body: PledgeCreate, bank: VerifiedPledgesScope, session: SessionDep
@@ -122,6 +124,7 @@ def get_pledge(pledge: VisiblePledge, caller: PledgeReader) -> PledgeView:
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="The pledgor joins the application",
+    openapi_extra=response_example(200, "confirmed_pledge"),
 )
 def confirm_pledge(
     pledge: VisiblePledge,
@@ -146,6 +149,7 @@ def confirm_pledge(
     "force on a pledged patent is suspended (its offers refuse acceptance with 409 "
     "`declaration_suspended_by_pledge`) unless the application carried the pledgee's consent "
     "to it, until the pledgee consents (`POST /pledges/{id}/consents`) or the pledge ends.",
+    openapi_extra=response_example(200, "registered_pledge"),
 )
 def record_registration(
     pledge: VisiblePledge,
@@ -164,6 +168,7 @@ def record_registration(
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Refuse the application with reason codes (platform admins)",
+    openapi_extra=response_example(200, "refused_pledge"),
 )
 def refuse_pledge(
     pledge: VisiblePledge, body: PledgeRefusal, admin: PlatformAdmin, session: SessionDep
@@ -179,6 +184,7 @@ def refuse_pledge(
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Amend the secured amount or the debt term (the pledgee); history is kept",
+    openapi_extra=response_example(200, "changed_pledge"),
 )
 def amend_pledge(
     pledge: VisiblePledge, body: PledgeUpdate, bank: PledgesScope, session: SessionDep
@@ -194,6 +200,7 @@ def amend_pledge(
     response_model=PledgeView,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Cancel the pledge (the pledgee or a platform admin)",
+    openapi_extra=response_example(200, "cancelled_pledge"),
 )
 def cancel_pledge(
     pledge: VisiblePledge,
@@ -213,6 +220,7 @@ def cancel_pledge(
     response_model=PledgeConsentPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Consent to an open license on the pledged patents (Civil Code art. 444)",
+    openapi_extra=response_example(201, "pledge_consent"),
 )
 def consent_to_listing(
     pledge: VisiblePledge, body: PledgeConsentCreate, bank: PledgesScope, session: SessionDep
@@ -228,6 +236,7 @@ def consent_to_listing(
     response_model=EncumbranceCheckResponse,
     responses=problem_responses(401, 403, 422),
     summary="Is each patent pledgeable today, and what encumbers it? Up to 1,000 numbers",
+    openapi_extra=response_example(200, "encumbrance_check"),
 )
 def check_encumbrances(
     body: EncumbranceCheckRequest, _reader: EncumbrancesScope, session: SessionDep

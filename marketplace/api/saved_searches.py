@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Response, status
 
 from marketplace.accounts.deps import LicenseeScope
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.matching import pages, saved_searches, search
 from marketplace.matching.models import (
@@ -76,6 +77,7 @@ description rather than a query. Closing the need pauses the saved search."""
     summary="Save a search and be alerted when a matching listing is published (enterprises)",
     description="`q` and the filters are those of `GET /api/v1/listings`, validated the same "
     "way; give `q` or at least one filter. " + ALERTS,
+    openapi_extra=response_example(201, "saved_search"),
 )
 def create_saved_search(
     body: Annotated[
@@ -138,6 +140,7 @@ def get_saved_search(saved: OwnSavedSearch) -> SavedSearchPublic:
     response_model=SavedSearchPublic,
     responses=problem_responses(401, 403, 404, 422),
     summary="Rename a saved search, or pause and resume its alerts",
+    openapi_extra=response_example(200, "paused_saved_search"),
 )
 def update_saved_search(
     body: Annotated[

@@ -3,11 +3,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, status
 
 from marketplace.accounts.deps import OrganizationAdmin, VerifiedOrganizationAdmin
+from marketplace.api.examples import response_example
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep, page_of
 from marketplace.sessions import SessionDep
 from marketplace.webhooks import service as webhooks
-from marketplace.webhooks.deps import OwnDelivery, OwnWebhook
+from marketplace.webhooks.deps import OwnDelivery, OwnWebhook, OwnWebhookLog
 from marketplace.webhooks.models import (
     AttemptPublic,
     DeliveryDetail,
@@ -22,9 +23,12 @@ from marketplace.webhooks.models import (
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
 SIGNING = (
-    "Each event is POSTed as JSON with `Webhook-Id` (stable per event and webhook: drop "
-    "repeats by it), `Webhook-Timestamp` (Unix seconds) and `Webhook-Signature`: `v1=` and the "
-    "hex HMAC-SHA256 of `{Webhook-Id}.{Webhook-Timestamp}.{body}` keyed with the secret."
+    "Each event is POSTed as JSON, signed as the Standard Webhooks specification says: "
+    "`webhook-id` (stable per event and webhook: drop repeats by it), `webhook-timestamp` (Unix "
+    "seconds) and `webhook-signature`: `v1,` and the base64 HMAC-SHA256 of "
+    "`{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the "
+    "`whsec_` secret. Its reference libraries verify it, e.g. "
+    "`standardwebhooks.Webhook(secret).verify(body, headers)`."
 )
 
 
@@ -36,6 +40,7 @@ SIGNING = (
     summary="Subscribe an HTTPS endpoint to your organization's events (organization admins)",
     description="Events that happen from now on are delivered. The signing secret is shown "
     "only in this response. " + SIGNING,
+    openapi_extra=response_example(201, "webhook_created"),
 )
 def create_webhook(
     body: Annotated[
@@ -95,6 +100,7 @@ def get_webhook(webhook: OwnWebhook) -> WebhookPublic:
     summary="Pause or resume a webhook, or change its event types",
     description="While paused, new events are not delivered to it and outstanding deliveries "
     "wait; on resume they go on, and events from then on are delivered.",
+    openapi_extra=response_example(200, "webhook"),
 )
 def update_webhook(
     body: Annotated[
@@ -112,6 +118,8 @@ def update_webhook(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(401, 403, 404, 422),
     summary="Delete a webhook; nothing more is sent to it",
+    description="It leaves the list and cannot be changed, but its delivery log is kept: "
+    "`GET /webhooks/{webhook_id}/deliveries` and `GET /deliveries/{delivery_id}` still answer.",
 )
 def delete_webhook(webhook: OwnWebhook, session: SessionDep) -> None:
     webhooks.delete_subscription(session=session, subscription=webhook)
@@ -122,9 +130,10 @@ def delete_webhook(webhook: OwnWebhook, session: SessionDep) -> None:
     response_model=Page[DeliveryPublic],
     responses=problem_responses(401, 403, 404, 422),
     summary="The delivery log of a webhook, newest first",
+    description="A deleted webhook's log is kept and stays readable here.",
 )
 def list_deliveries(
-    webhook: OwnWebhook,
+    webhook: OwnWebhookLog,
     session: SessionDep,
     page: PageParamsDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only this status.")] = None,
@@ -156,7 +165,8 @@ def get_delivery(delivery: OwnDelivery, session: SessionDep) -> DeliveryDetail:
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Send a delivery again now, under the same Webhook-Id",
     description="Whatever its status. The worker makes the attempt; follow it in the delivery "
-    "log. 409 while the webhook is paused or the delivery is being sent.",
+    "log. 409 while the webhook is paused or the delivery is being sent, and for a deleted "
+    "webhook.",
 )
 def redeliver(delivery: OwnDelivery, session: SessionDep) -> DeliveryPublic:
     scheduled = webhooks.redeliver(session=session, delivery=delivery)

@@ -89,7 +89,7 @@ class EventPublic(BaseModel):
 class EventFeed(BaseModel):
     items: list[EventPublic]
     next_cursor: str | None = PydanticField(
-        description="Pass as `since` to continue; present even on the last page, so that a "
+        description="Pass as `cursor` to continue; present even on the last page, so that a "
         "poller resumes exactly where it stopped."
     )
     limit: int

@@ -133,7 +133,19 @@ class Listing(ListingFields, table=True):
 
 
 class ListingCreate(ListingFields):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "patent_ids": [1],
+                    "title": "Lithium battery thermal management",
+                    "description": "Cooling-plate design for EV battery packs; pilot line "
+                    "data available.",
+                }
+            ]
+        },
+    )
 
     title: str | None = Field(  # type: ignore[assignment]
         default=None,
@@ -150,7 +162,17 @@ class ListingCreate(ListingFields):
 
 
 class ListingUpdate(SQLModel):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "description": "Cooling-plate design for EV battery packs; pilot line "
+                    "data and drawings available."
+                }
+            ]
+        },
+    )
 
     title: str | None = Field(default=None, min_length=1, max_length=MAX_LISTING_TITLE)
     description: str | None = Field(default=None, max_length=20_000)
@@ -277,7 +299,9 @@ class OfferCreate(BaseModel):
 class OfferUpdate(BaseModel):
     """Every field optional; the merged offer must satisfy the same rules as a new one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"royalty_rate": "3.5", "term_years": 5}]}
+    )
 
     royalty_type: RoyaltyType | None = None
     upfront_fee: Money | None = None

@@ -210,7 +210,27 @@ class PatentIpc(SQLModel, table=True):
 
 
 class PatentCreate(PatentFields):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "application_number": "202110123456.7",
+                    "title": "Thermal management of lithium battery packs",
+                    "abstract": "Cooling plates between cells keep a pack within 5 K of its "
+                    "set point.",
+                    "filing_date": "2021-03-15",
+                    "grant_date": "2023-06-20",
+                    "legal_status": "granted",
+                    "fee_paid_until": "2027-03-14",
+                    "ipc_codes": ["H01M 10/613", "H01M 10/6556"],
+                    "inventors": ["Zhang San", "Li Si"],
+                    "department": "College of Energy Engineering",
+                    "publicly_funded": True,
+                }
+            ]
+        },
+    )
 
     application_number: str = Field(
         max_length=40,
@@ -297,7 +317,14 @@ class PatentUpdate(SQLModel):
     """Every field optional; the application number and filing date never change, so a request
     naming them (or any unknown field) is refused rather than silently ignored."""
 
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"fee_paid_until": "2028-03-14", "department": "College of Energy Engineering"}
+            ]
+        },
+    )
 
     title: str | None = Field(default=None, min_length=1, max_length=500)
     abstract: str | None = Field(default=None, max_length=20_000)
@@ -347,7 +374,20 @@ class PatentEncumbrance(PatentEncumbranceBase, table=True):
 
 
 class PatentEncumbranceCreate(PatentEncumbranceBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "non_exclusive_license",
+                    "counterparty": "Hangzhou Battery Co., Ltd.",
+                    "starts_on": "2025-01-01",
+                    "ends_on": "2027-12-31",
+                    "reference": "HZB-2024-118",
+                }
+            ]
+        },
+    )
 
     @model_validator(mode="after")
     def _period(self) -> "PatentEncumbranceCreate":

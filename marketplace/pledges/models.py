@@ -262,7 +262,10 @@ class PledgeCreate(BaseModel):
 class PledgeConfirmation(BaseModel):
     """The pledgor joins the application."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"proceed_despite_pending_invalidation": False}]},
+    )
 
     proceed_despite_pending_invalidation: bool = PydanticField(
         default=False,
@@ -295,7 +298,18 @@ class PledgeRegistrationCreate(BaseModel):
 class PledgeUpdate(BaseModel):
     """An amendment by the pledgee: the secured amount or the debt term."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "secured_amount": "6000000.00",
+                    "debt_end_date": "2028-06-30",
+                    "note": "Loan extended by twelve months.",
+                }
+            ]
+        },
+    )
 
     secured_amount: Money | None = None
     debt_start_date: date | None = None
@@ -304,7 +318,14 @@ class PledgeUpdate(BaseModel):
 
 
 class PledgeRefusal(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"reasons": ["annual_fee_in_arrears"], "note": "The annual fee of 2026 is unpaid."}
+            ]
+        },
+    )
 
     reasons: list[str] = PydanticField(
         min_length=1, max_length=20, description="Reason codes, e.g. `annual_fee_in_arrears`."
@@ -313,14 +334,17 @@ class PledgeRefusal(BaseModel):
 
 
 class PledgeCancellation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "debt_repaid", "note": "Loan repaid in full."}]},
+    )
 
     reason: CancellationReason
     note: str | None = PydanticField(default=None, max_length=1000)
 
 
 class PledgeConsentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"listing_id": 7}]})
 
     listing_id: int = PydanticField(ge=1, le=2**31 - 1)
 

@@ -1,4 +1,5 @@
-"""The webhook or delivery with this id that the calling organization admin may manage."""
+"""The webhook or delivery with this id that the calling organization admin may manage (or, for
+a deleted webhook, still read the delivery log of)."""
 
 from typing import Annotated
 
@@ -19,6 +20,18 @@ def _own_webhook(
     )
 
 
+def _own_webhook_log(
+    webhook_id: ObjectId, admin: OrganizationAdmin, session: SessionDep
+) -> WebhookSubscription:
+    """Deleted ones too: a deleted webhook's delivery log is kept for its organization."""
+    return webhooks.get_subscription(
+        session=session,
+        organization_id=admin.organization_id,
+        subscription_id=webhook_id,
+        include_deleted=True,
+    )
+
+
 def _own_delivery(
     delivery_id: ObjectId, admin: OrganizationAdmin, session: SessionDep
 ) -> WebhookDelivery:
@@ -28,4 +41,5 @@ def _own_delivery(
 
 
 OwnWebhook = Annotated[WebhookSubscription, Depends(_own_webhook)]
+OwnWebhookLog = Annotated[WebhookSubscription, Depends(_own_webhook_log)]
 OwnDelivery = Annotated[WebhookDelivery, Depends(_own_delivery)]

@@ -24,3 +24,8 @@ class WebhookInactive(Conflict):
 class DeliveryInFlight(Conflict):
     default_code = "delivery_in_flight"
     title = "Delivery is being sent"
+
+
+class WebhookDeleted(Conflict):
+    default_code = "webhook_deleted"
+    title = "Webhook is deleted"

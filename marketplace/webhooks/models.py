@@ -18,6 +18,9 @@ _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 MAX_URL_LENGTH = 2048
 MAX_ERROR_LENGTH = 500
 MAX_RESPONSE_BODY_LENGTH = 2000
+# ``whsec_`` and the base64 of the HMAC key (32 bytes today; up to 64 bytes, or a converted
+# secret of an earlier format, still fit).
+MAX_SECRET_LENGTH = 128
 
 
 class DeliveryStatus(StrEnum):
@@ -34,10 +37,11 @@ OUTSTANDING_STATUSES = (DeliveryStatus.pending, DeliveryStatus.retrying)
 class WebhookSubscription(SQLModel, table=True):
     """An organization's HTTPS endpoint for its events.
 
-    ``secret`` is kept as is: the worker needs it to sign every request (HMAC-SHA256), so a hash
-    would not do. It is shown to the organization once, at creation. ``cursor_*`` is this
-    subscription's position in its organization's event feed; fan-out advances it in the
-    transaction that creates the deliveries, so no event is skipped or taken twice."""
+    ``secret`` is kept as is (``whsec_`` and the base64 HMAC key, as the Standard Webhooks
+    specification writes it): the worker needs it to sign every request, so a hash would not
+    do. It is shown to the organization once, at creation. ``cursor_*`` is this subscription's
+    position in its organization's event feed; fan-out advances it in the transaction that
+    creates the deliveries, so no event is skipped or taken twice."""
 
     __tablename__ = "webhook_subscription"
 
@@ -47,7 +51,7 @@ class WebhookSubscription(SQLModel, table=True):
     description: str | None = Field(default=None, max_length=200)
     # Empty: every event type, including types added later.
     event_types: list[str] = Field(default_factory=list, sa_type=JSONType)
-    secret: str = Field(max_length=64)
+    secret: str = Field(max_length=MAX_SECRET_LENGTH)
     is_active: bool = True
     created_by_user_id: int = Field(foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)
@@ -157,9 +161,10 @@ class WebhookPublic(BaseModel):
 
 class WebhookCreated(WebhookPublic):
     secret: str = PydanticField(
-        description="The signing secret, shown only in this response. Verify each request's "
-        "`Webhook-Signature` with it (see the README).",
-        examples=["whsec_3q2+7w..."],
+        description="The signing secret, shown only in this response: `whsec_` and the base64 "
+        "of the HMAC key, as the Standard Webhooks specification writes it. Verify each "
+        "request with it, e.g. `standardwebhooks.Webhook(secret).verify(body, headers)`.",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
     )
 
 

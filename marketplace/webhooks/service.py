@@ -7,6 +7,7 @@ advancing the subscription's cursor in the same transaction, so that nothing is 
 nothing is created twice. Sending happens outside any transaction (marketplace.webhooks.sender)
 between a claim and a record, each a short transaction of its own (marketplace.webhooks.worker)."""
 
+import base64
 import json
 import random
 import secrets
@@ -29,6 +30,7 @@ from marketplace.webhooks import urls
 from marketplace.webhooks.errors import (
     DeliveryInFlight,
     DeliveryNotFound,
+    WebhookDeleted,
     WebhookInactive,
     WebhookNotFound,
 )
@@ -45,6 +47,8 @@ from marketplace.webhooks.models import (
 )
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+# The HMAC key's size: the Standard Webhooks specification asks for 24 to 64 random bytes.
+SECRET_KEY_BYTES = 32
 WEBHOOK_ID_PREFIX = "whd_"
 
 
@@ -60,6 +64,12 @@ def webhook_id(delivery_id: int) -> str:
     """The ``Webhook-Id`` header: the same for every attempt of one delivery, that is of one
     event to one subscription, so that receivers can drop what they have already processed."""
     return f"{WEBHOOK_ID_PREFIX}{delivery_id}"
+
+
+def new_secret() -> str:
+    """A signing secret as the Standard Webhooks specification shows it: ``whsec_`` and the
+    standard base64 of the random HMAC key."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_KEY_BYTES)).decode()
 
 
 # -- subscriptions ------------------------------------------------------------------------------
@@ -78,7 +88,7 @@ def create_subscription(
         production=settings.environment is Environment.production,
         allow_local_http=settings.webhook_allow_local_http,
     )
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret()
     cursor_tx, cursor_id = events.position_now(session)
     subscription = WebhookSubscription(
         organization_id=creator.organization_id,
@@ -107,14 +117,19 @@ def list_subscriptions(
 
 
 def get_subscription(
-    *, session: Session, organization_id: int, subscription_id: int
+    *,
+    session: Session,
+    organization_id: int,
+    subscription_id: int,
+    include_deleted: bool = False,
 ) -> WebhookSubscription:
-    """The organization's (undeleted) subscription; 404 for anybody else's."""
+    """The organization's subscription, undeleted unless ``include_deleted`` (its delivery log
+    stays readable); 404 for anybody else's."""
     subscription = session.get(WebhookSubscription, subscription_id)
     if (
         subscription is None
         or subscription.organization_id != organization_id
-        or subscription.deleted_at is not None
+        or (subscription.deleted_at is not None and not include_deleted)
     ):
         raise WebhookNotFound(f"Webhook {subscription_id} does not exist.")
     return subscription
@@ -399,11 +414,12 @@ def list_deliveries(
 
 
 def get_delivery(*, session: Session, organization_id: int, delivery_id: int) -> WebhookDelivery:
-    """A delivery of one of the organization's (undeleted) subscriptions; 404 otherwise."""
+    """A delivery of one of the organization's subscriptions, deleted ones included (their log is
+    kept); 404 otherwise."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is not None:
         subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
-        if subscription.organization_id == organization_id and subscription.deleted_at is None:
+        if subscription.organization_id == organization_id:
             return delivery
     raise DeliveryNotFound(f"Delivery {delivery_id} does not exist.")
 
@@ -425,6 +441,8 @@ def redeliver(*, session: Session, delivery: WebhookDelivery) -> WebhookDelivery
     # Lock it: a worker must not claim it between the check and the change.
     session.refresh(delivery, with_for_update=True)
     subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
+    if subscription.deleted_at is not None:
+        raise WebhookDeleted(f"Webhook {subscription.id} is deleted; nothing more is sent to it.")
     if not subscription.is_active:
         raise WebhookInactive(
             f"Webhook {subscription.id} is paused; resume it before redelivering."

@@ -1,7 +1,7 @@
 """API clients: when the secret was last reset by an operator
 
 Revision ID: 8e3a6f1c2d45
-Revises: 5b1e7c2d9a40
+Revises: 8d3f6a1c2e57
 Create Date: 2026-12-07 15:45:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import marketplace.db
 
 revision: str = "8e3a6f1c2d45"
-down_revision: str | None = "5b1e7c2d9a40"
+down_revision: str | None = "8d3f6a1c2e57"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

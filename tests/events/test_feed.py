@@ -56,6 +56,45 @@ def test_a_feed_walks_its_own_events_once_in_order(committed_engine: Engine) -> 
         assert [item["subject"] for item in later["items"]] == ["pledge:later"]
 
 
+def test_the_feed_pages_with_cursor_like_every_list_and_since_is_its_alias(
+    committed_engine: Engine,
+) -> None:
+    with Session(committed_engine) as setup:
+        bank = factories.member(setup, kind=OrganizationKind.bank)
+        for number in range(3):
+            record(setup, bank.organization_id, f"pledge:{number}")
+        headers = factories.auth(setup, bank)
+        setup.commit()
+
+    with TestClient(create_app()) as client:
+
+        def subjects(**params: object) -> tuple[list[str], str]:
+            response = client.get("/api/v1/events", headers=headers, params=params)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            assert set(page) == {"items", "next_cursor", "limit"}  # as every list's page
+            return [item["subject"] for item in page["items"]], page["next_cursor"]
+
+        first, cursor = subjects(limit=2)
+        assert first == ["pledge:0", "pledge:1"]
+        # `cursor` continues (it used to be ignored, and the feed restarted)...
+        assert subjects(cursor=cursor) == (["pledge:2"], subjects(since=cursor)[1])
+        # ...as `since` does, and both at once when they agree.
+        assert subjects(since=cursor)[0] == ["pledge:2"]
+        assert subjects(cursor=cursor, since=cursor)[0] == ["pledge:2"]
+
+        conflicting = client.get(
+            "/api/v1/events", headers=headers, params={"cursor": cursor, "since": "other"}
+        )
+        problem = assert_problem(conflicting, 422, "cursor_conflict")
+        assert [error["field"] for error in problem["errors"]] == ["query.since"]
+        assert_problem(
+            client.get("/api/v1/events", headers=headers, params={"cursor": "not-a-cursor"}),
+            422,
+            "invalid_cursor",
+        )
+
+
 def test_the_feed_needs_a_token_and_a_cursor_it_issued(
     client: TestClient, session: Session
 ) -> None:

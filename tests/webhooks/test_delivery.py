@@ -9,12 +9,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from typer.testing import CliRunner
 
 from marketplace import clock
@@ -133,7 +135,7 @@ def test_an_event_arrives_signed_as_documented(
     assert (result.created, result.attempted, result.succeeded) == (1, 1, 1)
     [request] = receiver.requests
     assert verify(request, secret, now=moving_clock.now)
-    assert not verify(request, secret + "x", now=moving_clock.now)
+    assert not verify(request, webhooks.new_secret(), now=moving_clock.now)
     assert int(request.headers["webhook-timestamp"]) == int(moving_clock.now.timestamp())
     assert request.headers["content-type"] == "application/json"
     assert request.event["type"] == "pledge.registered"
@@ -151,6 +153,51 @@ def test_an_event_arrives_signed_as_documented(
     again = run_once(worker, committed_engine)
     assert (again.created, again.attempted) == (0, 0)
     assert len(receiver.requests) == 1
+
+
+def test_a_delivery_verifies_with_the_standard_webhooks_reference_library(
+    committed_engine: Engine,
+    receiver: Receiver,
+    worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The real present: the library checks the timestamp against it.
+    MovableClock(monkeypatch, datetime.now(UTC))
+    admin, _, secret = subscribed(committed_engine, receiver)
+    happen(committed_engine, admin.organization_id, "pledge:1")
+    assert run_once(worker, committed_engine).succeeded == 1
+    [request] = receiver.requests
+
+    assert Webhook(secret).verify(request.body, request.headers) == request.event
+    signatures = request.headers["webhook-signature"].split(" ")
+    assert [s.split(",", 1)[0] for s in signatures] == ["v1"]
+
+    tampered = request.body.replace(b"pledge:1", b"pledge:2")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(tampered, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(webhooks.new_secret()).verify(request.body, request.headers)
+    # The timestamp is signed too: another one with the same signature does not pass.
+    moved = str(int(request.headers["webhook-timestamp"]) - 1)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(request.body, {**request.headers, "webhook-timestamp": moved})
+
+
+def test_a_delivery_signed_too_long_ago_does_not_verify(
+    committed_engine: Engine,
+    receiver: Receiver,
+    worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Sent (by the worker's clock) ten minutes ago: past the library's five-minute tolerance.
+    MovableClock(monkeypatch, datetime.now(UTC) - timedelta(minutes=10))
+    admin, _, secret = subscribed(committed_engine, receiver)
+    happen(committed_engine, admin.organization_id, "pledge:1")
+    assert run_once(worker, committed_engine).succeeded == 1
+    [request] = receiver.requests
+
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(secret).verify(request.body, request.headers)
 
 
 def test_an_outage_is_retried_with_backoff_then_delivered_once(

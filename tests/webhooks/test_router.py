@@ -143,7 +143,9 @@ def test_another_organizations_webhooks_do_not_exist_for_you(
     assert subscription.deleted_at is None
 
 
-def test_a_deleted_webhook_is_gone(client: TestClient, session: Session, bank: Party) -> None:
+def test_a_deleted_webhook_is_gone_but_its_delivery_log_is_kept(
+    client: TestClient, session: Session, bank: Party, new_party: NewParty
+) -> None:
     subscription, _ = subscribe(session, bank.user, URL)
     delivery = delivery_for(session, subscription)
     path = f"/api/v1/webhooks/{subscription.id}"
@@ -153,11 +155,38 @@ def test_a_deleted_webhook_is_gone(client: TestClient, session: Session, bank: P
     assert_problem(client.get(path, headers=bank.headers), 404, "webhook_not_found")
     assert_problem(client.delete(path, headers=bank.headers), 404, "webhook_not_found")
     assert_problem(
-        client.get(f"/api/v1/deliveries/{delivery.id}", headers=bank.headers),
+        client.patch(path, headers=bank.headers, json={"is_active": True}),
+        404,
+        "webhook_not_found",
+    )
+    assert client.get("/api/v1/webhooks", headers=bank.headers).json()["items"] == []
+
+    # The log stays readable by its organization...
+    log = client.get(f"{path}/deliveries", headers=bank.headers)
+    assert log.status_code == 200, log.text
+    assert [item["id"] for item in log.json()["items"]] == [delivery.id]
+    detail = client.get(f"/api/v1/deliveries/{delivery.id}", headers=bank.headers)
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["subscription_id"] == subscription.id
+    # ...but nothing more is sent.
+    assert_problem(
+        client.post(f"/api/v1/deliveries/{delivery.id}/redeliver", headers=bank.headers),
+        409,
+        "webhook_deleted",
+    )
+    session.refresh(delivery)
+    assert delivery.status is DeliveryStatus.pending
+
+    # Nobody else's: another organization's admin does not see it.
+    stranger = new_party(kind=OrganizationKind.bank)
+    assert_problem(
+        client.get(f"{path}/deliveries", headers=stranger.headers), 404, "webhook_not_found"
+    )
+    assert_problem(
+        client.get(f"/api/v1/deliveries/{delivery.id}", headers=stranger.headers),
         404,
         "delivery_not_found",
     )
-    assert client.get("/api/v1/webhooks", headers=bank.headers).json()["items"] == []
 
 
 def test_pausing_and_changing_event_types(

@@ -1,15 +1,17 @@
 """The webhook rules, through the services and the sender, without HTTP to the API."""
 
+import base64
 import hashlib
 import hmac
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from standardwebhooks import Webhook
 
 from marketplace.accounts.models import OrganizationKind
 from marketplace.config import Settings, get_settings
@@ -237,13 +239,47 @@ def test_one_delivery_per_subscription_and_event(session: Session) -> None:
     session.rollback()
 
 
-def test_the_signature_is_hmac_sha256_over_id_timestamp_and_body() -> None:
+SECRET = "whsec_" + base64.b64encode(b"a test key of twenty-four+").decode()
+
+
+def test_the_signature_is_base64_hmac_sha256_over_id_timestamp_and_body() -> None:
     body = b'{"id":1}'
-    expected = hmac.new(b"whsec_abc", b'whd_7.1700000000.{"id":1}', hashlib.sha256).hexdigest()
-    assert (
-        sender.signature(secret="whsec_abc", webhook_id="whd_7", timestamp=1700000000, body=body)
-        == f"v1={expected}"
+    digest = hmac.new(
+        b"a test key of twenty-four+", b'whd_7.1700000000.{"id":1}', hashlib.sha256
+    ).digest()
+    signed = sender.signature(secret=SECRET, webhook_id="whd_7", timestamp=1700000000, body=body)
+    assert signed == "v1," + base64.b64encode(digest).decode()
+    # As the Standard Webhooks reference library computes it.
+    moment = datetime.fromtimestamp(1700000000, UTC)
+    assert signed == Webhook(SECRET).sign("whd_7", moment, body)
+
+
+def test_several_secrets_give_a_space_separated_list_and_any_one_verifies() -> None:
+    other = "whsec_" + base64.b64encode(b"another key, also 24 byte").decode()
+    body = b'{"id":1}'
+    header = sender.signature_header(
+        secrets=[SECRET, other], webhook_id="whd_7", timestamp=1700000000, body=body
     )
+    first, second = header.split(" ")
+    assert first.startswith("v1,")
+    assert second.startswith("v1,")
+    moment = datetime.fromtimestamp(1700000000, UTC)
+    assert second == Webhook(other).sign("whd_7", moment, body)
+
+
+def test_new_secrets_are_whsec_and_base64_of_32_random_bytes() -> None:
+    first, second = webhooks.new_secret(), webhooks.new_secret()
+    assert first != second
+    for secret in (first, second):
+        assert secret.startswith("whsec_")
+        assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) == 32
+        assert sender.signing_key(secret) == base64.b64decode(secret[len("whsec_") :])
+
+
+@pytest.mark.parametrize("secret", ["whsec_", "whsec_not*base64", "c2VjcmV0"])
+def test_a_malformed_secret_is_refused_for_signing(secret: str) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        sender.signing_key(secret)
 
 
 def held_for(url: str) -> ClaimedDelivery:
@@ -251,7 +287,7 @@ def held_for(url: str) -> ClaimedDelivery:
         delivery_id=7,
         webhook_id="whd_7",
         url=url,
-        secret="whsec_test",
+        secret=SECRET,
         body=b'{"id":1}',
         claim_token="token",
     )
@@ -265,7 +301,7 @@ def test_sending_reports_the_receivers_answer(receiver: Receiver, fixed_clock: d
     assert result.succeeded
     assert result.status_code == 200
     assert result.response_body == "ok"
-    assert verify(receiver.requests[0], "whsec_test", now=fixed_clock)
+    assert verify(receiver.requests[0], SECRET, now=fixed_clock)
     assert not failing.succeeded
     assert failing.error == "HTTP 500"
 

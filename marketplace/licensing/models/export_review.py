@@ -45,6 +45,11 @@ class ExportControlPublic(SQLModel):
 
 
 class ExportDecision(SQLModel):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"note": "The technology is not on the restricted export catalogue."}]
+        },
+    )
 
     note: str | None = Field(default=None, max_length=1000, description="Why, for the parties.")

@@ -209,7 +209,12 @@ class LicensePublic(SQLModel):
 
 
 class LicenseTermination(SQLModel):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "The product line using the patent was discontinued."}]
+        },
+    )
 
     reason: str | None = Field(default=None, max_length=1000)
 

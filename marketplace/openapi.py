@@ -20,7 +20,7 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from marketplace.api import examples
+from marketplace.api import examples, lawful_sequence
 from marketplace.errors import PROBLEM_MEDIA_TYPE
 
 DOCS_URL = "/docs"
@@ -45,6 +45,9 @@ def problems_under_their_media_type(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+NAMED_RESPONSES = {**examples.RESPONSES, **lawful_sequence.RESPONSES}
+
+
 def named_examples_filled_in(schema: dict[str, Any]) -> dict[str, Any]:
     """Each example that names one of ``marketplace.api.examples.RESPONSES`` gets its value
     (in place), nulls included: FastAPI drops nulls from what it generates."""
@@ -55,7 +58,7 @@ def named_examples_filled_in(schema: dict[str, Any]) -> dict[str, Any]:
                     for example in content.get("examples", {}).values():
                         name = example.pop(examples.NAME_KEY, None)
                         if name is not None:
-                            example["value"] = examples.RESPONSES[name]
+                            example["value"] = NAMED_RESPONSES[name]
     return schema
 
 

@@ -68,7 +68,7 @@ def test_each_step_is_shown_on_its_operation(client: TestClient) -> None:
     for method, path, status, request, response in STEPS:
         operation = paths[path][method]
         shown = example(operation["responses"][status]["content"])
-        assert shown["value"] == without_nulls(response[1])
+        assert shown["value"] == response[1]  # nulls included, as the API answers
         summaries.append(shown["summary"])
         if request is not None:
             assert example(operation["requestBody"]["content"])["value"] == without_nulls(

@@ -17,11 +17,8 @@ APP = create_app()
 SCHEMA = APP.openapi()
 # Examples of these operations come with their route decorators, from the work on the lawful
 # sequence of a license (publish, accept, record and confirm a payment, recordation).
-EXAMPLES_ELSEWHERE = {("post", "/api/v1/licenses/{license_id}/recordation")}
-RESPONSE_EXAMPLES_ELSEWHERE = EXAMPLES_ELSEWHERE | {
-    ("post", "/api/v1/listings/{listing_id}/publish"),
-    ("post", "/api/v1/obligations/{obligation_id}/payments"),
-}
+EXAMPLES_ELSEWHERE: set[tuple[str, str]] = set()
+RESPONSE_EXAMPLES_ELSEWHERE: set[tuple[str, str]] = set()
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:

@@ -102,6 +102,16 @@ ENCUMBRANCE = {
     "created_at": CREATED_AT,
 }
 
+INVALIDATION_REQUEST = {
+    **ENCUMBRANCE,
+    "id": 2,
+    "kind": "invalidation_request",
+    "counterparty": "Rival Battery Co.",
+    "starts_on": "2026-05-20",
+    "ends_on": None,
+    "reference": "4W112233",
+}
+
 OFFER = {
     "id": 31,
     "listing_id": 12,
@@ -529,6 +539,7 @@ RESPONSES: dict[str, Any] = {
     "member": MEMBER,
     "patent": PATENT,
     "encumbrance": ENCUMBRANCE,
+    "invalidation_request": INVALIDATION_REQUEST,
     "listing": LISTING,
     "offer": OFFER,
     "pledge": PLEDGE,

@@ -7,6 +7,8 @@ validates each against its model."""
 
 from typing import Any
 
+from marketplace.api.examples import NAME_KEY
+
 PUBLISH_REQUEST = {"announcement_number": "KF2026000123", "announcement_date": "2026-06-12"}
 RECORD_PAYMENT_REQUEST = {"amount": "50000.00", "paid_on": "2026-07-01", "reference": "TT-1"}
 RECORDATION_REQUEST = {"record_number": "2026330000123", "record_date": "2026-07-20"}
@@ -274,12 +276,25 @@ RECORDATION_RESPONSE: dict[str, Any] = {
 }
 
 
+# By name, for the finished document (``marketplace.openapi``), which keeps their nulls.
+RESPONSES: dict[str, dict[str, Any]] = {
+    "lawful_sequence.publish": PUBLISH_RESPONSE,
+    "lawful_sequence.accept": ACCEPT_RESPONSE,
+    "lawful_sequence.record_payment": RECORD_PAYMENT_RESPONSE,
+    "lawful_sequence.confirm_payment": CONFIRM_PAYMENT_RESPONSE,
+    "lawful_sequence.recordation": RECORDATION_RESPONSE,
+}
+
+
 def openapi(
     *, step: str, response: dict[str, Any], status: int, request: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The ``openapi_extra`` of one operation: its step of the sequence as named examples of its
     request body (when it has one) and of its success response."""
-    example = {"lawful_sequence": {"summary": step, "value": response}}
+    # FastAPI drops nulls from the examples it writes: the response is named here and filled
+    # into the finished document.
+    [name] = [name for name, value in RESPONSES.items() if value is response]
+    example = {"lawful_sequence": {"summary": step, NAME_KEY: name}}
     extra: dict[str, Any] = {
         "responses": {str(status): {"content": {"application/json": {"examples": example}}}}
     }

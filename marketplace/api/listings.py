@@ -421,7 +421,7 @@ def withdraw_listing(
 @router.post(
     "/listings/{listing_id}/withdrawal-cancellation",
     response_model=ListingPublic,
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Cancel a requested withdrawal before the office announces it",
     description="The patentee takes back its withdrawal request: the declaration simply stays "
     "in force (it never stopped being acceptable), and the patentee, the holders of licenses "

@@ -130,6 +130,7 @@ def release_encumbrance(
     response_model=PatentEncumbrancePublic,
     responses=problem_responses(401, 403, 404, 422),
     summary="Record a request for invalidation filed with the office (platform admin)",
+    openapi_extra=response_example(201, "invalidation_request"),
     description="Anyone may file a request for invalidation with the office, not only the "
     "patent's owner: a platform admin records it on any patent (the owner records it through "
     "`POST /patents/{id}/encumbrances` with kind `invalidation_request`). While it is pending, "

@@ -178,72 +178,17 @@ RECORD_PAYMENT_RESPONSE: dict[str, Any] = {
 }
 
 CONFIRM_PAYMENT_RESPONSE: dict[str, Any] = {
-    "id": 1,
-    "obligation_id": 1,
-    "licensor_id": 1,
-    "licensee_id": 2,
-    "amount": "50000.00",
-    "currency": "CNY",
-    "paid_on": "2026-07-01",
-    "reference": "TT-1",
+    **RECORD_PAYMENT_RESPONSE,
     "status": "confirmed",
-    "recorded_at": "2026-07-01T09:30:00Z",
     "decided_at": "2026-07-01T09:30:00Z",
-    "rejection_reason": None,
 }
 
+# The license in force from the day its payment was confirmed, then recorded.
 RECORDATION_RESPONSE: dict[str, Any] = {
-    "id": 1,
-    "license_number": "LIC202600000001",
+    **ACCEPT_RESPONSE,
     "status": "active",
-    "offer_id": 1,
-    "listing_id": 1,
-    "licensor_id": 1,
-    "licensee_id": 2,
-    "exclusivity": "non_exclusive",
-    "sublicensing_allowed": False,
     "terms": {
-        "schema_version": 2,
-        "declaration": {
-            "listing_id": 1,
-            "announcement_number": "KF2026000123",
-            "announcement_date": "2026-06-12",
-            "title": "Lithium battery thermal management",
-        },
-        "licensor": {
-            "id": 1,
-            "name": "Zhejiang Institute of Energy Storage",
-            "country": "CN",
-            "credit_code": "91330100UX0AEH7Y1J",
-        },
-        "licensee": {
-            "id": 2,
-            "name": "Hangzhou Battery Works",
-            "country": "CN",
-            "credit_code": "91330100GC5MFQ39YM",
-        },
-        "patents": [
-            {
-                "application_number": "202011000005.6",
-                "title": "Lithium battery thermal management",
-                "kind": "invention",
-                "term_end_date": "2040-02-29",
-            }
-        ],
-        "offer": {
-            "offer_id": 1,
-            "royalty_type": "hybrid",
-            "upfront_fee": "50000.00",
-            "royalty_rate_percent": "3.5000",
-            "per_unit_fee": None,
-            "minimum_annual": "20000.00",
-            "currency": "CNY",
-            "term_years": 3,
-            "field_of_use": None,
-            "territory": "mainland China",
-        },
-        "exclusivity": "non_exclusive",
-        "sublicensing_allowed": False,
+        **ACCEPT_RESPONSE["terms"],
         "effective_date": "2026-07-01",
         "expires_on": "2029-06-30",
         "payment": {
@@ -259,20 +204,10 @@ RECORDATION_RESPONSE: dict[str, Any] = {
     "effective_date": "2026-07-01",
     "expires_on": "2029-06-30",
     "recordation_deadline": "2026-10-01",
-    "created_at": "2026-06-15T09:30:00Z",
-    "terminated_at": None,
-    "termination_reason": None,
-    "payment_due_date": "2026-07-15",
     "record_number": "2026330000123",
     "record_date": "2026-07-20",
     "recorded_by_org_id": 2,
     "recorded_at": "2026-07-20T09:30:00Z",
-    "export_controls": None,
-    "export_decided_at": None,
-    "export_decision_note": None,
-    "pledge_ids": [],
-    "disputed": False,
-    "open_dispute_id": None,
 }
 
 

@@ -6,7 +6,6 @@ The other fields of each body are valid (the schema's examples, or the simplest 
 with ids of real objects), so that a value the validation lets through reaches the service."""
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,8 +39,9 @@ from tests.pledges.conftest import make_pledge
 
 # Past the ids' 32-bit bound, past 64 bits, not a number, a NUL.
 PATH_IDS: list[Any] = [0, 2**31, 2**63, "nan", "\x00"]
-# The whole sweep's budget on a loaded machine; it takes well under a minute on an idle one.
-BUDGET_SECONDS = 240
+# The sweep stays bounded by its number of requests (about 3,200: under a minute on an idle
+# machine), not by a clock that a loaded machine would make flaky.
+MAX_REQUESTS = 4000
 
 
 @dataclass
@@ -298,7 +298,6 @@ def test_extreme_values_never_cause_a_server_error(
     }
     failures: list[str] = []
     sent = 0
-    started = time.monotonic()
     for probe in _probes(document, world):
         template_headers = tokens[caller(world, probe.method, probe.template).id]
         headers = {**template_headers, "Idempotency-Key": str(uuid.uuid4())}
@@ -314,7 +313,5 @@ def test_extreme_values_never_cause_a_server_error(
             failures.append(
                 f"{what}: {response.status_code} is not a problem: {response.text:.200}"
             )
-    elapsed = time.monotonic() - started
     assert failures == [], f"{len(failures)} of {sent} requests failed:\n" + "\n".join(failures)
-    assert sent > 1500
-    assert elapsed < BUDGET_SECONDS
+    assert 1500 < sent < MAX_REQUESTS

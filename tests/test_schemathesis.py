@@ -47,6 +47,7 @@ from tests.extreme_values import (
 schemathesis.openapi.format(
     "date",
     st.one_of(
+        st.sampled_from(DATES).map(str),
         st.sampled_from([*DATES, *ODD_DATES]).map(str),
         st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)).map(date.isoformat),
     ),
@@ -54,6 +55,7 @@ schemathesis.openapi.format(
 schemathesis.openapi.format(
     "date-time",
     st.one_of(
+        st.sampled_from(DATE_TIMES),
         st.sampled_from([*DATE_TIMES, *ODD_DATE_TIMES]),
         st.datetimes(
             timezones=st.sampled_from(

@@ -77,6 +77,12 @@ _EXTREMES: dict[type, list[Any]] = {
     float: _sendable([*NUMBERS, *ODD_NUMBERS]),
 }
 
+# A URL carries UTF-8: a lone surrogate cannot be written into one (the sweep sends its bytes).
+_URL_EXTREMES: dict[type, list[Any]] = {
+    kind: [v for v in values if not (isinstance(v, str) and "\ud800" in v)]
+    for kind, values in _EXTREMES.items()
+}
+
 
 def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], type]]:
     """Where the scalar values of a generated body sit, and their types."""
@@ -98,13 +104,15 @@ def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     return copy
 
 
-def _with_an_extreme(value: Any) -> st.SearchStrategy[Any]:
+def _with_an_extreme(
+    value: Any, extremes: dict[type, list[Any]] = _EXTREMES
+) -> st.SearchStrategy[Any]:
     """The generated value, or the same with one scalar swapped for an extreme of its type."""
     leaves = _leaves(value)
     if not leaves:
         return st.just(value)
     swapped = st.sampled_from(leaves).flatmap(
-        lambda leaf: st.sampled_from(_EXTREMES[leaf[1]]).map(
+        lambda leaf: st.sampled_from(extremes[leaf[1]]).map(
             lambda extreme: _replaced(value, leaf[0], extreme)
         )
     )
@@ -119,7 +127,7 @@ def flatmap_query(context: HookContext, query: Any) -> st.SearchStrategy[Any]:
     if not query:
         return st.just(query)
     # A query string carries text: the extremes as a client would write them.
-    return _with_an_extreme(query).map(
+    return _with_an_extreme(query, _URL_EXTREMES).map(
         lambda values: {k: v if isinstance(v, str) else str(v) for k, v in values.items()}
     )
 

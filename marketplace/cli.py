@@ -152,7 +152,8 @@ def sweep() -> None:
     """Apply what the calendar changes: open licenses lapse when their patents leave force (term
     end, unpaid fee), licenses expire at the end of their term, licenses left unpaid lapse,
     parties hear of recordation deadlines, and pledgees hear of pledged patents whose annual fee
-    fell due or went unpaid.
+    fell due or went unpaid. Revoked tokens and logins that can no longer be presented are
+    forgotten.
 
     Run it daily (cron, a Kubernetes CronJob)."""
     from marketplace import clock
@@ -173,6 +174,7 @@ def sweep() -> None:
         f"{outcome.minimum_years_settled} minimum-royalty year(s) settled, "
         f"{outcome.obligations_overdue} obligation(s) overdue."
     )
+    console.print(f"{outcome.revocations_purged} expired token revocation(s) forgotten.")
 
 
 def _ensure_certificate_keys() -> None:

@@ -229,6 +229,13 @@ _JSON_CONTROL = re.compile(
 _SHORT_ESCAPES = {b"b": b"08", b"f": b"0c"}
 _RAW_DEL = re.compile(rb"\x7f")
 _PERCENT_CONTROL = re.compile(rb"%(0[0-8bcef]|1[0-9a-f]|7f)", re.IGNORECASE)
+# A UTF-16 surrogate escape that is not half of a pair: a high one not followed by a low one, or a
+# low one not preceded by a high one. Such a string cannot be stored or written out as UTF-8.
+_LONE_SURROGATE = re.compile(
+    rb"(?<!\\)(?:\\\\)*(?:\\u(d[89ab][0-9a-f]{2})(?!\\ud[c-f][0-9a-f]{2})"
+    rb"|(?<!\\ud[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2}))",
+    re.IGNORECASE,
+)
 
 
 class ControlCharacterGuard:
@@ -270,6 +277,15 @@ class ControlCharacterGuard:
         if _RAW_DEL.search(body) is not None:
             await _refuse_control(scope, send, b"7f", "the request body")
             return
+        unreadable = _unreadable_text(body)
+        if unreadable is not None:
+            await _send_problem(
+                send,
+                422,
+                _problem(scope, 422, "invalid_text", "Text that is not Unicode", unreadable),
+                [],
+            )
+            return
         delivered = False
 
         async def replay() -> Message:
@@ -280,6 +296,23 @@ class ControlCharacterGuard:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _unreadable_text(body: bytes) -> str | None:
+    """Why a JSON body's text cannot be stored, or ``None``: bytes that are not UTF-8 (RFC 8259
+    asks for it), or an escaped surrogate that is not half of a pair."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"The request body is not UTF-8 (byte {error.start})."
+    found = _LONE_SURROGATE.search(body)
+    if found is not None:
+        code_point = (found.group(1) or found.group(2)).decode().upper()
+        return (
+            f"The request body holds the lone surrogate U+{code_point}; a surrogate is only "
+            "half of a character."
+        )
+    return None
 
 
 def _is_json(scope: Scope) -> bool:

@@ -364,12 +364,16 @@ def password_grant(
     *, session: Session, email: str, password: str, scope: str | None
 ) -> IssuedTokens:
     user = session.scalar(select(User).where(User.email == email.lower()))
+    # Read before the transaction ends: a session that expires objects on commit would
+    # otherwise reload the user, and hold a connection, while hashing.
+    stored_hash = user.password_hash if user is not None else None
+    active = user is not None and user.is_active
     # No connection is held while hashing: a flood of sign-ins must not drain the pool.
     end_read(session)
-    if user is None:
+    if user is None or stored_hash is None:
         security.verify_secret(security.dummy_hash(), password)
         raise InvalidGrant("Wrong email or password.")
-    if not security.verify_secret(user.password_hash, password) or not user.is_active:
+    if not security.verify_secret(stored_hash, password) or not active:
         raise InvalidGrant("Wrong email or password.")
     organization = get_organization(session=session, organization_id=user.organization_id)
     scopes = _grant_scopes(scope, kind_scopes(organization))
@@ -435,15 +439,41 @@ def revoke_refresh_family(*, session: Session, family_id: str) -> None:
         session.flush()
 
 
+def purge_expired_revocations(*, session: Session, now: datetime | None = None) -> int:
+    """Forgets revocations that no longer refuse anything; returns how many rows went.
+
+    A revoked access token is kept until it expires. A revoked login is kept for a refresh
+    token's lifetime past the end of its last access token: by then no token of the login is
+    valid, not even one refreshed in a race with the revocation. Wall-clock time, as for token
+    expiry."""
+    moment = now or datetime.now(UTC)
+    login_cutoff = moment - timedelta(seconds=get_settings().refresh_token_ttl_seconds)
+    tokens = session.execute(
+        sa.delete(RevokedAccessToken)
+        .where(col(RevokedAccessToken.expires_at) < moment)
+        .execution_options(synchronize_session=False)
+    )
+    logins = session.execute(
+        sa.delete(RevokedLogin)
+        .where(col(RevokedLogin.expires_at) < login_cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    return int(tokens.rowcount or 0) + int(logins.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def client_credentials_grant(
     *, session: Session, client_id: str, client_secret: str, scope: str | None
 ) -> IssuedTokens:
     client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
-    end_read(session)  # as for passwords: no connection held while hashing
-    if client is None:
+    # As for passwords: what the check needs is read first, and no connection is held while
+    # hashing.
+    stored_hash = client.secret_hash if client is not None else None
+    revoked = client is not None and client.revoked_at is not None
+    end_read(session)
+    if client is None or stored_hash is None:
         security.verify_secret(security.dummy_hash(), client_secret)
         raise InvalidClient()
-    if not security.verify_secret(client.secret_hash, client_secret) or client.revoked_at:
+    if not security.verify_secret(stored_hash, client_secret) or revoked:
         raise InvalidClient()
     organization = get_organization(session=session, organization_id=client.organization_id)
     scopes = _grant_scopes(scope, kind_scopes(organization))

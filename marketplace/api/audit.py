@@ -1,7 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.deps import CurrentCaller
@@ -11,7 +10,7 @@ from marketplace.audit import service as audit
 from marketplace.audit.models import AuditEventPublic, AuditHead
 from marketplace.errors import problem_responses
 from marketplace.pagination import Page, PageParamsDep
-from marketplace.params import MAX_ID
+from marketplace.params import MAX_ID, Moment
 from marketplace.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -62,10 +61,8 @@ def list_audit_events(
             description="`created`, `updated`, `deleted`, or a state such as `terminated`.",
         ),
     ] = None,
-    since: Annotated[
-        AwareDatetime | None, Query(description="Entries at or after this time.")
-    ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Entries before this time.")] = None,
+    since: Annotated[Moment | None, Query(description="Entries at or after this time.")] = None,
+    until: Annotated[Moment | None, Query(description="Entries before this time.")] = None,
 ) -> Page[AuditEventPublic]:
     items, next_cursor = audit.list_events(
         session=session,

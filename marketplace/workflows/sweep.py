@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlmodel import Session
 
+from marketplace.accounts import service as accounts
 from marketplace.licensing import obligations, recordation
 from marketplace.licensing import service as licensing
 from marketplace.pledges import collateral
@@ -20,6 +21,7 @@ class SweepOutcome:
     pledgees_told: int
     minimum_years_settled: int
     obligations_overdue: int
+    revocations_purged: int = 0
 
 
 def run_daily_sweep(*, session: Session, today: date) -> SweepOutcome:
@@ -27,7 +29,8 @@ def run_daily_sweep(*, session: Session, today: date) -> SweepOutcome:
     expire at the end of their term, licenses waiting for an upfront payment past its due day
     lapse unpaid, the parties hear of recordation deadlines near and past, pledgees hear of
     pledged patents whose annual fee fell due or went unpaid, minimum royalties of ended license
-    years become owed, and overdue obligations are announced."""
+    years become owed, and overdue obligations are announced. Revoked tokens and logins that
+    can no longer be presented are forgotten."""
     lapsed = lapse_expired_declarations(session=session, today=today)
     expired = licensing.expire_licenses(session=session, today=today)
     lapsed_unpaid = licensing.lapse_unpaid_licenses(session=session, today=today)
@@ -35,6 +38,7 @@ def run_daily_sweep(*, session: Session, today: date) -> SweepOutcome:
     told = collateral.watch_fee_standing(session=session, today=today)
     settled = obligations.settle_minimum_years(session=session, today=today)
     overdue = obligations.notify_overdue(session=session, today=today)
+    purged = accounts.purge_expired_revocations(session=session)
     return SweepOutcome(
         lapsed_listings=len(lapsed),
         expired_licenses=expired,
@@ -43,4 +47,5 @@ def run_daily_sweep(*, session: Session, today: date) -> SweepOutcome:
         pledgees_told=told,
         minimum_years_settled=settled,
         obligations_overdue=overdue,
+        revocations_purged=purged,
     )

@@ -131,3 +131,24 @@ def test_a_fee_paid_to_the_term_end_is_never_in_arrears_after_it(
     assert patents.fee_status(patent, today=a_year_later) is FeeStatus.paid
     assert patents.is_in_force(patent, today=a_year_later) is False
     assert patent.legal_status == LegalStatus.granted
+
+
+def test_a_fee_stored_at_the_end_of_the_calendar_breaks_no_read(
+    client: TestClient, session: Session, university: Party, new_party: NewParty
+) -> None:
+    """A row written before the bound (or by hand) with a fee paid to 9999-12-31: the owner's
+    list and a bank's encumbrance check still answer (they were 500s)."""
+    patent = factories.patent(session, university.organization)
+    patent.fee_paid_until = date(9999, 12, 31)
+    session.add(patent)
+    session.flush()
+    bank = new_party(kind=OrganizationKind.bank)
+
+    listed = client.get(PATENTS, headers=university.headers)
+    assert listed.status_code == 200, listed.text
+    checked = client.post(
+        "/api/v1/encumbrances/check",
+        headers=bank.headers,
+        json={"application_numbers": [patent.application_number]},
+    )
+    assert checked.status_code == 200, checked.text

@@ -77,7 +77,8 @@ _EXTREMES: dict[type, list[Any]] = {
     float: _sendable([*NUMBERS, *ODD_NUMBERS]),
 }
 
-# A URL carries UTF-8: a lone surrogate cannot be written into one (the sweep sends its bytes).
+# A URL or a form field carries UTF-8: a lone surrogate cannot be written into one (the sweep
+# sends its bytes).
 _URL_EXTREMES: dict[type, list[Any]] = {
     kind: [v for v in values if not (isinstance(v, str) and "\ud800" in v)]
     for kind, values in _EXTREMES.items()
@@ -119,8 +120,17 @@ def _with_an_extreme(
     return st.one_of(st.just(value), swapped)
 
 
+def _sent_as_form(context: HookContext) -> bool:
+    """Whether the operation's body is a form or multipart upload, whose fields the client
+    writes as UTF-8 like a URL (JSON escapes what UTF-8 cannot carry)."""
+    operation = context.operation
+    return operation is not None and any(
+        not payload.media_type.endswith("json") for payload in operation.body
+    )
+
+
 def flatmap_body(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
-    return _with_an_extreme(body)
+    return _with_an_extreme(body, _URL_EXTREMES if _sent_as_form(context) else _EXTREMES)
 
 
 def flatmap_query(context: HookContext, query: Any) -> st.SearchStrategy[Any]:

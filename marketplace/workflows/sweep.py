@@ -5,7 +5,7 @@ from datetime import date
 
 from sqlmodel import Session
 
-from marketplace.accounts import service as accounts
+from marketplace.accounts import revocations
 from marketplace.licensing import obligations, recordation
 from marketplace.licensing import service as licensing
 from marketplace.pledges import collateral
@@ -38,7 +38,7 @@ def run_daily_sweep(*, session: Session, today: date) -> SweepOutcome:
     told = collateral.watch_fee_standing(session=session, today=today)
     settled = obligations.settle_minimum_years(session=session, today=today)
     overdue = obligations.notify_overdue(session=session, today=today)
-    purged = accounts.purge_expired_revocations(session=session)
+    purged = revocations.purge_expired_revocations(session=session)
     return SweepOutcome(
         lapsed_listings=len(lapsed),
         expired_licenses=expired,

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from marketplace.accounts import revocations
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import RevokedAccessToken, RevokedLogin
 from marketplace.config import get_settings
@@ -43,7 +44,7 @@ def test_the_sweep_forgets_only_revocations_that_can_no_longer_matter(session: S
     assert outcome.revocations_purged == 2
     assert _rows(session) == ({"live"}, {"recent", "live"})
     # A second sweep finds nothing more to forget.
-    assert accounts.purge_expired_revocations(session=session) == 0
+    assert revocations.purge_expired_revocations(session=session) == 0
 
 
 @pytest.mark.parametrize("login_id", ["recent", "live"])
@@ -54,7 +55,7 @@ def test_a_kept_revoked_login_still_refuses_its_tokens(
     expires = now + timedelta(minutes=5) if login_id == "live" else now - timedelta(days=1)
     session.add(RevokedLogin(login_id=login_id, expires_at=expires))
     session.flush()
-    accounts.purge_expired_revocations(session=session)
+    revocations.purge_expired_revocations(session=session)
     assert accounts.is_access_token_revoked(session=session, jti="any", login_id=login_id)
     # Tokens of other logins are untouched.
     user = factories.member(session)

@@ -9,6 +9,7 @@ calendar as often as from its middle, and every generated body and query string 
 then, one value swapped for an extreme one of its kind (tests/extreme_values.py)."""
 
 import math
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -141,6 +142,14 @@ def flatmap_query(context: HookContext, query: Any) -> st.SearchStrategy[Any]:
         lambda values: {k: v if isinstance(v, str) else str(v) for k, v in values.items()}
     )
 
+
+# Generated input meets the same validation on either database; what a database treats
+# differently (integer ranges, text it refuses, lengths) is swept value by value on both by
+# tests/test_extreme_values.py. So this long run is made once per CI run, on SQLite.
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("MARKETPLACE_TEST_DATABASE_URL")),
+    reason="generated input meets the same validation on PostgreSQL; swept there value by value",
+)
 
 EXTREME_HOOKS = HookDispatcher(scope=HookScope.TEST)
 EXTREME_HOOKS.register_hook_with_name(flatmap_body, "flatmap_body")

@@ -17,7 +17,7 @@ from marketplace.listings.models import RoyaltyType
 from marketplace.matching import need_matching, needs, relevance, search_index
 from marketplace.matching.errors import NeedClosed
 from marketplace.matching.factors import PricedOffer
-from marketplace.matching.models import SmeProfileUpdate, TechnologyNeed
+from marketplace.matching.models import NeedMatches, SmeProfileUpdate, TechnologyNeed
 from marketplace.workflows import acceptance
 from tests import factories
 from tests.matching.helpers import listed, need_data, offer, org
@@ -310,6 +310,24 @@ def test_region_term_and_uptake_factors(session: Session) -> None:
     assert uptake.explanation == "3 active licenses; counts x0.58, the listing's topical relevance"
 
 
+def match_with_candidates(
+    session: Session,
+    need: TechnologyNeed,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    candidates: int,
+    limit: int,
+) -> NeedMatches:
+    """The need's matches with the text candidates bounded at ``candidates``."""
+    monkeypatch.setenv("MARKETPLACE_MATCH_TEXT_CANDIDATES", str(candidates))
+    get_match_settings.cache_clear()
+    try:
+        return need_matching.match_need(session=session, need=need, limit=limit)
+    finally:
+        monkeypatch.undo()
+        get_match_settings.cache_clear()
+
+
 def test_text_candidates_prefer_listings_sharing_more_key_words(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -324,13 +342,7 @@ def test_text_candidates_prefer_listings_sharing_more_key_words(
         organization=org(session),
         data=need_data(title="锂电池 散热 液冷板", description="需要 方案"),
     )
-    monkeypatch.setenv("MARKETPLACE_MATCH_TEXT_CANDIDATES", "10")
-    get_match_settings.cache_clear()
-    try:
-        result = need_matching.match_need(session=session, need=need, limit=3)
-    finally:
-        monkeypatch.undo()
-        get_match_settings.cache_clear()
+    result = match_with_candidates(session, need, monkeypatch, candidates=10, limit=3)
     assert result.candidates == 10
     assert [m.listing.id for m in result.items][:2] == [best.id, second.id]
 
@@ -370,13 +382,7 @@ def test_class_evidence_brings_listings_in_the_other_language_before_filling_the
         organization=org(session),
         data=need_data(title="锂电池 散热", description="需要 方案"),
     )
-    monkeypatch.setenv("MARKETPLACE_MATCH_TEXT_CANDIDATES", "10")
-    get_match_settings.cache_clear()
-    try:
-        result = need_matching.match_need(session=session, need=need, limit=10)
-    finally:
-        monkeypatch.undo()
-        get_match_settings.cache_clear()
+    result = match_with_candidates(session, need, monkeypatch, candidates=10, limit=10)
     found = {m.listing.id for m in result.items}
     assert {listing.id for listing in english} <= found
     explained = {m.listing.id: m.factors["text"].explanation for m in result.items}

@@ -56,9 +56,8 @@ def test_an_old_secret_becomes_whsec_base64_of_the_same_key_and_back(engine: Eng
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.downgrade(config, BEFORE)
-            restored: dict[int, str] = dict(
-                connection.execute(sa.select(table.c.id, table.c.secret)).tuples().all()
-            )
+            rows = connection.execute(sa.select(table.c.id, table.c.secret)).all()
+            restored: dict[int, str] = dict(rows)
         assert restored[subscription_id] == old
         # A random key has no old form: it stays as it is.
         assert restored[newer_id] == newer_secret

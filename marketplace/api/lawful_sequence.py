@@ -7,7 +7,7 @@ validates each against its model."""
 
 from typing import Any
 
-from marketplace.api.examples import NAME_KEY
+from marketplace.api.examples import LICENSE, NAME_KEY
 
 PUBLISH_REQUEST = {"announcement_number": "KF2026000123", "announcement_date": "2026-06-12"}
 RECORD_PAYMENT_REQUEST = {"amount": "50000.00", "paid_on": "2026-07-01", "reference": "TT-1"}
@@ -86,7 +86,10 @@ PUBLISH_RESPONSE: dict[str, Any] = {
     "suspension": None,
 }
 
+# The generic license example with this run's parties, terms and dates: a license accepted but
+# not yet in force, neither terminated, recorded, reviewed for export nor disputed.
 ACCEPT_RESPONSE: dict[str, Any] = {
+    **LICENSE,
     "id": 1,
     "license_number": "LIC202600000001",
     "status": "pending_payment",
@@ -94,8 +97,6 @@ ACCEPT_RESPONSE: dict[str, Any] = {
     "listing_id": 1,
     "licensor_id": 1,
     "licensee_id": 2,
-    "exclusivity": "non_exclusive",
-    "sublicensing_allowed": False,
     "terms": {
         "schema_version": 2,
         "declaration": {
@@ -147,19 +148,7 @@ ACCEPT_RESPONSE: dict[str, Any] = {
     "expires_on": "2029-06-14",
     "recordation_deadline": "2026-09-15",
     "created_at": "2026-06-15T09:30:00Z",
-    "terminated_at": None,
-    "termination_reason": None,
     "payment_due_date": "2026-07-15",
-    "record_number": None,
-    "record_date": None,
-    "recorded_by_org_id": None,
-    "recorded_at": None,
-    "export_controls": None,
-    "export_decided_at": None,
-    "export_decision_note": None,
-    "pledge_ids": [],
-    "disputed": False,
-    "open_dispute_id": None,
 }
 
 RECORD_PAYMENT_RESPONSE: dict[str, Any] = {

@@ -29,6 +29,16 @@ class EventGroup:
 
 T = EventType
 
+# The fields that name a subject, each described once: every payload that names the subject uses
+# them, so a description cannot drift from one event to the next.
+_DECLARATION_ID = {"listing_id": "The declaration."}
+_DECLARATION_NAMED = {**_DECLARATION_ID, "title": "Its title."}
+_LICENSE_ID = {"license_id": "The license."}
+_LICENSE_NAMED = {**_LICENSE_ID, "license_number": "Its number."}
+_WITHDRAWAL_REASON = {"reason": "The patentee's reason for withdrawing."}
+_EXPORT_DECISION = {"status": "The license's status now.", "note": "The reviewer's note."}
+_RECORDATION_DEADLINE = {"recordation_deadline": "The deadline."}
+
 _PLEDGE = {
     "pledge_id": "The pledge.",
     "status": "Its status after the change (`registered`, `changed`, `cancelled`).",
@@ -49,8 +59,8 @@ _ART_444 = {
     "application_numbers": "The declared patents the pledge covers.",
 }
 _DECLARATION = {
+    **_DECLARATION_NAMED,
     "listing_id": "The declaration (listing).",
-    "title": "Its title.",
     "owner_id": "The patentee organization.",
     "application_numbers": "The declared patents.",
     "announcement_number": "The office's announcement number of the declaration.",
@@ -59,18 +69,15 @@ _DECLARATION = {
     "before it stopped doing so.",
 }
 _WITHDRAWAL_REQUEST = {
-    "reason": "The patentee's reason for withdrawing.",
+    **_WITHDRAWAL_REASON,
     "requested_at": "When the withdrawal was requested.",
     "co_owner_consents": "Each co-owner's written consent: `name`, `consented_on`, `document_ref`.",
 }
-_LICENSE = {
-    "license_id": "The license.",
-    "license_number": "Its number (`LIC…`).",
-}
+_LICENSE = {**_LICENSE_NAMED, "license_number": "Its number (`LIC…`)."}
 _DISPUTE = {
     "dispute_id": "The dispute.",
+    **_LICENSE_NAMED,
     "license_id": "The license in dispute.",
-    "license_number": "Its number.",
     "reason": "What the dispute is about.",
     "status": "The dispute's status after the change.",
 }
@@ -122,7 +129,7 @@ GROUPS: tuple[EventGroup, ...] = (
                 "The office's withdrawal announcement was recorded: the declaration ended. "
                 "Licenses already granted stand.",
                 {
-                    "reason": "The patentee's reason for withdrawing.",
+                    **_WITHDRAWAL_REASON,
                     "withdrawal_announcement_number": "The office's withdrawal announcement "
                     "number.",
                     "withdrawal_announcement_date": "Its date.",
@@ -167,7 +174,7 @@ GROUPS: tuple[EventGroup, ...] = (
                     "pledge_id": "The pledge whose consent or end lifted the suspension.",
                     "pledgee_id": "Its pledgee.",
                     "pledgee_name": "The pledgee's name.",
-                    "listing_id": "The declaration.",
+                    **_DECLARATION_ID,
                     "cause": "`pledgee_consented` or `pledge_ended`.",
                 },
             ),
@@ -219,7 +226,7 @@ GROUPS: tuple[EventGroup, ...] = (
                 "pledgee's consent).",
                 {
                     **_PLEDGED_PATENT,
-                    "listing_id": "The declaration.",
+                    **_DECLARATION_ID,
                     "announcement_number": "The office's announcement number.",
                 },
             ),
@@ -228,8 +235,7 @@ GROUPS: tuple[EventGroup, ...] = (
                 "A license on a pledged patent took effect: licensing income to watch.",
                 {
                     **_PLEDGED_PATENT,
-                    "license_id": "The license.",
-                    "license_number": "Its number.",
+                    **_LICENSE_NAMED,
                     "licensee_id": "The licensee organization.",
                     "offer": "The accepted offer's terms.",
                 },
@@ -289,7 +295,7 @@ GROUPS: tuple[EventGroup, ...] = (
                 "Once: the license is not recorded with the office and its recordation "
                 "deadline is within 14 days (configurable).",
                 {
-                    "recordation_deadline": "The deadline.",
+                    **_RECORDATION_DEADLINE,
                     "days_left": "Days until it.",
                 },
             ),
@@ -297,7 +303,7 @@ GROUPS: tuple[EventGroup, ...] = (
                 _PARTIES,
                 "Once: the deadline passed without the license being recorded.",
                 {
-                    "recordation_deadline": "The deadline.",
+                    **_RECORDATION_DEADLINE,
                     "days_left": "Days until it (negative).",
                 },
             ),
@@ -309,12 +315,12 @@ GROUPS: tuple[EventGroup, ...] = (
             T.license_export_approved: EventDoc(
                 _PARTIES,
                 "Export review approved the license.",
-                {"status": "The license's status now.", "note": "The reviewer's note."},
+                _EXPORT_DECISION,
             ),
             T.license_export_refused: EventDoc(
                 _PARTIES,
                 "Export review refused the license.",
-                {"status": "The license's status now.", "note": "The reviewer's note."},
+                _EXPORT_DECISION,
             ),
         },
     ),
@@ -328,7 +334,7 @@ GROUPS: tuple[EventGroup, ...] = (
                 "The licensee recorded a payment; confirm or reject it.",
                 {
                     **_PAYMENT,
-                    "license_id": "The license.",
+                    **_LICENSE_ID,
                     "paid_on": "The day it was paid.",
                     "reference": "The licensee's payment reference.",
                 },
@@ -338,7 +344,7 @@ GROUPS: tuple[EventGroup, ...] = (
                 "The licensor confirmed receipt.",
                 {
                     **_PAYMENT,
-                    "license_id": "The license.",
+                    **_LICENSE_ID,
                     "obligation_status": "The obligation's status now.",
                 },
             ),
@@ -413,8 +419,7 @@ GROUPS: tuple[EventGroup, ...] = (
                     "saved_search_id": "The first matching saved search.",
                     "name": "Its name.",
                     "matched_terms": "Its terms.",
-                    "listing_id": "The declaration.",
-                    "title": "Its title.",
+                    **_DECLARATION_NAMED,
                     "saved_searches": "Every matching saved search: `id`, `name`, `matched_terms`.",
                 },
             ),

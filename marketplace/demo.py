@@ -485,6 +485,39 @@ def _register(session: Session, pledge: Pledge, *, bank: Organization, serial: i
     )
 
 
+def _pledge(
+    session: Session,
+    *,
+    pledgor: Organization,
+    application_numbers: list[str],
+    bank: Organization,
+    secured_amount: Decimal,
+    loan_years: int,
+    valuation: Valuation,
+    serial: int,
+    summary: DemoSummary,
+) -> Pledge:
+    """The bank applies for a pledge securing a loan that starts today, the pledgor confirms it
+    and the office registers it."""
+    today = clock.today()
+    pledge = lifecycle.apply_for_pledge(
+        session=session,
+        pledgee=bank,
+        data=PledgeCreate(
+            pledgor_id=pledgor.id or 0,
+            application_numbers=application_numbers,
+            secured_amount=secured_amount,
+            debt_start_date=today,
+            debt_end_date=patents.add_years(today, loan_years),
+            valuation=valuation,
+        ),
+    )
+    lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=pledgor)
+    _register(session, pledge, bank=bank, serial=serial)
+    summary.pledges += 1
+    return pledge
+
+
 def _pledge_an_sme_patent(
     session: Session, *, sme: Organization, bank: Organization, summary: DemoSummary
 ) -> None:
@@ -507,27 +540,23 @@ def _pledge_an_sme_patent(
         ),
     )
     summary.patents += 1
-    pledge = lifecycle.apply_for_pledge(
-        session=session,
-        pledgee=bank,
-        data=PledgeCreate(
-            pledgor_id=sme.id or 0,
-            application_numbers=[patent.application_number],
-            secured_amount=Decimal("3000000"),
-            debt_start_date=today,
-            debt_end_date=patents.add_years(today, 3),
-            valuation=Valuation(
-                amount=Decimal("4500000"),
-                method=ValuationMethod.income,
-                valuer="Zhejiang Assets Appraisal Co.",
-                valuation_date=today - timedelta(days=10),
-                report_ref="ZA-2026-0417",
-            ),
+    _pledge(
+        session,
+        pledgor=sme,
+        application_numbers=[patent.application_number],
+        bank=bank,
+        secured_amount=Decimal("3000000"),
+        loan_years=3,
+        valuation=Valuation(
+            amount=Decimal("4500000"),
+            method=ValuationMethod.income,
+            valuer="Zhejiang Assets Appraisal Co.",
+            valuation_date=today - timedelta(days=10),
+            report_ref="ZA-2026-0417",
         ),
+        serial=4521,
+        summary=summary,
     )
-    lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=sme)
-    _register(session, pledge, bank=bank, serial=4521)
-    summary.pledges += 1
 
 
 def _pledge_a_declared_patent(
@@ -535,29 +564,23 @@ def _pledge_a_declared_patent(
 ) -> None:
     """A university's patent under a declaration in force, pledged to the bank; the bank then
     consents to the declaration (Civil Code art. 444), so its offers can still be accepted."""
-    today = clock.today()
-    university = session.get_one(Organization, listing.owner_id)
-    pledge = lifecycle.apply_for_pledge(
-        session=session,
-        pledgee=bank,
-        data=PledgeCreate(
-            pledgor_id=listing.owner_id,
-            application_numbers=[patent.application_number for patent in listing.patents],
-            secured_amount=Decimal("1200000"),
-            debt_start_date=today,
-            debt_end_date=patents.add_years(today, 2),
-            valuation=Valuation(
-                amount=Decimal("2000000"),
-                method=ValuationMethod.market,
-                valuer="Shaanxi Zhongxin Appraisal Co.",
-                valuation_date=today - timedelta(days=5),
-                report_ref="SZ-2026-0093",
-            ),
+    pledge = _pledge(
+        session,
+        pledgor=session.get_one(Organization, listing.owner_id),
+        application_numbers=[patent.application_number for patent in listing.patents],
+        bank=bank,
+        secured_amount=Decimal("1200000"),
+        loan_years=2,
+        valuation=Valuation(
+            amount=Decimal("2000000"),
+            method=ValuationMethod.market,
+            valuer="Shaanxi Zhongxin Appraisal Co.",
+            valuation_date=clock.today() - timedelta(days=5),
+            report_ref="SZ-2026-0093",
         ),
+        serial=4522,
+        summary=summary,
     )
-    lifecycle.confirm_pledge(session=session, pledge=pledge, pledgor=university)
-    _register(session, pledge, bank=bank, serial=4522)
     pledge_service.consent_to_listing(
         session=session, pledge=pledge, pledgee=bank, listing_id=listing.id or 0
     )
-    summary.pledges += 1

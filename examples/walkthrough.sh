@@ -58,8 +58,7 @@ print(value if isinstance(value, str) else json.dumps(value))' "$@"
 token() {  # a user's access token (every demo account has this password)
   curl -s $API/auth/token -d grant_type=password -d username="$1" -d password=demo-password-2026 | json access_token
 }
-TODAY=$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).date())')  # the server's day
-OFFICE_DAY=$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date())')  # the office's (China time)
+TODAY=$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date())')  # today in China: every date is a day there
 NEXT_YEAR=$(python3 -c 'import datetime, sys; d = datetime.date.fromisoformat(sys.argv[1]); print(d.replace(year=d.year + 1, day=min(d.day, 28)))' "$TODAY")
 # --- end setup
 
@@ -92,7 +91,7 @@ curl -s $API/listings/$LISTING_ID/precheck -H "Authorization: Bearer $UNI"     #
 curl -s $API/listings/$LISTING_ID/declaration -H "Authorization: Bearer $UNI"  # the declaration's content, to file
 # ... the office announces the declaration; the university enters its number and date:
 PUBLISHED=$(curl -s $API/listings/$LISTING_ID/publish -H "Authorization: Bearer $UNI" -H 'Content-Type: application/json' -d @- <<EOF
-{"announcement_number": "KF2026000123", "announcement_date": "$OFFICE_DAY"}
+{"announcement_number": "KF2026000123", "announcement_date": "$TODAY"}
 EOF
 )
 echo "$PUBLISHED" | json status                     # published
@@ -302,8 +301,8 @@ curl -s $API/listings/bulk -H "Authorization: Bearer $UNI" -H 'Content-Type: app
 {"patent_ids": [$ANODE, $ELECTROLYTE],
  "offer": {"royalty_type": "lump_sum", "upfront_fee": "80000", "term_years": 3}, "publish": true,
  "announcements": [
-   {"patent_id": $ANODE, "announcement_number": "KF2026000201", "announcement_date": "$OFFICE_DAY"},
-   {"patent_id": $ELECTROLYTE, "announcement_number": "KF2026000202", "announcement_date": "$OFFICE_DAY"}]}
+   {"patent_id": $ANODE, "announcement_number": "KF2026000201", "announcement_date": "$TODAY"},
+   {"patent_id": $ELECTROLYTE, "announcement_number": "KF2026000202", "announcement_date": "$TODAY"}]}
 EOF
 # --- end bulk
 check "$(curl -s $API/imports/$JOB_ID -H "Authorization: Bearer $UNI")" 2 created_count
@@ -315,7 +314,7 @@ curl -s $API/listings/$LISTING_ID/withdraw -H "Authorization: Bearer $UNI" -H 'C
   -d '{"reason": "The patent is to be assigned to a spin-off company."}'
 # ... the office announces the withdrawal; until then the declaration stands:
 curl -s $API/listings/$LISTING_ID/withdrawal-announcement -H "Authorization: Bearer $UNI" -H 'Content-Type: application/json' -d @- <<EOF
-{"announcement_number": "KF2026000456", "announcement_date": "$OFFICE_DAY"}
+{"announcement_number": "KF2026000456", "announcement_date": "$TODAY"}
 EOF
 curl -s $API/licenses/$LICENSE_ID -H "Authorization: Bearer $UNI" | json status   # still active
 # --- end withdrawal

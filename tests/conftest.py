@@ -71,7 +71,7 @@ from marketplace.events import service as events_service  # noqa: E402
 from marketplace.events.models import EventType  # noqa: E402
 from marketplace.main import create_app  # noqa: E402
 from marketplace.sessions import get_session, transaction  # noqa: E402
-from tests.factories import NewParty, Party, SetToday, make_party  # noqa: E402
+from tests.factories import NewParty, Party, SetNow, SetToday, make_party  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,7 +186,7 @@ def payloads_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
     moment = datetime(TODAY.year, TODAY.month, TODAY.day, 9, 30, tzinfo=UTC)
     monkeypatch.setattr(clock, "now", lambda: moment)
-    monkeypatch.setattr(clock, "today", lambda: moment.date())
+    monkeypatch.setattr(clock, "today", lambda: clock.day_of(moment))
     return moment
 
 
@@ -198,6 +198,18 @@ def set_today(monkeypatch: pytest.MonkeyPatch) -> SetToday:
         moment = datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC)
         monkeypatch.setattr(clock, "now", lambda: moment)
         monkeypatch.setattr(clock, "today", lambda: day)
+
+    return move
+
+
+@pytest.fixture
+def set_now(monkeypatch: pytest.MonkeyPatch) -> SetNow:
+    """Move the clock to a moment, and today to the marketplace's day of it:
+    ``set_now(datetime(2026, 6, 15, 20, 0, tzinfo=UTC))`` is 16 June."""
+
+    def move(moment: datetime) -> None:
+        monkeypatch.setattr(clock, "now", lambda: moment)
+        monkeypatch.setattr(clock, "today", lambda: clock.day_of(moment))
 
     return move
 

@@ -4,7 +4,7 @@ import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -146,6 +146,8 @@ NewParty = Callable[..., Party]
 
 # Moves the clock to the given day (the ``set_today`` fixture).
 SetToday = Callable[[date], None]
+# Moves the clock to the given moment, and today to the marketplace's day of it (``set_now``).
+SetNow = Callable[[datetime], None]
 
 
 def make_party(

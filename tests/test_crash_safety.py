@@ -22,7 +22,7 @@ def test_a_killed_server_loses_nothing_committed_and_replays_each_key(
     assert SERVER_DATABASE_URL is not None
     # The seeded data and the server share the real calendar.
     monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC))
-    monkeypatch.setattr(clock, "today", lambda: datetime.now(UTC).date())
+    monkeypatch.setattr(clock, "today", lambda: clock.day_of(datetime.now(UTC)))
     report = crash_safety.run(
         SERVER_DATABASE_URL, tmp_path, licensees=4, offers=4, threads=4, kill_after=6
     )

@@ -58,7 +58,7 @@ def terms_of(license_: License) -> royalties.RoyaltyTerms:
 def license_end(license_: License) -> date:
     """The last day the license ran (or will run): its expiry, or the day it was terminated."""
     if license_.terminated_at is not None:
-        return min(license_.expires_on, license_.terminated_at.date())
+        return min(license_.expires_on, clock.day_of(license_.terminated_at))
     return license_.expires_on
 
 

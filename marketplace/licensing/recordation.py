@@ -62,7 +62,7 @@ def normalize_record_number(raw: str) -> str:
 def last_day_in_force(license_: License) -> date:
     """The last day the license could have been recorded: its termination day, or its term end."""
     if license_.status is LicenseStatus.terminated and license_.terminated_at is not None:
-        return min(license_.terminated_at.date(), license_.expires_on)
+        return min(clock.day_of(license_.terminated_at), license_.expires_on)
     return license_.expires_on
 
 

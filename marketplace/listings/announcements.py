@@ -1,9 +1,9 @@
 """The office's announcements, as the patentee enters them: the number (normalized, matched
 against the configured pattern, unique among declarations and withdrawals) and the date (one the
-office can have announced on, in China Standard Time)."""
+office can have announced on; ``clock.today`` is the office's day)."""
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -16,16 +16,6 @@ from marketplace.listings.models import Listing
 # Open licensing entered Chinese law with the fourth amendment of the Patent Law, in force on this
 # day: the office announced no open-license declaration before it.
 OPEN_LICENSING_IN_FORCE = date(2021, 6, 1)
-# The office dates its announcements in China Standard Time.
-OFFICE_TIMEZONE = timezone(timedelta(hours=8), "CST")
-
-
-def office_date(moment: datetime) -> date:
-    return moment.astimezone(OFFICE_TIMEZONE).date()
-
-
-def office_today() -> date:
-    return office_date(clock.now())
 
 
 def normalize_announcement_number(raw: str, *, field: str = "announcement_number") -> str:
@@ -58,7 +48,7 @@ def number_in_use(session: Session, number: str) -> bool:
 def check_announcement_date(listing: Listing, announced: date) -> None:
     """A date the office can have announced this declaration on. Not "after the listing was
     drafted": a patentee may enter a declaration it filed and had announced before joining."""
-    today = office_today()
+    today = clock.today()
     if announced > today:
         raise AnnouncementDateOutOfRange(
             f"The announcement date {announced} is in the future (today is {today} in China).",

@@ -13,8 +13,6 @@ from marketplace.db import transition
 from marketplace.listings.announcements import (
     normalize_announcement_number,
     number_in_use,
-    office_date,
-    office_today,
 )
 from marketplace.listings.errors import (
     AnnouncementDateOutOfRange,
@@ -84,7 +82,7 @@ def request_withdrawal(
             field="co_owner_consents",
             missing=missing,
         )
-    today = office_today()
+    today = clock.today()
     late = [c.name for c in request.co_owner_consents if c.consented_on > today]
     if late:
         raise ConsentDateOutOfRange(
@@ -186,8 +184,8 @@ def record_withdrawal_announcement(
             "reason and the co-owners' consent."
         )
     announced = announcement.announcement_date
-    requested = office_date(listing.withdrawal_requested_at)
-    today = office_today()
+    requested = clock.day_of(listing.withdrawal_requested_at)
+    today = clock.today()
     if announced > today:
         raise AnnouncementDateOutOfRange(
             f"The announcement date {announced} is in the future (today is {today} in China).",

@@ -1,10 +1,10 @@
 """The demand a listing meets: its views and search appearances, counted per day, and the open
 technology needs it is relevant to, with an industrialisation prospect per patent.
 
-Counters: ``listing_demand_daily`` counts per listing and UTC day the views of a published
-listing by anyone but its owner (signed in or not) and its appearances on the first page of a
-``q`` search (any caller, see ``search_and_record``). A read never writes them: it adds to the
-process's tally, which is written in batches (``demand_counters``)."""
+Counters: ``listing_demand_daily`` counts per listing and day (``clock.today``) the views of a
+published listing by anyone but its owner (signed in or not) and its appearances on the first
+page of a ``q`` search (any caller, see ``search_and_record``). A read never writes them: it adds
+to the process's tally, which is written in batches (``demand_counters``)."""
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 DAILY = ListingDemandDaily.__table__  # type: ignore[attr-defined]
 LISTINGS = Listing.__table__  # type: ignore[attr-defined]
 
-# (listing id, UTC day) -> [views, search hits]
+# (listing id, day on the marketplace calendar) -> [views, search hits]
 Counts = dict[tuple[int, date], list[int]]
 
 

@@ -360,7 +360,7 @@ class NeedMatches(BaseModel):
 
 
 class ListingDemandDaily(SQLModel, table=True):
-    """How often SMEs looked at a listing, per UTC day (incremented by upsert)."""
+    """How often SMEs looked at a listing, per day (``clock.today``; incremented by upsert)."""
 
     __tablename__ = "listing_demand_daily"
 

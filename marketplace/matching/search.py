@@ -8,7 +8,7 @@ Totals and facet counts are then lower bounds and say so."""
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from operator import attrgetter
 from typing import Any
@@ -123,7 +123,10 @@ def filter_conditions(
             col(LS.term_end_date) >= patents.add_years(today, filters.min_remaining_years)
         )
     if filters.published_after is not None:
-        start = datetime.combine(filters.published_after, datetime.min.time(), tzinfo=UTC)
+        # From the first moment of that day on the marketplace's calendar.
+        start = datetime.combine(
+            filters.published_after, datetime.min.time(), tzinfo=clock.MARKETPLACE_TIMEZONE
+        )
         conditions.append(col(LS.published_at) >= start)
     return conditions
 

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from marketplace import clock
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import Organization
 from marketplace.db import any_of
@@ -113,7 +114,7 @@ def exposure(*, session: Session, pledgee_id: int, today: date) -> Exposure:
         if (
             status_changed_at is not None
             and registered is not None
-            and status_changed_at.date() >= registered
+            and clock.day_of(status_changed_at) >= registered
         ):
             changes.append(
                 StatusChangeSinceRegistration(

@@ -15,7 +15,6 @@ from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
 from marketplace.licensing.models.idempotency import IdempotencyRecord
 from marketplace.licensing.models.licenses import License, LicenseStatus
-from marketplace.listings.announcements import office_today
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.workflows import declarations
 from tests import factories
@@ -151,7 +150,7 @@ def test_withdrawal_announcement_racing_acceptances_never_lets_one_through_after
         declaration.licensor,
         json={
             "announcement_number": "KFCX2026000777",
-            "announcement_date": office_today().isoformat(),
+            "announcement_date": clock.today().isoformat(),
         },
     )
 

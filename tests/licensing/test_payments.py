@@ -1,7 +1,7 @@
 """Payments against obligations: recording, confirming, rejecting; the services, without HTTP."""
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ from marketplace.licensing.models.obligations import (
 )
 from marketplace.pagination import PageParams
 from tests import factories
+from tests.factories import SetNow
 from tests.licensing.royalty_builders import (
     Q1,
     confirm,
@@ -144,3 +145,18 @@ def test_only_the_licensee_pays_what_is_due_and_not_in_the_future(
     assert credit is not None
     with pytest.raises(errors.ObligationNotPayable):
         pay(session, credit, "1")
+
+
+def test_a_payment_made_today_in_china_is_not_in_the_future_and_the_license_follows_it(
+    session: Session, unpaid_hybrid: License, set_now: SetNow
+) -> None:
+    # 20:00 UTC on 15 June is 04:00 on 16 June in China, where the licensee's bank dates it.
+    set_now(datetime(2026, 6, 15, 20, 0, tzinfo=UTC))
+    [upfront] = obligations_of(session, unpaid_hybrid)
+    with pytest.raises(errors.PaymentDateInFuture):
+        pay(session, upfront, "50000", on=date(2026, 6, 17))
+    payment = pay(session, upfront, "50000", on=date(2026, 6, 16))
+    confirm(session, payment, unpaid_hybrid.licensor_id)
+    # In force from the day of the payment it rests on, not the day before.
+    session.refresh(unpaid_hybrid)
+    assert unpaid_hybrid.effective_date == date(2026, 6, 16)

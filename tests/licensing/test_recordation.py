@@ -23,7 +23,7 @@ from marketplace.licensing.errors import (
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.pagination import InvalidCursor, PageParams
 from tests import factories
-from tests.factories import NewParty, Party
+from tests.factories import NewParty, Party, SetNow
 from tests.licensing.conftest import Grant
 from tests.problems import assert_problem
 
@@ -508,3 +508,13 @@ def test_http_due_list_gates(client: TestClient, session: Session, licensor: Par
         422,
         "invalid_cursor",
     )
+
+
+def test_the_record_date_is_not_in_the_future_in_china(
+    session: Session, license_in_may: License, licensee: Party, set_now: SetNow
+) -> None:
+    # 20:00 UTC on 15 June is 04:00 on 16 June in China, where the office dates its records.
+    set_now(datetime(2026, 6, 15, 20, 0, tzinfo=UTC))
+    with pytest.raises(RecordDateOutOfRange, match="in the future"):
+        record(session, license_in_may, licensee, on=date(2026, 6, 17))
+    assert record(session, license_in_may, licensee, on=date(2026, 6, 16)).record_number

@@ -2,7 +2,7 @@
 uniqueness), evaluation-report conclusions, the annual-fee reduction, and withdrawal (request
 with reason and co-owners' consent, then the office's announcement)."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -41,7 +41,7 @@ from marketplace.patents.models import (
 from marketplace.workflows import acceptance, declarations
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
-from tests.factories import TODAY
+from tests.factories import TODAY, SetNow
 
 
 @pytest.fixture
@@ -93,6 +93,18 @@ def test_china_standard_time_decides_what_is_the_future(
         factories.publish(session, listing, announcement_date=TODAY + timedelta(days=1))
     factories.publish(session, listing, announcement_date=TODAY)
     assert listing.announcement_date == TODAY
+
+
+def test_from_16_00_utc_the_office_is_on_the_next_day(
+    session: Session, owner: Organization, set_now: SetNow
+) -> None:
+    # 20:00 UTC on 15 June is 04:00 on 16 June in Beijing.
+    set_now(datetime(2026, 6, 15, 20, 0, tzinfo=UTC))
+    listing = factories.draft_listing(session, owner)
+    with pytest.raises(AnnouncementDateOutOfRange):
+        factories.publish(session, listing, announcement_date=date(2026, 6, 17))
+    factories.publish(session, listing, announcement_date=date(2026, 6, 16))
+    assert listing.announcement_date == date(2026, 6, 16)
 
 
 def test_the_date_is_neither_before_open_licensing_nor_before_the_grant(

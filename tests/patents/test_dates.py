@@ -1,7 +1,7 @@
 """Patent dates that cannot be true are refused on every path in (API, update, import), and
 dates at the edge of the term never break the rules that compute with them."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +13,7 @@ from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import FeeStatus, LegalStatus, Patent
 from marketplace.patents.terms import next_fee_due_date, term_end_date
 from tests import factories
-from tests.factories import NewParty, Party
+from tests.factories import NewParty, Party, SetNow
 from tests.patents.import_files import csv_file, csv_row
 from tests.problems import assert_problem
 
@@ -152,3 +152,15 @@ def test_a_fee_stored_at_the_end_of_the_calendar_breaks_no_read(
         json={"application_numbers": [patent.application_number]},
     )
     assert checked.status_code == 200, checked.text
+
+
+def test_a_patent_granted_today_in_china_is_not_granted_in_the_future(
+    client: TestClient, university: Party, set_now: SetNow
+) -> None:
+    # 20:00 UTC on 15 June is 04:00 on 16 June in China, where the office dates its grants.
+    set_now(datetime(2026, 6, 15, 20, 0, tzinfo=UTC))
+    for grant_date, status in (("2026-06-17", 422), ("2026-06-16", 201)):
+        response = client.post(
+            PATENTS, headers=university.headers, json=_payload(grant_date=grant_date)
+        )
+        assert response.status_code == status, response.text

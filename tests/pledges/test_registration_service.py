@@ -1,7 +1,7 @@
 """The office's registration of a pledge, at the service: its number as the office issues them
 (a configurable pattern, never minted), a date that is not in the future, and each number once."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
@@ -16,7 +16,7 @@ from marketplace.pledges.errors import (
 )
 from marketplace.pledges.models import PledgeStatus
 from tests import factories
-from tests.factories import Party
+from tests.factories import Party, SetNow
 from tests.pledges.conftest import MakePledge, register
 
 
@@ -72,3 +72,17 @@ def test_only_the_pledgee_or_a_platform_admin_records_it(
             register(session, pledge, factories.caller(party.organization))
     registered = register(session, pledge, factories.caller(admin.organization))
     assert registered.status == PledgeStatus.registered
+
+
+def test_the_registration_date_is_not_in_the_future_in_china(
+    session: Session, bank: Party, pledge_of: MakePledge, set_now: SetNow
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.applied)
+    # 20:00 UTC on 15 June is 04:00 on 16 June in China, where the office dates its notice.
+    set_now(datetime(2026, 6, 15, 20, 0, tzinfo=UTC))
+    caller = factories.caller(bank.organization)
+    with pytest.raises(RegistrationDateOutOfRange):
+        register(session, pledge, caller, registered=date(2026, 6, 17))
+    assert register(session, pledge, caller, registered=date(2026, 6, 16)).registered_date == (
+        date(2026, 6, 16)
+    )

@@ -118,7 +118,7 @@ class MovableClock:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, start: datetime) -> None:
         self.now = start
         monkeypatch.setattr(clock, "now", lambda: self.now)
-        monkeypatch.setattr(clock, "today", lambda: self.now.date())
+        monkeypatch.setattr(clock, "today", lambda: clock.day_of(self.now))
 
     def advance(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)

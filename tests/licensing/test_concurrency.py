@@ -3,8 +3,9 @@
 The app runs on the real engine and its own request sessions, so every request commits for real;
 the sync endpoints run in the threadpool, so the database sees the requests side by side."""
 
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -127,11 +128,17 @@ def test_one_enterprise_with_many_keys_at_once_still_gets_one_active_license(
 
 
 def test_withdrawal_announcement_racing_acceptances_never_lets_one_through_after_it(
-    committed_engine: Engine, live_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    committed_engine: Engine,
+    live_app: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    fixed_clock: datetime,
 ) -> None:
-    # Real timestamps (the business day stays frozen), so a license's creation and the
-    # withdrawal can be ordered.
-    monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC))
+    # Timestamps that move as real time does, so a license's creation and the withdrawal can be
+    # ordered, yet stay on the frozen day (from 09:30 UTC, hours before it turns in China).
+    started = time.monotonic()
+    monkeypatch.setattr(
+        clock, "now", lambda: fixed_clock + timedelta(seconds=time.monotonic() - started)
+    )
     declaration = declare(committed_engine, enterprises=20)
     accepts = [
         Call("POST", declaration.accept_path, headers | {"Idempotency-Key": f"race-{number}"})

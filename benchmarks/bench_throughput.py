@@ -34,8 +34,9 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from bench_core import seed  # the same data as the core benchmark
@@ -73,6 +74,8 @@ class Load:
     p99_ms: float
     errors: int
     output: str
+    # The server's CPU time (all workers, user + system) per answered request, when measured.
+    cpu_ms: float = float("nan")
 
 
 def _wrk(
@@ -158,6 +161,39 @@ def wait_healthy_path(server: Server, path: str) -> None:
     raise SystemExit(f"no answer from {server.base_url}{path}")
 
 
+def _server_cpu_seconds(server: Server) -> float:
+    """User + system CPU time of the server process and its workers so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [str(server.process.pid)]
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    try:
+        pids += children.read_text().split()
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _requests(load: Load) -> int:
+    found = re.search(r"(\d+) requests in", load.output)
+    return int(found.group(1)) if found else 0
+
+
+def _wrk_server(server: Server, url: str, **options: Any) -> Load:
+    """``_wrk`` against the real server, with the server's CPU time per request."""
+    before = _server_cpu_seconds(server)
+    load = _wrk(url, **options)
+    used = _server_cpu_seconds(server) - before
+    answered = _requests(load)
+    return replace(load, cpu_ms=used / answered * 1000 if answered else float("nan"))
+
+
 def _worker_memory_mib(server: Server) -> list[float]:
     """Peak resident memory of each uvicorn worker (the children of the server process)."""
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
@@ -225,6 +261,17 @@ def _check_acceptance(database_url: str, offer_id: int, created: int) -> tuple[i
     return count, count / seconds if seconds else float("nan")
 
 
+SCENARIOS = ("browse", "detail", "search", "accept")
+
+
+def _scenarios(value: str) -> tuple[str, ...]:
+    chosen = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in SCENARIOS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SCENARIOS)}")
+    return chosen
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", required=True, help="a PostgreSQL server URL")
@@ -240,6 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=300,
         help="the most the acceptance scenario may take (it ends when every enterprise has its "
         "answer)",
+    )
+    parser.add_argument(
+        "--only",
+        type=_scenarios,
+        default=SCENARIOS,
+        help=f"comma-separated scenarios to run besides the ceiling: {','.join(SCENARIOS)} "
+        "(default: all)",
     )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -274,13 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     after = os.getloadavg()
-    print(f"\n{'request':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'share':>9}{'errors':>8}")
+    print(
+        f"\n{'request':<34}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'share':>9}{'errors':>8}"
+        f"{'CPU ms/req':>12}"
+    )
     ceiling = rows[0][1].requests_per_second
     for name, result in rows:
         share = result.requests_per_second / ceiling * 100
         print(
             f"{name:<34}{result.requests_per_second:>10.1f}{result.p50_ms:>10.1f}"
-            f"{result.p99_ms:>10.1f}{share:>8.1f}%{result.errors:>8}"
+            f"{result.p99_ms:>10.1f}{share:>8.1f}%{result.errors:>8}{result.cpu_ms:>12.2f}"
         )
     print(f"load average after: {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}")
     return 0
@@ -307,25 +364,36 @@ def _measure(
     with running_server(database_url, workdir, workers=args.workers, extra_env=extra) as server:
         wait_healthy(server)
         base = server.base_url
-        rows.append(
-            (
-                "GET /listings?limit=20",
-                _wrk(f"{base}/api/v1/listings?limit=20", script=[], **common),
+        if "browse" in args.only:
+            rows.append(
+                (
+                    "GET /listings?limit=20",
+                    _wrk_server(server, f"{base}/api/v1/listings?limit=20", script=[], **common),
+                )
             )
-        )
         rotate = ["-s", str(HERE / "wrk" / "rotate.lua")]
-        rows.append(
-            (
-                "GET /listings/{id}",
-                _wrk(base, script=rotate, script_args=[str(detail_paths)], **common),
+        if "detail" in args.only:
+            rows.append(
+                (
+                    "GET /listings/{id}",
+                    _wrk_server(
+                        server, base, script=rotate, script_args=[str(detail_paths)], **common
+                    ),
+                )
             )
-        )
-        rows.append(
-            (
-                "GET /listings?q=<word>",
-                _wrk(base, script=rotate, script_args=[str(search_paths)], **common),
+        if "search" in args.only:
+            rows.append(
+                (
+                    "GET /listings?q=<word>",
+                    _wrk_server(
+                        server, base, script=rotate, script_args=[str(search_paths)], **common
+                    ),
+                )
             )
-        )
+        if "accept" not in args.only:
+            memory = _worker_memory_mib(server)
+            print("worker peak memory (MiB): " + ", ".join(f"{m:.0f}" for m in memory))
+            return rows
         accept = ["-s", str(HERE / "wrk" / "accept.lua")]
         accept_args = [str(tokens), str(args.threads), uuid.uuid4().hex[:8]]
         # Each wrk thread stops once all its acceptances are answered: the duration is a bound.

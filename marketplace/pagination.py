@@ -43,7 +43,8 @@ else:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         from fastapi import Depends, Query
 
-        def page_params(
+        # Async: pure parsing, not worth a trip to the threadpool.
+        async def page_params(
             limit: Annotated[
                 int, Query(ge=1, le=MAX_LIMIT, description="Page size.")
             ] = DEFAULT_LIMIT,

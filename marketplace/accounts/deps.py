@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
 
 from marketplace.accounts import security
 from marketplace.accounts import service as accounts
@@ -81,11 +82,12 @@ def get_caller(session: SessionDep, token: Annotated[str | None, Depends(oauth2_
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-def get_optional_caller(
+async def get_optional_caller(
     session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Caller | None:
-    """For public reads that show more to a signed-in caller; a bad token is still a 401."""
-    return None if token is None else get_caller(session, token)
+    """For public reads that show more to a signed-in caller; a bad token is still a 401.
+    Async so that an anonymous read, the common case, takes no trip to the threadpool."""
+    return None if token is None else await run_in_threadpool(get_caller, session, token)
 
 
 OptionalCaller = Annotated[Caller | None, Depends(get_optional_caller)]

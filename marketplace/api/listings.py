@@ -3,6 +3,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 
 from marketplace.accounts.deps import (
     CurrentCaller,
@@ -161,7 +162,7 @@ def list_listings(
             description="With `mine=true`: only this status.",
         ),
     ] = None,
-) -> ListingSearchPage:
+) -> ListingSearchPage | Response:
     if mine:
         if caller is None:
             raise Unauthorized("mine=true needs a bearer token.")
@@ -207,7 +208,14 @@ def list_listings(
         limit=page.limit,
         cursor=page.cursor,
     )
-    return pages.search_page(session=session, result=result, limit=page.limit)
+    return ready_json(pages.search_page(session=session, result=result, limit=page.limit))
+
+
+def ready_json(model: BaseModel) -> Response:
+    """The response model serialized here, as FastAPI would (by alias, the same bytes), while
+    the route still runs on its worker thread: returned as a model, it would take one more trip
+    to the threadpool to be validated again (the route's schema still documents it)."""
+    return Response(content=model.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.get(
@@ -263,13 +271,13 @@ def list_own_listings(
     responses=problem_responses(401, 404, 422),
     summary="A listing with its patents and offers (drafts only to their owner)",
 )
-def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDep) -> ListingPublic:
+def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDep) -> Response:
     listing = listing_workflows.view_listing(
         session=session,
         listing_id=listing_id,
         organization_id=caller.organization_id if caller else None,
     )
-    return listing_workflows.public_listing(session, listing)
+    return ready_json(listing)
 
 
 @router.patch(

@@ -303,12 +303,16 @@ def _browse(
         sort = SearchSort.newest
 
     def count() -> tuple[Facets, int, bool]:
+        plan_each_search(session)
         candidates = find_candidates(
             session, terms=[], any_term=False, conditions=conditions, limit=bound
         )
         exact = len(candidates) < bound
         return _facets(candidates, ipc=filters.ipc, exact=exact), len(candidates), exact
 
+    if filters.ipc:
+        # Its index condition is a word of the search index: planned for that word.
+        plan_each_search(session)
     key = (filters, clock.today(), bound, dialect_name(session))
     ttl = get_settings().browse_facets_seconds
     facets, total, exact = facet_cache.browse_facets.get_or_count(key, ttl, count)
@@ -345,17 +349,18 @@ def search_listings(
     IPC evidence, see ``relevance``), with facet counts over the candidate set."""
     bound = get_settings().search_candidate_limit
     sort = sort or (SearchSort.relevance if q else SearchSort.newest)
-    plan_each_search(session)
     conditions = filter_conditions(session, filters, today=clock.today())
-    terms = tokenizer.query_terms(q) if q else []
-    corrected: str | None = None
-    if q and not terms:
-        empty = Facets(exact=True)
-        return SearchResult([], None, empty, 0, False, terms=[])
     if not q:
+        # A keyset page plans well once for all; only its counting is planned each time.
         return _browse(
             session, filters, conditions, sort=sort, limit=limit, cursor=cursor, bound=bound
         )
+    plan_each_search(session)
+    terms = tokenizer.query_terms(q)
+    corrected: str | None = None
+    if not terms:
+        empty = Facets(exact=True)
+        return SearchResult([], None, empty, 0, False, terms=[])
     after: tuple[float, int] | None = None
     model: relevance.QueryModel | None = None
     if cursor is not None and sort is SearchSort.relevance and terms:

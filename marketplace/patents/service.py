@@ -269,6 +269,11 @@ class _Terms:
 def summary_of(columns: Mapping[str, Any], *, ipc_codes: Sequence[str]) -> PatentSummary:
     """What anyone sees of a patent, from its columns: a ``Patent``'s, or those a page of
     listings selects without building table objects."""
+    return PatentSummary.model_validate(summary_fields(columns, ipc_codes=ipc_codes))
+
+
+def summary_fields(columns: Mapping[str, Any], *, ipc_codes: Sequence[str]) -> dict[str, Any]:
+    """The fields of ``summary_of`` as plain data, for a response validated as a whole."""
     current = standing(
         _Terms(
             kind=PatentKind(columns["kind"]),
@@ -278,15 +283,13 @@ def summary_of(columns: Mapping[str, Any], *, ipc_codes: Sequence[str]) -> Paten
         ),
         today=clock.today(),
     )
-    return PatentSummary.model_validate(
-        {
-            **{name: columns[name] for name in SUMMARY_COLUMNS},
-            "ipc_codes": ipc_codes,
-            "term_end_date": current.term_end,
-            "fee_status": current.fee_status,
-            "in_force": current.in_force,
-        }
-    )
+    return {
+        **{name: columns[name] for name in SUMMARY_COLUMNS},
+        "ipc_codes": ipc_codes,
+        "term_end_date": current.term_end,
+        "fee_status": current.fee_status,
+        "in_force": current.in_force,
+    }
 
 
 def encumbrance_public(item: PatentEncumbrance) -> PatentEncumbrancePublic:

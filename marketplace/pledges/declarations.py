@@ -12,9 +12,11 @@ the pledge (and the consent it carries, committed with it)."""
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from marketplace.events import service as events
@@ -92,25 +94,9 @@ def suspensions(session: Session, listing_ids: Iterable[int]) -> dict[int, Listi
     wanted = sorted(set(listing_ids))
     if not wanted:
         return {}
-    rows = session.execute(
-        sa.select(
-            col(Patent.open_license_listing_id),
-            col(Patent.application_number),
-            col(Pledge.id),
-            col(Pledge.registered_date),
-        )
-        .join(Pledge, col(Pledge.id) == col(Patent.active_pledge_id))
-        .outerjoin(
-            PledgeConsent,
-            sa.and_(
-                col(PledgeConsent.pledge_id) == col(Pledge.id),
-                col(PledgeConsent.listing_id) == col(Patent.open_license_listing_id),
-            ),
-        )
-        .where(col(Patent.open_license_listing_id).in_(wanted))
-        .where(col(PledgeConsent.pledge_id).is_(None))
-        .order_by(col(Patent.open_license_listing_id), col(Patent.id))
-    ).all()
+    session.flush()  # a core statement on the connection: the session does not autoflush it
+    connection = session.connection()
+    rows = connection.execute(_suspensions_statement(connection.dialect.name), {"ids": wanted})
     found: dict[int, ListingSuspension] = {}
     for listing_id, number, pledge_id, registered in rows:
         current = found.setdefault(
@@ -124,6 +110,39 @@ def suspensions(session: Session, listing_ids: Iterable[int]) -> dict[int, Listi
     for current in found.values():
         current.pledge_ids.sort()
     return found
+
+
+@cache
+def _suspensions_statement(
+    dialect: str,
+) -> sa.Select[Any, Any, Any, Any]:
+    """The select of ``suspensions``, built once per dialect (it runs on every listing page).
+    Its parameter is ``ids``."""
+    listing_id = col(Patent.open_license_listing_id)
+    among = (
+        listing_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Integer())))
+        if dialect == "postgresql"
+        else listing_id.in_(sa.bindparam("ids", expanding=True))
+    )
+    return (
+        sa.select(
+            listing_id,
+            col(Patent.application_number),
+            col(Pledge.id),
+            col(Pledge.registered_date),
+        )
+        .join(Pledge, col(Pledge.id) == col(Patent.active_pledge_id))
+        .outerjoin(
+            PledgeConsent,
+            sa.and_(
+                col(PledgeConsent.pledge_id) == col(Pledge.id),
+                col(PledgeConsent.listing_id) == listing_id,
+            ),
+        )
+        .where(among)
+        .where(col(PledgeConsent.pledge_id).is_(None))
+        .order_by(listing_id, col(Patent.id))
+    )
 
 
 def _declarations_on(session: Session, patent_ids: Iterable[int]) -> dict[int, list[str]]:

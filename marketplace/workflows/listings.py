@@ -11,15 +11,18 @@ from marketplace.matching import demand
 from marketplace.pledges import declarations as pledge_declarations
 
 
-def view_listing(*, session: Session, listing_id: int, organization_id: int | None) -> Listing:
-    """The listing (drafts only to their owner); a view of a published one by anyone but its
-    owner, signed in or not, counts as demand."""
-    listing = listings.get_visible_listing(
+def view_listing(
+    *, session: Session, listing_id: int, organization_id: int | None
+) -> ListingPublic:
+    """The public form of the listing (drafts only to their owner), with its suspension; a
+    view of a published one by anyone but its owner, signed in or not, counts as demand."""
+    fields = listings.get_visible_listing_fields(
         session=session, listing_id=listing_id, organization_id=organization_id
     )
-    if listing.status == ListingStatus.published and organization_id != listing.owner_id:
+    if fields["status"] == ListingStatus.published and organization_id != fields["owner_id"]:
         demand.record_views(listing_ids=[listing_id])
-    return listing
+    suspended = pledge_declarations.suspensions(session, [listing_id])
+    return ListingPublic.model_validate({**fields, "suspension": suspended.get(listing_id)})
 
 
 def public_listing(session: Session, listing: Listing) -> ListingPublic:

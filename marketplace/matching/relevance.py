@@ -23,6 +23,8 @@ The weights a query was ranked with (a ``QueryModel``) travel in its relevance c
 later pages rank with the same weights while listings are added: pages never repeat or skip.
 """
 
+import functools
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -273,6 +275,25 @@ def combined_score(model: QueryModel, text: float, ipc_codes: Iterable[str]) -> 
     return round(normalised + CLASS_WEIGHT * share, SCORE_DIGITS)
 
 
+@functools.lru_cache(maxsize=65_536)
+def _sorted_subclasses(ipc_codes: str) -> tuple[str, ...]:
+    return tuple(sorted(subclasses_of(split_joined(ipc_codes))))
+
+
+def _class_evidence_of(classes: Mapping[str, float], ipc_codes: str) -> tuple[float, str | None]:
+    """``class_evidence`` of an index row's ``"|code|code|"`` string."""
+    best, which = 0.0, None
+    for subclass in _sorted_subclasses(ipc_codes):
+        share = classes.get(subclass, 0.0)
+        if share > best:
+            best, which = share, subclass
+    return best, which
+
+
+def _rank_order(ranked: "Ranked") -> tuple[float, int]:
+    return (-ranked.score, -ranked.candidate.listing_id)
+
+
 # Ranking ------------------------------------------------------------------------------------
 
 
@@ -354,7 +375,10 @@ def rank(
     complete = len(found) < text_bound
     scored = [(c, text_score(model.weights, c.title_words, c.body_words)) for c in found]
     if fresh:
-        by_text = sorted(scored, key=lambda pair: (-pair[1].score, -pair[0].listing_id))
+        # Only the best few vote (and the best one normalises): no need to sort them all.
+        by_text = heapq.nsmallest(
+            FEEDBACK_HITS, scored, key=lambda pair: (-pair[1].score, -pair[0].listing_id)
+        )
         top = by_text[0][1].score if by_text else 0.0
         classes = feedback_classes([(text.score, split_joined(c.ipc_codes)) for c, text in by_text])
         model = replace(model, classes=classes, top_text=top)
@@ -400,17 +424,22 @@ def rank(
             seen.append(candidate.listing_id)
             scored.append((candidate, text))
     ranked = []
+    top_text = model.top_text
     for candidate, text in scored:
-        codes = split_joined(candidate.ipc_codes)
-        _, raised_by = class_evidence(model.classes, codes)
+        # As combined_score, with each distinct set of codes read once (many listings share
+        # theirs) and none read when no subclass counts as evidence.
+        share, raised_by = (
+            _class_evidence_of(model.classes, candidate.ipc_codes) if model.classes else (0, None)
+        )
+        normalised = text.score / top_text if top_text > 0 else 0.0
         ranked.append(
             Ranked(
                 candidate=candidate,
-                score=combined_score(model, text.score, codes),
+                score=round(normalised + CLASS_WEIGHT * share, SCORE_DIGITS),
                 text=text.score,
                 matched=text.matched,
                 subclass=raised_by,
             )
         )
-    ranked.sort(key=lambda r: (-r.score, -r.candidate.listing_id))
+    ranked.sort(key=_rank_order)
     return Ranking(model=model, ranked=ranked, complete=complete)

@@ -36,7 +36,7 @@ from marketplace.matching.models import (
     SearchSort,
     listing_search_fts,
 )
-from marketplace.matching.search_index import dialect_name, split_joined
+from marketplace.matching.search_index import CATALOGUE_CHANGED_KEY, dialect_name, split_joined
 from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
 from marketplace.patents import service as patents
@@ -345,7 +345,6 @@ def search_listings(
     plan_each_search(session)
     conditions = filter_conditions(session, filters, today=clock.today())
     terms = tokenizer.query_terms(q) if q else []
-    corrected: str | None = None
     if q and not terms:
         empty = Facets(exact=True)
         return SearchResult([], None, empty, 0, False, terms=[])
@@ -353,6 +352,37 @@ def search_listings(
         return _browse(
             session, filters, conditions, sort=sort, limit=limit, cursor=cursor, bound=bound
         )
+    if cursor is None and not session.info.get(CATALOGUE_CHANGED_KEY):
+        # A first page is what this process found for the same words and filters a moment ago,
+        # unless the catalogue changed since (see facet_cache); a transaction that changed it
+        # itself searches afresh, so that it sees its own change.
+        key = (q, filters, sort, limit, clock.today(), bound, dialect_name(session))
+        return facet_cache.search_results.get_or_count(
+            key,
+            get_settings().search_results_seconds,
+            lambda: _search_words(
+                session, q, terms, filters, conditions, sort=sort, limit=limit, cursor=None
+            ),
+        )
+    return _search_words(
+        session, q, terms, filters, conditions, sort=sort, limit=limit, cursor=cursor
+    )
+
+
+def _search_words(
+    session: Session,
+    q: str,
+    terms: list[str],
+    filters: SearchFilters,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    *,
+    sort: SearchSort,
+    limit: int,
+    cursor: str | None,
+) -> SearchResult:
+    """A page of a search with words, ranked (or sorted) afresh."""
+    bound = get_settings().search_candidate_limit
+    corrected: str | None = None
     after: tuple[float, int] | None = None
     model: relevance.QueryModel | None = None
     if cursor is not None and sort is SearchSort.relevance and terms:
@@ -363,7 +393,7 @@ def search_listings(
         else None
     )
     if ranking is not None and not ranking.model.weights and len(terms) == 1:
-        found = spelling.corrected_term(session, tokenizer.normalize(q or "").strip())
+        found = spelling.corrected_term(session, tokenizer.normalize(q).strip())
         if found is not None:
             stem, spelled = found
             retry = relevance.rank(session, terms=[stem], conditions=conditions, bound=bound)

@@ -8,8 +8,10 @@ In one run, against one PostgreSQL, with the same uvicorn worker count:
 2. the ceiling: ``benchmarks/ceiling_app.py`` answers ``SELECT 1`` through a pool — the most a
    Python API on this stack and machine can serve;
 3. the real server: browse (``GET /listings?limit=20``), detail (``GET /listings/{id}``, ids
-   spread over the catalogue), search (``GET /listings?q=<word>``, ten common words in turn)
-   and acceptance (``POST /offers/{id}/accept`` on one offer, one request per enterprise, each
+   spread over the catalogue), search (``GET /listings?q=<word>``, ten common words in turn:
+   once with each worker's cache of first pages turned off, "cold", so that every request ranks
+   afresh, and once with it on, "warm", as served) and acceptance
+   (``POST /offers/{id}/accept`` on one offer, one request per enterprise, each
    with its own token and idempotency key);
 4. for each: requests per second, p50 and p99 latency, the share of the ceiling; for
    acceptance the licenses per second from the licenses' own timestamps, with exact counts
@@ -64,6 +66,9 @@ SEARCH_WORDS = (
     "control",
     "network",
 )
+
+
+SCENARIOS = ("browse", "detail", "search", "accept")
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=10, help="per read scenario")
     parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"which to run, comma-separated (default: all of {', '.join(SCENARIOS)})",
+    )
+    parser.add_argument(
         "--accept-timeout",
         type=int,
         default=300,
@@ -242,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "answer)",
     )
     args = parser.parse_args(argv)
+    args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if shutil.which("wrk") is None:
         raise SystemExit("error: wrk is not on the PATH (install the wrk package)")
     workdir = Path(tempfile.mkdtemp(prefix="marketplace-bench-"))
@@ -301,31 +315,48 @@ def _measure(
     )
     search_paths = workdir / "search.txt"
     search_paths.write_text("".join(f"/api/v1/listings?q={word}\n" for word in SEARCH_WORDS))
+    search_paths_arg = str(search_paths)
     tokens = workdir / "tokens.txt"
     _tokens(database_url, tokens, offer_id)
     extra = {"MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "1000000"}
+    rotate = ["-s", str(HERE / "wrk" / "rotate.lua")]
+    if "search" in args.scenarios:
+        # Every request ranked afresh: the workers keep no first pages.
+        cold = {**extra, "MARKETPLACE_SEARCH_RESULTS_SECONDS": "0"}
+        with running_server(database_url, workdir, workers=args.workers, extra_env=cold) as server:
+            wait_healthy(server)
+            rows.append(
+                (
+                    "GET /listings?q=<word> (cold)",
+                    _wrk(server.base_url, script=rotate, script_args=[search_paths_arg], **common),
+                )
+            )
     with running_server(database_url, workdir, workers=args.workers, extra_env=extra) as server:
         wait_healthy(server)
         base = server.base_url
-        rows.append(
-            (
-                "GET /listings?limit=20",
-                _wrk(f"{base}/api/v1/listings?limit=20", script=[], **common),
+        if "browse" in args.scenarios:
+            rows.append(
+                (
+                    "GET /listings?limit=20",
+                    _wrk(f"{base}/api/v1/listings?limit=20", script=[], **common),
+                )
             )
-        )
-        rotate = ["-s", str(HERE / "wrk" / "rotate.lua")]
-        rows.append(
-            (
-                "GET /listings/{id}",
-                _wrk(base, script=rotate, script_args=[str(detail_paths)], **common),
+        if "detail" in args.scenarios:
+            rows.append(
+                (
+                    "GET /listings/{id}",
+                    _wrk(base, script=rotate, script_args=[str(detail_paths)], **common),
+                )
             )
-        )
-        rows.append(
-            (
-                "GET /listings?q=<word>",
-                _wrk(base, script=rotate, script_args=[str(search_paths)], **common),
+        if "search" in args.scenarios:
+            rows.append(
+                (
+                    "GET /listings?q=<word> (warm)",
+                    _wrk(base, script=rotate, script_args=[search_paths_arg], **common),
+                )
             )
-        )
+        if "accept" not in args.scenarios:
+            return rows
         accept = ["-s", str(HERE / "wrk" / "accept.lua")]
         accept_args = [str(tokens), str(args.threads), uuid.uuid4().hex[:8]]
         # Each wrk thread stops once all its acceptances are answered: the duration is a bound.

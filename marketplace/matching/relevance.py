@@ -36,8 +36,8 @@ from sqlmodel import Session, col
 from marketplace.matching import tokenizer
 from marketplace.matching.candidates import (
     SearchCandidate,
+    common_word_shares,
     find_candidates,
-    frequent_words,
     ipc_condition,
     quoted,
     script_condition,
@@ -133,10 +133,14 @@ def _number(value: Any) -> bool:
 def listing_count(session: Session) -> int:
     """How many listings are indexed (PostgreSQL: the planner's estimate once analysed)."""
     if dialect_name(session) == "postgresql":
-        estimate = session.execute(
-            sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
-            {"table": LS.__tablename__},
-        ).scalar()
+        # Read once per session, as the common words are (candidates.common_word_shares): it
+        # changes only when the table is analyzed or vacuumed.
+        if "listing_estimate" not in session.info:
+            session.info["listing_estimate"] = session.execute(
+                sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
+                {"table": LS.__tablename__},
+            ).scalar()
+        estimate = session.info["listing_estimate"]
         if estimate is not None and estimate >= 1_000:
             return int(estimate)
     return int(session.execute(sa.select(sa.func.count()).select_from(LS)).scalar_one())
@@ -156,7 +160,7 @@ def document_frequencies(session: Session, terms: Sequence[str]) -> dict[str, in
         found = {str(term): int(doc) for term, doc in rows}
         return {term: found.get(term, 0) for term in terms}
     total = listing_count(session)
-    shares = frequent_words(session, list(terms))
+    shares = common_word_shares(session, list(terms))
     counts: dict[str, int] = {}
     for term in terms:
         if term in shares:

@@ -26,7 +26,7 @@ later pages rank with the same weights while listings are added: pages never rep
 import functools
 import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -212,28 +212,33 @@ class TextScore:
     matched: list[str]
 
 
-def _pad(words: str) -> str:
-    return f" {words} "
-
-
 def text_score(weights: Mapping[str, float], title_words: str, body_words: str) -> TextScore:
     """BM25F of a listing's words (space-separated, as indexed) against the query's weights."""
-    title, body = _pad(title_words), _pad(body_words)
-    title_norm = 1 - TITLE_B + TITLE_B * (title_words.count(" ") + 1) / TITLE_LENGTH
-    body_norm = (
-        1 - BODY_B + BODY_B * ((body_words.count(" ") + 1) if body_words else 0) / (BODY_LENGTH)
-    )
-    score = 0.0
-    matched: list[str] = []
-    for term, weight in weights.items():
-        padded = f" {term} "
-        in_title, in_body = title.count(padded), body.count(padded)
-        if not (in_title or in_body):
-            continue
-        frequency = TITLE_WEIGHT * in_title / title_norm + BODY_WEIGHT * in_body / body_norm
-        score += weight * frequency / (K1 + frequency)
-        matched.append(term)
-    return TextScore(round(score, SCORE_DIGITS), matched)
+    return text_scorer(weights)(title_words, body_words)
+
+
+def text_scorer(weights: Mapping[str, float]) -> Callable[[str, str], TextScore]:
+    """``text_score`` for one query, its words padded once rather than once per listing."""
+    padded_terms = [(f" {term} ", term, weight) for term, weight in weights.items()]
+
+    def score_of(title_words: str, body_words: str) -> TextScore:
+        title, body = f" {title_words} ", f" {body_words} "
+        title_norm = 1 - TITLE_B + TITLE_B * (title_words.count(" ") + 1) / TITLE_LENGTH
+        body_norm = (
+            1 - BODY_B + BODY_B * ((body_words.count(" ") + 1) if body_words else 0) / BODY_LENGTH
+        )
+        score = 0.0
+        matched: list[str] = []
+        for padded, term, weight in padded_terms:
+            in_title, in_body = title.count(padded), body.count(padded)
+            if not (in_title or in_body):
+                continue
+            frequency = TITLE_WEIGHT * in_title / title_norm + BODY_WEIGHT * in_body / body_norm
+            score += weight * frequency / (K1 + frequency)
+            matched.append(term)
+        return TextScore(round(score, SCORE_DIGITS), matched)
+
+    return score_of
 
 
 def subclasses_of(ipc_codes: Iterable[str]) -> set[str]:
@@ -377,7 +382,8 @@ def rank(
             exclude=[*exclude, *(c.listing_id for c in found)],
         )
     complete = len(found) < text_bound
-    scored = [(c, text_score(model.weights, c.title_words, c.body_words)) for c in found]
+    score_of = text_scorer(model.weights)
+    scored = [(c, score_of(c.title_words, c.body_words)) for c in found]
     if fresh:
         # Only the best few vote (and the best one normalises): no need to sort them all.
         by_text = heapq.nsmallest(
@@ -422,7 +428,7 @@ def rank(
             limit=room,
             exclude=seen,
         ):
-            text = text_score(model.weights, candidate.title_words, candidate.body_words)
+            text = score_of(candidate.title_words, candidate.body_words)
             if needs_words and text.score <= 0:
                 continue
             seen.append(candidate.listing_id)

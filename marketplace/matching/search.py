@@ -339,7 +339,8 @@ def search_listings(
 ) -> SearchResult:
     """Published listings matching the filters and any word of ``q`` (or, for one English word
     that no listing has, the closest indexed spelling), ranked by the relevance model (BM25F with
-    IPC evidence, see ``relevance``), with facet counts over the candidate set."""
+    IPC evidence, see ``relevance``), with facet counts over the candidate set. A first page
+    may be the one this process ranked for the same query moments ago (``facet_cache``)."""
     bound = get_settings().search_candidate_limit
     sort = sort or (SearchSort.relevance if q else SearchSort.newest)
     plan_each_search(session)

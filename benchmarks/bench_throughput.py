@@ -8,8 +8,10 @@ In one run, against one PostgreSQL, with the same uvicorn worker count:
 2. the ceiling: ``benchmarks/ceiling_app.py`` answers ``SELECT 1`` through a pool — the most a
    Python API on this stack and machine can serve;
 3. the real server: browse (``GET /listings?limit=20``), detail (``GET /listings/{id}``, ids
-   spread over the catalogue), search (``GET /listings?q=<word>``, ten common words in turn)
-   and acceptance (``POST /offers/{id}/accept`` on one offer, one request per enterprise, each
+   spread over the catalogue), search (``GET /listings?q=<word>``, ten common words in turn:
+   once with each worker's cache of first pages turned off, "cold", so that every request ranks
+   afresh, and once with it on, "warm", as served) and acceptance
+   (``POST /offers/{id}/accept`` on one offer, one request per enterprise, each
    with its own token and idempotency key);
 4. for each: requests per second, p50 and p99 latency, the share of the ceiling; for
    acceptance the licenses per second from the licenses' own timestamps, with exact counts
@@ -361,6 +363,24 @@ def _measure(
     tokens = workdir / "tokens.txt"
     _tokens(database_url, tokens, offer_id)
     extra = {"MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "1000000"}
+    rotate = ["-s", str(HERE / "wrk" / "rotate.lua")]
+    if "search" in args.only:
+        # Every request ranked afresh: the workers keep no first pages.
+        cold = {**extra, "MARKETPLACE_SEARCH_RESULTS_SECONDS": "0"}
+        with running_server(database_url, workdir, workers=args.workers, extra_env=cold) as server:
+            wait_healthy(server)
+            rows.append(
+                (
+                    "GET /listings?q=<word> (cold)",
+                    _wrk_server(
+                        server,
+                        server.base_url,
+                        script=rotate,
+                        script_args=[str(search_paths)],
+                        **common,
+                    ),
+                )
+            )
     with running_server(database_url, workdir, workers=args.workers, extra_env=extra) as server:
         wait_healthy(server)
         base = server.base_url
@@ -371,7 +391,6 @@ def _measure(
                     _wrk_server(server, f"{base}/api/v1/listings?limit=20", script=[], **common),
                 )
             )
-        rotate = ["-s", str(HERE / "wrk" / "rotate.lua")]
         if "detail" in args.only:
             rows.append(
                 (
@@ -384,7 +403,7 @@ def _measure(
         if "search" in args.only:
             rows.append(
                 (
-                    "GET /listings?q=<word>",
+                    "GET /listings?q=<word> (warm)",
                     _wrk_server(
                         server, base, script=rotate, script_args=[str(search_paths)], **common
                     ),

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # A browse (filters, no words) reuses its facet counts and total for this long in each
     # process (marketplace.matching.facet_cache); 0 counts them on every page.
     browse_facets_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # A first page of a search with words (its ranking, facets and total) is reused for this
+    # long in each process (marketplace.matching.facet_cache), forgotten when the catalogue
+    # changes there; 0 ranks every search afresh.
+    search_results_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Saved searches (and the alerts they raise) one organization may keep.
     saved_searches_per_organization: int = Field(default=50, ge=1, le=10_000)
 

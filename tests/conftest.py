@@ -42,9 +42,10 @@ os.environ.update(
         # No background writer of demand counters: a test's counts stay in the process's tally
         # (shown by the demand view) until the test flushes them itself.
         "MARKETPLACE_DEMAND_FLUSH_SECONDS": "0",
-        # Browse facets counted afresh on every page: each test's catalogue is its own (the
-        # cache is tested on its own, with a time to live).
+        # Browse facets and first search pages counted afresh on every page: each test's
+        # catalogue is its own (the cache is tested on its own, with a time to live).
         "MARKETPLACE_BROWSE_FACETS_SECONDS": "0",
+        "MARKETPLACE_SEARCH_RESULTS_SECONDS": "0",
     }
 )
 
@@ -153,8 +154,10 @@ def no_remembered_facets() -> Iterator[None]:
     from marketplace.matching import facet_cache
 
     facet_cache.browse_facets.forget()
+    facet_cache.search_results.forget()
     yield
     facet_cache.browse_facets.forget()
+    facet_cache.search_results.forget()
 
 
 @pytest.fixture(autouse=True)

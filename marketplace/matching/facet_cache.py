@@ -5,7 +5,12 @@ and total are not: they count up to ``search_candidate_limit`` listings of the f
 catalogue. They change only when a declaration is published, withdrawn or lapses, so each
 process keeps them per filter combination for ``browse_facets_seconds`` and forgets them all
 when it publishes or ends a declaration itself (a change made by another process shows within
-that delay). Searches with words are never cached: their candidates rank the page."""
+that delay).
+
+The first page of a search with words (``search_results``) is kept the same way, for
+``search_results_seconds``: the few words most people search for are then ranked once every few
+seconds, not once per request. Only first pages: a cursor's page ranks afresh with the weights
+its cursor carries. The uncached path is the one kept fast; this saves repeating it."""
 
 import threading
 import time
@@ -66,3 +71,5 @@ class FacetCache:
 
 # The browse facets of this process.
 browse_facets = FacetCache()
+# The first pages of searches with words of this process.
+search_results = FacetCache()

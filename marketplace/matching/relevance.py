@@ -23,8 +23,10 @@ The weights a query was ranked with (a ``QueryModel``) travel in its relevance c
 later pages rank with the same weights while listings are added: pages never repeat or skip.
 """
 
+import functools
+import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,8 +36,8 @@ from sqlmodel import Session, col
 from marketplace.matching import tokenizer
 from marketplace.matching.candidates import (
     SearchCandidate,
+    common_word_shares,
     find_candidates,
-    frequent_words,
     ipc_condition,
     quoted,
     script_condition,
@@ -131,10 +133,14 @@ def _number(value: Any) -> bool:
 def listing_count(session: Session) -> int:
     """How many listings are indexed (PostgreSQL: the planner's estimate once analysed)."""
     if dialect_name(session) == "postgresql":
-        estimate = session.execute(
-            sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
-            {"table": LS.__tablename__},
-        ).scalar()
+        # Read once per session, as the common words are (candidates.common_word_shares): it
+        # changes only when the table is analyzed or vacuumed.
+        if "listing_estimate" not in session.info:
+            session.info["listing_estimate"] = session.execute(
+                sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"),
+                {"table": LS.__tablename__},
+            ).scalar()
+        estimate = session.info["listing_estimate"]
         if estimate is not None and estimate >= 1_000:
             return int(estimate)
     return int(session.execute(sa.select(sa.func.count()).select_from(LS)).scalar_one())
@@ -154,7 +160,7 @@ def document_frequencies(session: Session, terms: Sequence[str]) -> dict[str, in
         found = {str(term): int(doc) for term, doc in rows}
         return {term: found.get(term, 0) for term in terms}
     total = listing_count(session)
-    shares = frequent_words(session, list(terms))
+    shares = common_word_shares(session, list(terms))
     counts: dict[str, int] = {}
     for term in terms:
         if term in shares:
@@ -206,28 +212,33 @@ class TextScore:
     matched: list[str]
 
 
-def _pad(words: str) -> str:
-    return f" {words} "
-
-
 def text_score(weights: Mapping[str, float], title_words: str, body_words: str) -> TextScore:
     """BM25F of a listing's words (space-separated, as indexed) against the query's weights."""
-    title, body = _pad(title_words), _pad(body_words)
-    title_norm = 1 - TITLE_B + TITLE_B * (title_words.count(" ") + 1) / TITLE_LENGTH
-    body_norm = (
-        1 - BODY_B + BODY_B * ((body_words.count(" ") + 1) if body_words else 0) / (BODY_LENGTH)
-    )
-    score = 0.0
-    matched: list[str] = []
-    for term, weight in weights.items():
-        padded = f" {term} "
-        in_title, in_body = title.count(padded), body.count(padded)
-        if not (in_title or in_body):
-            continue
-        frequency = TITLE_WEIGHT * in_title / title_norm + BODY_WEIGHT * in_body / body_norm
-        score += weight * frequency / (K1 + frequency)
-        matched.append(term)
-    return TextScore(round(score, SCORE_DIGITS), matched)
+    return text_scorer(weights)(title_words, body_words)
+
+
+def text_scorer(weights: Mapping[str, float]) -> Callable[[str, str], TextScore]:
+    """``text_score`` for one query, its words padded once rather than once per listing."""
+    padded_terms = [(f" {term} ", term, weight) for term, weight in weights.items()]
+
+    def score_of(title_words: str, body_words: str) -> TextScore:
+        title, body = f" {title_words} ", f" {body_words} "
+        title_norm = 1 - TITLE_B + TITLE_B * (title_words.count(" ") + 1) / TITLE_LENGTH
+        body_norm = (
+            1 - BODY_B + BODY_B * ((body_words.count(" ") + 1) if body_words else 0) / BODY_LENGTH
+        )
+        score = 0.0
+        matched: list[str] = []
+        for padded, term, weight in padded_terms:
+            in_title, in_body = title.count(padded), body.count(padded)
+            if not (in_title or in_body):
+                continue
+            frequency = TITLE_WEIGHT * in_title / title_norm + BODY_WEIGHT * in_body / body_norm
+            score += weight * frequency / (K1 + frequency)
+            matched.append(term)
+        return TextScore(round(score, SCORE_DIGITS), matched)
+
+    return score_of
 
 
 def subclasses_of(ipc_codes: Iterable[str]) -> set[str]:
@@ -271,6 +282,25 @@ def combined_score(model: QueryModel, text: float, ipc_codes: Iterable[str]) -> 
     share, _ = class_evidence(model.classes, ipc_codes)
     normalised = text / model.top_text if model.top_text > 0 else 0.0
     return round(normalised + CLASS_WEIGHT * share, SCORE_DIGITS)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _sorted_subclasses(ipc_codes: str) -> tuple[str, ...]:
+    return tuple(sorted(subclasses_of(split_joined(ipc_codes))))
+
+
+def _class_evidence_of(classes: Mapping[str, float], ipc_codes: str) -> tuple[float, str | None]:
+    """``class_evidence`` of an index row's ``"|code|code|"`` string."""
+    best, which = 0.0, None
+    for subclass in _sorted_subclasses(ipc_codes):
+        share = classes.get(subclass, 0.0)
+        if share > best:
+            best, which = share, subclass
+    return best, which
+
+
+def _rank_order(ranked: "Ranked") -> tuple[float, int]:
+    return (-ranked.score, -ranked.candidate.listing_id)
 
 
 # Ranking ------------------------------------------------------------------------------------
@@ -352,9 +382,13 @@ def rank(
             exclude=[*exclude, *(c.listing_id for c in found)],
         )
     complete = len(found) < text_bound
-    scored = [(c, text_score(model.weights, c.title_words, c.body_words)) for c in found]
+    score_of = text_scorer(model.weights)
+    scored = [(c, score_of(c.title_words, c.body_words)) for c in found]
     if fresh:
-        by_text = sorted(scored, key=lambda pair: (-pair[1].score, -pair[0].listing_id))
+        # Only the best few vote (and the best one normalises): no need to sort them all.
+        by_text = heapq.nsmallest(
+            FEEDBACK_HITS, scored, key=lambda pair: (-pair[1].score, -pair[0].listing_id)
+        )
         top = by_text[0][1].score if by_text else 0.0
         classes = feedback_classes([(text.score, split_joined(c.ipc_codes)) for c, text in by_text])
         model = replace(model, classes=classes, top_text=top)
@@ -394,23 +428,28 @@ def rank(
             limit=room,
             exclude=seen,
         ):
-            text = text_score(model.weights, candidate.title_words, candidate.body_words)
+            text = score_of(candidate.title_words, candidate.body_words)
             if needs_words and text.score <= 0:
                 continue
             seen.append(candidate.listing_id)
             scored.append((candidate, text))
     ranked = []
+    top_text = model.top_text
     for candidate, text in scored:
-        codes = split_joined(candidate.ipc_codes)
-        _, raised_by = class_evidence(model.classes, codes)
+        # As combined_score, with each distinct set of codes read once (many listings share
+        # theirs) and none read when no subclass counts as evidence.
+        share, raised_by = (
+            _class_evidence_of(model.classes, candidate.ipc_codes) if model.classes else (0, None)
+        )
+        normalised = text.score / top_text if top_text > 0 else 0.0
         ranked.append(
             Ranked(
                 candidate=candidate,
-                score=combined_score(model, text.score, codes),
+                score=round(normalised + CLASS_WEIGHT * share, SCORE_DIGITS),
                 text=text.score,
                 matched=text.matched,
                 subclass=raised_by,
             )
         )
-    ranked.sort(key=lambda r: (-r.score, -r.candidate.listing_id))
+    ranked.sort(key=_rank_order)
     return Ranking(model=model, ranked=ranked, complete=complete)

@@ -36,7 +36,7 @@ from marketplace.matching.models import (
     SearchSort,
     listing_search_fts,
 )
-from marketplace.matching.search_index import dialect_name, split_joined
+from marketplace.matching.search_index import CATALOGUE_CHANGED_KEY, dialect_name, split_joined
 from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
 from marketplace.params import MAX_ID
 from marketplace.patents import service as patents
@@ -346,7 +346,8 @@ def search_listings(
 ) -> SearchResult:
     """Published listings matching the filters and any word of ``q`` (or, for one English word
     that no listing has, the closest indexed spelling), ranked by the relevance model (BM25F with
-    IPC evidence, see ``relevance``), with facet counts over the candidate set."""
+    IPC evidence, see ``relevance``), with facet counts over the candidate set. A first page
+    may be the one this process ranked for the same query moments ago (``facet_cache``)."""
     bound = get_settings().search_candidate_limit
     sort = sort or (SearchSort.relevance if q else SearchSort.newest)
     conditions = filter_conditions(session, filters, today=clock.today())
@@ -355,12 +356,42 @@ def search_listings(
         return _browse(
             session, filters, conditions, sort=sort, limit=limit, cursor=cursor, bound=bound
         )
-    plan_each_search(session)
     terms = tokenizer.query_terms(q)
-    corrected: str | None = None
     if not terms:
         empty = Facets(exact=True)
         return SearchResult([], None, empty, 0, False, terms=[])
+    if cursor is None and not session.info.get(CATALOGUE_CHANGED_KEY):
+        # A first page is what this process found for the same words and filters a moment ago,
+        # unless the catalogue changed since (see facet_cache); a transaction that changed it
+        # itself searches afresh, so that it sees its own change.
+        key = (q, filters, sort, limit, clock.today(), bound, dialect_name(session))
+        return facet_cache.search_results.get_or_count(
+            key,
+            get_settings().search_results_seconds,
+            lambda: _search_words(
+                session, q, terms, filters, conditions, sort=sort, limit=limit, cursor=None
+            ),
+        )
+    return _search_words(
+        session, q, terms, filters, conditions, sort=sort, limit=limit, cursor=cursor
+    )
+
+
+def _search_words(
+    session: Session,
+    q: str,
+    terms: list[str],
+    filters: SearchFilters,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    *,
+    sort: SearchSort,
+    limit: int,
+    cursor: str | None,
+) -> SearchResult:
+    """A page of a search with words, ranked (or sorted) afresh."""
+    plan_each_search(session)
+    bound = get_settings().search_candidate_limit
+    corrected: str | None = None
     after: tuple[float, int] | None = None
     model: relevance.QueryModel | None = None
     if cursor is not None and sort is SearchSort.relevance and terms:
@@ -371,7 +402,7 @@ def search_listings(
         else None
     )
     if ranking is not None and not ranking.model.weights and len(terms) == 1:
-        found = spelling.corrected_term(session, tokenizer.normalize(q or "").strip())
+        found = spelling.corrected_term(session, tokenizer.normalize(q).strip())
         if found is not None:
             stem, spelled = found
             retry = relevance.rank(session, terms=[stem], conditions=conditions, bound=bound)

@@ -138,6 +138,7 @@ def _forget_browse_facets(session: OrmSession, transaction: SessionTransaction) 
     # Also after a rollback: forgetting counts that were still right costs one recount.
     if transaction.parent is None and session.info.pop(CATALOGUE_CHANGED_KEY, None):
         facet_cache.browse_facets.forget()
+        facet_cache.search_results.forget()
 
 
 def index_listing(*, session: Session, listing: Listing) -> Document | None:
@@ -220,4 +221,9 @@ def reindex_all(*, session: Session, batch_size: int = 500) -> int:
         )
         session.flush()
         session.expunge_all()
+    if dialect_name(session) == "postgresql":
+        # The relevance model reads the most common words and the number of listings from the
+        # planner's statistics: a rebuilt index has them at once, not when autovacuum (if it
+        # runs at all) next analyzes the table. ANALYZE counts this transaction's own rows.
+        session.execute(sa.text(f"ANALYZE {ListingSearch.__tablename__}"))
     return len(ids)

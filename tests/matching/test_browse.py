@@ -5,10 +5,12 @@ from collections.abc import Iterator
 from functools import partial
 
 import pytest
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from marketplace.config import get_settings
 from marketplace.matching import facet_cache
+from marketplace.matching.models import ListingSearch
 from marketplace.matching.search import SearchFilters, search_listings
 from tests import factories
 from tests.matching.helpers import listed
@@ -86,3 +88,61 @@ def test_the_cache_keeps_the_most_recent_entries_only() -> None:
         cache.get_or_count(key, 60, partial(str, key))
     assert cache.get_or_count("a", 60, lambda: "recounted") == "recounted"
     assert cache.get_or_count("c", 60, lambda: "recounted") == "c"
+
+
+@pytest.fixture
+def remembered_results(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("MARKETPLACE_SEARCH_RESULTS_SECONDS", "60")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_first_page_of_words_is_remembered_until_the_catalogue_changes(
+    session: Session, remembered_results: None
+) -> None:
+    first_listing = listed(session, "battery cooling")
+    session.commit()
+    first = search_listings(session=session, q="battery")
+    assert [hit.listing_id for hit in first.hits] == [first_listing.id]
+
+    # A change made by another process (here: the index row deleted behind this process's
+    # back) shows once the time to live ends; until then the page is the one ranked before.
+    session.execute(
+        sa.delete(ListingSearch).where(col(ListingSearch.listing_id) == first_listing.id)
+    )
+    session.commit()
+    assert search_listings(session=session, q="battery") is first
+    assert search_listings(session=session, q="battery", limit=5).total == 0
+
+    second_listing = listed(session, "battery pack")
+    session.commit()  # this process changed the catalogue: forgotten
+    again = search_listings(session=session, q="battery")
+    assert [hit.listing_id for hit in again.hits] == [second_listing.id]
+
+
+def test_a_transaction_that_changed_the_catalogue_searches_afresh(
+    session: Session, remembered_results: None
+) -> None:
+    listed(session, "battery cooling")
+    session.commit()
+    assert search_listings(session=session, q="battery").total == 1
+    listed(session, "battery pack")  # not committed
+    assert search_listings(session=session, q="battery").total == 2
+
+
+def test_pages_after_the_first_are_ranked_afresh(
+    session: Session, remembered_results: None
+) -> None:
+    for n in range(3):
+        listed(session, f"battery cell {n}")
+    session.commit()
+    first = search_listings(session=session, q="battery", limit=2)
+    assert first.next_cursor is not None
+    later = search_listings(session=session, q="battery", limit=2, cursor=first.next_cursor)
+    assert (
+        search_listings(session=session, q="battery", limit=2, cursor=first.next_cursor)
+        is not later
+    )
+    assert {h.listing_id for h in later.hits}.isdisjoint(h.listing_id for h in first.hits)

@@ -79,3 +79,18 @@ def test_the_search_indexes_keep_no_pending_list(session: Session) -> None:
         "ix_listing_search_search_vector": "fastupdate=off",
         "ix_listing_search_title_vector": "fastupdate=off",
     }
+
+
+@postgres_only
+def test_a_rebuilt_index_has_fresh_statistics(session: Session) -> None:
+    """The relevance model takes the most common words from the planner's statistics: after
+    a rebuild they describe the rebuilt index, whether or not autovacuum runs."""
+    for n in range(3):
+        listed(session, f"battery cell {n}")
+    statistics = sa.text(
+        "SELECT count(*) FROM pg_stats WHERE tablename = 'listing_search' "
+        "AND attname = 'search_vector' AND schemaname = current_schema()"
+    )
+    assert session.execute(statistics).scalar_one() == 0
+    search_index.reindex_all(session=session)
+    assert session.execute(statistics).scalar_one() == 1

@@ -1,28 +1,33 @@
-"""Saved searches, and the alerts they raise when a matching listing is published.
+"""Saved searches, and the alerts they raise when a relevant listing is published.
 
 A saved search keeps ``q`` and the filters of the listing search. Its words are segmented once,
 when it is saved, into ``saved_search_term`` (an inverted index: word → saved searches), and its
 filters are copied into ``filter_*`` columns. When a listing is published,
-:func:`alert_on_publish` runs in the publication's transaction, with the words just indexed. The
-database then picks what matches: one query the saved searches whose every word is in the
-listing (grouped by saved search, counted against its number of words), one more those without
-words, both only among the saved searches whose filters the listing satisfies
-(:func:`satisfied_filters`). Only matching saved searches are read; cost grows with the saved
-searches that share a word with the listing, and with a scan of those without words inside the
-database.
+:func:`alert_on_publish` runs in the publication's transaction, with the words just indexed.
+The database picks the candidates: one query the saved searches with any of the listing's words
+(a saved need: two of them, ``required_terms``), one more those without words, both only among
+the saved searches whose filters the listing satisfies (:func:`satisfied_filters`). Cost grows
+with the saved searches that share a word with the listing, and with a scan of those without
+words inside the database.
 
-Matching is stricter than the interactive search: every word must appear (no "any word"
-fallback, no spelling correction). Each organization with matching saved searches gets one
-``saved_search.matched`` event per published listing, all written by one INSERT; the publisher
-is never alerted about its own listing. A listing published again after a withdrawal is a new
-publication and alerts again.
+Relevance is the search's (``coverage``, built on ``relevance``): the candidates' words are
+weighed by the corpus (IDF) in one look-up, and a saved search alerts when the listing's BM25F
+score covers at least ``ALERT_COVERAGE`` of its words' weight: a listing that the search would
+rank near the top for the saved query, not one that shares only its commonest words (方法,
+system). A word no listing has yet weighs as a rare word, since the saved search waits for it.
+The alert names the words the listing has and the share it covers.
+
+Each organization with matching saved searches gets one ``saved_search.matched`` event per
+published listing, all written by one INSERT; the publisher is never alerted about its own
+listing. A listing published again after a withdrawal is a new publication and alerts again.
 
 SME needs: a saved need (``need_id``) is a saved search whose words are the need's key words (its
-first six, title first) and which alerts on a listing with two of them (``required_terms``),
-not every one: a need is a description, not a query. Closing the need pauses it."""
+first six, title first) and which alerts on a listing with two of them that covers at least
+``NEED_ALERT_COVERAGE`` of their weight: a need is a description, not a query. Closing the need
+pauses it."""
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
@@ -36,7 +41,7 @@ from marketplace.config import get_settings
 from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.matching import search, search_index, tokenizer
+from marketplace.matching import coverage, search, search_index, tokenizer
 from marketplace.matching.candidates import ipc_codes_pattern
 from marketplace.matching.errors import (
     InvalidSavedSearch,
@@ -125,7 +130,8 @@ def create_saved_search(
         required = min(NEED_ALERT_TERMS, len(terms))
     else:
         terms = tokenizer.query_terms(query.q) if query.q else []
-        required = len(terms)
+        # Any of its words makes a candidate, as in the search; the weight it covers decides.
+        required = min(1, len(terms))
     if query.q and not terms:
         raise InvalidSavedSearch(
             "q has no searchable words (only stopwords or punctuation).", field="q"
@@ -285,31 +291,49 @@ def satisfied_filters(
 @dataclass(frozen=True, slots=True)
 class Match:
     """A saved search that a published listing matches (read as plain columns: a publication
-    may match thousands of saved searches, and needs none of them as objects)."""
+    may match thousands of saved searches, and needs none of them as objects), with the words
+    of it the listing has and the share of its weight they cover (1 without words)."""
 
     id: int
     organization_id: int
     name: str
     terms: list[str]
+    matched_terms: list[str]
+    coverage: float
 
+
+# A saved search alerts on a listing that covers at least this share of its words' weight
+# (``coverage``): as much as half of its words, by weight, in a title. A saved need, a
+# description rather than a query, alerts on two of its six key words that carry at least a
+# sixth of their weight (one key word's worth): two of its commonest words are not enough.
+ALERT_COVERAGE = 0.5
+NEED_ALERT_COVERAGE = 0.15
 
 _MATCH_COLUMNS = (
     col(SavedSearch.id),
     col(SavedSearch.organization_id),
     col(SavedSearch.name),
     col(SavedSearch.terms),
+    col(SavedSearch.need_id),
 )
 
 
 def _matches(
-    session: Session, *, words: Iterable[str], conditions: Sequence[sa.ColumnElement[bool]]
+    session: Session,
+    *,
+    document: search_index.Document,
+    conditions: Sequence[sa.ColumnElement[bool]],
 ) -> Iterator[Match]:
-    """The saved searches that meet ``conditions`` and whose words are among ``words`` (every
-    word, or for a saved need as many as it requires), then those without words that meet
-    them."""
+    """The saved searches that meet ``conditions`` and that the listing with ``document``
+    covers (see ``coverage``), then those without words that meet them.
+
+    The database picks the candidates, the saved searches with at least ``required_terms`` of
+    the listing's words (the inverted index ``saved_search_term``); their words are then
+    weighed by the corpus in one look-up, and each is kept when the listing covers enough of
+    its weight, as the search would rank the listing near the top for it."""
     found: Counter[int] = Counter()
     needed: dict[int, int] = {}
-    for batch in _batched(sorted(set(words)), _TERM_BATCH):
+    for batch in _batched(sorted({*document.title, *document.body}), _TERM_BATCH):
         rows = session.execute(
             sa.select(
                 col(SavedSearchTerm.saved_search_id),
@@ -324,19 +348,30 @@ def _matches(
         for saved_search_id, count, required in rows:
             found[saved_search_id] += count
             needed[saved_search_id] = required
-    complete = sorted(ident for ident, count in found.items() if count >= needed[ident])
-    for batch_ids in _batched(complete, _TERM_BATCH):
-        chosen = session.execute(
+    candidate_ids = sorted(ident for ident, count in found.items() if count >= needed[ident])
+    candidates = [
+        row
+        for batch_ids in _batched(candidate_ids, _TERM_BATCH)
+        for row in session.execute(
             sa.select(*_MATCH_COLUMNS).where(col(SavedSearch.id).in_(batch_ids))
         )
-        yield from (Match(*row) for row in chosen)
+    ]
+    weights = coverage.term_weights(session, (term for row in candidates for term in row.terms))
+    words = coverage.ListingWords.of(document.title, document.body)
+    for row in candidates:
+        covered = coverage.coverage(weights, row.terms, words)
+        enough = NEED_ALERT_COVERAGE if row.need_id is not None else ALERT_COVERAGE
+        if covered.share >= enough:
+            yield Match(
+                row.id, row.organization_id, row.name, row.terms, covered.matched, covered.share
+            )
     without_words = session.execute(
         sa.select(*_MATCH_COLUMNS)
         .where(col(SavedSearch.term_count) == 0)
         .where(*conditions)
         .execution_options(yield_per=_TERM_BATCH)
     )
-    yield from (Match(*row) for row in without_words)
+    yield from (Match(row.id, row.organization_id, row.name, [], [], 1.0) for row in without_words)
 
 
 def alert_on_publish(
@@ -357,7 +392,7 @@ def alert_on_publish(
         *satisfied_filters(search_index.search_row(listing), owner=owner, today=clock.today()),
     ]
     matched = sorted(
-        _matches(session, words=[*document.title, *document.body], conditions=conditions),
+        _matches(session, document=document, conditions=conditions),
         key=lambda found: found.id,
     )
     by_organization: dict[int, list[Match]] = {}
@@ -373,11 +408,16 @@ def alert_on_publish(
                 payload={
                     "saved_search_id": searches[0].id,
                     "name": searches[0].name,
-                    "matched_terms": searches[0].terms,
+                    "matched_terms": searches[0].matched_terms,
                     "listing_id": listing.id,
                     "title": listing.title,
                     "saved_searches": [
-                        {"id": saved.id, "name": saved.name, "matched_terms": saved.terms}
+                        {
+                            "id": saved.id,
+                            "name": saved.name,
+                            "matched_terms": saved.matched_terms,
+                            "coverage": saved.coverage,
+                        }
                         for saved in searches
                     ],
                 },

@@ -33,6 +33,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from marketplace import clock
@@ -431,6 +432,13 @@ def alert_on_publish(
             sa.update(SavedSearch)
             .where(col(SavedSearch.id).in_(batch))
             .values(last_alerted_at=now)
-            .execution_options(synchronize_session="evaluate")
+            .execution_options(synchronize_session=False)
         )
+    # The saved searches this session has loaded learn the time too. Looked up by id: the
+    # "evaluate" synchronization would walk every object of the session for each publication,
+    # thousands in a bulk declaration.
+    for found in matched:
+        held = session.identity_map.get(session.identity_key(SavedSearch, found.id))
+        if isinstance(held, SavedSearch):
+            set_committed_value(held, "last_alerted_at", now)
     return matched

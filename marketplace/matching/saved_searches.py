@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -245,48 +246,76 @@ def years_in_force(term_end: date, *, today: date) -> int:
     return years
 
 
-def satisfied_filters(
-    row: dict[str, Any], *, owner: Organization, today: date
-) -> list[sa.ColumnElement[bool]]:
-    """Conditions on ``saved_search``: its filters pass the listing with this index row
-    (``search_index.search_row``) and owner. The search's SQL conditions turned around: there
-    the filter is known and the listings are rows; here the listing is known and the saved
-    searches are rows."""
-    region_is = (
-        col(SavedSearch.filter_region) == owner.region if owner.region is not None else sa.false()
-    )
+def _parameter(column: Any, name: str, *, expanding: bool = False) -> sa.BindParameter[Any]:
+    """A parameter that binds as ``column`` does (a scaled decimal, an enum, a timestamp)."""
+    return sa.bindparam(name, type_=column.type, expanding=expanding)
+
+
+def _filter_conditions() -> list[sa.ColumnElement[bool]]:
+    """Conditions on ``saved_search``: its filters pass the listing whose values are the
+    statement's parameters (``_filter_values``). The search's SQL conditions turned around:
+    there the filter is known and the listings are rows; here the listing is known and the
+    saved searches are rows. An owner without a region binds NULL, which no region equals."""
+    S = SavedSearch  # noqa: N806 (the table, as in SQL)
     return [
         _unset_or(
-            SavedSearch.filter_ipc_pattern,
-            sa.literal(row["ipc_codes"], sa.Text).like(col(SavedSearch.filter_ipc_pattern)),
+            S.filter_ipc_pattern,
+            sa.bindparam("ipc_codes", type_=sa.Text).like(col(S.filter_ipc_pattern)),
         ),
         _unset_or(
-            SavedSearch.filter_kind,
-            col(SavedSearch.filter_kind).in_(search_index.split_joined(row["kinds"])),
+            S.filter_kind,
+            col(S.filter_kind).in_(_parameter(S.filter_kind, "kinds", expanding=True)),
         ),
         _unset_or(
-            SavedSearch.filter_royalty_type,
-            col(SavedSearch.filter_royalty_type).in_(
-                search_index.split_joined(row["royalty_types"])
+            S.filter_royalty_type,
+            col(S.filter_royalty_type).in_(
+                _parameter(S.filter_royalty_type, "royalty_types", expanding=True)
             ),
         ),
-        _unset_or(SavedSearch.filter_owner_id, col(SavedSearch.filter_owner_id) == row["owner_id"]),
-        _unset_or(SavedSearch.filter_owner_kind, col(SavedSearch.filter_owner_kind) == owner.kind),
-        _unset_or(SavedSearch.filter_region, region_is),
         _unset_or(
-            SavedSearch.filter_max_upfront_fee,
-            col(SavedSearch.filter_max_upfront_fee) >= row["min_upfront_fee"],
+            S.filter_owner_id, col(S.filter_owner_id) == _parameter(S.filter_owner_id, "owner_id")
         ),
         _unset_or(
-            SavedSearch.filter_max_royalty_rate,
-            col(SavedSearch.filter_max_royalty_rate) >= row["min_royalty_rate"],
+            S.filter_owner_kind,
+            col(S.filter_owner_kind) == _parameter(S.filter_owner_kind, "owner_kind"),
+        ),
+        _unset_or(S.filter_region, col(S.filter_region) == _parameter(S.filter_region, "region")),
+        _unset_or(
+            S.filter_max_upfront_fee,
+            col(S.filter_max_upfront_fee)
+            >= _parameter(S.filter_max_upfront_fee, "min_upfront_fee"),
         ),
         _unset_or(
-            SavedSearch.filter_min_remaining_years,
-            col(SavedSearch.filter_min_remaining_years)
-            <= years_in_force(row["term_end_date"], today=today),
+            S.filter_max_royalty_rate,
+            col(S.filter_max_royalty_rate)
+            >= _parameter(S.filter_max_royalty_rate, "min_royalty_rate"),
         ),
+        _unset_or(
+            S.filter_min_remaining_years,
+            col(S.filter_min_remaining_years)
+            <= _parameter(S.filter_min_remaining_years, "years_in_force"),
+        ),
+        col(S.active).is_(True),
+        # The publisher is never alerted about its own listing.
+        col(S.organization_id) != _parameter(S.organization_id, "publisher_id"),
     ]
+
+
+def _filter_values(row: dict[str, Any], *, owner: Organization, today: date) -> dict[str, Any]:
+    """The parameters of ``_filter_conditions`` for the listing with this index row
+    (``search_index.search_row``) and owner."""
+    return {
+        "ipc_codes": row["ipc_codes"],
+        "kinds": search_index.split_joined(row["kinds"]),
+        "royalty_types": search_index.split_joined(row["royalty_types"]),
+        "owner_id": row["owner_id"],
+        "owner_kind": owner.kind,
+        "region": owner.region,
+        "min_upfront_fee": row["min_upfront_fee"],
+        "min_royalty_rate": row["min_royalty_rate"],
+        "years_in_force": years_in_force(row["term_end_date"], today=today),
+        "publisher_id": row["owner_id"],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,33 +348,56 @@ _MATCH_COLUMNS = (
 )
 
 
+@cache
+def _statements() -> tuple[sa.Executable, sa.Executable, sa.Executable, sa.Executable]:
+    """The statements of alerting, built once with the listing's values as parameters: each
+    publication reuses them as compiled (building and keying them anew cost more than running
+    them, which a bulk declaration of hundreds of listings pays per listing)."""
+    conditions = _filter_conditions()
+    candidates = (
+        sa.select(
+            col(SavedSearchTerm.saved_search_id),
+            sa.func.count(),
+            sa.func.min(col(SavedSearch.required_terms)),
+        )
+        .join(SavedSearch, col(SavedSearch.id) == col(SavedSearchTerm.saved_search_id))
+        .where(
+            col(SavedSearchTerm.term).in_(_parameter(SavedSearchTerm.term, "terms", expanding=True))
+        )
+        .where(*conditions)
+        .group_by(col(SavedSearchTerm.saved_search_id))
+    )
+    chosen = sa.select(*_MATCH_COLUMNS).where(
+        col(SavedSearch.id).in_(_parameter(SavedSearch.id, "ids", expanding=True))
+    )
+    without_words = (
+        sa.select(*_MATCH_COLUMNS).where(col(SavedSearch.term_count) == 0).where(*conditions)
+    )
+    alerted = (
+        sa.update(SavedSearch)
+        .where(col(SavedSearch.id).in_(_parameter(SavedSearch.id, "ids", expanding=True)))
+        .values(last_alerted_at=_parameter(SavedSearch.last_alerted_at, "alerted_at"))
+        .execution_options(synchronize_session=False)
+    )
+    return candidates, chosen, without_words, alerted
+
+
 def _matches(
-    session: Session,
-    *,
-    document: search_index.Document,
-    conditions: Sequence[sa.ColumnElement[bool]],
+    session: Session, *, document: search_index.Document, values: dict[str, Any]
 ) -> Iterator[Match]:
-    """The saved searches that meet ``conditions`` and that the listing with ``document``
-    covers (see ``coverage``), then those without words that meet them.
+    """The saved searches whose filters pass the listing with ``document`` and filter
+    ``values`` (``_filter_values``) and that it covers (see ``coverage``), then those without
+    words whose filters pass it.
 
     The database picks the candidates, the saved searches with at least ``required_terms`` of
     the listing's words (the inverted index ``saved_search_term``); their words are then
     weighed by the corpus in one look-up, and each is kept when the listing covers enough of
     its weight, as the search would rank the listing near the top for it."""
+    candidates_of, chosen_of, without_words_of, _ = _statements()
     found: Counter[int] = Counter()
     needed: dict[int, int] = {}
     for batch in _batched(sorted({*document.title, *document.body}), _TERM_BATCH):
-        rows = session.execute(
-            sa.select(
-                col(SavedSearchTerm.saved_search_id),
-                sa.func.count(),
-                sa.func.min(col(SavedSearch.required_terms)),
-            )
-            .join(SavedSearch, col(SavedSearch.id) == col(SavedSearchTerm.saved_search_id))
-            .where(col(SavedSearchTerm.term).in_(batch))
-            .where(*conditions)
-            .group_by(col(SavedSearchTerm.saved_search_id))
-        ).all()
+        rows = session.execute(candidates_of, {**values, "terms": list(batch)}).all()
         for saved_search_id, count, required in rows:
             found[saved_search_id] += count
             needed[saved_search_id] = required
@@ -353,9 +405,7 @@ def _matches(
     candidates = [
         row
         for batch_ids in _batched(candidate_ids, _TERM_BATCH)
-        for row in session.execute(
-            sa.select(*_MATCH_COLUMNS).where(col(SavedSearch.id).in_(batch_ids))
-        )
+        for row in session.execute(chosen_of, {"ids": list(batch_ids)})
     ]
     weights = coverage.term_weights(session, (term for row in candidates for term in row.terms))
     words = coverage.ListingWords.of(document.title, document.body)
@@ -367,10 +417,7 @@ def _matches(
                 row.id, row.organization_id, row.name, row.terms, covered.matched, covered.share
             )
     without_words = session.execute(
-        sa.select(*_MATCH_COLUMNS)
-        .where(col(SavedSearch.term_count) == 0)
-        .where(*conditions)
-        .execution_options(yield_per=_TERM_BATCH)
+        without_words_of.execution_options(yield_per=_TERM_BATCH), values
     )
     yield from (Match(row.id, row.organization_id, row.name, [], [], 1.0) for row in without_words)
 
@@ -387,13 +434,9 @@ def alert_on_publish(
     if document is None:
         document = search_index.listing_document(listing)
     owner = session.get_one(Organization, listing.owner_id)
-    conditions = [
-        col(SavedSearch.active).is_(True),
-        col(SavedSearch.organization_id) != listing.owner_id,
-        *satisfied_filters(search_index.search_row(listing), owner=owner, today=clock.today()),
-    ]
+    values = _filter_values(search_index.search_row(listing), owner=owner, today=clock.today())
     matched = sorted(
-        _matches(session, document=document, conditions=conditions),
+        _matches(session, document=document, values=values),
         key=lambda found: found.id,
     )
     by_organization: dict[int, list[Match]] = {}
@@ -427,13 +470,9 @@ def alert_on_publish(
         ],
     )
     now = clock.now()
+    alerted = _statements()[3]
     for batch in _batched([found.id for found in matched], _TERM_BATCH):
-        session.execute(
-            sa.update(SavedSearch)
-            .where(col(SavedSearch.id).in_(batch))
-            .values(last_alerted_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(alerted, {"ids": list(batch), "alerted_at": now})
     # The saved searches this session has loaded learn the time too. Looked up by id: the
     # "evaluate" synchronization would walk every object of the session for each publication,
     # thousands in a bulk declaration.

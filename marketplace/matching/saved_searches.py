@@ -409,8 +409,13 @@ def _matches(
     ]
     weights = coverage.term_weights(session, (term for row in candidates for term in row.terms))
     words = coverage.ListingWords.of(document.title, document.body)
+    # Many saved searches ask for the same words: each set of words is weighed once.
+    covered_by: dict[tuple[str, ...], coverage.Coverage] = {}
     for row in candidates:
-        covered = coverage.coverage(weights, row.terms, words)
+        key = tuple(row.terms)
+        covered = covered_by.get(key)
+        if covered is None:
+            covered = covered_by[key] = coverage.coverage(weights, row.terms, words)
         enough = NEED_ALERT_COVERAGE if row.need_id is not None else ALERT_COVERAGE
         if covered.share >= enough:
             yield Match(
@@ -476,8 +481,9 @@ def alert_on_publish(
     # The saved searches this session has loaded learn the time too. Looked up by id: the
     # "evaluate" synchronization would walk every object of the session for each publication,
     # thousands in a bulk declaration.
+    mapper = sa.inspect(SavedSearch)
     for found in matched:
-        held = session.identity_map.get(session.identity_key(SavedSearch, found.id))
+        held = session.identity_map.get(mapper.identity_key_from_primary_key((found.id,)))
         if isinstance(held, SavedSearch):
             set_committed_value(held, "last_alerted_at", now)
     return matched

@@ -61,6 +61,7 @@ from sqlmodel import Session, select
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.audit import recorder as audit_recorder
 from marketplace.db import create_db_engine
+from marketplace.listings.announcements import office_today
 from marketplace.patents.import_models import ImportFormat
 from marketplace.patents.models import LegalStatus, Patent
 from marketplace.sessions import transaction
@@ -249,6 +250,16 @@ def over_http(client: httpx.Client, headers: dict[str, str], content: bytes) -> 
 def bulk_declaration(
     client: httpx.Client, headers: dict[str, str], patent_ids: list[int]
 ) -> tuple[float, dict[str, Any]]:
+    # Publishing records the office's announcement of each declaration, dated the office's day.
+    today = office_today()
+    announcements = [
+        {
+            "patent_id": patent_id,
+            "announcement_number": f"KF{today:%Y}{index:07d}",
+            "announcement_date": today.isoformat(),
+        }
+        for index, patent_id in enumerate(patent_ids, start=1)
+    ]
     started = time.perf_counter()
     response = client.post(
         f"{API}/listings/bulk",
@@ -257,6 +268,7 @@ def bulk_declaration(
             "patent_ids": patent_ids,
             "offer": {"royalty_type": "lump_sum", "upfront_fee": "80000", "term_years": 3},
             "publish": True,
+            "announcements": announcements,
         },
     )
     seconds = time.perf_counter() - started

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime
-from marketplace.matching import saved_searches
-from marketplace.matching.models import SavedSearch, SavedSearchQuery, outside_metadata
+from marketplace.matching import needs, saved_searches
+from marketplace.matching.models import NeedCreate, SavedSearch, SavedSearchQuery, outside_metadata
 from marketplace.models import metadata
 from tests import factories
 from tests.conftest import postgres_only, reset_database, upgrade_database
@@ -147,7 +147,7 @@ def test_existing_saved_searches_keep_requiring_every_word(engine: Engine) -> No
                 for words in ([], ["电池"], ["电池", "散热", "cool"])
             ],
         )
-        upgrade_database(engine)
+        upgrade_database(engine, "7c3edbeba91b")
         with Session(engine) as check:
             migrated = check.scalars(
                 select(SavedSearch)
@@ -159,6 +159,67 @@ def test_existing_saved_searches_keep_requiring_every_word(engine: Engine) -> No
                 (1, 1, None),
                 (3, 3, None),
             ]
+    finally:
+        reset_database(engine)
+        upgrade_database(engine)
+
+
+def test_saved_searches_take_any_word_as_a_candidate_and_back(engine: Engine) -> None:
+    """Alerting by relevance: a saved search's candidates are the listings with any of its
+    words (required_terms 1); a saved need keeps its two; going down restores every word."""
+    from alembic import command
+
+    from tests.conftest import alembic_config
+
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "8e3a6f1c2d45")
+        with Session(engine) as setup:
+            org = factories.organization(setup)
+            need = needs.create_need(
+                session=setup,
+                organization=org,
+                data=NeedCreate(title="锂电池 散热 液冷板", description="电动车"),
+            )
+            assert org.id is not None
+            rows = [
+                SavedSearch(
+                    organization_id=org.id,
+                    name=f"saved {len(words)}",
+                    query={"q": " ".join(words)} if words else {"ipc": "H01M"},
+                    terms=words,
+                    term_count=len(words),
+                    required_terms=len(words),
+                )
+                for words in ([], ["电池"], ["电池", "散热", "cool"])
+            ]
+            rows.append(
+                SavedSearch(
+                    organization_id=org.id,
+                    name="need",
+                    query={"q": "锂电池 散热 液冷板"},
+                    terms=["锂电池", "散热", "液冷板"],
+                    term_count=3,
+                    required_terms=2,
+                    need_id=need.id,
+                )
+            )
+            setup.add_all(rows)
+            setup.commit()
+            ids = [row.id for row in rows]
+
+        def required() -> list[int]:
+            with Session(engine) as check:
+                return [check.get_one(SavedSearch, ident).required_terms for ident in ids]
+
+        upgrade_database(engine)
+        assert required() == [0, 1, 1, 2]
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "8e3a6f1c2d45")
+        assert required() == [0, 1, 3, 2]
     finally:
         reset_database(engine)
         upgrade_database(engine)

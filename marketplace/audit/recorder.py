@@ -264,7 +264,10 @@ def _single_target(where: sa.ColumnElement[Any] | None, key_column: sa.Column[An
         if (
             isinstance(clause, sa.BinaryExpression)
             and clause.operator is operators.eq
-            and clause.left is key_column
+            # The column as the statement holds it: an ORM attribute (``col(Model.id)``) gives
+            # the table's column annotated, another object than ``key_column`` itself.
+            and isinstance(clause.left, sa.ColumnElement)
+            and clause.left.compare(key_column)
             and isinstance(clause.right, sa.BindParameter)
         ):
             return clause.right.effective_value

@@ -418,9 +418,11 @@ GROUPS: tuple[EventGroup, ...] = (
                 {
                     "saved_search_id": "The first matching saved search.",
                     "name": "Its name.",
-                    "matched_terms": "Its terms.",
+                    "matched_terms": "Its words that the listing has.",
                     **_DECLARATION_NAMED,
-                    "saved_searches": "Every matching saved search: `id`, `name`, `matched_terms`.",
+                    "saved_searches": "Every matching saved search: `id`, `name`, "
+                    "`matched_terms`, `coverage` (the share of its words' weight the listing "
+                    "covers, 0-1; 1 without words).",
                 },
             ),
         },

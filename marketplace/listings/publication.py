@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from marketplace import clock
@@ -316,7 +317,8 @@ def declare(
                 f"{patent.application_number}: declared under another listing concurrently",
                 code="patent_already_declared",
             )
-        patent.open_license_listing_id = listing.id
+        # What the guarded UPDATE wrote, known to the loaded patent without writing it twice.
+        set_committed_value(patent, "open_license_listing_id", listing.id)
     listing.status = ListingStatus.published
     listing.announcement_number = number
     listing.announcement_source = AnnouncementSource.office

@@ -353,6 +353,8 @@ def create_listing(*, session: Session, owner: Organization, data: ListingCreate
         title=data.title or default_title(covered[0].title),
         description=data.description,
         patents=covered,
+        # A new listing has no offers: known without asking the database.
+        offers=[],
     )
     session.add(listing)
     session.flush()

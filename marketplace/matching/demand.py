@@ -6,7 +6,7 @@ published listing by anyone but its owner (signed in or not) and its appearances
 page of a ``q`` search (any caller, see ``search_and_record``). A read never writes them: it adds
 to the process's tally, which is written in batches (``demand_counters``)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from marketplace.config import get_match_settings
 from marketplace.listings import service as listings
 from marketplace.listings.errors import ListingNotFound
 from marketplace.listings.models import Listing
-from marketplace.matching import demand_counters, search, tokenizer
+from marketplace.matching import coverage, demand_counters, search, tokenizer
 from marketplace.matching.factors import FACTOR_DIGITS, active_licenses, best_ipc_proximity
 from marketplace.matching.models import (
     DemandNeed,
@@ -36,7 +36,8 @@ DEMAND_WINDOW_DAYS = 30
 # A need counts as demand for a listing from this relevance (see ``listing_demand``).
 DEMAND_THRESHOLD = 0.25
 MAX_DEMAND_NEEDS_SHOWN = 50
-# A need counts for one patent when its IPC proximity or its share of words found reaches this.
+# A need counts for one patent when its IPC proximity, or the share of its words' weight that
+# the patent's title and abstract cover, reaches this.
 PATENT_IPC_THRESHOLD = 0.6
 PATENT_TEXT_THRESHOLD = 0.5
 HIGH_PROSPECT = 8.0
@@ -72,12 +73,8 @@ def search_and_record(
     return result
 
 
-def _word_share(terms: Sequence[str], words: set[str]) -> float:
-    return sum(term in words for term in terms) / len(terms) if terms else 0.0
-
-
-def _patent_words(title: str, abstract: str | None) -> set[str]:
-    return set(tokenizer.index_tokens(title)) | set(tokenizer.index_tokens(abstract))
+def _patent_words(title: str, abstract: str | None) -> coverage.ListingWords:
+    return coverage.ListingWords.of(tokenizer.index_tokens(title), tokenizer.index_tokens(abstract))
 
 
 def prospect_of(signal: float) -> Prospect:
@@ -105,9 +102,11 @@ def listing_demand(*, session: Session, listing: Listing, reader: Organization) 
     ``demand_needs``, each scored against this listing's words and IPC codes), its view and
     search counts, and per patent an industrialisation prospect.
 
-    A need's relevance = 0.5 x (share of its words found in the listing) + 0.5 x (best IPC
-    proximity); it counts from 0.25. Per patent, signal = 2 x needs relevant to that patent (IPC
-    proximity ≥ 0.6 to its codes, or half its words in its title and abstract) + views in 30 days
+    A need's relevance = 0.5 x (the listing's coverage of the need's words, weighed by the
+    corpus as the search weighs them: ``coverage``) + 0.5 x (best IPC proximity); it counts from
+    0.25, and names the need's words the listing has. Per patent, signal = 2 x needs relevant to
+    that patent (IPC proximity ≥ 0.6 to its codes, or its title and abstract covering half the
+    need's words' weight) + views in 30 days
     / 10 + search hits in 30 days / 50 + 3 x active licenses of the listing; high from 8, medium
     from 3, else low."""
     assert listing.id is not None
@@ -135,26 +134,32 @@ def listing_demand(*, session: Session, listing: Listing, reader: Organization) 
     hits_30 += unflushed.search_hits_since
     active = active_licenses(session, [listing.id]).get(listing.id, 0)
     document = listing_document(listing)
-    listing_words = set(document.title) | set(document.body)
+    listing_words = coverage.ListingWords.of(document.title, document.body)
     listing_codes = [code for patent in listing.patents for code in patent.ipc_codes]
     patent_words = {p.id: _patent_words(p.title, p.abstract) for p in listing.patents}
     per_patent = dict.fromkeys(patent_words, 0)
     readable = readable_open_needs(reader)
-    needs: Iterable[TechnologyNeed] = (
+    needs: list[TechnologyNeed] = (
         []
         if readable is None
-        else session.scalars(
-            select(TechnologyNeed)
-            .where(readable)
-            .order_by(col(TechnologyNeed.id).desc())
-            .limit(settings.demand_needs)
+        else list(
+            session.scalars(
+                select(TechnologyNeed)
+                .where(readable)
+                .order_by(col(TechnologyNeed.id).desc())
+                .limit(settings.demand_needs)
+            )
         )
     )
+    terms_of = {need.id: need.search_terms() for need in needs}
+    # Every need's words weighed in one look-up, as the search weighs a query's.
+    weights = coverage.term_weights(session, (t for terms in terms_of.values() for t in terms))
     relevant: list[DemandNeed] = []
     for need in needs:
-        terms = need.search_terms()
+        terms = terms_of[need.id]
         ipc, _ = best_ipc_proximity(need.ipc_codes, listing_codes)
-        relevance = 0.5 * _word_share(terms, listing_words) + 0.5 * ipc
+        covered = coverage.coverage(weights, terms, listing_words)
+        relevance = 0.5 * covered.share + 0.5 * ipc
         if relevance < DEMAND_THRESHOLD:
             continue
         assert need.id is not None
@@ -165,12 +170,13 @@ def listing_demand(*, session: Session, listing: Listing, reader: Organization) 
                 region=need.region,
                 relevance=round(relevance, FACTOR_DIGITS),
                 ipc_proximity=ipc,
+                matched_terms=covered.matched,
                 created_at=need.created_at,
             )
         )
         for patent in listing.patents:
             patent_ipc, _ = best_ipc_proximity(need.ipc_codes, patent.ipc_codes)
-            share = _word_share(terms, patent_words[patent.id])
+            share = coverage.coverage(weights, terms, patent_words[patent.id]).share
             if patent_ipc >= PATENT_IPC_THRESHOLD or share >= PATENT_TEXT_THRESHOLD:
                 per_patent[patent.id] += 1
     relevant.sort(key=lambda n: (-n.relevance, -n.need_id))

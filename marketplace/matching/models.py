@@ -382,6 +382,9 @@ class DemandNeed(BaseModel):
     region: str | None
     relevance: float = PydanticField(description="Text and IPC relevance to this listing, 0-1.")
     ipc_proximity: float
+    matched_terms: list[str] = PydanticField(
+        default_factory=list, description="The need's words that the listing has."
+    )
     created_at: datetime
 
 

@@ -1,33 +1,40 @@
-"""Saved searches, and the alerts they raise when a matching listing is published.
+"""Saved searches, and the alerts they raise when a relevant listing is published.
 
 A saved search keeps ``q`` and the filters of the listing search. Its words are segmented once,
 when it is saved, into ``saved_search_term`` (an inverted index: word → saved searches), and its
 filters are copied into ``filter_*`` columns. When a listing is published,
-:func:`alert_on_publish` runs in the publication's transaction, with the words just indexed. The
-database then picks what matches: one query the saved searches whose every word is in the
-listing (grouped by saved search, counted against its number of words), one more those without
-words, both only among the saved searches whose filters the listing satisfies
-(:func:`satisfied_filters`). Only matching saved searches are read; cost grows with the saved
-searches that share a word with the listing, and with a scan of those without words inside the
-database.
+:func:`alert_on_publish` runs in the publication's transaction, with the words just indexed.
+The database picks the candidates: one query the saved searches with any of the listing's words
+(a saved need: two of them, ``required_terms``), one more those without words, both only among
+the saved searches whose filters the listing satisfies (:func:`satisfied_filters`). Cost grows
+with the saved searches that share a word with the listing, and with a scan of those without
+words inside the database.
 
-Matching is stricter than the interactive search: every word must appear (no "any word"
-fallback, no spelling correction). Each organization with matching saved searches gets one
-``saved_search.matched`` event per published listing, all written by one INSERT; the publisher
-is never alerted about its own listing. A listing published again after a withdrawal is a new
-publication and alerts again.
+Relevance is the search's (``coverage``, built on ``relevance``): the candidates' words are
+weighed by the corpus (IDF) in one look-up, and a saved search alerts when the listing's BM25F
+score covers at least ``ALERT_COVERAGE`` of its words' weight: a listing that the search would
+rank near the top for the saved query, not one that shares only its commonest words (方法,
+system). A word no listing has yet weighs as a rare word, since the saved search waits for it.
+The alert names the words the listing has and the share it covers.
+
+Each organization with matching saved searches gets one ``saved_search.matched`` event per
+published listing, all written by one INSERT; the publisher is never alerted about its own
+listing. A listing published again after a withdrawal is a new publication and alerts again.
 
 SME needs: a saved need (``need_id``) is a saved search whose words are the need's key words (its
-first six, title first) and which alerts on a listing with two of them (``required_terms``),
-not every one: a need is a description, not a query. Closing the need pauses it."""
+first six, title first) and which alerts on a listing with two of them that covers at least
+``NEED_ALERT_COVERAGE`` of their weight: a need is a description, not a query. Closing the need
+pauses it."""
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from marketplace import clock
@@ -36,7 +43,7 @@ from marketplace.config import get_settings
 from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.matching import search, search_index, tokenizer
+from marketplace.matching import coverage, search, search_index, tokenizer
 from marketplace.matching.candidates import ipc_codes_pattern
 from marketplace.matching.errors import (
     InvalidSavedSearch,
@@ -125,7 +132,8 @@ def create_saved_search(
         required = min(NEED_ALERT_TERMS, len(terms))
     else:
         terms = tokenizer.query_terms(query.q) if query.q else []
-        required = len(terms)
+        # Any of its words makes a candidate, as in the search; the weight it covers decides.
+        required = min(1, len(terms))
     if query.q and not terms:
         raise InvalidSavedSearch(
             "q has no searchable words (only stopwords or punctuation).", field="q"
@@ -238,105 +246,185 @@ def years_in_force(term_end: date, *, today: date) -> int:
     return years
 
 
-def satisfied_filters(
-    row: dict[str, Any], *, owner: Organization, today: date
-) -> list[sa.ColumnElement[bool]]:
-    """Conditions on ``saved_search``: its filters pass the listing with this index row
-    (``search_index.search_row``) and owner. The search's SQL conditions turned around: there
-    the filter is known and the listings are rows; here the listing is known and the saved
-    searches are rows."""
-    region_is = (
-        col(SavedSearch.filter_region) == owner.region if owner.region is not None else sa.false()
-    )
+def _parameter(column: Any, name: str, *, expanding: bool = False) -> sa.BindParameter[Any]:
+    """A parameter that binds as ``column`` does (a scaled decimal, an enum, a timestamp)."""
+    return sa.bindparam(name, type_=column.type, expanding=expanding)
+
+
+def _filter_conditions() -> list[sa.ColumnElement[bool]]:
+    """Conditions on ``saved_search``: its filters pass the listing whose values are the
+    statement's parameters (``_filter_values``). The search's SQL conditions turned around:
+    there the filter is known and the listings are rows; here the listing is known and the
+    saved searches are rows. An owner without a region binds NULL, which no region equals."""
+    S = SavedSearch  # noqa: N806 (the table, as in SQL)
     return [
         _unset_or(
-            SavedSearch.filter_ipc_pattern,
-            sa.literal(row["ipc_codes"], sa.Text).like(col(SavedSearch.filter_ipc_pattern)),
+            S.filter_ipc_pattern,
+            sa.bindparam("ipc_codes", type_=sa.Text).like(col(S.filter_ipc_pattern)),
         ),
         _unset_or(
-            SavedSearch.filter_kind,
-            col(SavedSearch.filter_kind).in_(search_index.split_joined(row["kinds"])),
+            S.filter_kind,
+            col(S.filter_kind).in_(_parameter(S.filter_kind, "kinds", expanding=True)),
         ),
         _unset_or(
-            SavedSearch.filter_royalty_type,
-            col(SavedSearch.filter_royalty_type).in_(
-                search_index.split_joined(row["royalty_types"])
+            S.filter_royalty_type,
+            col(S.filter_royalty_type).in_(
+                _parameter(S.filter_royalty_type, "royalty_types", expanding=True)
             ),
         ),
-        _unset_or(SavedSearch.filter_owner_id, col(SavedSearch.filter_owner_id) == row["owner_id"]),
-        _unset_or(SavedSearch.filter_owner_kind, col(SavedSearch.filter_owner_kind) == owner.kind),
-        _unset_or(SavedSearch.filter_region, region_is),
         _unset_or(
-            SavedSearch.filter_max_upfront_fee,
-            col(SavedSearch.filter_max_upfront_fee) >= row["min_upfront_fee"],
+            S.filter_owner_id, col(S.filter_owner_id) == _parameter(S.filter_owner_id, "owner_id")
         ),
         _unset_or(
-            SavedSearch.filter_max_royalty_rate,
-            col(SavedSearch.filter_max_royalty_rate) >= row["min_royalty_rate"],
+            S.filter_owner_kind,
+            col(S.filter_owner_kind) == _parameter(S.filter_owner_kind, "owner_kind"),
+        ),
+        _unset_or(S.filter_region, col(S.filter_region) == _parameter(S.filter_region, "region")),
+        _unset_or(
+            S.filter_max_upfront_fee,
+            col(S.filter_max_upfront_fee)
+            >= _parameter(S.filter_max_upfront_fee, "min_upfront_fee"),
         ),
         _unset_or(
-            SavedSearch.filter_min_remaining_years,
-            col(SavedSearch.filter_min_remaining_years)
-            <= years_in_force(row["term_end_date"], today=today),
+            S.filter_max_royalty_rate,
+            col(S.filter_max_royalty_rate)
+            >= _parameter(S.filter_max_royalty_rate, "min_royalty_rate"),
         ),
+        _unset_or(
+            S.filter_min_remaining_years,
+            col(S.filter_min_remaining_years)
+            <= _parameter(S.filter_min_remaining_years, "years_in_force"),
+        ),
+        col(S.active).is_(True),
+        # The publisher is never alerted about its own listing.
+        col(S.organization_id) != _parameter(S.organization_id, "publisher_id"),
     ]
+
+
+def _filter_values(row: dict[str, Any], *, owner: Organization, today: date) -> dict[str, Any]:
+    """The parameters of ``_filter_conditions`` for the listing with this index row
+    (``search_index.search_row``) and owner."""
+    return {
+        "ipc_codes": row["ipc_codes"],
+        "kinds": search_index.split_joined(row["kinds"]),
+        "royalty_types": search_index.split_joined(row["royalty_types"]),
+        "owner_id": row["owner_id"],
+        "owner_kind": owner.kind,
+        "region": owner.region,
+        "min_upfront_fee": row["min_upfront_fee"],
+        "min_royalty_rate": row["min_royalty_rate"],
+        "years_in_force": years_in_force(row["term_end_date"], today=today),
+        "publisher_id": row["owner_id"],
+    }
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
     """A saved search that a published listing matches (read as plain columns: a publication
-    may match thousands of saved searches, and needs none of them as objects)."""
+    may match thousands of saved searches, and needs none of them as objects), with the words
+    of it the listing has and the share of its weight they cover (1 without words)."""
 
     id: int
     organization_id: int
     name: str
     terms: list[str]
+    matched_terms: list[str]
+    coverage: float
 
+
+# A saved search alerts on a listing that covers at least this share of its words' weight
+# (``coverage``): as much as half of its words, by weight, in a title. A saved need, a
+# description rather than a query, alerts on two of its six key words that carry at least a
+# sixth of their weight (one key word's worth): two of its commonest words are not enough.
+ALERT_COVERAGE = 0.5
+NEED_ALERT_COVERAGE = 0.15
 
 _MATCH_COLUMNS = (
     col(SavedSearch.id),
     col(SavedSearch.organization_id),
     col(SavedSearch.name),
     col(SavedSearch.terms),
+    col(SavedSearch.need_id),
 )
 
 
+@cache
+def _statements() -> tuple[sa.Executable, sa.Executable, sa.Executable, sa.Executable]:
+    """The statements of alerting, built once with the listing's values as parameters: each
+    publication reuses them as compiled (building and keying them anew cost more than running
+    them, which a bulk declaration of hundreds of listings pays per listing)."""
+    conditions = _filter_conditions()
+    candidates = (
+        sa.select(
+            col(SavedSearchTerm.saved_search_id),
+            sa.func.count(),
+            sa.func.min(col(SavedSearch.required_terms)),
+        )
+        .join(SavedSearch, col(SavedSearch.id) == col(SavedSearchTerm.saved_search_id))
+        .where(
+            col(SavedSearchTerm.term).in_(_parameter(SavedSearchTerm.term, "terms", expanding=True))
+        )
+        .where(*conditions)
+        .group_by(col(SavedSearchTerm.saved_search_id))
+    )
+    chosen = sa.select(*_MATCH_COLUMNS).where(
+        col(SavedSearch.id).in_(_parameter(SavedSearch.id, "ids", expanding=True))
+    )
+    without_words = (
+        sa.select(*_MATCH_COLUMNS).where(col(SavedSearch.term_count) == 0).where(*conditions)
+    )
+    alerted = (
+        sa.update(SavedSearch)
+        .where(col(SavedSearch.id).in_(_parameter(SavedSearch.id, "ids", expanding=True)))
+        .values(last_alerted_at=_parameter(SavedSearch.last_alerted_at, "alerted_at"))
+        .execution_options(synchronize_session=False)
+    )
+    return candidates, chosen, without_words, alerted
+
+
 def _matches(
-    session: Session, *, words: Iterable[str], conditions: Sequence[sa.ColumnElement[bool]]
+    session: Session, *, document: search_index.Document, values: dict[str, Any]
 ) -> Iterator[Match]:
-    """The saved searches that meet ``conditions`` and whose words are among ``words`` (every
-    word, or for a saved need as many as it requires), then those without words that meet
-    them."""
+    """The saved searches whose filters pass the listing with ``document`` and filter
+    ``values`` (``_filter_values``) and that it covers (see ``coverage``), then those without
+    words whose filters pass it.
+
+    The database picks the candidates, the saved searches with at least ``required_terms`` of
+    the listing's words (the inverted index ``saved_search_term``); their words are then
+    weighed by the corpus in one look-up, and each is kept when the listing covers enough of
+    its weight, as the search would rank the listing near the top for it."""
+    candidates_of, chosen_of, without_words_of, _ = _statements()
     found: Counter[int] = Counter()
     needed: dict[int, int] = {}
-    for batch in _batched(sorted(set(words)), _TERM_BATCH):
-        rows = session.execute(
-            sa.select(
-                col(SavedSearchTerm.saved_search_id),
-                sa.func.count(),
-                sa.func.min(col(SavedSearch.required_terms)),
-            )
-            .join(SavedSearch, col(SavedSearch.id) == col(SavedSearchTerm.saved_search_id))
-            .where(col(SavedSearchTerm.term).in_(batch))
-            .where(*conditions)
-            .group_by(col(SavedSearchTerm.saved_search_id))
-        ).all()
+    for batch in _batched(sorted({*document.title, *document.body}), _TERM_BATCH):
+        rows = session.execute(candidates_of, {**values, "terms": list(batch)}).all()
         for saved_search_id, count, required in rows:
             found[saved_search_id] += count
             needed[saved_search_id] = required
-    complete = sorted(ident for ident, count in found.items() if count >= needed[ident])
-    for batch_ids in _batched(complete, _TERM_BATCH):
-        chosen = session.execute(
-            sa.select(*_MATCH_COLUMNS).where(col(SavedSearch.id).in_(batch_ids))
-        )
-        yield from (Match(*row) for row in chosen)
+    candidate_ids = sorted(ident for ident, count in found.items() if count >= needed[ident])
+    candidates = [
+        row
+        for batch_ids in _batched(candidate_ids, _TERM_BATCH)
+        for row in session.execute(chosen_of, {"ids": list(batch_ids)})
+    ]
+    weights = coverage.term_weights(session, (term for row in candidates for term in row.terms))
+    words = coverage.ListingWords.of(document.title, document.body)
+    # Many saved searches ask for the same words: each set of words is weighed once.
+    covered_by: dict[tuple[str, ...], coverage.Coverage] = {}
+    for row in candidates:
+        key = tuple(row.terms)
+        covered = covered_by.get(key)
+        if covered is None:
+            covered = covered_by[key] = coverage.coverage(weights, row.terms, words)
+        enough = NEED_ALERT_COVERAGE if row.need_id is not None else ALERT_COVERAGE
+        if covered.share >= enough:
+            yield Match(
+                row.id, row.organization_id, row.name, row.terms, covered.matched, covered.share
+            )
     without_words = session.execute(
-        sa.select(*_MATCH_COLUMNS)
-        .where(col(SavedSearch.term_count) == 0)
-        .where(*conditions)
-        .execution_options(yield_per=_TERM_BATCH)
+        without_words_of.execution_options(yield_per=_TERM_BATCH), values
     )
-    yield from (Match(*row) for row in without_words)
+    yield from (Match(row.id, row.organization_id, row.name, [], [], 1.0) for row in without_words)
 
 
 def alert_on_publish(
@@ -351,13 +439,9 @@ def alert_on_publish(
     if document is None:
         document = search_index.listing_document(listing)
     owner = session.get_one(Organization, listing.owner_id)
-    conditions = [
-        col(SavedSearch.active).is_(True),
-        col(SavedSearch.organization_id) != listing.owner_id,
-        *satisfied_filters(search_index.search_row(listing), owner=owner, today=clock.today()),
-    ]
+    values = _filter_values(search_index.search_row(listing), owner=owner, today=clock.today())
     matched = sorted(
-        _matches(session, words=[*document.title, *document.body], conditions=conditions),
+        _matches(session, document=document, values=values),
         key=lambda found: found.id,
     )
     by_organization: dict[int, list[Match]] = {}
@@ -373,11 +457,16 @@ def alert_on_publish(
                 payload={
                     "saved_search_id": searches[0].id,
                     "name": searches[0].name,
-                    "matched_terms": searches[0].terms,
+                    "matched_terms": searches[0].matched_terms,
                     "listing_id": listing.id,
                     "title": listing.title,
                     "saved_searches": [
-                        {"id": saved.id, "name": saved.name, "matched_terms": saved.terms}
+                        {
+                            "id": saved.id,
+                            "name": saved.name,
+                            "matched_terms": saved.matched_terms,
+                            "coverage": saved.coverage,
+                        }
                         for saved in searches
                     ],
                 },
@@ -386,11 +475,15 @@ def alert_on_publish(
         ],
     )
     now = clock.now()
+    alerted = _statements()[3]
     for batch in _batched([found.id for found in matched], _TERM_BATCH):
-        session.execute(
-            sa.update(SavedSearch)
-            .where(col(SavedSearch.id).in_(batch))
-            .values(last_alerted_at=now)
-            .execution_options(synchronize_session="evaluate")
-        )
+        session.execute(alerted, {"ids": list(batch), "alerted_at": now})
+    # The saved searches this session has loaded learn the time too. Looked up by id: the
+    # "evaluate" synchronization would walk every object of the session for each publication,
+    # thousands in a bulk declaration.
+    mapper = sa.inspect(SavedSearch)
+    for found in matched:
+        held = session.identity_map.get(mapper.identity_key_from_primary_key((found.id,)))
+        if isinstance(held, SavedSearch):
+            set_committed_value(held, "last_alerted_at", now)
     return matched

@@ -342,8 +342,20 @@ def get_owned_patent(*, session: Session, owner_id: int, patent_id: int) -> Pate
 
 
 def get_patents(*, session: Session, patent_ids: Sequence[int]) -> list[Patent]:
-    patents = session.scalars(select(Patent).where(col(Patent.id).in_(patent_ids))).all()
-    by_id = {patent.id: patent for patent in patents}
+    """The patents with these ids that exist, in the order asked. Those the session holds
+    already are taken from it, as a query would return them (it does not reload a loaded
+    object): a bulk declaration asks for each of its patents again, one listing at a time."""
+    by_id: dict[int | None, Patent] = {}
+    missing: list[int] = []
+    for patent_id in dict.fromkeys(patent_ids):
+        held = session.identity_map.get(session.identity_key(Patent, patent_id))
+        if isinstance(held, Patent) and held not in session.deleted:
+            by_id[patent_id] = held
+        else:
+            missing.append(patent_id)
+    if missing:
+        for patent in session.scalars(select(Patent).where(col(Patent.id).in_(missing))).all():
+            by_id[patent.id] = patent
     return [by_id[patent_id] for patent_id in patent_ids if patent_id in by_id]
 
 

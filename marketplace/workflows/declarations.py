@@ -260,8 +260,10 @@ def declare_in_bulk(
     through the same functions as one at a time. Each patent runs in a savepoint: a refused one
     leaves nothing behind and does not stop the others; the caller commits the rest at once."""
     patent_ids = list(dict.fromkeys(data.patent_ids))
+    # Held for the whole request: the session keeps loaded objects only while they are
+    # referenced, and each listing below finds its patent among them instead of reading it again.
     owned = {
-        patent.id
+        patent.id: patent
         for patent in patents.get_patents(session=session, patent_ids=patent_ids)
         if patent.owner_id == owner.id
     }

@@ -83,6 +83,28 @@ def test_demand_lists_relevant_open_needs_and_prospects(session: Session) -> Non
     assert prospect_of(2.99) is Prospect.low
 
 
+def test_a_need_sharing_only_boilerplate_words_is_not_demand(session: Session) -> None:
+    """The demand view weighs a need's words as the search weighs a query's."""
+    for title in ("一种污水处理方法", "一种种子处理装置及方法", "一种钢材焊接方法", "茶叶加工装置"):
+        listed(session, title)
+    listing = listed(session, "一种锂离子电池热管理装置及方法")
+    sme: Organization = org(session)
+    relevant = needs.create_need(
+        session=session,
+        organization=sme,
+        data=need_data(title="锂离子电池 热管理", description="方法"),
+    )
+    needs.create_need(
+        session=session,
+        organization=sme,
+        data=need_data(title="一种饲料加工装置及方法", description="装置"),
+    )
+    demand = listing_demand(session=session, listing=listing, reader=listing.owner)
+    [shown] = demand.matching_needs
+    assert shown.need_id == relevant.id
+    assert {"锂离子电池", "热管理"} <= set(shown.matched_terms)
+
+
 def test_a_first_page_of_a_word_search_counts_as_demand(session: Session) -> None:
     first, second = listed(session, "battery cooling"), listed(session, "battery pack")
     page = search_and_record(session=session, q="battery", limit=1)

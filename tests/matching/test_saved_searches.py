@@ -68,7 +68,7 @@ def test_a_chinese_saved_search_alerts_on_a_matching_listing(session: Session) -
     assert event.payload["title"] == "一种锂离子电池的制备方法"
     assert event.payload["matched_terms"] == ["电池"]
     assert event.payload["saved_searches"] == [
-        {"id": saved.id, "name": "电池", "matched_terms": ["电池"]}
+        {"id": saved.id, "name": "电池", "matched_terms": ["电池"], "coverage": 1.0}
     ]
     assert saved.last_alerted_at is not None
 
@@ -80,12 +80,57 @@ def test_english_words_match_by_stem(session: Session) -> None:
     assert len(alerts(session, saver)) == 1
 
 
-def test_every_word_must_appear(session: Session) -> None:
+def test_a_listing_with_only_the_commoner_word_does_not_alert(session: Session) -> None:
+    for title in ("电池外壳", "电池管理系统", "一种电池隔膜"):
+        listed(session, title)
     saver = factories.organization(session)
     save(session, saver, q="电池 gearbox")
     listed(session, "一种锂离子电池的制备方法")
     assert alerts(session, saver) == []
     listed(session, "电池 gearbox assembly")
+    assert len(alerts(session, saver)) == 1
+
+
+BOILERPLATE_CORPUS = (
+    "一种污水处理方法",
+    "一种种子处理装置及方法",
+    "一种钢材焊接方法",
+    "茶叶加工装置",
+)
+
+
+def test_a_listing_the_search_ranks_first_alerts_without_every_word(session: Session) -> None:
+    """Alerts judge a listing as the search ranks it: the rare words of the saved query count,
+    its boilerplate hardly."""
+    for title in BOILERPLATE_CORPUS:
+        listed(session, title)
+    saver = factories.organization(session)
+    saved = save(session, saver, q="锂离子电池 热管理 方法")
+    relevant = listed(session, "锂离子电池热管理系统")
+    [event] = alerts(session, saver)
+    assert event.payload["listing_id"] == relevant.id
+    [alert] = event.payload["saved_searches"]
+    assert alert["id"] == saved.id
+    assert "方法" not in alert["matched_terms"]
+    assert {"锂离子电池", "热管理"} <= set(alert["matched_terms"])
+    assert 0.5 <= alert["coverage"] <= 1
+    boilerplate = listed(session, "一种饲料加工方法")
+    assert len(alerts(session, saver)) == 1
+    # The search agrees: the listing that alerted ranks first, the boilerplate one below it.
+    found = search.search_listings(session=session, q="锂离子电池 热管理 方法")
+    ranked = [hit.listing_id for hit in found.hits]
+    assert ranked[0] == relevant.id
+    assert ranked.index(boilerplate.id or 0) > 0
+
+
+def test_a_listing_with_only_boilerplate_words_does_not_alert(session: Session) -> None:
+    for title in BOILERPLATE_CORPUS:
+        listed(session, title)
+    saver = factories.organization(session)
+    save(session, saver, q="一种电池散热装置及方法")
+    listed(session, "一种家具组装装置及方法")
+    assert alerts(session, saver) == []
+    listed(session, "电池散热装置")
     assert len(alerts(session, saver)) == 1
 
 

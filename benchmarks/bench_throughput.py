@@ -241,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the most the acceptance scenario may take (it ends when every enterprise has its "
         "answer)",
     )
+    parser.add_argument(
+        "--acceptance-only",
+        action="store_true",
+        help="measure the ceiling and acceptance only (skip browse, detail and search)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("error: wrk is not on the PATH (install the wrk package)")
@@ -286,6 +291,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _reads(
+    base: str, detail_paths: Path, search_paths: Path, common: dict[str, int]
+) -> list[tuple[str, Load]]:
+    rotate = ["-s", str(HERE / "wrk" / "rotate.lua")]
+    return [
+        ("GET /listings?limit=20", _wrk(f"{base}/api/v1/listings?limit=20", script=[], **common)),
+        (
+            "GET /listings/{id}",
+            _wrk(base, script=rotate, script_args=[str(detail_paths)], **common),
+        ),
+        (
+            "GET /listings?q=<word>",
+            _wrk(base, script=rotate, script_args=[str(search_paths)], **common),
+        ),
+    ]
+
+
 def _measure(
     args: argparse.Namespace, database_url: str, workdir: Path, offer_id: int
 ) -> list[tuple[str, Load]]:
@@ -307,25 +329,8 @@ def _measure(
     with running_server(database_url, workdir, workers=args.workers, extra_env=extra) as server:
         wait_healthy(server)
         base = server.base_url
-        rows.append(
-            (
-                "GET /listings?limit=20",
-                _wrk(f"{base}/api/v1/listings?limit=20", script=[], **common),
-            )
-        )
-        rotate = ["-s", str(HERE / "wrk" / "rotate.lua")]
-        rows.append(
-            (
-                "GET /listings/{id}",
-                _wrk(base, script=rotate, script_args=[str(detail_paths)], **common),
-            )
-        )
-        rows.append(
-            (
-                "GET /listings?q=<word>",
-                _wrk(base, script=rotate, script_args=[str(search_paths)], **common),
-            )
-        )
+        if not args.acceptance_only:
+            rows.extend(_reads(base, detail_paths, search_paths, common))
         accept = ["-s", str(HERE / "wrk" / "accept.lua")]
         accept_args = [str(tokens), str(args.threads), uuid.uuid4().hex[:8]]
         # Each wrk thread stops once all its acceptances are answered: the duration is a bound.

@@ -1,9 +1,11 @@
 """The app factory: routers, error handlers, per-process state. No business logic here."""
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from marketplace import __version__, openapi
@@ -53,6 +55,9 @@ stable `code`.
 """
 
 
+logger = logging.getLogger(__name__)
+
+
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # What exists at start-up lives as long as the process; taking it out of the collector's
@@ -76,8 +81,13 @@ def _chain_what_a_dead_server_left() -> None:
     pending (PostgreSQL): the next commit would chain them; a server starting does at once."""
     if get_engine().dialect.name != "postgresql":
         return
-    with unit_of_work() as session:
-        audit.chain_pending(session=session)
+    try:
+        with unit_of_work() as session:
+            audit.chain_pending(session=session)
+    except sa.exc.OperationalError:
+        # A database not reachable yet does not keep the server from starting: the first
+        # commit that audits anything chains what is pending.
+        logger.warning("pending audit entries not chained at start-up", exc_info=True)
 
 
 SIGN_IN_PATH = "/api/v1/auth/token"

@@ -6,6 +6,8 @@ import threading
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -258,3 +260,23 @@ def test_changes_of_one_object_are_chained_in_the_order_they_were_committed(
         for before, after in itertools.pairwise(changes):
             assert after[0] == before[1]
         assert audit.verify_chain(session=reader).ok
+
+
+def test_a_starting_server_chains_what_a_dead_one_left_pending(
+    committed_engine: Engine, live_app: FastAPI
+) -> None:
+    with Session(committed_engine) as dead:
+        factories.organization(dead)
+        chain.append(dead, recorder._merge(dead.info.pop(recorder.PENDING_KEY)))
+        dead.connection().commit()
+    with Session(committed_engine) as reader:
+        assert audit.pending_count(session=reader) == 1
+
+    with TestClient(live_app):  # runs the start-up
+        pass
+
+    with Session(committed_engine) as reader:
+        assert audit.pending_count(session=reader) == 0
+        verification = audit.verify_chain(session=reader)
+        assert verification.ok
+        assert verification.checked == 1

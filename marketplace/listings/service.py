@@ -190,25 +190,13 @@ def get_declaring_listing(*, session: Session, listing_id: int, organization_id:
 
 
 def get_visible_offer(*, session: Session, offer_id: int, organization_id: int | None) -> Offer:
-    offer, _ = get_visible_offer_and_listing(
-        session=session, offer_id=offer_id, organization_id=organization_id
-    )
-    return offer
-
-
-def get_visible_offer_and_listing(
-    *, session: Session, offer_id: int, organization_id: int | None
-) -> tuple[Offer, Listing]:
-    """The offer and its listing, for a caller that goes on using the listing: holding it keeps
-    it in the session's identity map (which keeps only what someone holds), so that later reads
-    of it cost no query."""
     offer = session.get(Offer, offer_id)
     if offer is None:
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
     listing = session.get(Listing, offer.listing_id)
     if listing is None or not is_visible(listing, organization_id):
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
-    return offer, listing
+    return offer
 
 
 def get_own_offer(

@@ -157,9 +157,13 @@ def sweep() -> None:
 
     Run it daily (cron, a Kubernetes CronJob)."""
     from marketplace import clock
+    from marketplace.audit import service as audit
     from marketplace.sessions import unit_of_work
     from marketplace.workflows.sweep import run_daily_sweep
 
+    with unit_of_work() as session:
+        # Apart from the sweep's own transaction: the chain's lock is held until this commits.
+        audit.chain_pending(session=session)
     with unit_of_work() as session:
         outcome = run_daily_sweep(session=session, today=clock.today())
     console.print(
@@ -312,13 +316,19 @@ def audit_verify(
     batch_size: Annotated[int, typer.Option(min=1, help="Entries read per query.")] = 1000,
 ) -> None:
     """Check the whole audit chain: every entry's hash, every link, no gaps. Exits 1 at the
-    first broken entry."""
+    first broken entry. Entries committed but left unchained (by a process that died between
+    its commit and their chaining) are chained first."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from sqlmodel import Session
 
     from marketplace.audit import service as audit
     from marketplace.db import get_read_engine
+    from marketplace.sessions import unit_of_work
 
+    with unit_of_work() as session:
+        chained = audit.chain_pending(session=session)
+    if chained:
+        console.print(f"Chained {chained} pending entries.")
     with Session(get_read_engine()) as session:
         # The first read (a missing table, an unreachable database) fails before the bar shows.
         head_id, _ = audit.head(session=session)

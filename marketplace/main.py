@@ -1,9 +1,11 @@
 """The app factory: routers, error handlers, per-process state. No business logic here."""
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from marketplace import __version__, openapi
@@ -26,11 +28,13 @@ from marketplace.api.saved_searches import router as saved_searches_router
 from marketplace.api.stats import router as stats_router
 from marketplace.api.webhooks import router as webhooks_router
 from marketplace.audit import recorder as audit_recorder
+from marketplace.audit import service as audit
 from marketplace.config import get_settings
 from marketplace.db import get_engine
 from marketplace.errors import install_error_handlers
 from marketplace.matching.demand_counters import DemandFlusher
 from marketplace.middleware import BodyLimit, ConcurrencyLimit, ControlCharacterGuard
+from marketplace.sessions import unit_of_work
 
 DESCRIPTION = """
 The API on which patent open licensing happens (Patent Law arts. 50-52).
@@ -51,12 +55,16 @@ stable `code`.
 """
 
 
+logger = logging.getLogger(__name__)
+
+
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # What exists at start-up lives as long as the process; taking it out of the collector's
     # generations keeps collection pauses short (p95 of the encumbrance check halved).
     gc.collect()
     gc.freeze()
+    _chain_what_a_dead_server_left()
     interval = get_settings().demand_flush_seconds
     flusher = DemandFlusher(get_engine(), interval) if interval > 0 else None
     if flusher is not None:
@@ -66,6 +74,20 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     finally:
         if flusher is not None:
             flusher.stop()
+
+
+def _chain_what_a_dead_server_left() -> None:
+    """A server killed between a commit and the chaining of its audit entries left them
+    pending (PostgreSQL): the next commit would chain them; a server starting does at once."""
+    if get_engine().dialect.name != "postgresql":
+        return
+    try:
+        with unit_of_work() as session:
+            audit.chain_pending(session=session)
+    except sa.exc.OperationalError:
+        # A database not reachable yet does not keep the server from starting: the first
+        # commit that audits anything chains what is pending.
+        logger.warning("pending audit entries not chained at start-up", exc_info=True)
 
 
 SIGN_IN_PATH = "/api/v1/auth/token"

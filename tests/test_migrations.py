@@ -175,7 +175,7 @@ def test_saved_searches_take_any_word_as_a_candidate_and_back(engine: Engine) ->
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.downgrade(config, "8e3a6f1c2d45")
+            command.downgrade(config, "5c7e2a9d4f16")
         with Session(engine) as setup:
             org = factories.organization(setup)
             need = needs.create_need(
@@ -330,12 +330,14 @@ def test_platform_numbers_are_kept_and_flagged_and_report_conclusions_are_legacy
 
     config = alembic_config()
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "8a41c0d2e7b9")
+        # Made through today's models, so before going down: the audit trail it is recorded
+        # in is the current one.
         with Session(engine) as setup:
             owner_id = factories.organization(setup).id
             setup.commit()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "8a41c0d2e7b9")
         now = datetime(2026, 6, 1, tzinfo=UTC)
         patent = sa.table(
             "patent",
@@ -475,5 +477,56 @@ def test_registration_numbers_recorded_before_the_office_numbers_are_flagged(
         with engine.begin() as connection:
             for table in reversed(metadata.sorted_tables):
                 connection.execute(table.delete())
+        reset_database(engine)
+        upgrade_database(engine)
+
+
+@postgres_only
+def test_going_down_from_the_sequencer_chains_what_is_pending(engine: Engine) -> None:
+    """Before ``audit_pending`` goes, its entries join the chain; the chain verifies both ways."""
+    from alembic import command
+
+    from marketplace.audit import chain, recorder
+    from marketplace.audit import service as audit
+    from tests.conftest import alembic_config
+
+    with Session(engine) as setup:
+        factories.organization(setup)
+        setup.commit()
+    with Session(engine) as dead:
+        organization_id = factories.organization(dead).id
+        # Recorded, committed, never chained: a process that died right after its commit.
+        chain.append(dead, recorder._merge(dead.info.pop(recorder.PENDING_KEY)))
+        dead.connection().commit()
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "8e3a6f1c2d45")
+        with engine.connect() as connection:
+            assert "audit_pending" not in engine.dialect.get_table_names(connection)
+            functions = set(
+                connection.execute(
+                    sa.text("SELECT proname FROM pg_proc WHERE proname LIKE 'audit_chain_%'")
+                ).scalars()
+            )
+            assert functions == {"audit_chain_append"}
+        with Session(engine) as reader:
+            chained = reader.scalars(
+                sa.text(
+                    "SELECT object_id FROM audit_event WHERE object_type = 'organization' "
+                    "ORDER BY id"
+                )
+            ).all()
+            assert chained[-1] == organization_id
+            assert audit.verify_chain(session=reader).ok
+        upgrade_database(engine)
+        with Session(engine) as writer:
+            factories.organization(writer)
+            writer.commit()
+        with Session(engine) as reader:
+            assert audit.pending_count(session=reader) == 0
+            assert audit.verify_chain(session=reader).ok
+    finally:
         reset_database(engine)
         upgrade_database(engine)

@@ -1,7 +1,6 @@
 """The hash chain: how an entry's hash is computed, and how entries are appended in order."""
 
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,15 +11,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace import clock
-from marketplace.audit.models import GENESIS_HASH, AuditEvent, AuditEventParty
+from marketplace.audit.models import GENESIS_HASH, AuditEvent, AuditEventParty, AuditPending
 from marketplace.canonical import canonical_json
 
 # The pg_advisory_xact_lock key of the chain ("audit" in ASCII), taken by the server-side
-# function audit_chain_append (its migration spells it in decimal, 418581342580).
+# function audit_chain_sequence (its migration spells it in decimal, 418581342580).
 CHAIN_LOCK_KEY = 0x6175646974
 
 EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 PARTIES = AuditEventParty.__table__  # type: ignore[attr-defined]
+PENDING = AuditPending.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,40 +148,43 @@ def head(session: Session) -> tuple[int, str]:
     return (0, GENESIS_HASH) if row is None else (int(row.id), str(row.hash))
 
 
-def append(session: Session, entries: Sequence[Entry]) -> None:
-    """Chain ``entries`` after the current head, in this transaction.
+def append(session: Session, entries: Sequence[Entry]) -> list[int]:
+    """Record ``entries`` in this transaction; on PostgreSQL they are chained after it commits.
 
-    Appends are serialized, so that the chain stays a line. Ids are taken from the head under
-    that serialization, not from a sequence: a rolled-back append leaves no gap, so a gap is a
-    deleted entry. Should two appends ever race anyway, the primary key refuses one of them.
+    Ids are chain positions, taken from the head under a lock rather than from a sequence: a
+    rolled-back append leaves no gap, so a gap is a deleted entry. Should two chainings ever
+    race anyway, the primary key refuses one of them.
 
     Everything that does not depend on the chain's head (each entry's canonical JSON, split
-    around its link) is prepared first. On PostgreSQL the rest is one statement: the server-side
-    function ``audit_chain_append`` takes a transaction-level advisory lock (released at commit),
-    reads the head, hashes and inserts the entries and their parties; the lock is thus held for
-    that statement and the commit, not across a request's round trips. On SQLite writers are
-    serialized already (BEGIN IMMEDIATE), and the same parts are chained here."""
+    around its link) is prepared here. On PostgreSQL the entries are inserted unchained into
+    ``audit_pending`` (one statement, no lock: concurrent transactions do not wait for each
+    other), and the ids returned are handed to ``sequence`` once the transaction has
+    committed. On SQLite writers are serialized already (BEGIN IMMEDIATE), and the entries are
+    chained here, in the transaction; nothing is returned."""
     at = clock.now()
     parts = [hash_parts(entry, at) for entry in entries]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(
-            APPEND_STATEMENT,
+        rows = [
             {
                 "at": at,
-                "actors": [entry.actor.name for entry in entries],
-                "actor_organizations": [entry.actor.organization_id for entry in entries],
-                "object_types": [entry.object_type for entry in entries],
-                "object_ids": [entry.object_id for entry in entries],
-                "actions": [entry.action for entry in entries],
-                "changes": [json.dumps(entry.changes) for entry in entries],
-                "parties": [json.dumps(sorted(entry.parties)) for entry in entries],
-                "prefixes": [part.prefix for part in parts],
-                "middles": [part.middle for part in parts],
-                "suffixes": [part.suffix for part in parts],
-            },
+                "actor": entry.actor.name,
+                "actor_organization_id": entry.actor.organization_id,
+                "object_type": entry.object_type,
+                "object_id": entry.object_id,
+                "action": entry.action,
+                "changes": entry.changes,
+                "parties": sorted(entry.parties),
+                "hash_prefix": part.prefix,
+                "hash_middle": part.middle,
+                "hash_suffix": part.suffix,
+            }
+            for entry, part in zip(entries, parts, strict=True)
+        ]
+        inserted = connection.execute(
+            sa.insert(PENDING).returning(PENDING.c.id, sort_by_parameter_order=True), rows
         )
-        return
+        return [int(pending_id) for pending_id in inserted.scalars()]
     last_id, prev_hash = head(session)
     events: list[dict[str, Any]] = []
     parties: list[dict[str, int]] = []
@@ -207,11 +210,23 @@ def append(session: Session, entries: Sequence[Entry]) -> None:
     connection.execute(sa.insert(EVENTS), events)
     if parties:
         connection.execute(sa.insert(PARTIES), parties)
+    return []
 
 
-# The function is created by the migration ``audit_chain_append``; its body is written there.
-APPEND_STATEMENT = sa.text(
-    "SELECT audit_chain_append(:at, :actors, CAST(:actor_organizations AS bigint[]), "
-    ":object_types, CAST(:object_ids AS bigint[]), :actions, :changes, :parties, "
-    ":prefixes, :middles, :suffixes)"
-)
+def sequence(connection: sa.Connection, mine: Sequence[int] | None) -> int:
+    """Chain committed pending entries (PostgreSQL), in one statement; the number chained.
+
+    ``mine``: the pending ids a transaction just committed. When none of them is pending any
+    more, another caller chained them already and nothing is locked. Otherwise the statement
+    takes the chain's transaction-level advisory lock (held until the caller commits), reads
+    the head and moves every committed pending entry, whoever wrote it, into the chain in id
+    order: one caller chains the entries of many transactions under one commit. With
+    ``mine=None`` it chains whatever is pending (the sweep, ``audit verify``, a server
+    starting after one died between a commit and its chaining)."""
+    if connection.dialect.name != "postgresql":
+        return 0
+    return int(connection.execute(SEQUENCE_STATEMENT, {"mine": mine}).scalar_one())
+
+
+# The function is created by the migration ``audit_chain_sequencer``; its body is written there.
+SEQUENCE_STATEMENT = sa.text("SELECT audit_chain_sequence(CAST(:mine AS bigint[]))")

@@ -53,6 +53,30 @@ class AuditEventParty(SQLModel, table=True):
     organization_id: int = Field(primary_key=True)
 
 
+class AuditPending(SQLModel, table=True):
+    """An entry committed with its change but not chained yet (PostgreSQL): the sequencer
+    (``audit_chain_sequence``) moves it into ``audit_event`` with its chain position and hash,
+    in the order of these ids. It carries the entry's canonical JSON split around its link
+    (``chain.HashParts``), so the sequencer only fills in the position and the hash before it."""
+
+    __tablename__ = "audit_pending"
+
+    id: int | None = Field(
+        default=None, sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=100)
+    actor_organization_id: int | None = None
+    object_type: str = Field(max_length=64)
+    object_id: int = Field(sa_type=sa.BigInteger)
+    action: str = Field(max_length=64)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    parties: list[int] = Field(default_factory=list, sa_type=JSONType)
+    hash_prefix: str = Field(sa_type=sa.Text)
+    hash_middle: str = Field(sa_type=sa.Text)
+    hash_suffix: str = Field(sa_type=sa.Text)
+
+
 class AuditEventPublic(BaseModel):
     id: int = PydanticField(examples=[42])
     at: datetime

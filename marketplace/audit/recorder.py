@@ -9,14 +9,18 @@
   the rows on PostgreSQL), never from a query per row. Loaded objects are synchronized from the
   returned rows unless ``synchronize_session=False``;
 * ``before_commit`` of the outermost transaction merges what was recorded into one entry per
-  object and appends the entries to the hash chain (``chain.append``), as late as possible, so
-  that the chain lock is held only for the commit itself.
+  object and records the entries (``chain.append``): on PostgreSQL unchained, in one INSERT
+  that takes no lock; on SQLite (one writer at a time) chained at once;
+* ``after_commit`` chains what the transaction committed unchained (``chain.sequence``), so
+  that the chain's lock is never held by a request's transaction, only by the one sequencer
+  that chains the committed entries of many transactions at once.
 
 What a rolled-back savepoint recorded is forgotten with it. Statements on tables rather than
 models (``sa.update(Model.__table__)``) and raw SQL are not seen: services use models.
 """
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -45,6 +49,9 @@ from marketplace.audit.spec import Audited, audited
 
 ACTOR_KEY = "audit_actor"
 PENDING_KEY = "audit_pending"
+UNCHAINED_KEY = "audit_unchained"
+
+logger = logging.getLogger(__name__)
 
 
 class UnauditableStatement(Exception):
@@ -428,7 +435,34 @@ def _before_commit(session: Session) -> None:
     session.flush()
     entries = _merge(session.info.pop(PENDING_KEY, []))
     if entries:
-        chain.append(session, entries)
+        unchained = chain.append(session, entries)
+        if unchained:
+            session.info[UNCHAINED_KEY] = (session.connection(), unchained)
+
+
+def _after_commit(session: Session) -> None:
+    """Chain what the transaction committed unchained, on the connection it committed on
+    (still the session's until the session lets it go), before the caller goes on: a request
+    answers once its entries are in the chain. Usually another caller has chained them
+    already and nothing is locked; otherwise this waits for the sequencer's lock and chains
+    every committed pending entry at once."""
+    unchained = session.info.pop(UNCHAINED_KEY, None)
+    if unchained is None:
+        return
+    connection, mine = unchained
+    if connection.in_transaction():
+        # The session joined a transaction that goes on (tests that roll back what they did):
+        # chained in it, and committed or rolled back with it.
+        chain.sequence(connection, mine)
+        return
+    try:
+        chain.sequence(connection, mine)
+        connection.commit()
+    except sa.exc.DBAPIError:
+        # The change is committed; its entries stay pending, and whoever sequences next (any
+        # commit, the sweep, `audit verify`, a server starting) chains them.
+        connection.rollback()
+        logger.warning("audit entries %s committed but not chained yet", mine, exc_info=True)
 
 
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
@@ -451,12 +485,14 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     if transaction.parent is None:
         session.info.pop(PENDING_KEY, None)
         session.info.pop(ACTOR_KEY, None)
+        session.info.pop(UNCHAINED_KEY, None)
 
 
 _LISTENERS: tuple[tuple[str, Any], ...] = (
     ("after_flush", _after_flush),
     ("do_orm_execute", _on_orm_execute),
     ("before_commit", _before_commit),
+    ("after_commit", _after_commit),
     ("after_soft_rollback", _after_soft_rollback),
     ("after_transaction_end", _after_transaction_end),
 )

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from marketplace.audit import chain
-from marketplace.audit.chain import EVENTS, PARTIES
+from marketplace.audit.chain import EVENTS, PARTIES, PENDING
 from marketplace.audit.models import (
     GENESIS_HASH,
     AuditEvent,
@@ -111,6 +111,18 @@ def list_events(
 
 def head(*, session: Session) -> tuple[int, str]:
     return chain.head(session)
+
+
+def chain_pending(*, session: Session) -> int:
+    """Chain every committed entry still pending (PostgreSQL; nothing is pending on SQLite):
+    those of a process that died between its commit and their chaining. Takes the chain's
+    lock until the session commits: call it in a transaction of its own. Returns how many."""
+    return chain.sequence(session.connection(), None)
+
+
+def pending_count(*, session: Session) -> int:
+    """Entries committed but not chained yet (a request chains its own before it answers)."""
+    return session.scalar(sa.select(sa.func.count()).select_from(PENDING)) or 0
 
 
 def verify_chain(

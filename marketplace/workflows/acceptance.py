@@ -32,11 +32,18 @@ def accept_offer(
     A declaration suspended by a pledge without its pledgee's consent (Civil Code art. 444)
     takes no new acceptance; a replay still returns the license taken before."""
     assert licensee.id is not None
+    held: Listing | None = None
     if not _answered_before(session, licensee_id=licensee.id, key=idempotency_key):
         offer = listings.get_visible_offer(
             session=session, offer_id=offer_id, organization_id=licensee.id
         )
         pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
+        # Read again after the pledge check's locks (a registration committed while it waited
+        # is seen), and held for the rest of the use case: the session's identity map keeps
+        # only the objects someone holds, and the checks, the license's terms and the pledge
+        # links all read this listing (with its owner, patents and offers, six queries each
+        # time it is loaded).
+        held = session.get_one(Listing, offer.listing_id, populate_existing=True)
     license_, created = licensing.accept_offer(
         session=session,
         offer_id=offer_id,
@@ -47,7 +54,7 @@ def accept_offer(
     if not created:
         return license_, False
     assert license_.id is not None
-    listing = session.get_one(Listing, license_.listing_id)
+    listing = held if held is not None else session.get_one(Listing, license_.listing_id)
     license_links.link_license(session, license_id=license_.id, patents=listing.patents)
     if license_.status is LicenseStatus.active:
         _tell_pledgees(session, license_, listing)

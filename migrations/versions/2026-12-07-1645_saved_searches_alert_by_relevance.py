@@ -2,7 +2,7 @@
 a candidate, and the weight the listing covers decides (required_terms 1 instead of all of them)
 
 Revision ID: 5b7d2e9c4a16
-Revises: 8e3a6f1c2d45
+Revises: 5c7e2a9d4f16
 Create Date: 2026-12-07 16:45:00.000000
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "5b7d2e9c4a16"
-down_revision: str | None = "8e3a6f1c2d45"
+down_revision: str | None = "5c7e2a9d4f16"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

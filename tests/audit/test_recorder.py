@@ -289,12 +289,12 @@ def test_one_transaction_reads_the_chain_head_once_and_nothing_per_row(
 
     renamed = entries(session, action="updated", object_type="listing")
     assert len(renamed) == 5
-    # The head read once (on PostgreSQL inside the one audit_chain_append statement, which
-    # also takes the chain lock and inserts); nothing per entry.
+    # The head read once (on PostgreSQL inside the one audit_chain_sequence statement after
+    # the commit, which also takes the chain lock and chains); nothing per entry.
     heads = [
         statement
         for statement in selects
-        if "audit_event" in statement or "audit_chain_append" in statement
+        if "audit_event" in statement or "audit_chain_sequence" in statement
     ]
     assert len(heads) == 1
     assert len(selects) <= 2

@@ -14,6 +14,8 @@ from sqlmodel import Session, select
 
 from marketplace import clock
 from marketplace.accounts.models import OrganizationKind
+from marketplace.audit import service as audit
+from marketplace.audit.models import AuditEvent
 from marketplace.licensing.models.idempotency import IdempotencyRecord
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.models import Listing, ListingStatus
@@ -100,6 +102,17 @@ def test_fifty_enterprises_accepting_at_once_each_get_a_license(
     assert len({license_.license_number for license_ in stored}) == CONCURRENCY
     assert len({license_.licensee_id for license_ in stored}) == CONCURRENCY
     assert {r.json()["id"] for r in responses} == {license_.id for license_ in stored}
+    # Each answered acceptance had its entries chained: the chain is gapless and verifies, and
+    # holds each license's creation once.
+    with Session(committed_engine) as session:
+        assert audit.pending_count(session=session) == 0
+        assert audit.verify_chain(session=session).ok
+        created = session.scalars(
+            select(AuditEvent.object_id).where(
+                AuditEvent.object_type == "license", AuditEvent.action == "created"
+            )
+        ).all()
+        assert sorted(created) == sorted(license_.id or 0 for license_ in stored)
 
 
 def test_one_enterprise_with_many_keys_at_once_still_gets_one_active_license(

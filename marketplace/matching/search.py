@@ -277,7 +277,9 @@ def _page_by_key(
         statement = statement.order_by(key.desc(), col(LS.listing_id).desc())
     else:
         statement = statement.order_by(key.asc(), col(LS.listing_id).asc())
-    rows = session.execute(statement.limit(limit + 1)).all()
+    # On the session's connection: plain rows, without the ORM's execution of a Core select.
+    session.flush()
+    rows = session.connection().execute(statement.limit(limit + 1)).all()
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:

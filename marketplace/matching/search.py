@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
@@ -241,6 +242,12 @@ def _page_by_key(
     scores: dict[int, float | None],
 ) -> tuple[list[SearchHit], str | None]:
     """Newest first, or cheapest first: keyset pages on (key, id), stable under inserts."""
+    # On the session's connection: plain rows, without the ORM's execution of a Core select.
+    session.flush()
+    if match is None and not conditions and cursor is None:
+        # The first page of the unfiltered catalogue, the commonest page: built once.
+        rows = session.connection().execute(_first_page(sort, limit)).all()
+        return _keyset_hits(rows, sort=sort, limit=limit, scores=scores)
     key: Any = col(LS.published_at) if sort is SearchSort.newest else col(LS.min_upfront_fee)
     statement = (
         sa.select(col(LS.listing_id), key)
@@ -277,7 +284,35 @@ def _page_by_key(
         statement = statement.order_by(key.desc(), col(LS.listing_id).desc())
     else:
         statement = statement.order_by(key.asc(), col(LS.listing_id).asc())
-    rows = session.execute(statement.limit(limit + 1)).all()
+    rows = session.connection().execute(statement.limit(limit + 1)).all()
+    return _keyset_hits(rows, sort=sort, limit=limit, scores=scores)
+
+
+@cache
+def _first_page(sort: SearchSort, limit: int) -> sa.Select[Any]:
+    """``_page_by_key``'s statement without words, filters or cursor: building it costs more
+    Python than running it."""
+    key: Any = col(LS.published_at) if sort is SearchSort.newest else col(LS.min_upfront_fee)
+    order = (
+        (key.desc(), col(LS.listing_id).desc())
+        if sort is SearchSort.newest
+        else (key.asc(), col(LS.listing_id).asc())
+    )
+    return (
+        sa.select(col(LS.listing_id), key)
+        .join(Organization, col(Organization.id) == col(LS.owner_id))
+        .order_by(*order)
+        .limit(limit + 1)
+    )
+
+
+def _keyset_hits(
+    rows: Sequence[Any],
+    *,
+    sort: SearchSort,
+    limit: int,
+    scores: dict[int, float | None],
+) -> tuple[list[SearchHit], str | None]:
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:

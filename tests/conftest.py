@@ -160,6 +160,18 @@ def no_remembered_facets() -> Iterator[None]:
     facet_cache.search_results.forget()
 
 
+@pytest.fixture
+def remembered_facets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Browse facet counts remembered for a minute, as a server remembers them for seconds."""
+    from marketplace.config import get_settings
+
+    monkeypatch.setenv("MARKETPLACE_BROWSE_FACETS_SECONDS", "60")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def payloads_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every event the application records carries exactly the payload fields the event

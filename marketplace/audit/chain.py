@@ -148,6 +148,19 @@ def head(session: Session) -> tuple[int, str]:
     return (0, GENESIS_HASH) if row is None else (int(row.id), str(row.hash))
 
 
+def _columns(entry: "Entry", at: datetime) -> dict[str, Any]:
+    """An entry's own columns, pending or chained."""
+    return {
+        "at": at,
+        "actor": entry.actor.name,
+        "actor_organization_id": entry.actor.organization_id,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "action": entry.action,
+        "changes": entry.changes,
+    }
+
+
 def append(session: Session, entries: Sequence[Entry]) -> list[int]:
     """Record ``entries`` in this transaction; on PostgreSQL they are chained after it commits.
 
@@ -167,13 +180,7 @@ def append(session: Session, entries: Sequence[Entry]) -> list[int]:
     if connection.dialect.name == "postgresql":
         rows = [
             {
-                "at": at,
-                "actor": entry.actor.name,
-                "actor_organization_id": entry.actor.organization_id,
-                "object_type": entry.object_type,
-                "object_id": entry.object_id,
-                "action": entry.action,
-                "changes": entry.changes,
+                **_columns(entry, at),
                 "parties": sorted(entry.parties),
                 "hash_prefix": part.prefix,
                 "hash_middle": part.middle,
@@ -194,13 +201,7 @@ def append(session: Session, entries: Sequence[Entry]) -> list[int]:
         events.append(
             {
                 "id": last_id,
-                "at": at,
-                "actor": entry.actor.name,
-                "actor_organization_id": entry.actor.organization_id,
-                "object_type": entry.object_type,
-                "object_id": entry.object_id,
-                "action": entry.action,
-                "changes": entry.changes,
+                **_columns(entry, at),
                 "prev_hash": prev_hash,
                 "hash": digest,
             }

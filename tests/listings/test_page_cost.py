@@ -2,15 +2,12 @@
 of selects, however many listings, patents, IPC codes and offers they show, and write nothing.
 A page that loaded its rows one by one would send more statements as it grew."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from marketplace.accounts.models import OrganizationKind
-from marketplace.config import get_settings
 from marketplace.listings.models import Listing
 from tests import factories
 from tests.statements import counting_statements
@@ -21,15 +18,6 @@ LISTINGS = "/api/v1/listings"
 BROWSE_SELECTS = 5
 # Detail: the same four reads for one listing.
 DETAIL_SELECTS = 4
-
-
-@pytest.fixture
-def remembered_facets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("MARKETPLACE_BROWSE_FACETS_SECONDS", "60")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def catalogue(session: Session, listings: int, *, patents: int, offers: int) -> list[Listing]:

@@ -16,15 +16,6 @@ from tests import factories
 from tests.matching.helpers import listed
 
 
-@pytest.fixture
-def remembered_facets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("MARKETPLACE_BROWSE_FACETS_SECONDS", "60")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
 def test_a_browse_page_is_live_while_its_counts_are_remembered(
     session: Session, remembered_facets: None
 ) -> None:

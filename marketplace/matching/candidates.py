@@ -10,7 +10,7 @@ from itertools import combinations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlmodel import Session, col
 
 from marketplace.accounts.models import Organization
@@ -215,10 +215,24 @@ def _fetch_candidates(
                 listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
             )
     if exclude:
-        statement = statement.where(sa.not_(any_of(session, col(LS.listing_id), exclude)))
+        statement = statement.where(sa.not_(_listed(session, exclude)))
     # Plain rows from the connection: the ORM's result handling costs more than the rows.
     rows = session.connection().execute(statement.where(*conditions).limit(limit)).all()
     return [SearchCandidate(r[0], None, r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+
+def _listed(session: Session, listing_ids: Sequence[int]) -> sa.ColumnElement[bool]:
+    """Listings among ``listing_ids``. On PostgreSQL the ids go as one array literal, joined
+    here: a search excludes the 1,500 it found from each of its class fetches, and the driver
+    adapting a list of ints element by element was a tenth of a cold search's Python time."""
+    if dialect_name(session) != "postgresql":
+        return any_of(session, col(LS.listing_id), listing_ids)
+    # int() keeps the literal a list of numbers whatever a caller passes.
+    literal = "{" + ",".join(str(int(listing_id)) for listing_id in listing_ids) + "}"
+    # Untyped, so that PostgreSQL reads it as the array it is cast to once, when planning (a
+    # text parameter would be converted again for every row).
+    ids = sa.bindparam(None, literal, type_=sa.types.NullType())
+    return col(LS.listing_id) == sa.any_(sa.cast(ids, ARRAY(sa.Integer())))
 
 
 def ipc_codes_pattern(ipc: str) -> str:

@@ -26,6 +26,7 @@ later pages rank with the same weights while listings are added: pages never rep
 import functools
 import heapq
 import math
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -299,8 +300,15 @@ def _class_evidence_of(classes: Mapping[str, float], ipc_codes: str) -> tuple[fl
     return best, which
 
 
-def _rank_order(ranked: "Ranked") -> tuple[float, int]:
-    return (-ranked.score, -ranked.candidate.listing_id)
+_SCORE = operator.attrgetter("score")
+_LISTING_ID = operator.attrgetter("candidate.listing_id")
+
+
+def _sort_best_first(ranked: list["Ranked"]) -> None:
+    """Best first, ties newer listing first: two stable sorts on keys read in C, cheaper than
+    one on a (-score, -id) key built in Python for each of 1,500 listings."""
+    ranked.sort(key=_LISTING_ID, reverse=True)
+    ranked.sort(key=_SCORE, reverse=True)
 
 
 # Ranking ------------------------------------------------------------------------------------
@@ -451,5 +459,5 @@ def rank(
                 subclass=raised_by,
             )
         )
-    ranked.sort(key=_rank_order)
+    _sort_best_first(ranked)
     return Ranking(model=model, ranked=ranked, complete=complete)

@@ -379,6 +379,20 @@ def test_cursor_pages_neither_repeat_nor_skip_while_listings_are_published(
     assert set(existing) <= set(seen)
 
 
+def test_equal_scores_rank_the_newer_listing_first_across_pages(session: Session) -> None:
+    # Two texts, each listed three times: two scores, three listings with each.
+    titled = [listed(session, "电池 cooling plate").id or 0 for _ in range(3)]
+    in_body = [listed(session, "Cooling plate", abstract="电池 pack").id or 0 for _ in range(3)]
+    expected = [*sorted(titled, reverse=True), *sorted(in_body, reverse=True)]
+    first = search(session, "电池", limit=4)
+    assert [hit.listing_id for hit in first.hits] == expected[:4]
+    assert first.next_cursor is not None
+    rest = search(session, "电池", limit=4, cursor=first.next_cursor)
+    assert [hit.listing_id for hit in rest.hits] == expected[4:]
+    scores = [hit.score for hit in [*first.hits, *rest.hits]]
+    assert len(set(scores)) == 2
+
+
 def test_newest_and_price_orders(session: Session, set_today) -> None:  # type: ignore[no-untyped-def]
     cheap = listed(
         session,

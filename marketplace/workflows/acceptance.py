@@ -4,13 +4,12 @@ force (Patent Law art. 51). A license in force reaches the pledges of the licens
 whose pledgees are entitled to the licensing income (Civil Code art. 444)."""
 
 from sqlalchemy.orm import defaultload, lazyload
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, User
 from marketplace.events.models import EventType
 from marketplace.licensing import export_review, payments
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models.idempotency import IdempotencyRecord
 from marketplace.licensing.models.licenses import License, LicensePublic, LicenseStatus
 from marketplace.licensing.models.obligations import Obligation, Payment
 from marketplace.listings import service as listings
@@ -76,58 +75,50 @@ def _accept(
 ) -> tuple[License, list[int] | None]:
     """The license, and the pledges it was linked to when created now (None: a replay)."""
     assert licensee.id is not None
-    held: Listing | None = None
-    if not _answered_before(session, licensee_id=licensee.id, key=idempotency_key):
-        offer = listings.get_visible_offer(
-            session=session, offer_id=offer_id, organization_id=licensee.id
-        )
-        pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
-        # Read again after the pledge check's locks (a registration committed while it waited
-        # is seen: the patents' pledges, which the links below follow), and held for the rest of
-        # the use case: the session's identity map keeps only the objects someone holds, and
-        # the checks, the license's terms and the pledge links all read this listing. Its
-        # owner, patents and their encumbrances are what they read; its offers and the
-        # patents' IPC codes load only if something asks for them.
-        held = session.get_one(
-            Listing,
-            offer.listing_id,
-            populate_existing=True,
-            options=[
-                lazyload(Listing.offers),  # type: ignore[arg-type]
-                defaultload(Listing.patents).lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
-            ],
-        )
+    # The key first: a replay returns the license taken before, whatever has happened to the
+    # declaration since; a new key is claimed (one statement), and a concurrent request with
+    # the same key waits here until this one ends, then replays it.
+    claimed = licensing.claim_offer_key(
+        session, offer_id=offer_id, organization_id=licensee.id, key=idempotency_key
+    )
+    if isinstance(claimed, License):
+        return claimed, None
+    offer = listings.get_visible_offer(
+        session=session, offer_id=offer_id, organization_id=licensee.id
+    )
+    pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
+    # Read again after the pledge check's locks (a registration committed while it waited
+    # is seen: the patents' pledges, which the links below follow), and held for the rest of
+    # the use case: the session's identity map keeps only the objects someone holds, and
+    # the checks, the license's terms and the pledge links all read this listing. Its
+    # owner, patents and their encumbrances are what they read; its offers and the
+    # patents' IPC codes load only if something asks for them.
+    listing = session.get_one(
+        Listing,
+        offer.listing_id,
+        populate_existing=True,
+        options=[
+            lazyload(Listing.offers),  # type: ignore[arg-type]
+            defaultload(Listing.patents).lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
+        ],
+    )
     license_, created = licensing.accept_offer(
         session=session,
         offer_id=offer_id,
         licensee=licensee,
         user=user,
         idempotency_key=idempotency_key,
+        claimed=claimed,
     )
     if not created:
         return license_, None
     assert license_.id is not None
-    listing = held if held is not None else session.get_one(Listing, license_.listing_id)
     pledge_ids = license_links.link_license(
         session, license_id=license_.id, patents=listing.patents
     )
     if license_.status is LicenseStatus.active:
         _tell_pledgees(session, license_, listing)
     return license_, pledge_ids
-
-
-def _answered_before(session: Session, *, licensee_id: int, key: str) -> bool:
-    """Whether this key already produced a license (licensing replays or refuses it)."""
-    return (
-        session.scalar(
-            select(IdempotencyRecord.id).where(
-                IdempotencyRecord.organization_id == licensee_id,
-                IdempotencyRecord.key == key,
-                col(IdempotencyRecord.license_id).is_not(None),
-            )
-        )
-        is not None
-    )
 
 
 def approve_export(

@@ -2,11 +2,15 @@
 -- first argument is "<access token> <offer id>"; thread n of N takes lines n, n+N, n+2N...
 -- A thread stops once every acceptance it sent has its answer (wrk.thread:stop), so that no
 -- request is cut off by the end of the run and the counts can be checked exactly; until then a
--- thread without lines left asks /healthz. The third argument prefixes the idempotency keys.
+-- thread without lines left asks /healthz. The third argument prefixes the idempotency keys. A
+-- thread that stops leaves a file named by its number in the directory of the fourth argument:
+-- wrk itself runs for its whole duration, so whoever started it interrupts it once every thread
+-- has left its file.
 local lines = {}
 local next_line = 0
 local stride = 1
 local key_prefix = ""
+local answered_dir = nil
 local threads = {}
 local counter = 0
 local sent, answered = 0, 0
@@ -30,6 +34,7 @@ function init(args)
   end
   stride = tonumber(args[2])
   key_prefix = args[3]
+  answered_dir = args[4]
   next_line = id
 end
 
@@ -68,6 +73,9 @@ function response(status, headers, body)
     answered = answered + 1
   end
   if next_line > #lines and answered >= sent then
+    if answered_dir then
+      io.open(answered_dir .. "/" .. id, "w"):close()
+    end
     wrk.thread:stop()
   end
 end

@@ -29,12 +29,13 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -88,8 +89,13 @@ def _wrk(
     seconds: int,
     script: list[str],
     script_args: Sequence[str] = (),
+    stop_when: Callable[[], bool] | None = None,
 ) -> Load:
-    """One wrk run; ``script`` is ``["-s", path]`` or empty, its arguments follow the URL."""
+    """One wrk run; ``script`` is ``["-s", path]`` or empty, its arguments follow the URL.
+
+    ``stop_when``: asked every 0.2 s; once true, wrk is interrupted (SIGINT), and prints its
+    summary for the time it ran. wrk's main thread sleeps for the whole duration even when every
+    thread has stopped (``wrk.thread:stop()``): this is how a run ends when its work is done."""
     command = [
         "wrk",
         f"-t{threads}",
@@ -102,12 +108,17 @@ def _wrk(
         url,
         *(["--", *script_args] if script_args else []),
     ]
-    finished = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if finished.returncode != 0:
-        raise SystemExit(
-            f"wrk failed ({finished.returncode}): {finished.stderr or finished.stdout}"
-        )
-    output = finished.stdout
+    process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    if stop_when is not None:
+        while process.poll() is None and not stop_when():
+            time.sleep(0.2)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    output, errors_text = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"wrk failed ({process.returncode}): {errors_text or output}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = 0
     for found in re.finditer(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", output):
@@ -414,10 +425,19 @@ def _measure(
             print("worker peak memory (MiB): " + ", ".join(f"{m:.0f}" for m in memory))
             return rows
         accept = ["-s", str(HERE / "wrk" / "accept.lua")]
-        accept_args = [str(tokens), str(args.threads), uuid.uuid4().hex[:8]]
-        # Each wrk thread stops once all its acceptances are answered: the duration is a bound.
+        answered = workdir / "answered"
+        answered.mkdir()
+        accept_args = [str(tokens), str(args.threads), uuid.uuid4().hex[:8], str(answered)]
+        # Each wrk thread stops once all its acceptances are answered, and leaves a file in
+        # ``answered``; when every thread has, wrk is stopped: the duration is only a bound.
         accept_run = {**common, "seconds": args.accept_timeout}
-        load = _wrk(base, script=accept, script_args=accept_args, **accept_run)
+        load = _wrk(
+            base,
+            script=accept,
+            script_args=accept_args,
+            stop_when=lambda: len(list(answered.iterdir())) >= args.threads,
+            **accept_run,
+        )
         found = re.search(r"ACCEPT created=(\d+) replayed=\d+ other=(\d+)", load.output)
         created = int(found.group(1)) if found else 0
         if not created:

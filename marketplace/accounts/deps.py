@@ -19,7 +19,7 @@ from marketplace.accounts.errors import (
     OrganizationNotVerified,
     OrganizationRejected,
 )
-from marketplace.accounts.models import ApiClient, User, UserRole, Verification
+from marketplace.accounts.models import ApiClient, Organization, User, UserRole, Verification
 from marketplace.audit.chain import Actor
 from marketplace.audit.recorder import act_as
 from marketplace.errors import Unauthorized
@@ -52,8 +52,11 @@ def get_caller(session: SessionDep, token: Annotated[str | None, Depends(oauth2_
     kind, _, ident = claims.subject.partition(":")
     user: User | None = None
     client: ApiClient | None = None
+    organization: Organization | None = None
     if kind == "user" and ident.isdigit():
-        user = session.get(User, int(ident))
+        found = accounts.get_user_and_organization(session=session, user_id=int(ident))
+        if found is not None:
+            user, organization = found
         if user is None or not user.is_active or user.organization_id != claims.organization_id:
             raise InvalidAccessToken("The token's account is disabled.")
     elif kind == "client":
@@ -62,9 +65,10 @@ def get_caller(session: SessionDep, token: Annotated[str | None, Depends(oauth2_
             raise InvalidAccessToken("The token's API client is revoked.")
     else:
         raise InvalidAccessToken("The token's subject is not recognised.")
-    organization = accounts.get_organization(
-        session=session, organization_id=claims.organization_id
-    )
+    if organization is None:
+        organization = accounts.get_organization(
+            session=session, organization_id=claims.organization_id
+        )
     # Scopes shrink at once when an organization is rejected, without waiting for token expiry.
     scopes = claims.scopes & accounts.allowed_scopes(organization)
     actor = f"user:{user.id}" if user is not None else f"client:{ident}"

@@ -232,6 +232,18 @@ def create_platform_admin(*, session: Session, email: str, password: str, full_n
     return admin
 
 
+def get_user_and_organization(
+    *, session: Session, user_id: int
+) -> tuple[User, Organization] | None:
+    """A user with its organization, in one query (every signed-in request needs both)."""
+    found = session.execute(
+        sa.select(User, Organization)
+        .join(Organization, col(Organization.id) == col(User.organization_id))
+        .where(col(User.id) == user_id)
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
 def get_organization(*, session: Session, organization_id: int) -> Organization:
     org = session.get(Organization, organization_id)
     if org is None:

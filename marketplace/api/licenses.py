@@ -93,7 +93,7 @@ def accept_offer(
     session: SessionDep,
     response: Response,
 ) -> LicensePublic:
-    license_, created = acceptance.accept_offer(
+    license_, created = acceptance.accept_offer_public(
         session=session,
         offer_id=offer_id,
         licensee=caller.organization,
@@ -102,7 +102,7 @@ def accept_offer(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return license_views.license_public(session, license_)
+    return license_
 
 
 @router.get(

@@ -17,7 +17,18 @@ def _transaction_id(session: Session) -> int:
     if session.get_bind().dialect.name != "postgresql":
         # SQLite runs one writer at a time: the id order is the commit order.
         return 0
-    return int(session.execute(sa.text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+    # Asked once per transaction (an acceptance records several events): kept with the
+    # session's outermost transaction, which a new transaction replaces.
+    transaction = session.get_transaction()
+    known = session.info.get(_TRANSACTION_ID_KEY)
+    if known is not None and transaction is not None and known[0] is transaction:
+        return int(known[1])
+    found = int(session.execute(sa.text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+    session.info[_TRANSACTION_ID_KEY] = (session.get_transaction(), found)
+    return found
+
+
+_TRANSACTION_ID_KEY = "marketplace.events.transaction_id"
 
 
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]

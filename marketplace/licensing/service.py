@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -162,39 +163,49 @@ def _replay(session: Session, record: IdempotencyRecord, fingerprint: str) -> Li
     return license_
 
 
-def _claim_key(
-    session: Session, *, organization_id: int, key: str, fingerprint: str
-) -> IdempotencyRecord | License:
-    """Claim the key in this transaction, or return the license an earlier request produced.
+_IDEMPOTENCY: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
-    A concurrent request with the same key blocks on the unique index until the first commits,
-    then finds its record: exactly one license, whatever the interleaving."""
-    existing = session.scalar(
+
+def claim_key(
+    session: Session, *, organization_id: int, key: str, fingerprint: str
+) -> int | License:
+    """Claim the key in this transaction (the id of its record), or return the license an
+    earlier request produced.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent request with the same key waits on
+    the unique index until the first commits, inserts nothing and finds its record: exactly one
+    license, whatever the interleaving. No savepoint is needed, as no error is raised."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    claimed = session.execute(
+        dialect.insert(_IDEMPOTENCY)
+        .values(
+            organization_id=organization_id,
+            key=key,
+            request_fingerprint=fingerprint,
+            created_at=clock.timestamp(),
+        )
+        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
+        .returning(_IDEMPOTENCY.c.id)
+    ).scalar_one_or_none()
+    if claimed is not None:
+        return int(claimed)
+    winner = session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.organization_id == organization_id, IdempotencyRecord.key == key
         )
     )
-    if existing is not None:
-        return _replay(session, existing, fingerprint)
-    record = IdempotencyRecord(
-        organization_id=organization_id, key=key, request_fingerprint=fingerprint
-    )
-    try:
-        with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
-        winner = session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.organization_id == organization_id,
-                IdempotencyRecord.key == key,
-            )
-        )
-        if winner is None:
-            raise IdempotencyKeyInFlight(
-                "A request with this Idempotency-Key is still in progress."
-            ) from None
-        return _replay(session, winner, fingerprint)
-    return record
+    if winner is None:
+        raise IdempotencyKeyInFlight("A request with this Idempotency-Key is still in progress.")
+    return _replay(session, winner, fingerprint)
+
+
+def claim_offer_key(
+    session: Session, *, offer_id: int, organization_id: int, key: str
+) -> int | License:
+    """Claim the key of an acceptance of this offer (the id of its record), or return the
+    license an earlier acceptance with it produced."""
+    fingerprint = request_fingerprint("accept_offer", str(offer_id))
+    return claim_key(session, organization_id=organization_id, key=key, fingerprint=fingerprint)
 
 
 def accept_offer(
@@ -204,17 +215,21 @@ def accept_offer(
     licensee: Organization,
     user: User | None,
     idempotency_key: str,
+    claimed: int | None = None,
 ) -> tuple[License, bool]:
     """Notify-and-take a license under a published declaration (Patent Law art. 51).
 
-    Returns the license and whether it was created now (False: a replay of the same key)."""
+    Returns the license and whether it was created now (False: a replay of the same key).
+    ``claimed``: the record of the key when the caller has claimed it already
+    (``claim_offer_key``)."""
     assert licensee.id is not None
-    fingerprint = request_fingerprint("accept_offer", str(offer_id))
-    claimed = _claim_key(
-        session, organization_id=licensee.id, key=idempotency_key, fingerprint=fingerprint
-    )
-    if isinstance(claimed, License):
-        return claimed, False
+    if claimed is None:
+        found = claim_offer_key(
+            session, offer_id=offer_id, organization_id=licensee.id, key=idempotency_key
+        )
+        if isinstance(found, License):
+            return found, False
+        claimed = found
 
     offer = listings.get_visible_offer(
         session=session, offer_id=offer_id, organization_id=licensee.id
@@ -246,17 +261,21 @@ def accept_offer(
                 f"Patent {patent.application_number} is suspended ({holds[0].kind}).",
                 application_number=patent.application_number,
             )
-    # A license that ran its term is over, and one left unpaid has lapsed: either way the
-    # licensee may take a new one.
-    expire_licenses(session=session, today=today, licensee_id=licensee.id, offer_id=offer.id)
-    lapse_unpaid_licenses(session=session, today=today, licensee_id=licensee.id, offer_id=offer.id)
-    already = session.scalar(
-        select(License.id).where(
-            License.licensee_id == licensee.id,
-            License.offer_id == offer.id,
-            col(License.status).in_(HOLDING_STATUSES),
-        )
+    holding = select(License.id).where(
+        License.licensee_id == licensee.id,
+        License.offer_id == offer.id,
+        col(License.status).in_(HOLDING_STATUSES),
     )
+    already = session.scalar(holding)
+    if already is not None:
+        # A license that ran its term is over, and one left unpaid has lapsed: either way the
+        # licensee may take a new one. (Only a license still holding can have run out: without
+        # one, a first acceptance, there is nothing to look for.)
+        expire_licenses(session=session, today=today, licensee_id=licensee.id, offer_id=offer.id)
+        lapse_unpaid_licenses(
+            session=session, today=today, licensee_id=licensee.id, offer_id=offer.id
+        )
+        already = session.scalar(holding)
     if already is not None:
         raise LicenseAlreadyActive(
             f"You already hold active license {already} under offer {offer.id}.",
@@ -302,9 +321,10 @@ def accept_offer(
         ) from None
     assert license_.id is not None
     license_.license_number = f"LIC{today:%Y}{license_.id:08d}"
-    claimed.license_id = license_.id
-    session.add_all([license_, claimed])
     session.flush()
+    session.execute(
+        sa.update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == claimed).values(license_id=license_.id)
+    )
     _notify_licensor(session, license_, licensee)
     if license_.status is LicenseStatus.pending_export_review:
         license_event(

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import lazyload
 from sqlmodel import Session, SQLModel, col, select
 
 from marketplace import clock
@@ -258,7 +259,8 @@ def get_visible_offer(*, session: Session, offer_id: int, organization_id: int |
     offer = session.get(Offer, offer_id)
     if offer is None:
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
-    listing = session.get(Listing, offer.listing_id)
+    # Its status and owner decide: its owner, patents and offers load when someone asks.
+    listing = session.get(Listing, offer.listing_id, options=[lazyload("*")])
     if listing is None or not is_visible(listing, organization_id):
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
     return offer

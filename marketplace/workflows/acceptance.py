@@ -3,19 +3,21 @@ that lets a pending one go on, and the confirmed upfront payment that puts a pen
 force (Patent Law art. 51). A license in force reaches the pledges of the licensed patents,
 whose pledgees are entitled to the licensing income (Civil Code art. 444)."""
 
-from sqlmodel import Session, col, select
+from sqlalchemy.orm import defaultload, lazyload
+from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, User
 from marketplace.events.models import EventType
 from marketplace.licensing import export_review, payments
 from marketplace.licensing import service as licensing
-from marketplace.licensing.models.idempotency import IdempotencyRecord
-from marketplace.licensing.models.licenses import License, LicenseStatus
+from marketplace.licensing.models.licenses import License, LicensePublic, LicenseStatus
 from marketplace.licensing.models.obligations import Obligation, Payment
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing
+from marketplace.patents.models import Patent
 from marketplace.pledges import collateral, license_links
 from marketplace.pledges import service as pledges
+from marketplace.workflows import license_views
 
 
 def accept_offer(
@@ -31,48 +33,92 @@ def accept_offer(
     Returns the license and whether it was created now (False: a replay of the same key).
     A declaration suspended by a pledge without its pledgee's consent (Civil Code art. 444)
     takes no new acceptance; a replay still returns the license taken before."""
-    assert licensee.id is not None
-    held: Listing | None = None
-    if not _answered_before(session, licensee_id=licensee.id, key=idempotency_key):
-        offer = listings.get_visible_offer(
-            session=session, offer_id=offer_id, organization_id=licensee.id
-        )
-        pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
-        # Read again after the pledge check's locks (a registration committed while it waited
-        # is seen), and held for the rest of the use case: the session's identity map keeps
-        # only the objects someone holds, and the checks, the license's terms and the pledge
-        # links all read this listing (with its owner, patents and offers, six queries each
-        # time it is loaded).
-        held = session.get_one(Listing, offer.listing_id, populate_existing=True)
-    license_, created = licensing.accept_offer(
+    license_, pledge_ids = _accept(
         session=session,
         offer_id=offer_id,
         licensee=licensee,
         user=user,
         idempotency_key=idempotency_key,
     )
+    return license_, pledge_ids is not None
+
+
+def accept_offer_public(
+    *,
+    session: Session,
+    offer_id: int,
+    licensee: Organization,
+    user: User | None,
+    idempotency_key: str,
+) -> tuple[LicensePublic, bool]:
+    """``accept_offer``, with the license as its parties see it: a new license carries the
+    pledges it was just linked to (no read back); a replay reads its links."""
+    license_, pledge_ids = _accept(
+        session=session,
+        offer_id=offer_id,
+        licensee=licensee,
+        user=user,
+        idempotency_key=idempotency_key,
+    )
+    if pledge_ids is None:
+        return license_views.license_public(session, license_), False
+    return licensing.to_public(license_, pledge_ids), True
+
+
+def _accept(
+    *,
+    session: Session,
+    offer_id: int,
+    licensee: Organization,
+    user: User | None,
+    idempotency_key: str,
+) -> tuple[License, list[int] | None]:
+    """The license, and the pledges it was linked to when created now (None: a replay)."""
+    assert licensee.id is not None
+    # The key first: a replay returns the license taken before, whatever has happened to the
+    # declaration since; a new key is claimed (one statement), and a concurrent request with
+    # the same key waits here until this one ends, then replays it.
+    claimed = licensing.claim_offer_key(
+        session, offer_id=offer_id, organization_id=licensee.id, key=idempotency_key
+    )
+    if isinstance(claimed, License):
+        return claimed, None
+    offer = listings.get_visible_offer(
+        session=session, offer_id=offer_id, organization_id=licensee.id
+    )
+    pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
+    # Read again after the pledge check's locks (a registration committed while it waited
+    # is seen: the patents' pledges, which the links below follow), and held for the rest of
+    # the use case: the session's identity map keeps only the objects someone holds, and
+    # the checks, the license's terms and the pledge links all read this listing. Its
+    # owner, patents and their encumbrances are what they read; its offers and the
+    # patents' IPC codes load only if something asks for them.
+    listing = session.get_one(
+        Listing,
+        offer.listing_id,
+        populate_existing=True,
+        options=[
+            lazyload(Listing.offers),  # type: ignore[arg-type]
+            defaultload(Listing.patents).lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
+        ],
+    )
+    license_, created = licensing.accept_offer(
+        session=session,
+        offer_id=offer_id,
+        licensee=licensee,
+        user=user,
+        idempotency_key=idempotency_key,
+        claimed=claimed,
+    )
     if not created:
-        return license_, False
+        return license_, None
     assert license_.id is not None
-    listing = held if held is not None else session.get_one(Listing, license_.listing_id)
-    license_links.link_license(session, license_id=license_.id, patents=listing.patents)
+    pledge_ids = license_links.link_license(
+        session, license_id=license_.id, patents=listing.patents
+    )
     if license_.status is LicenseStatus.active:
         _tell_pledgees(session, license_, listing)
-    return license_, True
-
-
-def _answered_before(session: Session, *, licensee_id: int, key: str) -> bool:
-    """Whether this key already produced a license (licensing replays or refuses it)."""
-    return (
-        session.scalar(
-            select(IdempotencyRecord.id).where(
-                IdempotencyRecord.organization_id == licensee_id,
-                IdempotencyRecord.key == key,
-                col(IdempotencyRecord.license_id).is_not(None),
-            )
-        )
-        is not None
-    )
+    return license_, pledge_ids
 
 
 def approve_export(

@@ -12,7 +12,7 @@ morning is not "in the future". A second, UTC day would let a license take effec
 the payment it rests on. Instants (the ``*_at`` timestamps) stay in UTC; ``day_of`` says on which
 day one fell."""
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 MARKETPLACE_TIMEZONE = timezone(timedelta(hours=8), "CST")
 
@@ -24,6 +24,16 @@ def now() -> datetime:
 def day_of(moment: datetime) -> date:
     """The day on the marketplace's calendar on which ``moment`` fell."""
     return moment.astimezone(MARKETPLACE_TIMEZONE).date()
+
+
+def start_of(day: date) -> datetime:
+    """The first instant (UTC) of ``day`` on the marketplace's calendar. The calendar's first
+    day began before the first instant a datetime can hold, which stands in for it."""
+    start = datetime.combine(day, time.min, tzinfo=MARKETPLACE_TIMEZONE)
+    try:
+        return start.astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def today() -> date:

@@ -125,10 +125,7 @@ def filter_conditions(
         )
     if filters.published_after is not None:
         # From the first moment of that day on the marketplace's calendar.
-        start = datetime.combine(
-            filters.published_after, datetime.min.time(), tzinfo=clock.MARKETPLACE_TIMEZONE
-        )
-        conditions.append(col(LS.published_at) >= start)
+        conditions.append(col(LS.published_at) >= clock.start_of(filters.published_after))
     return conditions
 
 

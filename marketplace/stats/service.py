@@ -4,7 +4,7 @@ query, so the report costs the same at a hundred patents or a million."""
 
 import io
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from marketplace import spreadsheets
+from marketplace import clock, spreadsheets
 from marketplace.accounts.caller import Caller
 from marketplace.accounts.models import LICENSOR_KINDS, Organization
 from marketplace.db import ScaledDecimal
@@ -231,7 +231,9 @@ class _Query:
             ).join(Patent, col(Patent.id) == col(ListingPatent.patent_id))
         statement = self._owned(statement, col(Listing.owner_id))
         statement = self._in_period(statement, happened_at, timestamps=True)
-        return self._run(statement, col(Listing.owner_id), grouped, year_of=self._utc(happened_at))
+        return self._run(
+            statement, col(Listing.owner_id), grouped, year_of=self._local(happened_at)
+        )
 
     def licenses(self, grouped: bool) -> list[tuple[GroupKey, str, int]]:
         statement = (
@@ -326,12 +328,15 @@ class _Query:
             per_currency[currency] = per_currency.get(currency, Decimal(0)) + value
         return sums
 
-    def _utc(self, timestamp: Any) -> Any:
-        """The timestamp as UTC wall time: PostgreSQL would take the year in the session's
-        time zone (SQLite stores UTC already)."""
+    def _local(self, timestamp: Any) -> Any:
+        """The timestamp as wall time on the marketplace's calendar (``clock``), whose year it
+        counts in. From UTC wall time, which PostgreSQL gives by ``timezone('UTC', ...)`` (it
+        would otherwise take the session's time zone) and SQLite stores; a fixed offset, as
+        the calendar has no daylight saving."""
+        offset = clock.MARKETPLACE_TIMEZONE.utcoffset(None)
         if self.session.get_bind().dialect.name == "postgresql":
-            return sa.func.timezone("UTC", timestamp)
-        return timestamp
+            return sa.func.timezone("UTC", timestamp) + offset
+        return sa.func.datetime(timestamp, f"{offset.total_seconds():+.0f} seconds")
 
     def _owned(self, statement: Any, owner_column: Any) -> Any:
         if self.owner_id is None:
@@ -341,13 +346,12 @@ class _Query:
     def _in_period(self, statement: Any, column: Any, *, timestamps: bool = False) -> Any:
         start, end = self.period_start, self.period_end
         if timestamps:
-            # Whole calendar days (UTC) of the period, compared as timestamps so that the
-            # column's index can serve the range.
+            # Whole days of the period on the marketplace's calendar (``clock``), compared as
+            # timestamps so that the column's index can serve the range.
             if start is not None:
-                statement = statement.where(column >= datetime.combine(start, time(), UTC))
+                statement = statement.where(column >= clock.start_of(start))
             if end is not None:
-                following = end + timedelta(days=1)
-                statement = statement.where(column < datetime.combine(following, time(), UTC))
+                statement = statement.where(column < clock.start_of(end + timedelta(days=1)))
             return statement
         if start is not None:
             statement = statement.where(column >= start)

@@ -1,6 +1,6 @@
 """Conversion figures computed by the service, group by group."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ from marketplace.stats import service as stats
 from marketplace.stats.errors import InvalidPeriod, StatsNotAvailable
 from marketplace.stats.models import ConversionRow, ConversionStats, StatsGroup
 from tests import factories
-from tests.factories import NewParty
+from tests.factories import NewParty, SetNow
 from tests.stats.conftest import Portfolio, accept
 
 
@@ -264,3 +264,30 @@ def test_scope_of_a_licensor_is_itself(new_party: NewParty, kind: OrganizationKi
     assert refused.value.code == "stats_not_available"
     admin = new_party(kind=OrganizationKind.platform)
     assert stats.report_scope(caller=factories.caller(admin.organization), owner_id=None) is None
+
+
+def test_a_publication_late_in_the_utc_day_counts_in_the_next_china_day_and_year(
+    session: Session, new_party: NewParty, set_now: SetNow
+) -> None:
+    """23:30 UTC is 07:30 the next day in China, the marketplace's calendar: a period and a
+    year count the publication on that day, as every other date of the marketplace does."""
+    university = new_party(kind=OrganizationKind.university)
+    set_now(datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
+    factories.published_listing(session, university.organization)
+
+    def published(group_by: StatsGroup = StatsGroup.year, **period: date) -> ConversionStats:
+        return stats.conversion_stats(
+            session=session, owner_id=university.organization.id, group_by=group_by, **period
+        )
+
+    new_year = date(2027, 1, 1)
+    assert published(period_start=new_year, period_end=new_year).totals.listings_published == 1
+    old_year_end = date(2026, 12, 31)
+    assert (
+        published(period_start=old_year_end, period_end=old_year_end).totals.listings_published == 0
+    )
+    assert published(period_end=old_year_end).totals.listings_published == 0
+    assert published(period_start=new_year).totals.listings_published == 1
+    rows = by_group(published())
+    assert rows["2027"].listings_published == 1
+    assert "2026" not in rows or rows["2026"].listings_published == 0

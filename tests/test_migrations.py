@@ -12,9 +12,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from marketplace.accounts.models import OrganizationKind
 from marketplace.db import JSONType, ScaledDecimal, UTCDateTime
 from marketplace.matching import needs, saved_searches
-from marketplace.matching.models import NeedCreate, SavedSearch, SavedSearchQuery, outside_metadata
+from marketplace.matching.models import (
+    NeedCreate,
+    SavedSearch,
+    SavedSearchClass,
+    SavedSearchQuery,
+    outside_metadata,
+)
 from marketplace.models import metadata
 from tests import factories
 from tests.conftest import postgres_only, reset_database, upgrade_database
@@ -94,6 +101,8 @@ def _saved_searches_before(engine: Engine, revision: str, rows: list[dict[str, A
         sa.column("query", JSONType),
         sa.column("terms", JSONType),
         sa.column("term_count", sa.Integer()),
+        # From the saved needs' revision on (7c3edbeba91b).
+        sa.column("required_terms", sa.Integer()),
         sa.column("active", sa.Boolean()),
         sa.column("created_at", UTCDateTime()),
     )
@@ -149,12 +158,17 @@ def test_existing_saved_searches_keep_requiring_every_word(engine: Engine) -> No
         )
         upgrade_database(engine, "7c3edbeba91b")
         with Session(engine) as check:
-            migrated = check.scalars(
-                select(SavedSearch)
+            # The columns of that revision: today's model has those of later ones too.
+            migrated = check.execute(
+                select(
+                    col(SavedSearch.term_count),
+                    col(SavedSearch.required_terms),
+                    col(SavedSearch.need_id),
+                )
                 .where(col(SavedSearch.organization_id) == organization_id)
                 .order_by(col(SavedSearch.id))
             ).all()
-            assert [(s.term_count, s.required_terms, s.need_id) for s in migrated] == [
+            assert [tuple(row) for row in migrated] == [
                 (0, 0, None),
                 (1, 1, None),
                 (3, 3, None),
@@ -206,13 +220,25 @@ def test_saved_searches_take_any_word_as_a_candidate_and_back(engine: Engine) ->
                     need_id=need.id,
                 )
             )
-            setup.add_all(rows)
+            # Only the columns given: today's model has those of later revisions too.
+            ids = [
+                setup.execute(
+                    sa.insert(SavedSearch)
+                    .values(row.model_dump(exclude_unset=True))
+                    .returning(col(SavedSearch.id))
+                ).scalar_one()
+                for row in rows
+            ]
             setup.commit()
-            ids = [row.id for row in rows]
 
-        def required() -> list[int]:
+        def required() -> list[int | None]:
             with Session(engine) as check:
-                return [check.get_one(SavedSearch, ident).required_terms for ident in ids]
+                return [
+                    check.scalar(
+                        select(col(SavedSearch.required_terms)).where(col(SavedSearch.id) == ident)
+                    )
+                    for ident in ids
+                ]
 
         upgrade_database(engine)
         assert required() == [0, 1, 1, 2]
@@ -477,6 +503,82 @@ def test_registration_numbers_recorded_before_the_office_numbers_are_flagged(
         with engine.begin() as connection:
             for table in reversed(metadata.sorted_tables):
                 connection.execute(table.delete())
+        reset_database(engine)
+        upgrade_database(engine)
+
+
+def test_saved_searches_are_weighed_for_classes_at_their_first_alert_and_back(
+    engine: Engine,
+) -> None:
+    """Saved searches from before classes were kept are not weighed yet (their first alert
+    weighs them); the way down drops the classes and keeps the saved searches."""
+    from alembic import command
+
+    from tests.conftest import alembic_config
+
+    config = alembic_config()
+    parent = "5b7d2e9c4a16"
+    try:
+        organization_id = _saved_searches_before(
+            engine,
+            parent,
+            [{"query": {"q": "电池"}, "terms": ["电池"], "term_count": 1, "required_terms": 1}],
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO saved_search_term (term, saved_search_id) "
+                    "SELECT '电池', id FROM saved_search WHERE organization_id = :organization_id"
+                ),
+                {"organization_id": organization_id},
+            )
+        upgrade_database(engine)
+        with Session(engine) as check:
+            [saved] = check.scalars(
+                select(SavedSearch).where(col(SavedSearch.organization_id) == organization_id)
+            ).all()
+            assert saved.classes_weighed_at is None
+            owner = factories.organization(check, kind=OrganizationKind.university)
+            listing = factories.published_listing(
+                check,
+                owner,
+                patent_list=[factories.patent(check, owner, title="一种锂离子电池的制备方法")],
+            )[0]
+            assert listing.id is not None
+            check.refresh(saved)
+            assert saved.classes_weighed_at is not None
+            assert (
+                check.scalars(
+                    select(SavedSearchClass.subclass).where(
+                        col(SavedSearchClass.saved_search_id) == saved.id
+                    )
+                ).all()
+                != []
+            )
+            # The listing is not kept: the migrations down to base would trip on its rows.
+            check.rollback()
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO saved_search_class "
+                    "(subclass, saved_search_id, share, listing_in_chinese) "
+                    "SELECT 'H01M', id, 1.0, false FROM saved_search "
+                    "WHERE organization_id = :organization_id"
+                ),
+                {"organization_id": organization_id},
+            )
+            config.attributes["connection"] = connection
+            command.downgrade(config, parent)
+        with engine.connect() as connection:
+            names = engine.dialect.get_table_names(connection)
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("saved_search")}
+            count = connection.scalar(sa.text("SELECT count(*) FROM saved_search"))
+        assert "saved_search_class" not in names
+        assert "classes_weighed_at" not in columns
+        assert count == 1
+        with engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM saved_search_term"))
+    finally:
         reset_database(engine)
         upgrade_database(engine)
 

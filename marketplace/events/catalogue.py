@@ -422,7 +422,9 @@ GROUPS: tuple[EventGroup, ...] = (
                     **_DECLARATION_NAMED,
                     "saved_searches": "Every matching saved search: `id`, `name`, "
                     "`matched_terms`, `coverage` (the share of its words' weight the listing "
-                    "covers, 0-1; 1 without words).",
+                    "covers, 0-1; 1 without words), `matched_class` (the IPC subclass by which "
+                    "a listing in the other language than its words matched it, as the search "
+                    "brings such a listing in; null when its words matched).",
                 },
             ),
         },

@@ -531,6 +531,26 @@ class SavedSearch(SQLModel, table=True):
     filter_max_upfront_fee: Decimal | None = Field(default=None, sa_type=ScaledDecimal(18, 2))
     filter_max_royalty_rate: Decimal | None = Field(default=None, sa_type=ScaledDecimal(7, 4))
     filter_min_remaining_years: int | None = None
+    # When the IPC subclasses the search's best matches for its words share were weighed
+    # (``saved_search_class``: by them a listing in the other language alerts). NULL while no
+    # listing had its words yet: weighed at its first alert.
+    classes_weighed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SavedSearchClass(SQLModel, table=True):
+    """The inverted index of saved searches by IPC subclass: which saved searches a listing of
+    that subclass, written in the other language than their words, may alert by its class."""
+
+    __tablename__ = "saved_search_class"
+    __table_args__ = (sa.Index("ix_saved_search_class_saved_search_id", "saved_search_id"),)
+
+    subclass: str = Field(max_length=4, primary_key=True)
+    saved_search_id: int = Field(
+        foreign_key="saved_search.id", primary_key=True, ondelete="CASCADE"
+    )
+    share: float
+    # The language of the listings it bridges to: Chinese for an English query, and the reverse.
+    listing_in_chinese: bool
 
 
 class SavedSearchTerm(SQLModel, table=True):

@@ -17,6 +17,15 @@ rank near the top for the saved query, not one that shares only its commonest wo
 system). A word no listing has yet weighs as a rare word, since the saved search waits for it.
 The alert names the words the listing has and the share it covers.
 
+Across languages, as the search: when saved, a saved search keeps the IPC subclasses that the
+search's best matches for its words share, with each one's share of their vote
+(``relevance.feedback_classes``), in the inverted index ``saved_search_class``.
+A listing written in the other language than its words, which no word of them reaches, alerts
+it when it is in one of those subclasses with at least ``ALERT_CLASS_SHARE`` of the vote: the
+field most of the best matches are in, where the search brings such a listing in by its class.
+The alert names that subclass. A saved search whose words no listing had when it was saved has
+its classes weighed at its first alert, as do those saved before classes were kept.
+
 Each organization with matching saved searches gets one ``saved_search.matched`` event per
 published listing, all written by one INSERT; the publisher is never alerted about its own
 listing. A listing published again after a withdrawal is a new publication and alerts again.
@@ -43,7 +52,7 @@ from marketplace.config import get_settings
 from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.listings.models import Listing, ListingStatus
-from marketplace.matching import coverage, search, search_index, tokenizer
+from marketplace.matching import coverage, relevance, search, search_index, tokenizer
 from marketplace.matching.candidates import ipc_codes_pattern
 from marketplace.matching.errors import (
     InvalidSavedSearch,
@@ -58,6 +67,7 @@ from marketplace.matching.models import (
     NEED_ALERT_TERMS,
     NeedStatus,
     SavedSearch,
+    SavedSearchClass,
     SavedSearchCreate,
     SavedSearchQuery,
     SavedSearchTerm,
@@ -176,7 +186,74 @@ def create_saved_search(
     assert saved.id is not None
     session.add_all(SavedSearchTerm(term=term, saved_search_id=saved.id) for term in terms)
     session.flush()
+    classes = evidence_classes(session, terms, query)
+    if classes is not None:
+        _keep_classes(session, saved.id, terms, classes)
     return saved
+
+
+def query_in_chinese(terms: Sequence[str]) -> bool | None:
+    """Whether the words are all Chinese (True) or none of them is (False); None for words in
+    both languages, which reach listings in both already."""
+    chinese = {tokenizer.is_cjk(term) for term in terms}
+    return next(iter(chinese)) if len(chinese) == 1 else None
+
+
+def evidence_classes(
+    session: Session, terms: Sequence[str], query: SavedSearchQuery
+) -> dict[str, float] | None:
+    """The IPC subclasses the search's best matches for ``terms`` (within the saved filters)
+    share, each with its share of their vote, as the search weighs them now; None while no
+    listing has the words."""
+    if not terms:
+        return None
+    conditions = search.filter_conditions(session, filters_of(query), today=clock.today())
+    ranking = relevance.rank(
+        session,
+        terms=terms,
+        conditions=conditions,
+        bound=get_settings().search_candidate_limit,
+    )
+    if ranking.model.top_text <= 0:
+        return None
+    return ranking.model.classes
+
+
+def _keep_classes(
+    session: Session, saved_search_id: int, terms: Sequence[str], classes: dict[str, float]
+) -> None:
+    """Record the saved search's classes, unless they were recorded meanwhile (a concurrent
+    publication weighing them too). Only a query in one language bridges to the other by
+    them."""
+    now = clock.now()
+    recorded = session.execute(
+        sa.update(SavedSearch)
+        .where(col(SavedSearch.id) == saved_search_id)
+        .where(col(SavedSearch.classes_weighed_at).is_(None))
+        .values(classes_weighed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if recorded.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    chinese = query_in_chinese(terms)
+    held = session.identity_map.get(
+        sa.inspect(SavedSearch).identity_key_from_primary_key((saved_search_id,))
+    )
+    if isinstance(held, SavedSearch):
+        set_committed_value(held, "classes_weighed_at", now)
+    if chinese is not None and classes:
+        session.execute(
+            sa.insert(SavedSearchClass),
+            [
+                {
+                    "subclass": subclass,
+                    "saved_search_id": saved_search_id,
+                    "share": share,
+                    "listing_in_chinese": not chinese,
+                }
+                for subclass, share in classes.items()
+            ],
+        )
 
 
 def _own_open_need(session: Session, need_id: int, organization: Organization) -> TechnologyNeed:
@@ -224,6 +301,9 @@ def delete_saved_search(*, session: Session, saved: SavedSearch) -> None:
     """Gone with its words; events already recorded stay in the feed."""
     session.execute(
         sa.delete(SavedSearchTerm).where(col(SavedSearchTerm.saved_search_id) == saved.id)
+    )
+    session.execute(
+        sa.delete(SavedSearchClass).where(col(SavedSearchClass.saved_search_id) == saved.id)
     )
     session.delete(saved)
     session.flush()
@@ -322,7 +402,8 @@ def _filter_values(row: dict[str, Any], *, owner: Organization, today: date) -> 
 class Match:
     """A saved search that a published listing matches (read as plain columns: a publication
     may match thousands of saved searches, and needs none of them as objects), with the words
-    of it the listing has and the share of its weight they cover (1 without words)."""
+    of it the listing has and the share of its weight they cover (1 without words), and the
+    IPC subclass by which a listing in the other language matched it (None: by its words)."""
 
     id: int
     organization_id: int
@@ -330,6 +411,7 @@ class Match:
     terms: list[str]
     matched_terms: list[str]
     coverage: float
+    matched_class: str | None = None
 
 
 # A saved search alerts on a listing that covers at least this share of its words' weight
@@ -338,6 +420,9 @@ class Match:
 # sixth of their weight (one key word's worth): two of its commonest words are not enough.
 ALERT_COVERAGE = 0.5
 NEED_ALERT_COVERAGE = 0.15
+# A listing in the other language alerts by a subclass that at least this share of the saved
+# query's best matches vote for: the field most of them are in.
+ALERT_CLASS_SHARE = 0.5
 
 _MATCH_COLUMNS = (
     col(SavedSearch.id),
@@ -345,11 +430,21 @@ _MATCH_COLUMNS = (
     col(SavedSearch.name),
     col(SavedSearch.terms),
     col(SavedSearch.need_id),
+    col(SavedSearch.classes_weighed_at),
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    by_words: sa.Executable
+    chosen: sa.Executable
+    without_words: sa.Executable
+    by_class: sa.Executable
+    alerted: sa.Executable
+
+
 @cache
-def _statements() -> tuple[sa.Executable, sa.Executable, sa.Executable, sa.Executable]:
+def _statements() -> _Statements:
     """The statements of alerting, built once with the listing's values as parameters: each
     publication reuses them as compiled (building and keying them anew cost more than running
     them, which a bulk declaration of hundreds of listings pays per listing)."""
@@ -373,13 +468,32 @@ def _statements() -> tuple[sa.Executable, sa.Executable, sa.Executable, sa.Execu
     without_words = (
         sa.select(*_MATCH_COLUMNS).where(col(SavedSearch.term_count) == 0).where(*conditions)
     )
+    by_class = (
+        sa.select(
+            col(SavedSearchClass.saved_search_id),
+            col(SavedSearchClass.subclass),
+            col(SavedSearchClass.share),
+        )
+        .join(SavedSearch, col(SavedSearch.id) == col(SavedSearchClass.saved_search_id))
+        .where(
+            col(SavedSearchClass.subclass).in_(
+                _parameter(SavedSearchClass.subclass, "subclasses", expanding=True)
+            )
+        )
+        .where(
+            col(SavedSearchClass.listing_in_chinese)
+            == _parameter(SavedSearchClass.listing_in_chinese, "listing_in_chinese")
+        )
+        .where(col(SavedSearchClass.share) >= ALERT_CLASS_SHARE)
+        .where(*conditions)
+    )
     alerted = (
         sa.update(SavedSearch)
         .where(col(SavedSearch.id).in_(_parameter(SavedSearch.id, "ids", expanding=True)))
         .values(last_alerted_at=_parameter(SavedSearch.last_alerted_at, "alerted_at"))
         .execution_options(synchronize_session=False)
     )
-    return candidates, chosen, without_words, alerted
+    return _Statements(candidates, chosen, without_words, by_class, alerted)
 
 
 def _matches(
@@ -393,11 +507,11 @@ def _matches(
     the listing's words (the inverted index ``saved_search_term``); their words are then
     weighed by the corpus in one look-up, and each is kept when the listing covers enough of
     its weight, as the search would rank the listing near the top for it."""
-    candidates_of, chosen_of, without_words_of, _ = _statements()
+    statements = _statements()
     found: Counter[int] = Counter()
     needed: dict[int, int] = {}
     for batch in _batched(sorted({*document.title, *document.body}), _TERM_BATCH):
-        rows = session.execute(candidates_of, {**values, "terms": list(batch)}).all()
+        rows = session.execute(statements.by_words, {**values, "terms": list(batch)}).all()
         for saved_search_id, count, required in rows:
             found[saved_search_id] += count
             needed[saved_search_id] = required
@@ -405,12 +519,16 @@ def _matches(
     candidates = [
         row
         for batch_ids in _batched(candidate_ids, _TERM_BATCH)
-        for row in session.execute(chosen_of, {"ids": list(batch_ids)})
+        for row in session.execute(statements.chosen, {"ids": list(batch_ids)})
     ]
     weights = coverage.term_weights(session, (term for row in candidates for term in row.terms))
     words = coverage.ListingWords.of(document.title, document.body)
     # Many saved searches ask for the same words: each set of words is weighed once.
     covered_by: dict[tuple[str, ...], coverage.Coverage] = {}
+    by_words: set[int] = set()
+    # The text candidates that do not cover enough: a class may still alert them.
+    partly: dict[int, coverage.Coverage] = {}
+    unweighed: list[Any] = []
     for row in candidates:
         key = tuple(row.terms)
         covered = covered_by.get(key)
@@ -418,13 +536,82 @@ def _matches(
             covered = covered_by[key] = coverage.coverage(weights, row.terms, words)
         enough = NEED_ALERT_COVERAGE if row.need_id is not None else ALERT_COVERAGE
         if covered.share >= enough:
+            by_words.add(row.id)
+            if row.classes_weighed_at is None:
+                unweighed.append(row)
             yield Match(
                 row.id, row.organization_id, row.name, row.terms, covered.matched, covered.share
             )
+        else:
+            partly[row.id] = covered
+    # A listing its words cover now exists: the search has best matches to weigh classes by.
+    for row in unweighed:
+        _weigh_classes(session, row.id, row.terms)
+    yield from _matches_by_class(
+        session,
+        document=document,
+        values=values,
+        exclude=by_words,
+        partly=partly,
+        statements=statements,
+    )
     without_words = session.execute(
-        without_words_of.execution_options(yield_per=_TERM_BATCH), values
+        statements.without_words.execution_options(yield_per=_TERM_BATCH), values
     )
     yield from (Match(row.id, row.organization_id, row.name, [], [], 1.0) for row in without_words)
+
+
+def _weigh_classes(session: Session, saved_search_id: int, terms: Sequence[str]) -> None:
+    """Weigh the classes of a saved search not weighed yet, with its saved filters."""
+    saved_query = session.execute(
+        sa.select(col(SavedSearch.query)).where(col(SavedSearch.id) == saved_search_id)
+    ).scalar_one()
+    classes = evidence_classes(session, terms, SavedSearchQuery.model_validate(saved_query))
+    if classes is not None:
+        _keep_classes(session, saved_search_id, terms, classes)
+
+
+def _matches_by_class(
+    session: Session,
+    *,
+    document: search_index.Document,
+    values: dict[str, Any],
+    exclude: set[int],
+    partly: dict[int, coverage.Coverage],
+    statements: _Statements,
+) -> Iterator[Match]:
+    """The saved searches in the other language than the listing (by its title part, as the
+    search tells them) that its IPC subclasses alert (see ``ALERT_CLASS_SHARE``), whose
+    filters pass it, but not those in ``exclude`` (already matched by their words); ``partly``:
+    what the listing covers of the candidates by words that it did not cover enough."""
+    subclasses = sorted(relevance.subclasses_of(search_index.split_joined(values["ipc_codes"])))
+    if not subclasses:
+        return
+    listing_in_chinese = any(tokenizer.is_cjk(word) for word in document.title)
+    best: dict[int, tuple[float, str]] = {}
+    rows = session.execute(
+        statements.by_class,
+        {**values, "subclasses": subclasses, "listing_in_chinese": listing_in_chinese},
+    )
+    for saved_search_id, subclass, share in rows:
+        if saved_search_id in exclude:
+            continue
+        # The strongest evidence, ties to the first subclass (as relevance.class_evidence).
+        held = best.get(saved_search_id)
+        if held is None or (-share, subclass) < (-held[0], held[1]):
+            best[saved_search_id] = (share, subclass)
+    for batch_ids in _batched(sorted(best), _TERM_BATCH):
+        for row in session.execute(statements.chosen, {"ids": list(batch_ids)}):
+            covered = partly.get(row.id, coverage.Coverage(0.0, []))
+            yield Match(
+                row.id,
+                row.organization_id,
+                row.name,
+                row.terms,
+                covered.matched,
+                covered.share,
+                best[row.id][1],
+            )
 
 
 def alert_on_publish(
@@ -466,6 +653,7 @@ def alert_on_publish(
                             "name": saved.name,
                             "matched_terms": saved.matched_terms,
                             "coverage": saved.coverage,
+                            "matched_class": saved.matched_class,
                         }
                         for saved in searches
                     ],
@@ -475,7 +663,7 @@ def alert_on_publish(
         ],
     )
     now = clock.now()
-    alerted = _statements()[3]
+    alerted = _statements().alerted
     for batch in _batched([found.id for found in matched], _TERM_BATCH):
         session.execute(alerted, {"ids": list(batch), "alerted_at": now})
     # The saved searches this session has loaded learn the time too. Looked up by id: the

@@ -21,6 +21,7 @@ from marketplace.matching import saved_searches, search
 from marketplace.matching.errors import InvalidSavedSearch, NeedClosed, SavedSearchLimitReached
 from marketplace.matching.models import (
     SavedSearch,
+    SavedSearchClass,
     SavedSearchCreate,
     SavedSearchQuery,
     SavedSearchTerm,
@@ -31,7 +32,7 @@ from marketplace.workflows import declarations
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.factories import NewParty
-from tests.matching.helpers import listed
+from tests.matching.helpers import found, listed
 from tests.problems import assert_problem
 from tests.statements import counting_statements, inserts_into
 
@@ -68,7 +69,13 @@ def test_a_chinese_saved_search_alerts_on_a_matching_listing(session: Session) -
     assert event.payload["title"] == "一种锂离子电池的制备方法"
     assert event.payload["matched_terms"] == ["电池"]
     assert event.payload["saved_searches"] == [
-        {"id": saved.id, "name": "电池", "matched_terms": ["电池"], "coverage": 1.0}
+        {
+            "id": saved.id,
+            "name": "电池",
+            "matched_terms": ["电池"],
+            "coverage": 1.0,
+            "matched_class": None,
+        }
     ]
     assert saved.last_alerted_at is not None
 
@@ -672,6 +679,109 @@ def test_a_bulk_declaration_alerts_for_each_published_listing_only(session: Sess
     assert [e.payload["listing_id"] for e in alerts(session, saver)] == [
         outcome.results[0].listing_id
     ]
+
+
+# Across languages ------------------------------------------------------------------------------
+
+BATTERY = ["H01M 10/0525"]
+GEARS = ["F16H 1/00"]
+
+
+def test_a_chinese_saved_search_alerts_on_an_english_listing_of_its_field(
+    session: Session,
+) -> None:
+    """As the search ranks it: the best matches of the Chinese words are batteries (H01M), so
+    an English battery listing alerts, and an English gearbox does not."""
+    saver = factories.organization(session)
+    for title in ("一种锂离子电池正极材料", "锂离子电池隔膜", "锂离子电池电解液"):
+        listed(session, title, ipc_codes=BATTERY)
+    saved = save(session, saver, "锂电", q="锂离子电池")
+    assert saved.classes_weighed_at is not None
+    english = listed(session, "Cathode coating for rechargeable cells", ipc_codes=["H01M 4/36"])
+    listed(session, "Planetary gearbox", ipc_codes=GEARS)
+    # A Chinese listing of the class without the words: its own language needs the words.
+    listed(session, "一种电极极耳焊接装置", ipc_codes=BATTERY)
+    assert english.id in found(session, "锂离子电池")
+    [event] = alerts(session, saver)
+    assert event.payload["listing_id"] == english.id
+    assert event.payload["saved_searches"] == [
+        {
+            "id": saved.id,
+            "name": "锂电",
+            "matched_terms": [],
+            "coverage": 0.0,
+            "matched_class": "H01M",
+        }
+    ]
+
+
+def test_an_english_saved_search_alerts_on_a_chinese_listing_of_its_field(
+    session: Session,
+) -> None:
+    saver = factories.organization(session)
+    for title in ("Lithium battery cathode", "Lithium battery separator", "Lithium cell"):
+        listed(session, title, ipc_codes=BATTERY)
+    listed(session, "Gear tooth profile", ipc_codes=GEARS)
+    save(session, saver, q="lithium battery")
+    chinese = listed(session, "一种固态电解质及其制备方法", ipc_codes=["H01M 10/056"])
+    listed(session, "一种行星齿轮减速器", ipc_codes=GEARS)
+    listed(session, "Separator coating", ipc_codes=BATTERY)
+    assert [
+        (e.payload["listing_id"], e.payload["saved_searches"][0]["matched_class"])
+        for e in alerts(session, saver)
+    ] == [(chinese.id, "H01M")]
+
+
+def test_a_minor_class_of_the_best_matches_does_not_alert_across_languages(
+    session: Session,
+) -> None:
+    """Only the field most of the best matches share bridges the languages."""
+    saver = factories.organization(session)
+    for title in ("锂离子电池正极", "锂离子电池负极", "锂离子电池隔膜"):
+        listed(session, title, ipc_codes=BATTERY)
+    listed(session, "锂离子电池 齿轮箱", ipc_codes=GEARS)
+    save(session, saver, q="锂离子电池")
+    battery = listed(session, "Anode slurry", ipc_codes=["H01M 4/13"])
+    listed(session, "Helical gear", ipc_codes=GEARS)
+    assert [e.payload["listing_id"] for e in alerts(session, saver)] == [battery.id]
+
+
+def test_the_saved_filters_hold_across_languages(session: Session) -> None:
+    saver = factories.organization(session)
+    for title in ("锂离子电池正极", "锂离子电池负极"):
+        listed(session, title, ipc_codes=BATTERY, type_digit=2)
+    save(session, saver, q="锂离子电池", kind="utility_model")
+    listed(session, "Anode slurry", ipc_codes=BATTERY)
+    assert alerts(session, saver) == []
+    utility = listed(session, "Anode slurry", ipc_codes=BATTERY, type_digit=2)
+    assert [e.payload["listing_id"] for e in alerts(session, saver)] == [utility.id]
+
+
+def test_a_saved_search_no_listing_had_words_for_is_weighed_at_its_first_alert(
+    session: Session,
+) -> None:
+    saver = factories.organization(session)
+    saved = save(session, saver, q="锂离子电池")
+    assert saved.classes_weighed_at is None
+    listed(session, "Anode slurry", ipc_codes=BATTERY)
+    assert alerts(session, saver) == []
+    first = listed(session, "一种锂离子电池", ipc_codes=BATTERY)
+    assert saved.classes_weighed_at is not None
+    english = listed(session, "Cathode coating", ipc_codes=BATTERY)
+    assert [e.payload["listing_id"] for e in alerts(session, saver)] == [first.id, english.id]
+
+
+def test_deleting_a_saved_search_deletes_its_classes(session: Session) -> None:
+    saver = factories.organization(session)
+    listed(session, "一种锂离子电池", ipc_codes=BATTERY)
+    saved = save(session, saver, q="锂离子电池")
+    assert session.scalars(
+        select(SavedSearchClass.subclass).where(col(SavedSearchClass.saved_search_id) == saved.id)
+    ).all() == ["H01M"]
+    saved_searches.delete_saved_search(session=session, saved=saved)
+    assert session.scalars(select(SavedSearchClass)).all() == []
+    listed(session, "Cathode coating", ipc_codes=BATTERY)
+    assert alerts(session, saver) == []
 
 
 # Saved needs -----------------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def accept_offer(
     )
     pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
     # Read again after the pledge check's locks (a registration committed while it waited
-    # is seen: the patents' pledges, which the links below follow), and held for the rest of
+    # is seen: the patents' pledges, which the links below follow; a withdrawal, its status,
+    # which the license's rules check without locking the row again), and held for the rest of
     # the use case: the session's identity map keeps only the objects someone holds, and
     # the checks, the license's terms and the pledge links all read this listing. Its
     # owner, patents and their encumbrances are what they read; its offers and the
@@ -83,6 +84,7 @@ def accept_offer(
         user=user,
         idempotency_key=idempotency_key,
         claimed=claimed,
+        locked_listing=listing,
     )
     if not created:
         return _replayed(session, license_)

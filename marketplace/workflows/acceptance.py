@@ -5,7 +5,7 @@ whose pledgees are entitled to the licensing income (Civil Code art. 444)."""
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import defaultload, lazyload
+from sqlalchemy.orm import defaultload, joinedload, lazyload
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, User
@@ -73,6 +73,8 @@ def accept_offer(
         offer.listing_id,
         populate_existing=True,
         options=[
+            # The owner in the same statement (one row, always there), not a query of its own.
+            joinedload(Listing.owner, innerjoin=True),  # type: ignore[arg-type]
             lazyload(Listing.offers),  # type: ignore[arg-type]
             defaultload(Listing.patents).lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
         ],

@@ -44,9 +44,9 @@ from typing import Any
 import sqlalchemy as sa
 from bench_core import seed  # the same data as the core benchmark
 from harness import (  # the directory of this script
-    SECRET_KEY,
     Server,
     bench_database,
+    enterprise_tokens,
     free_port,
     marketplace_command,
     migrate,
@@ -225,32 +225,6 @@ def _worker_memory_mib(server: Server) -> list[float]:
     return found
 
 
-def _tokens(database_url: str, path: Path, offer_id: int) -> int:
-    """A token per verified enterprise user, minted as the server would (same secret)."""
-    os.environ["MARKETPLACE_SECRET_KEY"] = SECRET_KEY
-    from marketplace.accounts import security
-    from marketplace.config import get_settings
-
-    get_settings.cache_clear()
-    engine = sa.create_engine(database_url)
-    with engine.connect() as connection:
-        users = connection.execute(
-            sa.text(
-                "SELECT u.id, u.organization_id FROM user_account u JOIN organization o "
-                "ON o.id = u.organization_id WHERE o.kind = 'enterprise' ORDER BY u.id"
-            )
-        ).all()
-    engine.dispose()
-    scopes = frozenset({"licenses", "licenses:accept", "listings", "patents"})
-    with path.open("w") as out:
-        for user_id, organization_id in users:
-            token = security.create_access_token(
-                subject=f"user:{user_id}", organization_id=organization_id, scopes=scopes
-            ).token
-            out.write(f"{token} {offer_id}\n")
-    return len(users)
-
-
 def _check_acceptance(database_url: str, offer_id: int, created: int) -> tuple[int, float]:
     engine = sa.create_engine(database_url)
     with engine.connect() as connection:
@@ -372,7 +346,7 @@ def _measure(
     search_paths = workdir / "search.txt"
     search_paths.write_text("".join(f"/api/v1/listings?q={word}\n" for word in SEARCH_WORDS))
     tokens = workdir / "tokens.txt"
-    _tokens(database_url, tokens, offer_id)
+    tokens.write_text("".join(f"{token} {offer_id}\n" for token in enterprise_tokens(database_url)))
     extra = {"MARKETPLACE_TOKEN_ATTEMPTS_PER_MINUTE": "1000000"}
     rotate = ["-s", str(HERE / "wrk" / "rotate.lua")]
     if "search" in args.only:

@@ -106,6 +106,34 @@ def migrate(database_url: str) -> None:
     command.upgrade(config, "head")
 
 
+# What a seeded enterprise user's token allows: everything acceptance and its reads need.
+ENTERPRISE_SCOPES = frozenset({"licenses", "licenses:accept", "listings", "patents"})
+
+
+def enterprise_tokens(database_url: str) -> list[str]:
+    """A bearer token for each user of an enterprise, in user id order, minted as a server with
+    ``SECRET_KEY`` would mint them (the secret is set for this process too)."""
+    os.environ["MARKETPLACE_SECRET_KEY"] = SECRET_KEY
+    get_settings.cache_clear()
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            users = connection.execute(
+                sa.text(
+                    "SELECT u.id, u.organization_id FROM user_account u JOIN organization o "
+                    "ON o.id = u.organization_id WHERE o.kind = 'enterprise' ORDER BY u.id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [
+        security.create_access_token(
+            subject=f"user:{user_id}", organization_id=organization_id, scopes=ENTERPRISE_SCOPES
+        ).token
+        for user_id, organization_id in users
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class BenchDatabase:
     url: str

@@ -4,8 +4,9 @@ A database of its own (``bench_core``'s data, a few listings and as many enterpr
 acceptances), then N acceptances of one offer through the ASGI app, one enterprise each with its
 own token and idempotency key, one after the other. Prints the SQL statements per acceptance and
 this process's CPU milliseconds per acceptance (the database's own work runs in its server, not
-here); ``--profile N`` also prints the N functions with the most cumulative time under cProfile
-(which slows the run: the CPU figure is then the profiled one).
+here); ``--profile N`` also prints the N functions with the most cumulative CPU time under
+cProfile (this process's CPU time, so that waits on the database do not count; profiling slows
+the run: the CPU figure is then the profiled one).
 
     .venv/bin/python benchmarks/profile_acceptance.py \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test --acceptances 300
@@ -29,7 +30,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from bench_core import seed  # the same data as the core benchmark
-from harness import SECRET_KEY, bench_database, migrate  # the directory of this script
+from harness import bench_database, enterprise_tokens, migrate  # the directory of this script
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,28 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _measure(database_url: str, offer_id: int, args: argparse.Namespace) -> None:
     os.environ["MARKETPLACE_DATABASE_URL"] = database_url
-    os.environ["MARKETPLACE_SECRET_KEY"] = SECRET_KEY
-    from marketplace.accounts import security
+    tokens = enterprise_tokens(database_url)  # sets the secret the app below verifies with
     from marketplace.config import get_settings
     from marketplace.db import get_engine
 
     get_settings.cache_clear()
     get_engine.cache_clear()
     engine = get_engine()
-    with engine.connect() as connection:
-        users = connection.execute(
-            sa.text(
-                "SELECT u.id, u.organization_id FROM user_account u JOIN organization o "
-                "ON o.id = u.organization_id WHERE o.kind = 'enterprise' ORDER BY u.id"
-            )
-        ).all()
-    scopes = frozenset({"licenses", "licenses:accept", "listings", "patents"})
-    tokens = [
-        security.create_access_token(
-            subject=f"user:{user_id}", organization_id=organization_id, scopes=scopes
-        ).token
-        for user_id, organization_id in users
-    ]
     statements = 0
 
     @sa.event.listens_for(engine, "before_cursor_execute")
@@ -106,7 +92,7 @@ def _measure(database_url: str, offer_id: int, args: argparse.Namespace) -> None
 
     app = create_app()
     prefix = uuid.uuid4().hex[:8]
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     cpu: list[float] = []
 
     async def run() -> int:

@@ -422,13 +422,13 @@ def _accept(
 ) -> License:
     """The licensee accepts the listing's offer of that royalty type (its written notice)."""
     offer = next(offer for offer in listing.offers if offer.royalty_type == royalty_type)
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id or 0,
         licensee=licensee[0],
         user=licensee[1],
         idempotency_key=f"demo-{listing.id}-{royalty_type}",
-    )
+    ).license
     summary.licenses += 1
     return license_
 

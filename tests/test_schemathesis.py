@@ -173,13 +173,13 @@ def headers_for(session: Session) -> Callable[[str], dict[str, str]]:
     factories.draft_listing(session, university)
     # A license for the enterprise, so that recordation and certificates reach their services.
     assert offer.id is not None
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id,
         licensee=session.get_one(Organization, enterprise.organization_id),
         user=enterprise,
         idempotency_key="schemathesis",
-    )
+    ).license
     # A dispute about it, so that the dispute endpoints reach their services.
     disputes.open_dispute(
         session=session,

@@ -93,16 +93,16 @@ def accept_offer(
     session: SessionDep,
     response: Response,
 ) -> LicensePublic:
-    license_, created = acceptance.accept_offer_public(
+    accepted = acceptance.accept_offer(
         session=session,
         offer_id=offer_id,
         licensee=caller.organization,
         user=caller.user,
         idempotency_key=idempotency_key,
     )
-    if not created:
+    if not accepted.created:
         response.status_code = status.HTTP_200_OK
-    return license_
+    return accepted.public()
 
 
 @router.get(

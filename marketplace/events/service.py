@@ -12,23 +12,16 @@ from marketplace.events.catalogue import CATALOGUE
 from marketplace.events.models import Event, EventType
 from marketplace.pagination import InvalidCursor, decode_cursor, encode_cursor
 
+# The current transaction's id on PostgreSQL (taking one if it has none yet): events carry it, so
+# that the feed reads them in commit-safe order.
+_CURRENT_TRANSACTION_ID = sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)
+
 
 def _transaction_id(session: Session) -> int:
     if session.get_bind().dialect.name != "postgresql":
         # SQLite runs one writer at a time: the id order is the commit order.
         return 0
-    # Asked once per transaction (an acceptance records several events): kept with the
-    # session's outermost transaction, which a new transaction replaces.
-    transaction = session.get_transaction()
-    known = session.info.get(_TRANSACTION_ID_KEY)
-    if known is not None and transaction is not None and known[0] is transaction:
-        return int(known[1])
-    found = int(session.execute(sa.text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
-    session.info[_TRANSACTION_ID_KEY] = (session.get_transaction(), found)
-    return found
-
-
-_TRANSACTION_ID_KEY = "marketplace.events.transaction_id"
+    return int(session.execute(sa.select(_CURRENT_TRANSACTION_ID)).scalar_one())
 
 
 _EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
@@ -57,7 +50,6 @@ def record_many(session: Session, *, type: EventType, events: Sequence[NewEvent]
         return
     # What is pending first, as a flush would have written it: the events may refer to it.
     session.flush()
-    transaction_id = _transaction_id(session)
     created_at = clock.timestamp()
     rows = [
         {
@@ -65,15 +57,20 @@ def record_many(session: Session, *, type: EventType, events: Sequence[NewEvent]
             "type": type.value,
             "subject": event.subject,
             "payload": event.payload,
-            "transaction_id": transaction_id,
             "created_at": created_at,
         }
         for event in events
     ]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # The transaction's id taken by the INSERT itself: no round trip to ask for it first.
+        statement = _EVENTS.insert().values(transaction_id=_CURRENT_TRANSACTION_ID)
+    else:
+        statement = _EVENTS.insert().values(transaction_id=0)
     # With RETURNING, SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues") of up to
     # a thousand rows each, within the bound-parameter limits of both databases. On the table, not
     # the model: the ORM's bulk path would only add work per row (events are not audited).
-    session.connection().execute(_EVENTS.insert().returning(_EVENTS.c.id), rows).all()
+    connection.execute(statement.returning(_EVENTS.c.id), rows).all()
 
 
 def record(

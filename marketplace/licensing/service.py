@@ -216,12 +216,15 @@ def accept_offer(
     user: User | None,
     idempotency_key: str,
     claimed: int | None = None,
+    locked_listing: Listing | None = None,
 ) -> tuple[License, bool]:
     """Notify-and-take a license under a published declaration (Patent Law art. 51).
 
     Returns the license and whether it was created now (False: a replay of the same key).
     ``claimed``: the record of the key when the caller has claimed it already
-    (``claim_offer_key``)."""
+    (``claim_offer_key``). ``locked_listing``: the offer's listing when the caller holds a
+    shared lock on its row in this transaction already and read it after taking the lock (the
+    acceptance workflow's pledge check takes it), so that it is neither locked nor read again."""
     assert licensee.id is not None
     if claimed is None:
         found = claim_offer_key(
@@ -236,10 +239,16 @@ def accept_offer(
     )
     # A shared lock on the listing: acceptances run side by side, while a withdrawal (which
     # updates the row) waits for them, or they for it, and then see "withdrawn".
-    status = session.execute(
-        select(Listing.status).where(col(Listing.id) == offer.listing_id).with_for_update(read=True)
-    ).scalar_one()
-    listing = session.get_one(Listing, offer.listing_id)
+    if locked_listing is None:
+        status = session.execute(
+            select(Listing.status)
+            .where(col(Listing.id) == offer.listing_id)
+            .with_for_update(read=True)
+        ).scalar_one()
+        listing = session.get_one(Listing, offer.listing_id)
+    else:
+        assert locked_listing.id == offer.listing_id
+        listing, status = locked_listing, locked_listing.status
     if status != ListingStatus.published:
         raise ListingNotPublished(
             f"Listing {listing.id} is {status}; its offers can no longer be accepted."
@@ -312,16 +321,25 @@ def accept_offer(
         # The notice alone does not make the license: the upfront payment must follow.
         license_.status = LicenseStatus.pending_payment
         license_.payment_due_date = today + timedelta(days=get_settings().license_payment_days)
+    if session.get_bind().dialect.name == "postgresql":
+        # The id from the table's sequence first, so that the row is inserted with its number
+        # rather than numbered by a second UPDATE. (SQLite has no sequence to ask.)
+        license_.id = session.execute(_NEXT_LICENSE_ID).scalar_one()
+        license_.license_number = license_number(today, license_.id)
+    session.add(license_)
     try:
-        with session.begin_nested():
-            session.add(license_)
+        session.flush()
     except IntegrityError:
+        # The partial unique index on (licensee, offer) of holding licenses: a concurrent
+        # acceptance won. No savepoint: this refusal ends the use case and rolls it all back
+        # (the failed flush has expired every loaded object: only plain values are used here).
         raise LicenseAlreadyActive(
-            f"An active license under offer {offer.id} was created concurrently."
+            f"An active license under offer {offer_id} was created concurrently."
         ) from None
     assert license_.id is not None
-    license_.license_number = f"LIC{today:%Y}{license_.id:08d}"
-    session.flush()
+    if license_.license_number is None:
+        license_.license_number = license_number(today, license_.id)
+        session.flush()
     session.execute(
         sa.update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == claimed).values(license_id=license_.id)
     )
@@ -336,6 +354,16 @@ def accept_offer(
     else:
         start(session=session, license_=license_)
     return license_, True
+
+
+def license_number(issued: date, license_id: int) -> str:
+    """The license's number: the year it was issued and its id."""
+    return f"LIC{issued:%Y}{license_id:08d}"
+
+
+_NEXT_LICENSE_ID = sa.select(
+    sa.func.nextval(sa.func.pg_get_serial_sequence(License.__tablename__, "id"))
+)
 
 
 def _notify_licensor(session: Session, license_: License, licensee: Organization) -> None:

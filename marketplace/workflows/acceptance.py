@@ -3,7 +3,9 @@ that lets a pending one go on, and the confirmed upfront payment that puts a pen
 force (Patent Law art. 51). A license in force reaches the pledges of the licensed patents,
 whose pledgees are entitled to the licensing income (Civil Code art. 444)."""
 
-from sqlalchemy.orm import defaultload, lazyload
+from dataclasses import dataclass
+
+from sqlalchemy.orm import defaultload, joinedload, lazyload
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, User
@@ -17,7 +19,20 @@ from marketplace.listings.models import Listing
 from marketplace.patents.models import Patent
 from marketplace.pledges import collateral, license_links
 from marketplace.pledges import service as pledges
-from marketplace.workflows import license_views
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """What an acceptance gave: the license, whether it was created now (False: a replay of
+    the same key), and the pledges it was linked to when granted."""
+
+    license: License
+    created: bool
+    pledge_ids: list[int]
+
+    def public(self) -> LicensePublic:
+        """The license as its parties see it."""
+        return licensing.to_public(self.license, self.pledge_ids)
 
 
 def accept_offer(
@@ -27,53 +42,12 @@ def accept_offer(
     licensee: Organization,
     user: User | None,
     idempotency_key: str,
-) -> tuple[License, bool]:
+) -> Acceptance:
     """The licensee's written notice under a published declaration (Patent Law art. 51).
 
-    Returns the license and whether it was created now (False: a replay of the same key).
     A declaration suspended by a pledge without its pledgee's consent (Civil Code art. 444)
-    takes no new acceptance; a replay still returns the license taken before."""
-    license_, pledge_ids = _accept(
-        session=session,
-        offer_id=offer_id,
-        licensee=licensee,
-        user=user,
-        idempotency_key=idempotency_key,
-    )
-    return license_, pledge_ids is not None
-
-
-def accept_offer_public(
-    *,
-    session: Session,
-    offer_id: int,
-    licensee: Organization,
-    user: User | None,
-    idempotency_key: str,
-) -> tuple[LicensePublic, bool]:
-    """``accept_offer``, with the license as its parties see it: a new license carries the
-    pledges it was just linked to (no read back); a replay reads its links."""
-    license_, pledge_ids = _accept(
-        session=session,
-        offer_id=offer_id,
-        licensee=licensee,
-        user=user,
-        idempotency_key=idempotency_key,
-    )
-    if pledge_ids is None:
-        return license_views.license_public(session, license_), False
-    return licensing.to_public(license_, pledge_ids), True
-
-
-def _accept(
-    *,
-    session: Session,
-    offer_id: int,
-    licensee: Organization,
-    user: User | None,
-    idempotency_key: str,
-) -> tuple[License, list[int] | None]:
-    """The license, and the pledges it was linked to when created now (None: a replay)."""
+    takes no new acceptance; a replay still returns the license taken before, with the pledge
+    links read back (a new license carries those it was just given, without a read)."""
     assert licensee.id is not None
     # The key first: a replay returns the license taken before, whatever has happened to the
     # declaration since; a new key is claimed (one statement), and a concurrent request with
@@ -82,13 +56,14 @@ def _accept(
         session, offer_id=offer_id, organization_id=licensee.id, key=idempotency_key
     )
     if isinstance(claimed, License):
-        return claimed, None
+        return _replayed(session, claimed)
     offer = listings.get_visible_offer(
         session=session, offer_id=offer_id, organization_id=licensee.id
     )
     pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
     # Read again after the pledge check's locks (a registration committed while it waited
-    # is seen: the patents' pledges, which the links below follow), and held for the rest of
+    # is seen: the patents' pledges, which the links below follow; a withdrawal, its status,
+    # which the license's rules check without locking the row again), and held for the rest of
     # the use case: the session's identity map keeps only the objects someone holds, and
     # the checks, the license's terms and the pledge links all read this listing. Its
     # owner, patents and their encumbrances are what they read; its offers and the
@@ -98,6 +73,8 @@ def _accept(
         offer.listing_id,
         populate_existing=True,
         options=[
+            # The owner in the same statement (one row, always there), not a query of its own.
+            joinedload(Listing.owner, innerjoin=True),  # type: ignore[arg-type]
             lazyload(Listing.offers),  # type: ignore[arg-type]
             defaultload(Listing.patents).lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
         ],
@@ -109,16 +86,23 @@ def _accept(
         user=user,
         idempotency_key=idempotency_key,
         claimed=claimed,
+        locked_listing=listing,
     )
     if not created:
-        return license_, None
+        return _replayed(session, license_)
     assert license_.id is not None
     pledge_ids = license_links.link_license(
         session, license_id=license_.id, patents=listing.patents
     )
     if license_.status is LicenseStatus.active:
         _tell_pledgees(session, license_, listing)
-    return license_, pledge_ids
+    return Acceptance(license_, True, pledge_ids)
+
+
+def _replayed(session: Session, license_: License) -> Acceptance:
+    assert license_.id is not None
+    linked = license_links.pledge_ids_by_license(session, [license_.id])
+    return Acceptance(license_, False, linked.get(license_.id, []))
 
 
 def approve_export(

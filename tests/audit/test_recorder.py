@@ -110,7 +110,7 @@ def test_a_bulk_change_of_rows_not_loaded_is_recorded_row_by_row(
             licensee=session.get_one(Organization, licensee.organization_id),
             user=licensee,
             idempotency_key=f"key-{index}",
-        )[0]
+        ).license
         for index, licensee in enumerate(licensees)
     ]
     session.commit()
@@ -305,13 +305,13 @@ def test_a_license_termination_is_recorded_for_both_parties(session: Session) ->
         session, offers=[factories.offer_data(royalty_type="running", royalty_rate=Decimal("3.5"))]
     )
     licensee = factories.member(session)
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id or 0,
         licensee=session.get_one(Organization, licensee.organization_id),
         user=licensee,
         idempotency_key="key",
-    )
+    ).license
     session.commit()
     licensing.terminate_license(
         session=session,

@@ -25,15 +25,16 @@ def test_a_university_or_institute_takes_a_license(
 ) -> None:
     taker = new_party(kind=kind)
 
-    license_, created = acceptance.accept_offer(
+    accepted = acceptance.accept_offer(
         session=session,
         offer_id=offer.id or 0,
         licensee=taker.organization,
         user=taker.user,
         idempotency_key=str(uuid.uuid4()),
     )
+    license_ = accepted.license
 
-    assert created
+    assert accepted.created
     assert (license_.licensee_id, license_.status) == (taker.id, LicenseStatus.active)
     assert license_.terms["licensee"]["id"] == taker.id
 

@@ -66,13 +66,13 @@ def in_force(session: Session, offer: Offer, licensee: Party) -> License:
 
 
 def take(session: Session, offer: Offer, party: Party, key: str | None = None) -> License:
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id or 0,
         licensee=party.organization,
         user=party.user,
         idempotency_key=key or str(uuid.uuid4()),
-    )
+    ).license
     return license_
 
 
@@ -320,9 +320,9 @@ def test_terminated_and_expired_are_told_to_both_parties(
     assert recipients(session, ended, "license.terminated") == sorted([licensor.id, licensee.id])
 
     other = factories.organization(session)
-    runs_out, _ = acceptance.accept_offer(
+    runs_out = acceptance.accept_offer(
         session=session, offer_id=offer.id or 0, licensee=other, user=None, idempotency_key="x"
-    )
+    ).license
     day = runs_out.expires_on + timedelta(days=1)
     set_today(day)
     sweep.run_daily_sweep(session=session, today=day)

@@ -296,10 +296,11 @@ def test_a_withdrawal_request_leaves_the_declaration_in_force_and_acceptable(
     assert listing.withdrawal_requested_at is not None
     assert listing.patents[0].open_license_listing_id == listing.id
     licensee = factories.organization(session)
-    license_, created = acceptance.accept_offer(
+    accepted = acceptance.accept_offer(
         session=session, offer_id=offer.id or 0, licensee=licensee, user=None, idempotency_key="k"
     )
-    assert created
+    license_ = accepted.license
+    assert accepted.created
     assert license_.listing_id == listing.id
 
 
@@ -307,13 +308,13 @@ def test_licenses_already_granted_stand_after_the_withdrawal(
     session: Session, owner: Organization
 ) -> None:
     listing, offer = factories.published_listing(session, owner)
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id or 0,
         licensee=factories.organization(session),
         user=None,
         idempotency_key="k",
-    )
+    ).license
     status_before, terms_before = license_.status, dict(license_.terms)
     factories.withdraw(session, listing)
     session.refresh(license_)

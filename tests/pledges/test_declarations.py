@@ -44,13 +44,13 @@ def events_of(session: Session, organization_id: int | None, type_: EventType) -
 
 
 def accept(session: Session, offer: Offer, licensee: Organization, key: str = "") -> License:
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id or 0,
         licensee=licensee,
         user=None,
         idempotency_key=key or str(uuid.uuid4()),
-    )
+    ).license
     return license_
 
 

@@ -78,13 +78,13 @@ def world(engine: Engine, *, consents: bool = False) -> World:
 
 
 def accept(session: Session, scene: World) -> License:
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=scene.offer_id,
         licensee=session.get_one(Organization, scene.licensee_id),
         user=None,
         idempotency_key=str(uuid.uuid4()),
-    )
+    ).license
     return license_
 
 

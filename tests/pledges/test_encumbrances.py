@@ -79,13 +79,13 @@ def license_under(session: Session, listing: Listing) -> License:
     """A fresh enterprise takes a license under the listing's first offer, paying any upfront
     fee: the license is in force."""
     licensee = factories.organization(session, kind=OrganizationKind.enterprise)
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=listing.offers[0].id or 0,
         licensee=licensee,
         user=None,
         idempotency_key=str(uuid.uuid4()),
-    )
+    ).license
     return factories.pay_upfront(session, license_)
 
 
@@ -631,13 +631,13 @@ def test_a_license_waiting_for_its_upfront_fee_does_not_count_until_it_is_paid(
     """Notice without the payment the declaration asks for is no license yet (Patent Law
     art. 51): not counted until the licensor confirms the fee."""
     listing, offer = factories.published_listing(session)
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=offer.id or 0,
         licensee=factories.organization(session, kind=OrganizationKind.enterprise),
         user=None,
         idempotency_key=str(uuid.uuid4()),
-    )
+    ).license
     assert license_.status == "pending_payment"
     assert check_one(session, listing.patents[0]).active_license_count == 0
 

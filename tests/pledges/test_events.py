@@ -103,13 +103,13 @@ def test_an_open_license_and_a_license_on_a_pledged_patent_are_told_to_the_pledg
     )
     factories.publish(session, listing)
     licensee = factories.organization(session, kind=OrganizationKind.enterprise)
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=listing.offers[0].id or 0,
         licensee=licensee,
         user=None,
         idempotency_key="k",
-    )
+    ).license
     # The license arises once its entry fee is paid (Patent Law art. 51): the pledgee hears then.
     factories.pay_upfront(session, license_)
     kinds = [kind for kind, _ in events_of(session, bank)]

@@ -208,13 +208,13 @@ def test_license_income_covers_every_license_on_the_pledged_patents(
 
     def take_license(day: date, key: str) -> License:
         set_today(day)
-        license_, _ = acceptance.accept_offer(
+        license_ = acceptance.accept_offer(
             session=session,
             offer_id=offer.id or 0,
             licensee=org(session, OrganizationKind.enterprise),
             user=None,
             idempotency_key=key,
-        )
+        ).license
         return license_
 
     # A license from before the pledge counts too: its income is the patent's.

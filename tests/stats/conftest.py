@@ -24,13 +24,13 @@ class Portfolio:
 def accept(session: Session, offer_id: int, licensee: Organization, *, paid: bool = True) -> None:
     """The licensee accepts; any upfront fee is paid and confirmed at once unless ``paid`` is
     False (the license then waits for it, and is not counted as licensed)."""
-    license_, _ = acceptance.accept_offer(
+    license_ = acceptance.accept_offer(
         session=session,
         offer_id=offer_id,
         licensee=licensee,
         user=None,
         idempotency_key=str(uuid.uuid4()),
-    )
+    ).license
     if paid:
         factories.pay_upfront(session, license_)
 

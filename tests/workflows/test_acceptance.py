@@ -45,23 +45,27 @@ def test_a_license_on_pledged_patents_is_linked_to_the_pledge_and_replays_add_no
     offer_id = declared_pledged_patent(session, bank, owner, pledge)
     licensee = factories.organization(session, kind=OrganizationKind.enterprise)
 
-    first, created = acceptance.accept_offer(
+    first = acceptance.accept_offer(
         session=session, offer_id=offer_id, licensee=licensee, user=None, idempotency_key="k"
     )
-    replay, again = acceptance.accept_offer(
+    replay = acceptance.accept_offer(
         session=session, offer_id=offer_id, licensee=licensee, user=None, idempotency_key="k"
     )
 
-    assert (created, again) == (True, False)
-    assert replay.id == first.id
-    assert license_links.pledge_ids_by_license(session, [first.id or 0]) == {first.id: [pledge.id]}
+    assert (first.created, replay.created) == (True, False)
+    assert replay.license.id == first.license.id
+    license_id = first.license.id or 0
+    assert license_links.pledge_ids_by_license(session, [license_id]) == {license_id: [pledge.id]}
+    # The new license carries its links as given, the replay as read back: the same.
+    assert first.pledge_ids == replay.pledge_ids == [pledge.id]
+    assert first.public().pledge_ids == replay.public().pledge_ids == [pledge.id]
     # The factories' hybrid offer asks for an entry fee: no license in force before it is paid.
-    assert first.status is LicenseStatus.pending_payment
+    assert first.license.status is LicenseStatus.pending_payment
     assert licensed_events(session, bank) == []
 
-    factories.pay_upfront(session, first)
+    factories.pay_upfront(session, first.license)
 
-    assert factories.reread(session, first).status is LicenseStatus.active
+    assert factories.reread(session, first.license).status is LicenseStatus.active
     assert len(licensed_events(session, bank)) == 1
 
 
@@ -78,9 +82,9 @@ def test_a_foreign_license_tells_the_pledgee_only_when_export_is_approved(
     offer_id = declared_pledged_patent(session, bank, owner, pledge)
     foreign = factories.organization(session, kind=OrganizationKind.enterprise, country="US")
 
-    pending, _ = acceptance.accept_offer(
+    pending = acceptance.accept_offer(
         session=session, offer_id=offer_id, licensee=foreign, user=None, idempotency_key="k"
-    )
+    ).license
     assert pending.status is LicenseStatus.pending_export_review
     assert license_links.pledge_ids_by_license(session, [pending.id or 0]) == {
         pending.id: [pledge.id]

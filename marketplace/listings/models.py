@@ -65,12 +65,13 @@ class ListingPatent(SQLModel, table=True):
 
 
 MAX_LISTING_TITLE = 300
+MAX_LISTING_DESCRIPTION = 20_000
 MAX_WITHDRAWAL_REASON = 2000
 
 
 class ListingFields(SQLModel):
     title: str = Field(min_length=1, max_length=MAX_LISTING_TITLE)
-    description: str | None = Field(default=None, max_length=20_000)
+    description: str | None = Field(default=None, max_length=MAX_LISTING_DESCRIPTION)
 
 
 class Listing(ListingFields, table=True):
@@ -175,7 +176,7 @@ class ListingUpdate(SQLModel):
     )
 
     title: str | None = Field(default=None, min_length=1, max_length=MAX_LISTING_TITLE)
-    description: str | None = Field(default=None, max_length=20_000)
+    description: str | None = Field(default=None, max_length=MAX_LISTING_DESCRIPTION)
 
 
 class OfferTerms(SQLModel):
@@ -314,13 +315,41 @@ class OfferUpdate(BaseModel):
     territory: str | None = PydanticField(default=None, min_length=1, max_length=200)
 
 
-class OfferPublic(OfferTerms):
+# The response models below are plain pydantic classes, not SQLModel ones: pydantic-core builds
+# them without calling Python, while a SQLModel class has its ``__init__`` called for every
+# instance, nested ones included (a page of listings has about a hundred). Their fields are
+# those of the table models' bases, as ``tests/listings/test_public_models.py`` checks.
+
+
+class OfferPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    royalty_type: RoyaltyType
+    upfront_fee: Decimal | None = PydanticField(
+        default=None, description="Lump sum, or the entry fee of a hybrid offer."
+    )
+    royalty_rate: Decimal | None = PydanticField(
+        default=None,
+        description="Percent of net sales (running, hybrid), or of profit (profit_share).",
+    )
+    per_unit_fee: Decimal | None = None
+    minimum_annual: Decimal | None = PydanticField(
+        default=None, description="Minimum royalty per license year."
+    )
+    currency: str = PydanticField(default="CNY", min_length=3, max_length=3)
+    term_years: int = PydanticField(
+        ge=1, le=20, description="License term; within the patents' remaining term."
+    )
+    field_of_use: str | None = PydanticField(default=None, max_length=500)
+    territory: str = PydanticField(default=DEFAULT_TERRITORY, min_length=1, max_length=200)
     id: int
     listing_id: int
     created_at: datetime
 
 
-class OrganizationSummary(SQLModel):
+class OrganizationSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     name: str
     kind: OrganizationKind
@@ -374,7 +403,11 @@ class ListingSuspension(BaseModel):
     )
 
 
-class ListingPublic(ListingFields):
+class ListingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    title: str = PydanticField(min_length=1, max_length=MAX_LISTING_TITLE)
+    description: str | None = PydanticField(default=None, max_length=MAX_LISTING_DESCRIPTION)
     id: int
     owner_id: int
     owner: OrganizationSummary

@@ -123,40 +123,50 @@ def public_listing_fields(
     if not listing_ids:
         return {}
     # Core statements on the session's connection: plain rows, no ORM result processing (and
-    # no autoflush, hence the flush).
+    # no autoflush, hence the flush). Rows are read as tuples in the selects' column order and
+    # zipped with the names: reading them by name costs a lookup per column and row.
     session.flush()
     connection = session.connection()
     statements = _public_statements(connection.dialect.name)
     ids = {"listing_ids": list(listing_ids)}
-    listing_rows = connection.execute(statements.listings, ids).mappings().all()
-    # A row per IPC code of each patent of each listing (one without a code if it has none).
+    listing_rows = connection.execute(statements.listings, ids).all()
+    # A row per IPC code of each patent of each listing (one without a code if it has none):
+    # the listing's id, the patent's columns, the code.
     codes: dict[tuple[int, int], list[str]] = {}
     patent_rows: dict[tuple[int, int], dict[str, Any]] = {}
-    for row in connection.execute(statements.patents, ids).mappings():
-        key = (row["listing_id"], row["id"])
+    for row in connection.execute(statements.patents, ids):
+        listing_id, patent_id, code = row[0], row[1], row[-1]
+        key = (listing_id, patent_id)
         if key not in patent_rows:
-            patent_rows[key] = dict(row)
+            patent_rows[key] = dict(zip(_PATENT_COLUMNS, row[1:-1], strict=True))
             codes[key] = []
-        if row["code"] is not None:
-            codes[key].append(row["code"])
+        if code is not None:
+            codes[key].append(code)
     summaries: dict[int, list[dict[str, Any]]] = {}
     for (listing_id, patent_id), patent in patent_rows.items():
         summaries.setdefault(listing_id, []).append(
             patents.summary_fields(patent, ipc_codes=codes[listing_id, patent_id])
         )
     offers: dict[int, list[dict[str, Any]]] = {}
-    for row in connection.execute(statements.offers, ids).mappings():
-        offers.setdefault(row["listing_id"], []).append(dict(row))
+    listing_id_at = _OFFER_COLUMNS.index("listing_id")
+    for row in connection.execute(statements.offers, ids):
+        offers.setdefault(row[listing_id_at], []).append(
+            dict(zip(_OFFER_COLUMNS, row, strict=True))
+        )
     found: dict[int, dict[str, Any]] = {}
+    listing_width = len(_LISTING_COLUMNS)
     for row in listing_rows:
-        listing_id = row["id"]
-        found[listing_id] = {
-            **{name: row[name] for name in _LISTING_COLUMNS},
-            "owner": {name: row[_OWNER_PREFIX + name] for name in OrganizationSummary.model_fields},
-            "patents": summaries.get(listing_id, []),
-            "offers": offers.get(listing_id, []),
-        }
+        fields = dict(zip(_LISTING_COLUMNS, row[:listing_width], strict=True))
+        fields["owner"] = dict(zip(_OWNER_COLUMNS, row[listing_width:], strict=True))
+        fields["patents"] = summaries.get(fields["id"], [])
+        fields["offers"] = offers.get(fields["id"], [])
+        found[fields["id"]] = fields
     return found
+
+
+_OWNER_COLUMNS = tuple(OrganizationSummary.model_fields)
+_OFFER_COLUMNS = tuple(OfferPublic.model_fields)
+_PATENT_COLUMNS = (*patents.SUMMARY_COLUMNS, *patents.STANDING_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,26 +193,20 @@ def _public_statements(dialect: str) -> _PublicStatements:
     return _PublicStatements(
         listings=sa.select(
             *(listing_table.c[name] for name in _LISTING_COLUMNS),
-            *(
-                owner_table.c[name].label(_OWNER_PREFIX + name)
-                for name in OrganizationSummary.model_fields
-            ),
+            *(owner_table.c[name].label(_OWNER_PREFIX + name) for name in _OWNER_COLUMNS),
         )
         .join_from(listing_table, owner_table, owner_table.c.id == listing_table.c.owner_id)
         .where(among(listing_table.c.id)),
         patents=sa.select(
             link_table.c.listing_id,
-            *(
-                patent_table.c[name]
-                for name in (*patents.SUMMARY_COLUMNS, *patents.STANDING_COLUMNS)
-            ),
+            *(patent_table.c[name] for name in _PATENT_COLUMNS),
             ipc_table.c.code,
         )
         .join_from(link_table, patent_table, patent_table.c.id == link_table.c.patent_id)
         .outerjoin(ipc_table, ipc_table.c.patent_id == patent_table.c.id)
         .where(among(link_table.c.listing_id))
         .order_by(patent_table.c.id, link_table.c.listing_id, ipc_table.c.position),
-        offers=sa.select(*(offer_table.c[name] for name in OfferPublic.model_fields))
+        offers=sa.select(*(offer_table.c[name] for name in _OFFER_COLUMNS))
         .where(among(offer_table.c.listing_id))
         .order_by(offer_table.c.id),
     )

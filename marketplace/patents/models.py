@@ -465,8 +465,12 @@ class PatentIssue(BaseModel):
     application_number: str | None = None
 
 
-class PatentSummary(SQLModel):
+# A plain pydantic class (its docstring is its schema's description): a page of listings builds
+# dozens, and pydantic-core builds these without calling Python, unlike SQLModel classes.
+class PatentSummary(BaseModel):
     """What anyone sees of a patent covered by a published listing."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: int
     application_number: str

@@ -4,7 +4,8 @@ as HTML as it is."""
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 
 from marketplace.matching import tokenizer
 
@@ -13,19 +14,21 @@ _CONTEXT_BEFORE = 40
 _WORD = re.compile(r"[A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+")
 
 
-def _spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
-    chinese = [term for term in terms if tokenizer.is_cjk(term)]
-    english = {term for term in terms if not tokenizer.is_cjk(term)}
-    spans: list[tuple[int, int]] = []
-    for term in chinese:
-        start = text.find(term)
-        while start != -1:
-            spans.append((start, start + len(term)))
-            start = text.find(term, start + len(term))
-    if english:
-        for word in _WORD.finditer(text):
-            if tokenizer.stem(tokenizer.normalize(word.group())) in english:
-                spans.append(word.span())
+@lru_cache(maxsize=65_536)
+def _word_stem(word: str) -> str:
+    """A word of the text as the index has it (most words of a page's texts recur)."""
+    return tokenizer.stem(tokenizer.normalize(word))
+
+
+def _english_spans(text: str, english: set[str]) -> Iterator[tuple[int, int]]:
+    """The spans of the words whose stem is among ``english``, in order, found as they are
+    read: a snippet stops reading past its end."""
+    for word in _WORD.finditer(text):
+        if _word_stem(word.group()) in english:
+            yield word.span()
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:
@@ -36,13 +39,42 @@ def _spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     return merged
 
 
+def _spans_before(
+    text: str, terms: Sequence[str], *, window: int | None
+) -> tuple[list[tuple[int, int]], int]:
+    """The matched spans (unmerged) and where an excerpt of ``window`` characters from
+    ``_CONTEXT_BEFORE`` before the first of them ends (the text's length without a window or a
+    match). English words past that end are not read: no span starting there shows."""
+    chinese = [term for term in terms if tokenizer.is_cjk(term)]
+    english = {term for term in terms if not tokenizer.is_cjk(term)}
+    spans: list[tuple[int, int]] = []
+    for term in chinese:
+        start = text.find(term)
+        while start != -1:
+            spans.append((start, start + len(term)))
+            start = text.find(term, start + len(term))
+    found = _english_spans(text, english) if english else iter(())
+    first_english = next(found, None)
+    if first_english is not None:
+        spans.append(first_english)
+    end = len(text)
+    if window is not None and spans:
+        first = min(spans)[0]
+        end = min(end, max(0, first - _CONTEXT_BEFORE) + window)
+    for span in found:
+        if span[0] >= end:
+            break
+        spans.append(span)
+    return spans, end
+
+
 def snippet(text: str, terms: Sequence[str]) -> str | None:
     """An excerpt around the first match, or None when the text has none."""
-    spans = _spans(text, terms)
-    if not spans:
+    found, end = _spans_before(text, terms, window=SNIPPET_CHARS)
+    if not found:
         return None
+    spans = _merged(found)
     start = max(0, spans[0][0] - _CONTEXT_BEFORE)
-    end = min(len(text), start + SNIPPET_CHARS)
     parts: list[str] = ["…" if start > 0 else ""]
     cursor = start
     for span_start, span_end in spans:

@@ -6,7 +6,6 @@ from typing import Any
 from sqlmodel import Session
 
 from marketplace.listings import service as listings
-from marketplace.listings.models import ListingPublic
 from marketplace.matching import search
 from marketplace.matching.models import ListingSearchPage
 from marketplace.pledges import declarations
@@ -26,9 +25,7 @@ def search_page(*, session: Session, result: search.SearchResult, limit: int) ->
                 **fields,
                 "score": hit.score,
                 # A browse (no words) has nothing to highlight.
-                "highlights": search.listing_highlights(
-                    ListingPublic.model_validate(fields), result.terms
-                )
+                "highlights": search.listing_highlights(fields, result.terms)
                 if result.terms
                 else [],
                 "suspension": suspended.get(hit.listing_id),

@@ -6,7 +6,7 @@ Bounded by design: a query ranks and counts at most ``search_candidate_limit`` m
 Totals and facet counts are then lower bounds and say so."""
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
-from marketplace.listings.models import ListingPublic, RoyaltyType
+from marketplace.listings.models import RoyaltyType
 from marketplace.matching import facet_cache, highlights, relevance, spelling, tokenizer
 from marketplace.matching.candidates import (
     SearchCandidate,
@@ -487,15 +487,23 @@ def _without_words(
     return find_candidates(session, terms=[], any_term=False, conditions=conditions, limit=bound)
 
 
-def listing_highlights(listing: ListingPublic, terms: Sequence[str]) -> list[Highlight]:
-    """Where the words of a search appear in a listing (for the listings of one page)."""
+def listing_highlights(listing: Mapping[str, Any], terms: Sequence[str]) -> list[Highlight]:
+    """Where the words of a search appear in a listing (for the listings of one page), from
+    its public fields as plain data (``listings.service.public_listing_fields``): validating a
+    model of each listing only to read four of its texts cost more than the highlighting."""
     fields: list[tuple[str, int | None, str | None]] = [
-        ("title", None, listing.title),
-        ("description", None, listing.description),
+        ("title", None, listing["title"]),
+        ("description", None, listing["description"]),
     ]
-    for patent in listing.patents:
-        fields.append(("patent_title", patent.id, patent.title))
-        fields.append(("patent_abstract", patent.id, patent.abstract))
+    for patent in listing["patents"]:
+        fields.append(("patent_title", patent["id"], patent["title"]))
+        fields.append(("patent_abstract", patent["id"], patent["abstract"]))
+    return _highlights(fields, terms)
+
+
+def _highlights(
+    fields: list[tuple[str, int | None, str | None]], terms: Sequence[str]
+) -> list[Highlight]:
     return [
         Highlight(field=name, patent_id=patent_id, snippet=excerpt)
         for name, patent_id, excerpt in highlights.highlights(fields, terms)

@@ -74,3 +74,20 @@ def test_snippet_of_a_long_text_is_an_excerpt_around_the_match() -> None:
     assert excerpt.endswith("…")
     assert "<em>battery</em>" in excerpt
     assert len(excerpt) < 200
+
+
+def test_snippet_marks_every_match_inside_the_excerpt_and_clips_the_last() -> None:
+    # The excerpt starts 40 characters before the first match (here the Chinese one, before
+    # any English word) and holds 160: the matches inside it are marked, one across its end is
+    # cut there, and the one after it is not shown.
+    text = "a" * 50 + " 电池 " + "b" * 40 + " batteries " + "c" * 60 + " battery battery"
+    excerpt = highlights.snippet(text, ["batteri", "电池"])
+    assert excerpt == (
+        "…"
+        + "a" * 39
+        + " <em>电池</em> "
+        + "b" * 40
+        + " <em>batteries</em> "
+        + "c" * 60
+        + " <em>batte</em>…"
+    )

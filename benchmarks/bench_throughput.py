@@ -204,7 +204,21 @@ def _wrk_server(server: Server, url: str, **options: Any) -> Load:
     load = _wrk(url, **options)
     used = _server_cpu_seconds(server) - before
     answered = _requests(load)
+    if load.errors:
+        _explain_errors(server, load)
     return replace(load, cpu_ms=used / answered * 1000 if answered else float("nan"))
+
+
+def _explain_errors(server: Server, load: Load) -> None:
+    """What wrk counted as errors, and the server's own error lines: a socket error on a slow
+    machine and a 500 are both "errors" in the table, and only the log tells them apart."""
+    for line in load.output.splitlines():
+        if "Non-2xx" in line or "Socket errors" in line:
+            print(f"  wrk: {line.strip()}")
+    log = server.log_path.read_text(errors="replace").splitlines()
+    failures = [line for line in log if "Traceback" in line or "ERROR" in line or '" 5' in line]
+    for line in failures[-5:]:
+        print(f"  server: {line[:200]}")
 
 
 def _worker_memory_mib(server: Server) -> list[float]:

@@ -291,6 +291,46 @@ def test_the_ipc_lexemes_migration_fills_the_vectors_as_indexing_does(engine: En
         upgrade_database(engine)
 
 
+@postgres_only
+def test_the_title_script_migration_marks_the_vectors_as_indexing_does(engine: Engine) -> None:
+    from alembic import command
+
+    from marketplace.matching.models import ListingSearch
+    from tests.conftest import alembic_config
+    from tests.matching.helpers import listed
+
+    with Session(engine) as setup:
+        ids = [listed(setup, title).id for title in ("一种电池", "battery pack", "电池 pack")]
+        setup.commit()
+
+    def vectors() -> list[str]:
+        # The column alone: older revisions lack columns the model has now.
+        with Session(engine) as check:
+            return [
+                str(vector)
+                for vector in check.execute(
+                    sa.select(col(ListingSearch.search_vector))
+                    .where(col(ListingSearch.listing_id).in_(ids))
+                    .order_by(col(ListingSearch.listing_id))
+                ).scalars()
+            ]
+
+    indexed = vectors()
+    assert ["'script:zh'" in v for v in indexed] == [True, False, True]
+    assert ["'script:other'" in v for v in indexed] == [False, True, False]
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "7a3e91c5d2b8")
+        assert not any("script:" in v for v in vectors())
+        upgrade_database(engine)
+        assert vectors() == indexed
+    finally:
+        reset_database(engine)
+        upgrade_database(engine)
+
+
 @postgres_only  # as above: SQLite cannot take the migrations down with listings in it
 def test_the_words_migration_fills_the_words_as_indexing_does(engine: Engine) -> None:
     """The relevance model's words of listings indexed before it: the same words, as many

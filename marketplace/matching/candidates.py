@@ -22,7 +22,7 @@ from marketplace.matching.models import (
     ListingSearch,
     listing_search_fts,
 )
-from marketplace.matching.search_index import dialect_name, ipc_lexeme
+from marketplace.matching.search_index import dialect_name, ipc_lexeme, title_script_lexeme
 from marketplace.patents.identifiers import ipc_like_pattern, normalize_ipc_prefix
 
 LS = ListingSearch
@@ -243,24 +243,26 @@ def ipc_codes_pattern(ipc: str) -> str:
     return f"%|{pattern}{tail}"
 
 
-def ipc_condition(session: Session, ipc: str) -> sa.ColumnElement[bool]:
-    """Listings with a code under the IPC prefix ``ipc``."""
+def ipc_condition(
+    session: Session, ipc: str, *, title_in_chinese: bool | None = None
+) -> sa.ColumnElement[bool]:
+    """Listings with a code under the IPC prefix ``ipc``; with ``title_in_chinese``, only those
+    whose title part is written in Chinese (True) or has no Chinese at all (False)."""
     if dialect_name(session) == "postgresql":
-        # An index lookup: a rare prefix would otherwise scan every listing's codes.
-        lexeme = quoted(ipc_lexeme(normalize_ipc_prefix(ipc)), "'")
-        return col(LS.search_vector).op("@@")(tsquery(lexeme))
-    return col(LS.ipc_codes).like(ipc_codes_pattern(ipc))
-
-
-def script_condition(session: Session, *, chinese: bool) -> sa.ColumnElement[bool]:
-    """Listings whose title part is written in Chinese (``chinese``) or has no Chinese at all.
-    A row filter: it narrows a scan already bounded by an index (an IPC subclass)."""
-    characters = f"[{tokenizer.CJK_RANGES}]"
-    if dialect_name(session) == "postgresql":
-        has_chinese = col(LS.title_words).op("~", is_comparison=True)(characters)
-    else:
-        has_chinese = col(LS.title_words).op("GLOB", is_comparison=True)(f"*{characters}*")
-    return has_chinese if chinese else sa.not_(has_chinese)
+        # An index lookup: a rare prefix would otherwise scan every listing's codes. The script
+        # goes in the same query, so that the index reads only the rarer of the two.
+        lexemes = [ipc_lexeme(normalize_ipc_prefix(ipc))]
+        if title_in_chinese is not None:
+            lexemes.append(title_script_lexeme(title_in_chinese))
+        query = " & ".join(quoted(lexeme, "'") for lexeme in lexemes)
+        return col(LS.search_vector).op("@@")(tsquery(query))
+    in_class = col(LS.ipc_codes).like(ipc_codes_pattern(ipc))
+    if title_in_chinese is None:
+        return in_class
+    # A row filter, which narrows what the class's pattern already bounds.
+    characters = f"*[{tokenizer.CJK_RANGES}]*"
+    has_chinese = col(LS.title_words).op("GLOB", is_comparison=True)(characters)
+    return sa.and_(in_class, has_chinese if title_in_chinese else sa.not_(has_chinese))
 
 
 def common_word_shares(session: Session, words: Sequence[str]) -> dict[str, float]:

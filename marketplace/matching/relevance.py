@@ -41,7 +41,6 @@ from marketplace.matching.candidates import (
     find_candidates,
     ipc_condition,
     quoted,
-    script_condition,
     tsquery,
 )
 from marketplace.matching.models import ListingSearch
@@ -415,7 +414,8 @@ def rank(
         elif other_chinese is not None:
             # A listing the words did not reach comes in by its class alone when it is written
             # in the other language.
-            fetches.append(([*in_class, script_condition(session, chinese=other_chinese)], False))
+            in_other_language = ipc_condition(session, subclass, title_in_chinese=other_chinese)
+            fetches.append(([*conditions, in_other_language], False))
     if not complete:
         # In the query's own language the words are the better evidence: a listing comes in
         # with some of them, and only when the text candidates were cut short (otherwise they

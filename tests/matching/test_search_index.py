@@ -58,8 +58,17 @@ def test_ipc_levels_are_lexemes_apart_from_every_word() -> None:
     literal = search_index.tsvector_literal(document, ["G06F 16/33", "G06F 17/30"])
     assert literal == (
         "'ipc':1A 'g06f':2A 'ipc:g' 'ipc:g06' 'ipc:g06f' 'ipc:g06f16' 'ipc:g06f16/33' "
-        "'ipc:g06f17' 'ipc:g06f17/30'"
+        "'ipc:g06f17' 'ipc:g06f17/30' 'script:other'"
     )
+
+
+def test_the_script_of_the_title_part_is_a_lexeme_of_its_own() -> None:
+    """Chinese anywhere in the title part marks it Chinese; the body does not count."""
+    chinese = search_index.Document(title=["电池", "pack"], body=[])
+    english = search_index.Document(title=["battery"], body=["电池"])
+    assert search_index.tsvector_literal(chinese).endswith(" 'script:zh'")
+    assert search_index.tsvector_literal(english).endswith(" 'script:other'")
+    assert "script" not in search_index.tsvector_literal(english).rsplit(" ", 1)[0]
 
 
 @postgres_only

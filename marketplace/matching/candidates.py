@@ -64,10 +64,13 @@ def word_match(
     at_least: int | None = None,
     in_title: bool | None = None,
     title_index: bool = True,
+    lexemes: Sequence[str] = (),
 ) -> sa.ColumnElement[bool]:
     """Listings with every word (or, with ``any_term``, some word; or ``at_least`` of them, in
     any combination); with ``in_title`` True only those with some of the words in their title
-    part, with False only those with none there."""
+    part, with False only those with none there. On PostgreSQL, ``lexemes`` (an IPC class, a
+    title script: see ``class_lexemes``) are required in the same index lookup; SQLite has no
+    such lexemes (the caller filters by ``ipc_condition``)."""
     sqlite = dialect_name(session) == "sqlite"
     words = [quoted(t, '"' if sqlite else "'") for t in terms]
     required = at_least if at_least is not None else (1 if any_term else len(words))
@@ -85,6 +88,11 @@ def word_match(
             expression = f"({expression}) {'AND' if in_title else 'NOT'} {title}"
         return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
     query = " | ".join("(" + " & ".join(group) + ")" for group in groups)
+    if lexemes:
+        # In the words' own lookup (or their row check, when the title index finds the rows):
+        # as a condition of its own the planner ANDs its bitmap with the words', and a common
+        # class has hundreds of thousands of entries at a million listings (100 ms).
+        query = f"({query}) & " + " & ".join(quoted(lexeme, "'") for lexeme in lexemes)
     if in_title:
         in_title_part = sa.literal_column(TITLE_VECTOR_SQL).op("@@")(
             sa.cast(sa.literal(" | ".join(words)), TSQUERY)
@@ -118,9 +126,12 @@ def find_candidates(
     at_least: Sequence[str] | None = None,
     at_least_count: int = 1,
     exclude: Sequence[int] = (),
+    ipc: str | None = None,
+    title_in_chinese: bool | None = None,
 ) -> list[SearchCandidate]:
-    """At most ``limit`` listings matching the words and conditions, with their indexed words
-    (unscored: ``relevance`` scores them).
+    """At most ``limit`` listings matching the words and conditions (and, with ``ipc``, under
+    that IPC prefix, whose title part is or is not in Chinese as ``title_in_chinese`` says),
+    with their indexed words (unscored: ``relevance`` scores them).
 
     With words, those with a word in their title part come first, because a word weighs most
     there: the bounded set holds the best matches whenever the title matches fit in it, not an
@@ -133,9 +144,19 @@ def find_candidates(
         "at_least_count": at_least_count,
         "exclude": exclude,
     }
+    lexemes: list[str] = []
+    if ipc is not None:
+        if terms and dialect_name(session) == "postgresql":
+            lexemes = class_lexemes(ipc, title_in_chinese=title_in_chinese)
+        else:
+            conditions = [
+                *conditions,
+                ipc_condition(session, ipc, title_in_chinese=title_in_chinese),
+            ]
     if not terms:
         return _fetch_candidates(session, conditions=conditions, limit=limit, **narrowing)
-    narrowing["title_index"] = _common(session, terms, any_term=any_term)
+    narrowing["lexemes"] = lexemes
+    narrowing["title_index"] = _common(session, terms, any_term=any_term, lexemes=lexemes)
     found = _fetch_candidates(
         session,
         terms=terms,
@@ -163,14 +184,16 @@ def find_candidates(
 TITLE_INDEX_SHARE = 0.02
 
 
-def _common(session: Session, terms: Sequence[str], *, any_term: bool) -> bool:
+def _common(
+    session: Session, terms: Sequence[str], *, any_term: bool, lexemes: Sequence[str] = ()
+) -> bool:
     """Whether the words, by PostgreSQL's statistics, match at least ``TITLE_INDEX_SHARE`` of
-    the listings (every word: the rarest one's share; any word: the sum). Words missing from
-    the statistics count as rare."""
-    shares = common_word_shares(session, terms)
+    the listings (every word: the rarest one's share; any word: the sum), and so do each of the
+    ``lexemes`` required with them. Words missing from the statistics count as rare."""
+    shares = common_word_shares(session, [*terms, *lexemes])
     found = [shares.get(term, 0.0) for term in terms]
     share = min(1.0, sum(found)) if any_term else min(found)
-    return share >= TITLE_INDEX_SHARE
+    return min([share, *(shares.get(lexeme, 0.0) for lexeme in lexemes)]) >= TITLE_INDEX_SHARE
 
 
 def _fetch_candidates(
@@ -185,25 +208,27 @@ def _fetch_candidates(
     at_least_count: int = 1,
     exclude: Sequence[int] = (),
     title_index: bool = True,
+    lexemes: Sequence[str] = (),
 ) -> list[SearchCandidate]:
     sqlite = dialect_name(session) == "sqlite"
-    columns: list[Any] = [
+    statement = sa.select(
         col(LS.listing_id),
+        col(LS.owner_id),
         col(LS.kinds),
         col(LS.royalty_types),
         col(LS.ipc_codes),
-        # As the plain string it is stored as: converting 2,000 of them to the enum and back
-        # is a visible part of a search.
-        sa.type_coerce(col(Organization.kind), sa.String()),
-        col(Organization.region),
         col(LS.title_words),
         col(LS.body_words),
-    ]
-    statement = sa.select(*columns).join(Organization, col(Organization.id) == col(LS.owner_id))
+    )
     if terms:
         statement = statement.where(
             word_match(
-                session, terms, any_term=any_term, in_title=in_title, title_index=title_index
+                session,
+                terms,
+                any_term=any_term,
+                in_title=in_title,
+                title_index=title_index,
+                lexemes=lexemes,
             )
         )
         if at_least:
@@ -216,8 +241,24 @@ def _fetch_candidates(
             )
     if exclude:
         statement = statement.where(sa.not_(_listed(session, exclude)))
+    # The owners are joined to the rows found, not in the search for them: joined there, the
+    # planner misjudged how many rows a word and class check keeps, and for a few hundred it
+    # read and materialised all 15,000 listings with a word in their title.
+    found = statement.where(*conditions).limit(limit).subquery()
+    with_owner = sa.select(
+        found.c.listing_id,
+        found.c.kinds,
+        found.c.royalty_types,
+        found.c.ipc_codes,
+        # As the plain string it is stored as: converting 2,000 of them to the enum and back
+        # is a visible part of a search.
+        sa.type_coerce(col(Organization.kind), sa.String()),
+        col(Organization.region),
+        found.c.title_words,
+        found.c.body_words,
+    ).join(Organization, col(Organization.id) == found.c.owner_id)
     # Plain rows from the connection: the ORM's result handling costs more than the rows.
-    rows = session.connection().execute(statement.where(*conditions).limit(limit)).all()
+    rows = session.connection().execute(with_owner).all()
     return [SearchCandidate(r[0], None, r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
 
@@ -243,6 +284,15 @@ def ipc_codes_pattern(ipc: str) -> str:
     return f"%|{pattern}{tail}"
 
 
+def class_lexemes(ipc: str, *, title_in_chinese: bool | None = None) -> list[str]:
+    """The lexemes of the search vector (PostgreSQL) that mark listings under the IPC prefix
+    ``ipc``, and with ``title_in_chinese`` those whose title part is (not) in Chinese."""
+    lexemes = [ipc_lexeme(normalize_ipc_prefix(ipc))]
+    if title_in_chinese is not None:
+        lexemes.append(title_script_lexeme(title_in_chinese))
+    return lexemes
+
+
 def ipc_condition(
     session: Session, ipc: str, *, title_in_chinese: bool | None = None
 ) -> sa.ColumnElement[bool]:
@@ -251,9 +301,7 @@ def ipc_condition(
     if dialect_name(session) == "postgresql":
         # An index lookup: a rare prefix would otherwise scan every listing's codes. The script
         # goes in the same query, so that the index reads only the rarer of the two.
-        lexemes = [ipc_lexeme(normalize_ipc_prefix(ipc))]
-        if title_in_chinese is not None:
-            lexemes.append(title_script_lexeme(title_in_chinese))
+        lexemes = class_lexemes(ipc, title_in_chinese=title_in_chinese)
         query = " & ".join(quoted(lexeme, "'") for lexeme in lexemes)
         return col(LS.search_vector).op("@@")(tsquery(query))
     in_class = col(LS.ipc_codes).like(ipc_codes_pattern(ipc))

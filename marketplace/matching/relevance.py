@@ -39,7 +39,6 @@ from marketplace.matching.candidates import (
     SearchCandidate,
     common_word_shares,
     find_candidates,
-    ipc_condition,
     quoted,
     tsquery,
 )
@@ -402,20 +401,19 @@ def rank(
     seen = [*exclude, *(c.listing_id for c in found)]
     # A need's IPC hints bring their listings too; they count in its own IPC factor, not here.
     hinted = sorted(subclasses_of(hints))
-    # Fetches by IPC subclass: its conditions, and whether a listing needs some of the words.
-    fetches: list[tuple[list[sa.ColumnElement[bool]], bool]] = []
+    # Fetches by IPC subclass: the subclass, the script of the title part it asks for (None:
+    # either), and whether a listing needs some of the words.
+    fetches: list[tuple[str, bool | None, bool]] = []
     other_chinese = _other_language(terms)
     evidence = [*model.classes, *(c for c in hinted if c not in model.classes)]
     for subclass in evidence:
-        in_class = [*conditions, ipc_condition(session, subclass)]
         if subclass in hinted:
             # A class the need asked for: its listings come in whatever their words.
-            fetches.append((in_class, False))
+            fetches.append((subclass, None, False))
         elif other_chinese is not None:
             # A listing the words did not reach comes in by its class alone when it is written
             # in the other language.
-            in_other_language = ipc_condition(session, subclass, title_in_chinese=other_chinese)
-            fetches.append(([*conditions, in_other_language], False))
+            fetches.append((subclass, other_chinese, False))
     if not complete:
         # In the query's own language the words are the better evidence: a listing comes in
         # with some of them, and only when the text candidates were cut short (otherwise they
@@ -423,8 +421,8 @@ def rank(
         # those keep their room.
         for subclass in evidence:
             if subclass not in hinted:
-                fetches.append(([*conditions, ipc_condition(session, subclass)], True))
-    for class_conditions, needs_words in fetches:
+                fetches.append((subclass, None, True))
+    for subclass, title_in_chinese, needs_words in fetches:
         room = min(class_candidates, bound - len(scored))
         if room <= 0:
             break
@@ -432,9 +430,11 @@ def rank(
             session,
             terms=list(model.weights) if needs_words else [],
             any_term=True,
-            conditions=class_conditions,
+            conditions=conditions,
             limit=room,
             exclude=seen,
+            ipc=subclass,
+            title_in_chinese=title_in_chinese,
         ):
             text = score_of(candidate.title_words, candidate.body_words)
             if needs_words and text.score <= 0:

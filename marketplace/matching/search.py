@@ -111,10 +111,20 @@ def filter_conditions(
         conditions.append(col(LS.royalty_types).like(f"%|{filters.royalty_type}|%"))
     if filters.owner_id is not None:
         conditions.append(col(LS.owner_id) == filters.owner_id)
+    # The owner's fields as conditions on the listing's own row (owners among those who
+    # match): candidates are searched without their owners joined (see candidates).
     if filters.owner_kind is not None:
-        conditions.append(col(Organization.kind) == filters.owner_kind)
+        conditions.append(
+            col(LS.owner_id).in_(
+                sa.select(col(Organization.id)).where(col(Organization.kind) == filters.owner_kind)
+            )
+        )
     if filters.region is not None:
-        conditions.append(col(Organization.region) == filters.region)
+        conditions.append(
+            col(LS.owner_id).in_(
+                sa.select(col(Organization.id)).where(col(Organization.region) == filters.region)
+            )
+        )
     if filters.max_upfront_fee is not None:
         conditions.append(col(LS.min_upfront_fee) <= fee_bound(filters.max_upfront_fee))
     if filters.max_royalty_rate is not None:
@@ -246,11 +256,7 @@ def _page_by_key(
         rows = session.connection().execute(_first_page(sort, limit)).all()
         return _keyset_hits(rows, sort=sort, limit=limit, scores=scores)
     key: Any = col(LS.published_at) if sort is SearchSort.newest else col(LS.min_upfront_fee)
-    statement = (
-        sa.select(col(LS.listing_id), key)
-        .join(Organization, col(Organization.id) == col(LS.owner_id))
-        .where(*conditions)
-    )
+    statement = sa.select(col(LS.listing_id), key).where(*conditions)
     if match is not None:
         if dialect_name(session) == "sqlite":
             statement = statement.join(
@@ -295,12 +301,7 @@ def _first_page(sort: SearchSort, limit: int) -> sa.Select[Any]:
         if sort is SearchSort.newest
         else (key.asc(), col(LS.listing_id).asc())
     )
-    return (
-        sa.select(col(LS.listing_id), key)
-        .join(Organization, col(Organization.id) == col(LS.owner_id))
-        .order_by(*order)
-        .limit(limit + 1)
-    )
+    return sa.select(col(LS.listing_id), key).order_by(*order).limit(limit + 1)
 
 
 def _keyset_hits(

@@ -103,3 +103,50 @@ def test_a_rebuilt_index_has_fresh_statistics(session: Session) -> None:
     assert session.execute(statistics).scalar_one() == 0
     search_index.reindex_all(session=session)
     assert session.execute(statistics).scalar_one() == 1
+
+
+def test_a_class_fetch_finds_the_words_the_class_and_the_script_together(
+    session: Session,
+) -> None:
+    """The relevance model's fetch of a subclass's listings, in the other language or with the
+    words: on PostgreSQL the class and the script are lexemes of the words' own lookup (one
+    index read, not a bitmap of the whole class ANDed with the words')."""
+    from marketplace.matching.candidates import find_candidates
+    from tests.statements import counting_statements
+
+    english = listed(session, "battery cooling plate", ipc_codes=["H01M 10/613"])
+    listed(session, "battery charger", ipc_codes=["H02J 7/00"])
+    chinese = listed(session, "电池 battery 冷却板", ipc_codes=["H01M 10/613"])
+
+    def fetched(**options: object) -> list[int]:
+        found = find_candidates(
+            session, any_term=True, conditions=[], limit=10, ipc="H01M", **options
+        )  # type: ignore[arg-type]
+        return sorted(candidate.listing_id for candidate in found)
+
+    with counting_statements(session) as statements:
+        assert fetched(terms=["batteri"]) == sorted([english.id, chinese.id])
+    assert fetched(terms=["batteri"], title_in_chinese=False) == [english.id]
+    assert fetched(terms=["batteri"], title_in_chinese=True) == [chinese.id]
+    assert fetched(terms=[], title_in_chinese=False) == [english.id]
+    assert fetched(terms=[], title_in_chinese=True) == [chinese.id]
+    if session.get_bind().dialect.name == "postgresql":
+        fetches = [s for s in statements if "FROM listing_search" in s]
+        assert fetches
+        # The words with the class: one full-text condition per fetch, not one for each.
+        assert all(s.count("listing_search.search_vector @@") == 1 for s in fetches)
+
+
+def test_owner_filters_need_no_join_of_the_owners(session: Session) -> None:
+    from marketplace.accounts.models import OrganizationKind as Kind
+
+    university = factories.organization(session, kind=Kind.university)
+    institute = factories.organization(session, kind=Kind.research_institute)
+    by_university = listed(session, "电池 university", owner=university)
+    listed(session, "电池 institute", owner=institute)
+    assert found(session, "电池", filters=SearchFilters(owner_kind=Kind.university)) == [
+        by_university.id
+    ]
+    assert found(session, None, filters=SearchFilters(owner_kind=Kind.university)) == [
+        by_university.id
+    ]

@@ -56,7 +56,7 @@ def test_tokens_are_always_plain_words(text: str) -> None:
 
 def test_tsvector_literal_weights_title_above_body() -> None:
     literal = tsvector_literal(Document(title=["电池", "pack"], body=["电池"]))
-    assert literal == "'电池':1A,3C 'pack':2A"
+    assert literal == "'电池':1A,3C 'pack':2A 'script:zh'"
 
 
 def test_snippet_marks_matched_words_and_escapes_the_rest() -> None:

@@ -118,18 +118,26 @@ def test_a_class_fetch_finds_the_words_the_class_and_the_script_together(
     listed(session, "battery charger", ipc_codes=["H02J 7/00"])
     chinese = listed(session, "电池 battery 冷却板", ipc_codes=["H01M 10/613"])
 
-    def fetched(**options: object) -> list[int]:
+    def fetched(terms: list[str], title_in_chinese: bool | None = None) -> list[int]:
         found = find_candidates(
-            session, any_term=True, conditions=[], limit=10, ipc="H01M", **options
-        )  # type: ignore[arg-type]
+            session,
+            terms=terms,
+            any_term=True,
+            conditions=[],
+            limit=10,
+            ipc="H01M",
+            title_in_chinese=title_in_chinese,
+        )
         return sorted(candidate.listing_id for candidate in found)
 
+    assert english.id is not None
+    assert chinese.id is not None
     with counting_statements(session) as statements:
-        assert fetched(terms=["batteri"]) == sorted([english.id, chinese.id])
-    assert fetched(terms=["batteri"], title_in_chinese=False) == [english.id]
-    assert fetched(terms=["batteri"], title_in_chinese=True) == [chinese.id]
-    assert fetched(terms=[], title_in_chinese=False) == [english.id]
-    assert fetched(terms=[], title_in_chinese=True) == [chinese.id]
+        assert fetched(["batteri"]) == sorted([english.id, chinese.id])
+    assert fetched(["batteri"], title_in_chinese=False) == [english.id]
+    assert fetched(["batteri"], title_in_chinese=True) == [chinese.id]
+    assert fetched([], title_in_chinese=False) == [english.id]
+    assert fetched([], title_in_chinese=True) == [chinese.id]
     if session.get_bind().dialect.name == "postgresql":
         fetches = [s for s in statements if "FROM listing_search" in s]
         assert fetches

@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=50, help="requests of each page first")
     parser.add_argument("--rounds", type=int, default=3, help="browse then detail, this often")
     parser.add_argument("--only", default=",".join(PAGES), help="browse,detail")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="requests in flight at once (threads)"
+    )
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     parser.add_argument("--dump", metavar="FILE", help="with --profile: write the pstats here")
     args = parser.parse_args(argv)
@@ -147,8 +150,13 @@ def _measure(database_url: str, args: argparse.Namespace) -> None:
                     if profiler is not None:
                         profiler.enable()
                     started = time.process_time()
-                    for n in range(args.requests):
-                        await get(path(name, n))
+                    for start in range(0, args.requests, args.concurrency):
+                        await asyncio.gather(
+                            *(
+                                get(path(name, n))
+                                for n in range(start, min(start + args.concurrency, args.requests))
+                            )
+                        )
                     cpu[name].append((time.process_time() - started) * 1000 / args.requests)
                     if profiler is not None:
                         profiler.disable()

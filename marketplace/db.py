@@ -2,6 +2,7 @@
 PostgreSQL. Infrastructure: imports no domain (the sessions that commit use cases are in
 ``marketplace.sessions``)."""
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -121,7 +122,35 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("json_deserializer", decode_json)
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    _ping_after_idle(engine)
+    return engine
+
+
+# A pooled connection that sat idle this long is pinged before it is used again; one in steady
+# use is not. Pinging every checkout (``pool_pre_ping``) cost each request a round trip and a
+# statement's worth of Python; a connection that breaks while in steady use (the server
+# restarted) fails its statement once, and SQLAlchemy then discards the whole pool, so the
+# following requests connect afresh.
+PING_AFTER_IDLE_S = 5.0
+_RETURNED_AT = "returned_at"
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool then closes this connection and checks out another (or a new one).
+            raise sa.exc.DisconnectionError("a pooled connection did not answer") from exc
 
 
 _JSON_DECODER = JSONDecoder()

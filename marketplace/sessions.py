@@ -7,10 +7,12 @@ Services only flush; these are the only places where commits happen.
 Commands and jobs never load the web framework: ``SessionDep`` (a FastAPI dependency) is made
 when a router first imports it, and the request is Starlette's (the class FastAPI injects)."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
+import anyio.to_thread
 from sqlmodel import Session
 from starlette.requests import Request
 
@@ -19,15 +21,52 @@ from marketplace.db import SAFE_METHODS, get_engine, get_read_engine
 from marketplace.errors import MarketplaceError
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One request, one transaction: committed after the route returns, rolled back on error.
 
-    Safe methods never write, so their transactions need not hold SQLite's write lock."""
+    Safe methods never write, so their transactions need not hold SQLite's write lock.
+
+    Async, because opening a session does no I/O: a synchronous dependency would take a trip to
+    the threadpool to open it and another to end it. Ending it takes that trip only when a
+    transaction is still open (the commit or rollback talks to the database); a read route that
+    ended its own transaction on its worker thread (``end_read``) leaves nothing to end."""
     engine = get_read_engine() if request.method in SAFE_METHODS else get_engine()
-    with Session(engine, expire_on_commit=False) as session:
-        # Until the auth dependency names the caller (signup, token requests).
-        audit_recorder.act_as(session, audit_recorder.ANONYMOUS)
-        yield from transaction(session)
+    session = Session(engine, expire_on_commit=False)
+    # Until the auth dependency names the caller (signup, token requests).
+    audit_recorder.act_as(session, audit_recorder.ANONYMOUS)
+    try:
+        yield session
+    except BaseException as exc:
+        await _end(session, exc)
+        raise
+    else:
+        await _end(session, None)
+
+
+async def _end(session: Session, error: BaseException | None) -> None:
+    if not (session.in_transaction() or session.new or session.dirty or session.deleted):
+        session.close()  # nothing began: no connection to give back, no I/O
+        return
+    # As FastAPI ends a synchronous dependency: shielded from the request's cancellation, and
+    # with a limiter of its own, so that a connection is given back even when every worker
+    # thread is taken by a request waiting for one.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_finish, session, error, limiter=anyio.CapacityLimiter(1))
+
+
+def _finish(session: Session, error: BaseException | None) -> None:
+    """What ``transaction`` does when its use case ends, then the session closed."""
+    with session:
+        ending = transaction(session)
+        next(ending)
+        if error is None:
+            next(ending, None)
+            return
+        try:
+            ending.throw(error)
+        except BaseException as raised:
+            if raised is not error:
+                raise
 
 
 @contextmanager
@@ -49,7 +88,7 @@ def end_read(session: Session) -> None:
     session.commit()
 
 
-def transaction(session: Session) -> Iterator[Session]:
+def transaction(session: Session) -> Generator[Session]:
     try:
         yield session
     except MarketplaceError as exc:

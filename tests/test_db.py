@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from marketplace.db import ScaledDecimal, UTCDateTime, get_engine, get_read_engine
+from marketplace import db
+from marketplace.db import (
+    ScaledDecimal,
+    UTCDateTime,
+    create_db_engine,
+    get_engine,
+    get_read_engine,
+)
 from marketplace.main import create_app
 from tests.conftest import IS_POSTGRES
 
@@ -105,3 +112,48 @@ def test_reads_do_not_wait_for_a_writer_on_sqlite(engine: Engine) -> None:
         get_engine().dispose()
         get_engine.cache_clear()
         get_read_engine.cache_clear()
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="SQLite has no server connection to lose")
+def test_a_connection_idle_for_a_while_is_pinged_and_replaced_when_dead(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pooled = create_db_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        first = _backend_of(pooled)
+        _terminate(engine, first)
+        # Idle past the threshold: the checkout pings, finds it dead and connects afresh.
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)
+        second = _backend_of(pooled)
+        assert second != first
+    finally:
+        pooled.dispose()
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="SQLite has no server connection to lose")
+def test_a_connection_in_steady_use_is_not_pinged_and_a_dead_one_fails_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pooled = create_db_engine(engine.url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 3600.0)
+        first = _backend_of(pooled)
+        _terminate(engine, first)
+        with pytest.raises(sa.exc.OperationalError):
+            _backend_of(pooled)
+        # The failure discarded the pool: the next checkout connects afresh.
+        assert _backend_of(pooled) not in (first, None)
+    finally:
+        pooled.dispose()
+
+
+def _backend_of(pooled: Engine) -> int | None:
+    with pooled.connect() as connection:
+        pid: int | None = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        return pid
+
+
+def _terminate(engine: Engine, pid: int | None) -> None:
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        connection.commit()

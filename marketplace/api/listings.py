@@ -47,7 +47,7 @@ from marketplace.pagination import PageParamsDep
 from marketplace.params import MAX_ID, ObjectId
 from marketplace.patents.identifiers import PatentKind
 from marketplace.patents.models import IpcPrefix
-from marketplace.sessions import SessionDep
+from marketplace.sessions import SessionDep, end_read
 from marketplace.workflows import declarations
 from marketplace.workflows import listings as listing_workflows
 
@@ -109,6 +109,61 @@ KindFilter = Annotated[PatentKind | None, Query(description="Patent kind.")]
 RegionFilter = Annotated[str | None, Query(max_length=100)]
 
 
+class ListingSearchQuery(BaseModel):
+    """The search's own query parameters, read as one model: FastAPI then validates them in one
+    call instead of one by one, which cost a browse page about a tenth of its time. Declared
+    as the route's parameters were, so the OpenAPI document and the errors are the same (the
+    page size and cursor stay in ``PageParamsDep``, whose errors come first)."""
+
+    q: SearchWords = None
+    ipc: IpcFilter = None
+    royalty_type: RoyaltyType | None = None
+    kind: KindFilter = None
+    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+    owner_kind: OrganizationKind | None = None
+    region: RegionFilter = None
+    max_upfront_fee: Annotated[
+        Decimal | None,
+        Query(ge=0, le=Decimal("1e15"), description="Some offer's upfront fee is at most this."),
+    ] = None
+    max_royalty_rate: Annotated[
+        Decimal | None,
+        Query(ge=0, le=100, description="Some offer's royalty rate (percent) is at most this."),
+    ] = None
+    min_remaining_years: Annotated[
+        int | None,
+        Query(ge=0, le=30, description="Every covered patent stays in force this many years."),
+    ] = None
+    published_after: Annotated[
+        date | None, Query(description="Published on or after this day (UTC).")
+    ] = None
+    sort: Annotated[
+        SearchSort | None,
+        Query(description="Default: `relevance` with `q`, `newest` without."),
+    ] = None
+    mine: Annotated[
+        bool,
+        Query(
+            deprecated=True,
+            description="Deprecated, use `GET /api/v1/listings/mine`: the caller's own listings "
+            "in every status (needs a token).",
+        ),
+    ] = False
+    listing_status: Annotated[
+        ListingStatus | None,
+        Query(
+            alias="status",
+            deprecated=True,
+            description="With `mine=true`: only this status.",
+        ),
+    ] = None
+
+    def deprecated_own_listings(self) -> tuple[bool, ListingStatus | None]:
+        """``mine`` and ``status``, read without the warning pydantic gives on reading a
+        deprecated field: they are deprecated for clients, and the route still serves them."""
+        return self.__dict__["mine"], self.__dict__["listing_status"]
+
+
 @router.get(
     "/listings",
     response_model=ListingSearchPage,
@@ -120,101 +175,68 @@ def list_listings(
     caller: OptionalCaller,
     session: SessionDep,
     page: PageParamsDep,
-    q: SearchWords = None,
-    ipc: IpcFilter = None,
-    royalty_type: RoyaltyType | None = None,
-    kind: KindFilter = None,
-    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    owner_kind: OrganizationKind | None = None,
-    region: RegionFilter = None,
-    max_upfront_fee: Annotated[
-        Decimal | None,
-        Query(ge=0, le=Decimal("1e15"), description="Some offer's upfront fee is at most this."),
-    ] = None,
-    max_royalty_rate: Annotated[
-        Decimal | None,
-        Query(ge=0, le=100, description="Some offer's royalty rate (percent) is at most this."),
-    ] = None,
-    min_remaining_years: Annotated[
-        int | None,
-        Query(ge=0, le=30, description="Every covered patent stays in force this many years."),
-    ] = None,
-    published_after: Annotated[
-        date | None, Query(description="Published on or after this day (UTC).")
-    ] = None,
-    sort: Annotated[
-        SearchSort | None,
-        Query(description="Default: `relevance` with `q`, `newest` without."),
-    ] = None,
-    mine: Annotated[
-        bool,
-        Query(
-            deprecated=True,
-            description="Deprecated, use `GET /api/v1/listings/mine`: the caller's own listings "
-            "in every status (needs a token).",
-        ),
-    ] = False,
-    listing_status: Annotated[
-        ListingStatus | None,
-        Query(
-            alias="status",
-            deprecated=True,
-            description="With `mine=true`: only this status.",
-        ),
-    ] = None,
+    query: Annotated[ListingSearchQuery, Query()],
 ) -> ListingSearchPage | Response:
+    mine, listing_status = query.deprecated_own_listings()
     if mine:
         if caller is None:
             raise Unauthorized("mine=true needs a bearer token.")
         public_only = {
-            "max_upfront_fee": max_upfront_fee,
-            "max_royalty_rate": max_royalty_rate,
-            "min_remaining_years": min_remaining_years,
-            "published_after": published_after,
+            "max_upfront_fee": query.max_upfront_fee,
+            "max_royalty_rate": query.max_royalty_rate,
+            "min_remaining_years": query.min_remaining_years,
+            "published_after": query.published_after,
         }
         given = [name for name, value in public_only.items() if value is not None]
-        if given or sort is not None:
+        if given or query.sort is not None:
             raise Unprocessable(
-                f"{', '.join([*given, *(['sort'] if sort else [])])}: only for the public search."
+                f"{', '.join([*given, *(['sort'] if query.sort else [])])}: only for the public "
+                "search."
             )
         return list_own_listings(
             caller=caller,
             session=session,
             page=page,
-            q=q,
-            ipc=ipc,
-            royalty_type=royalty_type,
-            kind=kind,
-            owner_kind=owner_kind,
-            region=region,
+            q=query.q,
+            ipc=query.ipc,
+            royalty_type=query.royalty_type,
+            kind=query.kind,
+            owner_kind=query.owner_kind,
+            region=query.region,
             listing_status=listing_status,
         )
     result = demand.search_and_record(
         session=session,
-        q=q,
+        q=query.q,
         filters=search.SearchFilters(
-            ipc=ipc,
-            kind=kind,
-            owner_id=owner_id,
-            owner_kind=owner_kind,
-            region=region,
-            royalty_type=royalty_type,
-            max_upfront_fee=max_upfront_fee,
-            max_royalty_rate=max_royalty_rate,
-            min_remaining_years=min_remaining_years,
-            published_after=published_after,
+            ipc=query.ipc,
+            kind=query.kind,
+            owner_id=query.owner_id,
+            owner_kind=query.owner_kind,
+            region=query.region,
+            royalty_type=query.royalty_type,
+            max_upfront_fee=query.max_upfront_fee,
+            max_royalty_rate=query.max_royalty_rate,
+            min_remaining_years=query.min_remaining_years,
+            published_after=query.published_after,
         ),
-        sort=sort,
+        sort=query.sort,
         limit=page.limit,
         cursor=page.cursor,
     )
-    return ready_json(pages.search_page(session=session, result=result, limit=page.limit))
+    found = pages.search_page(session=session, result=result, limit=page.limit)
+    end_read(session)
+    return ready_json(found)
 
 
 def ready_json(model: BaseModel) -> Response:
     """The response model serialized here, as FastAPI would (by alias, the same bytes), while
     the route still runs on its worker thread: returned as a model, it would take one more trip
-    to the threadpool to be validated again (the route's schema still documents it)."""
+    to the threadpool to be validated again (the route's schema still documents it).
+
+    The read routes that use it end their transaction first (``end_read``), on the same thread,
+    for the same reason: the session dependency then has nothing left to commit off the event
+    loop."""
     return Response(content=model.model_dump_json(by_alias=True), media_type="application/json")
 
 
@@ -277,6 +299,7 @@ def get_listing(listing_id: ObjectId, caller: OptionalCaller, session: SessionDe
         listing_id=listing_id,
         organization_id=caller.organization_id if caller else None,
     )
+    end_read(session)
     return ready_json(listing)
 
 

@@ -1,7 +1,7 @@
 """Licenses under open-license declarations: acceptance in one step, frozen terms, termination."""
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from marketplace.config import get_settings
 from marketplace.db import transition
 from marketplace.events.models import EventType
 from marketplace.licensing import obligations
+from marketplace.licensing.declarations import Declaration, Licensor, read_declaration
 from marketplace.licensing.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -54,7 +55,7 @@ from marketplace.listings.models import Listing, ListingStatus, Offer
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind, ipc_like_pattern
-from marketplace.patents.models import Patent
+from marketplace.patents.models import PatentIpc
 
 # 2: a license may rest on an upfront payment (``payment``: null until the licensor confirms it).
 TERMS_SCHEMA_VERSION = 2
@@ -76,7 +77,7 @@ def to_public(license_: License, pledge_ids: Sequence[int] = ()) -> LicensePubli
     )
 
 
-def _organization_terms(org: Organization) -> dict[str, Any]:
+def _organization_terms(org: Organization | Licensor) -> dict[str, Any]:
     return {
         "id": org.id,
         "name": org.name,
@@ -85,16 +86,18 @@ def _organization_terms(org: Organization) -> dict[str, Any]:
     }
 
 
-def license_term(listing: Listing, offer: Offer, effective: date) -> date:
+def license_term(licensed: Iterable[patents.TermFacts], offer: Offer, effective: date) -> date:
+    """The license's end: its term from ``effective``, cut short where a licensed patent's
+    term ends sooner."""
     nominal_end = patents.add_years(effective, offer.term_years) - timedelta(days=1)
-    return min(nominal_end, listings.earliest_term_end(listing))
+    return min(nominal_end, listings.earliest_term_end_of(licensed))
 
 
 def build_terms(
     *,
-    listing: Listing,
+    listing: Listing | Declaration,
     offer: Offer,
-    licensor: Organization,
+    licensor: Organization | Licensor,
     licensee: Organization,
     effective: date,
     expires_on: date,
@@ -216,15 +219,16 @@ def accept_offer(
     user: User | None,
     idempotency_key: str,
     claimed: int | None = None,
-    locked_listing: Listing | None = None,
+    locked_declaration: Declaration | None = None,
 ) -> tuple[License, bool]:
     """Notify-and-take a license under a published declaration (Patent Law art. 51).
 
     Returns the license and whether it was created now (False: a replay of the same key).
     ``claimed``: the record of the key when the caller has claimed it already
-    (``claim_offer_key``). ``locked_listing``: the offer's listing when the caller holds a
-    shared lock on its row in this transaction already and read it after taking the lock (the
-    acceptance workflow's pledge check takes it), so that it is neither locked nor read again."""
+    (``claim_offer_key``). ``locked_declaration``: the offer's listing (``read_declaration``)
+    when the caller holds a shared lock on its row in this transaction already and read it after
+    taking the lock (the acceptance workflow's pledge check takes it), so that it is neither
+    locked nor read again."""
     assert licensee.id is not None
     if claimed is None:
         found = claim_offer_key(
@@ -239,16 +243,17 @@ def accept_offer(
     )
     # A shared lock on the listing: acceptances run side by side, while a withdrawal (which
     # updates the row) waits for them, or they for it, and then see "withdrawn".
-    if locked_listing is None:
-        status = session.execute(
+    if locked_declaration is None:
+        session.execute(
             select(Listing.status)
             .where(col(Listing.id) == offer.listing_id)
             .with_for_update(read=True)
-        ).scalar_one()
-        listing = session.get_one(Listing, offer.listing_id)
+        )
+        listing = read_declaration(session, offer.listing_id)
     else:
-        assert locked_listing.id == offer.listing_id
-        listing, status = locked_listing, locked_listing.status
+        assert locked_declaration.id == offer.listing_id
+        listing = locked_declaration
+    status = listing.status
     if status != ListingStatus.published:
         raise ListingNotPublished(
             f"Listing {listing.id} is {status}; its offers can no longer be accepted."
@@ -291,8 +296,10 @@ def accept_offer(
             license_id=already,
         )
 
-    expires_on = license_term(listing, offer, today)
-    controls = export_controls_applying(session, licensee=licensee, licensed=listing.patents)
+    expires_on = license_term(listing.patents, offer, today)
+    controls = export_controls_applying(
+        session, licensee=licensee, patent_ids=[patent.id for patent in listing.patents]
+    )
     terms = build_terms(
         listing=listing,
         offer=offer,
@@ -302,7 +309,6 @@ def accept_offer(
         expires_on=expires_on,
     )
     assert offer.id is not None
-    assert listing.id is not None
     license_ = License(
         offer_id=offer.id,
         listing_id=listing.id,
@@ -426,7 +432,7 @@ def effective_from(
     frozen terms (with their hash) count from that day."""
     listing = session.get_one(Listing, license_.listing_id)
     offer = session.get_one(Offer, license_.offer_id)
-    expires_on = license_term(listing, offer, day)
+    expires_on = license_term(listing.patents, offer, day)
     terms = {
         **license_.terms,
         "effective_date": day.isoformat(),
@@ -557,13 +563,17 @@ def _under(code: str, prefix: str) -> bool:
 
 
 def export_controls_applying(
-    session: Session, *, licensee: Organization, licensed: Sequence[Patent]
+    session: Session, *, licensee: Organization, patent_ids: Collection[int]
 ) -> list[str]:
     """The flagged technology categories that send a license to export review: the licensee is
-    outside China and a licensed patent falls under a category. Empty when none does."""
+    outside China and a licensed patent (of ``patent_ids``) falls under a category. Empty when
+    none does."""
     if (licensee.country or DOMESTIC_COUNTRY).upper() == DOMESTIC_COUNTRY:
         return []
-    codes = [code for patent in licensed for code in patent.ipc_codes]
+    # Only a foreign licensee needs the IPC codes: the acceptance does not read them otherwise.
+    codes = session.scalars(
+        select(PatentIpc.code).where(col(PatentIpc.patent_id).in_(patent_ids))
+    ).all()
     if not codes:
         return []
     prefixes = session.scalars(select(ExportControl.ipc_prefix)).all()

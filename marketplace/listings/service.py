@@ -4,7 +4,7 @@ Patent Law arts. 50-52: a declaration states the royalty method, standard and te
 made while the patent is encumbered in the ways listed in ``publication_blockers``; announced terms
 never change; withdrawal leaves licenses already granted untouched."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -397,7 +397,12 @@ def delete_listing(*, session: Session, listing: Listing) -> None:
 
 
 def earliest_term_end(listing: Listing) -> date:
-    return min(patents.term_end_date(PatentKind(p.kind), p.filing_date) for p in listing.patents)
+    return earliest_term_end_of(listing.patents)
+
+
+def earliest_term_end_of(patents_: Iterable[patents.TermFacts]) -> date:
+    """The earliest term end of these patents: a license over them all ends by then."""
+    return min(patents.term_end_date(PatentKind(p.kind), p.filing_date) for p in patents_)
 
 
 def check_term(listing: Listing, term_years: int, *, today: date) -> None:

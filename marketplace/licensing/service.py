@@ -219,16 +219,17 @@ def accept_offer(
     user: User | None,
     idempotency_key: str,
     claimed: int | None = None,
+    visible_offer: Offer | None = None,
     locked_declaration: Declaration | None = None,
 ) -> tuple[License, bool]:
     """Notify-and-take a license under a published declaration (Patent Law art. 51).
 
     Returns the license and whether it was created now (False: a replay of the same key).
-    ``claimed``: the record of the key when the caller has claimed it already
-    (``claim_offer_key``). ``locked_declaration``: the offer's listing (``read_declaration``)
-    when the caller holds a shared lock on its row in this transaction already and read it after
-    taking the lock (the acceptance workflow's pledge check takes it), so that it is neither
-    locked nor read again."""
+    What the caller has done already in this transaction is not done again: ``claimed``, the
+    record of the key it claimed (``claim_offer_key``); ``visible_offer``, the offer it found
+    visible to the licensee (``get_visible_offer``); ``locked_declaration``, the offer's
+    listing (``read_declaration``) read after taking a shared lock on its row (the acceptance
+    workflow's pledge check takes it), so that it is neither locked nor read again."""
     assert licensee.id is not None
     if claimed is None:
         found = claim_offer_key(
@@ -238,9 +239,13 @@ def accept_offer(
             return found, False
         claimed = found
 
-    offer = listings.get_visible_offer(
-        session=session, offer_id=offer_id, organization_id=licensee.id
-    )
+    if visible_offer is None:
+        offer = listings.get_visible_offer(
+            session=session, offer_id=offer_id, organization_id=licensee.id
+        )
+    else:
+        assert visible_offer.id == offer_id
+        offer = visible_offer
     # A shared lock on the listing: acceptances run side by side, while a withdrawal (which
     # updates the row) waits for them, or they for it, and then see "withdrawn".
     if locked_declaration is None:

@@ -13,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import lazyload
 from sqlmodel import Session, SQLModel, col, select
 
 from marketplace import clock
@@ -217,7 +216,11 @@ def _public_statements(dialect: str) -> _PublicStatements:
 
 def is_visible(listing: Listing, organization_id: int | None) -> bool:
     """Drafts are private to their owner; every announced declaration stays public."""
-    return listing.status != ListingStatus.draft or listing.owner_id == organization_id
+    return _visible(listing.status, listing.owner_id, organization_id)
+
+
+def _visible(status: ListingStatus, owner_id: int, organization_id: int | None) -> bool:
+    return status != ListingStatus.draft or owner_id == organization_id
 
 
 def get_visible_listing(
@@ -260,12 +263,17 @@ def get_declaring_listing(*, session: Session, listing_id: int, organization_id:
 
 
 def get_visible_offer(*, session: Session, offer_id: int, organization_id: int | None) -> Offer:
-    offer = session.get(Offer, offer_id)
-    if offer is None:
+    # Its listing's status and owner decide, read with it: one query, no listing object.
+    found = session.execute(
+        select(Offer, Listing.status, Listing.owner_id)
+        .join(Listing, col(Listing.id) == col(Offer.listing_id))
+        .where(col(Offer.id) == offer_id)
+    ).first()
+    if found is None:
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
-    # Its status and owner decide: its owner, patents and offers load when someone asks.
-    listing = session.get(Listing, offer.listing_id, options=[lazyload("*")])
-    if listing is None or not is_visible(listing, organization_id):
+    offer: Offer
+    offer, status, owner_id = found
+    if not _visible(status, owner_id, organization_id):
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
     return offer
 

@@ -74,6 +74,7 @@ def accept_offer(
         user=user,
         idempotency_key=idempotency_key,
         claimed=claimed,
+        visible_offer=offer,
         locked_declaration=declaration,
     )
     if not created:

@@ -280,12 +280,8 @@ def accept_offer(
                 f"Patent {patent.application_number} is suspended ({holds[0].kind}).",
                 application_number=patent.application_number,
             )
-    holding = select(License.id).where(
-        License.licensee_id == licensee.id,
-        License.offer_id == offer.id,
-        col(License.status).in_(HOLDING_STATUSES),
-    )
-    already = session.scalar(holding)
+    holding = {"licensee_id": licensee.id, "offer_id": offer.id}
+    already = session.scalar(_HOLDING_LICENSE, holding)
     if already is not None:
         # A license that ran its term is over, and one left unpaid has lapsed: either way the
         # licensee may take a new one. (Only a license still holding can have run out: without
@@ -294,7 +290,7 @@ def accept_offer(
         lapse_unpaid_licenses(
             session=session, today=today, licensee_id=licensee.id, offer_id=offer.id
         )
-        already = session.scalar(holding)
+        already = session.scalar(_HOLDING_LICENSE, holding)
     if already is not None:
         raise LicenseAlreadyActive(
             f"You already hold active license {already} under offer {offer.id}.",
@@ -351,9 +347,7 @@ def accept_offer(
     if license_.license_number is None:
         license_.license_number = license_number(today, license_.id)
         session.flush()
-    session.execute(
-        sa.update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == claimed).values(license_id=license_.id)
-    )
+    session.execute(_KEY_GAVE_LICENSE, {"record_id": claimed, "given_license_id": license_.id})
     _notify_licensor(session, license_, licensee)
     if license_.status is LicenseStatus.pending_export_review:
         license_event(
@@ -365,6 +359,21 @@ def accept_offer(
     else:
         start(session=session, license_=license_)
     return license_, True
+
+
+# The statements every acceptance runs, built once.
+# The license the licensee holds under the offer, if any; parameters ``licensee_id``, ``offer_id``.
+_HOLDING_LICENSE = select(License.id).where(
+    col(License.licensee_id) == sa.bindparam("licensee_id"),
+    col(License.offer_id) == sa.bindparam("offer_id"),
+    col(License.status).in_(HOLDING_STATUSES),
+)
+# The key's record names the license it gave; parameters ``record_id``, ``given_license_id``.
+_KEY_GAVE_LICENSE = (
+    sa.update(_IDEMPOTENCY)
+    .where(_IDEMPOTENCY.c.id == sa.bindparam("record_id"))
+    .values(license_id=sa.bindparam("given_license_id"))
+)
 
 
 def license_number(issued: date, license_id: int) -> str:

@@ -248,9 +248,8 @@ def get_signed_in_user(
     signed-in request needs all three. None when there is no such user (the revocation is then
     ``is_access_token_revoked``'s to tell)."""
     found = session.execute(
-        sa.select(User, Organization, _token_revoked(jti, login_id))
-        .join(Organization, col(Organization.id) == col(User.organization_id))
-        .where(col(User.id) == user_id)
+        _SIGNED_IN_USER if login_id is None else _SIGNED_IN_USER_OF_LOGIN,
+        {"user_id": user_id, "jti": jti, "login_id": login_id},
     ).first()
     if found is None:
         return None
@@ -554,7 +553,9 @@ def is_access_token_revoked(*, session: Session, jti: str, login_id: str | None 
     return session.scalar(sa.select(_token_revoked(jti, login_id))) is True
 
 
-def _token_revoked(jti: str, login_id: str | None) -> sa.ColumnElement[bool]:
+def _token_revoked(
+    jti: str | sa.BindParameter[str], login_id: str | sa.BindParameter[str] | None
+) -> sa.ColumnElement[bool]:
     """Whether the token or its login was revoked, as a column of a select."""
     revoked_token = sa.select(col(RevokedAccessToken.jti)).where(col(RevokedAccessToken.jti) == jti)
     if login_id is None:
@@ -563,6 +564,25 @@ def _token_revoked(jti: str, login_id: str | None) -> sa.ColumnElement[bool]:
         col(RevokedLogin.login_id) == login_id
     )
     return sa.or_(revoked_token.exists(), revoked_login.exists())
+
+
+def _signed_in_user(*, of_login: bool) -> sa.Select[User, Organization, bool]:
+    """``get_signed_in_user``'s select; its parameters are ``user_id``, ``jti`` and (of a
+    token naming its login) ``login_id``."""
+    revoked = _token_revoked(
+        sa.bindparam("jti", type_=sa.String),
+        sa.bindparam("login_id", type_=sa.String) if of_login else None,
+    )
+    return (
+        sa.select(User, Organization, revoked)
+        .join(Organization, col(Organization.id) == col(User.organization_id))
+        .where(col(User.id) == sa.bindparam("user_id"))
+    )
+
+
+# Built once: every signed-in request runs one of them.
+_SIGNED_IN_USER = _signed_in_user(of_login=False)
+_SIGNED_IN_USER_OF_LOGIN = _signed_in_user(of_login=True)
 
 
 def logout(

@@ -4,6 +4,7 @@ import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -169,6 +170,19 @@ def _replay(session: Session, record: IdempotencyRecord, fingerprint: str) -> Li
 _IDEMPOTENCY: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
 
+@cache
+def _claim_key_statement(dialect_name: str) -> sa.Insert:
+    """The claim's ``INSERT``, built once per dialect (every acceptance runs it); its values are
+    the parameters of its execution."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement: sa.Insert = (
+        dialect.insert(_IDEMPOTENCY)
+        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
+        .returning(_IDEMPOTENCY.c.id)
+    )
+    return statement
+
+
 def claim_key(
     session: Session, *, organization_id: int, key: str, fingerprint: str
 ) -> int | License:
@@ -178,17 +192,14 @@ def claim_key(
     One ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent request with the same key waits on
     the unique index until the first commits, inserts nothing and finds its record: exactly one
     license, whatever the interleaving. No savepoint is needed, as no error is raised."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     claimed = session.execute(
-        dialect.insert(_IDEMPOTENCY)
-        .values(
-            organization_id=organization_id,
-            key=key,
-            request_fingerprint=fingerprint,
-            created_at=clock.timestamp(),
-        )
-        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
-        .returning(_IDEMPOTENCY.c.id)
+        _claim_key_statement(session.get_bind().dialect.name),
+        {
+            "organization_id": organization_id,
+            "key": key,
+            "request_fingerprint": fingerprint,
+            "created_at": clock.timestamp(),
+        },
     ).scalar_one_or_none()
     if claimed is not None:
         return int(claimed)

@@ -262,13 +262,17 @@ def get_declaring_listing(*, session: Session, listing_id: int, organization_id:
     return listing
 
 
+# An offer with its listing's status and owner, which decide whom it is visible to: one query,
+# no listing object. Built once (every acceptance runs it); its parameter is ``offer_id``.
+_OFFER_WITH_VISIBILITY = (
+    select(Offer, Listing.status, Listing.owner_id)
+    .join(Listing, col(Listing.id) == col(Offer.listing_id))
+    .where(col(Offer.id) == sa.bindparam("offer_id"))
+)
+
+
 def get_visible_offer(*, session: Session, offer_id: int, organization_id: int | None) -> Offer:
-    # Its listing's status and owner decide, read with it: one query, no listing object.
-    found = session.execute(
-        select(Offer, Listing.status, Listing.owner_id)
-        .join(Listing, col(Listing.id) == col(Offer.listing_id))
-        .where(col(Offer.id) == offer_id)
-    ).first()
+    found = session.execute(_OFFER_WITH_VISIBILITY, {"offer_id": offer_id}).first()
     if found is None:
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
     offer: Offer

@@ -117,6 +117,7 @@ _DECLARATION = (
 def read_declaration(session: Session, listing_id: int) -> Declaration:
     """The listing ``listing_id`` as it stands in the database now (not as the session holds
     it): read after the caller's locks, it sees what was committed while they waited."""
+    session.flush()  # a core statement: the session does not autoflush it
     rows = session.execute(_DECLARATION, {"listing_id": listing_id}).all()
     if not rows:
         raise NoResultFound(f"Listing {listing_id} does not exist.")

@@ -232,16 +232,29 @@ def create_platform_admin(*, session: Session, email: str, password: str, full_n
     return admin
 
 
-def get_user_and_organization(
-    *, session: Session, user_id: int
-) -> tuple[User, Organization] | None:
-    """A user with its organization, in one query (every signed-in request needs both)."""
+@dataclass(frozen=True, slots=True)
+class SignedInUser:
+    """The user a token names, its organization, and whether the token has been revoked."""
+
+    user: User
+    organization: Organization
+    token_revoked: bool
+
+
+def get_signed_in_user(
+    *, session: Session, user_id: int, jti: str, login_id: str | None
+) -> SignedInUser | None:
+    """The user with its organization and the token's revocation, in one query: every
+    signed-in request needs all three. None when there is no such user (the revocation is then
+    ``is_access_token_revoked``'s to tell)."""
     found = session.execute(
-        sa.select(User, Organization)
-        .join(Organization, col(Organization.id) == col(User.organization_id))
-        .where(col(User.id) == user_id)
+        _SIGNED_IN_USER if login_id is None else _SIGNED_IN_USER_OF_LOGIN,
+        {"user_id": user_id, "jti": jti, "login_id": login_id},
     ).first()
-    return None if found is None else (found[0], found[1])
+    if found is None:
+        return None
+    user, organization, revoked = found
+    return SignedInUser(user, organization, revoked is True)
 
 
 def get_organization(*, session: Session, organization_id: int) -> Organization:
@@ -537,13 +550,39 @@ def revoke_api_client(*, session: Session, client: ApiClient) -> ApiClient:
 def is_access_token_revoked(*, session: Session, jti: str, login_id: str | None = None) -> bool:
     """One round trip per request: the token itself (logout) or its whole login (a reused
     refresh token, a logout that named the refresh token)."""
+    return session.scalar(sa.select(_token_revoked(jti, login_id))) is True
+
+
+def _token_revoked(
+    jti: str | sa.BindParameter[str], login_id: str | sa.BindParameter[str] | None
+) -> sa.ColumnElement[bool]:
+    """Whether the token or its login was revoked, as a column of a select."""
     revoked_token = sa.select(col(RevokedAccessToken.jti)).where(col(RevokedAccessToken.jti) == jti)
     if login_id is None:
-        return session.scalar(sa.select(revoked_token.exists())) is True
+        return revoked_token.exists()
     revoked_login = sa.select(col(RevokedLogin.login_id)).where(
         col(RevokedLogin.login_id) == login_id
     )
-    return session.scalar(sa.select(sa.or_(revoked_token.exists(), revoked_login.exists()))) is True
+    return sa.or_(revoked_token.exists(), revoked_login.exists())
+
+
+def _signed_in_user(*, of_login: bool) -> sa.Select[User, Organization, bool]:
+    """``get_signed_in_user``'s select; its parameters are ``user_id``, ``jti`` and (of a
+    token naming its login) ``login_id``."""
+    revoked = _token_revoked(
+        sa.bindparam("jti", type_=sa.String),
+        sa.bindparam("login_id", type_=sa.String) if of_login else None,
+    )
+    return (
+        sa.select(User, Organization, revoked)
+        .join(Organization, col(Organization.id) == col(User.organization_id))
+        .where(col(User.id) == sa.bindparam("user_id"))
+    )
+
+
+# Built once: every signed-in request runs one of them.
+_SIGNED_IN_USER = _signed_in_user(of_login=False)
+_SIGNED_IN_USER_OF_LOGIN = _signed_in_user(of_login=True)
 
 
 def logout(

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,7 +63,14 @@ def record_many(session: Session, *, type: EventType, events: Sequence[NewEvent]
         for event in events
     ]
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    connection.execute(_insert_statement(connection.dialect.name), rows).all()
+
+
+@cache
+def _insert_statement(dialect_name: str) -> sa.Insert:
+    """``record_many``'s INSERT, built once per dialect (every change that tells someone runs
+    it)."""
+    if dialect_name == "postgresql":
         # The transaction's id taken by the INSERT itself: no round trip to ask for it first.
         statement = _EVENTS.insert().values(transaction_id=_CURRENT_TRANSACTION_ID)
     else:
@@ -70,7 +78,7 @@ def record_many(session: Session, *, type: EventType, events: Sequence[NewEvent]
     # With RETURNING, SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues") of up to
     # a thousand rows each, within the bound-parameter limits of both databases. On the table, not
     # the model: the ORM's bulk path would only add work per row (events are not audited).
-    connection.execute(statement.returning(_EVENTS.c.id), rows).all()
+    return statement.returning(_EVENTS.c.id)
 
 
 def record(

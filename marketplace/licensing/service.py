@@ -1,9 +1,10 @@
 """Licenses under open-license declarations: acceptance in one step, frozen terms, termination."""
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from marketplace.config import get_settings
 from marketplace.db import transition
 from marketplace.events.models import EventType
 from marketplace.licensing import obligations
+from marketplace.licensing.declarations import Declaration, Licensor, read_declaration
 from marketplace.licensing.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -54,7 +56,7 @@ from marketplace.listings.models import Listing, ListingStatus, Offer
 from marketplace.pagination import PageParams, paginate_by_id
 from marketplace.patents import service as patents
 from marketplace.patents.identifiers import PatentKind, ipc_like_pattern
-from marketplace.patents.models import Patent
+from marketplace.patents.models import PatentIpc
 
 # 2: a license may rest on an upfront payment (``payment``: null until the licensor confirms it).
 TERMS_SCHEMA_VERSION = 2
@@ -76,7 +78,7 @@ def to_public(license_: License, pledge_ids: Sequence[int] = ()) -> LicensePubli
     )
 
 
-def _organization_terms(org: Organization) -> dict[str, Any]:
+def _organization_terms(org: Organization | Licensor) -> dict[str, Any]:
     return {
         "id": org.id,
         "name": org.name,
@@ -85,16 +87,18 @@ def _organization_terms(org: Organization) -> dict[str, Any]:
     }
 
 
-def license_term(listing: Listing, offer: Offer, effective: date) -> date:
+def license_term(licensed: Iterable[patents.TermFacts], offer: Offer, effective: date) -> date:
+    """The license's end: its term from ``effective``, cut short where a licensed patent's
+    term ends sooner."""
     nominal_end = patents.add_years(effective, offer.term_years) - timedelta(days=1)
-    return min(nominal_end, listings.earliest_term_end(listing))
+    return min(nominal_end, listings.earliest_term_end_of(licensed))
 
 
 def build_terms(
     *,
-    listing: Listing,
+    listing: Listing | Declaration,
     offer: Offer,
-    licensor: Organization,
+    licensor: Organization | Licensor,
     licensee: Organization,
     effective: date,
     expires_on: date,
@@ -166,6 +170,19 @@ def _replay(session: Session, record: IdempotencyRecord, fingerprint: str) -> Li
 _IDEMPOTENCY: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
 
+@cache
+def _claim_key_statement(dialect_name: str) -> sa.Insert:
+    """The claim's ``INSERT``, built once per dialect (every acceptance runs it); its values are
+    the parameters of its execution."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement: sa.Insert = (
+        dialect.insert(_IDEMPOTENCY)
+        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
+        .returning(_IDEMPOTENCY.c.id)
+    )
+    return statement
+
+
 def claim_key(
     session: Session, *, organization_id: int, key: str, fingerprint: str
 ) -> int | License:
@@ -175,17 +192,14 @@ def claim_key(
     One ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent request with the same key waits on
     the unique index until the first commits, inserts nothing and finds its record: exactly one
     license, whatever the interleaving. No savepoint is needed, as no error is raised."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     claimed = session.execute(
-        dialect.insert(_IDEMPOTENCY)
-        .values(
-            organization_id=organization_id,
-            key=key,
-            request_fingerprint=fingerprint,
-            created_at=clock.timestamp(),
-        )
-        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
-        .returning(_IDEMPOTENCY.c.id)
+        _claim_key_statement(session.get_bind().dialect.name),
+        {
+            "organization_id": organization_id,
+            "key": key,
+            "request_fingerprint": fingerprint,
+            "created_at": clock.timestamp(),
+        },
     ).scalar_one_or_none()
     if claimed is not None:
         return int(claimed)
@@ -216,15 +230,17 @@ def accept_offer(
     user: User | None,
     idempotency_key: str,
     claimed: int | None = None,
-    locked_listing: Listing | None = None,
+    visible_offer: Offer | None = None,
+    locked_declaration: Declaration | None = None,
 ) -> tuple[License, bool]:
     """Notify-and-take a license under a published declaration (Patent Law art. 51).
 
     Returns the license and whether it was created now (False: a replay of the same key).
-    ``claimed``: the record of the key when the caller has claimed it already
-    (``claim_offer_key``). ``locked_listing``: the offer's listing when the caller holds a
-    shared lock on its row in this transaction already and read it after taking the lock (the
-    acceptance workflow's pledge check takes it), so that it is neither locked nor read again."""
+    What the caller has done already in this transaction is not done again: ``claimed``, the
+    record of the key it claimed (``claim_offer_key``); ``visible_offer``, the offer it found
+    visible to the licensee (``get_visible_offer``); ``locked_declaration``, the offer's
+    listing (``read_declaration``) read after taking a shared lock on its row (the acceptance
+    workflow's pledge check takes it), so that it is neither locked nor read again."""
     assert licensee.id is not None
     if claimed is None:
         found = claim_offer_key(
@@ -234,21 +250,26 @@ def accept_offer(
             return found, False
         claimed = found
 
-    offer = listings.get_visible_offer(
-        session=session, offer_id=offer_id, organization_id=licensee.id
-    )
+    if visible_offer is None:
+        offer = listings.get_visible_offer(
+            session=session, offer_id=offer_id, organization_id=licensee.id
+        )
+    else:
+        assert visible_offer.id == offer_id
+        offer = visible_offer
     # A shared lock on the listing: acceptances run side by side, while a withdrawal (which
     # updates the row) waits for them, or they for it, and then see "withdrawn".
-    if locked_listing is None:
-        status = session.execute(
+    if locked_declaration is None:
+        session.execute(
             select(Listing.status)
             .where(col(Listing.id) == offer.listing_id)
             .with_for_update(read=True)
-        ).scalar_one()
-        listing = session.get_one(Listing, offer.listing_id)
+        )
+        listing = read_declaration(session, offer.listing_id)
     else:
-        assert locked_listing.id == offer.listing_id
-        listing, status = locked_listing, locked_listing.status
+        assert locked_declaration.id == offer.listing_id
+        listing = locked_declaration
+    status = listing.status
     if status != ListingStatus.published:
         raise ListingNotPublished(
             f"Listing {listing.id} is {status}; its offers can no longer be accepted."
@@ -270,12 +291,8 @@ def accept_offer(
                 f"Patent {patent.application_number} is suspended ({holds[0].kind}).",
                 application_number=patent.application_number,
             )
-    holding = select(License.id).where(
-        License.licensee_id == licensee.id,
-        License.offer_id == offer.id,
-        col(License.status).in_(HOLDING_STATUSES),
-    )
-    already = session.scalar(holding)
+    holding = {"licensee_id": licensee.id, "offer_id": offer.id}
+    already = session.scalar(_HOLDING_LICENSE, holding)
     if already is not None:
         # A license that ran its term is over, and one left unpaid has lapsed: either way the
         # licensee may take a new one. (Only a license still holding can have run out: without
@@ -284,15 +301,17 @@ def accept_offer(
         lapse_unpaid_licenses(
             session=session, today=today, licensee_id=licensee.id, offer_id=offer.id
         )
-        already = session.scalar(holding)
+        already = session.scalar(_HOLDING_LICENSE, holding)
     if already is not None:
         raise LicenseAlreadyActive(
             f"You already hold active license {already} under offer {offer.id}.",
             license_id=already,
         )
 
-    expires_on = license_term(listing, offer, today)
-    controls = export_controls_applying(session, licensee=licensee, licensed=listing.patents)
+    expires_on = license_term(listing.patents, offer, today)
+    controls = export_controls_applying(
+        session, licensee=licensee, patent_ids=[patent.id for patent in listing.patents]
+    )
     terms = build_terms(
         listing=listing,
         offer=offer,
@@ -302,7 +321,6 @@ def accept_offer(
         expires_on=expires_on,
     )
     assert offer.id is not None
-    assert listing.id is not None
     license_ = License(
         offer_id=offer.id,
         listing_id=listing.id,
@@ -340,9 +358,7 @@ def accept_offer(
     if license_.license_number is None:
         license_.license_number = license_number(today, license_.id)
         session.flush()
-    session.execute(
-        sa.update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == claimed).values(license_id=license_.id)
-    )
+    session.execute(_KEY_GAVE_LICENSE, {"record_id": claimed, "given_license_id": license_.id})
     _notify_licensor(session, license_, licensee)
     if license_.status is LicenseStatus.pending_export_review:
         license_event(
@@ -354,6 +370,21 @@ def accept_offer(
     else:
         start(session=session, license_=license_)
     return license_, True
+
+
+# The statements every acceptance runs, built once.
+# The license the licensee holds under the offer, if any; parameters ``licensee_id``, ``offer_id``.
+_HOLDING_LICENSE = select(License.id).where(
+    col(License.licensee_id) == sa.bindparam("licensee_id"),
+    col(License.offer_id) == sa.bindparam("offer_id"),
+    col(License.status).in_(HOLDING_STATUSES),
+)
+# The key's record names the license it gave; parameters ``record_id``, ``given_license_id``.
+_KEY_GAVE_LICENSE = (
+    sa.update(_IDEMPOTENCY)
+    .where(_IDEMPOTENCY.c.id == sa.bindparam("record_id"))
+    .values(license_id=sa.bindparam("given_license_id"))
+)
 
 
 def license_number(issued: date, license_id: int) -> str:
@@ -426,7 +457,7 @@ def effective_from(
     frozen terms (with their hash) count from that day."""
     listing = session.get_one(Listing, license_.listing_id)
     offer = session.get_one(Offer, license_.offer_id)
-    expires_on = license_term(listing, offer, day)
+    expires_on = license_term(listing.patents, offer, day)
     terms = {
         **license_.terms,
         "effective_date": day.isoformat(),
@@ -557,13 +588,17 @@ def _under(code: str, prefix: str) -> bool:
 
 
 def export_controls_applying(
-    session: Session, *, licensee: Organization, licensed: Sequence[Patent]
+    session: Session, *, licensee: Organization, patent_ids: Collection[int]
 ) -> list[str]:
     """The flagged technology categories that send a license to export review: the licensee is
-    outside China and a licensed patent falls under a category. Empty when none does."""
+    outside China and a licensed patent (of ``patent_ids``) falls under a category. Empty when
+    none does."""
     if (licensee.country or DOMESTIC_COUNTRY).upper() == DOMESTIC_COUNTRY:
         return []
-    codes = [code for patent in licensed for code in patent.ipc_codes]
+    # Only a foreign licensee needs the IPC codes: the acceptance does not read them otherwise.
+    codes = session.scalars(
+        select(PatentIpc.code).where(col(PatentIpc.patent_id).in_(patent_ids))
+    ).all()
     if not codes:
         return []
     prefixes = session.scalars(select(ExportControl.ipc_prefix)).all()

@@ -4,7 +4,7 @@ Patent Law arts. 50-52: a declaration states the royalty method, standard and te
 made while the patent is encumbered in the ways listed in ``publication_blockers``; announced terms
 never change; withdrawal leaves licenses already granted untouched."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,7 +15,6 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.orm import lazyload
 from sqlmodel import Session, SQLModel, col, select
 
 from marketplace import clock
@@ -300,7 +299,11 @@ def _listings_with_children() -> sa.Select[Any]:
 
 def is_visible(listing: Listing, organization_id: int | None) -> bool:
     """Drafts are private to their owner; every announced declaration stays public."""
-    return listing.status != ListingStatus.draft or listing.owner_id == organization_id
+    return _visible(listing.status, listing.owner_id, organization_id)
+
+
+def _visible(status: ListingStatus, owner_id: int, organization_id: int | None) -> bool:
+    return status != ListingStatus.draft or owner_id == organization_id
 
 
 def get_visible_listing(
@@ -342,13 +345,22 @@ def get_declaring_listing(*, session: Session, listing_id: int, organization_id:
     return listing
 
 
+# An offer with its listing's status and owner, which decide whom it is visible to: one query,
+# no listing object. Built once (every acceptance runs it); its parameter is ``offer_id``.
+_OFFER_WITH_VISIBILITY = (
+    select(Offer, Listing.status, Listing.owner_id)
+    .join(Listing, col(Listing.id) == col(Offer.listing_id))
+    .where(col(Offer.id) == sa.bindparam("offer_id"))
+)
+
+
 def get_visible_offer(*, session: Session, offer_id: int, organization_id: int | None) -> Offer:
-    offer = session.get(Offer, offer_id)
-    if offer is None:
+    found = session.execute(_OFFER_WITH_VISIBILITY, {"offer_id": offer_id}).first()
+    if found is None:
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
-    # Its status and owner decide: its owner, patents and offers load when someone asks.
-    listing = session.get(Listing, offer.listing_id, options=[lazyload("*")])
-    if listing is None or not is_visible(listing, organization_id):
+    offer: Offer
+    offer, status, owner_id = found
+    if not _visible(status, owner_id, organization_id):
         raise OfferNotFound(f"Offer {offer_id} does not exist.")
     return offer
 
@@ -480,7 +492,12 @@ def delete_listing(*, session: Session, listing: Listing) -> None:
 
 
 def earliest_term_end(listing: Listing) -> date:
-    return min(patents.term_end_date(PatentKind(p.kind), p.filing_date) for p in listing.patents)
+    return earliest_term_end_of(listing.patents)
+
+
+def earliest_term_end_of(patents_: Iterable[patents.TermFacts]) -> date:
+    """The earliest term end of these patents: a license over them all ends by then."""
+    return min(patents.term_end_date(PatentKind(p.kind), p.filing_date) for p in patents_)
 
 
 def check_term(listing: Listing, term_years: int, *, today: date) -> None:

@@ -3,7 +3,7 @@ status or moves in its annual-fee standing (due, grace period, unpaid)."""
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -16,13 +16,23 @@ from marketplace.patents.models import Patent
 from marketplace.pledges.models import ACTIVE_PLEDGE_STATUSES, Pledge, PledgePatent
 
 
-def active_pledge_ids(patents_: Sequence[Patent]) -> list[int]:
+class PledgedPatentFacts(Protocol):
+    """What the pledgees are told of a patent: a ``Patent``, or the plain row an acceptance
+    reads of it (``licensing.declarations``)."""
+
+    @property
+    def application_number(self) -> str: ...
+    @property
+    def active_pledge_id(self) -> int | None: ...
+
+
+def active_pledge_ids(patents_: Sequence[PledgedPatentFacts]) -> list[int]:
     """The registered pledges on these patents."""
     return sorted({p.active_pledge_id for p in patents_ if p.active_pledge_id is not None})
 
 
 def notify_pledgees(
-    session: Session, patents_: Sequence[Patent], event: EventType, **details: Any
+    session: Session, patents_: Sequence[PledgedPatentFacts], event: EventType, **details: Any
 ) -> None:
     """Something happened to pledged patents (an open license, a license): tell each pledgee."""
     for pledge_id in active_pledge_ids(patents_):

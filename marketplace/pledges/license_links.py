@@ -7,18 +7,20 @@ from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, col, select
 
-from marketplace.patents.models import Patent
-from marketplace.pledges.collateral import active_pledge_ids
+from marketplace.pledges.collateral import PledgedPatentFacts, active_pledge_ids
 from marketplace.pledges.models import LicensePledge
 
 
-def link_license(session: Session, *, license_id: int, patents: Sequence[Patent]) -> list[int]:
+def link_license(
+    session: Session, *, license_id: int, patents: Sequence[PledgedPatentFacts]
+) -> list[int]:
     """Link the license to every pledge in force on ``patents``; returns the pledge ids."""
     pledge_ids = sorted(active_pledge_ids(patents))
-    session.add_all(
-        LicensePledge(license_id=license_id, pledge_id=pledge_id) for pledge_id in pledge_ids
-    )
-    session.flush()
+    if pledge_ids:  # most licenses have none: no flush to run then
+        session.add_all(
+            LicensePledge(license_id=license_id, pledge_id=pledge_id) for pledge_id in pledge_ids
+        )
+        session.flush()
     return pledge_ids
 
 

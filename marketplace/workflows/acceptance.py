@@ -3,20 +3,20 @@ that lets a pending one go on, and the confirmed upfront payment that puts a pen
 force (Patent Law art. 51). A license in force reaches the pledges of the licensed patents,
 whose pledgees are entitled to the licensing income (Civil Code art. 444)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import defaultload, joinedload, lazyload
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, User
 from marketplace.events.models import EventType
 from marketplace.licensing import export_review, payments
 from marketplace.licensing import service as licensing
+from marketplace.licensing.declarations import read_declaration
 from marketplace.licensing.models.licenses import License, LicensePublic, LicenseStatus
 from marketplace.licensing.models.obligations import Obligation, Payment
 from marketplace.listings import service as listings
 from marketplace.listings.models import Listing
-from marketplace.patents.models import Patent
 from marketplace.pledges import collateral, license_links
 from marketplace.pledges import service as pledges
 
@@ -63,22 +63,10 @@ def accept_offer(
     pledges.check_acceptance_allowed(session=session, listing_id=offer.listing_id)
     # Read again after the pledge check's locks (a registration committed while it waited
     # is seen: the patents' pledges, which the links below follow; a withdrawal, its status,
-    # which the license's rules check without locking the row again), and held for the rest of
-    # the use case: the session's identity map keeps only the objects someone holds, and
-    # the checks, the license's terms and the pledge links all read this listing. Its
-    # owner, patents and their encumbrances are what they read; its offers and the
-    # patents' IPC codes load only if something asks for them.
-    listing = session.get_one(
-        Listing,
-        offer.listing_id,
-        populate_existing=True,
-        options=[
-            # The owner in the same statement (one row, always there), not a query of its own.
-            joinedload(Listing.owner, innerjoin=True),  # type: ignore[arg-type]
-            lazyload(Listing.offers),  # type: ignore[arg-type]
-            defaultload(Listing.patents).lazyload(Patent.ipc_entries),  # type: ignore[arg-type]
-        ],
-    )
+    # which the license's rules check without locking the row again): the listing, its owner,
+    # its patents and their encumbrances, which the checks, the license's terms and the pledge
+    # links read, as plain rows (they are not written to).
+    declaration = read_declaration(session, offer.listing_id)
     license_, created = licensing.accept_offer(
         session=session,
         offer_id=offer_id,
@@ -86,16 +74,17 @@ def accept_offer(
         user=user,
         idempotency_key=idempotency_key,
         claimed=claimed,
-        locked_listing=listing,
+        visible_offer=offer,
+        locked_declaration=declaration,
     )
     if not created:
         return _replayed(session, license_)
     assert license_.id is not None
     pledge_ids = license_links.link_license(
-        session, license_id=license_.id, patents=listing.patents
+        session, license_id=license_.id, patents=declaration.patents
     )
     if license_.status is LicenseStatus.active:
-        _tell_pledgees(session, license_, listing)
+        _tell_pledgees(session, license_, declaration.patents)
     return Acceptance(license_, True, pledge_ids)
 
 
@@ -113,7 +102,7 @@ def approve_export(
     of it then."""
     license_ = export_review.approve(session=session, license_id=license_id, admin=admin, note=note)
     if license_.status is LicenseStatus.active:
-        _tell_pledgees(session, license_, session.get_one(Listing, license_.listing_id))
+        _tell_pledgees(session, license_, session.get_one(Listing, license_.listing_id).patents)
     return license_
 
 
@@ -131,14 +120,16 @@ def confirm_payment(
         session=session, license_id=obligation.license_id, payment=payment, obligation=obligation
     )
     if license_ is not None:
-        _tell_pledgees(session, license_, session.get_one(Listing, license_.listing_id))
+        _tell_pledgees(session, license_, session.get_one(Listing, license_.listing_id).patents)
     return payment
 
 
-def _tell_pledgees(session: Session, license_: License, listing: Listing) -> None:
+def _tell_pledgees(
+    session: Session, license_: License, patents: Sequence[collateral.PledgedPatentFacts]
+) -> None:
     collateral.notify_pledgees(
         session,
-        listing.patents,
+        patents,
         EventType.pledged_patent_licensed,
         license_id=license_.id,
         license_number=license_.license_number,

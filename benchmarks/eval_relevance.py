@@ -593,15 +593,13 @@ def evaluate_alerts(
             agreement["same alerting subclasses"] += alerting(bounded, current) == alerting(
                 full, current
             )
+        share_statement = sa.select(
+            col(SavedSearchClass.saved_search_id),
+            col(SavedSearchClass.subclass),
+            col(SavedSearchClass.share),
+        )
         share_of = {
-            (saved_search_id, subclass): share
-            for saved_search_id, subclass, share in session.execute(
-                sa.select(
-                    col(SavedSearchClass.saved_search_id),
-                    col(SavedSearchClass.subclass),
-                    col(SavedSearchClass.share),
-                )
-            )
+            (ident, subclass): share for ident, subclass, share in session.execute(share_statement)
         }
         listings = session.scalars(sa.select(Listing).order_by(col(Listing.id))).all()
         for listing in listings:
@@ -615,7 +613,15 @@ def evaluate_alerts(
                 if match.matched_class is None:
                     by_words[match.id].add(listing.id)
                 else:
-                    by_class[match.id][listing.id] = share_of[(match.id, match.matched_class)]
+                    key = (match.id, match.matched_class)
+                    if key not in share_of:
+                        # Classes weighed at this alert (none of the query's words had a listing
+                        # when it was saved).
+                        share_of |= {
+                            (ident, subclass): share
+                            for ident, subclass, share in session.execute(share_statement)
+                        }
+                    by_class[match.id][listing.id] = share_of[key]
         session.rollback()
     # (query language, view, threshold) -> [alerted, relevant alerted, relevant]
     counts: dict[tuple[str, str, float], list[int]] = defaultdict(lambda: [0, 0, 0])

@@ -22,7 +22,17 @@ What it does, in order:
 6. reports precision@10 and nDCG@10 per query language, within the language (``zh``, ``en``),
    across languages (``zh->en``: a Chinese query's ranking restricted to English listings, and
    the reverse), and over all listings, for the three methods, with the chance level (the share
-   of relevant listings) of each.
+   of relevant listings) of each;
+7. alerts (``--alerts`` query records per language, the first of the same sample): saves each
+   record's title as an SME's saved search (``create_saved_search``), then runs the alerting of
+   a publication (``alert_on_publish``) for every listing, in a transaction rolled back, and
+   reports the precision and recall of the alerts (pooled over the queries), within the
+   language and across languages (where only the IPC subclasses of the saved search alert),
+   for each ``ALERT_CLASS_SHARE`` of ``ALERT_THRESHOLDS``; and how often the classes a saved
+   search keeps (weighed over ``CLASS_EVIDENCE_CANDIDATES`` text candidates) are those the
+   search's full ranking weighs.
+   The listings were there when the searches were saved (their words count in the weights and
+   the votes), whereas a real alert is on a listing published later.
 
 A listing is relevant to a query when they share an IPC subclass (``H01M``); the query's own
 listing is left out of its ranking. The figures are means over the queries (a short ranking
@@ -35,6 +45,7 @@ Usage (from the project root)::
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     .venv/bin/python benchmarks/eval_relevance.py ../shared/data --per-file 1000 \\
         --queries 100 --json out.json
+    .venv/bin/python benchmarks/eval_relevance.py ../shared/data --queries 1 --alerts 100
 """
 
 from __future__ import annotations
@@ -65,18 +76,34 @@ from benchmarks.harness import application_number, bench_database, credit_code, 
 from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind, Verification
 from marketplace.audit import recorder as audit_recorder
+from marketplace.config import get_settings
 from marketplace.db import create_db_engine
 from marketplace.listings.bulk_models import (
     BulkAnnouncement,
     BulkDeclarationCreate,
 )
 from marketplace.listings.models import (
+    Listing,
     ListingPatent,
     OfferCreate,
     RoyaltyType,
 )
-from marketplace.matching import need_matching, needs, search, tokenizer
-from marketplace.matching.models import NeedCreate, SearchSort
+from marketplace.matching import (
+    need_matching,
+    needs,
+    relevance,
+    saved_searches,
+    search,
+    tokenizer,
+)
+from marketplace.matching.errors import InvalidSavedSearch
+from marketplace.matching.models import (
+    NeedCreate,
+    SavedSearchClass,
+    SavedSearchCreate,
+    SavedSearchQuery,
+    SearchSort,
+)
 from marketplace.patents.import_models import ImportFormat
 from marketplace.patents.models import Patent
 from marketplace.sessions import transaction
@@ -91,6 +118,10 @@ BULK = 500
 LANGUAGES = ("zh", "en")
 METHODS = ("bm25", "search", "matching")
 VIEWS = ("same", "cross", "all")
+# The alerts report: the shares of a saved search's class vote tried as ALERT_CLASS_SHARE. The
+# lowest is the least share a class is kept with (relevance.FEEDBACK_MIN_SHARE).
+ALERT_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+ALERT_VIEWS = ("same", "cross")
 DEFAULT_FILES = (
     "cn_a01_agri_patents.jsonl",
     "cn_heat_recovery_abstracts.jsonl",
@@ -466,6 +497,191 @@ def evaluate(
     return {"table": table, "seconds": timing}
 
 
+# Alerts ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def alert_class_share(share: float) -> Iterator[None]:
+    """Alerting with ``ALERT_CLASS_SHARE`` set to ``share`` (its statements are built once with
+    it, so they are built anew on the way in and out)."""
+    held = saved_searches.ALERT_CLASS_SHARE
+    saved_searches.ALERT_CLASS_SHARE = share
+    saved_searches._statements.cache_clear()
+    try:
+        yield
+    finally:
+        saved_searches.ALERT_CLASS_SHARE = held
+        saved_searches._statements.cache_clear()
+
+
+def full_ranking_classes(
+    session: Session, terms: Sequence[str], query: SavedSearchQuery
+) -> dict[str, float] | None:
+    """The classes as the search weighs them over its full bound (``relevance.rank``): what a
+    saved search kept before it weighed them over fewer candidates."""
+    ranking = relevance.rank(
+        session,
+        terms=terms,
+        conditions=search.filter_conditions(
+            session, saved_searches.filters_of(query), today=clock.today()
+        ),
+        bound=get_settings().search_candidate_limit,
+    )
+    return ranking.model.classes if ranking.model.top_text > 0 else None
+
+
+def alerting(classes: dict[str, float] | None, threshold: float) -> set[str]:
+    return {c for c, share in (classes or {}).items() if share >= threshold}
+
+
+def evaluate_alerts(
+    engine: sa.Engine, records: Sequence[Record], queries: Sequence[Record]
+) -> dict[str, Any]:
+    """Save each query record's title as an SME's saved search (``create_saved_search``), then
+    publish-alert every listing (``alert_on_publish``, in a transaction rolled back), and count
+    which saved searches each listing alerts, by its words or by its class, per threshold.
+
+    The classes alert only at or above ``ALERT_CLASS_SHARE``; alerting runs once with the lowest
+    threshold tried, and a listing alerted by a class at it alerts at a higher threshold when
+    the share of that class (the best of the listing's, as the alert picks it) reaches it."""
+    language_of: dict[int, str] = {}
+    classes_of: dict[int, frozenset[str]] = {}
+    for record in records:
+        assert record.listing_id is not None
+        language_of[record.listing_id] = record.lang
+        classes_of[record.listing_id] = record.subclasses
+    # For each saved search: the query record; then what alerted it, by words or by class.
+    query_of: dict[int, Record] = {}
+    by_words: dict[int, set[int]] = defaultdict(set)
+    by_class: dict[int, dict[int, float]] = defaultdict(dict)
+    agreement: Counter[str] = Counter()
+    seconds: dict[str, list[float]] = defaultdict(list)
+    skipped = 0
+    per_organization = get_settings().saved_searches_per_organization
+    current = saved_searches.ALERT_CLASS_SHARE
+    with Session(engine) as session, alert_class_share(min(ALERT_THRESHOLDS)):
+        sme: Organization | None = None
+        for index, query in enumerate(queries):
+            if index % per_organization == 0:
+                sme_id = _organization(
+                    session, f"Eval Saver {index}", OrganizationKind.enterprise, 1_000 + index
+                )
+                sme = session.get_one(Organization, sme_id)
+            assert sme is not None
+            data = SavedSearchCreate(name=f"query {index}", q=query.title[:200])
+            started = time.perf_counter()
+            try:
+                saved = saved_searches.create_saved_search(
+                    session=session, organization=sme, data=data
+                )
+            except InvalidSavedSearch:
+                skipped += 1
+                continue
+            seconds["save"].append(time.perf_counter() - started)
+            assert saved.id is not None
+            query_of[saved.id] = query
+            saved_query = saved_searches.query_of(saved)
+            started = time.perf_counter()
+            bounded = saved_searches.evidence_classes(session, saved.terms, saved_query)
+            seconds["classes"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            full = full_ranking_classes(session, saved.terms, saved_query)
+            seconds["classes_full_bound"].append(time.perf_counter() - started)
+            agreement["queries"] += 1
+            agreement["identical"] += bounded == full
+            agreement["same subclasses"] += set(bounded or {}) == set(full or {})
+            agreement["same alerting subclasses"] += alerting(bounded, current) == alerting(
+                full, current
+            )
+        share_statement = sa.select(
+            col(SavedSearchClass.saved_search_id),
+            col(SavedSearchClass.subclass),
+            col(SavedSearchClass.share),
+        )
+        share_of = {
+            (ident, subclass): share for ident, subclass, share in session.execute(share_statement)
+        }
+        listings = session.scalars(sa.select(Listing).order_by(col(Listing.id))).all()
+        for listing in listings:
+            assert listing.id is not None
+            started = time.perf_counter()
+            matched = saved_searches.alert_on_publish(session=session, listing=listing)
+            seconds["alert"].append(time.perf_counter() - started)
+            for match in matched:
+                if match.id not in query_of:
+                    continue
+                if match.matched_class is None:
+                    by_words[match.id].add(listing.id)
+                else:
+                    key = (match.id, match.matched_class)
+                    if key not in share_of:
+                        # Classes weighed at this alert (none of the query's words had a listing
+                        # when it was saved).
+                        share_of |= {
+                            (ident, subclass): share
+                            for ident, subclass, share in session.execute(share_statement)
+                        }
+                    by_class[match.id][listing.id] = share_of[key]
+        session.rollback()
+    # (query language, view, threshold) -> [alerted, relevant alerted, relevant]
+    counts: dict[tuple[str, str, float], list[int]] = defaultdict(lambda: [0, 0, 0])
+    pool: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for saved_search_id, query in query_of.items():
+        for listing_id, lang in language_of.items():
+            if listing_id == query.listing_id:
+                continue
+            view = "same" if lang == query.lang else "cross"
+            is_relevant = bool(classes_of[listing_id] & query.subclasses)
+            pool[(query.lang, view)][0] += 1
+            pool[(query.lang, view)][1] += is_relevant
+            class_share = by_class[saved_search_id].get(listing_id)
+            for threshold in ALERT_THRESHOLDS:
+                is_alerted = listing_id in by_words[saved_search_id] or (
+                    class_share is not None and class_share >= threshold
+                )
+                tally = counts[(query.lang, view, threshold)]
+                tally[0] += is_alerted
+                tally[1] += is_alerted and is_relevant
+                tally[2] += is_relevant
+    table: dict[str, Any] = {}
+    for lang in LANGUAGES:
+        other = "en" if lang == "zh" else "zh"
+        for view in ALERT_VIEWS:
+            label = lang if view == "same" else f"{lang}->{other}"
+            queries_here = sum(1 for q in query_of.values() if q.lang == lang)
+            listings_here, relevant_here = pool[(lang, view)]
+            row: dict[str, Any] = {
+                "queries": queries_here,
+                "chance precision": relevant_here / max(listings_here, 1),
+            }
+            for threshold in ALERT_THRESHOLDS:
+                alerted, hits, relevant = counts[(lang, view, threshold)]
+                precision = hits / alerted if alerted else 0.0
+                recall = hits / relevant if relevant else 0.0
+                row[f"{threshold:.1f}"] = {
+                    "alerts per query": alerted / max(queries_here, 1),
+                    "precision": precision,
+                    "recall": recall,
+                    "f1": _f1(precision, recall),
+                }
+            table[label] = row
+    timing = {
+        step: {"mean_ms": 1000 * _mean(values), "p95_ms": 1000 * _p95(values)}
+        for step, values in seconds.items()
+    }
+    return {
+        "table": table,
+        "classes agree": dict(agreement),
+        "skipped queries": skipped,
+        "current threshold": current,
+        "seconds": timing,
+    }
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -497,6 +713,35 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"{method}: mean {timing['mean_ms']:.1f} ms, p95 {timing['p95_ms']:.1f} ms a query")
 
 
+def print_alerts(alerts: dict[str, Any]) -> None:
+    agree = alerts["classes agree"]
+    queries = max(agree.get("queries", 0), 1)
+    print(
+        f"\nsaved searches: {agree.get('queries', 0)} ({alerts['skipped queries']} queries "
+        "without searchable words skipped); their classes, over "
+        f"{saved_searches.CLASS_EVIDENCE_CANDIDATES} candidates, against the search's full "
+        f"bound: identical {agree.get('identical', 0) / queries:.0%}, same subclasses "
+        f"{agree.get('same subclasses', 0) / queries:.0%}, same subclasses at or above "
+        f"{alerts['current threshold']} {agree.get('same alerting subclasses', 0) / queries:.0%}"
+    )
+    print("alerts: precision / recall / F1 (alerts per query) by ALERT_CLASS_SHARE")
+    header = f"{'queries':<10} {'n':>4} {'chance':>7}"
+    for threshold in ALERT_THRESHOLDS:
+        header += f" {threshold:>24.1f}"
+    print(header)
+    for label, row in alerts["table"].items():
+        line = f"{label:<10} {row['queries']:>4} {row['chance precision']:>7.3f}"
+        for threshold in ALERT_THRESHOLDS:
+            cell = row[f"{threshold:.1f}"]
+            line += (
+                f" {cell['precision']:>5.3f}/{cell['recall']:.3f}/{cell['f1']:.3f}"
+                f" ({cell['alerts per query']:>5.1f})"
+            )
+        print(line)
+    for step, timing in alerts["seconds"].items():
+        print(f"{step}: mean {timing['mean_ms']:.1f} ms, p95 {timing['p95_ms']:.1f} ms")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="the development data folder")
@@ -506,6 +751,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--per-file", type=int, default=1_000, help="records read per file")
     parser.add_argument("--queries", type=int, default=150, help="query records per language")
+    parser.add_argument(
+        "--alerts",
+        type=int,
+        default=30,
+        help="query records per language saved as searches for the alerts report (0: none)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
@@ -520,6 +771,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"{args.data} is not a folder")
     if args.per_file < 1 or args.queries < 1:
         parser.error("--per-file and --queries must be at least 1")
+    if args.alerts < 0:
+        parser.error("--alerts must not be negative")
     return args
 
 
@@ -531,11 +784,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not records:
         raise SystemExit(f"error: no records in {args.data}")
     queries = pick_queries(records, args.queries, args.seed)
+    savers = pick_queries(records, args.alerts, args.seed)
     if args.existing:
         engine = create_db_engine(args.existing)
         try:
             attach_listings(engine, records)
             report = evaluate(engine, existing_sme(engine), records, queries)
+            if savers:
+                report["alerts"] = evaluate_alerts(engine, records, savers)
         finally:
             engine.dispose()
         import_seconds = declare_seconds = float("nan")
@@ -548,6 +804,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 sme_id, import_seconds, declare_seconds = load(engine, records)
                 report = evaluate(engine, sme_id, records, queries)
+                if savers:
+                    report["alerts"] = evaluate_alerts(engine, records, savers)
             finally:
                 engine.dispose()
         postgresql = db.postgresql
@@ -559,6 +817,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "declare_per_second": len(records) / declare_seconds,
     }
     print_report(report)
+    if "alerts" in report:
+        print_alerts(report["alerts"])
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

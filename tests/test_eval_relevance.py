@@ -76,6 +76,9 @@ FIXTURE = {
         ("en", "", "A heat recovery steam generator for flue gas. It has a drum.", "F22B 1/18"),
         ("en", "", "A regenerative braking system for a vehicle. It stores energy.", "B60T 1/10"),
         ("en", "", "Braking energy recovery in an electric vehicle. A motor brakes.", "B60T 1/10"),
+        # The agricultural fields in English: a Chinese saved search alerts on them by class.
+        ("en", "", "A seed drill meters grain into furrows. It has a hopper.", "A01C 7/00"),
+        ("en", "", "An aerator for fish ponds. Paddles stir the water.", "A01K 63/04"),
     ],
 }
 
@@ -110,6 +113,8 @@ def test_a_small_run_reports_every_method_and_view(tmp_path: Path) -> None:
             str(data),
             "--queries",
             "3",
+            "--alerts",
+            "3",
             "--json",
             str(out),
         ],
@@ -133,3 +138,22 @@ def test_a_small_run_reports_every_method_and_view(tmp_path: Path) -> None:
     # Same-subclass listings share words here: the plain baseline finds some of them.
     assert report["table"]["zh"]["bm25"]["ndcg@10"] > 0
     assert report["table"]["en"]["bm25"]["ndcg@10"] > 0
+    # The alerts report: each query record saved as a search, each listing alerted.
+    assert "alerts: precision / recall / F1" in completed.stdout
+    alerts = report["alerts"]
+    assert alerts["classes agree"]["queries"] + alerts["skipped queries"] == 6
+    assert set(alerts["table"]) == {"zh", "en", "zh->en", "en->zh"}
+    saved = alerts["classes agree"]["queries"]
+    assert alerts["table"]["zh"]["queries"] + alerts["table"]["en"]["queries"] == saved
+    for row in alerts["table"].values():
+        cells = [row[f"{threshold:.1f}"] for threshold in evaluation.ALERT_THRESHOLDS]
+        for cell in cells:
+            assert 0 <= cell["precision"] <= 1
+            assert 0 <= cell["recall"] <= 1
+        # A higher threshold alerts on no more listings.
+        per_query = [cell["alerts per query"] for cell in cells]
+        assert per_query == sorted(per_query, reverse=True)
+    # Each Chinese query's best matches are in its field, and the English listing of that field
+    # alerts by its class; a Chinese listing of its field alerts only by the words.
+    assert alerts["table"]["zh->en"]["0.5"]["recall"] > 0
+    assert alerts["table"]["zh->en"]["0.5"]["precision"] > 0

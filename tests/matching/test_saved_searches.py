@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
+from marketplace import clock
 from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.config import get_settings
 from marketplace.events.models import Event, EventType
@@ -17,7 +18,7 @@ from marketplace.listings.bulk_models import (
 from marketplace.listings.models import (
     Listing,
 )
-from marketplace.matching import saved_searches, search
+from marketplace.matching import candidates, relevance, saved_searches, search, tokenizer
 from marketplace.matching.errors import InvalidSavedSearch, NeedClosed, SavedSearchLimitReached
 from marketplace.matching.models import (
     SavedSearch,
@@ -769,6 +770,78 @@ def test_a_saved_search_no_listing_had_words_for_is_weighed_at_its_first_alert(
     assert saved.classes_weighed_at is not None
     english = listed(session, "Cathode coating", ipc_codes=BATTERY)
     assert [e.payload["listing_id"] for e in alerts(session, saver)] == [first.id, english.id]
+
+
+def _recorded_classes(session: Session, saved: SavedSearch) -> dict[str, float]:
+    rows = session.execute(
+        select(SavedSearchClass.subclass, SavedSearchClass.share).where(
+            col(SavedSearchClass.saved_search_id) == saved.id
+        )
+    ).all()
+    return dict(rows)
+
+
+def _classes_of_the_full_ranking(session: Session, q: str) -> dict[str, float]:
+    """The classes the search ranks by for ``q``, over its full bound."""
+    query = SavedSearchQuery(q=q)
+    ranking = relevance.rank(
+        session,
+        terms=tokenizer.query_terms(q),
+        conditions=search.filter_conditions(
+            session, saved_searches.filters_of(query), today=clock.today()
+        ),
+        bound=get_settings().search_candidate_limit,
+    )
+    return ranking.model.classes
+
+
+def test_the_saved_classes_are_those_the_search_ranks_by(session: Session) -> None:
+    """Within the bound, the classes a saved search keeps are the search's own: the best text
+    matches' vote, a minor class with its share, and no vote from the listings in the other
+    language that the classes bring."""
+    saver = factories.organization(session)
+    for title in ("一种锂离子电池正极材料", "锂离子电池负极", "锂离子电池隔膜", "一种电池极片"):
+        listed(session, title, ipc_codes=BATTERY)
+    listed(session, "锂离子电池 齿轮箱", ipc_codes=[*GEARS, "H02K 7/116"])
+    listed(session, "一种锂离子电池充电器", ipc_codes=["H02J 7/00", "H01M 10/44"])
+    for title in ("Lithium battery cathode", "Lithium battery separator", "Gear tooth profile"):
+        listed(session, title, ipc_codes=BATTERY if "battery" in title else GEARS)
+    listed(session, "Anode slurry", ipc_codes=GEARS)
+    for q in ("锂离子电池", "锂离子电池 齿轮", "lithium battery", "gear"):
+        expected = _classes_of_the_full_ranking(session, q)
+        assert expected, q
+        saved = save(session, saver, q, q=q)
+        assert _recorded_classes(session, saved) == expected, q
+
+
+def test_weighing_the_classes_reads_no_more_listings_than_its_bound(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saving reads at most ``CLASS_EVIDENCE_CANDIDATES`` listings, all by their words: not the
+    search's bound, nor the listings of the classes in the other language, which do not
+    vote."""
+    saver = factories.organization(session)
+    for n in range(8):
+        listed(session, f"锂离子电池 {n}号", ipc_codes=BATTERY)
+    for title in ("Cathode coating", "Separator film", "Anode slurry"):
+        listed(session, title, ipc_codes=BATTERY)
+    expected = _classes_of_the_full_ranking(session, "锂离子电池")
+    fetches: list[tuple[int, int, bool]] = []
+    fetch = candidates._fetch_candidates
+
+    def counted(session: Session, **arguments: Any) -> list[candidates.SearchCandidate]:
+        found = fetch(session, **arguments)
+        fetches.append((arguments["limit"], len(found), bool(arguments.get("terms"))))
+        return found
+
+    monkeypatch.setattr(candidates, "_fetch_candidates", counted)
+    monkeypatch.setattr(saved_searches, "CLASS_EVIDENCE_CANDIDATES", 4)
+    saved = save(session, saver, q="锂离子电池")
+    assert fetches
+    assert all(limit <= 4 and with_words for limit, _, with_words in fetches)
+    assert sum(rows for _, rows, _ in fetches) <= 4
+    # The four matches it read vote as the search's best ten do.
+    assert _recorded_classes(session, saved) == expected == {"H01M": 1.0}
 
 
 def test_deleting_a_saved_search_deletes_its_classes(session: Session) -> None:

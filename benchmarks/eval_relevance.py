@@ -28,9 +28,7 @@ What it does, in order:
    a publication (``alert_on_publish``) for every listing, in a transaction rolled back, and
    reports the precision and recall of the alerts (pooled over the queries), within the
    language and across languages (where only the IPC subclasses of the saved search alert),
-   for each ``ALERT_CLASS_SHARE`` of ``ALERT_THRESHOLDS``; and how often the classes a saved
-   search keeps (weighed over ``CLASS_EVIDENCE_CANDIDATES`` text candidates) are those the
-   search's full ranking weighs.
+   for each ``ALERT_CLASS_SHARE`` of ``ALERT_THRESHOLDS``.
    The listings were there when the searches were saved (their words count in the weights and
    the votes), whereas a real alert is on a listing published later.
 
@@ -91,7 +89,6 @@ from marketplace.listings.models import (
 from marketplace.matching import (
     need_matching,
     needs,
-    relevance,
     saved_searches,
     search,
     tokenizer,
@@ -101,7 +98,6 @@ from marketplace.matching.models import (
     NeedCreate,
     SavedSearchClass,
     SavedSearchCreate,
-    SavedSearchQuery,
     SearchSort,
 )
 from marketplace.patents.import_models import ImportFormat
@@ -514,26 +510,6 @@ def alert_class_share(share: float) -> Iterator[None]:
         saved_searches._statements.cache_clear()
 
 
-def full_ranking_classes(
-    session: Session, terms: Sequence[str], query: SavedSearchQuery
-) -> dict[str, float] | None:
-    """The classes as the search weighs them over its full bound (``relevance.rank``): what a
-    saved search kept before it weighed them over fewer candidates."""
-    ranking = relevance.rank(
-        session,
-        terms=terms,
-        conditions=search.filter_conditions(
-            session, saved_searches.filters_of(query), today=clock.today()
-        ),
-        bound=get_settings().search_candidate_limit,
-    )
-    return ranking.model.classes if ranking.model.top_text > 0 else None
-
-
-def alerting(classes: dict[str, float] | None, threshold: float) -> set[str]:
-    return {c for c, share in (classes or {}).items() if share >= threshold}
-
-
 def evaluate_alerts(
     engine: sa.Engine, records: Sequence[Record], queries: Sequence[Record]
 ) -> dict[str, Any]:
@@ -554,7 +530,7 @@ def evaluate_alerts(
     query_of: dict[int, Record] = {}
     by_words: dict[int, set[int]] = defaultdict(set)
     by_class: dict[int, dict[int, float]] = defaultdict(dict)
-    agreement: Counter[str] = Counter()
+    saved_queries = 0
     seconds: dict[str, list[float]] = defaultdict(list)
     skipped = 0
     per_organization = get_settings().saved_searches_per_organization
@@ -580,19 +556,7 @@ def evaluate_alerts(
             seconds["save"].append(time.perf_counter() - started)
             assert saved.id is not None
             query_of[saved.id] = query
-            saved_query = saved_searches.query_of(saved)
-            started = time.perf_counter()
-            bounded = saved_searches.evidence_classes(session, saved.terms, saved_query)
-            seconds["classes"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            full = full_ranking_classes(session, saved.terms, saved_query)
-            seconds["classes_full_bound"].append(time.perf_counter() - started)
-            agreement["queries"] += 1
-            agreement["identical"] += bounded == full
-            agreement["same subclasses"] += set(bounded or {}) == set(full or {})
-            agreement["same alerting subclasses"] += alerting(bounded, current) == alerting(
-                full, current
-            )
+            saved_queries += 1
         share_statement = sa.select(
             col(SavedSearchClass.saved_search_id),
             col(SavedSearchClass.subclass),
@@ -671,7 +635,7 @@ def evaluate_alerts(
     }
     return {
         "table": table,
-        "classes agree": dict(agreement),
+        "saved queries": saved_queries,
         "skipped queries": skipped,
         "current threshold": current,
         "seconds": timing,
@@ -714,15 +678,9 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def print_alerts(alerts: dict[str, Any]) -> None:
-    agree = alerts["classes agree"]
-    queries = max(agree.get("queries", 0), 1)
     print(
-        f"\nsaved searches: {agree.get('queries', 0)} ({alerts['skipped queries']} queries "
-        "without searchable words skipped); their classes, over "
-        f"{saved_searches.CLASS_EVIDENCE_CANDIDATES} candidates, against the search's full "
-        f"bound: identical {agree.get('identical', 0) / queries:.0%}, same subclasses "
-        f"{agree.get('same subclasses', 0) / queries:.0%}, same subclasses at or above "
-        f"{alerts['current threshold']} {agree.get('same alerting subclasses', 0) / queries:.0%}"
+        f"\nsaved searches: {alerts['saved queries']} ({alerts['skipped queries']} queries "
+        "without searchable words skipped)"
     )
     print("alerts: precision / recall / F1 (alerts per query) by ALERT_CLASS_SHARE")
     header = f"{'queries':<10} {'n':>4} {'chance':>7}"

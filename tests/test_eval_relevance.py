@@ -141,9 +141,9 @@ def test_a_small_run_reports_every_method_and_view(tmp_path: Path) -> None:
     # The alerts report: each query record saved as a search, each listing alerted.
     assert "alerts: precision / recall / F1" in completed.stdout
     alerts = report["alerts"]
-    assert alerts["classes agree"]["queries"] + alerts["skipped queries"] == 6
+    assert alerts["saved queries"] + alerts["skipped queries"] == 6
     assert set(alerts["table"]) == {"zh", "en", "zh->en", "en->zh"}
-    saved = alerts["classes agree"]["queries"]
+    saved = alerts["saved queries"]
     assert alerts["table"]["zh"]["queries"] + alerts["table"]["en"]["queries"] == saved
     for row in alerts["table"].values():
         cells = [row[f"{threshold:.1f}"] for threshold in evaluation.ALERT_THRESHOLDS]

@@ -250,7 +250,7 @@ def _fetch_candidates(
         found.c.kinds,
         found.c.royalty_types,
         found.c.ipc_codes,
-        # As the plain string it is stored as: converting 2,000 of them to the enum and back
+        # As the plain string it is stored as: converting hundreds of them to the enum and back
         # is a visible part of a search.
         sa.type_coerce(col(Organization.kind), sa.String()),
         col(Organization.region),

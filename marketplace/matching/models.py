@@ -145,8 +145,8 @@ class ListingSearchPage(Page[ListingHit]):
     )
     total: int | None = PydanticField(
         default=None,
-        description="Matches, counted up to the candidate limit (2,000 by default); beyond it "
-        '`total_is_lower_bound` is true and the total reads as "2,000+".',
+        description="Matches, counted up to the candidate limit (600 by default); beyond it "
+        '`total_is_lower_bound` is true and the total reads as "600+".',
     )
     total_is_lower_bound: bool = False
     corrected_query: str | None = PydanticField(

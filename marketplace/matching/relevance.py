@@ -347,6 +347,78 @@ class Ranking:
     complete: bool
 
 
+def text_bound(bound: int) -> int:
+    """The text candidates' part of a ranking's ``bound``: a quarter is left for the listings
+    that the IPC subclasses of evidence bring."""
+    return bound - bound // 4
+
+
+def text_candidates(
+    session: Session,
+    model: QueryModel,
+    *,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+    exclude: Sequence[int] = (),
+) -> list[SearchCandidate]:
+    """At most ``limit`` listings with the query's words: those with its retrieval words, then,
+    while there is room, those with its commoner words (title matches first, see
+    ``find_candidates``)."""
+    found: list[SearchCandidate] = []
+    if model.retrieval:
+        found = find_candidates(
+            session,
+            terms=model.retrieval,
+            any_term=True,
+            conditions=conditions,
+            limit=limit,
+            exclude=exclude,
+        )
+    common = [term for term in model.weights if term not in model.retrieval]
+    if common and len(found) < limit:
+        # Room left: the listings with the commoner words, those with one in the title first.
+        found += find_candidates(
+            session,
+            terms=common,
+            any_term=True,
+            conditions=conditions,
+            limit=limit - len(found),
+            exclude=[*exclude, *(c.listing_id for c in found)],
+        )
+    return found
+
+
+def with_feedback(
+    model: QueryModel, scored: Sequence[tuple[SearchCandidate, TextScore]]
+) -> QueryModel:
+    """The model with the IPC subclasses that the best of the ``scored`` text candidates share,
+    and the best text score, which normalises the others."""
+    # Only the best few vote (and the best one normalises): no need to sort them all.
+    by_text = heapq.nsmallest(
+        FEEDBACK_HITS, scored, key=lambda pair: (-pair[1].score, -pair[0].listing_id)
+    )
+    top = by_text[0][1].score if by_text else 0.0
+    classes = feedback_classes([(text.score, split_joined(c.ipc_codes)) for c, text in by_text])
+    return replace(model, classes=classes, top_text=top)
+
+
+def feedback_model(
+    session: Session,
+    terms: Sequence[str],
+    *,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    bound: int,
+) -> QueryModel:
+    """The model ``rank`` ranks ``terms`` by within ``bound`` (the words' weights, the IPC
+    subclasses of the best text matches, the best text score), without fetching the listings
+    those subclasses bring, which do not vote."""
+    limit = text_bound(bound)
+    model = query_model(session, terms, bound=limit)
+    found = text_candidates(session, model, conditions=conditions, limit=limit)
+    score_of = text_scorer(model.weights)
+    return with_feedback(model, [(c, score_of(c.title_words, c.body_words)) for c in found])
+
+
 def rank(
     session: Session,
     *,
@@ -362,42 +434,15 @@ def rank(
     first (ties: newer listing first). ``model``: the weights of an earlier page (a cursor),
     so that this page ranks alike; otherwise built from the corpus now."""
     fresh = model is None
-    # A quarter of the bound is left for the listings the classes bring.
-    text_bound = bound - bound // 4
+    limit = text_bound(bound)
     if model is None:
-        model = query_model(session, terms, bound=text_bound)
-    found: list[SearchCandidate] = []
-    if model.retrieval:
-        found = find_candidates(
-            session,
-            terms=model.retrieval,
-            any_term=True,
-            conditions=conditions,
-            limit=text_bound,
-            exclude=exclude,
-        )
-    common = [term for term in model.weights if term not in model.retrieval]
-    if common and len(found) < text_bound:
-        # Room left: the listings with the commoner words, those with one in the title first.
-        found += find_candidates(
-            session,
-            terms=common,
-            any_term=True,
-            conditions=conditions,
-            limit=text_bound - len(found),
-            exclude=[*exclude, *(c.listing_id for c in found)],
-        )
-    complete = len(found) < text_bound
+        model = query_model(session, terms, bound=limit)
+    found = text_candidates(session, model, conditions=conditions, limit=limit, exclude=exclude)
+    complete = len(found) < limit
     score_of = text_scorer(model.weights)
     scored = [(c, score_of(c.title_words, c.body_words)) for c in found]
     if fresh:
-        # Only the best few vote (and the best one normalises): no need to sort them all.
-        by_text = heapq.nsmallest(
-            FEEDBACK_HITS, scored, key=lambda pair: (-pair[1].score, -pair[0].listing_id)
-        )
-        top = by_text[0][1].score if by_text else 0.0
-        classes = feedback_classes([(text.score, split_joined(c.ipc_codes)) for c, text in by_text])
-        model = replace(model, classes=classes, top_text=top)
+        model = with_feedback(model, scored)
     seen = [*exclude, *(c.listing_id for c in found)]
     # A need's IPC hints bring their listings too; they count in its own IPC factor, not here.
     hinted = sorted(subclasses_of(hints))

@@ -19,8 +19,8 @@ The alert names the words the listing has and the share it covers.
 
 Across languages, as the search: when saved, a saved search keeps the IPC subclasses that the
 search's best matches for its words share, with each one's share of their vote
-(``relevance.feedback_classes``, over at most ``CLASS_EVIDENCE_CANDIDATES`` of its text
-matches), in the inverted index ``saved_search_class``.
+(``relevance.feedback_model``, over the search's own text candidates), in the inverted index
+``saved_search_class``.
 A listing written in the other language than its words, which no word of them reaches, alerts
 it when it is in one of those subclasses with at least ``ALERT_CLASS_SHARE`` of the vote: a
 field many of the best matches are in, where the search brings such a listing in by its class.
@@ -36,7 +36,6 @@ first six, title first) and which alerts on a listing with two of them that cove
 ``NEED_ALERT_COVERAGE`` of their weight: a need is a description, not a query. Closing the need
 pauses it."""
 
-import heapq
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -55,7 +54,7 @@ from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.matching import coverage, relevance, search, search_index, tokenizer
-from marketplace.matching.candidates import SearchCandidate, find_candidates, ipc_codes_pattern
+from marketplace.matching.candidates import ipc_codes_pattern
 from marketplace.matching.errors import (
     InvalidSavedSearch,
     NeedClosed,
@@ -201,57 +200,22 @@ def query_in_chinese(terms: Sequence[str]) -> bool | None:
     return next(iter(chinese)) if len(chinese) == 1 else None
 
 
-# Listings read to weigh a saved search's classes. Only the best ``relevance.FEEDBACK_HITS``
-# text matches vote, and the candidates come title matches first (``find_candidates``), so a
-# few hundred hold them: the search's full bound (2,000, with its class fetches, which do not
-# vote) would be read for ten votes at each save and at each first alert. On the development
-# data (benchmarks/eval_relevance.py, "classes agree"; 4,700 and 10,600 listings) the classes
-# that alert are the full ranking's for 99% and 98% of the queries at 500 candidates (about 97%
-# at 300, 99% at 750), in a fourth to a fifth of its time.
-CLASS_EVIDENCE_CANDIDATES = 500
-
-
 def evidence_classes(
     session: Session, terms: Sequence[str], query: SavedSearchQuery
 ) -> dict[str, float] | None:
     """The IPC subclasses the search's best text matches for ``terms`` (within the saved
     filters) share, each with its share of their vote, as the search weighs them now
-    (``relevance.rank``), but over at most ``CLASS_EVIDENCE_CANDIDATES`` text candidates and
-    without the listings the classes would bring, which do not vote; None while no listing has
-    the words."""
+    (``relevance.feedback_model``: the search's own text candidates, without the listings the
+    classes would bring, which do not vote); None while no listing has the words."""
     if not terms:
         return None
     conditions = search.filter_conditions(session, filters_of(query), today=clock.today())
-    bound = CLASS_EVIDENCE_CANDIDATES
-    model = relevance.query_model(session, terms, bound=bound)
-    found: list[SearchCandidate] = []
-    if model.retrieval:
-        found = find_candidates(
-            session, terms=model.retrieval, any_term=True, conditions=conditions, limit=bound
-        )
-    common = [term for term in model.weights if term not in model.retrieval]
-    if common and len(found) < bound:
-        # As the search: room left goes to the listings with the commoner words.
-        found += find_candidates(
-            session,
-            terms=common,
-            any_term=True,
-            conditions=conditions,
-            limit=bound - len(found),
-            exclude=[c.listing_id for c in found],
-        )
-    score_of = relevance.text_scorer(model.weights)
-    # The voters, ranked as the search ranks them (ties: newer listing first).
-    best = heapq.nsmallest(
-        relevance.FEEDBACK_HITS,
-        ((score_of(c.title_words, c.body_words).score, c) for c in found),
-        key=lambda pair: (-pair[0], -pair[1].listing_id),
+    model = relevance.feedback_model(
+        session, terms, conditions=conditions, bound=get_settings().search_candidate_limit
     )
-    if not best or best[0][0] <= 0:
+    if model.top_text <= 0:
         return None
-    return relevance.feedback_classes(
-        [(score, search_index.split_joined(c.ipc_codes)) for score, c in best]
-    )
+    return model.classes
 
 
 def _keep_classes(

@@ -817,11 +817,10 @@ def test_the_saved_classes_are_those_the_search_ranks_by(session: Session) -> No
 def test_weighing_the_classes_reads_no_more_listings_than_its_bound(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Saving reads at most ``CLASS_EVIDENCE_CANDIDATES`` listings, all by their words: not the
-    search's bound, nor the listings of the classes in the other language, which do not
-    vote."""
+    """Saving reads at most the search's text candidates (three quarters of its bound), all by
+    their words: not the listings of the classes in the other language, which do not vote."""
     saver = factories.organization(session)
-    for n in range(8):
+    for n in range(12):
         listed(session, f"锂离子电池 {n}号", ipc_codes=BATTERY)
     for title in ("Cathode coating", "Separator film", "Anode slurry"):
         listed(session, title, ipc_codes=BATTERY)
@@ -835,12 +834,17 @@ def test_weighing_the_classes_reads_no_more_listings_than_its_bound(
         return found
 
     monkeypatch.setattr(candidates, "_fetch_candidates", counted)
-    monkeypatch.setattr(saved_searches, "CLASS_EVIDENCE_CANDIDATES", 4)
-    saved = save(session, saver, q="锂离子电池")
+    monkeypatch.setenv("MARKETPLACE_SEARCH_CANDIDATE_LIMIT", "10")
+    get_settings.cache_clear()
+    try:
+        saved = save(session, saver, q="锂离子电池")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
     assert fetches
-    assert all(limit <= 4 and with_words for limit, _, with_words in fetches)
-    assert sum(rows for _, rows, _ in fetches) <= 4
-    # The four matches it read vote as the search's best ten do.
+    assert all(limit <= 8 and with_words for limit, _, with_words in fetches)
+    assert sum(rows for _, rows, _ in fetches) == 8
+    # The eight matches it read vote as the search's best ten do.
     assert _recorded_classes(session, saved) == expected == {"H01M": 1.0}
 
 

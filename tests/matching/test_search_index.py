@@ -158,3 +158,23 @@ def test_owner_filters_need_no_join_of_the_owners(session: Session) -> None:
     assert found(session, None, filters=SearchFilters(owner_kind=Kind.university)) == [
         by_university.id
     ]
+
+
+@postgres_only
+def test_title_matches_of_words_alone_are_found_by_the_title_index(session: Session) -> None:
+    """Whatever the words' frequency: the title index's entries for a word are never more than
+    the main index's, and far fewer for a word that titles rarely have. The main index's
+    condition is only checked on the rows found (``IS true``)."""
+    from marketplace.matching.candidates import find_candidates
+    from tests.statements import counting_statements
+
+    in_title = listed(session, "thermal pad", abstract="a pad")
+    in_body = listed(session, "散热垫", abstract="thermal pad for chips")
+    with counting_statements(session) as statements:
+        found = find_candidates(session, terms=["thermal"], any_term=True, conditions=[], limit=5)
+    assert [c.listing_id for c in found] == [in_title.id, in_body.id]
+    title_fetch = next(s for s in statements if "ts_filter(search_vector" in s)
+    # The title part's condition leads (the index the planner takes); the main one is checked.
+    assert "WHERE (ts_filter(search_vector, '{a}') @@" in title_fetch
+    assert "AND (listing_search.search_vector @@" in title_fetch
+    assert title_fetch.count("IS true") == 1

@@ -420,15 +420,23 @@ def pick_queries(records: Sequence[Record], per_language: int, seed: int) -> lis
     return chosen
 
 
-def evaluate(
-    engine: sa.Engine, sme_id: int, records: Sequence[Record], queries: Sequence[Record]
-) -> dict[str, Any]:
+def listing_facts(
+    records: Sequence[Record],
+) -> tuple[dict[int, str], dict[int, frozenset[str]]]:
+    """Each listed record's language and IPC subclasses, by its listing id."""
     language_of: dict[int, str] = {}
     classes_of: dict[int, frozenset[str]] = {}
     for record in records:
         assert record.listing_id is not None
         language_of[record.listing_id] = record.lang
         classes_of[record.listing_id] = record.subclasses
+    return language_of, classes_of
+
+
+def evaluate(
+    engine: sa.Engine, sme_id: int, records: Sequence[Record], queries: Sequence[Record]
+) -> dict[str, Any]:
+    language_of, classes_of = listing_facts(records)
     all_ids = list(language_of)
     baseline = Bm25()
     for record in records:
@@ -520,12 +528,7 @@ def evaluate_alerts(
     The classes alert only at or above ``ALERT_CLASS_SHARE``; alerting runs once with the lowest
     threshold tried, and a listing alerted by a class at it alerts at a higher threshold when
     the share of that class (the best of the listing's, as the alert picks it) reaches it."""
-    language_of: dict[int, str] = {}
-    classes_of: dict[int, frozenset[str]] = {}
-    for record in records:
-        assert record.listing_id is not None
-        language_of[record.listing_id] = record.lang
-        classes_of[record.listing_id] = record.subclasses
+    language_of, classes_of = listing_facts(records)
     # For each saved search: the query record; then what alerted it, by words or by class.
     query_of: dict[int, Record] = {}
     by_words: dict[int, set[int]] = defaultdict(set)

@@ -37,6 +37,7 @@ from sqlmodel import Session, col
 from marketplace.matching import tokenizer
 from marketplace.matching.candidates import (
     SearchCandidate,
+    class_lexemes,
     common_word_shares,
     find_candidates,
     quoted,
@@ -467,6 +468,17 @@ def rank(
         for subclass in evidence:
             if subclass not in hinted:
                 fetches.append((subclass, None, True))
+    # The statistics of the classes the fetches with words weigh (see find_candidates), read in
+    # one look-up rather than one per fetch.
+    common_word_shares(
+        session,
+        [
+            lexeme
+            for subclass, title_in_chinese, needs_words in fetches
+            if needs_words
+            for lexeme in class_lexemes(subclass, title_in_chinese=title_in_chinese)
+        ],
+    )
     for subclass, title_in_chinese, needs_words in fetches:
         room = min(class_candidates, bound - len(scored))
         if room <= 0:

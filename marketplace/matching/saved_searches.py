@@ -89,17 +89,7 @@ def _batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def filters_of(query: SavedSearchQuery) -> search.SearchFilters:
     """The saved search's filters as the search takes them."""
-    return search.SearchFilters(
-        ipc=query.ipc,
-        kind=query.kind,
-        owner_id=query.owner_id,
-        owner_kind=query.owner_kind,
-        region=query.region,
-        royalty_type=query.royalty_type,
-        max_upfront_fee=query.max_upfront_fee,
-        max_royalty_rate=query.max_royalty_rate,
-        min_remaining_years=query.min_remaining_years,
-    )
+    return search.SearchFilters.of(query)
 
 
 def filter_columns(query: SavedSearchQuery) -> dict[str, Any]:

@@ -7,7 +7,7 @@ Totals and facet counts are then lower bounds and say so."""
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from functools import cache
@@ -58,6 +58,12 @@ class SearchFilters:
     max_royalty_rate: Decimal | None = None
     min_remaining_years: int | None = None
     published_after: date | None = None
+
+    @classmethod
+    def of(cls, query: Any) -> "SearchFilters":
+        """The filters of a validated query (the listing search's parameters, a saved search):
+        its attributes of the same names; one it lacks is unset."""
+        return cls(**{f.name: getattr(query, f.name, None) for f in fields(cls)})
 
 
 @dataclass(slots=True)

@@ -1,5 +1,7 @@
-"""What the browse and detail pages cost in Python: ``GET /listings?limit=20`` and
-``GET /listings/{id}`` performed in process, anonymously, as the throughput benchmark asks them.
+"""What the browse, detail and search pages cost in Python: ``GET /listings?limit=20``,
+``GET /listings/{id}`` and ``GET /listings?q=<word>`` performed in process, anonymously, as the
+throughput benchmark asks them (search "cold": the cache of first pages off, so that every
+request ranks afresh; the throughput benchmark's ten words in turn).
 
 A database of its own (``bench_core``'s data: one published listing per patent, its search
 index built), or with ``--existing-url`` one a previous run kept (``--keep``); then N requests
@@ -31,9 +33,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from bench_core import seed  # the same data as the core and throughput benchmarks
+from bench_throughput import SEARCH_WORDS  # the throughput benchmark's words
 from harness import bench_database, marketplace_command, migrate  # this script's directory
 
-PAGES = ("browse", "detail")
+PAGES = ("browse", "detail", "search")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,8 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listings", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=500, help="per page")
     parser.add_argument("--warmup", type=int, default=50, help="requests of each page first")
-    parser.add_argument("--rounds", type=int, default=3, help="browse then detail, this often")
-    parser.add_argument("--only", default=",".join(PAGES), help="browse,detail")
+    parser.add_argument("--rounds", type=int, default=3, help="the pages in turn, this often")
+    parser.add_argument("--only", default=",".join(PAGES), help="browse,detail,search")
     parser.add_argument(
         "--concurrency", type=int, default=1, help="requests in flight at once (threads)"
     )
@@ -86,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _measure(database_url: str, args: argparse.Namespace) -> None:
     os.environ["MARKETPLACE_DATABASE_URL"] = database_url
+    os.environ["MARKETPLACE_SEARCH_RESULTS_SECONDS"] = "0"  # every search ranks afresh
     from marketplace.config import get_settings
     from marketplace.db import get_engine
 
@@ -135,6 +139,8 @@ def _measure(database_url: str, args: argparse.Namespace) -> None:
             def path(name: str, n: int) -> str:
                 if name == "browse":
                     return "/api/v1/listings?limit=20"
+                if name == "search":
+                    return f"/api/v1/listings?q={SEARCH_WORDS[n % len(SEARCH_WORDS)]}"
                 return f"/api/v1/listings/{spread[n % len(spread)]}"
 
             async def get(url: str) -> None:

@@ -4,7 +4,7 @@ as HTML as it is."""
 
 import html
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -37,21 +37,28 @@ def folded(text: str) -> str:
     return text.lower() if text.isascii() else text.translate(_FOLDED)
 
 
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """A search's words split once for all the fields of a page: Chinese ones are found as
+    they are written, English ones by their stems, among the words of a folded text that
+    ``english_candidates`` finds."""
+
+    chinese: tuple[str, ...]
+    english: frozenset[str]
+    english_candidates: re.Pattern[str]
+
+
 @lru_cache(maxsize=1024)
-def _candidate_words(english: frozenset[str]) -> re.Pattern[str]:
-    """The words of a folded text that may stem to one of ``english``."""
+def _split(terms: tuple[str, ...]) -> _Terms:
+    english = frozenset(term for term in terms if not tokenizer.is_cjk(term))
     starts = sorted({term[: max(0, len(term) - STEM_CHANGE)] for term in english})
     # At the start of a word (a start of three letters or fewer is empty: every word).
     alternatives = "|".join(re.escape(start) for start in starts)
-    return re.compile(f"(?<![a-z0-9])(?=[a-z0-9])(?:{alternatives})[a-z0-9]*")
-
-
-def _english_spans(text: str, english: frozenset[str]) -> Iterator[tuple[int, int]]:
-    """The spans of the words whose stem is among ``english``, in order, found as they are
-    read: a snippet stops reading past its end."""
-    for word in _candidate_words(english).finditer(folded(text)):
-        if tokenizer.stem(word.group()) in english:
-            yield word.span()
+    return _Terms(
+        chinese=tuple(term for term in terms if tokenizer.is_cjk(term)),
+        english=english,
+        english_candidates=re.compile(f"(?<![a-z0-9])(?=[a-z0-9])(?:{alternatives})[a-z0-9]*"),
+    )
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -65,45 +72,24 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-@dataclass(frozen=True, slots=True)
-class _Terms:
-    """A search's words split once for all the fields of a page: Chinese ones are found as
-    they are written, English ones by their stems."""
-
-    chinese: tuple[str, ...]
-    english: frozenset[str]
-
-    @classmethod
-    def of(cls, terms: Sequence[str]) -> "_Terms":
-        return cls(
-            chinese=tuple(term for term in terms if tokenizer.is_cjk(term)),
-            english=frozenset(term for term in terms if not tokenizer.is_cjk(term)),
-        )
-
-
-def _spans_before(text: str, terms: _Terms, *, window: int) -> tuple[list[tuple[int, int]], int]:
-    """The matched spans (unmerged) and where an excerpt of ``window`` characters from
-    ``_CONTEXT_BEFORE`` before the first of them ends (the text's length without a match).
-    English words past that end are not read: no span starting there shows."""
+def _spans(text: str, terms: _Terms) -> list[tuple[int, int]]:
+    """The spans of the matched words (unmerged). The English words are read in one scan of
+    the folded text, which finds the few that may stem to a term (a long text's matches past
+    its snippet's end cost a look-up of a cached stem each, then are cut off)."""
     spans: list[tuple[int, int]] = []
+    if terms.english:
+        english, stem = terms.english, tokenizer.stem
+        spans = [
+            word.span()
+            for word in terms.english_candidates.finditer(folded(text))
+            if stem(word.group()) in english
+        ]
     for term in terms.chinese:
         start = text.find(term)
         while start != -1:
             spans.append((start, start + len(term)))
             start = text.find(term, start + len(term))
-    found = _english_spans(text, terms.english) if terms.english else iter(())
-    first_english = next(found, None)
-    if first_english is not None:
-        spans.append(first_english)
-    end = len(text)
-    if spans:
-        first = min(spans)[0]
-        end = min(end, max(0, first - _CONTEXT_BEFORE) + window)
-    for span in found:
-        if span[0] >= end:
-            break
-        spans.append(span)
-    return spans, end
+    return spans
 
 
 # What html.escape changes: a text without any of them is its own escape.
@@ -115,16 +101,18 @@ def _unchanged(text: str) -> str:
 
 
 def snippet(text: str, terms: Sequence[str]) -> str | None:
-    """An excerpt around the first match, or None when the text has none."""
-    return _snippet(text, _Terms.of(terms))
+    """An excerpt around the first match, or None when the text has none: from
+    ``_CONTEXT_BEFORE`` characters before it, ``SNIPPET_CHARS`` long."""
+    return _snippet(text, _split(tuple(terms)))
 
 
 def _snippet(text: str, terms: _Terms) -> str | None:
-    found, end = _spans_before(text, terms, window=SNIPPET_CHARS)
+    found = _spans(text, terms)
     if not found:
         return None
     spans = _merged(found)
     start = max(0, spans[0][0] - _CONTEXT_BEFORE)
+    end = min(len(text), start + SNIPPET_CHARS)
     escape = html.escape if _HTML_SPECIAL.search(text, start, end) else _unchanged
     parts: list[str] = ["…" if start > 0 else ""]
     cursor = start
@@ -147,7 +135,7 @@ def highlights(
     found: list[tuple[str, int | None, str]] = []
     if not terms:
         return found
-    split = _Terms.of(terms)
+    split = _split(tuple(terms))
     # A listing of one patent often has the patent's title as its own: its snippet is made once.
     excerpts: dict[str, str | None] = {}
     for name, patent_id, text in fields:

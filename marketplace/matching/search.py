@@ -32,7 +32,6 @@ from marketplace.matching.candidates import (
 from marketplace.matching.models import (
     FacetCount,
     Facets,
-    Highlight,
     ListingSearch,
     SearchSort,
     listing_search_fts,
@@ -494,10 +493,12 @@ def _without_words(
     return find_candidates(session, terms=[], any_term=False, conditions=conditions, limit=bound)
 
 
-def listing_highlights(listing: Mapping[str, Any], terms: Sequence[str]) -> list[Highlight]:
+def listing_highlights(listing: Mapping[str, Any], terms: Sequence[str]) -> list[dict[str, Any]]:
     """Where the words of a search appear in a listing (for the listings of one page), from
-    its public fields as plain data (``listings.service.public_listing_fields``): validating a
-    model of each listing only to read four of its texts cost more than the highlighting."""
+    its public fields as plain data (``listings.service.public_listing_fields``), as plain data
+    too (``Highlight``'s fields), for the page's model to validate as a whole: validating a
+    model of each listing only to read four of its texts, or building a model of each of its
+    highlights, cost more than the highlighting."""
     fields: list[tuple[str, int | None, str | None]] = [
         ("title", None, listing["title"]),
         ("description", None, listing["description"]),
@@ -505,13 +506,7 @@ def listing_highlights(listing: Mapping[str, Any], terms: Sequence[str]) -> list
     for patent in listing["patents"]:
         fields.append(("patent_title", patent["id"], patent["title"]))
         fields.append(("patent_abstract", patent["id"], patent["abstract"]))
-    return _highlights(fields, terms)
-
-
-def _highlights(
-    fields: list[tuple[str, int | None, str | None]], terms: Sequence[str]
-) -> list[Highlight]:
     return [
-        Highlight(field=name, patent_id=patent_id, snippet=excerpt)
+        {"field": name, "patent_id": patent_id, "snippet": excerpt}
         for name, patent_id, excerpt in highlights.highlights(fields, terms)
     ]

@@ -12,10 +12,10 @@ from marketplace.matching import tokenizer
 
 SNIPPET_CHARS = 160
 _CONTEXT_BEFORE = 40
-# The words of a text are its runs of ASCII and full-width letters and digits; each of those
-# characters as ``tokenizer.normalize`` turns it (NFKC, then lower case): one
-# character for one, so a folded text keeps its positions, its words are exactly the runs of
-# ``[a-z0-9]`` and each of them reads as its word normalized.
+# The words of a text are its runs of ASCII and full-width letters and digits. Folding turns
+# each of those characters into what ``tokenizer.normalize`` (NFKC, then lower case) makes of
+# it, one character for one: a folded text keeps its positions, its words are exactly its runs
+# of ``[a-z0-9]``, and each of them reads as its word normalized.
 _FOLDED = str.maketrans(
     {
         **{chr(code): chr(code + 32) for code in range(ord("A"), ord("Z") + 1)},
@@ -24,10 +24,10 @@ _FOLDED = str.maketrans(
         **{chr(0xFF41 + n): chr(ord("a") + n) for n in range(26)},
     }
 )
-# A word and its stem differ at most in the stem's last two letters (dying → die, ugly →
-# ugli, possibility → possibl; tests hold it over every suffix of the stemmer): a word whose
-# stem is a term starts with the term less its last three letters, so only such words are
-# stemmed, and a field without them costs one scan of its text.
+# A stem differs from the start of its word in its last two letters at most (dying → die,
+# ugly → ugli, possibility → possibl; tests check it over the stemmer's suffixes, alone and in
+# pairs): a word whose stem is a term starts with the term less its last three letters, so
+# only such words are stemmed, and a field without any costs one scan of its text.
 STEM_CHANGE = 3
 
 
@@ -52,7 +52,8 @@ class _Terms:
 def _split(terms: tuple[str, ...]) -> _Terms:
     english = frozenset(term for term in terms if not tokenizer.is_cjk(term))
     starts = sorted({term[: max(0, len(term) - STEM_CHANGE)] for term in english})
-    # At the start of a word (a start of three letters or fewer is empty: every word).
+    # At the start of a word (the start of a term of three letters or fewer is empty: every
+    # word is a candidate).
     alternatives = "|".join(re.escape(start) for start in starts)
     return _Terms(
         chinese=tuple(term for term in terms if tokenizer.is_cjk(term)),

@@ -402,7 +402,7 @@ def _listed_value(sqlite: bool, listing_ids: Sequence[int]) -> Any:
     if sqlite:
         return list(listing_ids)
     # int() keeps the literal a list of numbers whatever a caller passes.
-    return "{" + ",".join(str(int(listing_id)) for listing_id in listing_ids) + "}"
+    return "{" + ",".join(map(str, map(int, listing_ids))) + "}"
 
 
 def ipc_codes_pattern(ipc: str) -> str:

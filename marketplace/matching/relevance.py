@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlmodel import Session, col
 
 from marketplace.matching import tokenizer
@@ -41,7 +42,6 @@ from marketplace.matching.candidates import (
     common_word_shares,
     find_candidates,
     quoted,
-    tsquery,
 )
 from marketplace.matching.models import ListingSearch
 from marketplace.matching.search_index import dialect_name, split_joined
@@ -167,17 +167,23 @@ def document_frequencies(session: Session, terms: Sequence[str]) -> dict[str, in
             counts[term] = max(1, round(shares[term] * total))
             continue
         counts[term] = int(
-            session.execute(
-                sa.select(sa.func.count()).select_from(
-                    sa.select(sa.literal(1))
-                    .select_from(LS)
-                    .where(col(LS.search_vector).op("@@")(tsquery(quoted(term, "'"))))
-                    .limit(COUNT_CAP)
-                    .subquery()
-                )
-            ).scalar_one()
+            session.execute(_capped_count(), {"word": quoted(term, "'")}).scalar_one()
         )
     return counts
+
+
+@functools.cache
+def _capped_count() -> sa.Select[int]:
+    """How many listings have the tsquery ``word`` (a parameter), counted up to
+    ``COUNT_CAP``: built once, as building it cost more Python than running it."""
+    word = sa.cast(sa.bindparam("word", type_=sa.String()), TSQUERY)
+    return sa.select(sa.func.count()).select_from(
+        sa.select(sa.literal(1))
+        .select_from(LS)
+        .where(col(LS.search_vector).op("@@")(word))
+        .limit(COUNT_CAP)
+        .subquery()
+    )
 
 
 def idf(total: int, frequency: int) -> float:

@@ -134,6 +134,7 @@ def _word_clause(
     given as values or as parameters of a statement built once."""
     if sqlite:
         return sa.literal_column(FTS_TABLE).op("MATCH")(words)
+    # Parsed as given: PostgreSQL does not stem the words of a tsquery cast from text.
     matching = col(LS.search_vector).op("@@")(sa.cast(words, TSQUERY))
     if not in_title:
         return matching
@@ -147,11 +148,6 @@ def _word_clause(
     if title_index:
         return sa.and_(in_title_part, matching.is_(sa.true()))
     return sa.and_(matching, in_title_part.is_(sa.true()))
-
-
-def tsquery(query: str) -> sa.Cast[Any]:
-    """A PostgreSQL full-text query from its text, parsed as given (no stemming there)."""
-    return sa.cast(sa.literal(query), TSQUERY)
 
 
 def find_candidates(
@@ -246,9 +242,9 @@ class _Shape:
     fetches of one shape without further conditions run one statement, built once."""
 
     sqlite: bool
-    # None: no words; otherwise where they are asked for (see word_match).
-    in_title: bool | None
     with_words: bool
+    # Where the words are asked for (see word_match).
+    in_title: bool | None
     title_index: bool
     with_key_words: bool
     with_exclude: bool
@@ -276,8 +272,8 @@ def _fetch_candidates(
     sqlite = dialect_name(session) == "sqlite"
     shape = _Shape(
         sqlite=sqlite,
-        in_title=in_title,
         with_words=bool(terms),
+        in_title=in_title,
         title_index=title_index,
         with_key_words=bool(terms and at_least),
         with_exclude=bool(exclude),

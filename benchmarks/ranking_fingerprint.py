@@ -1,6 +1,7 @@
 """What a fixed battery of searches and need rankings returns, printed in full: the ranked
 listing ids with their scores, text scores, matched words and raising subclasses, the query
-models, the pages and cursors, the facets and totals. Run it on two versions of the code
+models, the pages and cursors, the facets and totals, and the need matches with their
+factors. Run it on two versions of the code
 against the same database and diff the outputs: a change meant to make ranking cheaper must
 leave them identical.
 
@@ -73,14 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ["MARKETPLACE_DATABASE_URL"] = args.database_url
     os.environ["MARKETPLACE_SEARCH_RESULTS_SECONDS"] = "0"  # every search ranks afresh
-    from sqlmodel import Session
+    import sqlalchemy as sa
+    from sqlmodel import Session, col
 
     from marketplace import clock
+    from marketplace.accounts.models import Organization, OrganizationKind
     from marketplace.config import get_match_settings, get_settings
     from marketplace.db import get_engine
     from marketplace.matching import relevance, tokenizer
     from marketplace.matching.candidates import plan_each_search
-    from marketplace.matching.models import SearchSort
+    from marketplace.matching.models import SearchSort, TechnologyNeed
+    from marketplace.matching.need_matching import match_need
     from marketplace.matching.search import SearchFilters, filter_conditions, search_listings
 
     get_settings.cache_clear()
@@ -145,6 +149,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                     class_candidates=match_settings.ipc_candidates,
                 )
             )
+            # The whole need matching, for a need of the first enterprise (not saved).
+            enterprise = session.scalars(
+                sa.select(col(Organization.id))
+                .where(col(Organization.kind) == OrganizationKind.enterprise)
+                .order_by(col(Organization.id))
+                .limit(1)
+            ).one()
+            need = TechnologyNeed(
+                organization_id=enterprise, title=text, description=text, ipc_codes=hints
+            )
+            matches = match_need(session=session, need=need, limit=20)
+            out.write(f" candidates {matches.candidates}\n")
+            for item in matches.items:
+                factors = {name: f.model_dump() for name, f in item.factors.items()}
+                out.write(
+                    f"  {item.listing.id} {item.score!r} {item.offer_id} "
+                    f"{item.estimated_total_cost.model_dump()} {factors}\n"
+                )
             session.rollback()
     return 0
 

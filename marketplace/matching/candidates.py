@@ -319,6 +319,37 @@ def _candidate_statement(
 ) -> sa.Select[Any]:
     """A candidate fetch with its values as parameters (``limit``, ``words``, ``title_words``,
     ``key_words``, ``exclude``, ``class_match``: see ``_fetch_candidates``)."""
+    matching = _matching_rows(shape)
+    if conditions:
+        matching = matching.where(*conditions)
+    # The owners are joined to the rows found, not in the search for them: joined there, the
+    # planner misjudged how many rows a word and class check keeps, and for a few hundred it
+    # read and materialised all 15,000 listings with a word in their title.
+    found = matching.limit(sa.bindparam("limit", type_=sa.Integer())).subquery("found")
+
+    # Named rather than proxied (found.c): proxying the subquery's columns was most of the
+    # cost of building a fetch with conditions, which cannot be built once.
+    def column(name: str) -> sa.ColumnElement[Any]:
+        return sa.literal_column(f"found.{name}")
+
+    return sa.select(
+        column("listing_id"),
+        column("kinds"),
+        column("royalty_types"),
+        column("ipc_codes"),
+        # As the plain string it is stored as: converting hundreds of them to the enum and back
+        # is a visible part of a search.
+        sa.type_coerce(col(Organization.kind), sa.String()),
+        col(Organization.region),
+        column("title_words"),
+        column("body_words"),
+    ).select_from(found.join(Organization, col(Organization.id) == column("owner_id")))
+
+
+@functools.cache
+def _matching_rows(shape: _Shape) -> "sa.Select[int, int, str, str, str, str, str]":
+    """The index rows of a fetch's shape (without its further conditions and limit), built once
+    per shape."""
     statement = sa.select(
         col(LS.listing_id),
         col(LS.owner_id),
@@ -353,7 +384,6 @@ def _candidate_statement(
             )
     if shape.with_exclude:
         statement = statement.where(sa.not_(_listed(shape.sqlite)))
-    statement = statement.where(*conditions)
     if shape.with_class:
         statement = statement.where(
             _class_clause(
@@ -362,22 +392,7 @@ def _candidate_statement(
                 title_in_chinese=shape.title_in_chinese,
             )
         )
-    # The owners are joined to the rows found, not in the search for them: joined there, the
-    # planner misjudged how many rows a word and class check keeps, and for a few hundred it
-    # read and materialised all 15,000 listings with a word in their title.
-    found = statement.limit(sa.bindparam("limit", type_=sa.Integer())).subquery()
-    return sa.select(
-        found.c.listing_id,
-        found.c.kinds,
-        found.c.royalty_types,
-        found.c.ipc_codes,
-        # As the plain string it is stored as: converting hundreds of them to the enum and back
-        # is a visible part of a search.
-        sa.type_coerce(col(Organization.kind), sa.String()),
-        col(Organization.region),
-        found.c.title_words,
-        found.c.body_words,
-    ).join(Organization, col(Organization.id) == found.c.owner_id)
+    return statement
 
 
 def _listed(sqlite: bool) -> sa.ColumnElement[bool]:

@@ -4,6 +4,7 @@ relevance model (``relevance``) scores, each with its indexed words and facet ke
 Listings with a word in their title part are fetched first, so that when more listings have the
 words than the bound admits, the set holds those where the words weigh most."""
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -14,7 +15,6 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlmodel import Session, col
 
 from marketplace.accounts.models import Organization
-from marketplace.db import any_of
 from marketplace.matching import tokenizer
 from marketplace.matching.models import (
     FTS_TABLE,
@@ -72,6 +72,29 @@ def word_match(
     title script: see ``class_lexemes``) are required in the same index lookup; SQLite has no
     such lexemes (the caller filters by ``ipc_condition``)."""
     sqlite = dialect_name(session) == "sqlite"
+    words, title = word_queries(
+        sqlite, terms, any_term=any_term, at_least=at_least, in_title=in_title, lexemes=lexemes
+    )
+    return _word_clause(
+        sqlite,
+        in_title=in_title,
+        title_index=title_index,
+        words=sa.literal(words),
+        title=sa.literal(title) if in_title else None,
+    )
+
+
+def word_queries(
+    sqlite: bool,
+    terms: Sequence[str],
+    *,
+    any_term: bool,
+    at_least: int | None = None,
+    in_title: bool | None = None,
+    lexemes: Sequence[str] = (),
+) -> tuple[str, str]:
+    """The full-text queries of ``word_match``: the index's (an FTS5 MATCH expression, or a
+    PostgreSQL tsquery's text), and on PostgreSQL the title part's (some of the words)."""
     words = [quoted(t, '"' if sqlite else "'") for t in terms]
     required = at_least if at_least is not None else (1 if any_term else len(words))
     groups: Iterable[Sequence[str]]
@@ -86,35 +109,45 @@ def word_match(
         if in_title is not None:
             title = "title : (" + " OR ".join(words) + ")"
             expression = f"({expression}) {'AND' if in_title else 'NOT'} {title}"
-        return sa.literal_column(FTS_TABLE).op("MATCH")(sa.literal(expression))
+        return expression, ""
     query = " | ".join("(" + " & ".join(group) + ")" for group in groups)
     if lexemes:
         # In the words' own lookup (or their row check, when the title index finds the rows):
         # as a condition of its own the planner ANDs its bitmap with the words', and a common
         # class has hundreds of thousands of entries at a million listings (100 ms).
         query = f"({query}) & " + " & ".join(quoted(lexeme, "'") for lexeme in lexemes)
-    if in_title:
-        in_title_part = sa.literal_column(TITLE_VECTOR_SQL).op("@@")(
-            sa.cast(sa.literal(" | ".join(words)), TSQUERY)
-        )
-        matching = col(LS.search_vector).op("@@")(tsquery(query))
-        # One index finds the rows and the other condition is checked on them: left to itself
-        # the planner ANDs both bitmaps, and the one of a common word costs tens of ms at a
-        # million listings. The title index, whose entries are a subset of the main one's,
-        # unless a class in the query is selective where the words' titles are not (see
-        # find_candidates).
-        if title_index:
-            return sa.and_(in_title_part, matching.is_(sa.true()))
-        return sa.and_(matching, in_title_part.is_(sa.true()))
     if in_title is False:
         # Weight A labels the title part of the vector (see tsvector_literal).
         query = f"({query}) & !(" + " | ".join(f"{word}:A" for word in words) + ")"
-    return col(LS.search_vector).op("@@")(tsquery(query))
+    return query, " | ".join(words)
 
 
-def tsquery(query: str) -> sa.Cast[Any]:
-    """A PostgreSQL full-text query from its text, parsed as given (no stemming there)."""
-    return sa.cast(sa.literal(query), TSQUERY)
+def _word_clause(
+    sqlite: bool,
+    *,
+    in_title: bool | None,
+    title_index: bool,
+    words: sa.ColumnElement[str],
+    title: sa.ColumnElement[str] | None = None,
+) -> sa.ColumnElement[bool]:
+    """``word_match``'s condition on the queries ``words`` and ``title`` (``word_queries``),
+    given as values or as parameters of a statement built once."""
+    if sqlite:
+        return sa.literal_column(FTS_TABLE).op("MATCH")(words)
+    # Parsed as given: PostgreSQL does not stem the words of a tsquery cast from text.
+    matching = col(LS.search_vector).op("@@")(sa.cast(words, TSQUERY))
+    if not in_title:
+        return matching
+    assert title is not None, "a title match needs the title part's query"
+    in_title_part = sa.literal_column(TITLE_VECTOR_SQL).op("@@")(sa.cast(title, TSQUERY))
+    # One index finds the rows and the other condition is checked on them: left to itself
+    # the planner ANDs both bitmaps, and the one of a common word costs tens of ms at a
+    # million listings. The title index, whose entries are a subset of the main one's,
+    # unless a class in the query is selective where the words' titles are not (see
+    # find_candidates).
+    if title_index:
+        return sa.and_(in_title_part, matching.is_(sa.true()))
+    return sa.and_(matching, in_title_part.is_(sa.true()))
 
 
 def find_candidates(
@@ -144,16 +177,14 @@ def find_candidates(
         "at_least": at_least,
         "at_least_count": at_least_count,
         "exclude": exclude,
+        "title_in_chinese": title_in_chinese,
     }
     lexemes: list[str] = []
     if ipc is not None:
         if terms and dialect_name(session) == "postgresql":
             lexemes = class_lexemes(ipc, title_in_chinese=title_in_chinese)
         else:
-            conditions = [
-                *conditions,
-                ipc_condition(session, ipc, title_in_chinese=title_in_chinese),
-            ]
+            narrowing["in_class"] = ipc
     if not terms:
         return _fetch_candidates(session, conditions=conditions, limit=limit, **narrowing)
     narrowing["lexemes"] = lexemes
@@ -205,6 +236,23 @@ def _common(
     return min([share, *(shares.get(lexeme, 0.0) for lexeme in lexemes)]) >= TITLE_INDEX_SHARE
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a candidate fetch's statement is made of, apart from the values of its parameters:
+    fetches of one shape without further conditions run one statement, built once."""
+
+    sqlite: bool
+    with_words: bool
+    # Where the words are asked for (see word_match).
+    in_title: bool | None
+    title_index: bool
+    with_key_words: bool
+    with_exclude: bool
+    # An IPC class as a condition of its own (see ipc_condition), and the script of the titles.
+    with_class: bool
+    title_in_chinese: bool | None
+
+
 def _fetch_candidates(
     session: Session,
     *,
@@ -218,8 +266,90 @@ def _fetch_candidates(
     exclude: Sequence[int] = (),
     title_index: bool = True,
     lexemes: Sequence[str] = (),
+    in_class: str | None = None,
+    title_in_chinese: bool | None = None,
 ) -> list[SearchCandidate]:
     sqlite = dialect_name(session) == "sqlite"
+    shape = _Shape(
+        sqlite=sqlite,
+        with_words=bool(terms),
+        in_title=in_title,
+        title_index=title_index,
+        with_key_words=bool(terms and at_least),
+        with_exclude=bool(exclude),
+        with_class=in_class is not None,
+        title_in_chinese=title_in_chinese if in_class is not None else None,
+    )
+    parameters: dict[str, Any] = {"limit": limit}
+    if terms:
+        parameters["words"], parameters["title_words"] = word_queries(
+            sqlite, terms, any_term=any_term, in_title=in_title, lexemes=lexemes
+        )
+        if at_least:
+            parameters["key_words"], _ = word_queries(
+                sqlite, at_least, any_term=True, at_least=at_least_count
+            )
+    if exclude:
+        parameters["exclude"] = _listed_value(sqlite, exclude)
+    if in_class is not None:
+        parameters["class_match"] = _class_match(sqlite, in_class, title_in_chinese)
+    statement = (
+        _candidate_statement(shape, tuple(conditions))
+        if conditions
+        else _reused_candidate_statement(shape)
+    )
+    # Plain rows from the connection: the ORM's result handling costs more than the rows.
+    rows = session.connection().execute(statement, parameters).all()
+    return [
+        SearchCandidate(listing_id, None, kinds, royalty_types, codes, kind, region, title, body)
+        for listing_id, kinds, royalty_types, codes, kind, region, title, body in rows
+    ]
+
+
+@functools.cache
+def _reused_candidate_statement(shape: _Shape) -> sa.Select[Any]:
+    """``_candidate_statement`` without conditions, built once per shape: building a statement
+    (its subquery's columns above all) cost more Python than running it, three to four times
+    per search."""
+    return _candidate_statement(shape, ())
+
+
+def _candidate_statement(
+    shape: _Shape, conditions: tuple[sa.ColumnElement[bool], ...]
+) -> sa.Select[Any]:
+    """A candidate fetch with its values as parameters (``limit``, ``words``, ``title_words``,
+    ``key_words``, ``exclude``, ``class_match``: see ``_fetch_candidates``)."""
+    matching = _matching_rows(shape)
+    if conditions:
+        matching = matching.where(*conditions)
+    # The owners are joined to the rows found, not in the search for them: joined there, the
+    # planner misjudged how many rows a word and class check keeps, and for a few hundred it
+    # read and materialised all 15,000 listings with a word in their title.
+    found = matching.limit(sa.bindparam("limit", type_=sa.Integer())).subquery("found")
+
+    # Named rather than proxied (found.c): proxying the subquery's columns was most of the
+    # cost of building a fetch with conditions, which cannot be built once.
+    def column(name: str) -> sa.ColumnElement[Any]:
+        return sa.literal_column(f"found.{name}")
+
+    return sa.select(
+        column("listing_id"),
+        column("kinds"),
+        column("royalty_types"),
+        column("ipc_codes"),
+        # As the plain string it is stored as: converting hundreds of them to the enum and back
+        # is a visible part of a search.
+        sa.type_coerce(col(Organization.kind), sa.String()),
+        col(Organization.region),
+        column("title_words"),
+        column("body_words"),
+    ).select_from(found.join(Organization, col(Organization.id) == column("owner_id")))
+
+
+@functools.cache
+def _matching_rows(shape: _Shape) -> "sa.Select[int, int, str, str, str, str, str]":
+    """The index rows of a fetch's shape (without its further conditions and limit), built once
+    per shape."""
     statement = sa.select(
         col(LS.listing_id),
         col(LS.owner_id),
@@ -229,60 +359,61 @@ def _fetch_candidates(
         col(LS.title_words),
         col(LS.body_words),
     )
-    if terms:
+    if shape.with_words:
         statement = statement.where(
-            word_match(
-                session,
-                terms,
-                any_term=any_term,
-                in_title=in_title,
-                title_index=title_index,
-                lexemes=lexemes,
+            _word_clause(
+                shape.sqlite,
+                in_title=shape.in_title,
+                title_index=shape.title_index,
+                words=sa.bindparam("words", type_=sa.String()),
+                title=sa.bindparam("title_words", type_=sa.String()),
             )
         )
-        if at_least:
+        if shape.with_key_words:
             statement = statement.where(
-                word_match(session, at_least, any_term=True, at_least=at_least_count)
+                _word_clause(
+                    shape.sqlite,
+                    in_title=None,
+                    title_index=True,
+                    words=sa.bindparam("key_words", type_=sa.String()),
+                )
             )
-        if sqlite:
+        if shape.sqlite:
             statement = statement.join(
                 listing_search_fts, listing_search_fts.c.rowid == col(LS.listing_id)
             )
-    if exclude:
-        statement = statement.where(sa.not_(_listed(session, exclude)))
-    # The owners are joined to the rows found, not in the search for them: joined there, the
-    # planner misjudged how many rows a word and class check keeps, and for a few hundred it
-    # read and materialised all 15,000 listings with a word in their title.
-    found = statement.where(*conditions).limit(limit).subquery()
-    with_owner = sa.select(
-        found.c.listing_id,
-        found.c.kinds,
-        found.c.royalty_types,
-        found.c.ipc_codes,
-        # As the plain string it is stored as: converting hundreds of them to the enum and back
-        # is a visible part of a search.
-        sa.type_coerce(col(Organization.kind), sa.String()),
-        col(Organization.region),
-        found.c.title_words,
-        found.c.body_words,
-    ).join(Organization, col(Organization.id) == found.c.owner_id)
-    # Plain rows from the connection: the ORM's result handling costs more than the rows.
-    rows = session.connection().execute(with_owner).all()
-    return [SearchCandidate(r[0], None, r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+    if shape.with_exclude:
+        statement = statement.where(sa.not_(_listed(shape.sqlite)))
+    if shape.with_class:
+        statement = statement.where(
+            _class_clause(
+                shape.sqlite,
+                sa.bindparam("class_match", type_=sa.String()),
+                title_in_chinese=shape.title_in_chinese,
+            )
+        )
+    return statement
 
 
-def _listed(session: Session, listing_ids: Sequence[int]) -> sa.ColumnElement[bool]:
-    """Listings among ``listing_ids``. On PostgreSQL the ids go as one array literal, joined
-    here: a search excludes the 1,500 it found from each of its class fetches, and the driver
-    adapting a list of ints element by element was a tenth of a cold search's Python time."""
-    if dialect_name(session) != "postgresql":
-        return any_of(session, col(LS.listing_id), listing_ids)
-    # int() keeps the literal a list of numbers whatever a caller passes.
-    literal = "{" + ",".join(str(int(listing_id)) for listing_id in listing_ids) + "}"
+def _listed(sqlite: bool) -> sa.ColumnElement[bool]:
+    """Listings among the ids of the ``exclude`` parameter, one array literal (its value from
+    ``_listed_value``): a search excludes the 450 it found from each of its class fetches, and
+    the driver adapting a list of ints element by element (SQLAlchemy rendering a parameter for
+    each on SQLite) was a tenth of a cold search's Python time."""
+    if sqlite:
+        ids = sa.func.json_each(sa.bindparam("exclude", type_=sa.String()))
+        return col(LS.listing_id).in_(sa.select(sa.column("value")).select_from(ids))
     # Untyped, so that PostgreSQL reads it as the array it is cast to once, when planning (a
     # text parameter would be converted again for every row).
-    ids = sa.bindparam(None, literal, type_=sa.types.NullType())
-    return col(LS.listing_id) == sa.any_(sa.cast(ids, ARRAY(sa.Integer())))
+    listing_ids = sa.bindparam("exclude", type_=sa.types.NullType())
+    return col(LS.listing_id) == sa.any_(sa.cast(listing_ids, ARRAY(sa.Integer())))
+
+
+def _listed_value(sqlite: bool, listing_ids: Sequence[int]) -> str:
+    """The value of ``_listed``'s parameter: the ids as a JSON array, or on PostgreSQL as an
+    array literal. int() keeps it a list of numbers whatever a caller passes."""
+    numbers = ",".join(map(str, map(int, listing_ids)))
+    return f"[{numbers}]" if sqlite else f"{{{numbers}}}"
 
 
 def ipc_codes_pattern(ipc: str) -> str:
@@ -307,13 +438,29 @@ def ipc_condition(
 ) -> sa.ColumnElement[bool]:
     """Listings with a code under the IPC prefix ``ipc``; with ``title_in_chinese``, only those
     whose title part is written in Chinese (True) or has no Chinese at all (False)."""
-    if dialect_name(session) == "postgresql":
+    sqlite = dialect_name(session) == "sqlite"
+    match = sa.literal(_class_match(sqlite, ipc, title_in_chinese))
+    return _class_clause(sqlite, match, title_in_chinese=title_in_chinese)
+
+
+def _class_match(sqlite: bool, ipc: str, title_in_chinese: bool | None) -> str:
+    """What ``_class_clause`` matches a class by: the LIKE pattern of its codes, or on
+    PostgreSQL the full-text query of its lexemes."""
+    if sqlite:
+        return ipc_codes_pattern(ipc)
+    lexemes = class_lexemes(ipc, title_in_chinese=title_in_chinese)
+    return " & ".join(quoted(lexeme, "'") for lexeme in lexemes)
+
+
+def _class_clause(
+    sqlite: bool, match: sa.ColumnElement[str], *, title_in_chinese: bool | None
+) -> sa.ColumnElement[bool]:
+    """``ipc_condition`` on ``match`` (``_class_match``), a value or a statement's parameter."""
+    if not sqlite:
         # An index lookup: a rare prefix would otherwise scan every listing's codes. The script
         # goes in the same query, so that the index reads only the rarer of the two.
-        lexemes = class_lexemes(ipc, title_in_chinese=title_in_chinese)
-        query = " & ".join(quoted(lexeme, "'") for lexeme in lexemes)
-        return col(LS.search_vector).op("@@")(tsquery(query))
-    in_class = col(LS.ipc_codes).like(ipc_codes_pattern(ipc))
+        return col(LS.search_vector).op("@@")(sa.cast(match, TSQUERY))
+    in_class = col(LS.ipc_codes).like(match)
     if title_in_chinese is None:
         return in_class
     # A row filter, which narrows what the class's pattern already bounds.

@@ -202,19 +202,30 @@ def weigh(match: Candidate, settings: MatchSettings) -> None:
     ipc = contribution(match.ipc, settings.weight_ipc)
     topical_weight = settings.weight_text + settings.weight_ipc
     match.relevance = (text + ipc) / topical_weight if topical_weight else 1.0
-    match.weights = {"text": settings.weight_text, "ipc": settings.weight_ipc}
-    for name in PRACTICAL:
-        configured = getattr(settings, f"weight_{name}")
-        match.weights[name] = round(configured * match.relevance, FACTOR_DIGITS)
-    uptake = match.licenses / (match.licenses + settings.uptake_half)
+    relevance = match.relevance
+    # The PRACTICAL weights, named one by one: read by name for each of 500 candidates, they
+    # were a tenth of a need matching.
+    budget = round(settings.weight_budget * relevance, FACTOR_DIGITS)
+    region = round(settings.weight_region * relevance, FACTOR_DIGITS)
+    term = round(settings.weight_term * relevance, FACTOR_DIGITS)
+    uptake = round(settings.weight_uptake * relevance, FACTOR_DIGITS)
+    match.weights = {
+        "text": settings.weight_text,
+        "ipc": settings.weight_ipc,
+        "budget": budget,
+        "region": region,
+        "term": term,
+        "uptake": uptake,
+    }
+    licensed = match.licenses / (match.licenses + settings.uptake_half)
     match.partial = (
         text
         + ipc
-        + contribution(match.region, match.weights["region"])
-        + contribution(match.years / settings.term_cap_years, match.weights["term"])
-        + contribution(uptake, match.weights["uptake"])
+        + contribution(match.region, region)
+        + contribution(match.years / settings.term_cap_years, term)
+        + contribution(licensed, uptake)
     )
-    match.bound = round(match.partial + contribution(1.0, match.weights["budget"]), FACTOR_DIGITS)
+    match.bound = round(match.partial + contribution(1.0, budget), FACTOR_DIGITS)
 
 
 def price(match: Candidate, wants: Wants) -> None:

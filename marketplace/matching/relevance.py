@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlmodel import Session, col
 
 from marketplace.matching import tokenizer
@@ -41,7 +42,6 @@ from marketplace.matching.candidates import (
     common_word_shares,
     find_candidates,
     quoted,
-    tsquery,
 )
 from marketplace.matching.models import ListingSearch
 from marketplace.matching.search_index import dialect_name, split_joined
@@ -167,17 +167,23 @@ def document_frequencies(session: Session, terms: Sequence[str]) -> dict[str, in
             counts[term] = max(1, round(shares[term] * total))
             continue
         counts[term] = int(
-            session.execute(
-                sa.select(sa.func.count()).select_from(
-                    sa.select(sa.literal(1))
-                    .select_from(LS)
-                    .where(col(LS.search_vector).op("@@")(tsquery(quoted(term, "'"))))
-                    .limit(COUNT_CAP)
-                    .subquery()
-                )
-            ).scalar_one()
+            session.execute(_capped_count(), {"word": quoted(term, "'")}).scalar_one()
         )
     return counts
+
+
+@functools.cache
+def _capped_count() -> sa.Select[int]:
+    """How many listings have the tsquery ``word`` (a parameter), counted up to
+    ``COUNT_CAP``: built once, as building it cost more Python than running it."""
+    word = sa.cast(sa.bindparam("word", type_=sa.String()), TSQUERY)
+    return sa.select(sa.func.count()).select_from(
+        sa.select(sa.literal(1))
+        .select_from(LS)
+        .where(col(LS.search_vector).op("@@")(word))
+        .limit(COUNT_CAP)
+        .subquery()
+    )
 
 
 def idf(total: int, frequency: int) -> float:
@@ -212,16 +218,21 @@ class TextScore:
     matched: list[str]
 
 
+# A listing's text score and the words it matched, as a ranking keeps them (a tuple: hundreds
+# per search, each cheaper to make than an object).
+Scored = tuple[float, list[str]]
+
+
 def text_score(weights: Mapping[str, float], title_words: str, body_words: str) -> TextScore:
     """BM25F of a listing's words (space-separated, as indexed) against the query's weights."""
-    return text_scorer(weights)(title_words, body_words)
+    return TextScore(*text_scorer(weights)(title_words, body_words))
 
 
-def text_scorer(weights: Mapping[str, float]) -> Callable[[str, str], TextScore]:
+def text_scorer(weights: Mapping[str, float]) -> Callable[[str, str], Scored]:
     """``text_score`` for one query, its words padded once rather than once per listing."""
     padded_terms = [(f" {term} ", term, weight) for term, weight in weights.items()]
 
-    def score_of(title_words: str, body_words: str) -> TextScore:
+    def score_of(title_words: str, body_words: str) -> Scored:
         title, body = f" {title_words} ", f" {body_words} "
         title_norm = 1 - TITLE_B + TITLE_B * (title_words.count(" ") + 1) / TITLE_LENGTH
         body_norm = (
@@ -230,13 +241,13 @@ def text_scorer(weights: Mapping[str, float]) -> Callable[[str, str], TextScore]
         score = 0.0
         matched: list[str] = []
         for padded, term, weight in padded_terms:
-            in_title, in_body = title.count(padded), body.count(padded)
-            if not (in_title or in_body):
-                continue
-            frequency = TITLE_WEIGHT * in_title / title_norm + BODY_WEIGHT * in_body / body_norm
-            score += weight * frequency / (K1 + frequency)
-            matched.append(term)
-        return TextScore(round(score, SCORE_DIGITS), matched)
+            in_title = title.count(padded)
+            in_body = body.count(padded)
+            if in_title or in_body:
+                frequency = TITLE_WEIGHT * in_title / title_norm + BODY_WEIGHT * in_body / body_norm
+                score += weight * frequency / (K1 + frequency)
+                matched.append(term)
+        return round(score, SCORE_DIGITS), matched
 
     return score_of
 
@@ -390,16 +401,20 @@ def text_candidates(
 
 
 def with_feedback(
-    model: QueryModel, scored: Sequence[tuple[SearchCandidate, TextScore]]
+    model: QueryModel, scored: Sequence[tuple[SearchCandidate, Scored]]
 ) -> QueryModel:
     """The model with the IPC subclasses that the best of the ``scored`` text candidates share,
     and the best text score, which normalises the others."""
-    # Only the best few vote (and the best one normalises): no need to sort them all.
-    by_text = heapq.nsmallest(
-        FEEDBACK_HITS, scored, key=lambda pair: (-pair[1].score, -pair[0].listing_id)
-    )
-    top = by_text[0][1].score if by_text else 0.0
-    classes = feedback_classes([(text.score, split_joined(c.ipc_codes)) for c, text in by_text])
+    # Only the best few vote (and the best one normalises): no need to sort them all, nor to
+    # build a sort key for each; only for those scoring at least the FEEDBACK_HITS-th best.
+    best_scores = heapq.nlargest(FEEDBACK_HITS, [text[0] for _, text in scored])
+    least = best_scores[-1] if best_scores else 0.0
+    by_text = sorted(
+        (pair for pair in scored if pair[1][0] >= least),
+        key=lambda pair: (-pair[1][0], -pair[0].listing_id),
+    )[:FEEDBACK_HITS]
+    top = by_text[0][1][0] if by_text else 0.0
+    classes = feedback_classes([(text, split_joined(c.ipc_codes)) for c, (text, _) in by_text])
     return replace(model, classes=classes, top_text=top)
 
 
@@ -493,27 +508,34 @@ def rank(
             ipc=subclass,
             title_in_chinese=title_in_chinese,
         ):
-            text = score_of(candidate.title_words, candidate.body_words)
-            if needs_words and text.score <= 0:
+            text_scored = score_of(candidate.title_words, candidate.body_words)
+            if needs_words and text_scored[0] <= 0:
                 continue
             seen.append(candidate.listing_id)
-            scored.append((candidate, text))
+            scored.append((candidate, text_scored))
     ranked = []
     top_text = model.top_text
-    for candidate, text in scored:
-        # As combined_score, with each distinct set of codes read once (many listings share
-        # theirs) and none read when no subclass counts as evidence.
-        share, raised_by = (
-            _class_evidence_of(model.classes, candidate.ipc_codes) if model.classes else (0, None)
-        )
-        normalised = text.score / top_text if top_text > 0 else 0.0
+    classes = model.classes
+    # As combined_score, with each distinct set of codes read once (many listings share
+    # theirs) and none read when no subclass counts as evidence.
+    evidence_of: dict[str, tuple[float, str | None]] = {}
+    no_evidence: tuple[float, str | None] = (0.0, None)
+    for candidate, (text, matched) in scored:
+        if classes:
+            codes = candidate.ipc_codes
+            raised = evidence_of.get(codes)
+            if raised is None:
+                raised = evidence_of[codes] = _class_evidence_of(classes, codes)
+        else:
+            raised = no_evidence
+        normalised = text / top_text if top_text > 0 else 0.0
         ranked.append(
             Ranked(
-                candidate=candidate,
-                score=round(normalised + CLASS_WEIGHT * share, SCORE_DIGITS),
-                text=text.score,
-                matched=text.matched,
-                subclass=raised_by,
+                candidate,
+                round(normalised + CLASS_WEIGHT * raised[0], SCORE_DIGITS),
+                text,
+                matched,
+                raised[1],
             )
         )
     _sort_best_first(ranked)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -154,12 +154,28 @@ def _counts(counter: Counter[str] | Counter[str | None]) -> list[FacetCount]:
 
 
 def _expand(joined_counts: Counter[str], values_of: Callable[[str], Iterable[str]]) -> Counter[str]:
-    """Counts of the values inside "|a|b|" strings, from counts of the strings (few distinct)."""
+    """Counts of the values inside "|a|b|" strings, from counts of the strings (few distinct);
+    ``values_of`` gives a string's distinct values."""
     counter: Counter[str] = Counter()
     for joined, count in joined_counts.items():
-        for value in dict.fromkeys(values_of(joined)):
+        for value in values_of(joined):
             counter[value] += count
     return counter
+
+
+@lru_cache(maxsize=65_536)
+def _distinct_values(joined: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(split_joined(joined)))
+
+
+@lru_cache(maxsize=65_536)
+def _distinct_prefixes(joined: str, length: int, section: str = "") -> tuple[str, ...]:
+    """The distinct first ``length`` characters of the codes of ``joined`` (those in
+    ``section``): each search's candidates share a few hundred such strings, read here once
+    for every search rather than once per search."""
+    return tuple(
+        dict.fromkeys(code[:length] for code in split_joined(joined) if code.startswith(section))
+    )
 
 
 _IPC_CODES = attrgetter("ipc_codes")
@@ -169,21 +185,23 @@ _OWNER_KIND = attrgetter("owner_kind")
 _REGION = attrgetter("region")
 
 
+def _sections_of(joined: str) -> tuple[str, ...]:
+    return _distinct_prefixes(joined, 1)
+
+
 def _facets(candidates: Sequence[SearchCandidate], *, ipc: str | None, exact: bool) -> Facets:
     # map() over attribute getters: the candidates are counted at C speed, five times.
     codes = Counter(map(_IPC_CODES, candidates))
     classes: Counter[str] = Counter()
     if ipc:
         section = normalize_ipc_prefix(ipc)[:1]
-        classes = _expand(
-            codes, lambda j: (c[:3] for c in split_joined(j) if c.startswith(section))
-        )
+        classes = _expand(codes, lambda joined: _distinct_prefixes(joined, 3, section))
     return Facets(
-        kind=_counts(_expand(Counter(map(_KINDS, candidates)), split_joined)),
-        royalty_type=_counts(_expand(Counter(map(_ROYALTY_TYPES, candidates)), split_joined)),
+        kind=_counts(_expand(Counter(map(_KINDS, candidates)), _distinct_values)),
+        royalty_type=_counts(_expand(Counter(map(_ROYALTY_TYPES, candidates)), _distinct_values)),
         owner_kind=_counts(Counter(map(_OWNER_KIND, candidates))),
         region=_counts(Counter(map(_REGION, candidates))),
-        ipc_section=_counts(_expand(codes, lambda j: (c[:1] for c in split_joined(j)))),
+        ipc_section=_counts(_expand(codes, _sections_of)),
         ipc_class=_counts(classes),
         exact=exact,
     )

@@ -4,6 +4,7 @@ filters, facets, the candidate bound, and cursors under inserts."""
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -87,6 +88,37 @@ def test_find_candidates_can_require_some_key_words_and_exclude_listings(
     assert ids(2) == {three.id, two.id}
     assert ids(1) == {three.id, two.id, one.id}
     assert ids(1, exclude=[three.id or 0, one.id or 0]) == {two.id}
+
+
+def test_candidate_fetches_of_one_shape_each_find_their_own_listings(session: Session) -> None:
+    """A fetch's statement is built once per shape and reused: the words, class, excluded ids
+    and limit of each fetch are its own, never those of the fetch that built it."""
+    batteries = [
+        listed(session, "Battery cooling plate", ipc_codes=["H01M 10/613"]) for _ in range(3)
+    ]
+    network = listed(session, "Neural network accelerator", ipc_codes=["G06N 3/08"])
+    chinese = listed(session, "一种锂电池散热结构", ipc_codes=["H01M 10/613"])
+
+    def ids(**arguments: Any) -> set[int]:
+        return {
+            c.listing_id
+            for c in candidates.find_candidates(
+                session, any_term=True, conditions=[], **{"terms": [], "limit": 10, **arguments}
+            )
+        }
+
+    every_battery = {b.id for b in batteries}
+    assert ids(terms=["batteri"]) == every_battery
+    assert ids(terms=["network"]) == {network.id}
+    assert ids(terms=["batteri"], limit=2) < every_battery
+    assert len(ids(terms=["batteri"], limit=2)) == 2
+    assert ids(terms=["batteri"], exclude=[batteries[0].id]) == every_battery - {batteries[0].id}
+    assert ids(terms=["batteri"], exclude=[batteries[1].id]) == every_battery - {batteries[1].id}
+    assert ids(ipc="H01M") == every_battery | {chinese.id}
+    assert ids(ipc="G06N") == {network.id}
+    assert ids(ipc="H01M", title_in_chinese=True) == {chinese.id}
+    assert ids(ipc="H01M", title_in_chinese=False) == every_battery
+    assert ids(ipc="H01M", exclude=[chinese.id]) == every_battery
 
 
 def test_a_title_match_outranks_an_abstract_match(session: Session) -> None:

@@ -226,9 +226,11 @@ def _page_by_relevance(
     *,
     limit: int,
     after: tuple[float, int] | None,
+    correction: tuple[str, str] | None,
 ) -> tuple[list[SearchHit], str | None]:
     """A page of the ranking after the cursor's (score, id); the next cursor carries the query's
-    model, so that the next page ranks with the same weights."""
+    model, so that the next page ranks with the same weights, and the spelling correction of the
+    first page (its indexed word and its spelling), so that the next page ranks that word."""
     rest = list(ranked)
     if after is not None:
         score, last_id = after
@@ -247,18 +249,40 @@ def _page_by_relevance(
                 "score": last.score,
                 "id": last.candidate.listing_id,
                 "model": model.encode(),
+                **({"corrected": list(correction)} if correction else {}),
             }
         )
     return [SearchHit(r.candidate.listing_id, r.score) for r in page], next_cursor
 
 
-def _relevance_position(cursor: str) -> tuple[tuple[float, int], relevance.QueryModel]:
+def _relevance_position(
+    cursor: str,
+) -> tuple[tuple[float, int], relevance.QueryModel, tuple[str, str] | None]:
+    """The cursor's (score, id), the query's model and the first page's spelling correction."""
     position = _decode(cursor, SearchSort.relevance)
     score = position.get("score")
     model = relevance.QueryModel.decode(position.get("model"))
-    if not isinstance(score, int | float) or isinstance(score, bool) or model is None:
+    correction = position.get("corrected")
+    if (
+        not isinstance(score, int | float)
+        or isinstance(score, bool)
+        or model is None
+        or not (
+            correction is None
+            or (
+                isinstance(correction, list)
+                and len(correction) == 2
+                and all(isinstance(part, str) and part for part in correction)
+                and correction[0] in model.weights
+            )
+        )
+    ):
         raise InvalidCursor("The cursor is not one this API issued for this sort.")
-    return (float(score), position["id"]), model
+    return (
+        (float(score), position["id"]),
+        model,
+        (correction[0], correction[1]) if correction else None,
+    )
 
 
 def _page_by_key(
@@ -450,8 +474,11 @@ def _search_words(
     corrected: str | None = None
     after: tuple[float, int] | None = None
     model: relevance.QueryModel | None = None
+    correction: tuple[str, str] | None = None
     if cursor is not None and sort is SearchSort.relevance and terms:
-        after, model = _relevance_position(cursor)
+        after, model, correction = _relevance_position(cursor)
+        if correction is not None:
+            terms, corrected = [correction[0]], correction[1]
     ranking = (
         relevance.rank(session, terms=terms, conditions=conditions, bound=bound, model=model)
         if terms
@@ -464,6 +491,7 @@ def _search_words(
             retry = relevance.rank(session, terms=[stem], conditions=conditions, bound=bound)
             if retry.ranked:
                 terms, corrected, ranking = [stem], spelled, retry
+                correction = (stem, spelled)
     candidates: list[SearchCandidate] = []
     if ranking is not None:
         candidates = [r.candidate for r in ranking.ranked]
@@ -477,7 +505,7 @@ def _search_words(
     facets = _facets(candidates, ipc=filters.ipc, exact=exact)
     if sort is SearchSort.relevance and ranking is not None:
         hits, next_cursor = _page_by_relevance(
-            ranking.ranked, ranking.model, limit=limit, after=after
+            ranking.ranked, ranking.model, limit=limit, after=after, correction=correction
         )
     else:
         match = word_match(session, terms, any_term=True) if terms else None

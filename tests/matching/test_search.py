@@ -211,6 +211,24 @@ def test_one_misspelled_word_is_corrected(session: Session) -> None:
     assert search(session, "zzzzqqq").corrected_query is None
 
 
+def test_the_pages_after_a_corrected_first_page_go_on_with_the_correction(
+    session: Session,
+) -> None:
+    batteries = [listed(session, f"Battery pack {n}") for n in range(5)]
+    first = search(session, "batery", limit=2)
+    assert first.corrected_query == "battery"
+    assert first.next_cursor is not None
+    seen = [hit.listing_id for hit in first.hits]
+    cursor: str | None = first.next_cursor
+    while cursor is not None:
+        page = search(session, "batery", limit=2, cursor=cursor)
+        assert page.corrected_query == "battery"
+        assert page.terms == first.terms
+        seen += [hit.listing_id for hit in page.hits]
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(listing.id for listing in batteries)
+
+
 def build_catalog(session: Session) -> dict[str, Listing]:
     zhejiang_university = factories.organization(
         session, kind=OrganizationKind.university, region="Zhejiang"

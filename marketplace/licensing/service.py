@@ -224,8 +224,10 @@ def claim_offer_key(
     the unique index until the first commits, inserts nothing and finds its record: exactly one
     license, whatever the interleaving. No savepoint is needed, as no error is raised."""
     fingerprint = request_fingerprint("accept_offer", str(offer_id))
-    claimed = session.execute(
-        _claim_key_statement(session.get_bind().dialect.name),
+    # On the connection: a table's row needs none of the ORM's execution machinery.
+    connection = session.connection()
+    claimed = connection.execute(
+        _claim_key_statement(connection.dialect.name),
         {
             "organization_id": organization_id,
             "key": key,
@@ -385,7 +387,7 @@ def accept_offer(
     if license_.license_number is None:
         license_.license_number = license_number(today, license_.id)
         session.flush()
-    session.execute(
+    session.connection().execute(
         _KEY_GAVE_LICENSE, {"record_id": claimed.record_id, "given_license_id": license_.id}
     )
     _notify_licensor(session, license_, licensee)

@@ -54,8 +54,10 @@ def check_acceptance_allowed(*, session: Session, listing_id: int) -> None:
     this declaration lacks its pledgee's consent to it. Holds shared locks on the listing and its
     patents to the end of the transaction, so that no pledge is registered on them meanwhile."""
     session.flush()  # core statements: the session does not autoflush them
-    session.execute(_LOCK_LISTING, {"listing_id": listing_id})
-    rows = session.execute(_LOCK_PATENTS, {"listing_id": listing_id}).all()
+    # On the connection: plain rows need none of the ORM's execution machinery.
+    connection = session.connection()
+    connection.execute(_LOCK_LISTING, {"listing_id": listing_id})
+    rows = connection.execute(_LOCK_PATENTS, {"listing_id": listing_id}).all()
     # Only where this declaration is in force: otherwise acceptance fails for that reason.
     pledged = {
         number: pledge_id

@@ -161,10 +161,11 @@ def _replay(session: Session, record: IdempotencyRecord, fingerprint: str) -> Li
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request; use a new key."
         )
-    if record.license_id is None:
+    # A record names its license before the license is inserted (on PostgreSQL, from the
+    # claim): without the license, the acceptance that claimed the key has not given it yet.
+    license_ = None if record.license_id is None else session.get(License, record.license_id)
+    if license_ is None:
         raise IdempotencyKeyInFlight("A request with this Idempotency-Key is still in progress.")
-    license_ = session.get(License, record.license_id)
-    assert license_ is not None
     return license_
 
 
@@ -176,9 +177,9 @@ class ClaimedKey:
     """An acceptance's key, claimed in this transaction, and what the claim read with it.
 
     ``record_id``: the key's record. ``license_id``: the id the new license will have, taken
-    from the table's sequence by the claim (PostgreSQL; None on SQLite, which numbers the row
-    when it is inserted). ``holding_license_id``: the license the licensee held under the
-    offer when the key was claimed, if any."""
+    from the table's sequence by the claim and named by the record already (PostgreSQL; None on
+    SQLite, which numbers the row when it is inserted). ``holding_license_id``: the license the
+    licensee held under the offer when the key was claimed, if any."""
 
     record_id: int
     license_id: int | None
@@ -203,14 +204,14 @@ def _claim_key_statement(dialect_name: str) -> sa.Insert:
     offer, and on PostgreSQL the new license's id."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     holding = _HOLDING_LICENSE.limit(1).scalar_subquery().label("holding_license_id")
-    license_id = (
-        _NEXT_LICENSE_ID if dialect_name == "postgresql" else sa.null().cast(sa.Integer)
-    ).label("license_id")
-    statement: sa.Insert = (
-        dialect.insert(_IDEMPOTENCY)
-        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
-        .returning(_IDEMPOTENCY.c.id, license_id, holding)
-    )
+    insert = dialect.insert(_IDEMPOTENCY)
+    if dialect_name == "postgresql":
+        # The record names the license it will give from the start (its foreign key is checked
+        # at commit, when the license exists): no UPDATE follows the license's INSERT.
+        insert = insert.values(license_id=_NEXT_LICENSE_ID)
+    statement: sa.Insert = insert.on_conflict_do_nothing(
+        index_elements=["organization_id", "key"]
+    ).returning(_IDEMPOTENCY.c.id, _IDEMPOTENCY.c.license_id, holding)
     return statement
 
 
@@ -387,9 +388,11 @@ def accept_offer(
     if license_.license_number is None:
         license_.license_number = license_number(today, license_.id)
         session.flush()
-    session.connection().execute(
-        _KEY_GAVE_LICENSE, {"record_id": claimed.record_id, "given_license_id": license_.id}
-    )
+    if claimed.license_id is None:
+        # SQLite: the key's record learns the license's id now that the row has it.
+        session.connection().execute(
+            _KEY_GAVE_LICENSE, {"record_id": claimed.record_id, "given_license_id": license_.id}
+        )
     _notify_licensor(session, license_, licensee)
     if license_.status is LicenseStatus.pending_export_review:
         license_event(

@@ -5,8 +5,14 @@ acceptances), then N acceptances of one offer through the ASGI app, one enterpri
 own token and idempotency key, one after the other. Prints the SQL statements per acceptance and
 this process's CPU milliseconds per acceptance (the database's own work runs in its server, not
 here); ``--profile N`` also prints the N functions with the most cumulative CPU time under
-cProfile (this process's CPU time, so that waits on the database do not count; profiling slows
-the run: the CPU figure is then the profiled one).
+cProfile, and the N with the most time of their own (this process's CPU time, so that waits on
+the database do not count; the threadpool trips and the session's end, commit and audit
+chaining included, run inline so that cProfile sees them; profiling slows the run: the CPU
+figure is then the profiled one). ``--profile-out FILE`` keeps the stats for ``pstats``.
+
+Which statements an acceptance sends depends on the offer the seed gives the first listing (a
+license in force at once, or one waiting for its upfront fee), which depends on the number of
+enterprises: compare runs with the same ``--acceptances`` and ``--warmup``.
 
     .venv/bin/python benchmarks/profile_acceptance.py \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test --acceptances 300

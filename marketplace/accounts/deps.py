@@ -1,6 +1,6 @@
 """Who is calling, and what they may do: the gates every route composes."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -124,20 +124,19 @@ def _missing_scope(caller: Caller, scope: str) -> Exception:
     return InsufficientScope(f"This needs the '{scope}' scope.", required_scope=scope)
 
 
-def require_scope(scope: str) -> Callable[[Caller], Caller]:
-    def gate(caller: CurrentCaller) -> Caller:
-        if scope not in caller.scopes:
-            raise _missing_scope(caller, scope)
+# The gates are async: they only look at the caller, and a synchronous dependency would cost
+# every request a trip to the threadpool and back.
+def require_scope(scope: str) -> Callable[[Caller], Awaitable[Caller]]:
+    async def gate(caller: CurrentCaller) -> Caller:
+        _check_scope(caller, scope)
         return caller
 
     return gate
 
 
-def require_verified_scope(scope: str) -> Callable[[Caller], Caller]:
-    scope_gate = require_scope(scope)
-
-    def gate(caller: CurrentCaller) -> Caller:
-        scope_gate(caller)
+def require_verified_scope(scope: str) -> Callable[[Caller], Awaitable[Caller]]:
+    async def gate(caller: CurrentCaller) -> Caller:
+        _check_scope(caller, scope)
         if not caller.is_verified:
             raise OrganizationNotVerified(
                 "Your organization must be verified by the platform before it can do this."
@@ -145,6 +144,11 @@ def require_verified_scope(scope: str) -> Callable[[Caller], Caller]:
         return caller
 
     return gate
+
+
+def _check_scope(caller: Caller, scope: str) -> None:
+    if scope not in caller.scopes:
+        raise _missing_scope(caller, scope)
 
 
 def _platform_admin(caller: CurrentCaller) -> Caller:

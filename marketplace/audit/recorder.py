@@ -456,8 +456,12 @@ def _after_commit(session: Session) -> None:
         chain.sequence(connection, mine)
         return
     try:
-        chain.sequence(connection, mine)
-        connection.commit()
+        # The chaining is one statement: run as its own transaction (autocommit), it takes one
+        # round trip instead of three (BEGIN, the statement, COMMIT), and holds the chain's
+        # lock as long as before, to the end of that transaction. The connection's isolation
+        # level is reset when the session gives it back to the pool, right after.
+        chain.sequence(connection.execution_options(isolation_level="AUTOCOMMIT"), mine)
+        connection.commit()  # ends the connection's own bookkeeping: nothing is sent
     except sa.exc.DBAPIError:
         # The change is committed; its entries stay pending, and whoever sequences next (any
         # commit, the sweep, `audit verify`, a server starting) chains them.

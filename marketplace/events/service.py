@@ -1,6 +1,7 @@
 """The event feed: written with the change it describes, read in commit-safe order."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -37,20 +38,23 @@ class NewEvent:
     payload: dict[str, Any]
 
 
+# The rows of a ``together`` block still to be written, in the session's info.
+_HELD_KEY = "events_held"
+
+
 def record_many(session: Session, *, type: EventType, events: Sequence[NewEvent]) -> None:
     """Add the events, all of one type, to the current transaction: one multi-row INSERT (per
     thousand events) instead of a flush per event, for fan-outs to many organizations.
 
     The rows are those ``record`` writes: one transaction id (the feed shows them together, once
     the transaction has committed) and ids in the order given, so a recipient reads its events in
-    the order they were recorded."""
+    the order they were recorded. Within ``together`` they are written at its end, with the
+    block's other events."""
     if type not in CATALOGUE:
         # Every type the platform records is documented with its payload, or not recorded.
         raise ValueError(f"Event type {type!r} is not in the event catalogue.")
     if not events:
         return
-    # What is pending first, as a flush would have written it: the events may refer to it.
-    session.flush()
     created_at = clock.timestamp()
     rows = [
         {
@@ -62,6 +66,36 @@ def record_many(session: Session, *, type: EventType, events: Sequence[NewEvent]
         }
         for event in events
     ]
+    held: list[dict[str, Any]] | None = session.info.get(_HELD_KEY)
+    if held is not None:
+        held.extend(rows)
+    else:
+        _write(session, rows)
+
+
+@contextmanager
+def together(session: Session) -> Iterator[None]:
+    """The events recorded in the block, of whatever types, written in one INSERT at its end
+    (in the order recorded) rather than one per ``record``: for a use case that tells several
+    things at once (an acceptance: the notice, the license in force, the pledgees). If the block
+    raises, its events are not written: the use case fails, and its transaction is rolled back.
+    Nested blocks write with the outermost one."""
+    if session.info.get(_HELD_KEY) is not None:
+        yield
+        return
+    held: list[dict[str, Any]] = []
+    session.info[_HELD_KEY] = held
+    try:
+        yield
+    finally:
+        del session.info[_HELD_KEY]
+    if held:
+        _write(session, held)
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> None:
+    # What is pending first, as a flush would have written it: the events may refer to it.
+    session.flush()
     connection = session.connection()
     connection.execute(_insert_statement(connection.dialect.name), rows).all()
 

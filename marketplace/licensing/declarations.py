@@ -118,7 +118,8 @@ def read_declaration(session: Session, listing_id: int) -> Declaration:
     """The listing ``listing_id`` as it stands in the database now (not as the session holds
     it): read after the caller's locks, it sees what was committed while they waited."""
     session.flush()  # a core statement: the session does not autoflush it
-    rows = session.execute(_DECLARATION, {"listing_id": listing_id}).all()
+    # On the connection: plain rows need none of the ORM's execution machinery.
+    rows = session.connection().execute(_DECLARATION, {"listing_id": listing_id}).all()
     if not rows:
         raise NoResultFound(f"Listing {listing_id} does not exist.")
     # By patent id, in the rows' order (patent id, then encumbrance id).

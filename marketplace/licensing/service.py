@@ -2,6 +2,7 @@
 
 import hashlib
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
@@ -160,49 +161,86 @@ def _replay(session: Session, record: IdempotencyRecord, fingerprint: str) -> Li
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request; use a new key."
         )
-    if record.license_id is None:
+    # A record names its license before the license is inserted (on PostgreSQL, from the
+    # claim): without the license, the acceptance that claimed the key has not given it yet.
+    license_ = None if record.license_id is None else session.get(License, record.license_id)
+    if license_ is None:
         raise IdempotencyKeyInFlight("A request with this Idempotency-Key is still in progress.")
-    license_ = session.get(License, record.license_id)
-    assert license_ is not None
     return license_
 
 
 _IDEMPOTENCY: sa.Table = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedKey:
+    """An acceptance's key, claimed in this transaction, and what the claim read with it.
+
+    ``record_id``: the key's record. ``license_id``: the id the new license will have, taken
+    from the table's sequence by the claim and named by the record already (PostgreSQL; None on
+    SQLite, which numbers the row when it is inserted). ``holding_license_id``: the license the
+    licensee held under the offer when the key was claimed, if any."""
+
+    record_id: int
+    license_id: int | None
+    holding_license_id: int | None
+
+
+# The license the licensee holds under the offer, if any; parameters ``licensee_id``, ``offer_id``.
+_HOLDING_LICENSE = select(License.id).where(
+    col(License.licensee_id) == sa.bindparam("licensee_id"),
+    col(License.offer_id) == sa.bindparam("offer_id"),
+    col(License.status).in_(HOLDING_STATUSES),
+)
+# The next license id from the table's sequence (PostgreSQL).
+_NEXT_LICENSE_ID = sa.func.nextval(sa.func.pg_get_serial_sequence(License.__tablename__, "id"))
+
+
 @cache
 def _claim_key_statement(dialect_name: str) -> sa.Insert:
     """The claim's ``INSERT``, built once per dialect (every acceptance runs it); its values are
-    the parameters of its execution."""
+    the parameters of its execution. It returns, besides the record's id, what the acceptance
+    would otherwise ask in statements of their own: the license the licensee holds under the
+    offer, and on PostgreSQL the new license's id."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    statement: sa.Insert = (
-        dialect.insert(_IDEMPOTENCY)
-        .on_conflict_do_nothing(index_elements=["organization_id", "key"])
-        .returning(_IDEMPOTENCY.c.id)
-    )
+    holding = _HOLDING_LICENSE.limit(1).scalar_subquery().label("holding_license_id")
+    insert = dialect.insert(_IDEMPOTENCY)
+    if dialect_name == "postgresql":
+        # The record names the license it will give from the start (its foreign key is checked
+        # at commit, when the license exists): no UPDATE follows the license's INSERT.
+        insert = insert.values(license_id=_NEXT_LICENSE_ID)
+    statement: sa.Insert = insert.on_conflict_do_nothing(
+        index_elements=["organization_id", "key"]
+    ).returning(_IDEMPOTENCY.c.id, _IDEMPOTENCY.c.license_id, holding)
     return statement
 
 
-def claim_key(
-    session: Session, *, organization_id: int, key: str, fingerprint: str
-) -> int | License:
-    """Claim the key in this transaction (the id of its record), or return the license an
-    earlier request produced.
+def claim_offer_key(
+    session: Session, *, offer_id: int, organization_id: int, key: str
+) -> ClaimedKey | License:
+    """Claim the key of an acceptance of this offer in this transaction, or return the license
+    an earlier acceptance with it produced.
 
     One ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent request with the same key waits on
     the unique index until the first commits, inserts nothing and finds its record: exactly one
     license, whatever the interleaving. No savepoint is needed, as no error is raised."""
-    claimed = session.execute(
-        _claim_key_statement(session.get_bind().dialect.name),
+    fingerprint = request_fingerprint("accept_offer", str(offer_id))
+    # On the connection: a table's row needs none of the ORM's execution machinery.
+    connection = session.connection()
+    claimed = connection.execute(
+        _claim_key_statement(connection.dialect.name),
         {
             "organization_id": organization_id,
             "key": key,
             "request_fingerprint": fingerprint,
             "created_at": clock.timestamp(),
+            "licensee_id": organization_id,
+            "offer_id": offer_id,
         },
-    ).scalar_one_or_none()
+    ).first()
     if claimed is not None:
-        return int(claimed)
+        record_id, license_id, holding_license_id = claimed
+        return ClaimedKey(int(record_id), license_id, holding_license_id)
     winner = session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.organization_id == organization_id, IdempotencyRecord.key == key
@@ -213,15 +251,6 @@ def claim_key(
     return _replay(session, winner, fingerprint)
 
 
-def claim_offer_key(
-    session: Session, *, offer_id: int, organization_id: int, key: str
-) -> int | License:
-    """Claim the key of an acceptance of this offer (the id of its record), or return the
-    license an earlier acceptance with it produced."""
-    fingerprint = request_fingerprint("accept_offer", str(offer_id))
-    return claim_key(session, organization_id=organization_id, key=key, fingerprint=fingerprint)
-
-
 def accept_offer(
     *,
     session: Session,
@@ -229,7 +258,7 @@ def accept_offer(
     licensee: Organization,
     user: User | None,
     idempotency_key: str,
-    claimed: int | None = None,
+    claimed: ClaimedKey | None = None,
     visible_offer: Offer | None = None,
     locked_declaration: Declaration | None = None,
 ) -> tuple[License, bool]:
@@ -237,7 +266,8 @@ def accept_offer(
 
     Returns the license and whether it was created now (False: a replay of the same key).
     What the caller has done already in this transaction is not done again: ``claimed``, the
-    record of the key it claimed (``claim_offer_key``); ``visible_offer``, the offer it found
+    key it claimed (``claim_offer_key``, which read the license held under the offer and took
+    the new one's id with it); ``visible_offer``, the offer it found
     visible to the licensee (``get_visible_offer``); ``locked_declaration``, the offer's
     listing (``read_declaration``) read after taking a shared lock on its row (the acceptance
     workflow's pledge check takes it), so that it is neither locked nor read again."""
@@ -292,7 +322,7 @@ def accept_offer(
                 application_number=patent.application_number,
             )
     holding = {"licensee_id": licensee.id, "offer_id": offer.id}
-    already = session.scalar(_HOLDING_LICENSE, holding)
+    already = claimed.holding_license_id
     if already is not None:
         # A license that ran its term is over, and one left unpaid has lapsed: either way the
         # licensee may take a new one. (Only a license still holding can have run out: without
@@ -339,10 +369,10 @@ def accept_offer(
         # The notice alone does not make the license: the upfront payment must follow.
         license_.status = LicenseStatus.pending_payment
         license_.payment_due_date = today + timedelta(days=get_settings().license_payment_days)
-    if session.get_bind().dialect.name == "postgresql":
-        # The id from the table's sequence first, so that the row is inserted with its number
-        # rather than numbered by a second UPDATE. (SQLite has no sequence to ask.)
-        license_.id = session.execute(_NEXT_LICENSE_ID).scalar_one()
+    if claimed.license_id is not None:
+        # The id from the table's sequence, taken with the key, so that the row is inserted
+        # with its number rather than numbered by a second UPDATE. (SQLite has no sequence.)
+        license_.id = claimed.license_id
         license_.license_number = license_number(today, license_.id)
     session.add(license_)
     try:
@@ -358,7 +388,11 @@ def accept_offer(
     if license_.license_number is None:
         license_.license_number = license_number(today, license_.id)
         session.flush()
-    session.execute(_KEY_GAVE_LICENSE, {"record_id": claimed, "given_license_id": license_.id})
+    if claimed.license_id is None:
+        # SQLite: the key's record learns the license's id now that the row has it.
+        session.connection().execute(
+            _KEY_GAVE_LICENSE, {"record_id": claimed.record_id, "given_license_id": license_.id}
+        )
     _notify_licensor(session, license_, licensee)
     if license_.status is LicenseStatus.pending_export_review:
         license_event(
@@ -372,13 +406,6 @@ def accept_offer(
     return license_, True
 
 
-# The statements every acceptance runs, built once.
-# The license the licensee holds under the offer, if any; parameters ``licensee_id``, ``offer_id``.
-_HOLDING_LICENSE = select(License.id).where(
-    col(License.licensee_id) == sa.bindparam("licensee_id"),
-    col(License.offer_id) == sa.bindparam("offer_id"),
-    col(License.status).in_(HOLDING_STATUSES),
-)
 # The key's record names the license it gave; parameters ``record_id``, ``given_license_id``.
 _KEY_GAVE_LICENSE = (
     sa.update(_IDEMPOTENCY)
@@ -390,11 +417,6 @@ _KEY_GAVE_LICENSE = (
 def license_number(issued: date, license_id: int) -> str:
     """The license's number: the year it was issued and its id."""
     return f"LIC{issued:%Y}{license_id:08d}"
-
-
-_NEXT_LICENSE_ID = sa.select(
-    sa.func.nextval(sa.func.pg_get_serial_sequence(License.__tablename__, "id"))
-)
 
 
 def _notify_licensor(session: Session, license_: License, licensee: Organization) -> None:

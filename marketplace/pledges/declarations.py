@@ -36,16 +36,22 @@ _LOCK_LISTING = (
     .where(_LISTING.c.id == sa.bindparam("listing_id"))
     .with_for_update(read=True)
 )
-_LOCK_PATENTS = (
+# The listing and its patents in one statement: each row locks the listing (the first row, and
+# again, at no cost, the others) and then its patent, in patent id order (the rows are locked
+# as they leave the sort): the order of the two statements this replaces. A listing without
+# patents gives no row and is locked by ``_LOCK_LISTING`` alone.
+_LOCK_LISTING_AND_PATENTS = (
     sa.select(
         _PATENT.c.application_number,
         _PATENT.c.active_pledge_id,
         _PATENT.c.open_license_listing_id,
     )
-    .join(_LISTING_PATENT, _LISTING_PATENT.c.patent_id == _PATENT.c.id)
-    .where(_LISTING_PATENT.c.listing_id == sa.bindparam("listing_id"))
+    .select_from(_LISTING)
+    .join(_LISTING_PATENT, _LISTING_PATENT.c.listing_id == _LISTING.c.id)
+    .join(_PATENT, _PATENT.c.id == _LISTING_PATENT.c.patent_id)
+    .where(_LISTING.c.id == sa.bindparam("listing_id"))
     .order_by(_PATENT.c.id)
-    .with_for_update(read=True, of=_PATENT)
+    .with_for_update(read=True, of=[_LISTING, _PATENT])
 )
 
 
@@ -54,8 +60,11 @@ def check_acceptance_allowed(*, session: Session, listing_id: int) -> None:
     this declaration lacks its pledgee's consent to it. Holds shared locks on the listing and its
     patents to the end of the transaction, so that no pledge is registered on them meanwhile."""
     session.flush()  # core statements: the session does not autoflush them
-    session.execute(_LOCK_LISTING, {"listing_id": listing_id})
-    rows = session.execute(_LOCK_PATENTS, {"listing_id": listing_id}).all()
+    # On the connection: plain rows need none of the ORM's execution machinery.
+    connection = session.connection()
+    rows = connection.execute(_LOCK_LISTING_AND_PATENTS, {"listing_id": listing_id}).all()
+    if not rows:
+        connection.execute(_LOCK_LISTING, {"listing_id": listing_id})
     # Only where this declaration is in force: otherwise acceptance fails for that reason.
     pledged = {
         number: pledge_id

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from marketplace.accounts.models import Organization, User
+from marketplace.events import service as events
 from marketplace.events.models import EventType
 from marketplace.licensing import export_review, payments
 from marketplace.licensing import service as licensing
@@ -67,24 +68,26 @@ def accept_offer(
     # its patents and their encumbrances, which the checks, the license's terms and the pledge
     # links read, as plain rows (they are not written to).
     declaration = read_declaration(session, offer.listing_id)
-    license_, created = licensing.accept_offer(
-        session=session,
-        offer_id=offer_id,
-        licensee=licensee,
-        user=user,
-        idempotency_key=idempotency_key,
-        claimed=claimed,
-        visible_offer=offer,
-        locked_declaration=declaration,
-    )
-    if not created:
-        return _replayed(session, license_)
-    assert license_.id is not None
-    pledge_ids = license_links.link_license(
-        session, license_id=license_.id, patents=declaration.patents
-    )
-    if license_.status is LicenseStatus.active:
-        _tell_pledgees(session, license_, declaration.patents)
+    # The notice to the licensor, the license in force and the pledgees' news: one INSERT.
+    with events.together(session):
+        license_, created = licensing.accept_offer(
+            session=session,
+            offer_id=offer_id,
+            licensee=licensee,
+            user=user,
+            idempotency_key=idempotency_key,
+            claimed=claimed,
+            visible_offer=offer,
+            locked_declaration=declaration,
+        )
+        if not created:
+            return _replayed(session, license_)
+        assert license_.id is not None
+        pledge_ids = license_links.link_license(
+            session, license_id=license_.id, patents=declaration.patents
+        )
+        if license_.status is LicenseStatus.active:
+            _tell_pledgees(session, license_, declaration.patents)
     return Acceptance(license_, True, pledge_ids)
 
 

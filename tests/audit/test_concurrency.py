@@ -123,6 +123,38 @@ def test_a_commit_records_unchained_and_chains_after_it(committed_engine: Engine
         assert verification.checked >= 2
 
 
+def test_the_chaining_is_a_transaction_of_its_own_and_the_next_one_is_not(
+    committed_engine: Engine,
+) -> None:
+    """The chaining statement runs in autocommit (one round trip, no BEGIN or COMMIT of its
+    own); the connection goes back to the pool transactional, so the next use case on it is
+    one transaction again."""
+    autocommit: list[tuple[str, bool]] = []
+
+    def seen(conn: sa.Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        autocommit.append((statement.split("(")[0].strip(), bool(dbapi.autocommit)))
+
+    sa.event.listen(committed_engine, "before_cursor_execute", seen)
+    try:
+        with Session(committed_engine) as session:
+            factories.organization(session)
+            session.commit()
+        with Session(committed_engine) as session:
+            organization = factories.organization(session)
+            session.flush()
+            session.rollback()  # a use case that fails: nothing of it stays
+            kept = session.get(Organization, organization.id)
+    finally:
+        sa.event.remove(committed_engine, "before_cursor_execute", seen)
+
+    assert ("SELECT audit_chain_sequence", True) in autocommit
+    assert [on for statement, on in autocommit if statement != "SELECT audit_chain_sequence"]
+    assert not any(on for statement, on in autocommit if statement != "SELECT audit_chain_sequence")
+    assert kept is None
+
+
 def test_a_commit_does_not_wait_for_the_sequencer(committed_engine: Engine) -> None:
     """While someone holds the chain's lock, a transaction still commits (its change is visible
     to everyone); only the chaining of its entries waits, and then happens."""

@@ -1,4 +1,4 @@
-"""Recording events: one at a time, or many of one type in one statement."""
+"""Recording events: one at a time, many of one type in one statement, or several together."""
 
 from sqlmodel import Session, col, select
 
@@ -65,3 +65,73 @@ def test_nothing_to_record_sends_nothing(session: Session) -> None:
             session, recipients=[], type=EventType.pledge_registered, subject="x", payload={}
         )
     assert statements == []
+
+
+def test_events_recorded_together_are_one_insert_in_the_order_recorded(
+    session: Session,
+) -> None:
+    first, second = factories.organization(session), factories.organization(session)
+    assert first.id is not None
+    assert second.id is not None
+    with counting_statements(session) as statements, events.together(session):
+        events.record(
+            session,
+            recipients=[first.id],
+            type=EventType.license_accepted,
+            subject="license:1",
+            payload={"license_id": 1},
+        )
+        with events.together(session):  # an inner block writes with the outer one
+            events.record(
+                session,
+                recipients=[first.id, second.id],
+                type=EventType.license_in_force,
+                subject="license:1",
+                payload={"license_id": 1},
+            )
+        assert inserts_into(statements, "event") == []  # nothing until the block ends
+    assert len(inserts_into(statements, "event")) == 1
+    written = feed_order(session)
+    assert [(e.recipient_id, e.type) for e in written] == [
+        (first.id, EventType.license_accepted.value),
+        (first.id, EventType.license_in_force.value),
+        (second.id, EventType.license_in_force.value),
+    ]
+    assert len({e.transaction_id for e in written}) == 1
+    # Outside the block, each record is written at once again.
+    events.record(
+        session,
+        recipients=[second.id],
+        type=EventType.pledge_registered,
+        subject="pledge:1",
+        payload={"pledge_id": 1},
+    )
+    assert len(feed_order(session)) == 4
+
+
+def test_events_of_a_block_that_fails_are_not_written(session: Session) -> None:
+    organization = factories.organization(session)
+    assert organization.id is not None
+    try:
+        with events.together(session):
+            events.record(
+                session,
+                recipients=[organization.id],
+                type=EventType.license_accepted,
+                subject="license:1",
+                payload={"license_id": 1},
+            )
+            raise RuntimeError("the use case fails")
+    except RuntimeError:
+        pass
+    assert feed_order(session) == []
+    # The next block starts afresh.
+    with events.together(session):
+        events.record(
+            session,
+            recipients=[organization.id],
+            type=EventType.license_in_force,
+            subject="license:1",
+            payload={"license_id": 1},
+        )
+    assert [e.type for e in feed_order(session)] == [EventType.license_in_force.value]

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from marketplace.accounts.models import OrganizationKind
 from marketplace.licensing import service as licensing
 from marketplace.licensing.errors import (
+    IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     LicenseAlreadyActive,
     LicenseNotActive,
@@ -37,6 +38,7 @@ from marketplace.patents.models import (
 from marketplace.workflows import patents as patent_workflows
 from tests import factories
 from tests.factories import NewParty, Party
+from tests.statements import counting_statements
 
 
 def accept(
@@ -81,6 +83,60 @@ def test_accept_offer_creates_and_persists_a_license(
     )
     assert record is not None
     assert (record.key, record.license_id) == ("key-1", license_.id)
+
+
+def test_the_key_claim_reads_the_license_held_and_takes_the_new_ones_id(
+    session: Session, offer: Offer, licensee: Party
+) -> None:
+    session.flush()
+    with counting_statements(session) as statements:
+        license_, _ = accept(session, offer, licensee)
+
+    sent = [" ".join(statement.split()).upper() for statement in statements]
+    # No statement of its own for the license held under the offer, nor for the new id.
+    assert not [s for s in sent if s.startswith("SELECT LICENSE.ID")]
+    assert not [s for s in sent if "NEXTVAL" in s and not s.startswith("INSERT")]
+    key_updates = [s for s in sent if s.startswith("UPDATE IDEMPOTENCY_RECORD")]
+    if session.get_bind().dialect.name == "postgresql":
+        # The record named the license from the claim on: nothing to update afterwards.
+        assert key_updates == []
+    else:
+        assert len(key_updates) == 1  # SQLite numbers the license when it is inserted
+    record = session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.organization_id == licensee.id)
+    )
+    assert record is not None
+    assert record.license_id == license_.id
+
+
+def test_a_key_claimed_by_an_acceptance_not_yet_done_is_in_flight(
+    session: Session, offer: Offer, licensee: Party
+) -> None:
+    assert offer.id is not None
+    assert licensee.organization.id is not None
+    claimed = licensing.claim_offer_key(
+        session, offer_id=offer.id, organization_id=licensee.organization.id, key="k"
+    )
+    assert isinstance(claimed, licensing.ClaimedKey)
+
+    # The same key again before that acceptance gave its license (on PostgreSQL the record
+    # names the license's id already, though the license is not there yet).
+    with pytest.raises(IdempotencyKeyInFlight):
+        licensing.claim_offer_key(
+            session, offer_id=offer.id, organization_id=licensee.organization.id, key="k"
+        )
+
+
+def test_a_licensee_holding_a_license_is_refused_another_under_the_offer(
+    session: Session, offer: Offer, licensee: Party
+) -> None:
+    held, _ = accept(session, offer, licensee, key="first")
+
+    with pytest.raises(LicenseAlreadyActive) as refused:
+        accept(session, offer, licensee, key="second")
+
+    assert held.id is not None
+    assert str(held.id) in str(refused.value)
 
 
 def test_replay_returns_the_first_license_and_created_false(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
@@ -15,7 +16,7 @@ from marketplace.accounts.models import Organization, OrganizationKind
 from marketplace.events.models import Event, EventType
 from marketplace.licensing.models.licenses import License, LicenseStatus
 from marketplace.listings.errors import OfferNotFound
-from marketplace.listings.models import Listing, Offer
+from marketplace.listings.models import Listing, ListingPatent, Offer
 from marketplace.pledges import declarations, license_links, lifecycle
 from marketplace.pledges import service as pledges
 from marketplace.pledges.errors import DeclarationSuspendedByPledge
@@ -31,6 +32,7 @@ from tests import factories
 from tests.factories import NewParty, Party
 from tests.pledges.conftest import MakePledge
 from tests.problems import assert_problem
+from tests.statements import counting_statements
 
 
 def events_of(session: Session, organization_id: int | None, type_: EventType) -> list[Event]:
@@ -386,3 +388,30 @@ def test_another_bank_cannot_lift_a_suspension(
         403,
         "not_pledgee",
     )
+
+
+def test_the_acceptance_check_locks_the_listing_and_its_patents_in_one_statement(
+    session: Session, owner: Party
+) -> None:
+    listing, _ = factories.published_listing(session, owner.organization)
+    session.flush()
+    with counting_statements(session) as statements:
+        declarations.check_acceptance_allowed(session=session, listing_id=listing.id or 0)
+
+    [locked] = statements
+    if session.get_bind().dialect.name == "postgresql":
+        assert " ".join(locked.split()).endswith("FOR SHARE OF listing, patent")
+
+
+def test_a_listing_without_patents_is_locked_all_the_same(session: Session, owner: Party) -> None:
+    listing, _ = factories.published_listing(session, owner.organization)
+    session.flush()
+    session.execute(sa.delete(ListingPatent).where(col(ListingPatent.listing_id) == listing.id))
+    with counting_statements(session) as statements:
+        declarations.check_acceptance_allowed(session=session, listing_id=listing.id or 0)
+
+    # No patent row to lock it with: the listing's own lock follows.
+    assert len(statements) == 2
+    if session.get_bind().dialect.name == "postgresql":
+        assert " ".join(statements[1].split()).endswith("FOR SHARE")
+        assert "FROM listing" in statements[1]

@@ -2,6 +2,7 @@
 pledgee (Civil Code art. 444) once the license is in force: a license waiting for its upfront
 fee or for export review does so only once paid (and approved)."""
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import OrganizationKind
@@ -16,6 +17,7 @@ from marketplace.workflows import acceptance
 from tests import factories
 from tests.factories import Party
 from tests.pledges.conftest import MakePledge
+from tests.statements import counting_statements, inserts_into
 
 
 def licensed_events(session: Session, bank: Party) -> list[Event]:
@@ -29,8 +31,15 @@ def licensed_events(session: Session, bank: Party) -> list[Event]:
     )
 
 
-def declared_pledged_patent(session: Session, bank: Party, owner: Party, pledge: Pledge) -> int:
-    listing = factories.draft_listing(session, owner.organization, patent_list=list(pledge.patents))
+def declared_pledged_patent(
+    session: Session, bank: Party, owner: Party, pledge: Pledge, **offer: str
+) -> int:
+    listing = factories.draft_listing(
+        session,
+        owner.organization,
+        patent_list=list(pledge.patents),
+        offers=[factories.offer_data(**offer)] if offer else None,
+    )
     pledges.consent_to_listing(
         session=session, pledge=pledge, pledgee=bank.organization, listing_id=listing.id or 0
     )
@@ -104,3 +113,34 @@ def test_a_foreign_license_tells_the_pledgee_only_when_export_is_approved(
     assert factories.reread(session, approved).status is LicenseStatus.active
     [told] = licensed_events(session, bank)
     assert told.payload["license_id"] == approved.id
+
+
+def test_an_acceptance_writes_all_its_events_in_one_insert(
+    session: Session, bank: Party, owner: Party, pledge_of: MakePledge
+) -> None:
+    pledge = pledge_of(status=PledgeStatus.registered)
+    offer_id = declared_pledged_patent(
+        session, bank, owner, pledge, royalty_type="running", royalty_rate="2.5"
+    )
+    licensee = factories.organization(session, kind=OrganizationKind.enterprise)
+
+    session.flush()
+    before = session.scalar(select(sa.func.max(col(Event.id)))) or 0
+    with counting_statements(session) as statements:
+        accepted = acceptance.accept_offer(
+            session=session, offer_id=offer_id, licensee=licensee, user=None, idempotency_key="k"
+        )
+
+    # In force at once (nothing up front): the notice to the licensor, the license in force
+    # for both parties and the pledgee's news, in the order they happened.
+    assert accepted.license.status is LicenseStatus.active
+    assert len(inserts_into(statements, "event")) == 1
+    told = session.scalars(
+        select(Event).where(col(Event.id) > before).order_by(col(Event.id))
+    ).all()
+    assert [(event.type, event.recipient_id) for event in told] == [
+        (EventType.license_accepted.value, owner.id),
+        (EventType.license_in_force.value, owner.id),
+        (EventType.license_in_force.value, licensee.id),
+        (EventType.pledged_patent_licensed.value, bank.id),
+    ]

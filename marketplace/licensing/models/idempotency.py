@@ -19,5 +19,12 @@ class IdempotencyRecord(SQLModel, table=True):
     organization_id: int = Field(foreign_key="organization.id")
     key: str = Field(max_length=255)
     request_fingerprint: str = Field(max_length=64)
-    license_id: int | None = Field(default=None, foreign_key="license.id")
+    # Checked at commit (deferred): on PostgreSQL the claim names the license's id, taken from
+    # its sequence, before the acceptance inserts the license, so that no UPDATE has to follow.
+    license_id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("license.id", deferrable=True, initially="DEFERRED")
+        ),
+    )
     created_at: datetime = Field(default_factory=clock.timestamp, sa_type=UTCDateTime)

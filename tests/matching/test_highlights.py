@@ -159,7 +159,20 @@ _SUFFIX_TEXT = (
     "l ll at bl iz"
 )
 _SUFFIXES = _SUFFIX_TEXT.split()
-_BASES = ("", "a", "y", "e", "hop", "batter", "dy", "sk", "gener", "commun", "arsen", "poss")
+_BASES: tuple[str, ...] = (
+    "",
+    "a",
+    "y",
+    "e",
+    "hop",
+    "batter",
+    "dy",
+    "sk",
+    "gener",
+    "commun",
+    "arsen",
+    "poss",
+)
 _BASES += ("sens", "say", "ye", "feed", "cri", "tr", "abat", "onl", "earl", "singl", "newsy")
 
 

@@ -32,7 +32,11 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=7, ge=0)
     # Requests inside the app at once (the rest wait in the event loop): at most the connection
     # pool, and below the 40 worker threads that run sync routes (see marketplace.middleware).
-    max_concurrent_requests: int = Field(default=15, ge=1, le=WORKER_THREADS - 1)
+    # A request's Python holds the interpreter lock, so a process serves no more at once by
+    # letting more in: they only take turns at the lock. Four leave room to overlap database
+    # waits; with fifteen, the pages served per second on two cores fell by a third
+    # (docs/benchmarks.md, "Requests in flight").
+    max_concurrent_requests: int = Field(default=4, ge=1, le=WORKER_THREADS - 1)
     # Sign-ins (password and client-credential grants) inside the app at once, in a pool of
     # their own: each waits for an Argon2 hash, and a flood of them must not take the slots of
     # every other request. Beyond it they queue; the attempt limits below shed the excess.

@@ -15,25 +15,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from bench_throughput import SEARCH_WORDS  # the throughput benchmark's words (this directory)
+
 # Each search: its words, its filters (``SearchFilters`` fields) and its sort (None: the
 # default for words, relevance).
 SEARCHES: list[tuple[str, dict[str, Any], str | None]] = [
-    *(
-        (word, {}, None)
-        for word in (
-            "throughput",
-            "battery",
-            "neural",
-            "catalyst",
-            "sensor",
-            "method",
-            "device",
-            "system",
-            "material",
-            "control",
-            "network",
-        )
-    ),
+    *((word, {}, None) for word in ("throughput", *SEARCH_WORDS)),
     ("battery thermal management", {}, None),
     ("neural network image segmentation", {}, None),
     ("solid-state battery electrolyte halogen doping", {}, None),
